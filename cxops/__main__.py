@@ -1,0 +1,3 @@
+from cxops.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""Commands about the project itself: settings and the store's schema."""
+
+from __future__ import annotations
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command("settings")
+def show_settings(project_dir: ProjectDirOption = None, as_json: JsonOption = False) -> None:
+    """Show the settings in force (secrets redacted)."""
+    settings = settings_for(project_dir)
+    shown = settings.redacted()
+    if as_json:
+        print_json(shown)
+        return
+    out = console()
+    for name, value in shown.items():
+        out.print(f"{name:28} {value}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(project_dir: ProjectDirOption = None) -> None:
+    """Apply the store's migrations (also done on first use)."""
+    from cxops.settings import _hide_password
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    store.dispose()
+    console().print(f"store is up to date: {_hide_password(settings.store_url)}")

@@ -1,0 +1,5 @@
+"""Commands: wave_commands."""
+
+from __future__ import annotations
+
+from cxops.cli.app import app  # noqa: F401

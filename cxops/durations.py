@@ -1,0 +1,122 @@
+"""Durations as survey files write them (`90d`, `36h`, `30m`, `2 business days`).
+
+Business days skip Saturdays, Sundays and the public holidays of the country
+named by `CXOPS_HOLIDAYS` (via the `holidays` package), counted in the time
+zone of the datetime they are added to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+Unit = Literal["s", "m", "h", "d", "w", "business_days"]
+
+_PATTERN = re.compile(
+    r"^\s*(?P<n>\d{1,6})\s*(?:(?P<unit>[smhdw])|\s*(?P<biz>business\s+days?))\s*$",
+    re.IGNORECASE,
+)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class DurationSyntaxError(ValueError):
+    """Raised for text that is not a duration; the message says what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    amount: int
+    unit: Unit
+
+    @property
+    def is_business(self) -> bool:
+        return self.unit == "business_days"
+
+    def approx_timedelta(self) -> timedelta:
+        """The length as a timedelta; a business day counts as one calendar day."""
+        if self.is_business:
+            return timedelta(days=self.amount)
+        return timedelta(seconds=self.amount * _SECONDS[self.unit])
+
+    def after(self, start: datetime, holidays: str | None = None) -> datetime:
+        """The moment this long after `start` (business days skip weekends and holidays)."""
+        if not self.is_business:
+            return start + self.approx_timedelta()
+        return add_business_days(start, self.amount, holidays)
+
+    def before(self, end: datetime) -> datetime:
+        """The moment this long before `end` (business days count as calendar days)."""
+        return end - self.approx_timedelta()
+
+    def __str__(self) -> str:
+        if self.is_business:
+            return f"{self.amount} business day{'s' if self.amount != 1 else ''}"
+        return f"{self.amount}{self.unit}"
+
+
+def parse_duration(text: str | int | float) -> Duration:
+    """Parse `90d`, `36h`, `30m`, `45s`, `2w` or `2 business days`."""
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise DurationSyntaxError(
+            f"expected a duration like '90d', '36h', '30m' or '2 business days', found {text!r}"
+        )
+    amount = int(match["n"])
+    if match["biz"]:
+        return Duration(amount, "business_days")
+    return Duration(amount, match["unit"].lower())  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=32)
+def _holiday_calendar(country: str | None):
+    if not country:
+        return None
+    import holidays as holidays_lib
+
+    try:
+        return holidays_lib.country_holidays(country.upper())
+    except NotImplementedError as exc:
+        raise DurationSyntaxError(f"unknown holiday country code {country!r}") from exc
+
+
+def validate_holiday_country(country: str) -> None:
+    """Raise DurationSyntaxError when `country` is not a code the holidays package knows."""
+    _holiday_calendar(country)
+
+
+def is_business_day(day: date, holidays: str | None = None) -> bool:
+    if day.weekday() >= 5:
+        return False
+    calendar = _holiday_calendar(holidays)
+    return calendar is None or day not in calendar
+
+
+def add_business_days(start: datetime, days: int, holidays: str | None = None) -> datetime:
+    """`start` moved forward by `days` business days, keeping the time of day.
+
+    A start on a weekend or holiday counts from the next business day's same time.
+    """
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_business_day(current.date(), holidays):
+            remaining -= 1
+    return current
+
+
+def business_days_between(start: datetime, end: datetime, holidays: str | None = None) -> int:
+    """Whole business days from `start` to `end` (negative when `end` is earlier)."""
+    sign = 1
+    if end < start:
+        start, end, sign = end, start, -1
+    count = 0
+    day = start.date()
+    while day < end.date():
+        day += timedelta(days=1)
+        if is_business_day(day, holidays):
+            count += 1
+    return sign * count

@@ -1,0 +1,177 @@
+"""Expressions (`filter`, `segments`, `when`) and text fields, run in Jinja's sandbox.
+
+Expressions see `contact`, `segment`, `answers`, `category`, `survey` and the
+helpers below. Durations and business days live in `cxops.durations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from cxops.durations import business_days_between, parse_duration
+from cxops.errors import ExpressionError
+
+#: Names an expression may use besides the helpers.
+CONTEXT_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
+HELPER_NAMES = frozenset(
+    {"days_since", "hours_since", "business_days_since", "now", "today", "duration_days"}
+)
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()
+    env.globals.update({"true": True, "false": False, "none": None})
+    return env
+
+
+_ENV = _environment()
+
+
+def check_expression_syntax(source: str) -> None:
+    """Raise ValueError with Jinja's message when `source` is not a valid expression."""
+    try:
+        _ENV.parse("{{ (" + source + ") }}")
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"invalid expression: {exc.message}") from None
+
+
+def check_template_syntax(source: str) -> None:
+    """Raise ValueError with Jinja's message when `source` is not a valid text template."""
+    try:
+        _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"invalid template text (line {exc.lineno}): {exc.message}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """What an expression or text template reads."""
+
+    names: frozenset[str]
+    #: (object, attribute) pairs such as ("contact", "seats") or ("answers", "score").
+    fields: frozenset[tuple[str, str]]
+
+
+def references(source: str, *, expression: bool = True) -> References:
+    """The top-level names and `name.field` / `name['field']` reads in `source`."""
+    tree = _ENV.parse("{{ (" + source + ") }}" if expression else source)
+    local: set[str] = set()
+    for node in tree.find_all(nodes.Name):
+        if node.ctx in ("store", "param"):
+            local.add(node.name)
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - local
+    fields: set[tuple[str, str]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not isinstance(target, nodes.Name) or target.name in local:
+            continue
+        if isinstance(node, nodes.Getattr):
+            fields.add((target.name, node.attr))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            fields.add((target.name, node.arg.value))
+    return References(frozenset(names), frozenset(fields))
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        return _as_datetime(datetime.fromisoformat(value))
+    raise TypeError(f"expected a date or datetime, found {value!r}")
+
+
+def helpers(now: datetime, holidays: str | None = None) -> dict[str, Callable[..., Any]]:
+    """The functions expressions may call, bound to the clock `now`."""
+
+    def days_since(value: Any) -> int:
+        if value is None:
+            raise TypeError("days_since() of an empty value")
+        return (now - _as_datetime(value)).days
+
+    def hours_since(value: Any) -> float:
+        if value is None:
+            raise TypeError("hours_since() of an empty value")
+        return (now - _as_datetime(value)).total_seconds() / 3600
+
+    def business_days_since(value: Any) -> int:
+        if value is None:
+            raise TypeError("business_days_since() of an empty value")
+        return business_days_between(_as_datetime(value), now, holidays)
+
+    def duration_days(text: str) -> float:
+        return parse_duration(text).approx_timedelta().total_seconds() / 86400
+
+    return {
+        "days_since": days_since,
+        "hours_since": hours_since,
+        "business_days_since": business_days_since,
+        "duration_days": duration_days,
+        "now": lambda: now,
+        "today": lambda: now.date(),
+    }
+
+
+@lru_cache(maxsize=1024)
+def _compiled_expression(source: str) -> Callable[..., Any]:
+    try:
+        return _ENV.compile_expression(source, undefined_to_none=False)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(source, f"invalid expression: {exc.message}") from None
+
+
+@lru_cache(maxsize=1024)
+def _compiled_template(source: str):
+    try:
+        return _ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(source, f"invalid template text: {exc.message}") from None
+
+
+class Evaluator:
+    """Evaluates expressions and text templates with one clock and holiday calendar."""
+
+    def __init__(self, now: datetime, holidays: str | None = None):
+        self.now = now
+        self.holidays = holidays
+        self._helpers = helpers(now, holidays)
+
+    def evaluate(self, source: str, context: Mapping[str, Any], where: str = "") -> Any:
+        """The value of expression `source`; ExpressionError when it fails."""
+        function = _compiled_expression(source)
+        try:
+            return function(**self._helpers, **context)
+        except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ExpressionError(source, _reason(exc), where) from None
+
+    def test(self, source: str, context: Mapping[str, Any], where: str = "") -> bool:
+        """`evaluate` as a truth value; undefined values are errors, not False."""
+        value = self.evaluate(source, context, where)
+        try:
+            return bool(value)
+        except (UndefinedError, SecurityError) as exc:
+            raise ExpressionError(source, _reason(exc), where) from None
+
+    def render(self, source: str, context: Mapping[str, Any], where: str = "") -> str:
+        """Text template `source` rendered as plain text (no HTML escaping)."""
+        template = _compiled_template(source)
+        try:
+            return template.render(**self._helpers, **context)
+        except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ExpressionError(source, _reason(exc), where) from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UndefinedError):
+        return f"undefined value: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,455 @@
+"""The survey file as frozen pydantic models. Unknown keys are errors.
+
+Field validators check each value on its own (durations, cron, time zones,
+expression syntax); `cxops.spec.checks` checks what spans fields or needs files
+(expression names against source columns, templates, answer references).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from cxops.durations import Duration, DurationSyntaxError, parse_duration
+
+SLUG = r"^[a-z0-9][a-z0-9-]*$"
+IDENT = r"^[a-z_][a-z0-9_]*$"
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3}|-[0-9]{3})?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _parse_duration_value(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"expected a duration like '90d' or '2 business days', found {value!r}")
+    try:
+        return parse_duration(value)
+    except DurationSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+DurationField = Annotated[
+    Duration,
+    PlainValidator(_parse_duration_value),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*\d+\s*([smhdw]|\s*business\s+days?)\s*$",
+            "description": "A duration: 90d, 36h, 30m, 45s, 2w or '2 business days'.",
+        }
+    ),
+]
+
+
+def _expression(value: Any) -> str:
+    """A Jinja expression: checked for syntax here, for names in `checks`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a Jinja expression as text, found {value!r}")
+    from cxops.expr import check_expression_syntax
+
+    check_expression_syntax(value)
+    return value
+
+
+def _text_template(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, found {value!r}")
+    from cxops.expr import check_template_syntax
+
+    check_template_syntax(value)
+    return value
+
+
+Expression = Annotated[
+    str,
+    PlainValidator(_expression),
+    WithJsonSchema({"type": "string", "description": "A Jinja expression (sandboxed)."}),
+]
+TextTemplate = Annotated[
+    str,
+    PlainValidator(_text_template),
+    WithJsonSchema({"type": "string", "description": "Text with Jinja {{ placeholders }}."}),
+]
+
+Email = Annotated[str, Field(pattern=EMAIL_RE.pattern, description="An email address.")]
+
+
+# -- schedule -----------------------------------------------------------------------
+
+
+class Schedule(Strict):
+    """When waves run: a cron expression in a time zone, or a fixed interval."""
+
+    cron: str | None = Field(default=None, description="Five-field cron, e.g. '0 9 1 */3 *'.")
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin.")
+    interval: DurationField | None = Field(default=None, description="E.g. 1h, 1d.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"expected a five-field cron expression, found {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone like 'Europe/Berlin', found {value!r}"
+            ) from None
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: Duration | None) -> Duration | None:
+        if value is not None and (value.is_business or value.approx_timedelta().total_seconds() < 60):
+            raise ValueError(f"expected an interval of at least 1m in s/m/h/d/w, found '{value}'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("expected exactly one of 'cron' or 'interval'")
+        return self
+
+
+# -- audience -----------------------------------------------------------------------
+
+ColumnType = Literal["int", "float", "date", "datetime", "bool", "str"]
+
+
+class _SourceBase(Strict):
+    key: str = Field(description="Column that identifies a contact (unique).")
+    email: str = Field(default="email", description="Column holding the email address.")
+    columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="Typed columns; the others are text."
+    )
+
+
+class CsvSource(_SourceBase):
+    csv: str = Field(description="Path of the CSV file, relative to the project dir.")
+
+
+class ParquetSource(_SourceBase):
+    parquet: str = Field(description="Path of the Parquet file (needs the parquet extra).")
+
+
+class SqlSource(_SourceBase):
+    sql: str = Field(description="A SELECT query.")
+    url: str = Field(
+        description="SQLAlchemy URL; '${VAR}' is read from the environment at run time."
+    )
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for kind in ("csv", "parquet", "sql"):
+            if kind in value:
+                return kind
+        return None
+    for kind, model in (("csv", CsvSource), ("parquet", ParquetSource), ("sql", SqlSource)):
+        if isinstance(value, model):
+            return kind
+    return None
+
+
+Source = Annotated[
+    Annotated[CsvSource, Tag("csv")]
+    | Annotated[ParquetSource, Tag("parquet")]
+    | Annotated[SqlSource, Tag("sql")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="expected a source with one of the keys 'csv', 'parquet' or 'sql'",
+    ),
+]
+
+
+class Sample(Strict):
+    size: int = Field(gt=0, le=10_000_000, description="How many contacts to invite.")
+    stratify: str | None = Field(
+        default=None,
+        description="'segment' or a source column: proportional allocation over its values.",
+    )
+    seed: int = Field(default=0, description="Same input and seed give the same sample.")
+
+
+class Exclude(Strict):
+    surveyed_within: DurationField | None = Field(
+        default=None, description="Skip people invited to this survey within this duration."
+    )
+
+
+class Audience(Strict):
+    source: Source
+    filter: Expression | None = None
+    segments: dict[str, Expression] = Field(
+        default_factory=dict, description="Segment name -> expression; first match wins."
+    )
+    sample: Sample | None = None
+    exclude: Exclude = Field(default_factory=Exclude)
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$", name):
+                raise ValueError(f"expected segment names of letters, digits, _ and -, found {name!r}")
+        return value
+
+
+# -- questions ----------------------------------------------------------------------
+
+
+class _QuestionBase(Strict):
+    id: str = Field(pattern=IDENT, description="Question id: lowercase letters, digits, _.")
+    text: TextTemplate
+    required: bool = True
+
+
+class NpsQuestion(_QuestionBase):
+    type: Literal["nps"]
+
+
+class CsatQuestion(_QuestionBase):
+    type: Literal["csat"]
+
+
+class CesQuestion(_QuestionBase):
+    type: Literal["ces"]
+
+
+class RatingQuestion(_QuestionBase):
+    type: Literal["rating"]
+    min: int = 1
+    max: int = 5
+    labels: dict[int, str] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> RatingQuestion:
+        if not self.min < self.max <= self.min + 20:
+            raise ValueError(f"expected min < max (at most 21 points), found {self.min}..{self.max}")
+        if self.labels and any(not self.min <= k <= self.max for k in self.labels):
+            raise ValueError(f"expected label keys within {self.min}..{self.max}")
+        return self
+
+
+class SingleQuestion(_QuestionBase):
+    type: Literal["single"]
+    options: list[str] = Field(min_length=2, max_length=100)
+
+    @field_validator("options")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return _unique_options(value)
+
+
+class MultiQuestion(_QuestionBase):
+    type: Literal["multi"]
+    options: list[str] = Field(min_length=2, max_length=100)
+
+    @field_validator("options")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return _unique_options(value)
+
+
+class TextQuestion(_QuestionBase):
+    type: Literal["text"]
+    max_length: int = Field(default=2000, ge=1, le=100_000)
+
+
+def _unique_options(value: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for option in value:
+        if option in seen:
+            raise ValueError(f"duplicate option {option!r}")
+        seen.add(option)
+    return value
+
+
+Question = Annotated[
+    NpsQuestion
+    | CsatQuestion
+    | CesQuestion
+    | RatingQuestion
+    | SingleQuestion
+    | MultiQuestion
+    | TextQuestion,
+    Field(discriminator="type"),
+]
+
+SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+def question_scale(question: Any) -> tuple[int, int] | None:
+    """(min, max) of a scored question, None for choice and text questions."""
+    if question.type in SCALES:
+        return SCALES[question.type]
+    if question.type == "rating":
+        return question.min, question.max
+    return None
+
+
+# -- interview, invitation, follow-up --------------------------------------------------
+
+
+class Interview(Strict):
+    goal: int = Field(gt=0, le=10_000, description="Stop inviting once this many accepted.")
+    batch: int = Field(gt=0, le=100_000, description="Invitations per run until the goal.")
+    duration: DurationField
+    incentive: str | None = None
+    booking_url: str = Field(pattern=r"^https?://", description="Where accepted people book.")
+    consent: str = Field(min_length=1, description="What the person consents to.")
+
+
+class Reminder(Strict):
+    after: DurationField
+    max: int = Field(default=1, ge=1, le=5)
+
+
+class Invitation(Strict):
+    template: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="templates/NAME.*.j2")
+    from_: str = Field(alias="from", description="'Name <address>' or an address.")
+    reply_to: str | None = None
+    subject: TextTemplate | None = Field(
+        default=None, description="Overrides the template's subject."
+    )
+    locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    reminder: Reminder | None = None
+    expires_after: DurationField = Field(default_factory=lambda: parse_duration("14d"))
+
+    @field_validator("from_", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from email.utils import parseaddr
+
+        address = parseaddr(value)[1]
+        if not EMAIL_RE.match(address):
+            raise ValueError(f"expected 'Name <address@domain>' or an address, found {value!r}")
+        return value
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, value: list[str]) -> list[str]:
+        for locale in value:
+            if not LOCALE_RE.match(locale):
+                raise ValueError(f"expected locales like 'en', 'de' or 'pt-BR', found {locale!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("duplicate locale")
+        return value
+
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class Notify(Strict):
+    url: str = Field(pattern=r"^https?://", description="Receives a JSON POST per new task.")
+    secret_env: str | None = Field(
+        default=None, description="Environment variable holding the HMAC signing secret."
+    )
+
+
+class FollowupRule(Strict):
+    id: str | None = Field(
+        default=None, pattern=IDENT, description="Stable rule id; default rule_N by position."
+    )
+    when: Expression
+    task: TextTemplate
+    assign_to: TextTemplate | None = None
+    fallback: Email | None = None
+    due: DurationField
+    priority: Priority = "normal"
+    escalate_to: Email | None = None
+    context: list[str] = Field(
+        default_factory=list, description="Contact fields shown with the task and in digests."
+    )
+    notify: Notify | None = None
+
+
+# -- the survey ---------------------------------------------------------------------
+
+Kind = Literal["nps", "csat", "ces", "custom", "interview"]
+
+
+class Survey(Strict):
+    id: str = Field(pattern=SLUG, max_length=64, description="Unique id: a-z, 0-9 and -.")
+    name: str = Field(min_length=1)
+    kind: Kind
+    owner: Email | None = None
+    schedule: Schedule | None = None
+    audience: Audience
+    questions: list[Question] = Field(default_factory=list)
+    interview: Interview | None = None
+    invitation: Invitation
+    followup: list[FollowupRule] = Field(default_factory=list)
+    themes: dict[str, list[str]] = Field(default_factory=dict)
+
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file this survey was loaded from."""
+        return self._source_path
+
+    @property
+    def main_question(self) -> Any | None:
+        """The question the survey's kind is about (the first nps question of an nps survey)."""
+        for question in self.questions:
+            if question.type == self.kind:
+                return question
+        return None
+
+    @property
+    def timezone(self) -> str:
+        return self.schedule.timezone if self.schedule else "UTC"
+
+    def rule_id(self, index: int) -> str:
+        rule = self.followup[index]
+        return rule.id or f"rule_{index + 1}"
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Survey:
+        if self.kind == "interview" and self.interview is None:
+            raise ValueError("kind 'interview' needs an 'interview' section")
+        if self.kind != "interview" and self.interview is not None:
+            raise ValueError(f"an 'interview' section needs kind 'interview', found {self.kind!r}")
+        if self.kind != "interview" and not self.questions:
+            raise ValueError("expected at least one question")
+        if self.kind in SCALES and self.main_question is None:
+            raise ValueError(f"kind {self.kind!r} needs a question of type {self.kind!r}")
+        return self

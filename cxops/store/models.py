@@ -1,0 +1,221 @@
+"""The store's tables (SQLAlchemy 2). The cxops store, not Prefect, is the truth.
+
+Changing a table means a new Alembic migration in `cxops/store/migrations/`.
+Emails are stored normalized (see `cxops.audience.contacts.normalize_email`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in UTC on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Wave(Base):
+    """One invitation round of a survey."""
+
+    __tablename__ = "waves"
+    __table_args__ = (UniqueConstraint("survey_id", "wave_id", name="uq_waves_survey_wave"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    wave_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    #: `planned` once the audience is in the ledger, `complete` when nothing is pending.
+    status: Mapped[str] = mapped_column(String(16), default="planning")
+    #: The wave summary of the planning step (audience, filtered_out, excluded, bad_rows …).
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Send(Base):
+    """The send ledger: one row per person, survey, wave and step (0 invitation, N reminder N).
+
+    The row is committed before the message leaves. Status: `pending` -> `sending`
+    (claimed by `claim_id`) -> `sent` | `failed`; a `sending` row whose run died is
+    `in_doubt` and is not sent again unless asked.
+    """
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint(
+            "survey_id", "wave_id", "contact_key", "step", name="uq_sends_survey_wave_contact_step"
+        ),
+        Index("ix_sends_claim", "survey_id", "wave_id", "step", "status"),
+        Index("ix_sends_email_sent", "email", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    #: Random, unguessable id carried by signed tokens and SendGrid custom_args.
+    send_id: Mapped[str] = mapped_column(String(32), unique=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    wave_id: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    contact_key: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    segment: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    #: The contact's source fields at planning time, JSON-safe (dates as ISO text).
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    batch: Mapped[int] = mapped_column(Integer, default=0)
+    claim_id: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]
+    #: A hidden link no person sees was fetched: answers through this send are suspect.
+    honeypot_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """An address that is never invited again (unsubscribed, bounced, spam)."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Response(Base):
+    """One response per invitation; a second submit updates it."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    send_id: Mapped[str] = mapped_column(ForeignKey("sends.send_id"), unique=True)
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    wave_id: Mapped[str] = mapped_column(String(64))
+    contact_key: Mapped[str] = mapped_column(String(255))
+    segment: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    #: `partial` (a score from the email) or `complete` (the form was submitted).
+    status: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspect_reason: Mapped[str | None] = mapped_column(String(255))
+    first_answered_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    #: Bumped on every change, so follow-up rules re-run on edits.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class WebhookEvent(Base):
+    """SendGrid events already applied (idempotency by sg_event_id)."""
+
+    __tablename__ = "webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))
+    send_id: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    received_at: Mapped[datetime]
+
+
+class Task(Base):
+    """A follow-up for a human: one per (response, rule)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("response_id", "rule_id", name="uq_tasks_response_rule"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"))
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    wave_id: Mapped[str] = mapped_column(String(64))
+    contact_key: Mapped[str] = mapped_column(String(255))
+    segment: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    #: Hash of the rule's text: a changed rule can be replayed.
+    rule_version: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    assignee: Mapped[str] = mapped_column(String(320), index=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    #: `open`, `done` or `withdrawn`; overdue is open and past due_at.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    first_action_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Notification(Base):
+    """An email or webhook about tasks, sent at most once per key.
+
+    Keys: `escalation:<task>:<step>`, `digest:<assignee>:<yyyy-mm-dd>`, `notify:<task>`.
+    """
+
+    __tablename__ = "notifications"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+
+from cxops.errors import ConfigError
+from cxops.settings import Settings, get_settings, parse_contact_cap
+
+
+def test_every_setting_has_an_env_name_and_description():
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"{name} needs a description"
+    assert "secret_key" in Settings.model_fields
+
+
+def test_defaults_live_in_the_project_dir(empty_project):
+    settings = get_settings()
+    assert settings.project_dir == empty_project.root
+    assert settings.store_url == f"sqlite:///{empty_project.root / 'cxops.db'}"
+    assert settings.outbox_path == empty_project.root / "outbox"
+    assert settings.channel == "outbox"
+    assert settings.public_url == "http://127.0.0.1:8000"
+
+
+def test_precedence_cli_over_env_over_dotenv_over_pyproject(empty_project, monkeypatch):
+    empty_project.write(
+        {
+            "pyproject.toml": '[tool.cxops]\nchannel = "smtp"\npublic_url = "https://py.example"\n'
+            'batch_size = 10\nholidays = "FR"\n',
+            ".env": "CXOPS_PUBLIC_URL=https://dotenv.example\nCXOPS_BATCH_SIZE=20\n",
+        }
+    )
+    settings = get_settings()
+    assert settings.channel == "smtp"  # pyproject only
+    assert settings.public_url == "https://dotenv.example"  # .env beats pyproject
+    assert settings.batch_size == 20
+    monkeypatch.setenv("CXOPS_BATCH_SIZE", "30")
+    assert get_settings().batch_size == 30  # env beats .env
+    assert get_settings(batch_size=40).batch_size == 40  # CLI beats env
+    assert get_settings(batch_size=None).batch_size == 30  # flag not given
+    assert get_settings().holidays == "FR"
+
+
+def test_secrets_are_never_shown(empty_project, monkeypatch):
+    monkeypatch.setenv("CXOPS_SENDGRID_API_KEY", "SG.very-secret")
+    monkeypatch.setenv("CXOPS_DATABASE_URL", "postgresql+psycopg://u:pw123@db/x")
+    settings = get_settings()
+    assert "very-secret" not in repr(settings)
+    shown = settings.redacted()
+    assert "very-secret" not in str(shown) and "pw123" not in str(shown)
+    assert settings.sendgrid_api_key.get_secret_value() == "SG.very-secret"
+    result = empty_project.run(["settings", "--json"])
+    assert "very-secret" not in result.output and "pw123" not in result.output
+
+
+def test_bad_values_name_the_variable(empty_project, monkeypatch):
+    monkeypatch.setenv("CXOPS_PUBLIC_URL", "ftp://nope")
+    with pytest.raises(ConfigError, match="CXOPS_PUBLIC_URL"):
+        get_settings()
+    result = empty_project.run(["settings"], expect_pass=False)
+    assert "CXOPS_PUBLIC_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_contact_cap_parsing():
+    cap = parse_contact_cap("2 per 14d")
+    assert cap.count == 2 and str(cap.within) == "14d"
+    assert parse_contact_cap("none") is None
+    with pytest.raises(ValueError, match="N per DURATION"):
+        parse_contact_cap("often")
+
+
+def test_signing_key_is_generated_once_and_private(empty_project):
+    settings = get_settings()
+    key = settings.signing_key()
+    assert key == get_settings().signing_key()
+    path = Path(empty_project.root / ".cxops" / "secret_key")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert get_settings(secret_key="configured").signing_key() == b"configured"
+
+
+def test_clock_honours_cxops_now(empty_project, monkeypatch):
+    monkeypatch.setenv("CXOPS_NOW", "2026-01-02T03:04:05")
+    now = get_settings().clock()
+    assert (now.year, now.hour, now.utcoffset().total_seconds()) == (2026, 3, 0)
