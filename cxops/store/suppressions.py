@@ -1,0 +1,47 @@
+"""The suppression list: addresses never invited again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cxops.store.models import Suppression
+
+#: Strongest first: a person held back for several reasons counts under the first.
+REASONS = ("unsubscribed", "spam", "bounced")
+
+
+def suppress(
+    session: Session,
+    email: str,
+    reason: str,
+    *,
+    source: str,
+    now: datetime,
+    detail: str | None = None,
+) -> bool:
+    """Suppress `email` (normalized) for `reason`; True when this changed anything.
+
+    Final: an existing suppression is kept, upgraded only to a stronger reason.
+    """
+    if reason not in REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    existing = session.get(Suppression, email)
+    if existing is None:
+        session.add(
+            Suppression(email=email, reason=reason, source=source, detail=detail, created_at=now)
+        )
+        session.flush()
+        return True
+    if REASONS.index(reason) < REASONS.index(existing.reason):
+        existing.reason = reason
+        existing.source = source
+        existing.detail = detail
+        return True
+    return False
+
+
+def suppression_reason(session: Session, email: str) -> str | None:
+    return session.scalar(select(Suppression.reason).where(Suppression.email == email))
