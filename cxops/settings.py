@@ -234,7 +234,9 @@ def get_settings(**overrides: Any) -> Settings:
         bound = _ProjectSettings(**given)
     except ValidationError as exc:
         raise ConfigError(_settings_error_text(exc)) from None
-    return Settings.model_construct(**{name: getattr(bound, name) for name in Settings.model_fields})
+    return Settings.model_construct(
+        **{name: getattr(bound, name) for name in Settings.model_fields}
+    )
 
 
 def _settings_error_text(exc: ValidationError) -> str:

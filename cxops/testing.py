@@ -174,9 +174,7 @@ def postgres_server_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test session."""
     import psycopg
 
-    require_service(
-        postgres_available(), f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}"
-    )
+    require_service(postgres_available(), f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
     name = f"cxops_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -9,17 +9,16 @@ from __future__ import annotations
 import os
 import sys
 
-from cxops.cli.app import app, console_error
-from cxops.errors import CxopsError
-
 # Register the commands (each module adds its commands to `app`).
-from cxops.cli import (  # noqa: E402, F401, I001
-    spec_commands,
-    project_commands,
-    wave_commands,
+from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
+    project_commands,
+    spec_commands,
+    wave_commands,
 )
+from cxops.cli.app import app, console_error
+from cxops.errors import CxopsError
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -134,7 +134,9 @@ class Schedule(Strict):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: Duration | None) -> Duration | None:
-        if value is not None and (value.is_business or value.approx_timedelta().total_seconds() < 60):
+        if value is not None and (
+            value.is_business or value.approx_timedelta().total_seconds() < 60
+        ):
             raise ValueError(f"expected an interval of at least 1m in s/m/h/d/w, found '{value}'")
         return value
 
@@ -226,7 +228,9 @@ class Audience(Strict):
     def _segment_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$", name):
-                raise ValueError(f"expected segment names of letters, digits, _ and -, found {name!r}")
+                raise ValueError(
+                    f"expected segment names of letters, digits, _ and -, found {name!r}"
+                )
         return value
 
 
@@ -260,7 +264,9 @@ class RatingQuestion(_QuestionBase):
     @model_validator(mode="after")
     def _range(self) -> RatingQuestion:
         if not self.min < self.max <= self.min + 20:
-            raise ValueError(f"expected min < max (at most 21 points), found {self.min}..{self.max}")
+            raise ValueError(
+                f"expected min < max (at most 21 points), found {self.min}..{self.max}"
+            )
         if self.labels and any(not self.min <= k <= self.max for k in self.labels):
             raise ValueError(f"expected label keys within {self.min}..{self.max}")
         return self
