@@ -97,10 +97,17 @@ def is_business_day(day: date, holidays: str | None = None) -> bool:
 def add_business_days(start: datetime, days: int, holidays: str | None = None) -> datetime:
     """`start` moved forward by `days` business days, keeping the time of day.
 
-    A start on a weekend or holiday counts from the next business day's same time.
+    A start on a weekend or holiday counts from the next business day's same time,
+    so `days` whole business days always lie between the start and the result
+    (Saturday 10:00 + 1 business day is Tuesday 10:00, not Monday 10:00).
     """
+    if days < 0:
+        raise ValueError(f"expected a number of business days >= 0, found {days}")
     current = start
     remaining = days
+    if remaining > 0:
+        while not is_business_day(current.date(), holidays):
+            current += timedelta(days=1)
     while remaining > 0:
         current += timedelta(days=1)
         if is_business_day(current.date(), holidays):

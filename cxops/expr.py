@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cxops.durations import business_days_between, parse_duration
@@ -26,8 +26,40 @@ HELPER_NAMES = frozenset(
 )
 
 
+#: The longest string or list `*` may build, and the largest exponent of `**`.
+MAX_REPEAT = 100_000
+MAX_EXPONENT = 1_000
+
+#: What evaluating an expression for one contact may raise: it fails for that contact.
+_RUNTIME_ERRORS = (
+    TemplateRuntimeError,  # UndefinedError and SecurityError among them
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with `*` and `**` bounded so no expression exhausts memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"exponent {right!r} is larger than {MAX_EXPONENT}")
+            return left**right
+        for sequence, times in ((left, right), (right, left)):
+            repeats = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+            if repeats and len(sequence) * times > MAX_REPEAT:
+                raise SecurityError(f"result longer than {MAX_REPEAT} items")
+        return left * right
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()
     env.globals.update({"true": True, "false": False, "none": None})
     return env
@@ -147,11 +179,21 @@ class Evaluator:
         self._helpers = helpers(now, holidays)
 
     def evaluate(self, source: str, context: Mapping[str, Any], where: str = "") -> Any:
-        """The value of expression `source`; ExpressionError when it fails."""
-        function = _compiled_expression(source)
+        """The value of expression `source`; ExpressionError when it fails.
+
+        An undefined result (a missing field, an unsafe attribute such as
+        `contact.__class__`) is an error, never a silent value.
+        """
         try:
-            return function(**self._helpers, **context)
-        except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+            function = _compiled_expression(source)
+        except ExpressionError as exc:
+            raise ExpressionError(source, str(exc).removeprefix(f"{source!r}: "), where) from None
+        try:
+            value = function(**self._helpers, **context)
+            if isinstance(value, Undefined):
+                value._fail_with_undefined_error()
+            return value
+        except _RUNTIME_ERRORS as exc:
             raise ExpressionError(source, _reason(exc), where) from None
 
     def test(self, source: str, context: Mapping[str, Any], where: str = "") -> bool:
@@ -159,19 +201,24 @@ class Evaluator:
         value = self.evaluate(source, context, where)
         try:
             return bool(value)
-        except (UndefinedError, SecurityError) as exc:
+        except _RUNTIME_ERRORS as exc:
             raise ExpressionError(source, _reason(exc), where) from None
 
     def render(self, source: str, context: Mapping[str, Any], where: str = "") -> str:
         """Text template `source` rendered as plain text (no HTML escaping)."""
-        template = _compiled_template(source)
+        try:
+            template = _compiled_template(source)
+        except ExpressionError as exc:
+            raise ExpressionError(source, str(exc).removeprefix(f"{source!r}: "), where) from None
         try:
             return template.render(**self._helpers, **context)
-        except (UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+        except _RUNTIME_ERRORS as exc:
             raise ExpressionError(source, _reason(exc), where) from None
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, UndefinedError):
         return f"undefined value: {exc.message}"
+    if isinstance(exc, SecurityError):
+        return f"not allowed: {exc}"
     return f"{type(exc).__name__}: {exc}"

@@ -208,12 +208,24 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One Prefect test harness (a temporary local API) for the whole session."""
+def prefect_harness() -> Iterator[str]:
+    """One Prefect test harness (a temporary local API) for the whole session; its API URL.
+
+    Pass it to CLI subprocesses as PREFECT_API_URL so they use this server instead of
+    each starting an ephemeral one.
+    """
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def prefect_env(prefect_harness: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI subprocesses that run flows against the session's Prefect API."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    return {"PREFECT_API_URL": prefect_harness}
 
 
 def chromium_path() -> str | None:

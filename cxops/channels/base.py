@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -11,6 +12,8 @@ from cxops.messages.types import MessageGroup
 #: sent: accepted by the channel. failed: refused for good (reason given).
 #: retry: certainly not accepted (may go back to pending). in_doubt: may or may not have left.
 DeliveryStatus = Literal["sent", "failed", "retry", "in_doubt"]
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+=@-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,12 @@ class BatchContext:
     batch: int
     step: int = 0
 
+    @property
+    def file_stem(self) -> str:
+        """`batch-000012` for invitations, `reminder1-batch-000003` for reminder step 1."""
+        stem = f"batch-{self.batch:06d}"
+        return f"reminder{self.step}-{stem}" if self.step > 0 else stem
+
 
 class Channel(Protocol):
     name: str
@@ -37,3 +46,20 @@ class Channel(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def same_outcome(
+    send_ids: Iterable[str],
+    status: DeliveryStatus,
+    *,
+    provider_id: str | None = None,
+    error: str | None = None,
+) -> list[Delivery]:
+    """One Delivery per send id, all with the same outcome."""
+    return [Delivery(send_id, status, provider_id, error) for send_id in send_ids]
+
+
+def safe_path_part(value: str) -> str:
+    """`value` as one file-name component: no separators, no `..`, never empty."""
+    cleaned = _UNSAFE_NAME.sub("_", value).strip(".") or "_"
+    return cleaned

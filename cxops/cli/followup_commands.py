@@ -1,5 +1,267 @@
-"""Commands: followup_commands."""
+"""Commands: `followups`, `digest`, `tasks` (list, `--summary`, `close`), `export-tasks`."""
 
 from __future__ import annotations
 
-from cxops.cli.app import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+
+tasks_app = typer.Typer(
+    help="Follow-up tasks: list them (overdue first), summarize the loop, close one.",
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+app.add_typer(tasks_app, name="tasks")
+
+OUTCOME_HELP = "contacted, resolved, no response or not needed"
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _run_flow(settings, name: str, **parameters: Any) -> dict[str, Any]:
+    from cxops.compiler import configure_prefect_api
+
+    configure_prefect_api(settings)
+    from cxops.followup.flows import digest_flow, followups_flow
+
+    chosen = followups_flow if name == "followups" else digest_flow
+    return chosen(project_dir=str(settings.project_dir), **parameters)
+
+
+@app.command("followups")
+def followups_command(
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Re-evaluate every answer under the current rules: backfill new tasks, "
+            "withdraw open ones that no longer match.",
+        ),
+    ] = False,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Turn new answers into follow-up tasks and escalate overdue ones (a Prefect flow run)."""
+    settings = settings_for(project_dir)
+    summary = _run_flow(settings, "followups", replay=replay)
+    if as_json:
+        print_json(summary)
+        return
+    out = console()
+    for run in summary["surveys"]:
+        out.print(
+            f"{run['survey']}: {run['evaluated']} answers looked at, {run['created']} tasks created, "
+            f"{run['reopened']} reopened, {run['withdrawn']} withdrawn, "
+            f"{run['reversioned']} moved to a new rule version, {run['failed']} rule errors"
+        )
+        for failure in run["failures"][:10]:
+            out.print(
+                f"  [yellow]skipped[/] response {failure['response']} rule {failure['rule']}: "
+                + escape(failure["error"])
+            )
+    for path, reason in summary["skipped_surveys"].items():
+        out.print(f"[yellow]skipped survey file[/] {escape(path)}: {escape(reason)}")
+    esc, hooks = summary["escalations"], summary["webhooks"]
+    out.print(
+        f"escalations sent: {esc['sent']}, failed: {esc['failed']}; webhooks sent: {hooks['sent']}, "
+        f"to retry: {hooks['retry']}, failed: {hooks['failed']}"
+    )
+    out.print(f"open tasks: {summary['open']}, overdue: {summary['overdue']}")
+
+
+@app.command("digest")
+def digest_command(
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="Whose calendar day the digest is for.")
+    ] = "UTC",
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send each assignee one email with their open tasks, at most once a day (a Prefect flow run)."""
+    settings = settings_for(project_dir)
+    summary = _run_flow(settings, "digest", timezone=timezone)
+    if as_json:
+        print_json(summary)
+        return
+    out = console()
+    for entry in summary["sent"]:
+        out.print(
+            f"digest sent to {entry['assignee']}: {entry['tasks']} open, {entry['overdue']} overdue"
+        )
+    for assignee in summary["already_sent"]:
+        out.print(f"digest for {assignee} already sent on {summary['day']}")
+    for entry in summary["failed"]:
+        out.print(f"[red]digest to {escape(entry['assignee'])} not sent[/] ({entry['status']})")
+    if not (summary["sent"] or summary["already_sent"] or summary["failed"]):
+        out.print("nobody has open tasks: no digest sent")
+    else:
+        out.print(f"outbox: {settings.outbox_path / '_digests' / summary['day']}")
+
+
+@tasks_app.callback(invoke_without_command=True)
+def tasks_command(
+    ctx: typer.Context,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Only this person's tasks.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", help="open, done, overdue, withdrawn or all.")
+    ] = "open",
+    survey: Annotated[
+        str | None, typer.Option("--survey", help="Only this survey's tasks.")
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Loop measures by survey, segment and assignee.")
+    ] = False,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List follow-up tasks, overdue first (`cxops tasks close ID` closes one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if status not in ("open", "done", "overdue", "withdrawn", "all"):
+        raise typer.BadParameter(
+            "expected open, done, overdue, withdrawn or all", param_hint="--status"
+        )
+    from cxops.followup import service
+    from cxops.store import tasks as q
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    now = settings.clock()
+    try:
+        surveys = service.load_project_surveys(settings).surveys
+        if summary:
+            measures = service.measures(store, surveys, now)
+            if as_json:
+                print_json(measures)
+            else:
+                _print_measures(measures)
+            return
+        with store.session() as session:
+            views = q.list_tasks(
+                session, now=now, status=status, assignee=assignee, survey_id=survey
+            )  # type: ignore[arg-type]
+            rows = service.task_rows(views, surveys, now)
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(rows)
+        return
+    _print_tasks(rows)
+
+
+def _print_tasks(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    if not rows:
+        out.print("no tasks")
+        return
+    by_assignee: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_assignee.setdefault(row["assignee"], []).append(row)
+    for person in sorted(by_assignee):
+        table = Table(title=Text(f"{person} ({len(by_assignee[person])})"), title_justify="left")
+        for column in ("id", "due", "priority", "status", "survey", "customer", "task"):
+            table.add_column(column, overflow="fold")
+        for row in by_assignee[person]:
+            state = "OVERDUE" if row["overdue"] else row["status"]
+            if row["outcome"] and row["status"] != "open":
+                state += f": {row['outcome']}"
+            cells = (
+                str(row["id"]),
+                row["due"][:16].replace("T", " "),
+                row["priority"],
+                state,
+                row["survey"],
+                f"{row['customer']} ({row['contact_key']})",
+                row["title"],
+            )
+            table.add_row(*(Text(value) for value in cells))
+        out.print(table)
+
+
+def _print_measures(measures: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from cxops.followup.measures import COLUMNS, cell
+
+    out = console()
+    sections = [
+        ("overall", {"all": measures["overall"]}),
+        ("by survey", measures["by_survey"]),
+        ("by segment", measures["by_segment"]),
+        ("by assignee", measures["by_assignee"]),
+    ]
+    for title, groups in sections:
+        table = Table(title=title, title_justify="left")
+        table.add_column("group")
+        for _, label in COLUMNS:
+            table.add_column(label, justify="right")
+        for name, values in groups.items():
+            table.add_row(Text(name), *(Text(cell(values[key])) for key, _ in COLUMNS))
+        out.print(table)
+
+
+@tasks_app.command("close")
+def close_command(
+    task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
+    outcome: Annotated[str, typer.Option("--outcome", help=OUTCOME_HELP)],
+    note: Annotated[str | None, typer.Option("--note", help="What happened.")] = None,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Close an open task with an outcome and a note."""
+    from cxops.followup import service
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    try:
+        result = service.close_task(store, task_id, outcome, note, settings.clock())
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(result)
+        return
+    console().print(f"task {result['id']} closed: {result['outcome']}")
+
+
+@app.command("export-tasks")
+def export_tasks_command(
+    survey: Annotated[str, typer.Argument(help="Survey id.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: stdout).")
+    ] = None,
+    project_dir: ProjectDirOption = None,
+) -> None:
+    """Export a survey's follow-up tasks (also `cxops export tasks SURVEY`)."""
+    if fmt not in ("csv", "jsonl"):
+        raise typer.BadParameter("expected csv or jsonl", param_hint="--format")
+    from cxops.followup.export import export_tasks
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    try:
+        if out is None:
+            export_tasks(store, survey, fmt, sys.stdout, settings.clock())  # type: ignore[arg-type]
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = export_tasks(store, survey, fmt, handle, settings.clock())  # type: ignore[arg-type]
+            console().print(f"{count} tasks written to {out}")
+    finally:
+        store.dispose()

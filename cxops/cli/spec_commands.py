@@ -1,5 +1,78 @@
-"""Commands: spec_commands."""
+"""Commands about survey files: `cxops validate` and `cxops schema`.
+
+Both import only the spec package (no Prefect, no SQLAlchemy) so they start fast.
+"""
 
 from __future__ import annotations
 
-from cxops.cli.app import app  # noqa: F401
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
+from cxops.errors import Location, Problem
+
+
+@app.command("validate")
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Survey files or folders (default: the project's surveys/)."),
+    ] = None,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.spec.validate import problem_as_dict, validate_paths
+
+    settings = settings_for(project_dir)
+    report = validate_paths(paths or [settings.surveys_path], settings.project_dir)
+    problems = [_relative(problem) for problem in report.problems]
+    if as_json:
+        print_json([problem_as_dict(problem) for problem in problems])
+    else:
+        for problem in problems:
+            sys.stdout.write(problem.with_context() + "\n")
+        if report.ok:
+            count = len(report.surveys)
+            sys.stdout.write(f"{count} survey{'s' if count != 1 else ''} OK\n")
+        else:
+            bad_files = len({p.location.path for p in problems})
+            sys.stderr.write(
+                f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
+                f"in {bad_files} of {len(report.files)} files\n"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema to this file.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of survey files (for editor completion and checks)."""
+    from cxops.spec.schema import survey_json_schema_text
+
+    text = survey_json_schema_text()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def _relative(problem: Problem) -> Problem:
+    """The problem with its path relative to the working directory when below it."""
+    path = problem.location.path
+    try:
+        shown = Path(os.path.relpath(path))
+    except ValueError:
+        return problem
+    if shown.parts and shown.parts[0] == "..":
+        return problem
+    location = Location(shown, problem.location.line, problem.location.column)
+    return Problem(location, problem.key_path, problem.message, problem.source_line)

@@ -1,5 +1,192 @@
-"""Commands: wave_commands."""
+"""Commands for one wave: plan (who, read-only), preview (render), run (send)."""
 
 from __future__ import annotations
 
-from cxops.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+
+SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
+WaveOption = Annotated[
+    str | None, typer.Option("--wave", help="Wave id (default: from the schedule and now).")
+]
+
+
+def _survey(name: str, settings):
+    from cxops.spec import find_survey
+
+    return find_survey(name, settings.surveys_path)
+
+
+def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 20) -> None:
+    """The wave summary as the terminal shows it (plan and run)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{escape(title)}[/] · survey {summary['survey']} · wave {summary['wave']}")
+    figures = [
+        ("audience", summary["audience"]),
+        ("bad rows", len(summary["bad_rows"])),
+        ("filtered out", summary["filtered_out"]),
+        ("excluded", sum(summary["excluded"].values())),
+        ("eligible", summary["eligible"]),
+        ("sampled", summary["sampled"]),
+    ]
+    if "dry_run" not in summary and title != "plan":
+        figures += [
+            ("sent", summary["sent"]),
+            ("in doubt", summary["in_doubt"]),
+            ("failed", summary["failed"]),
+        ]
+    out.print("  ".join(f"{name} [bold]{value}[/]" for name, value in figures))
+    if summary["by_segment"]:
+        table = Table(title="by segment", title_justify="left", show_edge=False)
+        columns = ["eligible", "sampled"] + (["sent", "in_doubt", "failed"] if len(figures) > 6 else [])
+        table.add_column("segment")
+        for column in columns:
+            table.add_column(column.replace("_", " "), justify="right")
+        for name, counts in sorted(summary["by_segment"].items()):
+            table.add_row(escape(name), *(str(counts.get(column, 0)) for column in columns))
+        out.print(table)
+    if summary["excluded"]:
+        table = Table(title="excluded because", title_justify="left", show_edge=False)
+        table.add_column("reason")
+        table.add_column("people", justify="right")
+        for reason, count in summary["excluded"].items():
+            table.add_row(reason, str(count))
+        out.print(table)
+    bad_rows = summary["bad_rows"]
+    if bad_rows:
+        shown = bad_rows[:bad_rows_limit]
+        table = Table(
+            title=f"bad rows (skipped; {len(shown)} of {len(bad_rows)} shown, all in --json)",
+            title_justify="left",
+            show_edge=False,
+        )
+        table.add_column("row", justify="right")
+        table.add_column("key")
+        table.add_column("reason")
+        for row in shown:
+            table.add_row(str(row["row"]), escape(str(row["key"] or "")), escape(row["reason"]))
+        out.print(table)
+    for reason, count in (summary.get("failed_reasons") or {}).items():
+        out.print(f"[red]failed[/] {count}: {escape(reason)}")
+    for note in summary.get("notes", []):
+        out.print(f"[yellow]note:[/] {escape(note)}")
+
+
+@app.command("plan")
+def plan_command(
+    survey: SurveyArgument,
+    project_dir: ProjectDirOption = None,
+    wave: WaveOption = None,
+    as_json: JsonOption = False,
+    invitees: Annotated[
+        bool, typer.Option("--invitees", help="List every invitee (key, segment, email).")
+    ] = False,
+) -> None:
+    """Who would be invited now, and why not the others. Sends and writes nothing."""
+    from cxops.sending import plan_only
+
+    settings = settings_for(project_dir)
+    spec = _survey(survey, settings)
+    plan = plan_only(spec, settings, wave)
+    listed: list[dict[str, Any]] = []
+    sample_preview: list[dict[str, Any]] = []
+    for invitee in plan.invitees:
+        entry = {
+            "key": invitee.contact.key,
+            "segment": invitee.segment,
+            "email": invitee.contact.email,
+        }
+        if invitees:
+            listed.append(entry)
+        elif len(sample_preview) < 10:
+            sample_preview.append(entry)
+    summary = plan.summary().as_dict()
+    if invitees:
+        summary["invitees"] = listed
+    if as_json:
+        print_json(summary)
+        return
+    print_summary(summary, title="plan")
+    from rich.markup import escape
+
+    shown = listed or sample_preview
+    if shown:
+        out = console()
+        out.print(f"invitees ({len(shown)} of {summary['sampled']} shown):")
+        for entry in shown:
+            out.print(f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}")
+
+
+@app.command("preview")
+def preview_command(
+    survey: SurveyArgument,
+    contact: Annotated[
+        list[str] | None, typer.Option("--contact", help="Contact key (repeatable).")
+    ] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="Render in this locale.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write NAME.html / NAME.txt / NAME.eml here.")
+    ] = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=100)] = 3,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Render invitations for real contacts, without sending anything."""
+    from cxops.preview import preview_invitations, write_preview
+
+    settings = settings_for(project_dir)
+    spec = _survey(survey, settings)
+    previews = preview_invitations(spec, settings, keys=contact or [], locale=locale, count=count)
+    if out is not None:
+        written = write_preview(previews, out)
+        if as_json:
+            print_json([{"contact": p.contact_key, "files": [str(f) for f in files]} for p, files in written])
+            return
+        for preview, files in written:
+            console().print(f"{preview.contact_key}: " + ", ".join(str(f) for f in files))
+        return
+    if as_json:
+        print_json([preview.as_dict() for preview in previews])
+        return
+    from rich.markup import escape
+
+    terminal = console()
+    for preview in previews:
+        terminal.rule(f"{escape(preview.contact_key)} · {preview.locale} · {escape(preview.message.to_email)}")
+        terminal.print(f"[bold]Subject:[/] {escape(preview.message.subject)}")
+        terminal.print(escape(preview.message.text))
+
+
+@app.command("run")
+def run_command(
+    survey: SurveyArgument,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and render everything; send and store nothing.")
+    ] = False,
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt."),
+    ] = False,
+    wave: WaveOption = None,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
+    settings = settings_for(project_dir)
+    spec = _survey(survey, settings)
+    from cxops.runner import run_with_progress
+
+    summary = run_with_progress(
+        spec, settings, wave=wave, dry_run=dry_run, resend_in_doubt=resend_in_doubt, quiet=as_json
+    )
+    if as_json:
+        print_json(summary)
+        return
+    print_summary(summary, title="dry run" if dry_run else "wave")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 DEFAULT_LOCALE = "en"
 
@@ -33,3 +34,23 @@ def resolve_locale(requested: str | None, available: Sequence[str]) -> str:
     if DEFAULT_LOCALE in offered or not offered:
         return DEFAULT_LOCALE
     return offered[0]
+
+
+_MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+}
+_DATE_FORMATS = {"en": "{day} {month} {year}", "de": "{day}. {month} {year}", "fr": "{day} {month} {year}"}
+
+
+def format_date(value: date, locale: str | None) -> str:
+    """A date as people write it in `locale`: '7 December 2026', '7. Dezember 2026'.
+
+    Languages without a table get the unambiguous ISO form, 2026-12-07.
+    """
+    language = (locale_chain(locale) or [DEFAULT_LOCALE])[-1]
+    if language not in _MONTHS:
+        return value.isoformat()[:10]
+    month = _MONTHS[language].split()[value.month - 1]
+    return _DATE_FORMATS[language].format(day=value.day, month=month, year=value.year)

@@ -1,6 +1,26 @@
 """Survey files: load, validate, and the JSON Schema."""
 
-from cxops.spec.loader import find_survey, load_survey, load_surveys
+from cxops.spec.loader import (
+    SurveyResult,
+    find_survey,
+    load_survey,
+    load_surveys,
+    read_survey,
+    survey_files,
+)
 from cxops.spec.models import Survey
+from cxops.spec.schema import survey_json_schema
+from cxops.spec.validate import ValidationReport, validate_paths
 
-__all__ = ["Survey", "find_survey", "load_survey", "load_surveys"]
+__all__ = [
+    "Survey",
+    "SurveyResult",
+    "ValidationReport",
+    "find_survey",
+    "load_survey",
+    "load_surveys",
+    "read_survey",
+    "survey_files",
+    "survey_json_schema",
+    "validate_paths",
+]

@@ -86,7 +86,9 @@ def _text_template(value: Any) -> str:
 Expression = Annotated[
     str,
     PlainValidator(_expression),
-    WithJsonSchema({"type": "string", "description": "A Jinja expression (sandboxed)."}),
+    WithJsonSchema(
+        {"type": ["string", "boolean"], "description": "A Jinja expression (sandboxed)."}
+    ),
 ]
 TextTemplate = Annotated[
     str,
@@ -375,8 +377,9 @@ class Invitation(Strict):
         for locale in value:
             if not LOCALE_RE.match(locale):
                 raise ValueError(f"expected locales like 'en', 'de' or 'pt-BR', found {locale!r}")
-        if len(set(value)) != len(value):
-            raise ValueError("duplicate locale")
+        duplicates = sorted({locale for locale in value if value.count(locale) > 1})
+        if duplicates:
+            raise ValueError(f"expected each locale once, found {duplicates[0]!r} again")
         return value
 
 

@@ -45,3 +45,17 @@ def suppress(
 
 def suppression_reason(session: Session, email: str) -> str | None:
     return session.scalar(select(Suppression.reason).where(Suppression.email == email))
+
+
+def list_suppressions(
+    session: Session, *, reason: str | None = None, limit: int | None = None
+) -> list[Suppression]:
+    """Suppressions, newest first; only those for `reason` when given."""
+    if reason is not None and reason not in REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    query = select(Suppression).order_by(Suppression.created_at.desc(), Suppression.email)
+    if reason is not None:
+        query = query.where(Suppression.reason == reason)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))

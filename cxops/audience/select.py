@@ -1,0 +1,172 @@
+"""Who of a source's rows is invited: filter, segments, exclusions, sample.
+
+`select_audience` is a generator over the source's rows. It counts everything in
+a `Tally` (the numbers of the wave summary) as it goes. Without `sample`, invitees
+come out as soon as they are found; with `sample`, at the end, in source order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cxops.audience.contacts import BadRow, Contact, SeenIndex
+from cxops.audience.eligibility import EXCLUSION_REASONS, History
+from cxops.audience.sample import StratifiedSampler
+from cxops.errors import ExpressionError
+from cxops.expr import Evaluator
+from cxops.spec.models import Survey
+
+#: The segment of a contact no segment expression matched.
+OTHER_SEGMENT = "other"
+DUPLICATE_EMAIL = "duplicate_email"
+
+
+@dataclass(frozen=True, slots=True)
+class Invitee:
+    contact: Contact
+    segment: str
+
+
+@dataclass
+class Tally:
+    """The counts of one selection, in the shape of the wave summary."""
+
+    #: Rows read, bad rows included.
+    audience: int = 0
+    filtered_out: int = 0
+    #: Reason -> people held back for it (each person under their strongest reason).
+    excluded: dict[str, int] = field(default_factory=dict)
+    #: After bad rows, filter and exclusions; before sampling.
+    eligible: int = 0
+    sampled: int = 0
+    #: Segment -> {"eligible": n, "sampled": n}.
+    by_segment: dict[str, dict[str, int]] = field(default_factory=dict)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    history_available: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "audience": self.audience,
+            "filtered_out": self.filtered_out,
+            "excluded": dict(self.excluded),
+            "eligible": self.eligible,
+            "sampled": self.sampled,
+            "by_segment": {name: dict(counts) for name, counts in self.by_segment.items()},
+            "bad_rows": [bad.as_dict() for bad in self.bad_rows],
+            "history_available": self.history_available,
+        }
+
+    def _segment(self, name: str) -> dict[str, int]:
+        return self.by_segment.setdefault(name, {"eligible": 0, "sampled": 0})
+
+
+def select_audience(
+    survey: Survey,
+    rows: Iterable[Contact | BadRow],
+    *,
+    evaluator: Evaluator,
+    history: History,
+    tally: Tally,
+) -> Iterator[Invitee]:
+    """The invitees among `rows`, counting every row in `tally`."""
+    audience = survey.audience
+    tally.history_available = bool(history.available)
+    for name in audience.segments:
+        tally._segment(name)
+    survey_info = {"id": survey.id, "name": survey.name, "kind": survey.kind}
+    seen_emails = SeenIndex()
+    sample = audience.sample
+    sampler: StratifiedSampler[Invitee] | None = (
+        StratifiedSampler(sample.size, sample.seed) if sample else None
+    )
+
+    for item in rows:
+        tally.audience += 1
+        if isinstance(item, BadRow):
+            tally.bad_rows.append(item)
+            continue
+        context = {"contact": item.fields, "survey": survey_info}
+        try:
+            if audience.filter is not None and not _test(
+                evaluator, audience.filter, context, "filter"
+            ):
+                tally.filtered_out += 1
+                continue
+            segment = _segment_of(evaluator, audience.segments, context)
+        except _RowFailed as failed:
+            tally.bad_rows.append(BadRow(item.row, item.key, failed.reason))
+            continue
+
+        duplicate = not seen_emails.add(item.email)
+        reason = _exclusion(history, item.email, duplicate)
+        if reason is not None:
+            tally.excluded[reason] = tally.excluded.get(reason, 0) + 1
+            continue
+
+        tally.eligible += 1
+        tally._segment(segment)["eligible"] += 1
+        invitee = Invitee(item, segment)
+        if sampler is None:
+            tally.sampled += 1
+            tally._segment(segment)["sampled"] += 1
+            yield invitee
+        else:
+            sampler.add(item.key, _stratum(sample.stratify, invitee), invitee)
+
+    if sampler is not None:
+        drawn = sorted(sampler.draw(), key=lambda invitee: invitee.contact.row)
+        for invitee in drawn:
+            tally.sampled += 1
+            tally._segment(invitee.segment)["sampled"] += 1
+        yield from drawn
+
+
+class _RowFailed(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _test(evaluator: Evaluator, source: str, context: Mapping[str, Any], where: str) -> bool:
+    try:
+        return evaluator.test(source, context)
+    except ExpressionError as exc:
+        detail = str(exc).removeprefix(f"{source!r}: ")
+        raise _RowFailed(f"{where} {source!r} failed: {detail}") from None
+
+
+def _segment_of(
+    evaluator: Evaluator, segments: Mapping[str, str], context: Mapping[str, Any]
+) -> str:
+    for name, expression in segments.items():
+        if _test(evaluator, expression, context, f"segment {name!r}"):
+            return name
+    return OTHER_SEGMENT
+
+
+def _exclusion(history: History, email: str, duplicate: bool) -> str | None:
+    """The strongest reason to hold `email` back, or None."""
+    reasons = [history.exclusion(email)]
+    if duplicate:
+        reasons.append(DUPLICATE_EMAIL)
+    known = [reason for reason in reasons if reason is not None]
+    if not known:
+        return None
+    return min(known, key=_strength)
+
+
+def _strength(reason: str) -> int:
+    try:
+        return EXCLUSION_REASONS.index(reason)
+    except ValueError:  # a reason a History added: weaker than the known ones
+        return len(EXCLUSION_REASONS)
+
+
+def _stratum(stratify: str | None, invitee: Invitee) -> str:
+    if stratify is None:
+        return ""
+    if stratify == "segment":
+        return invitee.segment
+    value = invitee.contact.fields.get(stratify)
+    return "" if value is None else str(value)

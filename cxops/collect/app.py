@@ -1,0 +1,198 @@
+"""The collector app: `create_app(settings)` wires routes, error pages and hardening.
+
+Error replies are kind pages (JSON with `Accept: application/json`), never stack
+traces: a tampered token is 404, an expired one 410, a store that cannot write is
+a retryable 503 — never a thank-you for an answer that was not stored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cxops.collect import routes, webhooks
+from cxops.collect.i18n import message, page_locale
+from cxops.collect.pages import Pages
+from cxops.collect.security import (
+    AccessLog,
+    ASGIApp,
+    BodyLimit,
+    BodyTooLarge,
+    Message,
+    Receive,
+    Scope,
+    SecurityHeaders,
+    Send,
+    content_security_policy,
+)
+from cxops.collect.state import CollectorState
+from cxops.errors import NotFoundError, StoreError, TokenError
+from cxops.settings import Settings
+from cxops.store.db import Store
+
+log = logging.getLogger("cxops.collect")
+
+#: The follow-up engineer's task pages plug in here when the module exists.
+TASK_PAGES_MODULE = "cxops.collect.task_pages"
+_PAGE_KINDS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "not_found",
+    410: "expired",
+    413: "too_large",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """The collector for `settings`; `store` overrides the one at `settings.store_url`."""
+    app = FastAPI(
+        title="cxops collector",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    state = CollectorState(settings, store)
+    pages = Pages(settings.project_dir)
+    app.state.collector = state
+    app.state.pages = pages
+    app.state.answer_script = pages.env.loader.get_source(pages.env, "pages/answer.js")[0]
+    app.include_router(routes.router)
+    app.include_router(webhooks.router)
+    if importlib.util.find_spec(TASK_PAGES_MODULE) is not None:
+        app.include_router(importlib.import_module(TASK_PAGES_MODULE).router)
+    _error_handlers(app)
+    app.add_middleware(CatchAll, render=lambda: error_body(app, None, 500))
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy([pages.style_hash]))
+    app.add_middleware(AccessLog)
+    app.router.on_shutdown.append(state.close)
+    return app
+
+
+def _locale(request: Request) -> str:
+    known = getattr(request.state, "locale", None)
+    if known:
+        return page_locale(known)
+    header = request.headers.get("accept-language", "")
+    first = header.split(",")[0].split(";")[0].strip()
+    return page_locale(first or None)
+
+
+def error_body(app: FastAPI, locale: str | None, status: int) -> str:
+    """The kind page for an HTTP error status, in `locale`."""
+    kind = _PAGE_KINDS.get(status, "server_error")
+    lang = page_locale(locale)
+    return app.state.pages.render(
+        "pages/error.html.j2",
+        lang,
+        title=message(lang, f"{kind}_title"),
+        body=message(lang, f"{kind}_body"),
+    )
+
+
+def error_response(
+    request: Request, status: int, *, headers: dict[str, str] | None = None
+) -> Response:
+    """An error reply: the kind page, or `{"error": ...}` for JSON clients."""
+    every = {"Cache-Control": "no-store", **(headers or {})}
+    kind = _PAGE_KINDS.get(status, "server_error")
+    if routes.wants_json(request):
+        return JSONResponse({"error": kind}, status_code=status, headers=every)
+    body = error_body(request.app, _locale(request), status)
+    return HTMLResponse(body, status_code=status, headers=every)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    async def token_error(request: Request, exc: Exception) -> Response:
+        expired = isinstance(exc, TokenError) and exc.expired
+        return error_response(request, 410 if expired else 404)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(request, 404)
+
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return error_response(request, 413, headers={"Connection": "close"})
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.error("store unavailable on %s: %s", routes_template(request), type(exc).__name__)
+        return error_response(request, 503, headers={"Retry-After": "5"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        return error_response(request, status)
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        return error_response(request, 400)
+
+    async def webhook_refused(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=403)
+
+    async def webhook_bad(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    app.add_exception_handler(TokenError, token_error)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(SQLAlchemyError, unavailable)
+    app.add_exception_handler(StoreError, unavailable)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(webhooks.WebhookRefused, webhook_refused)
+    app.add_exception_handler(webhooks.WebhookPayloadError, webhook_bad)
+
+
+def routes_template(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+class CatchAll:
+    """Turns an unexpected exception into the 500 page; the traceback goes to the log only."""
+
+    def __init__(self, app: ASGIApp, render: Callable[[], str]):
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception(
+                "unexpected error on %s", getattr(scope.get("route"), "path", "unmatched")
+            )
+            if started:
+                raise
+            body = self.render().encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,301 @@
+"""The customer-facing routes: answer pages, unsubscribe, the honeypot, health, the script.
+
+Handlers are thin: read the token, load the send and its survey, call the pure
+answer parser and the store, render. Store work runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from cxops.collect.answers import (
+    FormQuestion,
+    ParsedAnswers,
+    form_questions,
+    form_values,
+    parse_answers,
+)
+from cxops.collect.i18n import message, page_locale
+from cxops.collect.pages import mask_email, question_text, question_views
+from cxops.collect.state import CollectorState
+from cxops.errors import CxopsError, NotFoundError
+from cxops.messages.tokens import read_token
+from cxops.spec.models import Survey
+from cxops.store.models import Response as StoredResponse
+from cxops.store.models import Send
+from cxops.store.responses import find_send, mark_honeypot, response_for, save_answers
+from cxops.store.suppressions import suppress, suppression_reason
+
+router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store"}
+SCRIPT_PATH = "/assets/answer.js"
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A send, its survey and what was answered so far."""
+
+    send: Send
+    survey: Survey
+    questions: list[FormQuestion]
+    stored: StoredResponse | None
+
+
+def collector(request: Request) -> CollectorState:
+    return request.app.state.collector
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _subject(request: Request, purpose: str, token: str) -> str:
+    state = collector(request)
+    return read_token(state.signing_key, purpose, token, state.now())
+
+
+def _load_invitation(state: CollectorState, send_id: str) -> Invitation:
+    with state.store().session() as session:
+        send = find_send(session, send_id)
+        if send is None:
+            raise NotFoundError("no such invitation")
+        survey = state.survey(send.survey_id)
+        if survey is None:
+            raise NotFoundError("the survey of this invitation is gone")
+        stored = response_for(session, send)
+    return Invitation(send, survey, form_questions(survey), stored)
+
+
+def _fields(form: FormData | Mapping[str, Any]) -> dict[str, list[str]]:
+    getlist = getattr(form, "getlist", None)
+    fields: dict[str, list[str]] = {}
+    for key in form:
+        values = getlist(key) if getlist else [form[key]]
+        fields[key] = [value for value in values if isinstance(value, str)]
+    return fields
+
+
+def _texts(state: CollectorState, invitation: Invitation) -> dict[str, str]:
+    send, survey = invitation.send, invitation.survey
+    context = {
+        "contact": send.contact or {},
+        "segment": send.segment,
+        "survey": {"id": survey.id, "name": survey.name},
+    }
+    return {
+        question.id: question_text(
+            question.text, context, state.now(), f"{survey.id}.{question.id}"
+        )
+        for question in invitation.questions
+    }
+
+
+def _answer_page(
+    request: Request,
+    token: str,
+    invitation: Invitation,
+    values: Mapping[str, list[str]],
+    parsed: ParsedAnswers | None,
+    *,
+    autosave: list[str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    state = collector(request)
+    locale = page_locale(invitation.send.locale)
+    views = question_views(
+        invitation.questions,
+        values,
+        parsed.errors if parsed else {},
+        locale=locale,
+        texts=_texts(state, invitation),
+        interview=invitation.survey.interview,
+    )
+    html = request.app.state.pages.render(
+        "pages/answer.html.j2",
+        locale,
+        survey_name=invitation.survey.name,
+        questions=views,
+        errors=bool(parsed and parsed.errors),
+        action=token,
+        autosave=" ".join(autosave),
+        script_url="../assets/answer.js",
+    )
+    return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
+
+
+@router.get("/a/{token}")
+async def answer_page(request: Request, token: str) -> Response:
+    """The survey page; a score from the email's link is preselected, never recorded here."""
+    state = collector(request)
+    send_id = _subject(request, "answer", token)
+    invitation = await run_in_threadpool(_load_invitation, state, send_id)
+    request.state.locale = invitation.send.locale
+    stored = form_values(invitation.stored.answers) if invitation.stored else {}
+    query = _fields(request.query_params)
+    preselected = parse_answers(invitation.questions, query, partial=True).values
+    chosen = form_values(preselected)
+    autosave = [key for key, value in chosen.items() if stored.get(key) != value]
+    return _answer_page(request, token, invitation, {**stored, **chosen}, None, autosave=autosave)
+
+
+@router.post("/a/{token}")
+async def submit_answers(request: Request, token: str) -> Response:
+    """Record answers (partial from the page's script, complete from the submit button)."""
+    state = collector(request)
+    send_id = _subject(request, "answer", token)
+    form = await request.form()
+    try:
+        fields = _fields(form)
+    finally:
+        await form.close()
+    invitation = await run_in_threadpool(_load_invitation, state, send_id)
+    request.state.locale = invitation.send.locale
+    partial = fields.get("_partial") == ["1"]
+    parsed = parse_answers(invitation.questions, fields, partial=partial)
+    saved = None
+    if parsed.values or not partial:
+        saved = await run_in_threadpool(
+            lambda: save_answers(
+                state.store(),
+                send_id,
+                parsed.values,
+                complete=parsed.ok and not partial,
+                now=state.now(),
+                unless_complete=not parsed.ok,
+            )
+        )
+    locale = page_locale(invitation.send.locale)
+    if wants_json(request):
+        body: dict[str, Any] = {
+            "status": saved.status if saved else None,
+            "revision": saved.revision if saved else None,
+            "answers": saved.answers if saved else {},
+        }
+        if not parsed.ok:
+            body["errors"] = {
+                key: message(locale, f"error.{error.code}", **error.params)
+                for key, error in parsed.errors.items()
+            }
+        return JSONResponse(body, status_code=200 if parsed.ok else 422, headers=NO_STORE)
+    if partial or not parsed.ok:
+        shown = {**(form_values(saved.answers) if saved else {}), **fields}
+        return _answer_page(
+            request,
+            token,
+            invitation,
+            shown,
+            parsed,
+            autosave=[],
+            status_code=200 if parsed.ok else 422,
+        )
+    answers = saved.answers if saved else {}
+    interview = invitation.survey.interview
+    html = request.app.state.pages.render(
+        "pages/thanks.html.j2",
+        locale,
+        survey_name=invitation.survey.name,
+        edit_url=token,
+        booking_url=interview.booking_url if interview and answers.get("accepted") else None,
+        declined=bool(interview) and answers.get("accepted") is False,
+    )
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, bool]:
+    with state.store().session() as session:
+        send = find_send(session, send_id)
+        if send is None:
+            raise NotFoundError("no such invitation")
+        done = suppression_reason(session, send.email) == "unsubscribed"
+        return send.email, send.locale, done
+
+
+def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
+    with state.store().session() as session:
+        send = find_send(session, send_id)
+        if send is None:
+            raise NotFoundError("no such invitation")
+        suppress(
+            session,
+            send.email,
+            "unsubscribed",
+            source="collector",
+            now=state.now(),
+            detail=f"survey {send.survey_id}",
+        )
+        return send.email, send.locale
+
+
+@router.get("/u/{token}")
+async def unsubscribe_page(request: Request, token: str) -> Response:
+    """A page with one button; a GET changes nothing."""
+    state = collector(request)
+    send_id = _subject(request, "unsubscribe", token)
+    email, locale, done = await run_in_threadpool(_unsubscribe_target, state, send_id)
+    request.state.locale = locale
+    html = request.app.state.pages.render(
+        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=done, action=token
+    )
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+@router.post("/u/{token}")
+async def unsubscribe(request: Request, token: str) -> Response:
+    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: final at once."""
+    state = collector(request)
+    send_id = _subject(request, "unsubscribe", token)
+    email, locale = await run_in_threadpool(_unsubscribe, state, send_id)
+    request.state.locale = locale
+    if wants_json(request):
+        return JSONResponse({"unsubscribed": True}, headers=NO_STORE)
+    html = request.app.state.pages.render(
+        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=True, action=token
+    )
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+@router.api_route("/h/{token}", methods=["GET", "HEAD"])
+async def honeypot(request: Request, token: str) -> Response:
+    """The hidden link no person sees: whoever fetches it is a machine."""
+    state = collector(request)
+    send_id = _subject(request, "honeypot", token)
+    found = await run_in_threadpool(mark_honeypot, state.store(), send_id, state.now())
+    if not found:
+        raise NotFoundError("no such invitation")
+    return PlainTextResponse("", headers=NO_STORE)
+
+
+def _check_database(state: CollectorState) -> None:
+    with state.store().session() as session:
+        session.execute(text("SELECT 1"))
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    """200 when the store answers, 503 otherwise."""
+    try:
+        await run_in_threadpool(_check_database, collector(request))
+    except (SQLAlchemyError, CxopsError):
+        return JSONResponse({"status": "unavailable", "database": "error"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"}, headers=NO_STORE)
+
+
+@router.get(SCRIPT_PATH)
+async def answer_script(request: Request) -> Response:
+    """The answer page's script (same origin, so the CSP needs no inline script)."""
+    return Response(
+        request.app.state.answer_script,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )

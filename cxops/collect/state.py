@@ -1,0 +1,100 @@
+"""What the collector's routes share: settings, the store (opened on first use), surveys."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from cxops.collect.webhooks import SignatureVerifier
+from cxops.errors import NotFoundError, SurveyError
+from cxops.settings import Settings
+from cxops.spec.models import Survey
+from cxops.store.db import Store, open_store
+
+log = logging.getLogger("cxops.collect")
+
+#: A send naming a survey not loaded re-reads the surveys folder at most this often.
+_RELOAD_SECONDS = 10.0
+
+
+class CollectorState:
+    """Shared by every request of one app; thread-safe."""
+
+    def __init__(self, settings: Settings, store: Store | None = None):
+        self.settings = settings
+        self.signing_key: bytes = settings.signing_key()
+        key = settings.sendgrid_webhook_public_key
+        self.webhook_verifier = SignatureVerifier(key) if key else None
+        self._store = store
+        self._lock = threading.Lock()
+        self._surveys: dict[str, Survey] = {}
+        self._loaded_at: float | None = None
+
+    def now(self) -> datetime:
+        return self.settings.clock()
+
+    def store(self) -> Store:
+        """The store, opened (and brought up to date) on first use; StoreError if it cannot be."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = open_store(self.settings.store_url)
+        return self._store
+
+    def survey(self, survey_id: str) -> Survey | None:
+        """The project's survey with this id (cached; re-read when an unknown id shows up)."""
+        found = self._surveys.get(survey_id)
+        if found is not None:
+            return found
+        with self._lock:
+            stale = self._loaded_at is None or time.monotonic() - self._loaded_at > _RELOAD_SECONDS
+            if stale:
+                self._surveys = load_project_surveys(
+                    self.settings.surveys_path, self.settings.project_dir
+                )
+                self._loaded_at = time.monotonic()
+        return self._surveys.get(survey_id)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def load_project_surveys(folder: Path, project_dir: Path) -> dict[str, Survey]:
+    """Every valid survey model in `folder`; a broken file is skipped and logged.
+
+    Only the model is checked: answering needs the questions, not the invitation's
+    templates or the audience's files.
+    """
+    from cxops.spec.loader import read_survey, survey_files
+
+    surveys: dict[str, Survey] = {}
+    if not folder.is_dir():
+        return surveys
+    for path in survey_files(folder):
+        result = read_survey(path, project_dir, checks=False)
+        if result.survey is None:
+            first = result.problems[0] if result.problems else path
+            log.warning("survey file skipped by the collector: %s", first)
+            continue
+        surveys.setdefault(result.survey.id, result.survey)
+    return surveys
+
+
+def survey_by_name(name: str, folder: Path, project_dir: Path) -> Survey:
+    """A survey by id (among `folder`'s files) or by file path; NotFoundError if neither."""
+    from cxops.spec.loader import SURVEY_SUFFIXES, read_survey
+
+    path = Path(name)
+    if path.suffix in SURVEY_SUFFIXES and path.is_file():
+        result = read_survey(path, project_dir, checks=False)
+        if result.survey is None:
+            raise SurveyError(result.problems)
+        return result.survey
+    found = load_project_surveys(folder, project_dir).get(name)
+    if found is None:
+        raise NotFoundError(f"no valid survey with id {name!r} in {folder}")
+    return found

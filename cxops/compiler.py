@@ -1,0 +1,179 @@
+"""Survey spec -> Prefect flow. Prefect orchestrates; the ledger decides who is sent.
+
+A wave is one flow run: a `plan` task puts the invitees into the ledger (or finds
+them there on a re-run), then `send-batch` task runs each claim, render and send
+up to `CXOPS_BATCH_SIZE` contacts — a wave of a million contacts is about a
+thousand task runs, never one per contact — and a `summarize` task publishes the
+wave summary as a markdown artifact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from cxops.channels import make_channel
+from cxops.messages.render import InvitationRenderer
+from cxops.planning import WaveSummary
+from cxops.sending import (
+    BatchResult,
+    dry_run_wave,
+    finish_summary,
+    notify_planned,
+    prepare_wave,
+    send_one_batch,
+)
+from cxops.settings import Settings, get_settings
+from cxops.spec.loader import load_survey
+from cxops.spec.models import Survey
+from cxops.store import ledger
+from cxops.store.db import Store, open_store
+
+#: Batches in flight at once: overlaps one batch's network wait with the next one's rendering.
+PARALLEL_BATCHES = 2
+
+
+@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def plan_task(
+    store: Store, survey: Survey, settings: Settings, wave: str | None, resend_in_doubt: bool
+) -> dict[str, Any]:
+    summary = prepare_wave(store, survey, settings, wave)
+    ledger.recover_dead_claims(
+        store, survey.id, summary.wave, 0, settings.clock(), settings.send_lease_seconds
+    )
+    if resend_in_doubt:
+        moved = ledger.resend_in_doubt(store, survey.id, summary.wave, 0)
+        summary.notes.append(f"{moved} in-doubt invitations put back to be sent again")
+    return summary.as_dict()
+
+
+@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def send_batch_task(
+    store: Store,
+    survey: Survey,
+    settings: Settings,
+    wave_id: str,
+    renderer: InvitationRenderer,
+    claim_id: str,
+) -> dict[str, int]:
+    channel = make_channel(settings)
+    try:
+        result: BatchResult = send_one_batch(
+            store, survey, settings, wave_id, channel, renderer, claim_id
+        )
+    finally:
+        channel.close()
+    return result.as_dict()
+
+
+@task(name="summarize", cache_policy=NO_CACHE)
+def summarize_task(store: Store, planned: dict[str, Any]) -> dict[str, Any]:
+    summary = finish_summary(
+        store, planned["survey"], planned["wave"], WaveSummary.from_dict(planned)
+    )
+    create_markdown_artifact(
+        key=artifact_key(summary.survey),
+        markdown=summary_markdown(summary),
+        description=f"Wave {summary.wave} of {summary.survey}",
+    )
+    return summary.as_dict()
+
+
+def artifact_key(survey_id: str) -> str:
+    return f"wave-summary-{survey_id}"
+
+
+def summary_markdown(summary: WaveSummary) -> str:
+    lines = [
+        f"# Wave `{summary.wave}` of `{summary.survey}`",
+        "",
+        f"audience {summary.audience} · filtered out {summary.filtered_out} · "
+        f"eligible {summary.eligible} · sampled {summary.sampled} · sent {summary.sent} · "
+        f"in doubt {summary.in_doubt} · failed {summary.failed} · bad rows {len(summary.bad_rows)}",
+        "",
+        "| segment | eligible | sampled | sent | in doubt | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, counts in sorted(summary.by_segment.items()):
+        lines.append(
+            f"| {name} | {counts.get('eligible', 0)} | {counts.get('sampled', 0)} | "
+            f"{counts.get('sent', 0)} | {counts.get('in_doubt', 0)} | {counts.get('failed', 0)} |"
+        )
+    if summary.excluded:
+        lines += ["", "| excluded because | people |", "| --- | ---: |"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    return "\n".join(lines) + "\n"
+
+
+def compile_survey(survey: Survey):
+    """The Prefect flow that runs one wave of `survey`."""
+
+    @flow(
+        name=f"wave-{survey.id}",
+        description=f"One invitation wave of the survey {survey.name!r}.",
+        task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),
+        validate_parameters=True,
+        log_prints=False,
+    )
+    def wave_flow(
+        project_dir: str,
+        wave: str | None = None,
+        dry_run: bool = False,
+        resend_in_doubt: bool = False,
+    ) -> dict[str, Any]:
+        settings = get_settings(project_dir=Path(project_dir))
+        if dry_run:
+            return dry_run_wave(survey, settings, wave).as_dict()
+        store = open_store(settings.store_url)
+        try:
+            planned = plan_task(store, survey, settings, wave, resend_in_doubt)
+            notify_planned(ledger.wave_counts(store, survey.id, planned["wave"], 0))
+            renderer = InvitationRenderer(survey, settings, wave_id=planned["wave"])
+            claim_id = ledger.new_claim_id()
+            while True:
+                futures = [
+                    send_batch_task.submit(
+                        store, survey, settings, planned["wave"], renderer, claim_id
+                    )
+                    for _ in range(PARALLEL_BATCHES)
+                ]
+                results = [future.result() for future in futures]
+                if any(result["claimed"] == 0 for result in results):
+                    break
+            return summarize_task(store, planned)
+        finally:
+            store.dispose()
+
+    return wave_flow
+
+
+def configure_prefect_api(settings: Settings) -> None:
+    """Point Prefect at `CXOPS_PREFECT_API_URL` when set (before the first flow run)."""
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+
+
+def run_wave(
+    survey_path: Path,
+    settings: Settings,
+    *,
+    wave: str | None = None,
+    dry_run: bool = False,
+    resend_in_doubt: bool = False,
+) -> dict[str, Any]:
+    """Run one wave of the survey at `survey_path` as a Prefect flow run; the summary."""
+    survey = load_survey(survey_path)
+    configure_prefect_api(settings)
+    wave_flow = compile_survey(survey)
+    return wave_flow(
+        project_dir=str(settings.project_dir),
+        wave=wave,
+        dry_run=dry_run,
+        resend_in_doubt=resend_in_doubt,
+    )

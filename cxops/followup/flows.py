@@ -1,0 +1,113 @@
+"""The Prefect flows of follow-ups: `followups` (every 15 minutes) and `digest` (daily).
+
+Thin: each task calls one function of `cxops.followup.service`; the store decides
+what was already done, so a retried task or a second run changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from cxops.followup import service
+from cxops.followup.measures import measures_markdown
+from cxops.settings import Settings, get_settings
+from cxops.store.db import Store, open_store
+
+MEASURES_ARTIFACT = "followup-measures"
+
+
+def _settings(project_dir: str | None) -> Settings:
+    return get_settings(project_dir=Path(project_dir) if project_dir else None)
+
+
+@task(name="apply-followup-rules", cache_policy=NO_CACHE)
+def apply_rules_task(
+    settings: Settings, store: Store, surveys: service.LoadedSurveys, replay: bool
+) -> list[dict[str, Any]]:
+    now = settings.clock()
+    return [
+        service.apply_rules(settings, store, survey, replay=replay, now=now).as_dict()
+        for survey in surveys.surveys.values()
+    ]
+
+
+@task(name="deliver-task-webhooks", cache_policy=NO_CACHE)
+def webhooks_task(
+    settings: Settings, store: Store, surveys: service.LoadedSurveys
+) -> dict[str, Any]:
+    return service.deliver_webhooks(settings, store, surveys.surveys).as_dict()
+
+
+@task(name="escalate-overdue-tasks", cache_policy=NO_CACHE)
+def escalations_task(
+    settings: Settings, store: Store, surveys: service.LoadedSurveys
+) -> dict[str, Any]:
+    channel = service.open_channel(settings)
+    try:
+        return service.escalate_overdue(settings, store, surveys.surveys, channel).as_dict()
+    finally:
+        channel.close()
+
+
+@task(name="publish-loop-measures", cache_policy=NO_CACHE)
+def measures_task(
+    settings: Settings, store: Store, surveys: service.LoadedSurveys
+) -> dict[str, Any]:
+    measures = service.measures(store, surveys.surveys, settings.clock())
+    create_markdown_artifact(
+        key=MEASURES_ARTIFACT,
+        markdown=measures_markdown(measures),
+        description="Follow-up loop measures by survey, segment and assignee",
+    )
+    return measures
+
+
+@flow(name="followups")
+def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict[str, Any]:
+    """New answers to tasks (all answers with `replay`), webhooks, escalations, measures."""
+    settings = _settings(project_dir)
+    store = open_store(settings.store_url)
+    try:
+        surveys = service.load_project_surveys(settings)
+        runs = apply_rules_task(settings, store, surveys, replay)
+        hooks = webhooks_task(settings, store, surveys)
+        escalations = escalations_task(settings, store, surveys)
+        measures = measures_task(settings, store, surveys)
+    finally:
+        store.dispose()
+    return {
+        "now": settings.clock().isoformat(),
+        "replay": replay,
+        "surveys": runs,
+        "created": sum(r["created"] + r["reopened"] for r in runs),
+        "withdrawn": sum(r["withdrawn"] for r in runs),
+        "reversioned": sum(r["reversioned"] for r in runs),
+        "failed": sum(r["failed"] for r in runs),
+        "webhooks": hooks,
+        "escalations": escalations,
+        "open": measures["overall"]["open"],
+        "overdue": measures["overall"]["overdue"],
+        "measures": measures["overall"],
+        "skipped_surveys": surveys.skipped,
+    }
+
+
+@flow(name="digest")
+def digest_flow(project_dir: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
+    """One email per assignee with open tasks, once a day (the day in `timezone`)."""
+    settings = _settings(project_dir)
+    store = open_store(settings.store_url)
+    channel = service.open_channel(settings)
+    try:
+        surveys = service.load_project_surveys(settings)
+        return service.send_digests(
+            settings, store, surveys.surveys, channel, timezone=timezone
+        ).as_dict()
+    finally:
+        channel.close()
+        store.dispose()

@@ -1,0 +1,189 @@
+"""Whether loops were closed, computed in one place (CLI summary, Prefect artifact).
+
+- `loop_closure`: done tasks as a share of tasks (withdrawn ones do not count), in percent.
+- `contacted_within_sla`: tasks about a detractor (nps 0-6; csat/ces dissatisfied) whose
+  first action came within 48 hours of the answer, in percent; a task still inside its
+  48 hours with no action yet is not counted either way.
+- `median_hours_to_first_action`, `median_hours_to_close`: from the task's creation.
+- `overdue`: open tasks past due, a count.
+- `rescue_rate`: detractors with a task whose next answer to the same survey is no longer
+  negative (passive or promoter; neutral or satisfied), in percent of those who answered again.
+
+Every rate is `{value, n}` (value None when n is 0). Pure functions over plain records.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from cxops.followup.category import NOT_NEGATIVE, is_negative
+from cxops.followup.sla import SLA_HOURS
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    id: int
+    survey_id: str
+    segment: str
+    assignee: str
+    contact_key: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    first_action_at: datetime | None
+    closed_at: datetime | None
+    answered_at: datetime
+    #: Category of the answer the task is about (None for surveys without a scored question).
+    category: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    survey_id: str
+    contact_key: str
+    answered_at: datetime
+    category: str | None
+
+
+def _rate(hits: int, n: int) -> dict[str, Any]:
+    return {"value": round(100.0 * hits / n, 1) if n else None, "n": n}
+
+
+def _median_hours(deltas: Sequence[timedelta]) -> dict[str, Any]:
+    hours = [delta.total_seconds() / 3600 for delta in deltas]
+    return {"value": round(median(hours), 1) if hours else None, "n": len(hours)}
+
+
+def next_answers(answers: Iterable[AnswerRecord]) -> dict[tuple[str, str, datetime], AnswerRecord]:
+    """(survey, contact, answered_at) -> the same contact's next answer to that survey."""
+    by_person: dict[tuple[str, str], list[AnswerRecord]] = defaultdict(list)
+    for answer in answers:
+        by_person[(answer.survey_id, answer.contact_key)].append(answer)
+    following: dict[tuple[str, str, datetime], AnswerRecord] = {}
+    for (survey_id, contact_key), items in by_person.items():
+        items.sort(key=lambda a: a.answered_at)
+        for earlier, later in itertools.pairwise(items):
+            following[(survey_id, contact_key, earlier.answered_at)] = later
+    return following
+
+
+def group_measures(
+    tasks: Sequence[TaskRecord],
+    following: dict[tuple[str, str, datetime], AnswerRecord],
+    now: datetime,
+) -> dict[str, Any]:
+    """The measures of one group of tasks."""
+    live = [t for t in tasks if t.status != "withdrawn"]
+    done = [t for t in live if t.status == "done"]
+    open_ = [t for t in live if t.status == "open"]
+    sla = timedelta(hours=SLA_HOURS)
+    negative = [t for t in live if is_negative(t.category)]
+    judged = [t for t in negative if t.first_action_at is not None or now - t.answered_at >= sla]
+    in_time = [
+        t
+        for t in judged
+        if t.first_action_at is not None and t.first_action_at - t.answered_at <= sla
+    ]
+    rescued_n = 0
+    rescued = 0
+    seen: set[tuple[str, str, datetime]] = set()
+    for task in negative:
+        key = (task.survey_id, task.contact_key, task.answered_at)
+        if key in seen:
+            continue
+        seen.add(key)
+        later = following.get(key)
+        if later is None or later.category is None:
+            continue
+        rescued_n += 1
+        rescued += later.category in NOT_NEGATIVE
+    return {
+        "tasks": len(live),
+        "open": len(open_),
+        "done": len(done),
+        "withdrawn": len(tasks) - len(live),
+        "overdue": sum(1 for t in open_ if now > t.due_at),
+        "loop_closure": _rate(len(done), len(live)),
+        "contacted_within_sla": _rate(len(in_time), len(judged)),
+        "median_hours_to_first_action": _median_hours(
+            [t.first_action_at - t.created_at for t in live if t.first_action_at is not None]
+        ),
+        "median_hours_to_close": _median_hours(
+            [t.closed_at - t.created_at for t in done if t.closed_at is not None]
+        ),
+        "rescue_rate": _rate(rescued, rescued_n),
+    }
+
+
+def compute_measures(
+    tasks: Sequence[TaskRecord], answers: Iterable[AnswerRecord], now: datetime
+) -> dict[str, Any]:
+    """`overall`, `by_survey`, `by_segment` (keyed `survey/segment`) and `by_assignee`."""
+    following = next_answers(answers)
+
+    def grouped(key: Callable[[TaskRecord], str]) -> dict[str, Any]:
+        groups: dict[str, list[TaskRecord]] = defaultdict(list)
+        for task in tasks:
+            groups[key(task)].append(task)
+        return {
+            name: group_measures(items, following, now) for name, items in sorted(groups.items())
+        }
+
+    return {
+        "sla_hours": SLA_HOURS,
+        "overall": group_measures(tasks, following, now),
+        "by_survey": grouped(lambda t: t.survey_id),
+        "by_segment": grouped(lambda t: f"{t.survey_id}/{t.segment}"),
+        "by_assignee": grouped(lambda t: t.assignee),
+    }
+
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tasks", "tasks"),
+    ("open", "open"),
+    ("overdue", "overdue"),
+    ("loop_closure", "closed %"),
+    ("contacted_within_sla", f"detractors contacted ≤{SLA_HOURS}h %"),
+    ("median_hours_to_first_action", "median h to first action"),
+    ("median_hours_to_close", "median h to close"),
+    ("rescue_rate", "rescued %"),
+)
+
+
+def cell(value: Any) -> str:
+    """One measure as table text: a count, or `value (n=N)`, or `–` when there is no data."""
+    if isinstance(value, dict):
+        if value["value"] is None:
+            return "–"
+        return f"{value['value']:g} (n={value['n']})"
+    return str(value)
+
+
+def measures_markdown(measures: dict[str, Any]) -> str:
+    """The measures as Markdown tables (the follow-up flow's Prefect artifact)."""
+    lines = ["# Follow-up loop measures", ""]
+    sections = [("Overall", {"all tasks": measures["overall"]})]
+    sections += [
+        ("By survey", measures["by_survey"]),
+        ("By segment", measures["by_segment"]),
+        ("By assignee", measures["by_assignee"]),
+    ]
+    for title, groups in sections:
+        lines += [f"## {title}", ""]
+        lines.append("| group | " + " | ".join(label for _, label in COLUMNS) + " |")
+        lines.append("|---" * (len(COLUMNS) + 1) + "|")
+        for name, values in groups.items():
+            cells = [cell(values[key]) for key, _ in COLUMNS]
+            lines.append(f"| {_md(name)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,415 @@
+"""Rendering invitations: one message per recipient, or one per group of look-alikes.
+
+`render_one` is the reference: the templates rendered with the recipient's own
+context. `render_groups` renders once per group of recipients whose messages differ
+only in values the templates output whole (see `cxops.messages.shapes`); those values
+are markers in the shared rendering and each recipient carries marker -> value
+substitutions, so `MessageGroup.expand()` gives exactly what `render_one` gives.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markupsafe import escape
+
+from cxops.errors import TemplateError
+from cxops.expr import Evaluator, references
+from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
+from cxops.messages.links import Links, links_for, unsubscribe_headers
+from cxops.messages.locales import format_date, resolve_locale
+from cxops.messages.shapes import (
+    HTML,
+    RAW,
+    UNDEFINED,
+    Path,
+    Shape,
+    Unfreezable,
+    analyse,
+    freeze,
+    replaced,
+    resolve,
+    substitutable,
+)
+from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
+from cxops.settings import Settings
+from cxops.spec.models import Survey, question_scale
+
+#: The names a message template sees.
+CONTEXT_NAMES = (
+    "contact",
+    "survey",
+    "question",
+    "links",
+    "interview",
+    "expires_at",
+    "expires_on",
+    "locale",
+    "segment",
+    "step",
+    "sender",
+)
+_PARTS = ("subject", "html", "txt")
+_SUBSTITUTE = ("\0substitute",)
+
+
+@dataclass(frozen=True, slots=True)
+class SendView:
+    """What the renderer needs of one send (a ledger row, or a contact in a preview)."""
+
+    send_id: str
+    email: str
+    contact_key: str
+    segment: str
+    #: The contact's own locale (None: the `locale` field of `contact`, if any).
+    locale: str | None
+    contact: Mapping[str, Any]
+    #: 0 for the invitation, N for reminder N.
+    step: int
+    #: When the answer and honeypot links stop working.
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class _Prepared:
+    send: SendView
+    templates: TemplateSet
+    context: dict[str, Any]
+    recipient: Recipient
+
+
+class InvitationRenderer:
+    """Renders one survey's invitations; compiled templates and analyses are cached."""
+
+    def __init__(self, survey: Survey, settings: Settings, *, wave_id: str | None = None):
+        self.survey = survey
+        self.settings = settings
+        self.wave_id = wave_id
+        self.env = email_environment(settings.project_dir)
+        self._evaluator = Evaluator(settings.clock(), settings.holidays)
+        self._timezone = ZoneInfo(survey.timezone)
+        self._survey = {"id": survey.id, "name": survey.name, "kind": survey.kind}
+        self._question = _question_context(survey)
+        self._question_text_fixed = (
+            self._question is not None
+            and not references(self._question["text"], expression=False).names
+        )
+        self._interview = _interview_context(survey)
+        self._sender = _display_name(survey.invitation.from_)
+        self._sets: dict[str, TemplateSet] = {}
+        self._shapes: dict[TemplateSet, Shape] = {}
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    # -- what a recipient gets ---------------------------------------------------------
+
+    def locale_for(self, send: SendView) -> str:
+        """The contact's locale resolved against the survey's `invitation.locales`."""
+        requested = send.locale if send.locale else send.contact.get("locale")
+        return resolve_locale(
+            str(requested) if requested is not None else None, self.survey.invitation.locales
+        )
+
+    def template_set(self, locale: str) -> TemplateSet:
+        """The template files used for `locale` (locale, then language, then default)."""
+        if locale not in self._sets:
+            self._sets[locale] = find_template_set(
+                self.env,
+                self.survey.invitation.template,
+                locale,
+                subject_override=self.survey.invitation.subject is not None,
+            )
+        return self._sets[locale]
+
+    def context_for(self, send: SendView, links: Links, locale: str) -> dict[str, Any]:
+        """The template context of one recipient."""
+        contact = dict(send.contact)
+        question = None
+        if self._question is not None:
+            question = dict(self._question)
+            if not self._question_text_fixed:
+                question["text"] = self._evaluator.render(
+                    self._question["text"],
+                    {"contact": contact, "survey": self._survey, "segment": send.segment},
+                    where=f"questions.{question['id']}.text",
+                )
+        return {
+            "contact": contact,
+            "survey": self._survey,
+            "question": question,
+            "links": links.as_dict(),
+            "interview": self._interview,
+            "expires_at": send.expires_at,
+            "expires_on": format_date(send.expires_at.astimezone(self._timezone).date(), locale),
+            "locale": locale,
+            "segment": send.segment,
+            "step": send.step,
+            "sender": self._sender,
+        }
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def render_one(self, send: SendView) -> OutgoingMessage:
+        """The reference rendering of one recipient's message."""
+        prepared = self._prepare(send, self.settings.clock(), self.settings.signing_key())
+        subject, html, text = self._render(prepared.templates, dict.fromkeys(_PARTS, prepared.context))
+        recipient = prepared.recipient
+        return OutgoingMessage(
+            send_id=send.send_id,
+            to_email=send.email,
+            to_name=recipient.name,
+            from_header=self.survey.invitation.from_,
+            reply_to=self.survey.invitation.reply_to,
+            subject=subject,
+            html=html,
+            text=text,
+            headers=recipient.headers,
+            custom_args=recipient.custom_args,
+        )
+
+    def render_groups(self, sends: Sequence[SendView]) -> list[MessageGroup]:
+        """Every send's message, rendered once per group of look-alike messages."""
+        now = self.settings.clock()
+        key = self.settings.signing_key()
+        buckets: dict[TemplateSet, list[_Prepared]] = {}
+        for send in sends:
+            prepared = self._prepare(send, now, key)
+            buckets.setdefault(prepared.templates, []).append(prepared)
+        groups: list[MessageGroup] = []
+        for templates, members in buckets.items():
+            shape = self.shape(templates)
+            if not shape.safe:
+                groups.extend(self._alone(member) for member in members)
+                continue
+            by_key: dict[Any, list[tuple[_Prepared, dict[Path, Any]]]] = {}
+            for member in members:
+                try:
+                    group_key, values = _group_key(self.env, shape, member.context)
+                except Unfreezable:
+                    groups.append(self._alone(member))
+                    continue
+                by_key.setdefault(group_key, []).append((member, values))
+            for entries in by_key.values():
+                groups.extend(self._render_shared(shape, entries))
+        return groups
+
+    def shape(self, templates: TemplateSet) -> Shape:
+        """The (cached) analysis of a template set."""
+        if templates not in self._shapes:
+            parts: dict[str, str | tuple[str, str]] = {"html": templates.html, "txt": templates.txt}
+            override = self.survey.invitation.subject
+            parts["subject"] = ("source", override) if override is not None else templates.subject  # type: ignore[assignment]
+            self._shapes[templates] = analyse(self.env, parts, CONTEXT_NAMES)
+        return self._shapes[templates]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _prepare(self, send: SendView, now: datetime, key: bytes) -> _Prepared:
+        locale = self.locale_for(send)
+        links = links_for(self.settings, send.send_id, send.expires_at, key=key, now=now)
+        custom_args = {"survey": self.survey.id, "send_id": send.send_id}
+        if self.wave_id is not None:
+            custom_args["wave"] = self.wave_id
+        name = send.contact.get("name")
+        recipient = Recipient(
+            send_id=send.send_id,
+            email=send.email,
+            name=None if name is None or str(name).strip() == "" else str(name),
+            substitutions={},
+            headers=unsubscribe_headers(links),
+            custom_args=custom_args,
+        )
+        return _Prepared(
+            send, self.template_set(locale), self.context_for(send, links, locale), recipient
+        )
+
+    def _template(self, templates: TemplateSet, part: str) -> jinja2.Template:
+        name = getattr(templates, part)
+        source = self.survey.invitation.subject if name is None else None
+        cache_key = name if name is not None else "\0subject"
+        if cache_key not in self._compiled:
+            try:
+                self._compiled[cache_key] = (
+                    self.env.from_string(source or "")
+                    if name is None
+                    else self.env.get_template(name)
+                )
+            except jinja2.TemplateError as exc:
+                raise TemplateError(f"{name or 'invitation.subject'}: {exc}") from None
+        return self._compiled[cache_key]
+
+    def _render(
+        self, templates: TemplateSet, contexts: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[str, str, str]:
+        rendered = []
+        for part in _PARTS:
+            template = self._template(templates, part)
+            try:
+                rendered.append(template.render(contexts[part]))
+            except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+                where = getattr(templates, part) or "invitation.subject"
+                raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+        return one_line(rendered[0]), rendered[1], rendered[2]
+
+    def _alone(self, member: _Prepared) -> MessageGroup:
+        subject, html, text = self._render(member.templates, dict.fromkeys(_PARTS, member.context))
+        return self._group(subject, html, text, [member.recipient])
+
+    def _group(self, subject: str, html: str, text: str, recipients: list[Recipient]) -> MessageGroup:
+        return MessageGroup(
+            from_header=self.survey.invitation.from_,
+            reply_to=self.survey.invitation.reply_to,
+            subject=subject,
+            html=html,
+            text=text,
+            recipients=recipients,
+        )
+
+    def _render_shared(
+        self, shape: Shape, entries: list[tuple[_Prepared, dict[Path, Any]]]
+    ) -> list[MessageGroup]:
+        first, first_values = entries[0]
+        varying: list[tuple[Path, set[str]]] = []
+        for path in first_values:
+            modes = {part[path] for part in shape.opaque.values() if path in part}
+            printed = {_printed(values[path], modes) for _, values in entries}
+            if len(printed) > 1:
+                varying.append((path, modes))
+        members = [member for member, _ in entries]
+        if not varying:
+            subject, html, text = self._render(first.templates, dict.fromkeys(_PARTS, first.context))
+            return [self._group(subject, html, text, [m.recipient for m in members])]
+
+        prefix = _marker_prefix(
+            text for path, modes in varying for _, values in entries
+            for text in _printed(values[path], modes)
+        )
+        markers = {HTML: [f"{prefix}h{i}%" for i in range(len(varying))],
+                   RAW: [f"{prefix}t{i}%" for i in range(len(varying))]}
+        contexts: dict[str, Mapping[str, Any]] = {}
+        for part in _PARTS:
+            context = first.context
+            for index, (path, _) in enumerate(varying):
+                mode = shape.opaque.get(part, {}).get(path)
+                if mode is not None:
+                    context = replaced(context, path, markers[mode][index])
+            contexts[part] = context
+        subject, html, text = self._render(first.templates, contexts)
+        if not _markers_intact(prefix, (subject, html, text)):
+            return [self._alone(member) for member in members]
+
+        recipients = []
+        for member, values in entries:
+            substitutions: dict[str, str] = {}
+            for index, (path, modes) in enumerate(varying):
+                value = values[path]
+                if HTML in modes:
+                    substitutions[markers[HTML][index]] = str(escape(value))
+                if RAW in modes:
+                    substitutions[markers[RAW][index]] = str(value)
+            base = member.recipient
+            recipients.append(
+                Recipient(base.send_id, base.email, base.name, substitutions, base.headers, base.custom_args)
+            )
+        return [self._group(subject, html, text, recipients)]
+
+
+# -- grouping helpers ------------------------------------------------------------------
+
+
+def _group_key(
+    env: jinja2.Environment, shape: Shape, context: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[Path, Any]]:
+    """(what must be equal to share a rendering, the values that can be substituted)."""
+    parts: list[Any] = [freeze(resolve(env, context, path)) for path in sorted(shape.keyed, key=repr)]
+    in_subject = shape.opaque.get("subject", {})
+    values: dict[Path, Any] = {}
+    for path in shape.opaque_paths():
+        value = resolve(env, context, path)
+        if (
+            value is UNDEFINED
+            or not substitutable(context, path)
+            or (path in in_subject and not _subject_safe(value))
+        ):
+            parts.append(freeze(value))
+        else:
+            parts.append(_SUBSTITUTE)
+            values[path] = value
+    return tuple(parts), values
+
+
+def _subject_safe(value: Any) -> bool:
+    """True when one-lining the subject commutes with substituting this value."""
+    text = str(value)
+    return bool(text) and one_line(text) == text
+
+
+def _printed(value: Any, modes: set[str]) -> tuple[str, ...]:
+    """The value as Jinja prints it, escaped (html) and raw, for the modes it is used in."""
+    return tuple(
+        str(escape(value)) if mode == HTML else str(value) for mode in sorted(modes)
+    )
+
+
+def _marker_prefix(texts: Any) -> str:
+    """A random marker prefix that none of the substituted values contains."""
+    values = list(texts)
+    while True:
+        prefix = "%cx" + secrets.token_hex(4)
+        if not any(prefix in value for value in values):
+            return prefix
+
+
+def _markers_intact(prefix: str, rendered: Sequence[str]) -> bool:
+    """True when the prefix occurs in the shared rendering only as whole markers."""
+    pattern = re.compile(re.escape(prefix) + r"[ht]\d+%")
+    return all(text.count(prefix) == len(pattern.findall(text)) for text in rendered)
+
+
+# -- constant parts of the context --------------------------------------------------------
+
+
+def _question_context(survey: Survey) -> dict[str, Any] | None:
+    question = survey.main_question
+    if question is None:
+        return None
+    scale = question_scale(question)
+    low, high = scale if scale is not None else (None, None)
+    return {
+        "id": question.id,
+        "type": question.type,
+        "text": question.text,
+        "required": question.required,
+        "min": low,
+        "max": high,
+        "scale": list(range(low, high + 1)) if scale is not None else [],
+        "labels": dict(getattr(question, "labels", None) or {}),
+    }
+
+
+def _display_name(from_header: str) -> str:
+    """'Acme Research <research@acme.example>' -> 'Acme Research' (else the address)."""
+    name, address = parseaddr(from_header)
+    return name or address
+
+
+def _interview_context(survey: Survey) -> dict[str, Any] | None:
+    interview = survey.interview
+    if interview is None:
+        return None
+    return {
+        "goal": interview.goal,
+        "batch": interview.batch,
+        "duration": str(interview.duration),
+        "duration_minutes": int(interview.duration.approx_timedelta().total_seconds() // 60),
+        "incentive": interview.incentive,
+        "booking_url": interview.booking_url,
+        "consent": interview.consent,
+    }

@@ -1,0 +1,124 @@
+"""`cxops preview`: render invitations for real contacts without sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cxops.audience import read_source
+from cxops.audience.contacts import Contact
+from cxops.errors import NotFoundError
+from cxops.messages.render import InvitationRenderer, SendView
+from cxops.messages.types import OutgoingMessage
+from cxops.planning import json_safe
+from cxops.sending import plan_only
+from cxops.settings import Settings
+from cxops.spec.models import Survey
+
+
+@dataclass
+class Preview:
+    contact_key: str
+    locale: str
+    message: OutgoingMessage
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "contact": self.contact_key,
+            "locale": self.locale,
+            "to": self.message.to_email,
+            "subject": self.message.subject,
+            "text": self.message.text,
+            "html": self.message.html,
+            "headers": self.message.headers,
+        }
+
+
+def _segment_of(survey: Survey, contact: Contact, settings: Settings) -> str:
+    from cxops.expr import Evaluator
+
+    evaluator = Evaluator(settings.clock(), settings.holidays)
+    context = {"contact": contact.fields, "survey": {"id": survey.id, "name": survey.name}}
+    for name, expression in survey.audience.segments.items():
+        if evaluator.test(expression, context, where=f"segments.{name}"):
+            return name
+    return "other"
+
+
+def _chosen_contacts(survey: Survey, settings: Settings, keys: Sequence[str]) -> list[Contact]:
+    wanted = set(keys)
+    found: dict[str, Contact] = {}
+    for row in read_source(survey.audience.source, settings.project_dir):
+        if isinstance(row, Contact) and row.key in wanted and row.key not in found:
+            found[row.key] = row
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise NotFoundError(
+            f"no valid contact with key {', '.join(repr(k) for k in missing)} in the survey's source"
+        )
+    return [found[key] for key in keys]
+
+
+def preview_invitations(
+    survey: Survey,
+    settings: Settings,
+    *,
+    keys: Sequence[str] = (),
+    locale: str | None = None,
+    count: int = 3,
+) -> list[Preview]:
+    """The invitations chosen contacts (or the first sampled ones) would get."""
+    if keys:
+        pairs = [(c, _segment_of(survey, c, settings)) for c in _chosen_contacts(survey, settings, keys)]
+    else:
+        plan = plan_only(survey, settings)
+        pairs = []
+        for invitee in plan.invitees:
+            pairs.append((invitee.contact, invitee.segment))
+            if len(pairs) >= count:
+                break
+    now = settings.clock()
+    renderer = InvitationRenderer(survey, settings, wave_id="preview")
+    expires_at = survey.invitation.expires_after.after(now, settings.holidays)
+    previews = []
+    for index, (contact, segment) in enumerate(pairs):
+        view = SendView(
+            send_id=f"preview{index:09d}",
+            email=contact.email,
+            contact_key=contact.key,
+            segment=segment,
+            locale=locale or contact.locale,
+            contact=json_safe(contact.fields),
+            step=0,
+            expires_at=expires_at,
+        )
+        message = renderer.render_one(view)
+        previews.append(Preview(contact.key, renderer.locale_for(view), message))
+    return previews
+
+
+def _file_stem(key: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+    return safe or "contact"
+
+
+def write_preview(previews: Sequence[Preview], out: Path) -> list[tuple[Preview, list[Path]]]:
+    """Each preview as KEY.html (open it in a browser), KEY.txt and KEY.eml."""
+    from cxops.channels.mime import build_message_bytes
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for preview in previews:
+        stem = out / _file_stem(preview.contact_key)
+        html_path = stem.with_suffix(".html")
+        text_path = stem.with_suffix(".txt")
+        eml_path = stem.with_suffix(".eml")
+        html_path.write_text(preview.message.html, encoding="utf-8")
+        text_path.write_text(
+            f"Subject: {preview.message.subject}\n\n{preview.message.text}", encoding="utf-8"
+        )
+        eml_path.write_bytes(build_message_bytes(preview.message))
+        written.append((preview, [html_path, text_path, eml_path]))
+    return written

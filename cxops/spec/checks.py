@@ -1,0 +1,346 @@
+"""Checks that span fields or need files, run on a survey that passed its model.
+
+Each check returns `Problem`s located through the YAML marks: names used in
+expressions against what each field may see, `contact.X` against the source's
+columns, `answers.X` against question ids, templates for every locale, sampling
+and follow-up columns, assignability, unique ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import importlib.util
+import re
+from collections.abc import Hashable, Iterator, Sequence
+from pathlib import Path
+
+from cxops.errors import Problem
+from cxops.expr import HELPER_NAMES, references
+from cxops.messages.locales import DEFAULT_LOCALE, locale_chain
+from cxops.messages.template_files import (
+    EMAIL_PARTS,
+    find_template_file,
+    template_file_name,
+    template_search_path,
+)
+from cxops.spec.models import EMAIL_RE, CsvSource, ParquetSource, Survey
+from cxops.spec.yaml_marks import KeyPath, MarkedDocument
+
+#: What each kind of field may name at the top level (besides the helpers).
+AUDIENCE_NAMES = frozenset({"contact", "survey"})
+TEXT_NAMES = frozenset({"contact", "survey"})
+FOLLOWUP_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
+INTERVIEW_ANSWERS = ("accepted", "consent")
+_SURVEY_ATTRIBUTES = frozenset(Survey.model_fields) | frozenset(
+    name for name, value in vars(Survey).items() if isinstance(value, property)
+)
+
+
+def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) -> list[Problem]:
+    """Every cross-field and file problem of a survey that passed its model."""
+    columns = source_columns(survey, project_dir)
+    problems = list(_question_ids(survey, document))
+    problems += _expressions(survey, document, columns)
+    problems += _templates(survey, document, project_dir)
+    problems += _sample(survey, document, columns)
+    problems += _followups(survey, document, columns)
+    problems += _themes(survey, document)
+    problems += _reminder(survey, document)
+    return problems
+
+
+def duplicate_id_problems(documents: Sequence[MarkedDocument]) -> list[Problem]:
+    """A survey id used by an earlier file is an error on the later file's `id` line."""
+    first: dict[str, Path] = {}
+    problems = []
+    for document in documents:
+        survey_id = document.value_at(("id",)) if document.parsed else None
+        if not isinstance(survey_id, str):
+            continue
+        if survey_id in first:
+            problems.append(
+                document.problem(
+                    ("id",),
+                    f"expected a survey id unique across files, found {survey_id!r} "
+                    f"already used in {first[survey_id]}",
+                )
+            )
+        else:
+            first[survey_id] = document.path
+    return problems
+
+
+# -- source columns ---------------------------------------------------------------------
+
+
+def source_columns(survey: Survey, project_dir: Path) -> frozenset[str] | None:
+    """Every column a contact has, or None when the source cannot be read cheaply.
+
+    CSV: the header line only (BOM and delimiter sniffed). Parquet: the file's
+    schema when pyarrow is installed. SQL: never (validation opens no database).
+    """
+    source = survey.audience.source
+    header: list[str] | None = None
+    if isinstance(source, CsvSource):
+        header = csv_header(_resolve(source.csv, project_dir))
+    elif isinstance(source, ParquetSource):
+        header = _parquet_columns(_resolve(source.parquet, project_dir))
+    if header is None:
+        return None
+    return frozenset(header) | frozenset(source.columns) | {source.key, source.email}
+
+
+def _declared_columns(survey: Survey) -> frozenset[str]:
+    source = survey.audience.source
+    return frozenset(source.columns) | {source.key, source.email}
+
+
+def _resolve(path: str, project_dir: Path) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else project_dir / candidate
+
+
+def csv_header(path: Path) -> list[str] | None:
+    """The column names on the first line of a CSV file, or None when unreadable."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            line = handle.readline(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not line.strip():
+        return None
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(line, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    row = next(csv.reader([line], dialect), [])
+    return [name.strip() for name in row if name.strip()]
+
+
+def _parquet_columns(path: Path) -> list[str] | None:
+    if not path.is_file() or importlib.util.find_spec("pyarrow") is None:
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, ValueError):
+        return None
+
+
+# -- questions and expressions -----------------------------------------------------------
+
+
+def _question_ids(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
+    first: dict[str, int] = {}
+    for index, question in enumerate(survey.questions):
+        if question.id in first:
+            line, _ = document.position(("questions", first[question.id], "id"))
+            yield document.problem(
+                ("questions", index, "id"),
+                f"expected question ids unique in the survey, found {question.id!r} again "
+                f"(first on line {line})",
+            )
+        else:
+            first[question.id] = index
+    rule_ids: dict[str, int] = {}
+    for index, rule in enumerate(survey.followup):
+        if rule.id is None:
+            continue
+        if rule.id in rule_ids:
+            yield document.problem(
+                ("followup", index, "id"),
+                f"expected follow-up rule ids unique in the survey, found {rule.id!r} again",
+            )
+        rule_ids.setdefault(rule.id, index)
+
+
+def _answer_ids(survey: Survey) -> list[str]:
+    ids = [question.id for question in survey.questions]
+    if survey.kind == "interview":
+        ids = [*INTERVIEW_ANSWERS, *ids]
+    return list(dict.fromkeys(ids))
+
+
+def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, frozenset[str]]]:
+    """(key path, source, is an expression, allowed top-level names) of every expression."""
+    audience = survey.audience
+    if audience.filter is not None:
+        yield ("audience", "filter"), audience.filter, True, AUDIENCE_NAMES
+    for name, expression in audience.segments.items():
+        yield ("audience", "segments", name), expression, True, AUDIENCE_NAMES
+    for index, question in enumerate(survey.questions):
+        yield ("questions", index, "text"), question.text, False, TEXT_NAMES
+    if survey.invitation.subject is not None:
+        yield ("invitation", "subject"), survey.invitation.subject, False, TEXT_NAMES
+    for index, rule in enumerate(survey.followup):
+        yield ("followup", index, "when"), rule.when, True, FOLLOWUP_NAMES
+        yield ("followup", index, "task"), rule.task, False, FOLLOWUP_NAMES
+        if rule.assign_to is not None:
+            yield ("followup", index, "assign_to"), rule.assign_to, False, FOLLOWUP_NAMES
+
+
+def _expressions(
+    survey: Survey, document: MarkedDocument, columns: frozenset[str] | None
+) -> Iterator[Problem]:
+    answers = _answer_ids(survey)
+    for key_path, source, is_expression, allowed in _expression_fields(survey):
+        if not document.has(key_path):
+            continue
+        refs = references(source, expression=is_expression)
+        visible = allowed | HELPER_NAMES | ({"loop"} if not is_expression else set())
+        for name in sorted(refs.names - visible):
+            yield _in_value(
+                document,
+                key_path,
+                rf"\b{re.escape(name)}\b",
+                f"unknown name '{name}'{_suggest(name, sorted(visible))}; "
+                f"expected one of {', '.join(sorted(allowed))} or a helper",
+            )
+        for target, attribute in sorted(refs.fields):
+            if target not in visible:
+                continue
+            known: Sequence[str] | None = None
+            what = ""
+            if target == "contact" and columns is not None:
+                known, what = sorted(columns), "a column of the source"
+            elif target == "answers":
+                known, what = answers, "a question id"
+            elif target == "survey":
+                known, what = sorted(_SURVEY_ATTRIBUTES), "a survey field"
+            if known is None or attribute in known:
+                continue
+            yield _in_value(
+                document,
+                key_path,
+                rf"\b{re.escape(target)}\s*(\.\s*|\[\s*['\"]){re.escape(attribute)}\b",
+                f"unknown {target} field '{attribute}'{_suggest(attribute, known)}; "
+                f"expected {what}: {', '.join(known)}",
+            )
+
+
+def _in_value(document: MarkedDocument, key_path: KeyPath, pattern: str, message: str) -> Problem:
+    """A problem at the first match of `pattern` on the value's line, else at the value."""
+    problem = document.problem(key_path, message)
+    line, column = problem.location.line, problem.location.column
+    match = re.compile(pattern).search(problem.source_line, max(column - 1, 0))
+    if match is None:
+        return problem
+    return document.problem_at(line, match.start() + 1, problem.key_path, message)
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# -- templates ---------------------------------------------------------------------------
+
+
+def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> Iterator[Problem]:
+    invitation = survey.invitation
+    search_path = template_search_path(project_dir)
+    parts = [p for p in EMAIL_PARTS if not (p == "subject" and invitation.subject is not None)]
+    for index, locale in enumerate(invitation.locales):
+        chain = locale_chain(locale) or [DEFAULT_LOCALE]
+        missing = [
+            part
+            for part in parts
+            if not any(
+                find_template_file(invitation.template, part, candidate, search_path)
+                for candidate in chain
+            )
+        ]
+        if not missing:
+            continue
+        key_path: KeyPath = ("invitation", "locales", index)
+        if not document.has(key_path):
+            key_path = ("invitation", "template")
+        expected = ", ".join(template_file_name(invitation.template, p, locale) for p in missing)
+        fallback = chain[1:]
+        also = f" (or the {', '.join(fallback)} variant)" if fallback else ""
+        yield document.problem(
+            key_path,
+            f"expected templates for locale '{locale}': {expected}{also} in the project's "
+            "templates/ or the built-in templates, found none",
+        )
+
+
+# -- sampling, follow-ups, themes, reminders -------------------------------------------
+
+
+def _unknown_column(
+    name: str, survey: Survey, columns: frozenset[str] | None
+) -> tuple[bool, Sequence[str]]:
+    """(whether `name` is surely not a column, the known columns)."""
+    if columns is None:
+        return False, sorted(_declared_columns(survey))
+    return name not in columns, sorted(columns)
+
+
+def _sample(
+    survey: Survey, document: MarkedDocument, columns: frozenset[str] | None
+) -> Iterator[Problem]:
+    sample = survey.audience.sample
+    if sample is None or sample.stratify in (None, "segment"):
+        return
+    unknown, known = _unknown_column(sample.stratify, survey, columns)
+    if unknown:
+        yield document.problem(
+            ("audience", "sample", "stratify"),
+            f"expected 'segment' or a column of the source{_suggest(sample.stratify, known)}, "
+            f"found {sample.stratify!r}",
+        )
+
+
+def _followups(
+    survey: Survey, document: MarkedDocument, columns: frozenset[str] | None
+) -> Iterator[Problem]:
+    for index, rule in enumerate(survey.followup):
+        if rule.assign_to is None and rule.fallback is None and survey.owner is None:
+            yield document.problem(
+                ("followup", index),
+                "expected 'assign_to', 'fallback' or a survey 'owner', found none: "
+                "nobody would get this task",
+            )
+        assign_to = rule.assign_to
+        if assign_to and not _is_template(assign_to) and not EMAIL_RE.match(assign_to.strip()):
+            yield document.problem(
+                ("followup", index, "assign_to"),
+                f"expected an email address or a {{{{ template }}}}, found {assign_to!r}",
+            )
+        for position, name in enumerate(rule.context):
+            unknown, known = _unknown_column(name, survey, columns)
+            if unknown:
+                yield document.problem(
+                    ("followup", index, "context", position),
+                    f"expected a column of the source{_suggest(name, known)}, found {name!r}",
+                )
+
+
+def _is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def _themes(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
+    for theme, keywords in survey.themes.items():
+        path: tuple[Hashable, ...] = ("themes", theme)
+        if not keywords:
+            yield document.problem(path, "expected at least one keyword, found an empty list")
+        for position, keyword in enumerate(keywords):
+            if not keyword.strip():
+                yield document.problem((*path, position), "expected a keyword, found empty text")
+
+
+def _reminder(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
+    invitation = survey.invitation
+    reminder = invitation.reminder
+    if reminder is None:
+        return
+    if reminder.after.approx_timedelta() >= invitation.expires_after.approx_timedelta():
+        yield document.problem(
+            ("invitation", "reminder", "after"),
+            f"expected a reminder before the invitation expires ({invitation.expires_after}), "
+            f"found {reminder.after}",
+        )

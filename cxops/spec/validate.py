@@ -1,0 +1,82 @@
+"""`cxops validate`: every problem of every survey file named, sorted by place.
+
+Imports neither Prefect nor SQLAlchemy and opens no database, so it is quick
+enough for editors and pre-commit hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cxops.errors import Location, Problem
+from cxops.spec.checks import duplicate_id_problems
+from cxops.spec.loader import SURVEY_SUFFIXES, read_survey, sort_problems, survey_files
+from cxops.spec.models import Survey
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating some survey files."""
+
+    files: list[Path] = field(default_factory=list)
+    surveys: list[Survey] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
+    """The survey files named by `paths` (files, or folders of *.yaml / *.yml)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = survey_files(path)
+            if not found:
+                problems.append(
+                    Problem(Location(path), "", "expected survey files (*.yaml), found none")
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(Location(path), "", "no such file or folder"))
+    unique = list(dict.fromkeys(files))
+    return unique, problems
+
+
+def validate_paths(paths: Sequence[Path], project_dir: Path) -> ValidationReport:
+    """Validate every survey file under `paths`; survey ids must be unique across them."""
+    files, problems = collect_files([Path(p) for p in paths])
+    report = ValidationReport(files=files, problems=problems)
+    documents = []
+    for path in files:
+        if path.suffix not in SURVEY_SUFFIXES:
+            report.problems.append(
+                Problem(Location(path), "", f"expected a .yaml or .yml file, found {path.name}")
+            )
+            continue
+        result = read_survey(path, project_dir)
+        documents.append(result.document)
+        report.problems.extend(result.problems)
+        if result.survey is not None:
+            report.surveys.append(result.survey)
+    report.problems.extend(duplicate_id_problems(documents))
+    report.problems = sort_problems(report.problems)
+    return report
+
+
+def problem_as_dict(problem: Problem) -> dict[str, Any]:
+    """The `--json` shape of one problem."""
+    return {
+        "file": str(problem.location.path),
+        "line": problem.location.line,
+        "column": problem.location.column,
+        "key_path": problem.key_path,
+        "message": problem.message,
+    }

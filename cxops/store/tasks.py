@@ -1,0 +1,466 @@
+"""Queries over follow-up tasks, the responses they come from, and notifications.
+
+Every function takes an open `Session`; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cxops.errors import CxopsError, NotFoundError
+from cxops.followup.rules import ExistingTask, ResponseFacts, TaskDraft
+from cxops.store.models import Notification, Response, Send, Task
+
+OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
+StatusFilter = Literal["open", "done", "overdue", "withdrawn", "all"]
+#: Responses updated this long before the cursor are looked at again (clock skew between
+#: the collector and the flow); evaluating one twice changes nothing.
+CURSOR_OVERLAP = timedelta(minutes=10)
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+def _facts(response: Response, send: Send) -> ResponseFacts:
+    return ResponseFacts(
+        id=response.id,
+        send_id=response.send_id,
+        survey_id=response.survey_id,
+        wave_id=response.wave_id,
+        contact_key=response.contact_key,
+        segment=response.segment,
+        status=response.status,
+        answers=dict(response.answers or {}),
+        contact=dict(send.contact or {}),
+        answered_at=response.submitted_at or response.first_answered_at,
+        suspect=bool(response.suspect),
+    )
+
+
+def response_batch(
+    session: Session, survey_id: str, since: datetime | None, after_id: int, limit: int = 1000
+) -> list[ResponseFacts]:
+    """Up to `limit` of the survey's responses with id > `after_id`, updated after `since`
+    (all when None), by id."""
+    query = (
+        select(Response, Send)
+        .join(Send, Send.send_id == Response.send_id)
+        .where(Response.survey_id == survey_id, Response.id > after_id)
+        .order_by(Response.id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(Response.updated_at >= since - CURSOR_OVERLAP)
+    return [_facts(response, send) for response, send in session.execute(query).all()]
+
+
+def answer_history(session: Session) -> list[tuple[str, str, datetime, dict[str, Any]]]:
+    """(survey, contact, answered_at, answers) of every response not marked suspect."""
+    rows = session.execute(
+        select(
+            Response.survey_id,
+            Response.contact_key,
+            Response.submitted_at,
+            Response.first_answered_at,
+            Response.answers,
+        ).where(Response.suspect.is_(False))
+    ).all()
+    return [(s, c, sub or first, dict(a or {})) for s, c, sub, first, a in rows]
+
+
+def tasks_of_responses(
+    session: Session, response_ids: Sequence[int]
+) -> dict[int, dict[str, ExistingTask]]:
+    """Response id -> rule id -> its task."""
+    found: dict[int, dict[str, ExistingTask]] = {rid: {} for rid in response_ids}
+    if not response_ids:
+        return found
+    rows = session.scalars(select(Task).where(Task.response_id.in_(list(response_ids))))
+    for task in rows:
+        found[task.response_id][task.rule_id] = ExistingTask(
+            task.id, task.rule_id, task.rule_version, task.status
+        )
+    return found
+
+
+def open_tasks_of_removed_rules(
+    session: Session, survey_id: str, rule_ids: Iterable[str]
+) -> list[Task]:
+    """Open tasks of a survey whose rule is no longer in it."""
+    query = select(Task).where(Task.survey_id == survey_id, Task.status == "open")
+    ids = list(rule_ids)
+    if ids:
+        query = query.where(Task.rule_id.not_in(ids))
+    return list(session.scalars(query))
+
+
+# -- writing tasks ----------------------------------------------------------------------
+
+
+def insert_task(
+    session: Session, response: ResponseFacts, draft: TaskDraft, now: datetime
+) -> Task | None:
+    """The new task, or None when another run made it first (one per response and rule)."""
+    task = Task(
+        response_id=response.id,
+        survey_id=response.survey_id,
+        wave_id=response.wave_id,
+        contact_key=response.contact_key,
+        segment=response.segment,
+        rule_id=draft.rule_id,
+        rule_version=draft.rule_version,
+        title=draft.title,
+        assignee=draft.assignment.email,
+        priority=draft.priority,
+        status="open",
+        context=draft.context,
+        created_at=now,
+        due_at=draft.due_at,
+        escalation_step=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(task)
+            session.flush()
+    except IntegrityError:
+        return None
+    return task
+
+
+def reopen_task(session: Session, task_id: int, draft: TaskDraft, now: datetime) -> bool:
+    """A withdrawn task that matches again, as new; False when it is not withdrawn any more."""
+    result = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == "withdrawn")
+        .values(
+            status="open",
+            rule_version=draft.rule_version,
+            title=draft.title,
+            assignee=draft.assignment.email,
+            priority=draft.priority,
+            context=draft.context,
+            created_at=now,
+            due_at=draft.due_at,
+            closed_at=None,
+            outcome=None,
+            escalation_step=0,
+        )
+    )
+    return result.rowcount == 1
+
+
+def withdraw_task(session: Session, task_id: int, reason: str, now: datetime) -> bool:
+    result = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == "open")
+        .values(status="withdrawn", outcome="withdrawn", note=reason, closed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def set_rule_version(session: Session, task_id: int, version: str) -> bool:
+    result = session.execute(
+        update(Task).where(Task.id == task_id, Task.status == "open").values(rule_version=version)
+    )
+    return result.rowcount == 1
+
+
+# -- reading tasks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task with the answer and customer it is about."""
+
+    task: Task
+    answers: dict[str, Any]
+    contact: dict[str, Any]
+    email: str
+    send_id: str
+    answered_at: datetime
+    response_status: str
+
+    @property
+    def key(self) -> str:
+        return task_key(self.send_id, self.task.rule_id)
+
+
+def task_key(send_id: str, rule_id: str) -> str:
+    """What a task link's token carries: random and stable, no database id."""
+    return f"{send_id}:{rule_id}"
+
+
+def _views(session: Session, query) -> list[TaskView]:
+    rows = session.execute(
+        query.add_columns(Response, Send)
+        .join(Response, Response.id == Task.response_id)
+        .join(Send, Send.send_id == Response.send_id)
+    ).all()
+    return [
+        TaskView(
+            task=task,
+            answers=dict(response.answers or {}),
+            contact=dict(send.contact or {}),
+            email=send.email,
+            send_id=send.send_id,
+            answered_at=response.submitted_at or response.first_answered_at,
+            response_status=response.status,
+        )
+        for task, response, send in rows
+    ]
+
+
+def list_tasks(
+    session: Session,
+    *,
+    now: datetime,
+    status: StatusFilter = "all",
+    assignee: str | None = None,
+    survey_id: str | None = None,
+) -> list[TaskView]:
+    """Tasks, overdue first then by due time; `overdue` is open and past due."""
+    query = select(Task)
+    if status == "overdue":
+        query = query.where(Task.status == "open", Task.due_at < now)
+    elif status != "all":
+        query = query.where(Task.status == status)
+    if assignee:
+        query = query.where(Task.assignee == assignee.strip().lower())
+    if survey_id:
+        query = query.where(Task.survey_id == survey_id)
+    views = _views(session, query.order_by(Task.due_at, Task.id))
+    return sorted(
+        views,
+        key=lambda v: (
+            not (v.task.status == "open" and v.task.due_at < now),
+            v.task.due_at,
+            v.task.id,
+        ),
+    )
+
+
+def get_task(session: Session, task_id: int) -> TaskView:
+    views = _views(session, select(Task).where(Task.id == task_id))
+    if not views:
+        raise NotFoundError(f"no task {task_id}")
+    return views[0]
+
+
+def find_task_by_key(session: Session, key: str) -> TaskView | None:
+    send_id, _, rule_id = key.partition(":")
+    views = _views(
+        session,
+        select(Task).where(
+            and_(
+                Task.rule_id == rule_id,
+                Task.response_id.in_(select(Response.id).where(Response.send_id == send_id)),
+            )
+        ),
+    )
+    return views[0] if views else None
+
+
+def all_tasks(session: Session, survey_id: str | None = None) -> list[TaskView]:
+    query = select(Task)
+    if survey_id:
+        query = query.where(Task.survey_id == survey_id)
+    return _views(session, query.order_by(Task.id))
+
+
+def open_tasks(session: Session) -> list[TaskView]:
+    return _views(session, select(Task).where(Task.status == "open").order_by(Task.id))
+
+
+# -- acting on a task -------------------------------------------------------------------
+
+
+class TaskClosedError(CxopsError):
+    """The task is not open any more."""
+
+
+def close_task(
+    session: Session, task_id: int, outcome: str, note: str | None, now: datetime
+) -> Task:
+    """Close an open task with an outcome (and a note)."""
+    if outcome not in OUTCOMES:
+        raise CxopsError(f"outcome must be one of {', '.join(OUTCOMES)}; found {outcome!r}")
+    task = session.get(Task, task_id, with_for_update=True)
+    if task is None:
+        raise NotFoundError(f"no task {task_id}")
+    if task.status != "open":
+        raise TaskClosedError(f"task {task_id} is already {task.status}")
+    task.status = "done"
+    task.outcome = outcome
+    task.note = _joined_note(task.note, note)
+    task.closed_at = now
+    task.first_action_at = task.first_action_at or now
+    return task
+
+
+def add_note(session: Session, task_id: int, note: str, now: datetime) -> Task:
+    """A note on an open task: the first action taken, the task stays open."""
+    task = session.get(Task, task_id, with_for_update=True)
+    if task is None:
+        raise NotFoundError(f"no task {task_id}")
+    if task.status != "open":
+        raise TaskClosedError(f"task {task_id} is already {task.status}")
+    task.note = _joined_note(task.note, note)
+    task.first_action_at = task.first_action_at or now
+    return task
+
+
+def _joined_note(old: str | None, new: str | None) -> str | None:
+    new = (new or "").strip() or None
+    if not new:
+        return old
+    return f"{old}\n{new}" if old else new
+
+
+def set_escalation_step(session: Session, task_id: int, step: int) -> None:
+    session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.escalation_step < step)
+        .values(escalation_step=step)
+    )
+
+
+# -- notifications: at most once per key ------------------------------------------------
+
+
+def claim_notification(
+    session: Session, key: str, kind: str, recipient: str, now: datetime
+) -> bool:
+    """Record that `key` is being sent; False when it was already (or is being) sent.
+
+    A key left `retry` (certainly not delivered) is claimed again.
+    """
+    existing = session.get(Notification, key, with_for_update=True)
+    if existing is not None:
+        if existing.status != "retry":
+            return False
+        existing.status = "pending"
+        existing.attempts += 1
+        session.flush()
+        return True
+    try:
+        with session.begin_nested():
+            session.add(
+                Notification(
+                    key=key,
+                    kind=kind,
+                    recipient=recipient,
+                    status="pending",
+                    attempts=1,
+                    created_at=now,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def finish_notification(
+    session: Session, key: str, status: str, now: datetime, error: str | None = None
+) -> None:
+    """`sent`, `failed` (for good), `retry` (not delivered, try again) or `in_doubt`."""
+    session.execute(
+        update(Notification)
+        .where(Notification.key == key)
+        .values(status=status, error=error, sent_at=now if status == "sent" else None)
+    )
+
+
+def notifications(session: Session, prefix: str) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.key.startswith(prefix))
+            .order_by(Notification.key)
+        )
+    )
+
+
+# -- the follow-up cursor ---------------------------------------------------------------
+# Kept as a notification row (`cursor:followups:<survey>`, sent_at = the last response
+# time looked at) until the store has a table for flow cursors.
+
+
+def _cursor_key(survey_id: str) -> str:
+    return f"cursor:followups:{survey_id}"
+
+
+def read_cursor(session: Session, survey_id: str) -> datetime | None:
+    row = session.get(Notification, _cursor_key(survey_id))
+    return row.sent_at if row is not None else None
+
+
+def write_cursor(session: Session, survey_id: str, moment: datetime, now: datetime) -> None:
+    row = session.get(Notification, _cursor_key(survey_id), with_for_update=True)
+    if row is None:
+        session.add(
+            Notification(
+                key=_cursor_key(survey_id),
+                kind="cursor",
+                recipient=survey_id,
+                status="sent",
+                attempts=0,
+                created_at=now,
+                sent_at=moment,
+            )
+        )
+    elif row.sent_at is None or moment > row.sent_at:
+        row.sent_at = moment
+    session.flush()
+
+
+def latest_update(session: Session, survey_id: str) -> datetime | None:
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(func.max(Response.updated_at)).where(Response.survey_id == survey_id)
+    )
+
+
+def queue_notification(
+    session: Session, key: str, kind: str, recipient: str, now: datetime
+) -> None:
+    """A notification to deliver later (status `retry`, no attempt yet), unless it exists."""
+    if session.get(Notification, key) is not None:
+        return
+    session.add(
+        Notification(
+            key=key, kind=kind, recipient=recipient, status="retry", attempts=0, created_at=now
+        )
+    )
+    session.flush()
+
+
+def notifications_to_retry(session: Session, kind: str, max_attempts: int) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(
+                Notification.kind == kind,
+                Notification.status == "retry",
+                Notification.attempts < max_attempts,
+            )
+            .order_by(Notification.created_at, Notification.key)
+        )
+    )
+
+
+def count_notifications(session: Session, *, kind: str, prefix: str = "") -> int:
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(Notification).where(Notification.kind == kind)
+    if prefix:
+        query = query.where(Notification.key.startswith(prefix))
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,180 @@
+"""`make demo`: the main job end to end on the embedded defaults.
+
+Builds a fresh project in demo-out/ (the example surveys, sample customers made
+for today), then: validate, plan, preview, run a wave of the NPS and CSAT surveys
+into the outbox, start the real collector, answer some invitations over HTTP the
+way a customer's browser does, export the answers, turn them into follow-up
+tasks, list each CSM's tasks and write their digests into the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "demo-out"
+SURVEYS = ("nps-quarterly", "csat-support")
+
+
+def step(title: str) -> None:
+    print(f"\n\033[1m== {title}\033[0m", flush=True)
+
+
+def cxops(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    print(f"$ cxops {' '.join(args)}", flush=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cxops", *args], cwd=DEMO, env=env, text=True, capture_output=True
+    )
+    sys.stdout.write(result.stdout)
+    if result.returncode != 0:
+        sys.stdout.write(result.stderr[-4000:])
+        if check:
+            raise SystemExit(f"demo failed at: cxops {' '.join(args)}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answer_links(outbox: Path, limit: int) -> list[str]:
+    """The answer page links of the first invitations in the outbox, as a mail client sees them."""
+    links: list[str] = []
+    for path in sorted(outbox.rglob("*.mbox")):
+        for message in mailbox.mbox(path, factory=lambda f: BytesParser(policy=policy.default).parse(f)):
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            found = re.search(r"(https?://\S+/a/[A-Za-z0-9_-]+)", text)
+            if found:
+                links.append(found.group(1))
+            if len(links) >= limit:
+                return links
+    return links
+
+
+def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the collector exited during start-up")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the collector did not become healthy")
+
+
+def main() -> None:
+    if DEMO.exists():
+        shutil.rmtree(DEMO)
+    (DEMO / "surveys").mkdir(parents=True)
+    for survey in (REPO / "surveys").glob("*.yaml"):
+        shutil.copy(survey, DEMO / "surveys" / survey.name)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXOPS_")}
+    env.update({"CXOPS_PROJECT_DIR": str(DEMO), "CXOPS_PUBLIC_URL": base, "COLUMNS": "120"})
+    env.setdefault("PREFECT_HOME", str(DEMO / ".prefect"))
+
+    step("sample customers, made for today")
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_sample_data.py"), "--out", str(DEMO / "data"), "--now", now],
+        check=True,
+    )
+
+    step("validate the surveys")
+    cxops("validate", env=env)
+
+    step("plan: who would be invited, and why not the others")
+    cxops("plan", "nps-quarterly", env=env)
+
+    step("preview: the real invitation for real contacts")
+    cxops("preview", "nps-quarterly", "--count", "2", "--out", str(DEMO / "preview"), env=env)
+
+    step("run a wave of each survey into the outbox (Prefect flow runs)")
+    for survey in SURVEYS:
+        cxops("run", survey, env=env)
+    step("run the NPS wave again: it resumes, nobody is invited twice")
+    again = cxops("run", "nps-quarterly", "--json", env=env)
+    print(f"second run: sent {json.loads(again.stdout)['sent']} in total, none of them twice")
+
+    step("the collector: customers answer from the email")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cxops", "serve", "--port", str(port)],
+        cwd=DEMO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(base, server)
+        answered = answer_some(DEMO / "outbox")
+        print(f"{answered} answers submitted over HTTP to {base}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    step("answers out")
+    export = DEMO / "responses-nps-quarterly.csv"
+    cxops("export", "responses", "nps-quarterly", "--format", "csv", "--out", str(export), env=env)
+
+    step("closing the loop: answers that need a human become tasks")
+    cxops("followups", env=env)
+    cxops("tasks", env=env)
+    cxops("tasks", "--summary", env=env)
+    cxops("digest", env=env)
+
+    step("where everything is")
+    print(f"project:     {DEMO}")
+    print(f"store:       {DEMO / 'cxops.db'}")
+    print(f"outbox:      {DEMO / 'outbox'}  (mbox files: invitations and digests)")
+    print(f"previews:    {DEMO / 'preview'}  (open the .html files in a browser)")
+    print(f"answers:     {export}")
+
+
+def answer_some(outbox: Path) -> int:
+    """Answer invitations as customers would: open the one-click link, submit the form."""
+    scores = [0, 3, 6, 7, 8, 9, 10, 10, 2, 9]
+    comments = [
+        "Too expensive for what we use",
+        "The setup was confusing",
+        "Support took days to answer",
+        "",
+        "Solid product",
+        "Love the reports",
+        "Best tool we have",
+        "",
+        "Outage last week hurt us",
+        "",
+    ]
+    answered = 0
+    with httpx.Client(timeout=10, headers={"Accept": "application/json"}) as client:
+        for link, score, comment in zip(answer_links(outbox / "nps-quarterly", len(scores)), scores, comments, strict=False):
+            page = client.get(f"{link}?score={score}")
+            page.raise_for_status()
+            reply = client.post(link, data={"score": str(score), "reason": comment})
+            reply.raise_for_status()
+            answered += 1
+    return answered
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Shared set-up of the follow-up tests: a survey with rules, and answers in the store.
+
+Rows are inserted directly (Send + Response), as the collector would leave them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from cxops.store.db import Store
+from cxops.store.models import Response, Send
+
+SURVEY_ID = "nps-test"
+OWNER = "owner@acme.example"
+FALLBACK = "cs-leads@acme.example"
+
+
+def survey_yaml(
+    *,
+    notify_url: str | None = None,
+    detractor_when: str = "answers.score <= 6",
+    extra_rule: str = "",
+    timezone: str = "Europe/Berlin",
+) -> str:
+    notify = (
+        f"\n    notify: {{url: '{notify_url}', secret_env: CXOPS_TEST_HOOK_SECRET}}"
+        if notify_url
+        else ""
+    )
+    return f"""\
+id: {SURVEY_ID}
+name: NPS test
+kind: nps
+owner: {OWNER}
+schedule: {{cron: "0 9 * * MON", timezone: {timezone}}}
+audience:
+  source: {{csv: data/customers.csv, key: id}}
+questions:
+  - {{id: score, type: nps, text: "How likely are you to recommend us?"}}
+  - {{id: reason, type: text, text: "Why?", required: false}}
+invitation:
+  template: nps_invite
+  from: "Acme Research <research@acme.example>"
+followup:
+  - id: detractor
+    when: "{detractor_when}"
+    task: "Call {{{{ contact.name }}}} about their score of {{{{ answers.score }}}}"
+    assign_to: "{{{{ contact.csm_email }}}}"
+    fallback: {FALLBACK}
+    due: 2 business days
+    priority: high
+    context: [plan, mrr]{notify}
+  - id: promoter
+    when: "answers.score >= 9"
+    task: "Ask {{{{ contact.name }}}} for a reference"
+    assign_to: "{{{{ contact.csm_email }}}}"
+    due: 7d
+{extra_rule}"""
+
+
+def write_survey(root, **kwargs: Any) -> None:
+    folder = root / "surveys"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    (folder / f"{SURVEY_ID}.yaml").write_text(survey_yaml(**kwargs), encoding="utf-8")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def add_response(
+    store: Store,
+    key: str,
+    answers: dict[str, Any],
+    *,
+    when: datetime,
+    contact: dict[str, Any] | None = None,
+    status: str = "complete",
+    wave: str = "2026-11",
+    segment: str = "smb",
+    suspect: bool = False,
+    survey_id: str = SURVEY_ID,
+) -> int:
+    """One invitation and its response; the response id."""
+    send_id = secrets.token_hex(16)
+    fields = {
+        "name": f"Customer {key}",
+        "csm_email": "csm.anna@acme.example",
+        "plan": "team",
+        "mrr": 120.5,
+    }
+    fields.update(contact or {})
+    with store.session() as session:
+        session.add(
+            Send(
+                send_id=send_id,
+                survey_id=survey_id,
+                wave_id=wave,
+                step=0,
+                contact_key=key,
+                email=f"{key}@customer.example",
+                segment=segment,
+                contact=fields,
+                status="sent",
+                created_at=when,
+                sent_at=when,
+            )
+        )
+        session.flush()
+        response = Response(
+            send_id=send_id,
+            survey_id=survey_id,
+            wave_id=wave,
+            contact_key=key,
+            segment=segment,
+            status=status,
+            answers=answers,
+            suspect=suspect,
+            first_answered_at=when,
+            submitted_at=when if status == "complete" else None,
+            updated_at=when,
+            revision=1,
+        )
+        session.add(response)
+        session.flush()
+        return response.id
+
+
+def edit_response(
+    store: Store,
+    response_id: int,
+    answers: dict[str, Any],
+    when: datetime,
+    *,
+    suspect: bool | None = None,
+) -> None:
+    with store.session() as session:
+        response = session.get(Response, response_id)
+        response.answers = answers
+        response.updated_at = when
+        response.submitted_at = when
+        response.status = "complete"
+        response.revision += 1
+        if suspect is not None:
+            response.suspect = suspect

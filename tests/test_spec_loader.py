@@ -1,0 +1,255 @@
+"""load_survey / load_surveys / find_survey and the cross-field checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cxops.errors import NotFoundError, SurveyError
+from cxops.spec import find_survey, load_survey, load_surveys, read_survey
+from cxops.testing import Project
+from tests.test_spec_broken import BROKEN, write_fixture_project
+
+BASE = (BROKEN / "unknown_key_suggestion.yaml").read_text().replace("scheduel:", "schedule:")
+
+
+def messages(project: Project, text: str) -> list[str]:
+    project.write({"surveys/s.yaml": text})
+    result = read_survey(project.path("surveys/s.yaml"), project.root)
+    return [
+        f"{p.location.line}:{p.location.column} {p.key_path}: {p.message}" for p in result.problems
+    ]
+
+
+@pytest.fixture
+def fixture_project(empty_project: Project) -> Project:
+    write_fixture_project(empty_project)
+    return empty_project
+
+
+def test_load_survey_returns_a_frozen_model_with_its_path(fixture_project: Project) -> None:
+    fixture_project.write({"surveys/s.yaml": BASE})
+
+    survey = load_survey(fixture_project.path("surveys/s.yaml"), fixture_project.root)
+
+    assert survey.id == "broken-x"
+    assert survey.source_path == fixture_project.path("surveys/s.yaml")
+    assert survey.audience.source.csv == "data/contacts.csv"
+
+
+def test_load_survey_raises_every_problem_sorted(fixture_project: Project) -> None:
+    text = BASE.replace("size: 100", "size: -1").replace("kind: nps", "kind: npx")
+    text = text.replace("timezone: Europe/Berlin", "timezone: Europe/Berlin\n  extra: 1")
+    fixture_project.write({"surveys/s.yaml": text})
+
+    with pytest.raises(SurveyError) as caught:
+        load_survey(fixture_project.path("surveys/s.yaml"), fixture_project.root)
+
+    assert [(p.location.line, p.key_path) for p in caught.value.problems] == [
+        (4, "kind"),
+        (9, "schedule.extra"),
+        (19, "audience.sample.size"),
+    ]
+    assert "expected 'nps', 'csat', 'ces', 'custom' or 'interview', found 'npx'" in str(
+        caught.value
+    )
+    assert "expected greater than 0, found -1" in str(caught.value)
+
+
+def test_load_survey_uses_the_settings_project_dir(
+    fixture_project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fixture_project.write({"surveys/s.yaml": BASE.replace("contact.seats >= 5", "contact.x")})
+    monkeypatch.setenv("CXOPS_PROJECT_DIR", str(fixture_project.root))
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(SurveyError, match="unknown contact field 'x'"):
+        load_survey(fixture_project.path("surveys/s.yaml"))
+
+
+def test_load_surveys_checks_ids_across_files(fixture_project: Project) -> None:
+    fixture_project.write({"surveys/a.yaml": BASE, "surveys/b.yml": BASE, "surveys/c.txt": "x"})
+
+    with pytest.raises(SurveyError) as caught:
+        load_surveys(fixture_project.path("surveys"), fixture_project.root)
+
+    [problem] = caught.value.problems
+    assert problem.location.path.name == "b.yml"
+    assert "already used in" in problem.message and "a.yaml" in problem.message
+
+
+def test_find_survey_by_id_skips_broken_unrelated_files(fixture_project: Project) -> None:
+    other = BASE.replace("id: broken-x", "id: other")
+    fixture_project.write({"surveys/a.yaml": "a: [", "surveys/b.yaml": other})
+    folder = fixture_project.path("surveys")
+
+    survey = find_survey("other", folder)
+
+    assert survey.id == "other"
+    assert find_survey(str(folder / "b.yaml"), folder).id == "other"
+    with pytest.raises(NotFoundError):
+        find_survey("missing", folder)
+    with pytest.raises(NotFoundError):
+        find_survey("nope.yaml", folder)
+    with pytest.raises(SurveyError):
+        find_survey(str(folder / "a.yaml"), folder)
+
+
+def test_union_tags_are_not_taken_for_keys(fixture_project: Project) -> None:
+    """`loc` holds tags like 'csv' and 'text' that are also keys of the data."""
+    text = BASE.replace("    csv: data/contacts.csv\n", "    csv: data/contacts.csv\n    text: 1\n")
+
+    assert messages(fixture_project, text) == [
+        "12:5 audience.source.text: unknown key 'text': expected one of key, email, columns, csv"
+    ]
+
+
+def test_rating_label_keys(fixture_project: Project) -> None:
+    text = BASE.replace(
+        "    required: false\n",
+        "    required: false\n  - id: r\n    type: rating\n    text: R\n    labels: {one: Bad}\n",
+    )
+
+    assert messages(fixture_project, text) == [
+        "31:14 questions[2].labels.one: expected a valid integer, unable to parse string as "
+        "an integer, found 'one'"
+    ]
+
+
+def test_survey_rules_point_at_kind(fixture_project: Project) -> None:
+    text = BASE.replace("kind: nps", "kind: interview")
+
+    assert messages(fixture_project, text) == [
+        "4:1 kind: kind 'interview' needs an 'interview' section"
+    ]
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def test_csv_header_with_bom_and_semicolons(fixture_project: Project) -> None:
+    fixture_project.write(
+        {"data/contacts.csv": "\ufeffid;email;name;plan;seats;region\n1;a@b.example;A;t;5;eu\n"}
+    )
+
+    assert messages(fixture_project, BASE) == []
+    assert messages(fixture_project, BASE.replace("contact.name", "contact.nme")) == [
+        "34:20 followup[0].task: unknown contact field 'nme' (did you mean 'name'?); "
+        "expected a column of the source: email, id, name, plan, region, seats"
+    ]
+
+
+def test_unreadable_source_skips_column_checks(fixture_project: Project) -> None:
+    text = BASE.replace("data/contacts.csv", "data/absent.csv").replace("contact.name", "contact.x")
+
+    assert messages(fixture_project, text) == []
+
+
+def test_sql_source_is_never_opened(fixture_project: Project) -> None:
+    text = BASE.replace(
+        "    csv: data/contacts.csv\n",
+        "    sql: select * from contacts\n    url: postgresql://nowhere.invalid/db\n",
+    ).replace("contact.name", "contact.anything")
+
+    assert messages(fixture_project, text) == []
+
+
+def test_parquet_columns_are_read_from_the_schema(fixture_project: Project) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": [1],
+            "email": ["a@b.example"],
+            "name": ["A"],
+            "seats": [3],
+            "plan": ["t"],
+            "region": ["eu"],
+        }
+    )
+    pq.write_table(table, fixture_project.path("data/contacts.parquet"))
+    text = BASE.replace("csv: data/contacts.csv", "parquet: data/contacts.parquet")
+
+    assert messages(fixture_project, text) == []
+    assert messages(fixture_project, text.replace("contact.name", "contact.nam"))[0].startswith(
+        "34:20 followup[0].task: unknown contact field 'nam'"
+    )
+
+
+def test_locale_falls_back_to_its_language(fixture_project: Project) -> None:
+    text = BASE.replace("[en, de]", "[en, de-AT]")
+
+    assert messages(fixture_project, text) == []
+    assert messages(fixture_project, BASE.replace("[en, de]", "[en, pt-BR]")) == [
+        "31:17 invitation.locales[1]: expected templates for locale 'pt-BR': "
+        "t_invite.pt-BR.subject.j2, t_invite.pt-BR.html.j2, t_invite.pt-BR.txt.j2 "
+        "(or the pt variant) in the project's templates/ or the built-in templates, found none"
+    ]
+
+
+def test_a_subject_override_needs_no_subject_template(fixture_project: Project) -> None:
+    fixture_project.path("templates/t_invite.de.subject.j2").unlink()
+    text = BASE.replace("  locales:", '  subject: "Hi {{ contact.name }}"\n  locales:')
+
+    assert messages(fixture_project, BASE)[0].startswith(
+        "31:17 invitation.locales[1]: expected templates for locale 'de': t_invite.de.subject.j2 "
+    )
+    assert messages(fixture_project, text) == []
+
+
+def test_default_locale_missing_points_at_the_template(fixture_project: Project) -> None:
+    text = BASE.replace("  locales: [en, de]\n", "").replace("t_invite", "other_invite")
+
+    assert messages(fixture_project, text) == [
+        "29:13 invitation.template: expected templates for locale 'en': other_invite.subject.j2, "
+        "other_invite.html.j2, other_invite.txt.j2 in the project's templates/ or the built-in "
+        "templates, found none"
+    ]
+
+
+def test_interview_answers_and_names_per_field(fixture_project: Project) -> None:
+    text = BASE.replace("kind: nps", "kind: interview").replace(
+        "questions:\n",
+        "interview: {goal: 2, batch: 5, duration: 30m, booking_url: 'https://b.example',"
+        " consent: ok}\nquestions:\n",
+    )
+    text = text.replace('"answers.score <= 6"', '"answers.accepted and answers.consent"')
+
+    assert messages(fixture_project, text) == []
+    questions_see_no_answers = text.replace('"Why?"', '"Why {{ answers.score }}?"')
+    assert messages(fixture_project, questions_see_no_answers) == [
+        "27:19 questions[1].text: unknown name 'answers'; expected one of contact, survey "
+        "or a helper"
+    ]
+
+
+def test_survey_fields_and_helpers_in_expressions(fixture_project: Project) -> None:
+    ok = BASE.replace('"contact.seats >= 5"', '"survey.id and days_since(contact.seats) > 1"')
+    bad = BASE.replace('"contact.seats >= 5"', '"survey.nmae == 1"')
+
+    assert messages(fixture_project, ok) == []
+    assert messages(fixture_project, bad)[0].startswith(
+        "14:12 audience.filter: unknown survey field 'nmae' (did you mean 'name'?)"
+    )
+
+
+def test_followup_checks(fixture_project: Project) -> None:
+    text = BASE.replace("    context: [plan, region]\n", "    id: call\n").replace(
+        "themes:", "  - id: call\n    when: 'true'\n    task: t\n    due: 1d\nthemes:"
+    )
+
+    assert messages(fixture_project, text) == [
+        "37:9 followup[1].id: expected follow-up rule ids unique in the survey, found 'call' again"
+    ]
+
+
+def test_stratify_by_a_real_column(fixture_project: Project) -> None:
+    assert messages(fixture_project, BASE.replace("stratify: segment", "stratify: region")) == []
+
+
+def test_empty_theme_keyword(fixture_project: Project) -> None:
+    assert messages(fixture_project, BASE.replace("[price, cost]", "[price, ' ']")) == [
+        "38:20 themes.pricing[1]: expected a keyword, found empty text"
+    ]

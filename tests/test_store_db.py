@@ -1,0 +1,179 @@
+"""Opening the store: migrations, schema, concurrency, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from cxops.errors import StoreError
+from cxops.store.db import Store, alembic_config, open_store, store_exists
+from cxops.store.models import Base
+
+OPEN_STORE = """
+import sys
+from pathlib import Path
+from cxops.store.db import open_store
+go = Path(sys.argv[2])
+while not go.exists():
+    pass
+open_store(sys.argv[1]).dispose()
+print("ok")
+"""
+
+
+def test_head_is_the_initial_revision() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == ["0001_initial"]
+
+
+def test_migrated_schema_matches_the_models(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        assert store.revision() == "0001_initial"
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            tables = set(inspect(conn).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+    finally:
+        store.dispose()
+
+
+def test_upgrade_twice_changes_nothing(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store.upgrade()
+        with store.engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert versions == [("0001_initial",)]
+
+
+def test_a_store_made_by_create_all_is_stamped_then_upgraded(store_url: str) -> None:
+    engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    with open_store(store_url) as store:
+        assert store.revision() == "0001_initial"
+
+
+def test_two_processes_opening_a_fresh_store_at_once(store_url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_STORE, store_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    go.touch()
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        assert out.strip() == "ok"
+    with Store(store_url) as store:
+        assert store.revision() == "0001_initial"
+
+
+def test_store_exists_creates_nothing_for_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "cxops.db"
+    url = f"sqlite:///{path}"
+    assert store_exists(url) is False
+    assert not path.parent.exists()
+    open_store(url).dispose()
+    assert store_exists(url) is True
+
+
+def test_store_exists_reads_an_existing_file_without_changing_it(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE unrelated (x INTEGER)")
+    conn.commit()
+    conn.close()
+    assert store_exists(f"sqlite:///{path}") is False
+    conn = sqlite3.connect(path)
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    conn.close()
+    assert mode == "delete"
+    assert tables == ["unrelated"]
+
+
+def test_store_exists_on_postgresql_creates_nothing(postgres_url: str) -> None:
+    assert store_exists(postgres_url) is False
+    with Store(postgres_url) as store, store.engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
+    open_store(postgres_url).dispose()
+    assert store_exists(postgres_url) is True
+
+
+def test_store_exists_is_false_for_a_missing_postgresql_database(postgres_url: str) -> None:
+    base, _, _ = postgres_url.rpartition("/")
+    assert store_exists(f"{base}/cxops_never_created_db") is False
+
+
+def test_unreachable_postgresql_is_a_store_error_without_the_password() -> None:
+    url = "postgresql+psycopg://cxops:hunter2@127.0.0.1:1/cxops?connect_timeout=2"
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert "hunter2" not in message
+    assert "cxops:****@127.0.0.1:1/cxops" in message
+    with pytest.raises(StoreError):
+        store_exists(url)
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://x/y"])
+def test_bad_url_is_a_store_error(url: str) -> None:
+    with pytest.raises(StoreError, match="cannot open store"):
+        open_store(url)
+
+
+def test_plain_postgresql_url_means_psycopg() -> None:
+    store = Store("postgresql://u:p@localhost/db")
+    assert store.engine.dialect.driver == "psycopg"
+    assert store.safe_url == "postgresql+psycopg://u:****@localhost/db"
+    store.dispose()
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_sqlite_write_session_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with open_store(f"sqlite:///{path}") as store:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with store.session(write=True) as session:
+                session.execute(text("SELECT 1"))  # a read only: the lock must be held already
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            other.execute("BEGIN IMMEDIATE")  # released on commit
+            other.execute("ROLLBACK")
+            with store.session() as session:
+                session.execute(text("SELECT 1"))
+                other.execute("BEGIN IMMEDIATE")  # a read session leaves writers alone
+                other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+
+def test_sqlite_ddl_is_transactional(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        with pytest.raises(RuntimeError), store.connect(write=True) as conn:
+            conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+            raise RuntimeError("roll back")
+        with store.engine.connect() as conn:
+            assert not inspect(conn).has_table("scratch")
