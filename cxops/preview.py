@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ def _file_stem(key: str) -> str:
 
 def write_preview(previews: Sequence[Preview], out: Path) -> list[tuple[Preview, list[Path]]]:
     """Each preview as KEY.html (open it in a browser), KEY.txt and KEY.eml."""
-    from cxops.channels.mime import build_message_bytes
+    from cxops.channels.mime import render as render_mime
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -119,6 +120,6 @@ def write_preview(previews: Sequence[Preview], out: Path) -> list[tuple[Preview,
         text_path.write_text(
             f"Subject: {preview.message.subject}\n\n{preview.message.text}", encoding="utf-8"
         )
-        eml_path.write_bytes(build_message_bytes(preview.message))
+        eml_path.write_bytes(render_mime(preview.message, date=datetime.now(UTC)).data)
         written.append((preview, [html_path, text_path, eml_path]))
     return written

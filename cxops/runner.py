@@ -19,6 +19,10 @@ def run_with_progress(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
+    import os
+
+    # Prefect's per-task INFO lines drown the summary; the flow runs stay in its UI/API.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -48,7 +48,7 @@ def _notify_progress(event: str, count: int) -> None:
 
 def notify_planned(counts: dict[str, Any]) -> None:
     """Tell listeners how many recipients the send loop has ahead of it."""
-    _notify_progress("planned", counts["status"].get("pending", 0))
+    _notify_progress("planned", counts.get("pending", 0))
 
 
 def accepted_interviews(store: Store, survey_id: str) -> int:
@@ -180,7 +180,8 @@ def send_one_batch(
     rows = ledger.claim_batch(store, survey.id, wave_id, step, claim_id, settings.batch_size, now)
     if not rows:
         return BatchResult(batch=-1, claimed=0)
-    batch_no = min(row.batch for row in rows)
+    # Claims are disjoint, so their first ledger id names the batch uniquely (outbox files).
+    batch_no = min(row.id for row in rows)
     result = BatchResult(batch=batch_no, claimed=len(rows))
     expires_at = survey.invitation.expires_after.after(now, settings.holidays)
     try:
@@ -229,17 +230,16 @@ def finish_summary(
     """The planned summary with the ledger's current counts (sent, in doubt, failed)."""
     counts = ledger.wave_counts(store, survey_id, wave_id, step)
     summary = WaveSummary.from_dict(planned.as_dict())
-    summary.sent = counts["status"].get("sent", 0)
-    summary.failed = counts["status"].get("failed", 0)
-    summary.in_doubt = counts["status"].get("in_doubt", 0) + counts["status"].get("sending", 0)
-    summary.extra["pending"] = counts["status"].get("pending", 0)
-    summary.extra["skipped"] = counts["status"].get("skipped", 0)
+    summary.sent = counts.get("sent", 0)
+    summary.failed = counts.get("failed", 0)
+    summary.in_doubt = counts.get("in_doubt", 0) + counts.get("sending", 0)
+    summary.extra["pending"] = counts.get("pending", 0)
+    summary.extra["skipped"] = counts.get("skipped", 0)
     for segment, by_status in counts["by_segment"].items():
         target = summary.by_segment.setdefault(segment, {})
-        for status in ("sent", "failed", "in_doubt"):
-            target[status] = by_status.get(status, 0) + (
-                by_status.get("sending", 0) if status == "in_doubt" else 0
-            )
+        target["sent"] = by_status.get("sent", 0)
+        target["failed"] = by_status.get("failed", 0)
+        target["in_doubt"] = by_status.get("in_doubt", 0) + by_status.get("sending", 0)
     reasons = ledger.failed_reasons(store, survey_id, wave_id, step)
     if reasons:
         summary.extra["failed_reasons"] = reasons

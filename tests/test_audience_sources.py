@@ -335,3 +335,14 @@ def test_sample_customers_have_the_edge_cases_the_readme_lists() -> None:
     assert by_key["c-00233"].fields["company"] == "Smith, Jones & Co\nHoldings Ltd"
     assert by_key["c-00234"].row == 236  # one line further down after the line break
     assert by_key["c-00137"].fields["csm_email"] is None
+
+
+def test_importing_the_audience_package_stays_light() -> None:
+    import subprocess
+
+    code = (
+        "import sys, cxops.audience; "
+        "print(sorted(m for m in ('sqlalchemy', 'prefect', 'pyarrow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -38,9 +38,11 @@ class Handler:
 
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         if address.startswith("refused"):
-            return "550 5.1.1 <%s>: no such user" % address
+            return f"550 5.1.1 <{address}>: no such user"
         if address.startswith("later"):
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
@@ -54,12 +56,14 @@ class Handler:
         return "250 OK queued"
 
 
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+def _authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+) -> AuthResult:
     good = isinstance(data, LoginPassword) and (data.login, data.password) == (
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=good)
+    return AuthResult(success=good, handled=False)  # handled=False: the server answers 535
 
 
 def _free_port() -> int:
@@ -182,7 +186,7 @@ def test_refused_recipients_fail_or_retry_with_the_reply(smtp_server: tuple[Hand
 def test_a_line_dropped_after_data_is_in_doubt_and_the_rest_retry(
     smtp_server: tuple[Handler, int],
 ) -> None:
-    handler, port = smtp_server
+    _, port = smtp_server
     group = _group("ok@example.com", "vanish@example.com", "next@example.com")
     deliveries = SMTPChannel(f"smtp://127.0.0.1:{port}?timeout=5").send([group], CONTEXT)
     assert _status(deliveries) == {"send-0": "sent", "send-1": "in_doubt", "send-2": "retry"}
@@ -219,6 +223,7 @@ def test_auth_with_credentials_from_the_url() -> None:
     assert _status(bad) == {"send-0": "retry"} and "535" in (bad[0].error or "")
     assert "wrong" not in (bad[0].error or "")
     assert _status(anonymous) == {"send-0": "retry"}
+    assert "530" in (anonymous[0].error or "")
     assert len(handler.received) == 1
 
 
@@ -280,7 +285,12 @@ def test_smtps_with_an_ssl_context(certificate: tuple[Path, Path]) -> None:
 
 def test_url_parsing_and_errors_never_show_the_password() -> None:
     target = parse_smtp_url(f"smtps://{USER}:{URL_PASSWORD}@mail.example?timeout=3")
-    assert (target.mode, target.host, target.port, target.timeout) == ("ssl", "mail.example", 465, 3.0)
+    assert (target.mode, target.host, target.port, target.timeout) == (
+        "ssl",
+        "mail.example",
+        465,
+        3.0,
+    )
     assert (target.username, target.password) == (USER, PASSWORD)
     assert PASSWORD not in repr(SMTPChannel(f"smtp://{USER}:{URL_PASSWORD}@mail.example"))
     assert parse_smtp_url("smtp+starttls://mail.example").port == 587
@@ -290,7 +300,9 @@ def test_url_parsing_and_errors_never_show_the_password() -> None:
 
 
 def test_make_channel_builds_smtp(empty_project: Any) -> None:
-    channel = make_channel(empty_project.settings(channel="smtp", smtp_url="smtp://mail.example:2525"))
+    channel = make_channel(
+        empty_project.settings(channel="smtp", smtp_url="smtp://mail.example:2525")
+    )
     assert isinstance(channel, SMTPChannel) and channel.target.port == 2525
     with pytest.raises(ChannelError, match="CXOPS_SMTP_URL"):
         make_channel(empty_project.settings(channel="smtp"))

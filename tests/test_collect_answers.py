@@ -27,7 +27,13 @@ ALL_TYPES = survey(
         {"id": "effort", "type": "ces", "text": "Easy?", "required": False},
         {"id": "stars", "type": "rating", "text": "Stars?", "min": 1, "max": 4, "required": False},
         {"id": "plan", "type": "single", "text": "Plan?", "options": ["a", "b"], "required": False},
-        {"id": "uses", "type": "multi", "text": "Uses?", "options": ["x", "y", "z"], "required": False},
+        {
+            "id": "uses",
+            "type": "multi",
+            "text": "Uses?",
+            "options": ["x", "y", "z"],
+            "required": False,
+        },
         {"id": "why", "type": "text", "text": "Why?", "max_length": 10, "required": False},
     ],
 )

@@ -12,6 +12,7 @@ from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from test_followup_support import (
@@ -32,6 +33,8 @@ from cxops.store.db import open_store
 from cxops.store.models import Notification, Task
 
 MONDAY = "2026-11-23T09:00:00+00:00"
+#: Answers the follow-up run at MONDAY sees, older than the cursor's overlap.
+EARLIER = "2026-11-23T08:30:00+00:00"
 
 
 @pytest.fixture
@@ -48,9 +51,9 @@ def settings_at(project, when: str, **overrides):
 def run_rules(project, store, when: str, *, replay=False, **overrides):
     settings = settings_at(project, when, **overrides)
     surveys = service.load_project_surveys(settings).surveys
-    return [
+    return next(
         service.apply_rules(settings, store, s, replay=replay).as_dict() for s in surveys.values()
-    ][0]
+    )
 
 
 def all_tasks(store) -> list[Task]:
@@ -123,9 +126,9 @@ def test_an_edit_withdraws_a_task_that_no_longer_matches_and_reopens_it(empty_pr
 
 def test_replay_backfills_new_rules_and_withdraws_by_rule_version(empty_project, store):
     write_survey(empty_project.root)
-    passive = add_response(store, "c1", {"score": 7}, when=at(MONDAY))
-    six = add_response(store, "c2", {"score": 6}, when=at(MONDAY))
-    two = add_response(store, "c3", {"score": 2}, when=at(MONDAY))
+    passive = add_response(store, "c1", {"score": 7}, when=at(EARLIER))
+    six = add_response(store, "c2", {"score": 6}, when=at(EARLIER))
+    two = add_response(store, "c3", {"score": 2}, when=at(EARLIER))
     run_rules(empty_project, store, MONDAY)
     old_versions = {t.response_id: t.rule_version for t in all_tasks(store)}
     assert set(old_versions) == {six, two}
@@ -176,14 +179,17 @@ def test_overdue_tasks_escalate_once_per_step_across_christmas(empty_project, st
     assert first["sent"] == 1 and first["escalations"][0]["to"] == OWNER
     assert escalate("2026-12-29T12:00:00+00:00")["sent"] == 0
     assert escalate("2026-12-30T12:00:00+00:00")["sent"] == 0
-    # step 2 one `due` later: Tue 29th + 2 business days (1 Jan is a holiday) -> Fri 2 Jan... not yet on the 31st
-    assert escalate("2026-12-31T12:00:00+00:00")["sent"] == 0
-    second = escalate("2027-01-02T12:00:00+00:00")
+    # step 2 one `due` later: Tue 29th + 2 business days -> Thu 31st
+    assert escalate("2026-12-31T08:00:00+00:00")["sent"] == 0
+    second = escalate("2026-12-31T12:00:00+00:00")
     assert second["sent"] == 1 and second["escalations"][0]["step"] == 2
-    assert escalate("2027-01-02T13:00:00+00:00")["sent"] == 0
-    assert all_tasks(store)[0].escalation_step == 2
+    # step 3: New Year's Day and the weekend are skipped -> Tue 5 Jan
+    assert escalate("2027-01-04T12:00:00+00:00")["sent"] == 0
+    assert escalate("2027-01-05T10:00:00+00:00")["sent"] == 1
+    assert escalate("2027-01-20T10:00:00+00:00")["sent"] == 0  # three steps at most
+    assert all_tasks(store)[0].escalation_step == 3
     messages = read_mbox(empty_project.root / "outbox" / "nps-test")
-    assert [m["To"] for m in messages] == [OWNER, OWNER]
+    assert [m["To"] for m in messages] == [OWNER, OWNER, OWNER]
     assert "Overdue follow-up" in messages[0]["Subject"]
     assert "(escalation 2)" in messages[1]["Subject"]
     assert "Customer c1" in body(messages[0])
@@ -198,11 +204,11 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
         when=at("2026-11-16T09:00:00+00:00"),
         contact={"name": "<b>Old & Co</b>"},
     )
+    run_rules(empty_project, store, "2026-11-16T09:00:00+00:00")
     add_response(store, "new", {"score": 4, "reason": "=cmd|' /C calc'!A0"}, when=at(MONDAY))
     add_response(
         store, "bob", {"score": 1}, when=at(MONDAY), contact={"csm_email": "bob@acme.example"}
     )
-    run_rules(empty_project, store, "2026-11-16T09:00:00+00:00")
     run_rules(empty_project, store, MONDAY)
     with store.session() as session:
         bob_task = q.list_tasks(session, now=at(MONDAY), assignee="bob@acme.example")[0].task.id
@@ -235,8 +241,8 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-    fail_first = 0
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    fail_first: ClassVar[int] = 0
 
     def do_POST(self):
         data = self.rfile.read(int(self.headers["Content-Length"]))
@@ -352,11 +358,11 @@ def test_export_tasks_is_safe_for_spreadsheets(empty_project, store):
 def test_measures_from_the_store(empty_project, store):
     write_survey(empty_project.root)
     add_response(store, "c1", {"score": 2}, when=at("2026-08-03T09:00:00+00:00"), wave="2026-08")
+    run_rules(empty_project, store, "2026-08-03T09:00:00+00:00")
     add_response(store, "c1", {"score": 9}, when=at(MONDAY))
     add_response(
         store, "c2", {"score": 5}, when=at(MONDAY), contact={"csm_email": "bob@acme.example"}
     )
-    run_rules(empty_project, store, "2026-08-03T09:00:00+00:00")
     run_rules(empty_project, store, MONDAY)
     with store.session() as session:
         first = q.list_tasks(session, now=at(MONDAY), status="all")

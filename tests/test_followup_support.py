@@ -6,6 +6,10 @@ Rows are inserted directly (Send + Response), as the collector would leave them.
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,12 +64,26 @@ followup:
 {extra_rule}"""
 
 
+#: The invitation the test survey names (validation wants its files to exist).
+INVITE_TEMPLATE = {
+    "subject": "How are we doing?",
+    "html": "<p>How likely are you to recommend us?</p>",
+    "txt": "How likely are you to recommend us?",
+}
+
+
 def write_survey(root, **kwargs: Any) -> None:
     folder = root / "surveys"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.yaml"):
         old.unlink()
     (folder / f"{SURVEY_ID}.yaml").write_text(survey_yaml(**kwargs), encoding="utf-8")
+    templates = root / "templates"
+    templates.mkdir(exist_ok=True)
+    for part, text in INVITE_TEMPLATE.items():
+        path = templates / f"nps_invite.{part}.j2"
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
 
 
 def at(text: str) -> datetime:
@@ -147,3 +165,23 @@ def edit_response(
         response.revision += 1
         if suspect is not None:
             response.suspect = suspect
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a free local port in a thread; its base URL."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            thread.join(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

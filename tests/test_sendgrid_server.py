@@ -33,9 +33,7 @@ def _body(**changes: Any) -> dict[str, Any]:
 
 
 def _post(url: str, body: Any, key: str = KEY) -> httpx.Response:
-    return httpx.post(
-        f"{url}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {key}"}
-    )
+    return httpx.post(f"{url}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {key}"})
 
 
 def test_accepts_a_valid_body_and_applies_substitutions() -> None:
@@ -67,11 +65,20 @@ def test_refuses_a_wrong_key_like_sendgrid() -> None:
         ({"content": []}, "content"),
         ({"content": [{"type": "text/plain", "value": ""}]}, "content.0.value"),
         (
-            {"content": [{"type": "text/html", "value": "h"}, {"type": "text/plain", "value": "t"}]},
+            {
+                "content": [
+                    {"type": "text/html", "value": "h"},
+                    {"type": "text/plain", "value": "t"},
+                ]
+            },
             "content",
         ),
         (
-            {"personalizations": [{"to": [{"email": "a@x.io"}], "substitutions": {"k": "v" * 10_000}}]},
+            {
+                "personalizations": [
+                    {"to": [{"email": "a@x.io"}], "substitutions": {"k": "v" * 10_000}}
+                ]
+            },
             "personalizations.0.substitutions",
         ),
     ],

@@ -2,10 +2,10 @@
 
 Each MessageGroup becomes requests of up to 1,000 personalizations; SendGrid applies
 each recipient's `substitutions` to the shared subject and content. Outcomes per
-request: 2xx -> sent; 429 (after `Retry-After`), 5xx and network errors are retried
-with exponential backoff, then `retry` (certainly not accepted) or `in_doubt` (an
-attempt timed out or was cut off after the request left, so it may have been
-accepted); 401/403 -> `retry` (a configuration problem, nothing was accepted);
+request: 2xx -> sent; 429 (after `Retry-After`), 5xx and connection failures are
+retried with exponential backoff, then `retry` (certainly not accepted). A request
+that left but got no answer (timeout, connection cut) is `in_doubt` at once and is
+NOT retried: SendGrid has no idempotency key, so a retry could invite twice; 401/403 -> `retry` (a configuration problem, nothing was accepted);
 other 4xx -> `failed` with SendGrid's error text. The API key never appears in logs,
 errors or results.
 """
@@ -202,7 +202,6 @@ class SendGridChannel:
     def _post(self, body: dict[str, Any]) -> _Outcome:
         from python_http_client.exceptions import HTTPError
 
-        maybe_accepted = False
         error = ""
         for attempt in range(1, self.max_attempts + 1):
             delay = self._backoff(attempt)
@@ -223,15 +222,17 @@ class SendGridChannel:
                 # Raised before the request was completely sent: it cannot have been accepted.
                 error = self._redact(f"cannot reach SendGrid: {exc.reason}")
             except (TimeoutError, http.client.HTTPException, OSError) as exc:
-                maybe_accepted = True
+                # The request left: SendGrid may have accepted it. Never twice beats never missed.
                 error = self._redact(f"no answer from SendGrid: {type(exc).__name__} {exc}")
+                log.warning("sendgrid: %s; the batch is in doubt, not retried", error)
+                return _Outcome("in_doubt", error=error)
             else:
                 provider_id = response.headers.get("X-Message-Id") if response.headers else None
                 return _Outcome("sent", provider_id=provider_id)
             log.warning("sendgrid: attempt %d/%d: %s", attempt, self.max_attempts, error)
             if attempt < self.max_attempts:
                 self._sleep(delay)
-        return _Outcome("in_doubt" if maybe_accepted else "retry", error=error)
+        return _Outcome("retry", error=error)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))

@@ -174,14 +174,16 @@ def _deliver(
     except ValueError as exc:
         return Delivery(send_id, "failed", error=str(exc))
     try:
-        for command, arg, ok in (
-            ("mail", rendered.envelope_from, (250,)),
-            ("rcpt", message.to_email, (250, 251)),
-        ):
-            code, reply = getattr(connection, command)(arg)
-            if code not in ok:
-                _reset(connection)
-                return Delivery(send_id, _refusal(code), error=_reply(command, code, reply))
+        code, reply = connection.mail(rendered.envelope_from)
+        if code != 250:
+            # The sender (or a missing login) is refused: a configuration problem, not the
+            # recipient's, so the message may go again once it is fixed.
+            _reset(connection)
+            return Delivery(send_id, "retry", error=_reply("MAIL FROM", code, reply))
+        code, reply = connection.rcpt(message.to_email)
+        if code not in (250, 251):
+            _reset(connection)
+            return Delivery(send_id, _refusal(code), error=_reply("RCPT TO", code, reply))
         code, reply = connection.docmd("DATA")
         if code != 354:
             _reset(connection)

@@ -73,8 +73,9 @@ def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 
         for row in shown:
             table.add_row(str(row["row"]), escape(str(row["key"] or "")), escape(row["reason"]))
         out.print(table)
-    for reason, count in (summary.get("failed_reasons") or {}).items():
-        out.print(f"[red]failed[/] {count}: {escape(reason)}")
+    for reason, detail in (summary.get("failed_reasons") or {}).items():
+        examples = ", ".join(detail.get("examples", []))
+        out.print(f"[red]failed[/] {detail['count']}: {escape(reason)} (e.g. {escape(examples)})")
     for note in summary.get("notes", []):
         out.print(f"[yellow]note:[/] {escape(note)}")
 

@@ -90,3 +90,14 @@ def invite(
         store, survey_id=survey_id, contact_key=contact_key, email=email, sent_at=sent_at, **fields
     )
     return links(key, send_id, email, sent_at + valid_for)
+
+
+def client_for(app: Any, **options: Any) -> Any:
+    """A `fastapi.testclient.TestClient` for `app` (its httpx deprecation notice muted)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from fastapi.testclient import TestClient
+
+        return TestClient(app, **options)

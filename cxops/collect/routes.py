@@ -222,7 +222,7 @@ def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, 
 
 
 def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
-    with state.store().session() as session:
+    with state.store().session(write=True) as session:
         send = find_send(session, send_id)
         if send is None:
             raise NotFoundError("no such invitation")

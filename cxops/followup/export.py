@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from cxops.store import tasks as q
@@ -68,8 +68,11 @@ def task_record(task: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def export_tasks(store: Store, survey_id: str, fmt: Format, out: TextIO, now: datetime) -> int:
-    """Write the survey's tasks to `out`; the number written."""
+def export_tasks(
+    store: Store, survey_id: str, fmt: Format, out: TextIO, now: datetime | None = None
+) -> int:
+    """Write the survey's tasks to `out`; the number written (`overdue` as of `now`)."""
+    now = now or datetime.now(UTC)
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"format must be csv or jsonl, found {fmt!r}")
     with store.session() as session:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cxops.channels.base import BatchContext, Channel
-from cxops.errors import CxopsError, SurveyError
+from cxops.errors import SurveyError
 from cxops.expr import Evaluator
 from cxops.followup import notify
 from cxops.followup.assign import escalation_recipient
@@ -143,9 +143,9 @@ def apply_rules(
                     survey, response, existing[response.id], evaluator=evaluator, now=now
                 )
                 _apply(session, survey, response, decisions, run, now)
-    if mark is not None:
-        with store.session() as session:
-            q.write_cursor(session, survey.id, mark, now)
+    # Everything updated before now has been looked at (a later clock in the store wins).
+    with store.session() as session:
+        q.write_cursor(session, survey.id, max(mark, now) if mark else now, now)
     return run
 
 
@@ -615,16 +615,8 @@ def run_followups(
 
 def open_channel(settings: Settings) -> Channel:
     """The configured channel (the outbox by default)."""
-    try:
-        from cxops.channels import make_channel
-    except ImportError:
-        from cxops.channels.outbox import OutboxChannel
+    from cxops.channels import make_channel
 
-        if settings.channel != "outbox":
-            raise CxopsError(
-                f"channel {settings.channel!r} is not available in this build"
-            ) from None
-        return OutboxChannel(settings.outbox_path, clock=settings.clock)
     return make_channel(settings)
 
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from cxops.errors import TemplateError
 from cxops.messages.locales import DEFAULT_LOCALE, locale_chain
@@ -29,8 +29,12 @@ def autoescape_for(name: str | None) -> bool:
 
 
 def make_environment(search_path: list[Path]) -> SandboxedEnvironment:
-    """A fresh sandboxed environment over `search_path` (first folder wins)."""
-    return SandboxedEnvironment(
+    """A fresh sandboxed environment over `search_path` (first folder wins).
+
+    The immutable sandbox: a template cannot change the data it is given (the
+    context's survey and question are shared between recipients).
+    """
+    return ImmutableSandboxedEnvironment(
         loader=FileSystemLoader([str(folder) for folder in search_path]),
         autoescape=autoescape_for,
         undefined=StrictUndefined,

@@ -387,7 +387,7 @@ def freeze(value: Any) -> Any:
         return ("undefined",)
     if kind in _SCALARS:
         # repr tells 1 from True, 0.0 from -0.0, and time zones of equal instants apart.
-        return (kind, repr(value))
+        return value
     if kind is list or kind is tuple:
         return (kind, tuple(freeze(item) for item in value))
     if kind is dict:

@@ -50,7 +50,8 @@ def read_token(key: bytes, purpose: str, token: str, now: datetime | None = None
         raw = _unb64(token)
     except (ValueError, TypeError):
         raise TokenError("malformed token") from None
-    if len(raw) < 5 + _SIGNATURE_BYTES:
+    if len(raw) < 5 + _SIGNATURE_BYTES or _b64(raw) != token:
+        # Only the canonical spelling is accepted: no two links open the same token.
         raise TokenError("malformed token")
     payload, signature = raw[:-_SIGNATURE_BYTES], raw[-_SIGNATURE_BYTES:]
     if not hmac.compare_digest(signature, _signature(key, purpose, payload)):

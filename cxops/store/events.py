@@ -62,7 +62,7 @@ class EventsApplied:
 def apply_events(store: Store, events: Sequence[ProviderEvent], now: datetime) -> EventsApplied:
     """Apply every event not applied before, in one transaction."""
     summary = EventsApplied(received=len(events))
-    with store.session() as session:
+    with store.session(write=True) as session:
         for event in events:
             if not _claim(session, event, now):
                 summary.duplicates += 1

@@ -98,7 +98,7 @@ def save_answers(
     """
     for _ in range(_ATTEMPTS):
         try:
-            with store.session() as session:
+            with store.session(write=True) as session:
                 return _save_once(session, send_id, dict(answers), complete, now, unless_complete)
         except (_Conflict, IntegrityError):
             continue
@@ -196,7 +196,7 @@ def mark_honeypot(store: Store, send_id: str, now: datetime) -> bool:
 
     False when there is no such send. Idempotent: the first fetch time is kept.
     """
-    with store.session() as session:
+    with store.session(write=True) as session:
         send = find_send(session, send_id)
         if send is None:
             return False

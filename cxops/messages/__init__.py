@@ -1,0 +1,68 @@
+"""Messages: the Jinja environment, rendering, locales and signed links.
+
+The names below are imported on first use, so importing a submodule such as
+`cxops.messages.types` (what channels need) loads neither Jinja nor the spec models.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cxops.messages.env import (
+        TemplateSet,
+        email_environment,
+        find_template_set,
+        one_line,
+    )
+    from cxops.messages.links import Links, links_for, unsubscribe_headers
+    from cxops.messages.locales import format_date, locale_chain, resolve_locale
+    from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, SendView
+    from cxops.messages.shapes import Shape, analyse
+    from cxops.messages.tokens import make_token, read_token
+    from cxops.messages.types import (
+        MessageGroup,
+        OutgoingMessage,
+        Recipient,
+        apply_substitutions,
+    )
+
+_EXPORTS = {
+    "TemplateSet": "env",
+    "email_environment": "env",
+    "find_template_set": "env",
+    "one_line": "env",
+    "Links": "links",
+    "links_for": "links",
+    "unsubscribe_headers": "links",
+    "format_date": "locales",
+    "locale_chain": "locales",
+    "resolve_locale": "locales",
+    "CONTEXT_NAMES": "render",
+    "InvitationRenderer": "render",
+    "SendView": "render",
+    "Shape": "shapes",
+    "analyse": "shapes",
+    "make_token": "tokens",
+    "read_token": "tokens",
+    "MessageGroup": "types",
+    "OutgoingMessage": "types",
+    "Recipient": "types",
+    "apply_substitutions": "types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cxops.messages' has no attribute {name!r}")
+    value = getattr(import_module(f"cxops.messages.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

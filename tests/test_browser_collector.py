@@ -1,0 +1,210 @@
+"""The collector in a real browser (Debian's chromium driven by Playwright): keyboard-only
+answering with and without JavaScript, the error path, the unsubscribe page.
+
+Screenshots of every page land in tests/artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cxops.collect import create_app
+from cxops.collect.fixtures import SentInvitation, invite
+from cxops.store.db import Store, open_store
+from cxops.store.models import Response, Suppression
+from cxops.testing import chromium_path, require_service
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Live:
+    base: str
+    store: Store
+    key: bytes
+    now: object
+
+    def invite(self, contact_key: str, **fields) -> SentInvitation:
+        return invite(
+            self.store,
+            self.key,
+            survey_id="nps-quarterly",
+            contact_key=contact_key,
+            email=f"{contact_key}@example.com",
+            sent_at=self.now - timedelta(hours=1),
+            **fields,
+        )
+
+    def response(self, send_id: str) -> Response | None:
+        with self.store.session() as session:
+            return session.scalar(select(Response).where(Response.send_id == send_id))
+
+
+@pytest.fixture
+def live(project) -> Iterator[Live]:
+    import uvicorn
+
+    settings = project.settings()
+    store = open_store(settings.store_url)
+    app = create_app(settings, store=store)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Live(
+            f"http://127.0.0.1:{port}", store, app.state.collector.signing_key, settings.clock()
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.dispose()
+
+
+@pytest.fixture
+def browser():
+    path = chromium_path()
+    require_service(path is not None, "chromium is not installed (/usr/bin/chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"collector-{name}.png"), full_page=True)
+
+
+def watch_csp(page) -> list[str]:
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return problems
+
+
+def test_keyboard_only_answer_with_javascript(live, browser):
+    inv = live.invite("kb-js")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    csp_problems = watch_csp(page)
+    page.goto(f"{live.base}{inv.answer_path}?score=7")
+    page.wait_for_selector("#answer-form[data-autosaved='yes']", timeout=10_000)
+    assert "has been saved" in page.inner_text("#autosave-status")
+    stored = live.response(inv.send_id)
+    assert (stored.status, stored.answers) == ("partial", {"score": 7})
+    shot(page, "answer-js-preselected")
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "score-7"
+    page.keyboard.press("ArrowRight")
+    assert page.is_checked("#score-8")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "reason-input"
+    page.keyboard.type("Fast support & <b>fair</b> prices")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Thank you')")
+    shot(page, "thanks")
+
+    stored = live.response(inv.send_id)
+    assert stored.status == "complete"
+    assert stored.answers == {"score": 8, "reason": "Fast support & <b>fair</b> prices"}
+    assert csp_problems == []
+    context.close()
+
+
+def test_keyboard_only_answer_without_javascript(live, browser):
+    inv = live.invite("kb-nojs", locale="de")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live.base}{inv.answer_path}?score=3")
+    assert page.is_checked("#score-3")
+    assert live.response(inv.send_id) is None, "a bare GET recorded something"
+    shot(page, "answer-nojs-preselected-de")
+
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "reason-input"
+    page.keyboard.type("Zu teuer")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Vielen Dank')")
+    shot(page, "thanks-nojs-de")
+    stored = live.response(inv.send_id)
+    assert (stored.status, stored.answers) == ("complete", {"score": 3, "reason": "Zu teuer"})
+    context.close()
+
+
+def test_a_missing_answer_is_shown_next_to_the_field_without_javascript(live, browser):
+    inv = live.invite("missing")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live.base}{inv.answer_path}")
+    page.fill("#reason-input", "no score given")
+    page.focus("button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#score-error")
+    assert page.inner_text("#score-error") == "Please answer this question."
+    assert page.input_value("#reason-input") == "no score given"
+    shot(page, "answer-error")
+    page.keyboard.press("Tab")
+    page.focus("#score-0")
+    page.keyboard.press("Space")
+    page.focus("button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Thank you')")
+    assert live.response(inv.send_id).answers == {"score": 0, "reason": "no score given"}
+    context.close()
+
+
+def test_unsubscribe_page_with_one_button(live, browser):
+    inv = live.invite("leaver", locale="fr")
+    context = browser.new_context()
+    page = context.new_page()
+    csp_problems = watch_csp(page)
+    page.goto(f"{live.base}{inv.unsubscribe_path}")
+    assert page.locator("button").count() == 1
+    shot(page, "unsubscribe-fr")
+    with live.store.session() as session:
+        assert session.scalars(select(Suppression)).all() == []
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Vous êtes désabonné')")
+    shot(page, "unsubscribed-fr")
+    with live.store.session() as session:
+        [row] = session.scalars(select(Suppression)).all()
+    assert (row.email, row.reason) == ("leaver@example.com", "unsubscribed")
+    assert csp_problems == []
+    context.close()

@@ -1,0 +1,81 @@
+"""Unsubscribe: one click (RFC 8058) or the page's button, final for every survey; a GET changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cxops.collect import create_app
+from cxops.collect.fixtures import client_for, invite
+from cxops.messages.tokens import make_token
+from cxops.store.db import open_store
+from cxops.store.history import load_history
+from cxops.store.models import Suppression
+
+
+@pytest.fixture
+def setup(project, store_url):
+    settings = project.settings(database_url=store_url)
+    store = open_store(store_url)
+    app = create_app(settings, store=store)
+    key = app.state.collector.signing_key
+    inv = invite(
+        store,
+        key,
+        survey_id="nps-quarterly",
+        contact_key="c1",
+        email="Jane.Doe@example.com",
+        sent_at=settings.clock() - timedelta(days=1),
+        locale="de",
+    )
+    yield client_for(app), store, inv, key, settings.clock()
+    store.dispose()
+
+
+def suppressions(store):
+    with store.session() as session:
+        return [(s.email, s.reason, s.source) for s in session.scalars(select(Suppression))]
+
+
+def test_get_shows_one_button_and_changes_nothing(setup):
+    client, store, inv, _, _ = setup
+    page = client.get(inv.unsubscribe_path)
+    assert page.status_code == 200
+    assert page.text.count("<button") == 1
+    assert "J•••@example.com" in page.text
+    assert "Jane.Doe" not in page.text
+    assert '<html lang="de">' in page.text
+    assert suppressions(store) == []
+
+
+def test_one_click_post_unsubscribes_at_once(setup):
+    client, store, inv, _, now = setup
+    reply = client.post(inv.unsubscribe_path, data={"List-Unsubscribe": "One-Click"})
+    assert reply.status_code == 200
+    assert suppressions(store) == [("Jane.Doe@example.com", "unsubscribed", "collector")]
+    history = load_history(
+        store, survey_id="csat-support", wave_id="w2", now=now, surveyed_within=None, cap=None
+    )
+    assert history.exclusion("Jane.Doe@example.com") == "unsubscribed"
+
+
+def test_the_pages_button_unsubscribes_and_it_stays_final(setup):
+    client, store, inv, _, _ = setup
+    page = client.post(inv.unsubscribe_path, data={"confirm": "yes"})
+    assert "Sie sind abgemeldet" in page.text
+    again = client.post(inv.unsubscribe_path, headers={"Accept": "application/json"})
+    assert again.json() == {"unsubscribed": True}
+    assert client.get(inv.unsubscribe_path).text.count("<button") == 0
+    assert suppressions(store) == [("Jane.Doe@example.com", "unsubscribed", "collector")]
+
+
+def test_bad_tokens_unsubscribe_nobody(setup):
+    client, store, inv, key, now = setup
+    token = inv.unsubscribe_path.removeprefix("/u/")
+    assert client.post("/u/" + token[:-1] + ("A" if token[-1] != "A" else "B")).status_code == 404
+    expired = make_token(key, "unsubscribe", inv.send_id, now - timedelta(minutes=1))
+    assert client.post("/u/" + expired).status_code == 410
+    assert client.post(inv.answer_path.replace("/a/", "/u/")).status_code == 404
+    assert suppressions(store) == []

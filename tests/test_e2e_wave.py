@@ -1,0 +1,183 @@
+"""`cxops run` end to end: the real CLI, Prefect flow runs, the outbox and SendGrid."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from cxops.sendgrid_server import Fault, running_sendgrid_server
+from cxops.store.models import Send
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+KEY = "SG.e2e-test-key"
+
+
+def _outbox(root: Path) -> list:
+    return [m for path in sorted(root.rglob("*.mbox")) for m in mailbox.mbox(path)]
+
+
+def test_run_sends_a_wave_into_the_outbox_and_a_rerun_resumes(project, prefect_env):
+    result = project.run(["run", "nps-quarterly", "--json"], env=prefect_env)
+    summary = result.json
+    assert summary["survey"] == "nps-quarterly" and summary["wave"] == "2026-10-01T0900"
+    assert (summary["sampled"], summary["sent"], summary["failed"], summary["in_doubt"]) == (
+        300,
+        300,
+        0,
+        0,
+    )
+    assert summary["audience"] == 600 and summary["bad_rows"]  # bad rows listed, not fatal
+    assert {"row", "key", "reason"} <= set(summary["bad_rows"][0])
+    messages = _outbox(project.root / "outbox" / "nps-quarterly" / summary["wave"])
+    assert len(messages) == 300
+    assert len({m["X-Cxops-Send-Id"] for m in messages}) == 300
+
+    again = project.run(["run", "nps-quarterly", "--json"], env=prefect_env).json
+    assert again["sent"] == 300
+    assert any("resumed" in note for note in again["notes"])
+    assert len(_outbox(project.root / "outbox")) == 300
+
+    human = project.run(["run", "nps-quarterly"], env=prefect_env).stdout
+    assert "sent 300" in human and "enterprise" in human
+
+
+def test_dry_run_renders_without_storing_or_sending(project, prefect_env):
+    summary = project.run(["run", "csat-support", "--dry-run", "--json"], env=prefect_env).json
+    assert summary["dry_run"] is True and summary["rendered"] == summary["sampled"] > 0
+    assert summary["sent"] == 0
+    assert not (project.root / "cxops.db").exists()
+    assert not (project.root / "outbox").exists()
+
+
+def test_a_broken_survey_fails_with_its_location(project, prefect_env):
+    project.write({"surveys/broken.yaml": "id: broken\nname: x\nkind: nps\nbogus: 1\n"})
+    result = project.run(["run", "surveys/broken.yaml"], expect_pass=False, env=prefect_env)
+    assert "broken.yaml:" in result.stderr and "Traceback" not in result.stderr
+
+
+def _sendgrid_env(prefect_env: dict[str, str], url: str, **extra: str) -> dict[str, str]:
+    return {
+        **prefect_env,
+        "CXOPS_CHANNEL": "sendgrid",
+        "CXOPS_SENDGRID_API_KEY": KEY,
+        "CXOPS_SENDGRID_API_URL": url,
+        **extra,
+    }
+
+
+def test_sendgrid_wave_survives_429_and_500_and_packs_personalizations(project, prefect_env):
+    faults = [Fault.throttle(retry_after=1, times=1), Fault.server_error(times=1)]
+    with running_sendgrid_server(api_key=KEY, faults=faults) as server:
+        env = _sendgrid_env(prefect_env, server.url)
+        summary = project.run(["run", "nps-quarterly", "--json"], env=env).json
+        delivered = server.messages()
+        requests = len(server.accepted)
+    assert summary["sent"] == 300 and summary["failed"] == 0
+    per_person = Counter(m.to_email for m in delivered)
+    assert len(per_person) == 300 and max(per_person.values()) == 1
+    assert all(m.custom_args["survey"] == "nps-quarterly" for m in delivered)
+    assert all(m.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in delivered)
+    # 300 recipients in one batch: at most a request per locale group, never one per person
+    assert requests <= 6
+    assert KEY not in summary.__repr__()
+
+
+def test_a_refused_batch_fails_with_sendgrids_message(project, prefect_env):
+    faults = [Fault.bad_request("The from address does not match a verified Sender", "from")]
+    with running_sendgrid_server(api_key=KEY, faults=faults) as server:
+        env = _sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="1000")
+        result = project.run(["run", "ces-onboarding", "--json"], env=env)
+    summary = result.json
+    assert summary["failed"] > 0
+    assert "verified Sender" in " ".join(summary["failed_reasons"])
+
+
+def _sent_count(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(Send).where(Send.status == "sent"))
+    except Exception:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env):
+    db_url = f"sqlite:///{project.root / 'cxops.db'}"
+    # slow answers make the wave take long enough to be killed in the middle
+    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.4, times=1000)]) as server:
+        env = {
+            **os.environ,
+            **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="10"),
+            "CXOPS_PROJECT_DIR": str(project.root),
+        }
+        victim = subprocess.Popen(
+            [sys.executable, "-m", "cxops", "run", "nps-quarterly"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 180
+        while _sent_count(db_url) < 60 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        assert 60 <= _sent_count(db_url) < 300, "the wave was not killed in the middle"
+        killed_at = len(server.messages())
+
+        server.faults.clear()
+        resumed = project.run(["run", "nps-quarterly", "--json"], env=env).json
+        delivered = server.messages()
+    per_person = Counter(m.to_email for m in delivered)
+    assert max(per_person.values()) == 1, "somebody was invited twice"
+    # everyone is either sent or reported in doubt (at most the batches in flight)
+    assert resumed["sent"] + resumed["in_doubt"] == 300
+    assert resumed["in_doubt"] <= 2 * 10
+    assert resumed["sent"] == len(per_person) - resumed["in_doubt"] or resumed["sent"] <= len(
+        per_person
+    )
+    assert len(delivered) > killed_at
+
+
+@pytest.mark.postgres
+def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
+    project, prefect_env, postgres_url
+):
+    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.05, times=1000)]) as server:
+        env = {
+            **os.environ,
+            **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="20"),
+            "CXOPS_DATABASE_URL": postgres_url,
+            "CXOPS_PROJECT_DIR": str(project.root),
+        }
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cxops", "run", "nps-quarterly", "--json"],
+                cwd=project.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        delivered = server.messages()
+    for run, (_out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, err[-2000:]
+    per_person = Counter(m.to_email for m in delivered)
+    assert len(per_person) == 300 and max(per_person.values()) == 1
+    batches_by_run = Counter(m.custom_args.get("send_id", "")[:0] for m in delivered)
+    assert sum(batches_by_run.values()) == 300

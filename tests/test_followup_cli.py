@@ -1,0 +1,88 @@
+"""`cxops followups`, `digest`, `tasks`, `tasks close`, `export-tasks` through the real CLI,
+the follow-up and digest work running as Prefect flow runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_followup_support import OWNER, add_response, at, write_survey
+
+from cxops.store.db import open_store
+
+
+@pytest.mark.prefect
+def test_the_loop_from_the_terminal(empty_project, prefect_env, monkeypatch):
+    write_survey(empty_project.root)
+    store = open_store(empty_project.settings().store_url)
+    add_response(store, "c1", {"score": 2, "reason": "=1+1"}, when=at("2026-11-23T08:00:00+00:00"))
+    add_response(store, "c2", {"score": 10}, when=at("2026-11-23T08:00:00+00:00"))
+    store.dispose()
+
+    summary = empty_project.run(["followups", "--json"], env=prefect_env).json
+    assert summary["created"] == 2 and summary["open"] == 2
+    assert summary["surveys"][0]["by_rule"]["detractor"]["created"] == 1
+    assert empty_project.run(["followups", "--json"], env=prefect_env).json["created"] == 0
+
+    listed = empty_project.run(["tasks", "--assignee", "csm.anna@acme.example", "--json"]).json
+    assert [row["rule"] for row in listed] == ["detractor", "promoter"]
+    assert listed[0]["assignee"] == "csm.anna@acme.example"
+    text = empty_project.run(["tasks"]).stdout
+    assert "Call Customer c1 about their score of 2" in text
+
+    digest = empty_project.run(["digest", "--json"], env=prefect_env).json
+    assert digest["sent"][0]["assignee"] == "csm.anna@acme.example"
+    assert list((empty_project.root / "outbox" / "_digests" / "2026-11-23").glob("*.mbox"))
+    assert empty_project.run(["digest", "--json"], env=prefect_env).json["already_sent"]
+
+    task_id = listed[0]["id"]
+    closed = empty_project.run(
+        [
+            "tasks",
+            "close",
+            str(task_id),
+            "--outcome",
+            "contacted",
+            "--note",
+            "spoke to them",
+            "--json",
+        ]
+    ).json
+    assert closed == {
+        "id": task_id,
+        "status": "done",
+        "outcome": "contacted",
+        "note": "spoke to them",
+    }
+    refused = empty_project.run(
+        ["tasks", "close", str(task_id), "--outcome", "resolved"], expect_pass=False
+    )
+    assert "already done" in refused.stderr
+    bad = empty_project.run(
+        ["tasks", "close", str(listed[1]["id"]), "--outcome", "maybe"], expect_pass=False
+    )
+    assert "outcome must be one of" in bad.stderr
+    assert [r["id"] for r in empty_project.run(["tasks", "--status", "done", "--json"]).json] == [
+        task_id
+    ]
+
+    # three business days later the promoter task is not due; move the clock past 7 days
+    later = {**prefect_env, "CXOPS_NOW": "2026-12-01T09:00:00+00:00"}
+    escalated = empty_project.run(["followups", "--json"], env=later).json
+    assert escalated["escalations"]["sent"] == 1
+    assert escalated["escalations"]["escalations"][0]["to"] == OWNER
+    overdue = empty_project.run(["tasks", "--status", "overdue", "--json"], env=later).json
+    assert [row["rule"] for row in overdue] == ["promoter"]
+
+    measures = empty_project.run(["tasks", "--summary", "--json"], env=later).json
+    assert measures["overall"]["loop_closure"] == {"value": 50.0, "n": 2}
+    assert measures["overall"]["contacted_within_sla"] == {"value": 100.0, "n": 1}
+    assert "closed %" in empty_project.run(["tasks", "--summary"], env=later).stdout
+
+    exported = empty_project.run(["export-tasks", "nps-test", "--format", "jsonl"]).stdout
+    records = [json.loads(line) for line in exported.splitlines()]
+    assert {r["outcome"] for r in records} == {"contacted", None}
+    csv_text = empty_project.run(["export-tasks", "nps-test", "--format", "csv"]).stdout
+    assert csv_text.splitlines()[0].startswith(
+        "id,survey,contact_key,rule,assignee,due,priority,status,outcome"
+    )
