@@ -177,12 +177,13 @@ async def drive(name: str, base: str, tokens: list[str], clients: int, seconds: 
     failed = 0
     ok = 0
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    statuses: dict[int, int] = {}
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker(number: int) -> None:
-            nonlocal ok, failed
+    async def worker(number: int) -> None:
+        nonlocal ok, failed
+        # Each client is its own browser: one keep-alive connection of its own.
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
             while time.perf_counter() < deadline:
                 try:
                     token = queue.get_nowait()
@@ -196,14 +197,17 @@ async def drive(name: str, base: str, tokens: list[str], clients: int, seconds: 
                     failed += 1
                     continue
                 latencies.append(time.perf_counter() - started)
+                statuses[reply.status_code] = statuses.get(reply.status_code, 0) + 1
                 if reply.status_code == 200:
                     ok += 1
                 else:
                     failed += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    if set(statuses) - {200}:
+        print(f"{name}: replies by status {statuses}")
     return Run(name, len(latencies), ok, failed, elapsed, latencies)
 
 

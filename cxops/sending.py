@@ -7,7 +7,7 @@ benchmarks call directly. Whether a person was invited is answered by the ledger
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import select
 
 from cxops.channels.base import BatchContext, Channel, Delivery
+from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer, SendView
+from cxops.messages.types import MessageGroup, Recipient
 from cxops.planning import WaveSummary, json_safe, plan_wave
 from cxops.settings import Settings
 from cxops.spec.models import Survey
@@ -184,10 +186,19 @@ def send_one_batch(
     batch_no = min(row.id for row in rows)
     result = BatchResult(batch=batch_no, claimed=len(rows))
     expires_at = survey.invitation.expires_after.after(now, settings.holidays)
+    views = [_send_view(row, expires_at) for row in rows]
     try:
-        groups = renderer.render_groups([_send_view(row, expires_at) for row in rows])
+        groups = renderer.render_groups(views)
+        unrenderable: list[Delivery] = []
+    except CxopsError:
+        groups, unrenderable = _render_one_by_one(renderer, views)
+        if not groups:
+            # Nothing renders (a broken template): release the batch for a later, fixed run.
+            ledger.mark_results(
+                store, claim_id, [Delivery(row.send_id, "retry") for row in rows], settings.clock()
+            )
+            raise
     except BaseException:
-        # Nothing left: release the batch so a later run (with fixed templates) sends it.
         ledger.mark_results(
             store, claim_id, [Delivery(row.send_id, "retry") for row in rows], settings.clock()
         )
@@ -204,13 +215,14 @@ def send_one_batch(
             settings.clock(),
         )
         raise
+    deliveries = list(deliveries) + unrenderable
     answered = {delivery.send_id for delivery in deliveries}
-    deliveries = list(deliveries) + [
+    deliveries = deliveries + [
         Delivery(row.send_id, "in_doubt", error="the channel reported nothing for this message")
         for row in rows
         if row.send_id not in answered
     ]
-    ledger.mark_results(store, claim_id, deliveries, settings.clock())
+    ledger.mark_results(store, claim_id, deliveries, settings.clock(), channel=channel.name)
     for delivery in deliveries:
         if delivery.status == "sent":
             result.sent += 1
@@ -222,6 +234,39 @@ def send_one_batch(
             result.retry += 1
     _notify_progress("batch", result.claimed)
     return result
+
+
+def _render_one_by_one(
+    renderer: InvitationRenderer, views: Sequence[SendView]
+) -> tuple[list[MessageGroup], list[Delivery]]:
+    """Render each recipient alone: the ones that fail are failed with the reason."""
+    groups: list[MessageGroup] = []
+    failures: list[Delivery] = []
+    for view in views:
+        try:
+            message = renderer.render_one(view)
+        except CxopsError as exc:
+            failures.append(Delivery(view.send_id, "failed", error=f"cannot render: {exc}"))
+            continue
+        recipient = Recipient(
+            send_id=message.send_id,
+            email=message.to_email,
+            name=message.to_name,
+            substitutions={},
+            headers=message.headers,
+            custom_args=message.custom_args,
+        )
+        groups.append(
+            MessageGroup(
+                from_header=message.from_header,
+                reply_to=message.reply_to,
+                subject=message.subject,
+                html=message.html,
+                text=message.text,
+                recipients=[recipient],
+            )
+        )
+    return groups, failures
 
 
 def finish_summary(

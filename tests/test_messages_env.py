@@ -21,7 +21,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 def test_html_is_autoescaped_and_text_is_not(tmp_path: Path) -> None:
     _write(tmp_path, {"x.html.j2": "{{ v }}", "x.txt.j2": "{{ v }}", "x.subject.j2": "{{ v }}"})
     env = email_environment(tmp_path)
-    value = "<b>Tom & \"Jerry\"</b>"
+    value = '<b>Tom & "Jerry"</b>'
     assert env.get_template("x.html.j2").render(v=value) == (
         "&lt;b&gt;Tom &amp; &#34;Jerry&#34;&lt;/b&gt;"
     )
@@ -36,7 +36,10 @@ def test_undefined_values_are_errors(tmp_path: Path) -> None:
 
 
 def test_templates_run_in_the_sandbox(tmp_path: Path) -> None:
-    _write(tmp_path, {"x.txt.j2": "{{ contact.__class__.__mro__ }}", "y.txt.j2": "{{ c.update({'a': 1}) }}"})
+    _write(
+        tmp_path,
+        {"x.txt.j2": "{{ contact.__class__.__mro__ }}", "y.txt.j2": "{{ c.update({'a': 1}) }}"},
+    )
     env = email_environment(tmp_path)
     with pytest.raises((SecurityError, UndefinedError)):
         env.get_template("x.txt.j2").render(contact={})
@@ -84,7 +87,11 @@ def test_locale_then_file_fallback(
 def test_a_project_locale_variant_is_found_first(tmp_path: Path) -> None:
     _write(tmp_path, {"nps_invite.pt.html.j2": "<p>Olá</p>"})
     found = find_template_set(email_environment(tmp_path), "nps_invite", "pt-BR")
-    assert (found.html, found.txt, found.locale) == ("nps_invite.pt.html.j2", "nps_invite.txt.j2", "pt")
+    assert (found.html, found.txt, found.locale) == (
+        "nps_invite.pt.html.j2",
+        "nps_invite.txt.j2",
+        "pt",
+    )
 
 
 def test_missing_template_names_the_files(tmp_path: Path) -> None:

@@ -57,7 +57,10 @@ def test_unsubscribe_works_for_a_year(settings: Settings) -> None:
     links = links_for(settings, "send-1", settings.clock() + timedelta(days=7))
     token = links.unsubscribe.rsplit("/", 1)[1]
     key = settings.signing_key()
-    assert read_token(key, "unsubscribe", token, now=settings.clock() + timedelta(days=365)) == "send-1"
+    assert (
+        read_token(key, "unsubscribe", token, now=settings.clock() + timedelta(days=365))
+        == "send-1"
+    )
     with pytest.raises(TokenError) as caught:
         read_token(key, "unsubscribe", token, now=settings.clock() + timedelta(days=366))
     assert caught.value.expired
@@ -83,7 +86,10 @@ def test_a_tampered_link_is_rejected(settings: Settings) -> None:
 
 def test_links_differ_per_send(settings: Settings) -> None:
     expires_at = settings.clock() + timedelta(days=7)
-    first, second = links_for(settings, "send-1", expires_at), links_for(settings, "send-2", expires_at)
+    first, second = (
+        links_for(settings, "send-1", expires_at),
+        links_for(settings, "send-2", expires_at),
+    )
     assert {first.answer, first.unsubscribe, first.honeypot}.isdisjoint(
         {second.answer, second.unsubscribe, second.honeypot}
     )

@@ -16,8 +16,16 @@ from cxops.spec.models import Survey
 
 EXPIRES = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 QUESTIONS = {
-    "nps": {"id": "score", "type": "nps", "text": "How likely is {{ contact.name }} to recommend Acme?"},
-    "csat": {"id": "csat", "type": "csat", "text": "How satisfied were you with ticket #{{ contact.ticket }}?"},
+    "nps": {
+        "id": "score",
+        "type": "nps",
+        "text": "How likely is {{ contact.name }} to recommend Acme?",
+    },
+    "csat": {
+        "id": "csat",
+        "type": "csat",
+        "text": "How satisfied were you with ticket #{{ contact.ticket }}?",
+    },
     "ces": {"id": "effort", "type": "ces", "text": "Acme made it easy for me to get set up."},
 }
 INTERVIEW = {
@@ -31,7 +39,11 @@ INTERVIEW = {
 #: (kind, locale) -> words that only that language's variant contains.
 LANGUAGE_MARKS = {
     ("nps", "en"): ["Would you recommend us?", "Not at all likely", "Extremely likely"],
-    ("nps", "de"): ["Würden Sie uns weiterempfehlen?", "Äußerst unwahrscheinlich", "Äußerst wahrscheinlich"],
+    ("nps", "de"): [
+        "Würden Sie uns weiterempfehlen?",
+        "Äußerst unwahrscheinlich",
+        "Äußerst wahrscheinlich",
+    ],
     ("nps", "fr"): ["Nous recommanderiez-vous", "Pas du tout probable", "Extrêmement probable"],
     ("csat", "en"): ["How did we do?", "Very dissatisfied", "Very satisfied"],
     ("csat", "de"): ["Wie zufrieden waren Sie", "Sehr unzufrieden", "Sehr zufrieden"],
@@ -123,7 +135,9 @@ def test_links_carry_tokens_for_this_send(settings: Settings) -> None:
     answers = set(re.findall(r"https://cx\.acme\.example/a/([A-Za-z0-9_-]+)\?score=", message.html))
     assert len(answers) == 1
     assert read_token(key, "answer", answers.pop(), now=now) == "send-42"
-    honeypot = re.search(r'<a href="https://cx\.acme\.example/h/([A-Za-z0-9_-]+)"([^>]*)></a>', message.html)
+    honeypot = re.search(
+        r'<a href="https://cx\.acme\.example/h/([A-Za-z0-9_-]+)"([^>]*)></a>', message.html
+    )
     assert honeypot is not None
     assert read_token(key, "honeypot", honeypot[1], now=now) == "send-42"
     assert 'aria-hidden="true"' in honeypot[2] and 'tabindex="-1"' in honeypot[2]
@@ -151,8 +165,12 @@ def test_names_are_text_not_markup(settings: Settings) -> None:
     assert html["send-1"] == message.html
 
 
-@pytest.mark.parametrize(("requested", "lang"), [("pt-BR", "en"), ("de-AT", "de"), ("fr_CA", "fr"), (None, "en")])
-def test_contact_locale_picks_the_variant(settings: Settings, requested: str | None, lang: str) -> None:
+@pytest.mark.parametrize(
+    ("requested", "lang"), [("pt-BR", "en"), ("de-AT", "de"), ("fr_CA", "fr"), (None, "en")]
+)
+def test_contact_locale_picks_the_variant(
+    settings: Settings, requested: str | None, lang: str
+) -> None:
     renderer = InvitationRenderer(make_survey("csat"), settings)
     by_argument = renderer.render_one(view(locale=requested))
     by_field = renderer.render_one(view(fields={"locale": requested}))

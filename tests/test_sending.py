@@ -184,3 +184,28 @@ def test_interviews_invite_a_batch_per_wave_until_the_goal(project, store):
             )
     second = prepare_wave(store, survey, settings, wave="w2")
     assert second.sampled == 0 and "goal reached" in second.notes[-1]
+
+
+def test_a_contact_that_cannot_be_rendered_fails_alone(project, store):
+    settings = project.settings(batch_size=1000)
+    survey = _survey(project)
+    planned = prepare_wave(store, survey, settings)
+    # a template that breaks only for one contact's data
+    project.write(
+        {
+            "templates/nps_invite.txt.j2": (
+                "{% if contact.id == 'c-00002' %}{{ contact.nothing.deeper }}{% endif %}"
+                "Hello {{ contact.name }} {{ links.answer }}"
+            )
+        }
+    )
+    renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
+    result = send_one_batch(
+        store, survey, settings, planned.wave, make_channel(settings), renderer, "h:1:z"
+    )
+    assert (result.sent, result.failed) == (299, 1)
+    summary = finish_summary(store, survey.id, planned.wave, planned)
+    (reason,) = summary.extra["failed_reasons"]
+    assert "cannot render" in reason and summary.extra["failed_reasons"][reason]["examples"] == [
+        "c-00002"
+    ]

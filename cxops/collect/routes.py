@@ -32,7 +32,14 @@ from cxops.messages.tokens import read_token
 from cxops.spec.models import Survey
 from cxops.store.models import Response as StoredResponse
 from cxops.store.models import Send
-from cxops.store.responses import find_send, mark_honeypot, response_for, save_answers
+from cxops.store.responses import (
+    AnswerUpdate,
+    SavedResponse,
+    find_send,
+    mark_honeypot,
+    record_answers,
+    response_for,
+)
 from cxops.store.suppressions import suppress, suppression_reason
 
 router = APIRouter()
@@ -159,22 +166,9 @@ async def submit_answers(request: Request, token: str) -> Response:
         fields = _fields(form)
     finally:
         await form.close()
-    invitation = await run_in_threadpool(_load_invitation, state, send_id)
-    request.state.locale = invitation.send.locale
     partial = fields.get("_partial") == ["1"]
-    parsed = parse_answers(invitation.questions, fields, partial=partial)
-    saved = None
-    if parsed.values or not partial:
-        saved = await run_in_threadpool(
-            lambda: save_answers(
-                state.store(),
-                send_id,
-                parsed.values,
-                complete=parsed.ok and not partial,
-                now=state.now(),
-                unless_complete=not parsed.ok,
-            )
-        )
+    invitation, parsed, saved = await run_in_threadpool(_submit, state, send_id, fields, partial)
+    request.state.locale = invitation.send.locale
     locale = page_locale(invitation.send.locale)
     if wants_json(request):
         body: dict[str, Any] = {
@@ -210,6 +204,30 @@ async def submit_answers(request: Request, token: str) -> Response:
         declined=bool(interview) and answers.get("accepted") is False,
     )
     return HTMLResponse(html, headers=NO_STORE)
+
+
+def _submit(
+    state: CollectorState, send_id: str, fields: dict[str, list[str]], partial: bool
+) -> tuple[Invitation, ParsedAnswers, SavedResponse | None]:
+    """Parse and store in one transaction (the send is read once, under the write)."""
+    seen: dict[str, Any] = {}
+
+    def decide(send: Send) -> AnswerUpdate | None:
+        survey = state.survey(send.survey_id)
+        if survey is None:
+            raise NotFoundError("the survey of this invitation is gone")
+        questions = form_questions(survey)
+        parsed = parse_answers(questions, fields, partial=partial)
+        seen["invitation"] = Invitation(send, survey, questions, None)
+        seen["parsed"] = parsed
+        if partial and not parsed.values:
+            return None
+        return AnswerUpdate(
+            parsed.values, complete=parsed.ok and not partial, unless_complete=not parsed.ok
+        )
+
+    saved = record_answers(state.store(), send_id, decide, now=state.now())
+    return seen["invitation"], seen["parsed"], saved
 
 
 def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, bool]:

@@ -52,7 +52,29 @@ _EXPORTS = {
     "apply_substitutions": "types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CONTEXT_NAMES",
+    "InvitationRenderer",
+    "Links",
+    "MessageGroup",
+    "OutgoingMessage",
+    "Recipient",
+    "SendView",
+    "Shape",
+    "TemplateSet",
+    "analyse",
+    "apply_substitutions",
+    "email_environment",
+    "find_template_set",
+    "format_date",
+    "links_for",
+    "locale_chain",
+    "make_token",
+    "one_line",
+    "read_token",
+    "resolve_locale",
+    "unsubscribe_headers",
+]
 
 
 def __getattr__(name: str) -> Any:

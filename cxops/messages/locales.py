@@ -41,7 +41,11 @@ _MONTHS = {
     "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
     "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
 }
-_DATE_FORMATS = {"en": "{day} {month} {year}", "de": "{day}. {month} {year}", "fr": "{day} {month} {year}"}
+_DATE_FORMATS = {
+    "en": "{day} {month} {year}",
+    "de": "{day}. {month} {year}",
+    "fr": "{day} {month} {year}",
+}
 
 
 def format_date(value: date, locale: str | None) -> str:

@@ -159,7 +159,9 @@ class InvitationRenderer:
     def render_one(self, send: SendView) -> OutgoingMessage:
         """The reference rendering of one recipient's message."""
         prepared = self._prepare(send, self.settings.clock(), self.settings.signing_key())
-        subject, html, text = self._render(prepared.templates, dict.fromkeys(_PARTS, prepared.context))
+        subject, html, text = self._render(
+            prepared.templates, dict.fromkeys(_PARTS, prepared.context)
+        )
         recipient = prepared.recipient
         return OutgoingMessage(
             send_id=send.send_id,
@@ -262,7 +264,9 @@ class InvitationRenderer:
         subject, html, text = self._render(member.templates, dict.fromkeys(_PARTS, member.context))
         return self._group(subject, html, text, [member.recipient])
 
-    def _group(self, subject: str, html: str, text: str, recipients: list[Recipient]) -> MessageGroup:
+    def _group(
+        self, subject: str, html: str, text: str, recipients: list[Recipient]
+    ) -> MessageGroup:
         return MessageGroup(
             from_header=self.survey.invitation.from_,
             reply_to=self.survey.invitation.reply_to,
@@ -284,15 +288,21 @@ class InvitationRenderer:
                 varying.append((path, modes))
         members = [member for member, _ in entries]
         if not varying:
-            subject, html, text = self._render(first.templates, dict.fromkeys(_PARTS, first.context))
+            subject, html, text = self._render(
+                first.templates, dict.fromkeys(_PARTS, first.context)
+            )
             return [self._group(subject, html, text, [m.recipient for m in members])]
 
         prefix = _marker_prefix(
-            text for path, modes in varying for _, values in entries
+            text
+            for path, modes in varying
+            for _, values in entries
             for text in _printed(values[path], modes)
         )
-        markers = {HTML: [f"{prefix}h{i}%" for i in range(len(varying))],
-                   RAW: [f"{prefix}t{i}%" for i in range(len(varying))]}
+        markers = {
+            HTML: [f"{prefix}h{i}%" for i in range(len(varying))],
+            RAW: [f"{prefix}t{i}%" for i in range(len(varying))],
+        }
         contexts: dict[str, Mapping[str, Any]] = {}
         for part in _PARTS:
             context = first.context
@@ -316,7 +326,14 @@ class InvitationRenderer:
                     substitutions[markers[RAW][index]] = str(value)
             base = member.recipient
             recipients.append(
-                Recipient(base.send_id, base.email, base.name, substitutions, base.headers, base.custom_args)
+                Recipient(
+                    base.send_id,
+                    base.email,
+                    base.name,
+                    substitutions,
+                    base.headers,
+                    base.custom_args,
+                )
             )
         return [self._group(subject, html, text, recipients)]
 
@@ -328,10 +345,10 @@ def _group_key(
     env: jinja2.Environment, shape: Shape, context: Mapping[str, Any]
 ) -> tuple[tuple[Any, ...], dict[Path, Any]]:
     """(what must be equal to share a rendering, the values that can be substituted)."""
-    parts: list[Any] = [freeze(resolve(env, context, path)) for path in sorted(shape.keyed, key=repr)]
+    parts: list[Any] = [freeze(resolve(env, context, path)) for path in shape.keyed_paths]
     in_subject = shape.opaque.get("subject", {})
     values: dict[Path, Any] = {}
-    for path in shape.opaque_paths():
+    for path in shape.opaque_paths:
         value = resolve(env, context, path)
         if (
             value is UNDEFINED
@@ -353,9 +370,7 @@ def _subject_safe(value: Any) -> bool:
 
 def _printed(value: Any, modes: set[str]) -> tuple[str, ...]:
     """The value as Jinja prints it, escaped (html) and raw, for the modes it is used in."""
-    return tuple(
-        str(escape(value)) if mode == HTML else str(value) for mode in sorted(modes)
-    )
+    return tuple(str(escape(value)) if mode == HTML else str(value) for mode in sorted(modes))
 
 
 def _marker_prefix(texts: Any) -> str:

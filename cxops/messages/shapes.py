@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from jinja2 import Environment, TemplateNotFound, TemplateSyntaxError, nodes
@@ -74,6 +75,12 @@ class Shape:
     #: part -> {path: mode}: paths only ever output whole in that part, and how (html/raw).
     opaque: Mapping[str, Mapping[Path, str]] = field(default_factory=dict)
 
+    @cached_property
+    def keyed_paths(self) -> list[Path]:
+        """The keyed paths in a stable order."""
+        return sorted(self.keyed, key=repr)
+
+    @cached_property
     def opaque_paths(self) -> list[Path]:
         """Every opaque path of any part, in a stable order."""
         seen: dict[Path, None] = {}
@@ -167,7 +174,7 @@ class _Analyzer:
         for node in body:
             self.statement(node, mode, capture)
 
-    def statement(self, node: nodes.Node, mode: str, capture: bool) -> None:  # noqa: C901
+    def statement(self, node: nodes.Node, mode: str, capture: bool) -> None:
         if isinstance(node, nodes.Output):
             for child in node.nodes:
                 self.output(child, mode, capture)
@@ -387,7 +394,7 @@ def freeze(value: Any) -> Any:
         return ("undefined",)
     if kind in _SCALARS:
         # repr tells 1 from True, 0.0 from -0.0, and time zones of equal instants apart.
-        return value
+        return (kind, repr(value))
     if kind is list or kind is tuple:
         return (kind, tuple(freeze(item) for item in value))
     if kind is dict:

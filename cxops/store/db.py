@@ -52,6 +52,8 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply every pending migration (`alembic upgrade head`); safe to race."""
+        if self.revision() == head_revision():
+            return  # the common case: no lock taken
         with self._guard("migrate"), self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
@@ -138,6 +140,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this version of cxops."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _alembic_upgrade(conn: Connection) -> None:

@@ -241,7 +241,7 @@ def claim_batch(
                 .limit(limit - len(claimed))
             )
             if store.dialect == "postgresql":
-                pass
+                query = query.with_for_update(skip_locked=True, of=Send)
             candidates = session.execute(query).all()
             if not candidates:
                 break

@@ -1,15 +1,18 @@
 """Responses: one per invitation, created by the first answer, updated by every edit.
 
-Writes are optimistic: read the row, write it back only if its `revision` is still
-the one read, retry otherwise; the unique `send_id` makes a second insert fail, and
-the loser retries as an update. So two submits racing for one invitation (the
+The row is read `FOR UPDATE` (SQLite: under its write lock) and written back only
+if its `revision` is still the one read, retried otherwise; the unique `send_id`
+makes a second insert fail, and the loser retries as an update. So two submits racing for one invitation (the
 page's partial save and the final submit) never make two rows or lose an edit, on
 SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +83,23 @@ def suspect_reason(send: Send, invitation: Send, now: datetime) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerUpdate:
+    """What to store: `complete` replaces the answers, otherwise they are merged in.
+
+    `unless_complete`: leave a complete response alone (the valid part of a submit
+    that has errors must not overwrite a finished response).
+    """
+
+    answers: dict[str, Any]
+    complete: bool
+    unless_complete: bool = False
+
+
+#: Decides the update once the send is loaded (in the same transaction); None stores nothing.
+Decide = Callable[[Send], AnswerUpdate | None]
+
+
 def save_answers(
     store: Store,
     send_id: str,
@@ -93,31 +113,60 @@ def save_answers(
 
     `complete`: the final submit; its answers replace the stored ones. Otherwise the
     answers are merged into the stored ones and the status stays what it was
-    (`partial` for a new response). `unless_complete`: leave a complete response
-    alone (the valid part of a submit with errors). None when nothing was stored.
+    (`partial` for a new response). None when nothing was stored.
+    """
+    update = AnswerUpdate(dict(answers), complete, unless_complete)
+    return record_answers(store, send_id, lambda _send: update, now=now)
+
+
+def record_answers(
+    store: Store, send_id: str, decide: Decide, *, now: datetime
+) -> SavedResponse | None:
+    """Load send `send_id`, let `decide` say what to store, store it: one transaction.
+
+    NotFoundError when there is no such send. Retried on a concurrent edit of the
+    same response (`decide` may then run again). None when nothing was stored.
     """
     for _ in range(_ATTEMPTS):
         try:
-            with store.session(write=True) as session:
-                return _save_once(session, send_id, dict(answers), complete, now, unless_complete)
+            with _writer(store), store.session(write=True) as session:
+                return _save_once(session, send_id, decide, now)
         except (_Conflict, IntegrityError):
             continue
     raise StoreError(f"answers not saved: {_ATTEMPTS} concurrent edits in a row")
 
 
+_WRITERS: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer(store: Store) -> AbstractContextManager[Any]:
+    """SQLite has one writer at a time: queue this process's writers on a lock instead of
+    letting them spin in SQLite's busy handler. PostgreSQL needs no such thing."""
+    if store.dialect != "sqlite":
+        return nullcontext()
+    with _WRITERS_LOCK:
+        lock = _WRITERS.get(store)
+        if lock is None:
+            lock = _WRITERS[store] = threading.Lock()
+    return lock
+
+
 def _save_once(
-    session: Session,
-    send_id: str,
-    answers: dict[str, Any],
-    complete: bool,
-    now: datetime,
-    unless_complete: bool,
+    session: Session, send_id: str, decide: Decide, now: datetime
 ) -> SavedResponse | None:
     send = find_send(session, send_id)
     if send is None:
         raise NotFoundError("no such invitation")
+    change = decide(send)
+    if change is None:
+        return None
+    answers, complete = dict(change.answers), change.complete
     invitation = answer_send(session, send)
-    row = session.scalar(select(Response).where(Response.send_id == invitation.send_id))
+    # FOR UPDATE (PostgreSQL; SQLite holds its write lock already): edits queue, not clash.
+    row = session.scalar(
+        select(Response).where(Response.send_id == invitation.send_id).with_for_update()
+    )
     if row is None:
         if not answers and not complete:
             return None
@@ -141,7 +190,7 @@ def _save_once(
         session.add(row)
         session.flush()
         return _saved(row, changed=True)
-    if unless_complete and row.status == "complete":
+    if change.unless_complete and row.status == "complete":
         return _saved(row, changed=False)
     merged = answers if complete else {**row.answers, **answers}
     status = "complete" if complete else row.status
@@ -196,7 +245,7 @@ def mark_honeypot(store: Store, send_id: str, now: datetime) -> bool:
 
     False when there is no such send. Idempotent: the first fetch time is kept.
     """
-    with store.session(write=True) as session:
+    with _writer(store), store.session(write=True) as session:
         send = find_send(session, send_id)
         if send is None:
             return False
