@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, tags, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -168,12 +168,18 @@ def run_wave(
     resend_in_doubt: bool = False,
 ) -> dict[str, Any]:
     """Run one wave of the survey at `survey_path` as a Prefect flow run; the summary."""
-    survey = load_survey(survey_path)
+    survey = load_survey(survey_path, project_dir=settings.project_dir)
     configure_prefect_api(settings)
     wave_flow = compile_survey(survey)
-    return wave_flow(
-        project_dir=str(settings.project_dir),
-        wave=wave,
-        dry_run=dry_run,
-        resend_in_doubt=resend_in_doubt,
-    )
+    with tags(*survey_tags(survey)):
+        return wave_flow(
+            project_dir=str(settings.project_dir),
+            wave=wave,
+            dry_run=dry_run,
+            resend_in_doubt=resend_in_doubt,
+        )
+
+
+def survey_tags(survey: Survey) -> list[str]:
+    """Tags on every flow run of a survey, for filtering in the Prefect UI."""
+    return ["cxops", f"survey:{survey.id}", f"kind:{survey.kind}"]

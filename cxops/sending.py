@@ -102,6 +102,34 @@ def _ledger_rows(invitees: Iterable[Any]) -> Iterator[dict[str, Any]]:
         }
 
 
+def _add_in_locale_batches(
+    store: Store,
+    survey: Survey,
+    wave_id: str,
+    invitees: Iterable[Any],
+    now: datetime,
+    batch_size: int,
+) -> None:
+    """Write invitees so that each ledger batch holds one locale.
+
+    Messages of one locale render as one group, so a single-locale batch becomes one
+    SendGrid request of up to 1,000 personalizations instead of one per locale.
+    """
+    from cxops.messages.locales import resolve_locale
+
+    offered = survey.invitation.locales
+    buffers: dict[str, list[dict[str, Any]]] = {}
+    for row in _ledger_rows(invitees):
+        bucket = buffers.setdefault(resolve_locale(row["locale"], offered), [])
+        bucket.append(row)
+        if len(bucket) >= batch_size:
+            ledger.add_invitees(store, survey.id, wave_id, 0, bucket, now, batch_size=batch_size)
+            bucket.clear()
+    for bucket in buffers.values():
+        if bucket:
+            ledger.add_invitees(store, survey.id, wave_id, 0, bucket, now, batch_size=batch_size)
+
+
 def prepare_wave(
     store: Store, survey: Survey, settings: Settings, wave: str | None = None
 ) -> WaveSummary:
@@ -125,15 +153,7 @@ def prepare_wave(
     )
     accepted = accepted_interviews(store, survey.id) if survey.interview else 0
     plan = plan_wave(survey, settings, history=history, wave=wave_id, accepted=accepted)
-    ledger.add_invitees(
-        store,
-        survey.id,
-        wave_id,
-        0,
-        _ledger_rows(plan.invitees),
-        now,
-        batch_size=settings.batch_size,
-    )
+    _add_in_locale_batches(store, survey, wave_id, plan.invitees, now, settings.batch_size)
     summary = plan.summary()
     ledger.save_wave_summary(store, survey.id, wave_id, summary.as_dict())
     ledger.set_wave_status(store, survey.id, wave_id, "planned", now)

@@ -47,6 +47,26 @@ def cxops(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Com
     return result
 
 
+def cxops_quiet(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "cxops", *args], cwd=DEMO, env=env, text=True, capture_output=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"demo failed at: cxops {' '.join(args)}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def unsubscribe_one(outbox: Path) -> str:
+    """Unsubscribe the last invited person the way a mail client's one-click button does."""
+    paths = sorted((outbox / "nps-quarterly").rglob("*.mbox"))
+    parse = BytesParser(policy=policy.default).parse
+    message = list(mailbox.mbox(paths[-1], factory=parse))[-1]
+    url = message["List-Unsubscribe"].strip("<>")
+    reply = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    reply.raise_for_status()
+    return str(message["To"])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,7 +77,9 @@ def answer_links(outbox: Path, limit: int) -> list[str]:
     """The answer page links of the first invitations in the outbox, as a mail client sees them."""
     links: list[str] = []
     for path in sorted(outbox.rglob("*.mbox")):
-        for message in mailbox.mbox(path, factory=lambda f: BytesParser(policy=policy.default).parse(f)):
+        for message in mailbox.mbox(
+            path, factory=lambda f: BytesParser(policy=policy.default).parse(f)
+        ):
             text = message.get_body(preferencelist=("plain",)).get_content()
             found = re.search(r"(https?://\S+/a/[A-Za-z0-9_-]+)", text)
             if found:
@@ -96,7 +118,14 @@ def main() -> None:
     step("sample customers, made for today")
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "make_sample_data.py"), "--out", str(DEMO / "data"), "--now", now],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make_sample_data.py"),
+            "--out",
+            str(DEMO / "data"),
+            "--now",
+            now,
+        ],
         check=True,
     )
 
@@ -128,19 +157,37 @@ def main() -> None:
         wait_healthy(base, server)
         answered = answer_some(DEMO / "outbox")
         print(f"{answered} answers submitted over HTTP to {base}")
+        leaver = unsubscribe_one(DEMO / "outbox")
+        print(f"{leaver} unsubscribed with one click (RFC 8058 POST)")
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    step("answers out")
+    step("answers out: stored before the thank-you page, exported safe for spreadsheets")
     export = DEMO / "responses-nps-quarterly.csv"
     cxops("export", "responses", "nps-quarterly", "--format", "csv", "--out", str(export), env=env)
+    print("".join(export.read_text(encoding="utf-8").splitlines(keepends=True)[:6]), end="")
+
+    step("the next plan excludes the person who unsubscribed")
+    plan = json.loads(cxops_quiet("plan", "nps-quarterly", "--json", env=env))
+    print(f"excluded because: {plan['excluded']}")
 
     step("closing the loop: answers that need a human become tasks")
     cxops("followups", env=env)
     cxops("tasks", env=env)
-    cxops("tasks", "--summary", env=env)
     cxops("digest", env=env)
+    step("a CSM closes the loop")
+    cxops(
+        "tasks",
+        "close",
+        "1",
+        "--outcome",
+        "contacted",
+        "--note",
+        "Called; offered a training session",
+        env=env,
+    )
+    cxops("tasks", "--summary", env=env)
 
     step("where everything is")
     print(f"project:     {DEMO}")
@@ -148,6 +195,7 @@ def main() -> None:
     print(f"outbox:      {DEMO / 'outbox'}  (mbox files: invitations and digests)")
     print(f"previews:    {DEMO / 'preview'}  (open the .html files in a browser)")
     print(f"answers:     {export}")
+    print(f"digests:     {DEMO / 'outbox' / '_digests'}")
 
 
 def answer_some(outbox: Path) -> int:
@@ -167,7 +215,9 @@ def answer_some(outbox: Path) -> int:
     ]
     answered = 0
     with httpx.Client(timeout=10, headers={"Accept": "application/json"}) as client:
-        for link, score, comment in zip(answer_links(outbox / "nps-quarterly", len(scores)), scores, comments, strict=False):
+        for link, score, comment in zip(
+            answer_links(outbox / "nps-quarterly", len(scores)), scores, comments, strict=False
+        ):
             page = client.get(f"{link}?score={score}")
             page.raise_for_status()
             reply = client.post(link, data={"score": str(score), "reason": comment})

@@ -208,3 +208,50 @@ def test_unsubscribe_page_with_one_button(live, browser):
     assert (row.email, row.reason) == ("leaver@example.com", "unsubscribed")
     assert csp_problems == []
     context.close()
+
+
+def test_a_link_from_a_real_outbox_message(project, live, browser):
+    """The whole path: a wave rendered into the outbox, its email's score link, the page."""
+    import mailbox
+    import re
+    from email import policy
+    from email.parser import BytesParser
+
+    from cxops.channels import make_channel
+    from cxops.messages.render import InvitationRenderer
+    from cxops.sending import prepare_wave, send_one_batch
+    from cxops.spec import find_survey
+    from cxops.store import ledger
+
+    # the wave went out an hour ago, links pointing at this collector
+    settings = project.settings(public_url=live.base, now=live.now - timedelta(hours=1))
+    survey = find_survey("nps-quarterly", project.root / "surveys")
+    planned = prepare_wave(live.store, survey, settings)
+    renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
+    result = send_one_batch(
+        live.store, survey, settings, planned.wave, make_channel(settings), renderer, "h:1:b"
+    )
+    assert result.sent == 300
+    (mbox_path,) = (settings.outbox_path / survey.id / planned.wave).glob("*.mbox")
+    message = next(
+        iter(mailbox.mbox(mbox_path, factory=lambda f: BytesParser(policy=policy.default).parse(f)))
+    )
+    html = message.get_body(preferencelist=("html",)).get_content()
+    link = re.search(r'href="([^"]+/a/[^"?]+\?score=9)"', html).group(1).replace("&amp;", "&")
+    send_id = message["X-Cxops-Send-Id"]
+
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(link)
+    assert page.is_checked("#score-9")
+    assert live.response(send_id) is None  # opening the email's link records nothing by itself
+    page.focus("#reason-input")
+    page.keyboard.type("Love the reports")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1")
+    shot(page, "thanks-from-outbox-link")
+    stored = live.response(send_id)
+    assert stored.status == "complete" and not stored.suspect
+    assert stored.answers == {"score": 9, "reason": "Love the reports"}
+    context.close()

@@ -140,7 +140,7 @@ def test_healthz_checks_the_database(app_and_invite, project):
 
 
 def test_store_down_gives_503_pages_for_answers(app_and_invite, project):
-    app, inv, _ = app_and_invite
+    _, inv, _ = app_and_invite
     down = project.settings(database_url="postgresql+psycopg://postgres@127.0.0.1:9/none")
     broken = client_for(create_app(down))
     reply = broken.post(inv.answer_path, data={"score": "9"})

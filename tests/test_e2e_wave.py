@@ -50,6 +50,27 @@ def test_run_sends_a_wave_into_the_outbox_and_a_rerun_resumes(project, prefect_e
     human = project.run(["run", "nps-quarterly"], env=prefect_env).stdout
     assert "sent 300" in human and "enterprise" in human
 
+    # the flow runs are tagged, and the summary is published as a markdown artifact
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterTags,
+    )
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["survey:nps-quarterly"]))
+        )
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["wave-summary-nps-quarterly"])
+            )
+        )
+    assert len(runs) >= 3 and all("kind:nps" in run.tags for run in runs)
+    assert artifacts and "| enterprise |" in artifacts[0].data
+
 
 def test_dry_run_renders_without_storing_or_sending(project, prefect_env):
     summary = project.run(["run", "csat-support", "--dry-run", "--json"], env=prefect_env).json
@@ -142,12 +163,11 @@ def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env):
         delivered = server.messages()
     per_person = Counter(m.to_email for m in delivered)
     assert max(per_person.values()) == 1, "somebody was invited twice"
-    # everyone is either sent or reported in doubt (at most the batches in flight)
+    # everyone is sent or reported in doubt: at most the two batches in flight (2 x 10)
     assert resumed["sent"] + resumed["in_doubt"] == 300
-    assert resumed["in_doubt"] <= 2 * 10
-    assert resumed["sent"] == len(per_person) - resumed["in_doubt"] or resumed["sent"] <= len(
-        per_person
-    )
+    assert 0 < resumed["in_doubt"] <= 2 * 10 or resumed["in_doubt"] == 0
+    # every row marked sent reached SendGrid; in-doubt ones may or may not have
+    assert resumed["sent"] <= len(per_person) <= resumed["sent"] + resumed["in_doubt"]
     assert len(delivered) > killed_at
 
 
@@ -155,10 +175,11 @@ def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env):
 def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
     project, prefect_env, postgres_url
 ):
-    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.05, times=1000)]) as server:
+    # slow answers keep both runs busy long enough to overlap
+    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.5, times=1000)]) as server:
         env = {
             **os.environ,
-            **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="20"),
+            **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="10"),
             "CXOPS_DATABASE_URL": postgres_url,
             "CXOPS_PROJECT_DIR": str(project.root),
         }
@@ -179,5 +200,10 @@ def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
         assert run.returncode == 0, err[-2000:]
     per_person = Counter(m.to_email for m in delivered)
     assert len(per_person) == 300 and max(per_person.values()) == 1
-    batches_by_run = Counter(m.custom_args.get("send_id", "")[:0] for m in delivered)
-    assert sum(batches_by_run.values()) == 300
+    # both runs really sent part of the wave (claims are shared, not serialized away)
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        claims = conn.execute(select(Send.claim_id).where(Send.status == "sent")).scalars().all()
+    engine.dispose()
+    processes = Counter(claim.split(":")[1] for claim in claims)
+    assert len(processes) == 2 and sum(processes.values()) == 300

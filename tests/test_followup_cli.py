@@ -1,4 +1,4 @@
-"""`cxops followups`, `digest`, `tasks`, `tasks close`, `export-tasks` through the real CLI,
+"""`cxops followups`, `digest`, `tasks`, `tasks close`, `export tasks` through the real CLI,
 the follow-up and digest work running as Prefect flow runs."""
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ def test_the_loop_from_the_terminal(empty_project, prefect_env, monkeypatch):
     assert measures["overall"]["contacted_within_sla"] == {"value": 100.0, "n": 1}
     assert "closed %" in empty_project.run(["tasks", "--summary"], env=later).stdout
 
-    exported = empty_project.run(["export-tasks", "nps-test", "--format", "jsonl"]).stdout
+    exported = empty_project.run(["export", "tasks", "nps-test", "--format", "jsonl"]).stdout
     records = [json.loads(line) for line in exported.splitlines()]
     assert {r["outcome"] for r in records} == {"contacted", None}
-    csv_text = empty_project.run(["export-tasks", "nps-test", "--format", "csv"]).stdout
+    csv_text = empty_project.run(["export", "tasks", "nps-test", "--format", "csv"]).stdout
     assert csv_text.splitlines()[0].startswith(
         "id,survey,contact_key,rule,assignee,due,priority,status,outcome"
     )

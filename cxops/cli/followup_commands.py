@@ -1,4 +1,4 @@
-"""Commands: `followups`, `digest`, `tasks` (list, `--summary`, `close`), `export-tasks`."""
+"""Commands: `followups`, `digest`, `tasks` (list, `--summary`, `close`), `export tasks`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.collect_commands import export_app
 
 tasks_app = typer.Typer(
     help="Follow-up tasks: list them (overdue first), summarize the loop, close one.",
@@ -239,7 +240,7 @@ def close_command(
     console().print(f"task {result['id']} closed: {result['outcome']}")
 
 
-@app.command("export-tasks")
+@export_app.command("tasks")
 def export_tasks_command(
     survey: Annotated[str, typer.Argument(help="Survey id.")],
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
@@ -248,7 +249,7 @@ def export_tasks_command(
     ] = None,
     project_dir: ProjectDirOption = None,
 ) -> None:
-    """Export a survey's follow-up tasks (also `cxops export tasks SURVEY`)."""
+    """Every follow-up task of SURVEY: id, survey, contact_key, rule, assignee, due, priority, status, outcome."""
     if fmt not in ("csv", "jsonl"):
         raise typer.BadParameter("expected csv or jsonl", param_hint="--format")
     from cxops.followup.export import export_tasks

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from cxops.collect.answers import (
@@ -146,7 +145,7 @@ async def answer_page(request: Request, token: str) -> Response:
     """The survey page; a score from the email's link is preselected, never recorded here."""
     state = collector(request)
     send_id = _subject(request, "answer", token)
-    invitation = await run_in_threadpool(_load_invitation, state, send_id)
+    invitation = await state.run_db(_load_invitation, state, send_id)
     request.state.locale = invitation.send.locale
     stored = form_values(invitation.stored.answers) if invitation.stored else {}
     query = _fields(request.query_params)
@@ -167,7 +166,7 @@ async def submit_answers(request: Request, token: str) -> Response:
     finally:
         await form.close()
     partial = fields.get("_partial") == ["1"]
-    invitation, parsed, saved = await run_in_threadpool(_submit, state, send_id, fields, partial)
+    invitation, parsed, saved = await state.run_db(_submit, state, send_id, fields, partial)
     request.state.locale = invitation.send.locale
     locale = page_locale(invitation.send.locale)
     if wants_json(request):
@@ -260,7 +259,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button; a GET changes nothing."""
     state = collector(request)
     send_id = _subject(request, "unsubscribe", token)
-    email, locale, done = await run_in_threadpool(_unsubscribe_target, state, send_id)
+    email, locale, done = await state.run_db(_unsubscribe_target, state, send_id)
     request.state.locale = locale
     html = request.app.state.pages.render(
         "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=done, action=token
@@ -273,7 +272,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
     """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: final at once."""
     state = collector(request)
     send_id = _subject(request, "unsubscribe", token)
-    email, locale = await run_in_threadpool(_unsubscribe, state, send_id)
+    email, locale = await state.run_db(_unsubscribe, state, send_id)
     request.state.locale = locale
     if wants_json(request):
         return JSONResponse({"unsubscribed": True}, headers=NO_STORE)
@@ -288,7 +287,7 @@ async def honeypot(request: Request, token: str) -> Response:
     """The hidden link no person sees: whoever fetches it is a machine."""
     state = collector(request)
     send_id = _subject(request, "honeypot", token)
-    found = await run_in_threadpool(mark_honeypot, state.store(), send_id, state.now())
+    found = await state.run_db(mark_honeypot, state.store(), send_id, state.now())
     if not found:
         raise NotFoundError("no such invitation")
     return PlainTextResponse("", headers=NO_STORE)
@@ -303,7 +302,7 @@ def _check_database(state: CollectorState) -> None:
 async def healthz(request: Request) -> JSONResponse:
     """200 when the store answers, 503 otherwise."""
     try:
-        await run_in_threadpool(_check_database, collector(request))
+        await collector(request).run_db(_check_database, collector(request))
     except (SQLAlchemyError, CxopsError):
         return JSONResponse({"status": "unavailable", "database": "error"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"}, headers=NO_STORE)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from cxops.collect.webhooks import SignatureVerifier
 from cxops.errors import NotFoundError, SurveyError
@@ -16,6 +22,9 @@ from cxops.store.db import Store, open_store
 
 log = logging.getLogger("cxops.collect")
 
+T = TypeVar("T")
+#: At most this many requests use the store at once (fewer when the pool is smaller).
+_DB_THREADS = 16
 #: A send naming a survey not loaded re-reads the surveys folder at most this often.
 _RELOAD_SECONDS = 10.0
 
@@ -32,6 +41,17 @@ class CollectorState:
         self._lock = threading.Lock()
         self._surveys: dict[str, Survey] = {}
         self._loaded_at: float | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run_db(self, function: Callable[..., T], *args: Any) -> T:
+        """Run store work in a worker thread, at most as many at once as the pool has
+        connections: beyond that, SQLAlchemy's overflow connections would be opened and
+        closed per request (a new server process each on PostgreSQL)."""
+        if self._limiter is None:
+            store = await anyio.to_thread.run_sync(self.store)
+            pool_size = getattr(store.engine.pool, "size", lambda: _DB_THREADS)()
+            self._limiter = anyio.CapacityLimiter(max(1, min(pool_size, _DB_THREADS)))
+        return await anyio.to_thread.run_sync(partial(function, *args), limiter=self._limiter)
 
     def now(self) -> datetime:
         return self.settings.clock()

@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from cxops.audience.contacts import normalize_email
 from cxops.errors import ConfigError, CxopsError
@@ -141,5 +140,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
             now,
         )
     events = parse_events(payload)
-    applied = await run_in_threadpool(apply_events, state.store(), events, now)
+    applied = await state.run_db(apply_events, state.store(), events, now)
     return JSONResponse(_summary(events, applied))

@@ -29,15 +29,13 @@ from cxops.messages.locales import format_date, resolve_locale
 from cxops.messages.shapes import (
     HTML,
     RAW,
-    UNDEFINED,
     Path,
     Shape,
     Unfreezable,
     analyse,
     freeze,
+    lookup,
     replaced,
-    resolve,
-    substitutable,
 )
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
 from cxops.settings import Settings
@@ -105,6 +103,7 @@ class InvitationRenderer:
         self._interview = _interview_context(survey)
         self._sender = _display_name(survey.invitation.from_)
         self._sets: dict[str, TemplateSet] = {}
+        self._locales: dict[str | None, str] = {}
         self._shapes: dict[TemplateSet, Shape] = {}
         self._compiled: dict[str, jinja2.Template] = {}
 
@@ -113,9 +112,13 @@ class InvitationRenderer:
     def locale_for(self, send: SendView) -> str:
         """The contact's locale resolved against the survey's `invitation.locales`."""
         requested = send.locale if send.locale else send.contact.get("locale")
-        return resolve_locale(
-            str(requested) if requested is not None else None, self.survey.invitation.locales
-        )
+        text = str(requested) if requested is not None else None
+        locale = self._locales.get(text)
+        if locale is None:
+            if len(self._locales) >= 4096:
+                self._locales.clear()
+            locale = self._locales[text] = resolve_locale(text, self.survey.invitation.locales)
+        return locale
 
     def template_set(self, locale: str) -> TemplateSet:
         """The template files used for `locale` (locale, then language, then default)."""
@@ -130,6 +133,14 @@ class InvitationRenderer:
 
     def context_for(self, send: SendView, links: Links, locale: str) -> dict[str, Any]:
         """The template context of one recipient."""
+        return self._context(send, links, locale, self._expires_on(send.expires_at, locale))
+
+    def _expires_on(self, expires_at: datetime, locale: str) -> str:
+        return format_date(expires_at.astimezone(self._timezone).date(), locale)
+
+    def _context(
+        self, send: SendView, links: Links, locale: str, expires_on: str
+    ) -> dict[str, Any]:
         contact = dict(send.contact)
         question = None
         if self._question is not None:
@@ -147,7 +158,7 @@ class InvitationRenderer:
             "links": links.as_dict(),
             "interview": self._interview,
             "expires_at": send.expires_at,
-            "expires_on": format_date(send.expires_at.astimezone(self._timezone).date(), locale),
+            "expires_on": expires_on,
             "locale": locale,
             "segment": send.segment,
             "step": send.step,
@@ -180,9 +191,11 @@ class InvitationRenderer:
         """Every send's message, rendered once per group of look-alike messages."""
         now = self.settings.clock()
         key = self.settings.signing_key()
+        # (expires_at, locale) -> expires_on, for the batch (its sends share expires_at).
+        dates: dict[tuple[int, str], tuple[datetime, str]] = {}
         buckets: dict[TemplateSet, list[_Prepared]] = {}
         for send in sends:
-            prepared = self._prepare(send, now, key)
+            prepared = self._prepare(send, now, key, dates)
             buckets.setdefault(prepared.templates, []).append(prepared)
         groups: list[MessageGroup] = []
         for templates, members in buckets.items():
@@ -191,9 +204,12 @@ class InvitationRenderer:
                 groups.extend(self._alone(member) for member in members)
                 continue
             by_key: dict[Any, list[tuple[_Prepared, dict[Path, Any]]]] = {}
+            # Recipients share objects (question.scale): freeze each of them once. A new
+            # memo per template set: nothing renders while it is in use.
+            frozen: dict[int, tuple[Any, Any]] = {}
             for member in members:
                 try:
-                    group_key, values = _group_key(self.env, shape, member.context)
+                    group_key, values = _group_key(self.env, shape, member.context, frozen)
                 except Unfreezable:
                     groups.append(self._alone(member))
                     continue
@@ -213,8 +229,26 @@ class InvitationRenderer:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _prepare(self, send: SendView, now: datetime, key: bytes) -> _Prepared:
+    def _prepare(
+        self,
+        send: SendView,
+        now: datetime,
+        key: bytes,
+        dates: dict[tuple[int, str], tuple[datetime, str]] | None = None,
+    ) -> _Prepared:
         locale = self.locale_for(send)
+        expires_at = send.expires_at
+        if dates is None:
+            expires_on = self._expires_on(expires_at, locale)
+        else:
+            # By identity (equal datetimes may differ in fold or zone); the entry keeps
+            # `expires_at` alive, so its id is not reused while `dates` lives.
+            known = dates.get((id(expires_at), locale))
+            if known is not None and known[0] is expires_at:
+                expires_on = known[1]
+            else:
+                expires_on = self._expires_on(expires_at, locale)
+                dates[(id(expires_at), locale)] = (expires_at, expires_on)
         links = links_for(self.settings, send.send_id, send.expires_at, key=key, now=now)
         custom_args = {"survey": self.survey.id, "send_id": send.send_id}
         if self.wave_id is not None:
@@ -229,7 +263,10 @@ class InvitationRenderer:
             custom_args=custom_args,
         )
         return _Prepared(
-            send, self.template_set(locale), self.context_for(send, links, locale), recipient
+            send,
+            self.template_set(locale),
+            self._context(send, links, locale, expires_on),
+            recipient,
         )
 
     def _template(self, templates: TemplateSet, part: str) -> jinja2.Template:
@@ -280,12 +317,13 @@ class InvitationRenderer:
         self, shape: Shape, entries: list[tuple[_Prepared, dict[Path, Any]]]
     ) -> list[MessageGroup]:
         first, first_values = entries[0]
-        varying: list[tuple[Path, set[str]]] = []
-        for path in first_values:
-            modes = {part[path] for part in shape.opaque.values() if path in part}
-            printed = {_printed(values[path], modes) for _, values in entries}
-            if len(printed) > 1:
-                varying.append((path, modes))
+        # path, its modes, and each entry's printed value (in `entries` order).
+        varying: list[tuple[Path, frozenset[str], list[tuple[str, ...]]]] = []
+        for path, first_value in first_values.items():
+            modes = shape.modes[path]
+            if _all_print_alike(path, first_value, modes, entries):
+                continue
+            varying.append((path, modes, [_printed(values[path], modes) for _, values in entries]))
         members = [member for member, _ in entries]
         if not varying:
             subject, html, text = self._render(
@@ -294,10 +332,7 @@ class InvitationRenderer:
             return [self._group(subject, html, text, [m.recipient for m in members])]
 
         prefix = _marker_prefix(
-            text
-            for path, modes in varying
-            for _, values in entries
-            for text in _printed(values[path], modes)
+            text for _, _, printed in varying for texts in printed for text in texts
         )
         markers = {
             HTML: [f"{prefix}h{i}%" for i in range(len(varying))],
@@ -306,7 +341,7 @@ class InvitationRenderer:
         contexts: dict[str, Mapping[str, Any]] = {}
         for part in _PARTS:
             context = first.context
-            for index, (path, _) in enumerate(varying):
+            for index, (path, _, _) in enumerate(varying):
                 mode = shape.opaque.get(part, {}).get(path)
                 if mode is not None:
                     context = replaced(context, path, markers[mode][index])
@@ -315,15 +350,25 @@ class InvitationRenderer:
         if not _markers_intact(prefix, (subject, html, text)):
             return [self._alone(member) for member in members]
 
+        # The printed texts are in sorted mode order: (escaped, raw), (escaped,) or (raw,),
+        # so the escaped text is the first and the raw text the last.
+        plan = [
+            (
+                printed,
+                markers[HTML][index] if HTML in modes else None,
+                markers[RAW][index] if RAW in modes else None,
+            )
+            for index, (_, modes, printed) in enumerate(varying)
+        ]
         recipients = []
-        for member, values in entries:
+        for position, (member, _) in enumerate(entries):
             substitutions: dict[str, str] = {}
-            for index, (path, modes) in enumerate(varying):
-                value = values[path]
-                if HTML in modes:
-                    substitutions[markers[HTML][index]] = str(escape(value))
-                if RAW in modes:
-                    substitutions[markers[RAW][index]] = str(value)
+            for printed, html_marker, raw_marker in plan:
+                texts = printed[position]
+                if html_marker is not None:
+                    substitutions[html_marker] = texts[0]
+                if raw_marker is not None:
+                    substitutions[raw_marker] = texts[-1]
             base = member.recipient
             recipients.append(
                 Recipient(
@@ -342,24 +387,65 @@ class InvitationRenderer:
 
 
 def _group_key(
-    env: jinja2.Environment, shape: Shape, context: Mapping[str, Any]
+    env: jinja2.Environment,
+    shape: Shape,
+    context: Mapping[str, Any],
+    frozen: dict[int, tuple[Any, Any]] | None = None,
 ) -> tuple[tuple[Any, ...], dict[Path, Any]]:
-    """(what must be equal to share a rendering, the values that can be substituted)."""
-    parts: list[Any] = [freeze(resolve(env, context, path)) for path in shape.keyed_paths]
+    """(what must be equal to share a rendering, the values that can be substituted).
+
+    `frozen` memoizes `freeze` of containers by identity (id -> (value, frozen)); the
+    caller must not let the containers change while it uses the memo.
+    """
+    steps = shape.steps
+    parts: list[Any] = []
+    for path in shape.keyed_paths:
+        value, _ = lookup(env, context, path, steps[path])
+        parts.append(_freeze(value, frozen))
     in_subject = shape.opaque.get("subject", {})
     values: dict[Path, Any] = {}
     for path in shape.opaque_paths:
-        value = resolve(env, context, path)
-        if (
-            value is UNDEFINED
-            or not substitutable(context, path)
-            or (path in in_subject and not _subject_safe(value))
-        ):
-            parts.append(freeze(value))
+        value, plain = lookup(env, context, path, steps[path])
+        if not plain or (path in in_subject and not _subject_safe(value)):
+            parts.append(_freeze(value, frozen))
         else:
             parts.append(_SUBSTITUTE)
             values[path] = value
     return tuple(parts), values
+
+
+def _freeze(value: Any, memo: dict[int, tuple[Any, Any]] | None) -> Any:
+    """`freeze(value)`, memoized by identity for lists, tuples and dicts."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if memo is None or not (kind is list or kind is tuple or kind is dict):
+        return freeze(value)
+    known = memo.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    result = freeze(value)
+    memo[id(value)] = (value, result)  # holding `value` keeps its id from being reused
+    return result
+
+
+def _all_print_alike(
+    path: Path,
+    first: Any,
+    modes: frozenset[str],
+    entries: Sequence[tuple[Any, Mapping[Path, Any]]],
+) -> bool:
+    """True when every entry's value at `path` prints as the first entry's does."""
+    printed = _printed(first, modes)
+    first_is_str = type(first) is str
+    for _, values in entries:
+        value = values[path]
+        # The same object, or an equal plain str, prints the same: no need to print it.
+        if value is first or (first_is_str and type(value) is str and value == first):
+            continue
+        if _printed(value, modes) != printed:
+            return False
+    return True
 
 
 def _subject_safe(value: Any) -> bool:
@@ -368,17 +454,18 @@ def _subject_safe(value: Any) -> bool:
     return bool(text) and one_line(text) == text
 
 
-def _printed(value: Any, modes: set[str]) -> tuple[str, ...]:
+def _printed(value: Any, modes: frozenset[str] | set[str]) -> tuple[str, ...]:
     """The value as Jinja prints it, escaped (html) and raw, for the modes it is used in."""
     return tuple(str(escape(value)) if mode == HTML else str(value) for mode in sorted(modes))
 
 
 def _marker_prefix(texts: Any) -> str:
     """A random marker prefix that none of the substituted values contains."""
-    values = list(texts)
+    # The prefix has no NUL: it is in one of the values exactly when it is in their join.
+    joined = "\0".join(texts)
     while True:
         prefix = "%cx" + secrets.token_hex(4)
-        if not any(prefix in value for value in values):
+        if prefix not in joined:
             return prefix
 
 

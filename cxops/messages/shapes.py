@@ -89,6 +89,19 @@ class Shape:
                 seen.setdefault(path, None)
         return list(seen)
 
+    @cached_property
+    def modes(self) -> dict[Path, frozenset[str]]:
+        """Opaque path -> the modes (html/raw) it is output in, over all parts."""
+        return {
+            path: frozenset(part[path] for part in self.opaque.values() if path in part)
+            for path in self.opaque_paths
+        }
+
+    @cached_property
+    def steps(self) -> dict[Path, Steps]:
+        """Every keyed and opaque path -> its steps as `lookup` walks them."""
+        return {path: plain_steps(path) for path in (*self.keyed_paths, *self.opaque_paths)}
+
 
 def static_path(node: nodes.Node) -> Path | None:
     """`contact.name` / `links['answer']` as a path; None for anything else."""
@@ -338,6 +351,42 @@ def resolve(env: Environment, context: Mapping[str, Any], path: Path) -> Any:
         if isinstance(value, Undefined):
             return UNDEFINED
     return value
+
+
+#: (key, may be read as a dict entry) for each step of a path; see `plain_steps`.
+Steps = tuple[tuple[Any, bool], ...]
+
+
+def plain_steps(path: Path) -> Steps:
+    """The steps of `path` as `lookup` walks them.
+
+    A `.key` step never reads a dict entry when dicts have an attribute of that
+    name (`contact.items` is `dict.items`): Jinja's getattr finds the attribute first.
+    """
+    return tuple((key, not (kind == "." and hasattr({}, key))) for kind, key in path[1:])
+
+
+def lookup(
+    env: Environment, context: Mapping[str, Any], path: Path, steps: Steps | None = None
+) -> tuple[Any, bool]:
+    """`(resolve(env, context, path), substitutable(context, path))` in one walk.
+
+    The flag is False whenever the value is UNDEFINED. Plain dict entries (the
+    common case) are read directly, which is what Jinja's lookups do for them;
+    anything else is left to `resolve`. `steps` is `plain_steps(path)`, if known.
+    """
+    root = path[0]
+    if root not in context:
+        return UNDEFINED, False
+    value = context[root]
+    for key, plain in plain_steps(path) if steps is None else steps:
+        if plain and type(value) is dict and key in value:
+            value = value[key]
+            if isinstance(value, Undefined):
+                return UNDEFINED, False
+        else:
+            return resolve(env, context, path), False
+    return value, True
 
 
 def substitutable(context: Mapping[str, Any], path: Path) -> bool:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import struct
+from functools import lru_cache
 from datetime import UTC, datetime
 
 from cxops.errors import TokenError
@@ -27,10 +28,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@lru_cache(maxsize=16)
+def _keyed(key: bytes) -> hmac.HMAC:
+    # Keying HMAC costs as much as hashing a short token: key once, copy per token.
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def _signature(key: bytes, purpose: str, payload: bytes) -> bytes:
-    return hmac.new(key, purpose.encode() + b"\0" + payload, hashlib.sha256).digest()[
-        :_SIGNATURE_BYTES
-    ]
+    mac = _keyed(key).copy()
+    mac.update(purpose.encode() + b"\0" + payload)
+    return mac.digest()[:_SIGNATURE_BYTES]
 
 
 def make_token(key: bytes, purpose: str, subject: str, expires_at: datetime) -> str:
