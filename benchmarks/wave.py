@@ -114,8 +114,13 @@ def child_wave(project: Path) -> dict:
     started = time.perf_counter()
     summary = run_wave(project / "surveys" / "bench-nps.yaml", settings)
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "sent": summary["sent"], "failed": summary["failed"],
-            "in_doubt": summary["in_doubt"], "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "seconds": elapsed,
+        "sent": summary["sent"],
+        "failed": summary["failed"],
+        "in_doubt": summary["in_doubt"],
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def child_floor(project: Path, limit: int) -> dict:
@@ -143,12 +148,26 @@ def child_floor(project: Path, limit: int) -> dict:
     started = time.perf_counter()
     batch: list[dict] = []
     for contact in contacts:
-        view = SendView(send_id=f"floor{contact.key}", email=contact.email,
-                        contact_key=contact.key, segment="all", locale=contact.locale,
-                        contact=json_safe(contact.fields), step=0, expires_at=expires)
+        view = SendView(
+            send_id=f"floor{contact.key}",
+            email=contact.email,
+            contact_key=contact.key,
+            segment="all",
+            locale=contact.locale,
+            contact=json_safe(contact.fields),
+            step=0,
+            expires_at=expires,
+        )
         renderer.render_one(view)
-        batch.append({"contact_key": contact.key, "email": contact.email, "segment": "all",
-                      "locale": contact.locale or "en", "contact": view.contact})
+        batch.append(
+            {
+                "contact_key": contact.key,
+                "email": contact.email,
+                "segment": "all",
+                "locale": contact.locale or "en",
+                "contact": view.contact,
+            }
+        )
         if len(batch) >= 1000:
             ledger.add_invitees(store, survey.id, "floor", 0, batch, now)
             batch = []
@@ -189,14 +208,36 @@ def child_naive(project: Path, limit: int) -> dict:
     @task(cache_policy=NONE)
     def invite(index: int, contact: Contact) -> None:
         fields = json_safe(contact.fields)
-        ledger.add_invitees(store, survey.id, "naive", 0, [{
-            "contact_key": contact.key, "email": contact.email, "segment": "all",
-            "locale": contact.locale or "en", "contact": fields}], settings.clock())
-        view = SendView(send_id=f"naive{index:08d}", email=contact.email, contact_key=contact.key,
-                        segment="all", locale=contact.locale, contact=fields, step=0,
-                        expires_at=expires)
-        channel.send(renderer.render_groups([view]),
-                     BatchContext(survey_id=survey.id, wave_id="naive", batch=index))
+        ledger.add_invitees(
+            store,
+            survey.id,
+            "naive",
+            0,
+            [
+                {
+                    "contact_key": contact.key,
+                    "email": contact.email,
+                    "segment": "all",
+                    "locale": contact.locale or "en",
+                    "contact": fields,
+                }
+            ],
+            settings.clock(),
+        )
+        view = SendView(
+            send_id=f"naive{index:08d}",
+            email=contact.email,
+            contact_key=contact.key,
+            segment="all",
+            locale=contact.locale,
+            contact=fields,
+            step=0,
+            expires_at=expires,
+        )
+        channel.send(
+            renderer.render_groups([view]),
+            BatchContext(survey_id=survey.id, wave_id="naive", batch=index),
+        )
 
     @flow
     def naive_wave() -> None:
@@ -268,27 +309,51 @@ def main() -> None:
             os.symlink(outbox_project / name, sendgrid_project / name)
         prefect_home = base / "prefect"
 
-        floor = run_child("floor", outbox_project, child_env(outbox_project, PREFECT_HOME=str(prefect_home)),
-                          "--limit", str(min(args.floor, contacts)))
+        floor = run_child(
+            "floor",
+            outbox_project,
+            child_env(outbox_project, PREFECT_HOME=str(prefect_home)),
+            "--limit",
+            str(min(args.floor, contacts)),
+        )
         floor_rate = floor["contacts"] / floor["seconds"]
-        print(f"floor (render + ledger insert per recipient): {floor_rate:,.0f} contacts/s", flush=True)
+        print(
+            f"floor (render + ledger insert per recipient): {floor_rate:,.0f} contacts/s",
+            flush=True,
+        )
 
-        outbox = run_child("wave", outbox_project, child_env(outbox_project, PREFECT_HOME=str(prefect_home)))
+        outbox = run_child(
+            "wave", outbox_project, child_env(outbox_project, PREFECT_HOME=str(prefect_home))
+        )
         outbox_rate = outbox["sent"] / outbox["seconds"]
         print(f"wave into the outbox: {outbox_rate:,.0f} contacts/s", flush=True)
 
         with running_sendgrid_server(api_key=API_KEY) as server:
-            env = child_env(sendgrid_project, PREFECT_HOME=str(prefect_home), CXOPS_CHANNEL="sendgrid",
-                            CXOPS_SENDGRID_API_KEY=API_KEY, CXOPS_SENDGRID_API_URL=server.url)
+            env = child_env(
+                sendgrid_project,
+                PREFECT_HOME=str(prefect_home),
+                CXOPS_CHANNEL="sendgrid",
+                CXOPS_SENDGRID_API_KEY=API_KEY,
+                CXOPS_SENDGRID_API_URL=server.url,
+            )
             sendgrid = run_child("wave", sendgrid_project, env)
             requests = len(server.accepted)
-            recipients = sum(len(body.get("personalizations", [])) for body in server.accepted) if server.accepted and isinstance(server.accepted[0], dict) else sendgrid["sent"]
+            recipients = (
+                sum(len(body.get("personalizations", [])) for body in server.accepted)
+                if server.accepted and isinstance(server.accepted[0], dict)
+                else sendgrid["sent"]
+            )
         sendgrid_rate = sendgrid["sent"] / sendgrid["seconds"]
         print(f"wave into SendGrid: {sendgrid_rate:,.0f} contacts/s", flush=True)
 
         naive_project = make_project(base / "naive", args.naive)
-        naive = run_child("naive", naive_project, child_env(naive_project, PREFECT_HOME=str(prefect_home)),
-                          "--limit", str(args.naive))
+        naive = run_child(
+            "naive",
+            naive_project,
+            child_env(naive_project, PREFECT_HOME=str(prefect_home)),
+            "--limit",
+            str(args.naive),
+        )
         naive_rate = naive["contacts"] / naive["seconds"]
         print(f"naive (one Prefect task per contact): {naive_rate:,.0f} contacts/s", flush=True)
 
@@ -298,25 +363,47 @@ def main() -> None:
         for attempt in range(args.repeat):
             for name in ("cxops.db", "cxops.db-wal", "cxops.db-shm"):
                 (small / name).unlink(missing_ok=True)
-            run_times.append(wall([sys.executable, "-m", "cxops", "run", "bench-nps", "--wave", f"w{attempt}"],
-                                  small_env, small))
-            trivial_times.append(wall([sys.executable, __file__, "--child", "trivial"], small_env, small))
+            run_times.append(
+                wall(
+                    [sys.executable, "-m", "cxops", "run", "bench-nps", "--wave", f"w{attempt}"],
+                    small_env,
+                    small,
+                )
+            )
+            trivial_times.append(
+                wall([sys.executable, __file__, "--child", "trivial"], small_env, small)
+            )
         small_run, trivial = statistics.median(run_times), statistics.median(trivial_times)
 
     rows = [
         ("contacts", f"{contacts:,}"),
         ("floor: render + ledger insert per recipient", f"{floor_rate:,.0f}/s"),
-        ("wave into the outbox", f"{outbox_rate:,.0f}/s ({outbox_rate / floor_rate:.2f} × floor, target ≥ 0.5)"),
-        ("wave into SendGrid", f"{sendgrid_rate:,.0f}/s ({sendgrid_rate / floor_rate:.2f} × floor, target ≥ 1.0)"),
+        (
+            "wave into the outbox",
+            f"{outbox_rate:,.0f}/s ({outbox_rate / floor_rate:.2f} × floor, target ≥ 0.5)",
+        ),
+        (
+            "wave into SendGrid",
+            f"{sendgrid_rate:,.0f}/s ({sendgrid_rate / floor_rate:.2f} × floor, target ≥ 1.0)",
+        ),
         ("naive: one Prefect task per contact", f"{naive_rate:,.0f}/s"),
-        ("SendGrid wave vs naive, per contact", f"{sendgrid_rate / naive_rate:,.0f} × (target ≥ 50)"),
-        ("Mail Send requests per 1,000 recipients", f"{1000 * requests / max(recipients, 1):.2f} (target ≤ 2)"),
+        (
+            "SendGrid wave vs naive, per contact",
+            f"{sendgrid_rate / naive_rate:,.0f} × (target ≥ 50)",
+        ),
+        (
+            "Mail Send requests per 1,000 recipients",
+            f"{1000 * requests / max(recipients, 1):.2f} (target ≤ 2)",
+        ),
         ("peak RSS, outbox wave", f"{outbox['peak_rss_mb']:,.0f} MiB"),
         ("peak RSS, SendGrid wave", f"{sendgrid['peak_rss_mb']:,.0f} MiB (target < 1,024 at 1M)"),
         ("10-contact `cxops run` (median)", f"{small_run:.2f} s"),
         ("trivial Prefect flow run (median)", f"{trivial:.2f} s"),
         ("small run vs trivial flow", f"{small_run / trivial:.2f} × (target ≤ 1.5)"),
-        ("sent / failed / in doubt (SendGrid)", f"{sendgrid['sent']} / {sendgrid['failed']} / {sendgrid['in_doubt']}"),
+        (
+            "sent / failed / in doubt (SendGrid)",
+            f"{sendgrid['sent']} / {sendgrid['failed']} / {sendgrid['in_doubt']}",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print()

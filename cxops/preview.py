@@ -72,7 +72,9 @@ def preview_invitations(
 ) -> list[Preview]:
     """The invitations chosen contacts (or the first sampled ones) would get."""
     if keys:
-        pairs = [(c, _segment_of(survey, c, settings)) for c in _chosen_contacts(survey, settings, keys)]
+        pairs = [
+            (c, _segment_of(survey, c, settings)) for c in _chosen_contacts(survey, settings, keys)
+        ]
     else:
         plan = plan_only(survey, settings)
         pairs = []

@@ -231,7 +231,10 @@ def send_one_batch(
         ledger.mark_results(
             store,
             claim_id,
-            [Delivery(row.send_id, "in_doubt", error=f"{type(exc).__name__}: {exc}") for row in rows],
+            [
+                Delivery(row.send_id, "in_doubt", error=f"{type(exc).__name__}: {exc}")
+                for row in rows
+            ],
             settings.clock(),
         )
         raise

@@ -221,7 +221,6 @@ def test_a_link_from_a_real_outbox_message(project, live, browser):
     from cxops.messages.render import InvitationRenderer
     from cxops.sending import prepare_wave, send_one_batch
     from cxops.spec import find_survey
-    from cxops.store import ledger
 
     # the wave went out an hour ago, links pointing at this collector
     settings = project.settings(public_url=live.base, now=live.now - timedelta(hours=1))

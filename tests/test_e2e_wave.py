@@ -107,7 +107,9 @@ def test_sendgrid_wave_survives_429_and_500_and_packs_personalizations(project, 
     per_person = Counter(m.to_email for m in delivered)
     assert len(per_person) == 300 and max(per_person.values()) == 1
     assert all(m.custom_args["survey"] == "nps-quarterly" for m in delivered)
-    assert all(m.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in delivered)
+    assert all(
+        m.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in delivered
+    )
     # 300 recipients in one batch: at most a request per locale group, never one per person
     assert requests <= 6
     assert KEY not in summary.__repr__()

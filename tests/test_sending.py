@@ -125,9 +125,7 @@ def test_a_channel_crash_leaves_the_batch_in_doubt_not_resent(project, store):
     planned = prepare_wave(store, survey, settings)
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
     with pytest.raises(ConnectionResetError):
-        send_one_batch(
-            store, survey, settings, planned.wave, ExplodingChannel(), renderer, "h:1:x"
-        )
+        send_one_batch(store, survey, settings, planned.wave, ExplodingChannel(), renderer, "h:1:x")
     _send_all(store, survey, settings, make_channel(settings), planned.wave)
     summary = finish_summary(store, survey.id, planned.wave, planned)
     assert (summary.sent, summary.in_doubt) == (250, 50)

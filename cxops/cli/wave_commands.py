@@ -45,7 +45,9 @@ def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 
     out.print("  ".join(f"{name} [bold]{value}[/]" for name, value in figures))
     if summary["by_segment"]:
         table = Table(title="by segment", title_justify="left", show_edge=False)
-        columns = ["eligible", "sampled"] + (["sent", "in_doubt", "failed"] if len(figures) > 6 else [])
+        columns = ["eligible", "sampled"] + (
+            ["sent", "in_doubt", "failed"] if len(figures) > 6 else []
+        )
         table.add_column("segment")
         for column in columns:
             table.add_column(column.replace("_", " "), justify="right")
@@ -122,7 +124,9 @@ def plan_command(
         out = console()
         out.print(f"invitees ({len(shown)} of {summary['sampled']} shown):")
         for entry in shown:
-            out.print(f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}")
+            out.print(
+                f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}"
+            )
 
 
 @app.command("preview")
@@ -148,7 +152,12 @@ def preview_command(
     if out is not None:
         written = write_preview(previews, out)
         if as_json:
-            print_json([{"contact": p.contact_key, "files": [str(f) for f in files]} for p, files in written])
+            print_json(
+                [
+                    {"contact": p.contact_key, "files": [str(f) for f in files]}
+                    for p, files in written
+                ]
+            )
             return
         for preview, files in written:
             console().print(f"{preview.contact_key}: " + ", ".join(str(f) for f in files))
@@ -160,7 +169,9 @@ def preview_command(
 
     terminal = console()
     for preview in previews:
-        terminal.rule(f"{escape(preview.contact_key)} · {preview.locale} · {escape(preview.message.to_email)}")
+        terminal.rule(
+            f"{escape(preview.contact_key)} · {preview.locale} · {escape(preview.message.to_email)}"
+        )
         terminal.print(f"[bold]Subject:[/] {escape(preview.message.subject)}")
         terminal.print(escape(preview.message.text))
 

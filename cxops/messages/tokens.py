@@ -11,8 +11,8 @@ import base64
 import hashlib
 import hmac
 import struct
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cxops.errors import TokenError
 
