@@ -9,7 +9,9 @@ wave summary as a markdown artifact.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from cxops.channels import make_channel
+from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer
 from cxops.planning import WaveSummary
 from cxops.sending import (
@@ -34,6 +37,8 @@ from cxops.spec.loader import load_survey
 from cxops.spec.models import Survey
 from cxops.store import ledger
 from cxops.store.db import Store, open_store
+
+logger = logging.getLogger("cxops.compiler")
 
 #: Batches in flight at once: overlaps one batch's network wait with the next one's rendering.
 PARALLEL_BATCHES = 2
@@ -171,13 +176,42 @@ def run_wave(
     survey = load_survey(survey_path, project_dir=settings.project_dir)
     configure_prefect_api(settings)
     wave_flow = compile_survey(survey)
-    with tags(*survey_tags(survey)):
-        return wave_flow(
-            project_dir=str(settings.project_dir),
-            wave=wave,
-            dry_run=dry_run,
-            resend_in_doubt=resend_in_doubt,
-        )
+    for attempt in range(1, ORCHESTRATION_ATTEMPTS + 1):
+        try:
+            with tags(*survey_tags(survey)):
+                return wave_flow(
+                    project_dir=str(settings.project_dir),
+                    wave=wave,
+                    dry_run=dry_run,
+                    resend_in_doubt=resend_in_doubt,
+                )
+        except Exception as exc:
+            if attempt == ORCHESTRATION_ATTEMPTS or not is_orchestration_error(exc):
+                raise
+            # The ledger makes a re-run a resume: nobody already sent is sent again.
+            logger.warning(
+                "Prefect failed to run the wave (%s: %s); retrying (%d/%d)",
+                type(exc).__name__,
+                exc,
+                attempt + 1,
+                ORCHESTRATION_ATTEMPTS,
+            )
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
+#: Flow runs tried when Prefect itself fails (its ephemeral API on SQLite can be locked).
+ORCHESTRATION_ATTEMPTS = 3
+
+
+def is_orchestration_error(exc: BaseException) -> bool:
+    """True for failures of Prefect's own machinery, never for cxops' or the channel's."""
+    if isinstance(exc, CxopsError):
+        return False
+    module = type(exc).__module__ or ""
+    if module.startswith(("prefect", "httpx", "httpcore")):
+        return True
+    return "database is locked" in str(exc)
 
 
 def survey_tags(survey: Survey) -> list[str]:

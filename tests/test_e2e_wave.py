@@ -51,25 +51,19 @@ def test_run_sends_a_wave_into_the_outbox_and_a_rerun_resumes(project, prefect_e
     assert "sent 300" in human and "enterprise" in human
 
     # the flow runs are tagged, and the summary is published as a markdown artifact
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterKey,
-        FlowRunFilter,
-        FlowRunFilterTags,
-    )
+    import httpx
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["survey:nps-quarterly"]))
-        )
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["wave-summary-nps-quarterly"])
-            )
-        )
-    assert len(runs) >= 3 and all("kind:nps" in run.tags for run in runs)
-    assert artifacts and "| enterprise |" in artifacts[0].data
+    api = prefect_env["PREFECT_API_URL"]
+    runs = httpx.post(
+        f"{api}/flow_runs/filter",
+        json={"flow_runs": {"tags": {"all_": ["survey:nps-quarterly"]}}, "limit": 50},
+    ).json()
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["wave-summary-nps-quarterly"]}}, "limit": 10},
+    ).json()
+    assert len(runs) >= 3 and all("kind:nps" in run["tags"] for run in runs)
+    assert artifacts and "| enterprise |" in artifacts[0]["data"]
 
 
 def test_dry_run_renders_without_storing_or_sending(project, prefect_env):

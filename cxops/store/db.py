@@ -174,7 +174,9 @@ def _engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url, parsed.database)
-        return create_engine(url, pool_pre_ping=True)
+        # The collector serves up to `pool_size` requests at once; overflow connections
+        # would each cost a new server process on PostgreSQL.
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise StoreError(f"cannot open store {safe!r}: {exc}") from None
 

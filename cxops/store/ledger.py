@@ -11,16 +11,19 @@ Every function takes a `Store` and plain values; none imports Prefect.
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import BigInteger, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,14 +115,14 @@ def add_invitees(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with store.session() as session:
-        last = session.scalar(
+    with store.connect() as conn:
+        last = conn.scalar(
             select(func.max(Send.batch)).where(
                 Send.survey_id == survey_id, Send.wave_id == wave_id, Send.step == step
             )
         )
     first_batch = 0 if last is None else last + 1
-    insert = _FastInsert(store)
+    insert = _fast_insert(store.engine.dialect)
     created_at = insert.bind("created_at", now)
     bind_contact = insert.processors["contact"] or (lambda value: value)
     added = 0
@@ -164,10 +167,10 @@ class _FastInsert:
         "segment", "locale", "contact", "status", "batch", "created_at",
     )  # fmt: skip
 
-    def __init__(self, store: Store):
-        dialect = store.engine.dialect
+    def __init__(self, dialect: Any):
         statement = (
-            _insert(store, Send)
+            (postgresql if dialect.name == "postgresql" else sqlite)
+            .insert(Send)
             .values({name: bindparam(name) for name in self.COLUMNS})
             .on_conflict_do_nothing(index_elements=["survey_id", "wave_id", "contact_key", "step"])
         )
@@ -189,6 +192,12 @@ class _FastInsert:
         return values if self.positional else dict(zip(self.COLUMNS, values, strict=True))
 
 
+@functools.lru_cache(maxsize=16)
+def _fast_insert(dialect: Any) -> _FastInsert:
+    """The compiled insert of a dialect (an engine's dialect lives as long as the engine)."""
+    return _FastInsert(dialect)
+
+
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
@@ -201,6 +210,40 @@ def _insert(store: Store, model: type[Any]) -> Any:
 
 
 # -- sending ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ClaimedSend:
+    """A claimed ledger row: the columns of `Send`, read without the ORM's bookkeeping."""
+
+    id: int
+    send_id: str
+    survey_id: str
+    wave_id: str
+    step: int
+    contact_key: str
+    email: str
+    segment: str
+    locale: str
+    contact: dict[str, Any]
+    status: str
+    batch: int
+    claim_id: str | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    channel: str | None
+    provider_id: str | None
+    error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    honeypot_at: datetime | None
+
+
+_SENDS = Send.__table__
+_CLAIMED_COLUMNS = tuple(_SENDS.c[field.name] for field in fields(ClaimedSend))
+_ID_ARRAY = postgresql.ARRAY(BigInteger)
 
 
 def new_claim_id() -> str:
@@ -216,16 +259,20 @@ def claim_batch(
     claim_id: str,
     limit: int,
     now: datetime,
-) -> list[Send]:
+) -> list[ClaimedSend]:
     """Move up to `limit` pending rows to `sending` under `claim_id`, and return them.
 
     No two callers ever get the same row. Rows whose email is suppressed at claim
     time become `skipped` (error = the reason) instead; an empty list means
-    nothing is pending any more.
+    nothing is pending any more. The rows come as `ClaimedSend` (every column of
+    `Send`, as committed), ordered by batch and id.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
     claimed: list[int] = []
+    # Where the database can, the claiming UPDATE returns the rows (no second read).
+    returning = store.engine.dialect.update_returning
+    rows: list[Any] = []
     with store.session(write=True) as session:
         while len(claimed) < limit:
             query = (
@@ -248,18 +295,37 @@ def claim_batch(
             _skip_suppressed(session, [(row.id, row.reason) for row in candidates if row.reason])
             ids = [row.id for row in candidates if not row.reason]
             if ids:
-                session.execute(
-                    update(Send)
-                    .where(Send.id.in_(ids))
+                # A Core UPDATE of the table: the ORM's bulk-update bookkeeping is not needed.
+                statement = (
+                    update(_SENDS)
+                    .where(_id_in(store, ids))
                     .values(status="sending", claim_id=claim_id, claimed_at=now)
-                    .execution_options(synchronize_session=False)
                 )
+                if returning:
+                    rows.extend(session.execute(statement.returning(*_CLAIMED_COLUMNS)).all())
+                else:
+                    session.execute(statement)
                 claimed.extend(ids)
         if not claimed:
             return []
-        return list(
-            session.scalars(select(Send).where(Send.id.in_(claimed)).order_by(Send.batch, Send.id))
-        )
+        if returning:
+            rows.sort(key=lambda row: (row.batch, row.id))
+        else:
+            rows = list(
+                session.execute(
+                    select(*_CLAIMED_COLUMNS)
+                    .where(_id_in(store, claimed))
+                    .order_by(Send.batch, Send.id)
+                )
+            )
+        return [ClaimedSend(*row) for row in rows]
+
+
+def _id_in(store: Store, ids: Sequence[int]) -> Any:
+    """`sends.id IN (ids)`: one array parameter on PostgreSQL rather than one per id."""
+    if store.dialect == "postgresql":
+        return _SENDS.c.id == any_(bindparam("claim_ids", list(ids), type_=_ID_ARRAY))
+    return _SENDS.c.id.in_(ids)
 
 
 def _skip_suppressed(session: Session, rows: Sequence[tuple[int, str]]) -> None:
@@ -290,42 +356,139 @@ def mark_results(
     `claim_id` still `sending` — or put `in_doubt` by recovery while this run was
     in fact alive — are touched: a late, definite answer beats doubt.
     """
-    values: dict[str, dict[str, Any]] = {
+    constants: dict[str, dict[str, Any]] = {
         "sent": {"status": "sent", "sent_at": now, "channel": channel, "error": None},
         "failed": {"status": "failed", "channel": channel},
         "retry": {"status": "pending", "claim_id": None, "claimed_at": None},
         "in_doubt": {"status": "in_doubt", "channel": channel},
     }
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[str, list[tuple[str, str | None, str | None]]] = defaultdict(list)
     for delivery in deliveries:
-        if delivery.status not in values:
+        if delivery.status not in constants:
             raise ValueError(f"unknown delivery status {delivery.status!r}")
-        grouped[delivery.status].append(
+        grouped[delivery.status].append((delivery.send_id, delivery.provider_id, delivery.error))
+    changed = dict.fromkeys(constants, 0)
+    dialect = store.engine.dialect
+    with store.connect(write=True) as conn:
+        for status, rows in grouped.items():
+            statement = _result_update(dialect, status)
+            params = statement.params(claim_id, constants[status], rows)
+            changed[status] += conn.exec_driver_sql(statement.sql, params).rowcount
+    return changed
+
+
+class _ResultUpdate:
+    """`UPDATE sends SET … WHERE send_id = ? AND claim_id = ? AND status IN (sending,
+    in_doubt)` for one delivery status, compiled once, values bound by hand.
+
+    The DBAPI's executemany gets ready-made parameters (as `_FastInsert` does):
+    SQLAlchemy's per-row processing would cost most of the time.
+    """
+
+    #: Columns set from each delivery (the rest are the status's constants).
+    PER_ROW: Mapping[str, tuple[str, ...]] = {
+        "sent": ("provider_id",),
+        "failed": ("error",),
+        "retry": ("error",),
+        "in_doubt": ("provider_id", "error"),
+    }
+    CONSTANTS: Mapping[str, tuple[str, ...]] = {
+        "sent": ("status", "sent_at", "channel", "error"),
+        "failed": ("status", "channel"),
+        "retry": ("status", "claim_id", "claimed_at"),
+        "in_doubt": ("status", "channel"),
+    }
+
+    def __init__(self, dialect: Any, status: str):
+        table = Send.__table__
+        # Every parameter is named: c_* constants of the call, r_* values of a delivery.
+        sets = {
+            name: bindparam(f"c_{name}", type_=table.c[name].type)
+            for name in self.CONSTANTS[status]
+        }
+        sets.update(
             {
-                "b_send_id": delivery.send_id,
-                "b_provider": delivery.provider_id,
-                "b_error": delivery.error,
+                name: bindparam(f"r_{name}", type_=table.c[name].type)
+                for name in self.PER_ROW[status]
             }
         )
-    changed = dict.fromkeys(values, 0)
-    with store.connect(write=True) as conn:
-        for status, params in grouped.items():
-            extra: dict[str, Any] = {}
-            if status in ("sent", "in_doubt"):
-                extra["provider_id"] = bindparam("b_provider")
-            if status in ("failed", "retry", "in_doubt"):
-                extra["error"] = bindparam("b_error")
-            statement = (
-                update(Send)
-                .where(
-                    Send.send_id == bindparam("b_send_id"),
-                    Send.claim_id == claim_id,
-                    or_(Send.status == "sending", Send.status == "in_doubt"),
-                )
-                .values(**values[status], **extra)
+        statement = (
+            update(Send)
+            .where(
+                Send.send_id == bindparam("r_send_id", type_=table.c.send_id.type),
+                Send.claim_id == bindparam("w_claim_id", type_=table.c.claim_id.type),
+                or_(
+                    Send.status == bindparam("w_sending", type_=table.c.status.type),
+                    Send.status == bindparam("w_in_doubt", type_=table.c.status.type),
+                ),
             )
-            changed[status] += conn.execute(statement, params).rowcount
-    return changed
+            .values(sets)
+        )
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.constants = self.CONSTANTS[status]
+        #: Parameters in the order `params` assembles them: call constants, then a row's.
+        self.names = (
+            "w_claim_id", "w_sending", "w_in_doubt",
+            *(f"c_{name}" for name in self.constants),
+            "r_send_id", *(f"r_{name}" for name in self.PER_ROW[status]),
+        )  # fmt: skip
+        self.processors = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names
+        ]
+        self.positional = dialect.positional
+        order = tuple(compiled.positiontup or ()) if self.positional else self.names
+        if sorted(order) != sorted(self.names):
+            raise AssertionError(f"unexpected parameters {order}")
+        #: The parameters in the statement's order, from call constants + a row's values.
+        self.pick = operator.itemgetter(*(self.names.index(name) for name in order))
+        first_row = 3 + len(self.constants)
+        self.fixed_processors = self.processors[:first_row]
+        self.row_processors = self.processors[first_row:]
+        #: A row's values from a delivery's (send_id, provider_id, error).
+        used = [0] + [
+            index
+            for index, name in ((1, "provider_id"), (2, "error"))
+            if name in self.PER_ROW[status]
+        ]
+        self.take = operator.itemgetter(*used)
+
+    def params(
+        self,
+        claim_id: str,
+        constants: Mapping[str, Any],
+        rows: Sequence[tuple[str, str | None, str | None]],
+    ) -> list[Any]:
+        """The executemany parameters: one set per (send_id, provider_id, error)."""
+        fixed = tuple(
+            value if process is None else process(value)
+            for value, process in zip(
+                (claim_id, "sending", "in_doubt", *(constants[name] for name in self.constants)),
+                self.fixed_processors,
+                strict=True,
+            )
+        )
+        take, pick, names = self.take, self.pick, self.names
+        row_processors = self.row_processors if any(self.row_processors) else None
+        result = []
+        for row in rows:
+            values = take(row)
+            if row_processors is not None:
+                values = tuple(
+                    value if process is None else process(value)
+                    for value, process in zip(values, row_processors, strict=True)
+                )
+            combined = fixed + values
+            result.append(
+                pick(combined) if self.positional else dict(zip(names, combined, strict=True))
+            )
+        return result
+
+
+@functools.lru_cache(maxsize=64)
+def _result_update(dialect: Any, status: str) -> _ResultUpdate:
+    return _ResultUpdate(dialect, status)
 
 
 def recover_dead_claims(

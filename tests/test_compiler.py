@@ -1,0 +1,55 @@
+"""The compiled flow's shape, and which failures make `cxops run` try the flow again."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+from prefect.exceptions import PrefectHTTPStatusError
+
+from cxops.compiler import (
+    artifact_key,
+    compile_survey,
+    is_orchestration_error,
+    summary_markdown,
+    survey_tags,
+)
+from cxops.errors import ChannelError, TemplateError
+from cxops.planning import WaveSummary
+from cxops.spec import find_survey
+
+
+def test_a_survey_compiles_to_a_flow_named_after_it(project):
+    survey = find_survey("nps-quarterly", project.root / "surveys")
+    flow = compile_survey(survey)
+    assert flow.name == "wave-nps-quarterly"
+    assert set(flow.parameters.properties) == {"project_dir", "wave", "dry_run", "resend_in_doubt"}
+    assert survey_tags(survey) == ["cxops", "survey:nps-quarterly", "kind:nps"]
+    assert artifact_key(survey.id) == "wave-summary-nps-quarterly"
+
+
+def test_summary_markdown_has_a_row_per_segment():
+    summary = WaveSummary(
+        survey="s",
+        wave="w",
+        sampled=3,
+        sent=3,
+        by_segment={"smb": {"eligible": 2, "sampled": 2, "sent": 2}, "other": {"sent": 1}},
+        excluded={"unsubscribed": 4},
+    )
+    text = summary_markdown(summary)
+    assert "| smb | 2 | 2 | 2 | 0 | 0 |" in text and "| other | 0 | 0 | 1 | 0 | 0 |" in text
+    assert "| unsubscribed | 4 |" in text
+
+
+def test_only_prefects_own_failures_are_retried():
+    request = httpx.Request("POST", "http://127.0.0.1/api/flow_runs")
+    response = httpx.Response(503, request=request)
+    assert is_orchestration_error(
+        PrefectHTTPStatusError("down", request=request, response=response)
+    )
+    assert is_orchestration_error(httpx.ConnectError("refused"))
+    assert is_orchestration_error(sqlite3.OperationalError("database is locked"))
+    assert not is_orchestration_error(TemplateError("templates/x.html.j2 is missing"))
+    assert not is_orchestration_error(ChannelError("bad key"))
+    assert not is_orchestration_error(ValueError("a bug"))
