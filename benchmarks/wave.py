@@ -280,7 +280,7 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="1,000,000 contacts")
     parser.add_argument("--naive", type=int, default=2_000)
     parser.add_argument("--floor", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the start-up check")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the start-up check")
     parser.add_argument("--child")
     parser.add_argument("--project", type=Path)
     parser.add_argument("--limit", type=int, default=0)

@@ -24,7 +24,8 @@ from cxops.spec.models import Survey
 from cxops.store import ledger
 from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
-from cxops.store.models import Response, Send
+from cxops.store.ledger import ClaimedSend
+from cxops.store.models import Response
 
 logger = logging.getLogger("cxops.sending")
 
@@ -173,7 +174,7 @@ class BatchResult:
         return dict(self.__dict__)
 
 
-def _send_view(row: Send, expires_at: datetime) -> SendView:
+def _send_view(row: ClaimedSend, expires_at: datetime) -> SendView:
     return SendView(
         send_id=row.send_id,
         email=row.email,
