@@ -34,6 +34,7 @@ from cxops.store.models import Send
 from cxops.store.responses import (
     AnswerUpdate,
     SavedResponse,
+    SendView,
     find_send,
     mark_honeypot,
     record_answers,
@@ -51,7 +52,7 @@ SCRIPT_PATH = "/assets/answer.js"
 class Invitation:
     """A send, its survey and what was answered so far."""
 
-    send: Send
+    send: Send | SendView
     survey: Survey
     questions: list[FormQuestion]
     stored: StoredResponse | None
@@ -208,10 +209,10 @@ async def submit_answers(request: Request, token: str) -> Response:
 def _submit(
     state: CollectorState, send_id: str, fields: dict[str, list[str]], partial: bool
 ) -> tuple[Invitation, ParsedAnswers, SavedResponse | None]:
-    """Parse and store in one transaction (the send is read once, under the write)."""
+    """Parse and store (the send is read once, by the store's save)."""
     seen: dict[str, Any] = {}
 
-    def decide(send: Send) -> AnswerUpdate | None:
+    def decide(send: SendView) -> AnswerUpdate | None:
         survey = state.survey(send.survey_id)
         if survey is None:
             raise NotFoundError("the survey of this invitation is gone")

@@ -1,10 +1,11 @@
 """Responses: one per invitation, created by the first answer, updated by every edit.
 
-The row is read `FOR UPDATE` (SQLite: under its write lock) and written back only
-if its `revision` is still the one read, retried otherwise; the unique `send_id`
-makes a second insert fail, and the loser retries as an update. So two submits racing for one invitation (the
-page's partial save and the final submit) never make two rows or lose an edit, on
-SQLite and PostgreSQL alike.
+An edit reads the row `FOR UPDATE` (SQLite: under its write lock) and writes it back
+only if its `revision` is still the one read, retried otherwise; the unique `send_id`
+makes a second insert fail (PostgreSQL: `ON CONFLICT DO NOTHING`), and the loser
+retries as an edit. So two submits racing for one invitation (the page's partial
+save and the final submit) never make two rows or lose an edit, on SQLite and
+PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,7 +75,7 @@ def response_for(session: Session, send: Send) -> Response | None:
     return session.scalar(select(Response).where(Response.send_id == anchor.send_id))
 
 
-def suspect_reason(send: Send, invitation: Send, now: datetime) -> str | None:
+def suspect_reason(send: Send | SendView, invitation: Send | SendView, now: datetime) -> str | None:
     """Why answers through `send` look like a machine's, or None."""
     if send.honeypot_at is not None or invitation.honeypot_at is not None:
         return "honeypot"
@@ -96,8 +98,8 @@ class AnswerUpdate:
     unless_complete: bool = False
 
 
-#: Decides the update once the send is loaded (in the same transaction); None stores nothing.
-Decide = Callable[[Send], AnswerUpdate | None]
+#: Decides the update once the send is loaded; None stores nothing.
+Decide = Callable[["SendView"], AnswerUpdate | None]
 
 
 def save_answers(
@@ -122,16 +124,35 @@ def save_answers(
 def record_answers(
     store: Store, send_id: str, decide: Decide, *, now: datetime
 ) -> SavedResponse | None:
-    """Load send `send_id`, let `decide` say what to store, store it: one transaction.
+    """Load send `send_id`, let `decide` say what to store, store it, committed on return.
 
     NotFoundError when there is no such send. Retried on a concurrent edit of the
     same response (`decide` may then run again). None when nothing was stored.
+
+    The statements are Core, not ORM (a hot path), and few. On PostgreSQL the first
+    answer to an invitation is two single-statement autocommit round trips: the send
+    with its response (one join), then `INSERT ... ON CONFLICT DO NOTHING` (atomic on
+    its own, so a racing first answer loses cleanly and becomes an edit). An edit is one
+    transaction: the response `SELECT ... FOR UPDATE`, then the `UPDATE`. On SQLite all
+    of it is one `BEGIN IMMEDIATE` transaction (the write lock serialises writers).
     """
+    known: _Loaded | None = None
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            known = _load(conn, send_id, decide)
+            if known.change is None:
+                return None
+            if known.row is None:
+                saved = _insert(conn, known, now, on_conflict=True)
+                if saved is not _EXISTS:
+                    return saved
     for _ in range(_ATTEMPTS):
         try:
-            with _writer(store), store.session(write=True) as session:
-                return _save_once(session, send_id, decide, now)
+            with _writer(store), store.connect(write=True) as conn:
+                return _save_locked(conn, send_id, decide, now, known)
         except (_Conflict, IntegrityError):
+            known = None
             continue
     raise StoreError(f"answers not saved: {_ATTEMPTS} concurrent edits in a row")
 
@@ -152,52 +173,127 @@ def _writer(store: Store) -> AbstractContextManager[Any]:
     return lock
 
 
-def _save_once(
-    session: Session, send_id: str, decide: Decide, now: datetime
-) -> SavedResponse | None:
-    send = find_send(session, send_id)
-    if send is None:
+@dataclass(frozen=True, slots=True)
+class SendView:
+    """The columns of a send that answering needs (a Core row, not an ORM object)."""
+
+    send_id: str
+    survey_id: str
+    wave_id: str
+    step: int
+    contact_key: str
+    email: str
+    segment: str
+    locale: str
+    contact: dict[str, Any]
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    honeypot_at: datetime | None
+
+
+_sends = Send.__table__
+_responses = Response.__table__
+_SEND_COLUMNS = [_sends.c[field.name] for field in fields(SendView)]
+_ROW_COLUMNS = [
+    _responses.c[name]
+    for name in ("id", "status", "answers", "revision", "suspect", "suspect_reason")
+]
+_ROW_LABELS = [column.label(f"r_{column.name}") for column in _ROW_COLUMNS]
+#: The send and (for an invitation, the common case) its response in one statement.
+_SEND_AND_RESPONSE = (
+    select(*_SEND_COLUMNS, *_ROW_LABELS)
+    .select_from(_sends.outerjoin(_responses, _responses.c.send_id == _sends.c.send_id))
+    .where(_sends.c.send_id == bindparam("send_id"))
+)
+_INVITATION = select(*_SEND_COLUMNS).where(
+    _sends.c.survey_id == bindparam("survey_id"),
+    _sends.c.wave_id == bindparam("wave_id"),
+    _sends.c.contact_key == bindparam("contact_key"),
+    _sends.c.step == 0,
+)
+_RESPONSE = select(*_ROW_COLUMNS).where(_responses.c.send_id == bindparam("send_id"))
+_RESPONSE_LOCKED = _RESPONSE.with_for_update()
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    id: int
+    status: str
+    answers: dict[str, Any]
+    revision: int
+    suspect: bool
+    suspect_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    send: SendView
+    invitation: SendView
+    row: _Stored | None
+    change: AnswerUpdate | None
+
+
+#: `_insert` found the response already there (a racing first answer won).
+_EXISTS: Any = object()
+
+
+def _send_view(row: Any) -> SendView:
+    return SendView(*row[: len(_SEND_COLUMNS)])
+
+
+def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False) -> _Loaded:
+    """The send, its invitation, the invitation's response (locked with `lock`), the change."""
+    first = conn.execute(_SEND_AND_RESPONSE, {"send_id": send_id}).first()
+    if first is None:
         raise NotFoundError("no such invitation")
+    send = _send_view(first)
     change = decide(send)
+    invitation = send
+    if send.step != 0:
+        found = conn.execute(
+            _INVITATION,
+            {"survey_id": send.survey_id, "wave_id": send.wave_id, "contact_key": send.contact_key},
+        ).first()
+        invitation = _send_view(found) if found is not None else send
+    if lock or invitation is not send:
+        stored = conn.execute(
+            _RESPONSE_LOCKED if lock else _RESPONSE, {"send_id": invitation.send_id}
+        ).first()
+    else:
+        stored = first[len(_SEND_COLUMNS) :] if first[len(_SEND_COLUMNS)] is not None else None
+    row = _Stored(*stored) if stored is not None else None
+    return _Loaded(send, invitation, row, change)
+
+
+def _save_locked(
+    conn: Connection, send_id: str, decide: Decide, now: datetime, known: _Loaded | None
+) -> SavedResponse | None:
+    """One transaction: the response row locked (FOR UPDATE; SQLite holds its write lock
+    already), then inserted or updated. `known`: the send already loaded and decided."""
+    if known is None:
+        # SQLite: under the write lock, one join reads all (no FOR UPDATE there).
+        loaded = _load(conn, send_id, decide, lock=conn.dialect.name != "sqlite")
+    else:
+        stored = conn.execute(_RESPONSE_LOCKED, {"send_id": known.invitation.send_id}).first()
+        row = _Stored(*stored) if stored is not None else None
+        loaded = _Loaded(known.send, known.invitation, row, known.change)
+    change, row = loaded.change, loaded.row
     if change is None:
         return None
-    answers, complete = dict(change.answers), change.complete
-    invitation = answer_send(session, send)
-    # FOR UPDATE (PostgreSQL; SQLite holds its write lock already): edits queue, not clash.
-    row = session.scalar(
-        select(Response).where(Response.send_id == invitation.send_id).with_for_update()
-    )
     if row is None:
-        if not answers and not complete:
-            return None
-        reason = suspect_reason(send, invitation, now)
-        row = Response(
-            send_id=invitation.send_id,
-            survey_id=invitation.survey_id,
-            wave_id=invitation.wave_id,
-            contact_key=invitation.contact_key,
-            segment=invitation.segment,
-            locale=invitation.locale,
-            status="complete" if complete else "partial",
-            answers=answers,
-            suspect=reason is not None,
-            suspect_reason=reason,
-            first_answered_at=now,
-            submitted_at=now if complete else None,
-            updated_at=now,
-            revision=1,
-        )
-        session.add(row)
-        session.flush()
-        return _saved(row, changed=True)
+        saved = _insert(conn, loaded, now, on_conflict=conn.dialect.name == "postgresql")
+        if saved is _EXISTS:
+            raise _Conflict  # inserted meanwhile: retried as an edit
+        return saved
+    answers, complete = dict(change.answers), change.complete
     if change.unless_complete and row.status == "complete":
-        return _saved(row, changed=False)
+        return _saved(loaded.invitation.send_id, row, changed=False)
     merged = answers if complete else {**row.answers, **answers}
     status = "complete" if complete else row.status
     if merged == row.answers and status == row.status:
-        return _saved(row, changed=False)
+        return _saved(loaded.invitation.send_id, row, changed=False)
     reason = row.suspect_reason
-    if reason is None and (send.honeypot_at or invitation.honeypot_at):
+    if reason is None and (loaded.send.honeypot_at or loaded.invitation.honeypot_at):
         reason = "honeypot"
     values: dict[str, Any] = {
         "answers": merged,
@@ -209,16 +305,15 @@ def _save_once(
     }
     if complete:
         values["submitted_at"] = now
-    result = session.execute(
-        update(Response)
-        .where(Response.id == row.id, Response.revision == row.revision)
+    result = conn.execute(
+        update(_responses)
+        .where(_responses.c.id == row.id, _responses.c.revision == row.revision)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise _Conflict
     return SavedResponse(
-        send_id=row.send_id,
+        send_id=loaded.invitation.send_id,
         status=status,
         answers=merged,
         revision=row.revision + 1,
@@ -228,9 +323,58 @@ def _save_once(
     )
 
 
-def _saved(row: Response, *, changed: bool) -> SavedResponse:
+def _insert(conn: Connection, loaded: _Loaded, now: datetime, *, on_conflict: bool) -> Any:
+    """The first answer to an invitation; `_EXISTS` when (`on_conflict`) it is there already,
+    None when there is nothing to store."""
+    change, invitation = loaded.change, loaded.invitation
+    assert change is not None
+    answers, complete = dict(change.answers), change.complete
+    if not answers and not complete:
+        return None
+    reason = suspect_reason(loaded.send, invitation, now)
+    status = "complete" if complete else "partial"
+    values = {
+        "send_id": invitation.send_id,
+        "survey_id": invitation.survey_id,
+        "wave_id": invitation.wave_id,
+        "contact_key": invitation.contact_key,
+        "segment": invitation.segment,
+        "locale": invitation.locale,
+        "status": status,
+        "answers": answers,
+        "suspect": reason is not None,
+        "suspect_reason": reason,
+        "first_answered_at": now,
+        "submitted_at": now if complete else None,
+        "updated_at": now,
+        "revision": 1,
+    }
+    statement = _INSERT_NEW if on_conflict else _INSERT
+    if conn.execute(statement, values).first() is None:
+        return _EXISTS
     return SavedResponse(
-        send_id=row.send_id,
+        send_id=invitation.send_id,
+        status=status,
+        answers=answers,
+        revision=1,
+        suspect=reason is not None,
+        suspect_reason=reason,
+        changed=True,
+    )
+
+
+_INSERT = insert(_responses).returning(_responses.c.id)
+#: PostgreSQL: nothing inserted (no row returned) when the invitation has a response.
+_INSERT_NEW = (
+    postgresql.insert(_responses)
+    .on_conflict_do_nothing(index_elements=[_responses.c.send_id])
+    .returning(_responses.c.id)
+)
+
+
+def _saved(send_id: str, row: _Stored, *, changed: bool) -> SavedResponse:
+    return SavedResponse(
+        send_id=send_id,
         status=row.status,
         answers=dict(row.answers),
         revision=row.revision,
