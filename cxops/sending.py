@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from cxops.audience.eligibility import History
 from cxops.channels.base import BatchContext, Channel, Delivery
 from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer, SendView
@@ -61,22 +62,31 @@ def accepted_interviews(store: Store, survey_id: str) -> int:
         return sum(1 for answer in answers if answer.get("accepted") is True)
 
 
-def read_history(settings: Settings, survey: Survey, wave_id: str, now: datetime):
+def _history_and_accepted(
+    store: Store, survey: Survey, settings: Settings, wave_id: str, now: datetime
+) -> tuple[History, int]:
+    """Who the store holds back for this wave, and interviews accepted so far."""
+    history = load_history(
+        store,
+        survey_id=survey.id,
+        wave_id=wave_id,
+        now=now,
+        surveyed_within=survey.audience.exclude.surveyed_within,
+        cap=settings.cap,
+    )
+    accepted = accepted_interviews(store, survey.id) if survey.interview else 0
+    return history, accepted
+
+
+def read_history(
+    settings: Settings, survey: Survey, wave_id: str, now: datetime
+) -> tuple[History | None, int]:
     """The store's history when a store exists, else None (nobody excluded for history)."""
     if not store_exists(settings.store_url):
         return None, 0
     store = open_store(settings.store_url, upgrade=False)
     try:
-        history = load_history(
-            store,
-            survey_id=survey.id,
-            wave_id=wave_id,
-            now=now,
-            surveyed_within=survey.audience.exclude.surveyed_within,
-            cap=settings.cap,
-        )
-        accepted = accepted_interviews(store, survey.id) if survey.interview else 0
-        return history, accepted
+        return _history_and_accepted(store, survey, settings, wave_id, now)
     finally:
         store.dispose()
 
@@ -144,15 +154,7 @@ def prepare_wave(
         summary = WaveSummary.from_dict(row.summary)
         summary.notes = [*summary.notes, "resumed: the wave was planned by an earlier run"]
         return summary
-    history = load_history(
-        store,
-        survey_id=survey.id,
-        wave_id=wave_id,
-        now=now,
-        surveyed_within=survey.audience.exclude.surveyed_within,
-        cap=settings.cap,
-    )
-    accepted = accepted_interviews(store, survey.id) if survey.interview else 0
+    history, accepted = _history_and_accepted(store, survey, settings, wave_id, now)
     plan = plan_wave(survey, settings, history=history, wave=wave_id, accepted=accepted)
     _add_in_locale_batches(store, survey, wave_id, plan.invitees, now, settings.batch_size)
     summary = plan.summary()

@@ -228,6 +228,33 @@ def prefect_env(prefect_harness: str, monkeypatch: pytest.MonkeyPatch) -> dict[s
     return {"PREFECT_API_URL": prefect_harness}
 
 
+#: Flags for headless Chromium on a machine with no network beyond loopback.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (its own browser download does not work here)."""
+    path = chromium_path()
+    require_service(path is not None, "Debian's chromium is not installed (/usr/bin/chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or (
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

@@ -19,20 +19,10 @@ from cxops.collect import create_app
 from cxops.collect.fixtures import SentInvitation, invite
 from cxops.store.db import Store, open_store
 from cxops.store.models import Response, Suppression
-from cxops.testing import chromium_path, require_service
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass
@@ -83,20 +73,6 @@ def live(project) -> Iterator[Live]:
         server.should_exit = True
         thread.join(timeout=10)
         store.dispose()
-
-
-@pytest.fixture
-def browser():
-    path = chromium_path()
-    require_service(path is not None, "chromium is not installed (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def shot(page, name: str) -> None:

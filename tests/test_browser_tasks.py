@@ -12,27 +12,13 @@ from cxops.collect.task_pages import router
 from cxops.followup import service
 from cxops.store import tasks as q
 from cxops.store.db import open_store
-from cxops.testing import chromium_path, require_service
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NOW = "2026-11-23T09:00:00+00:00"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.mark.browser
-def test_close_a_task_in_the_browser(empty_project, tmp_path):
-    browser_path = chromium_path()
-    require_service(browser_path is not None, "Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
+def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
     write_survey(empty_project.root)
     settings = empty_project.settings(now=at(NOW))
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -55,23 +41,21 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path):
     with serving(app) as base:
         link = base + path
         ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(link)
-            assert page.locator("h1").inner_text() == "Call Ada Lovelace about their score of 3"
-            assert page.locator("#customer-name").inner_text() == "Ada Lovelace"
-            assert "Too slow <b>really</b>" in page.locator("dl.answers").inner_text()
-            page.screenshot(path=str(ARTIFACTS / "task-page-open.png"), full_page=True)
-            page.get_by_label("resolved").check()
-            page.locator("#note").fill("Called, fixed their import.")
-            page.get_by_role("button", name="Close the task").click()
-            page.wait_for_load_state()
-            assert "The task is closed" in page.locator("p.notice").inner_text()
-            assert page.locator("section.task").get_attribute("data-task-status") == "done"
-            assert page.locator("form").count() == 0
-            page.screenshot(path=str(ARTIFACTS / "task-page-closed.png"), full_page=True)
-            browser.close()
+        page = browser.new_page()
+        page.goto(link)
+        assert page.locator("h1").inner_text() == "Call Ada Lovelace about their score of 3"
+        assert page.locator("#customer-name").inner_text() == "Ada Lovelace"
+        assert "Too slow <b>really</b>" in page.locator("dl.answers").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "task-page-open.png"), full_page=True)
+        page.get_by_label("resolved").check()
+        page.locator("#note").fill("Called, fixed their import.")
+        page.get_by_role("button", name="Close the task").click()
+        page.wait_for_load_state()
+        assert "The task is closed" in page.locator("p.notice").inner_text()
+        assert page.locator("section.task").get_attribute("data-task-status") == "done"
+        assert page.locator("form").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "task-page-closed.png"), full_page=True)
+        page.close()
     store.dispose()
     check = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     try:

@@ -5,7 +5,6 @@ Rows are inserted directly (Send + Response), as the collector would leave them.
 
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,8 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from cxops.collect.fixtures import add_send
 from cxops.store.db import Store
-from cxops.store.models import Response, Send
+from cxops.store.models import Response
 
 SURVEY_ID = "nps-test"
 OWNER = "owner@acme.example"
@@ -104,7 +104,6 @@ def add_response(
     survey_id: str = SURVEY_ID,
 ) -> int:
     """One invitation and its response; the response id."""
-    send_id = secrets.token_hex(16)
     fields = {
         "name": f"Customer {key}",
         "csm_email": "csm.anna@acme.example",
@@ -112,23 +111,17 @@ def add_response(
         "mrr": 120.5,
     }
     fields.update(contact or {})
+    send_id = add_send(
+        store,
+        survey_id=survey_id,
+        contact_key=key,
+        email=f"{key}@customer.example",
+        sent_at=when,
+        segment=segment,
+        wave_id=wave,
+        contact=fields,
+    )
     with store.session() as session:
-        session.add(
-            Send(
-                send_id=send_id,
-                survey_id=survey_id,
-                wave_id=wave,
-                step=0,
-                contact_key=key,
-                email=f"{key}@customer.example",
-                segment=segment,
-                contact=fields,
-                status="sent",
-                created_at=when,
-                sent_at=when,
-            )
-        )
-        session.flush()
         response = Response(
             send_id=send_id,
             survey_id=survey_id,

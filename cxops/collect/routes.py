@@ -29,16 +29,14 @@ from cxops.collect.state import CollectorState
 from cxops.errors import CxopsError, NotFoundError
 from cxops.messages.tokens import read_token
 from cxops.spec.models import Survey
-from cxops.store.models import Response as StoredResponse
-from cxops.store.models import Send
 from cxops.store.responses import (
     AnswerUpdate,
     SavedResponse,
     SendView,
     find_send,
     mark_honeypot,
+    read_answers,
     record_answers,
-    response_for,
 )
 from cxops.store.suppressions import suppress, suppression_reason
 
@@ -52,10 +50,11 @@ SCRIPT_PATH = "/assets/answer.js"
 class Invitation:
     """A send, its survey and what was answered so far."""
 
-    send: Send | SendView
+    send: SendView
     survey: Survey
     questions: list[FormQuestion]
-    stored: StoredResponse | None
+    #: The answers stored so far (None before the first).
+    stored: dict[str, Any] | None
 
 
 def collector(request: Request) -> CollectorState:
@@ -73,15 +72,11 @@ def _subject(request: Request, purpose: str, token: str) -> str:
 
 
 def _load_invitation(state: CollectorState, send_id: str) -> Invitation:
-    with state.store().session() as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        survey = state.survey(send.survey_id)
-        if survey is None:
-            raise NotFoundError("the survey of this invitation is gone")
-        stored = response_for(session, send)
-    return Invitation(send, survey, form_questions(survey), stored)
+    send, stored = read_answers(state.store(), send_id)
+    survey = state.survey(send.survey_id)
+    if survey is None:
+        raise NotFoundError("the survey of this invitation is gone")
+    return Invitation(send, survey, state.questions(survey, form_questions), stored)
 
 
 def _fields(form: FormData | Mapping[str, Any]) -> dict[str, list[str]]:
@@ -148,7 +143,7 @@ async def answer_page(request: Request, token: str) -> Response:
     send_id = _subject(request, "answer", token)
     invitation = await state.run_db(_load_invitation, state, send_id)
     request.state.locale = invitation.send.locale
-    stored = form_values(invitation.stored.answers) if invitation.stored else {}
+    stored = form_values(invitation.stored) if invitation.stored else {}
     query = _fields(request.query_params)
     preselected = parse_answers(invitation.questions, query, partial=True).values
     chosen = form_values(preselected)
@@ -216,7 +211,7 @@ def _submit(
         survey = state.survey(send.survey_id)
         if survey is None:
             raise NotFoundError("the survey of this invitation is gone")
-        questions = form_questions(survey)
+        questions = state.questions(survey, form_questions)
         parsed = parse_answers(questions, fields, partial=partial)
         seen["invitation"] = Invitation(send, survey, questions, None)
         seen["parsed"] = parsed

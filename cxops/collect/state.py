@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from cxops.collect.answers import FormQuestion
 from cxops.collect.webhooks import SignatureVerifier
 from cxops.errors import NotFoundError, SurveyError
 from cxops.settings import Settings
@@ -40,6 +41,8 @@ class CollectorState:
         self._store = store
         self._lock = threading.Lock()
         self._surveys: dict[str, Survey] = {}
+        #: Form questions by survey (keyed by identity; the survey is kept alive with them).
+        self._questions: dict[int, tuple[Survey, list[FormQuestion]]] = {}
         self._loaded_at: float | None = None
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -77,6 +80,19 @@ class CollectorState:
                 )
                 self._loaded_at = time.monotonic()
         return self._surveys.get(survey_id)
+
+    def questions(
+        self, survey: Survey, build: Callable[[Survey], list[FormQuestion]]
+    ) -> list[FormQuestion]:
+        """`build(survey)` (the form questions), computed once per loaded survey."""
+        known = self._questions.get(id(survey))
+        if known is not None and known[0] is survey:
+            return known[1]
+        questions = build(survey)
+        if len(self._questions) > 256:
+            self._questions.clear()  # surveys were reloaded many times: drop the old ones
+        self._questions[id(survey)] = (survey, questions)
+        return questions
 
     def close(self) -> None:
         if self._store is not None:

@@ -265,6 +265,14 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
     return _Loaded(send, invitation, row, change)
 
 
+def read_answers(store: Store, send_id: str) -> tuple[SendView, dict[str, Any] | None]:
+    """Send `send_id` and the answers stored for its invitation (None before any): the
+    answer page's one read (usually one statement). NotFoundError when there is no send."""
+    with store.connect() as conn:
+        loaded = _load(conn, send_id, lambda _send: None)
+    return loaded.send, (dict(loaded.row.answers) if loaded.row is not None else None)
+
+
 def _save_locked(
     conn: Connection, send_id: str, decide: Decide, now: datetime, known: _Loaded | None
 ) -> SavedResponse | None:
