@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from test_followup_support import add_response, at, serving, write_survey
 
-from cxops.collect.task_pages import router
+from cxops.collect import create_app
 from cxops.followup import service
 from cxops.store import tasks as q
 from cxops.store.db import open_store
@@ -34,15 +33,20 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
         view = q.all_tasks(session)[0]
     path = service.task_link(settings, view.key, at(NOW)).removeprefix(settings.public_url)
 
-    app = FastAPI()
-    app.state.settings = settings
-    app.state.store = store
-    app.include_router(router)
-    with serving(app) as base:
+    # the real collector app, which serves the task pages with its layout and CSP
+    with serving(create_app(settings, store=store)) as base:
         link = base + path
         ARTIFACTS.mkdir(exist_ok=True)
         page = browser.new_page()
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
         page.goto(link)
+        # the collector's stylesheet applies under its strict CSP (nothing blocked)
+        assert blocked == []
+        assert "serif" not in page.evaluate("getComputedStyle(document.body).fontFamily").split(",")[0]
         assert page.locator("h1").inner_text() == "Call Ada Lovelace about their score of 3"
         assert page.locator("#customer-name").inner_text() == "Ada Lovelace"
         assert "Too slow <b>really</b>" in page.locator("dl.answers").inner_text()

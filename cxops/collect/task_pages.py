@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from cxops.collect.i18n import strings
 from cxops.errors import CxopsError, TokenError
@@ -61,21 +62,22 @@ def _wants_json(request: Request) -> bool:
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    settings = _settings(request)
-    html = render(
-        settings.project_dir,
-        "pages/task.html.j2",
-        {
-            "lang": "en",
-            "t": strings("en"),
-            "page_css": read_static(settings.project_dir, "pages/collector.css"),
-            "outcomes": q.OUTCOMES,
-            "max_note": MAX_NOTE,
-            "message": None,
-            "error": None,
-            **context,
-        },
-    )
+    values = {
+        "outcomes": q.OUTCOMES,
+        "max_note": MAX_NOTE,
+        "message": None,
+        "error": None,
+        **context,
+    }
+    pages = getattr(request.app.state, "pages", None)
+    if pages is not None:
+        # Inside the collector: its layout, strings and the stylesheet its CSP allows.
+        html = pages.render("pages/task.html.j2", "en", **values)
+    else:
+        settings = _settings(request)
+        css = read_static(settings.project_dir, "pages/collector.css").strip()
+        values.update(lang="en", t=strings("en"), page_css=Markup(css))
+        html = render(settings.project_dir, "pages/task.html.j2", values)
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
