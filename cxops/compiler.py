@@ -44,7 +44,24 @@ logger = logging.getLogger("cxops.compiler")
 PARALLEL_BATCHES = 2
 
 
-@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only for transient failures, never for cxops' own (config, templates)."""
+    try:
+        state.result()
+    except CxopsError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="plan",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=_worth_retrying,
+)
 def plan_task(
     store: Store, survey: Survey, settings: Settings, wave: str | None, resend_in_doubt: bool
 ) -> dict[str, Any]:
@@ -58,7 +75,13 @@ def plan_task(
     return summary.as_dict()
 
 
-@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(
+    name="send-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_worth_retrying,
+)
 def send_batch_task(
     store: Store,
     survey: Survey,
@@ -174,6 +197,8 @@ def run_wave(
 ) -> dict[str, Any]:
     """Run one wave of the survey at `survey_path` as a Prefect flow run; the summary."""
     survey = load_survey(survey_path, project_dir=settings.project_dir)
+    if not dry_run:
+        make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
     configure_prefect_api(settings)
     wave_flow = compile_survey(survey)
     for attempt in range(1, ORCHESTRATION_ATTEMPTS + 1):

@@ -21,8 +21,10 @@ def run_with_progress(
     """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
     import os
 
-    # Prefect's per-task INFO lines drown the summary; the flow runs stay in its UI/API.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Prefect's per-task lines (and tracebacks of errors we print ourselves) drown the
+    # summary; the flow runs stay in Prefect's UI and API. `--debug` shows them all.
+    level = "INFO" if os.environ.get("CXOPS_DEBUG") == "1" else "CRITICAL"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -46,7 +46,9 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
         page.goto(link)
         # the collector's stylesheet applies under its strict CSP (nothing blocked)
         assert blocked == []
-        assert "serif" not in page.evaluate("getComputedStyle(document.body).fontFamily").split(",")[0]
+        assert (
+            "serif" not in page.evaluate("getComputedStyle(document.body).fontFamily").split(",")[0]
+        )
         assert page.locator("h1").inner_text() == "Call Ada Lovelace about their score of 3"
         assert page.locator("#customer-name").inner_text() == "Ada Lovelace"
         assert "Too slow <b>really</b>" in page.locator("dl.answers").inner_text()

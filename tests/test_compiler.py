@@ -53,3 +53,12 @@ def test_only_prefects_own_failures_are_retried():
     assert not is_orchestration_error(TemplateError("templates/x.html.j2 is missing"))
     assert not is_orchestration_error(ChannelError("bad key"))
     assert not is_orchestration_error(ValueError("a bug"))
+
+
+def test_tasks_retry_transient_failures_but_not_cxops_errors():
+    from prefect.states import Failed
+
+    from cxops.compiler import _worth_retrying
+
+    assert _worth_retrying(None, None, Failed(data=ConnectionResetError("peer hung up")))
+    assert not _worth_retrying(None, None, Failed(data=TemplateError("missing template")))

@@ -203,3 +203,14 @@ def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
     engine.dispose()
     processes = Counter(claim.split(":")[1] for claim in claims)
     assert len(processes) == 2 and sum(processes.values()) == 300
+
+
+def test_a_misconfigured_channel_fails_fast_and_stores_nothing(project):
+    # no Prefect API needed: the channel is checked before any flow run starts
+    result = project.run(
+        ["run", "csat-support"], expect_pass=False, env={"CXOPS_CHANNEL": "sendgrid"}
+    )
+    assert result.stderr.strip() == (
+        "error: the sendgrid channel needs an API key: set CXOPS_SENDGRID_API_KEY"
+    )
+    assert not (project.root / "cxops.db").exists()

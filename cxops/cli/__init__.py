@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CXOPS_DEBUG") == "1"
     args = [arg for arg in args if arg != "--debug"]
+    if debug:
+        os.environ["CXOPS_DEBUG"] = "1"
     try:
         app(args=args, prog_name="cxops", standalone_mode=True)
     except CxopsError as exc:
