@@ -29,15 +29,52 @@ print("ok")
 """
 
 
-def test_head_is_the_initial_revision() -> None:
+HEAD = "0002_claim_order_index"
+
+
+def test_the_revisions_form_one_line_to_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0001_initial"]
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in script.walk_revisions()] == [HEAD, "0001_initial"]
+
+
+def test_upgrading_a_populated_store_keeps_its_rows(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from cxops.store.models import Suppression
+
+    store = Store(store_url)
+    try:
+        with store.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001_initial")
+        with store.session() as session:
+            session.add(
+                Suppression(
+                    email="kept@example.com",
+                    reason="unsubscribed",
+                    source="test",
+                    created_at=datetime.now(UTC),
+                )
+            )
+        store.upgrade()
+        assert store.revision() == HEAD
+        with store.session() as session:
+            assert session.get(Suppression, "kept@example.com").reason == "unsubscribed"
+        with store.engine.connect() as conn:
+            (claim,) = [
+                i for i in inspect(conn).get_indexes("sends") if i["name"] == "ix_sends_claim"
+            ]
+        assert claim["column_names"][-2:] == ["batch", "id"]
+    finally:
+        store.dispose()
 
 
 def test_migrated_schema_matches_the_models(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        assert store.revision() == "0001_initial"
+        assert store.revision() == HEAD
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
@@ -52,7 +89,7 @@ def test_upgrade_twice_changes_nothing(store_url: str) -> None:
         store.upgrade()
         with store.engine.connect() as conn:
             versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    assert versions == [("0001_initial",)]
+    assert versions == [(HEAD,)]
 
 
 def test_a_store_made_by_create_all_is_stamped_then_upgraded(store_url: str) -> None:
@@ -60,7 +97,7 @@ def test_a_store_made_by_create_all_is_stamped_then_upgraded(store_url: str) -> 
     Base.metadata.create_all(engine)
     engine.dispose()
     with open_store(store_url) as store:
-        assert store.revision() == "0001_initial"
+        assert store.revision() == HEAD
 
 
 def test_two_processes_opening_a_fresh_store_at_once(store_url: str, tmp_path: Path) -> None:
@@ -80,7 +117,7 @@ def test_two_processes_opening_a_fresh_store_at_once(store_url: str, tmp_path: P
         assert worker.returncode == 0, err
         assert out.strip() == "ok"
     with Store(store_url) as store:
-        assert store.revision() == "0001_initial"
+        assert store.revision() == HEAD
 
 
 def test_store_exists_creates_nothing_for_sqlite(tmp_path: Path) -> None:
