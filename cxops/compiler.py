@@ -18,7 +18,7 @@ from typing import Any
 from prefect import flow, tags, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.context import TagsContext
 
 from cxops.channels import make_channel
 from cxops.errors import CxopsError
@@ -39,9 +39,6 @@ from cxops.store import ledger
 from cxops.store.db import Store, open_store
 
 logger = logging.getLogger("cxops.compiler")
-
-#: Batches in flight at once: overlaps one batch's network wait with the next one's rendering.
-PARALLEL_BATCHES = 2
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
@@ -139,13 +136,25 @@ def summary_markdown(summary: WaveSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _send_wave(
+    store: Store, survey: Survey, settings: Settings, wave: str | None, resend_in_doubt: bool
+) -> dict[str, Any]:
+    """The flow's body: plan into the ledger, send claimed batches until none is left."""
+    planned = plan_task(store, survey, settings, wave, resend_in_doubt)
+    notify_planned(ledger.wave_counts(store, survey.id, planned["wave"], 0))
+    renderer = InvitationRenderer(survey, settings, wave_id=planned["wave"])
+    claim_id = ledger.new_claim_id()
+    while send_batch_task(store, survey, settings, planned["wave"], renderer, claim_id)["claimed"]:
+        pass
+    return summarize_task(store, planned)
+
+
 def compile_survey(survey: Survey):
     """The Prefect flow that runs one wave of `survey`."""
 
     @flow(
         name=f"wave-{survey.id}",
         description=f"One invitation wave of the survey {survey.name!r}.",
-        task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),
         validate_parameters=True,
         log_prints=False,
     )
@@ -160,21 +169,10 @@ def compile_survey(survey: Survey):
             return dry_run_wave(survey, settings, wave).as_dict()
         store = open_store(settings.store_url)
         try:
-            planned = plan_task(store, survey, settings, wave, resend_in_doubt)
-            notify_planned(ledger.wave_counts(store, survey.id, planned["wave"], 0))
-            renderer = InvitationRenderer(survey, settings, wave_id=planned["wave"])
-            claim_id = ledger.new_claim_id()
-            while True:
-                futures = [
-                    send_batch_task.submit(
-                        store, survey, settings, planned["wave"], renderer, claim_id
-                    )
-                    for _ in range(PARALLEL_BATCHES)
-                ]
-                results = [future.result() for future in futures]
-                if any(result["claimed"] == 0 for result in results):
-                    break
-            return summarize_task(store, planned)
+            # The survey's tags mark the flow run. On task runs, Prefect would check a
+            # concurrency limit per tag per task run: ~150 ms of API calls per batch.
+            with TagsContext(current_tags=set()):
+                return _send_wave(store, survey, settings, wave, resend_in_doubt)
         finally:
             store.dispose()
 
