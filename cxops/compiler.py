@@ -98,10 +98,12 @@ def send_batch_task(
 
 
 @task(name="summarize", cache_policy=NO_CACHE)
-def summarize_task(store: Store, planned: dict[str, Any]) -> dict[str, Any]:
+def summarize_task(store: Store, settings: Settings, planned: dict[str, Any]) -> dict[str, Any]:
     summary = finish_summary(
         store, planned["survey"], planned["wave"], WaveSummary.from_dict(planned)
     )
+    if summary.extra.get("pending") == 0 and summary.in_doubt == 0:
+        ledger.set_wave_status(store, summary.survey, summary.wave, "complete", settings.clock())
     create_markdown_artifact(
         key=artifact_key(summary.survey),
         markdown=summary_markdown(summary),
@@ -146,7 +148,7 @@ def _send_wave(
     claim_id = ledger.new_claim_id()
     while send_batch_task(store, survey, settings, planned["wave"], renderer, claim_id)["claimed"]:
         pass
-    return summarize_task(store, planned)
+    return summarize_task(store, settings, planned)
 
 
 def compile_survey(survey: Survey):
