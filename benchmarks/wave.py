@@ -83,6 +83,17 @@ def child_env(project: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def sendgrid_env(project: Path, prefect_home: Path, url: str) -> dict[str, str]:
+    """A child's environment sending through the local SendGrid-compatible server."""
+    return child_env(
+        project,
+        PREFECT_HOME=str(prefect_home),
+        CXOPS_CHANNEL="sendgrid",
+        CXOPS_SENDGRID_API_KEY=API_KEY,
+        CXOPS_SENDGRID_API_URL=url,
+    )
+
+
 def run_child(mode: str, project: Path, env: dict[str, str], *args: str) -> dict:
     """Run one measurement in a fresh process; its JSON line and its peak RSS."""
     command = [sys.executable, __file__, "--child", mode, "--project", str(project), *args]
@@ -330,32 +341,16 @@ def main() -> None:
         print(f"wave into the outbox: {outbox_rate:,.0f} contacts/s", flush=True)
 
         with running_sendgrid_server(api_key=API_KEY) as server:
-            env = child_env(
-                sendgrid_project,
-                PREFECT_HOME=str(prefect_home),
-                CXOPS_CHANNEL="sendgrid",
-                CXOPS_SENDGRID_API_KEY=API_KEY,
-                CXOPS_SENDGRID_API_URL=server.url,
-            )
+            env = sendgrid_env(sendgrid_project, prefect_home, server.url)
             sendgrid = run_child("wave", sendgrid_project, env)
             requests = len(server.accepted)
-            recipients = (
-                sum(len(body.get("personalizations", [])) for body in server.accepted)
-                if server.accepted and isinstance(server.accepted[0], dict)
-                else sendgrid["sent"]
-            )
+            recipients = sum(len(request.body["personalizations"]) for request in server.accepted)
         sendgrid_rate = sendgrid["sent"] / sendgrid["seconds"]
         print(f"wave into SendGrid: {sendgrid_rate:,.0f} contacts/s", flush=True)
 
         naive_project = make_project(base / "naive", args.naive)
         with running_sendgrid_server(api_key=API_KEY) as server:
-            naive_env = child_env(
-                naive_project,
-                PREFECT_HOME=str(prefect_home),
-                CXOPS_CHANNEL="sendgrid",
-                CXOPS_SENDGRID_API_KEY=API_KEY,
-                CXOPS_SENDGRID_API_URL=server.url,
-            )
+            naive_env = sendgrid_env(naive_project, prefect_home, server.url)
             naive = run_child("naive", naive_project, naive_env, "--limit", str(args.naive))
         naive_rate = naive["contacts"] / naive["seconds"]
         print(

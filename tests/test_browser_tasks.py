@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_followup_support import add_response, at, serving, write_survey
+from test_followup_support import one_task, serving
 
 from cxops.collect import create_app
-from cxops.followup import service
 from cxops.store import tasks as q
 from cxops.store.db import open_store
 
@@ -18,20 +17,9 @@ NOW = "2026-11-23T09:00:00+00:00"
 
 @pytest.mark.browser
 def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
-    write_survey(empty_project.root)
-    settings = empty_project.settings(now=at(NOW))
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    add_response(
-        store,
-        "c1",
-        {"score": 3, "reason": "Too slow <b>really</b>"},
-        when=at(NOW),
-        contact={"name": "Ada Lovelace"},
-    )
-    service.apply_rules(settings, store, service.load_project_surveys(settings).surveys["nps-test"])
-    with store.session() as session:
-        view = q.all_tasks(session)[0]
-    path = service.task_link(settings, view.key, at(NOW)).removeprefix(settings.public_url)
+    answers = {"score": 3, "reason": "Too slow <b>really</b>"}
+    settings, path, _view = one_task(empty_project, store, answers, "Ada Lovelace", NOW)
 
     # the real collector app, which serves the task pages with its layout and CSP
     with serving(create_app(settings, store=store)) as base:

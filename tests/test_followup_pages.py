@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from test_followup_support import add_response, at, serving, write_survey
+from test_followup_support import at, one_task, serving
 
 from cxops.collect.task_pages import router
 from cxops.followup import service
@@ -27,22 +27,11 @@ def task_app(settings, store) -> FastAPI:
 
 @pytest.fixture
 def setup(empty_project, tmp_path):
-    write_survey(empty_project.root)
-    settings = empty_project.settings(now=at(NOW))
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    add_response(
-        store,
-        "c1",
-        {"score": 2, "reason": "<script>alert(1)</script>"},
-        when=at(NOW),
-        contact={"name": "Ada <Lovelace>"},
-    )
-    service.apply_rules(settings, store, service.load_project_surveys(settings).surveys["nps-test"])
-    with store.session() as session:
-        view = q.all_tasks(session)[0]
-    link = service.task_link(settings, view.key, at(NOW))
+    answers = {"score": 2, "reason": "<script>alert(1)</script>"}
+    settings, path, view = one_task(empty_project, store, answers, "Ada <Lovelace>", NOW)
     with serving(task_app(settings, store)) as base, httpx.Client(base_url=base) as client:
-        yield settings, store, client, link.removeprefix(settings.public_url), view.task.id
+        yield settings, store, client, path, view.task.id
     store.dispose()
 
 

@@ -178,3 +178,21 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def one_task(
+    project: Any, store: Store, answers: dict[str, Any], name: str, now: str
+) -> tuple[Any, str, Any]:
+    """A project with the test survey, one answer that needs a call, and its task:
+    (settings, the task page's path, the task view)."""
+    from cxops.followup import service
+    from cxops.store import tasks as task_queries
+
+    write_survey(project.root)
+    settings = project.settings(now=at(now))
+    add_response(store, "c1", answers, when=at(now), contact={"name": name})
+    service.apply_rules(settings, store, service.load_project_surveys(settings).surveys["nps-test"])
+    with store.session() as session:
+        view = task_queries.all_tasks(session)[0]
+    path = service.task_link(settings, view.key, at(now)).removeprefix(settings.public_url)
+    return settings, path, view
