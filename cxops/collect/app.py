@@ -32,6 +32,7 @@ from cxops.collect.security import (
     SecurityHeaders,
     Send,
     content_security_policy,
+    send_response,
 )
 from cxops.collect.state import CollectorState
 from cxops.errors import NotFoundError, StoreError, TokenError
@@ -183,16 +184,10 @@ class CatchAll:
             )
             if started:
                 raise
-            body = self.render().encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"text/html; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"cache-control", b"no-store"),
-                    ],
-                }
+            await send_response(
+                send,
+                500,
+                self.render().encode(),
+                b"text/html; charset=utf-8",
+                ((b"cache-control", b"no-store"),),
             )
-            await send({"type": "http.response.body", "body": body})

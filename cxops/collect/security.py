@@ -118,20 +118,29 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def _too_large(send: Send) -> None:
-    body = b"Request body too large"
+async def send_response(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """A whole response written straight to ASGI (for middleware that answers itself)."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+        {"type": "http.response.start", "status": status, "headers": [*headers, *extra_headers]}
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send) -> None:
+    await send_response(
+        send,
+        413,
+        b"Request body too large",
+        b"text/plain; charset=utf-8",
+        ((b"connection", b"close"),),
+    )
 
 
 class AccessLog:
