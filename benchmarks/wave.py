@@ -135,9 +135,21 @@ def child_wave(project: Path) -> dict:
     }
 
 
+def first_contacts(survey, project: Path, limit: int) -> list:
+    """The first `limit` valid contacts of the survey's source."""
+    from cxops.audience import Contact, read_source
+
+    contacts = []
+    for row in read_source(survey.audience.source, project):
+        if isinstance(row, Contact):
+            contacts.append(row)
+        if len(contacts) >= limit:
+            break
+    return contacts
+
+
 def child_floor(project: Path, limit: int) -> dict:
     """Per-recipient render (subject, HTML, text) + ledger insert, in a plain loop."""
-    from cxops.audience import Contact, read_source
     from cxops.messages.render import InvitationRenderer, SendView
     from cxops.planning import json_safe
     from cxops.settings import get_settings
@@ -147,12 +159,7 @@ def child_floor(project: Path, limit: int) -> dict:
 
     settings = get_settings(project_dir=project)
     survey = load_survey(project / "surveys" / "bench-nps.yaml", project_dir=project)
-    contacts = []
-    for row in read_source(survey.audience.source, project):
-        if isinstance(row, Contact):
-            contacts.append(row)
-        if len(contacts) >= limit:
-            break
+    contacts = first_contacts(survey, project, limit)
     store = open_store(f"sqlite:///{project / 'floor.db'}")
     renderer = InvitationRenderer(survey, settings, wave_id="floor")
     expires = datetime(2026, 12, 7, tzinfo=UTC)
@@ -194,7 +201,7 @@ def child_naive(project: Path, limit: int) -> dict:
     from prefect import flow, task
     from prefect.cache_policies import NONE
 
-    from cxops.audience import Contact, read_source
+    from cxops.audience import Contact
     from cxops.channels import make_channel
     from cxops.channels.base import BatchContext
     from cxops.messages.render import InvitationRenderer, SendView
@@ -210,12 +217,7 @@ def child_naive(project: Path, limit: int) -> dict:
     renderer = InvitationRenderer(survey, settings, wave_id="naive")
     channel = make_channel(settings)
     expires = datetime(2026, 12, 7, tzinfo=UTC)
-    contacts = []
-    for row in read_source(survey.audience.source, project):
-        if isinstance(row, Contact):
-            contacts.append(row)
-        if len(contacts) >= limit:
-            break
+    contacts = first_contacts(survey, project, limit)
 
     @task(cache_policy=NONE)
     def invite(index: int, contact: Contact) -> None:
