@@ -132,6 +132,8 @@ def child_wave(project: Path) -> dict:
         "failed": summary["failed"],
         "in_doubt": summary["in_doubt"],
         "peak_rss_mb": _peak_rss_mb(),
+        # the largest finished child: the planner process (or Prefect's API server)
+        "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 

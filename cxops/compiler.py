@@ -29,7 +29,9 @@ from cxops.sending import (
     dry_run_wave,
     finish_summary,
     notify_planned,
+    plans_in_parallel,
     prepare_wave,
+    prepare_wave_in_process,
     send_one_batch,
 )
 from cxops.settings import Settings, get_settings
@@ -37,6 +39,7 @@ from cxops.spec.loader import load_survey
 from cxops.spec.models import Survey
 from cxops.store import ledger
 from cxops.store.db import Store, open_store
+from cxops.waves import wave_id_for
 
 logger = logging.getLogger("cxops.compiler")
 
@@ -60,16 +63,11 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=_worth_retrying,
 )
 def plan_task(
-    store: Store, survey: Survey, settings: Settings, wave: str | None, resend_in_doubt: bool
+    store: Store, survey: Survey, settings: Settings, wave_id: str, in_own_process: bool
 ) -> dict[str, Any]:
-    summary = prepare_wave(store, survey, settings, wave)
-    ledger.recover_dead_claims(
-        store, survey.id, summary.wave, 0, settings.clock(), settings.send_lease_seconds
-    )
-    if resend_in_doubt:
-        moved = ledger.resend_in_doubt(store, survey.id, summary.wave, 0)
-        summary.notes.append(f"{moved} in-doubt invitations put back to be sent again")
-    return summary.as_dict()
+    if in_own_process:
+        return prepare_wave_in_process(survey, settings, wave_id).as_dict()
+    return prepare_wave(store, survey, settings, wave_id).as_dict()
 
 
 @task(
@@ -141,13 +139,39 @@ def summary_markdown(summary: WaveSummary) -> str:
 def _send_wave(
     store: Store, survey: Survey, settings: Settings, wave: str | None, resend_in_doubt: bool
 ) -> dict[str, Any]:
-    """The flow's body: plan into the ledger, send claimed batches until none is left."""
-    planned = plan_task(store, survey, settings, wave, resend_in_doubt)
-    notify_planned(ledger.wave_counts(store, survey.id, planned["wave"], 0))
-    renderer = InvitationRenderer(survey, settings, wave_id=planned["wave"])
+    """The flow's body: plan into the ledger, send claimed batches until none is left.
+
+    A big source is planned in its own process while batches are claimed and sent as
+    soon as they are in the ledger; claims stay the only way to a send, so nobody is
+    invited twice either way.
+    """
+    now = settings.clock()
+    wave_id = wave_id_for(survey.schedule, now, wave)
+    notes = []
+    ledger.recover_dead_claims(store, survey.id, wave_id, 0, now, settings.send_lease_seconds)
+    if resend_in_doubt:
+        moved = ledger.resend_in_doubt(store, survey.id, wave_id, 0)
+        notes.append(f"{moved} in-doubt invitations put back to be sent again")
+    renderer = InvitationRenderer(survey, settings, wave_id=wave_id)
     claim_id = ledger.new_claim_id()
-    while send_batch_task(store, survey, settings, planned["wave"], renderer, claim_id)["claimed"]:
-        pass
+
+    def send_while_pending() -> None:
+        while send_batch_task(store, survey, settings, wave_id, renderer, claim_id)["claimed"]:
+            pass
+
+    if plans_in_parallel(store, survey, settings, wave_id):
+        planning = plan_task.submit(store, survey, settings, wave_id, True)
+        while not planning.wrapped_future.done():
+            if ledger.has_pending(store, survey.id, wave_id, 0):
+                send_batch_task(store, survey, settings, wave_id, renderer, claim_id)
+            else:
+                planning.wait(timeout=0.2)
+        planned = planning.result()
+    else:
+        planned = plan_task(store, survey, settings, wave_id, False)
+    notify_planned(ledger.wave_counts(store, survey.id, wave_id, 0))
+    send_while_pending()
+    planned["notes"] = [*planned.get("notes", []), *notes]
     return summarize_task(store, settings, planned)
 
 

@@ -7,9 +7,12 @@ benchmarks call directly. Whether a person was invited is answered by the ledger
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -161,6 +164,42 @@ def prepare_wave(
     ledger.save_wave_summary(store, survey.id, wave_id, summary.as_dict())
     ledger.set_wave_status(store, survey.id, wave_id, "planned", now)
     return summary
+
+
+#: Sources larger than this are planned in a separate process (the machine's other
+#: core) while the first batches are already being sent; smaller ones are planned first,
+#: which costs less than starting a process.
+PARALLEL_PLANNING_BYTES = 4 * 1024 * 1024
+
+
+def plans_in_parallel(store: Store, survey: Survey, settings: Settings, wave_id: str) -> bool:
+    """Plan this wave in its own process? Only a big file source of a wave not yet planned."""
+    source = survey.audience.source
+    path_text = getattr(source, "csv", None) or getattr(source, "parquet", None)
+    if path_text is None or survey.source_path is None:
+        return False
+    path = Path(path_text)
+    path = path if path.is_absolute() else settings.project_dir / path
+    if not path.is_file() or path.stat().st_size < PARALLEL_PLANNING_BYTES:
+        return False
+    row = ledger.get_wave(store, survey.id, wave_id)
+    return row is None or row.status not in ("planned", "complete")
+
+
+def prepare_wave_in_process(survey: Survey, settings: Settings, wave_id: str) -> WaveSummary:
+    """`prepare_wave` in a fresh process, so planning and sending use both cores."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        planned = pool.submit(_prepare_in_child, survey, settings, wave_id).result()
+    return WaveSummary.from_dict(planned)
+
+
+def _prepare_in_child(survey: Survey, settings: Settings, wave_id: str) -> dict[str, Any]:
+    store = open_store(settings.store_url)
+    try:
+        return prepare_wave(store, survey, settings, wave_id).as_dict()
+    finally:
+        store.dispose()
 
 
 @dataclass

@@ -62,3 +62,23 @@ def test_tasks_retry_transient_failures_but_not_cxops_errors():
 
     assert _worth_retrying(None, None, Failed(data=ConnectionResetError("peer hung up")))
     assert not _worth_retrying(None, None, Failed(data=TemplateError("missing template")))
+
+
+def test_a_big_source_is_planned_in_its_own_process_while_batches_go_out(
+    project, prefect_harness, monkeypatch
+):
+    import mailbox
+
+    from cxops import sending
+    from cxops.compiler import run_wave
+
+    monkeypatch.setattr(sending, "PARALLEL_PLANNING_BYTES", 0)  # every source counts as big
+    settings = project.settings(batch_size=25)
+    summary = run_wave(project.root / "surveys" / "nps-quarterly.yaml", settings)
+    assert (summary["sampled"], summary["sent"], summary["in_doubt"]) == (300, 300, 0)
+    assert summary["excluded"] == {"duplicate_email": 2} and len(summary["bad_rows"]) == 11
+    messages = [m for p in (project.root / "outbox").rglob("*.mbox") for m in mailbox.mbox(p)]
+    assert len(messages) == 300 and len({m["To"] for m in messages}) == 300
+
+    again = run_wave(project.root / "surveys" / "nps-quarterly.yaml", settings)
+    assert again["sent"] == 300 and any("resumed" in note for note in again["notes"])

@@ -577,6 +577,22 @@ def resend_in_doubt(store: Store, survey_id: str, wave_id: str, step: int) -> in
 # -- reporting ---------------------------------------------------------------------------
 
 
+def has_pending(store: Store, survey_id: str, wave_id: str, step: int = 0) -> bool:
+    """Whether any row of the wave waits to be claimed (one index probe)."""
+    with store.connect() as conn:
+        found = conn.execute(
+            select(Send.id)
+            .where(
+                Send.survey_id == survey_id,
+                Send.wave_id == wave_id,
+                Send.step == step,
+                Send.status == "pending",
+            )
+            .limit(1)
+        ).first()
+    return found is not None
+
+
 def wave_counts(store: Store, survey_id: str, wave_id: str, step: int = 0) -> dict[str, Any]:
     """Rows by status (every status, zeros included), `total`, and `by_segment`
     ({segment: {status: count}})."""
