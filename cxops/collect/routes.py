@@ -30,9 +30,9 @@ from cxops.errors import CxopsError, NotFoundError
 from cxops.messages.tokens import read_token
 from cxops.spec.models import Survey
 from cxops.store.responses import (
+    AnsweringSend,
     AnswerUpdate,
     SavedResponse,
-    SendView,
     find_send,
     mark_honeypot,
     read_answers,
@@ -50,7 +50,7 @@ SCRIPT_PATH = "/assets/answer.js"
 class Invitation:
     """A send, its survey and what was answered so far."""
 
-    send: SendView
+    send: AnsweringSend
     survey: Survey
     questions: list[FormQuestion]
     #: The answers stored so far (None before the first).
@@ -207,7 +207,7 @@ def _submit(
     """Parse and store (the send is read once, by the store's save)."""
     seen: dict[str, Any] = {}
 
-    def decide(send: SendView) -> AnswerUpdate | None:
+    def decide(send: AnsweringSend) -> AnswerUpdate | None:
         survey = state.survey(send.survey_id)
         if survey is None:
             raise NotFoundError("the survey of this invitation is gone")

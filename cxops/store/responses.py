@@ -75,7 +75,9 @@ def response_for(session: Session, send: Send) -> Response | None:
     return session.scalar(select(Response).where(Response.send_id == anchor.send_id))
 
 
-def suspect_reason(send: Send | SendView, invitation: Send | SendView, now: datetime) -> str | None:
+def suspect_reason(
+    send: Send | AnsweringSend, invitation: Send | AnsweringSend, now: datetime
+) -> str | None:
     """Why answers through `send` look like a machine's, or None."""
     if send.honeypot_at is not None or invitation.honeypot_at is not None:
         return "honeypot"
@@ -99,7 +101,7 @@ class AnswerUpdate:
 
 
 #: Decides the update once the send is loaded; None stores nothing.
-Decide = Callable[["SendView"], AnswerUpdate | None]
+Decide = Callable[["AnsweringSend"], AnswerUpdate | None]
 
 
 def save_answers(
@@ -174,7 +176,7 @@ def _writer(store: Store) -> AbstractContextManager[Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class SendView:
+class AnsweringSend:
     """The columns of a send that answering needs (a Core row, not an ORM object)."""
 
     send_id: str
@@ -193,7 +195,7 @@ class SendView:
 
 _sends = Send.__table__
 _responses = Response.__table__
-_SEND_COLUMNS = [_sends.c[field.name] for field in fields(SendView)]
+_SEND_COLUMNS = [_sends.c[field.name] for field in fields(AnsweringSend)]
 _ROW_COLUMNS = [
     _responses.c[name]
     for name in ("id", "status", "answers", "revision", "suspect", "suspect_reason")
@@ -227,8 +229,8 @@ class _Stored:
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    send: SendView
-    invitation: SendView
+    send: AnsweringSend
+    invitation: AnsweringSend
     row: _Stored | None
     change: AnswerUpdate | None
 
@@ -237,8 +239,8 @@ class _Loaded:
 _EXISTS: Any = object()
 
 
-def _send_view(row: Any) -> SendView:
-    return SendView(*row[: len(_SEND_COLUMNS)])
+def _answering_send(row: Any) -> AnsweringSend:
+    return AnsweringSend(*row[: len(_SEND_COLUMNS)])
 
 
 def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False) -> _Loaded:
@@ -246,7 +248,7 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
     first = conn.execute(_SEND_AND_RESPONSE, {"send_id": send_id}).first()
     if first is None:
         raise NotFoundError("no such invitation")
-    send = _send_view(first)
+    send = _answering_send(first)
     change = decide(send)
     invitation = send
     if send.step != 0:
@@ -254,7 +256,7 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
             _INVITATION,
             {"survey_id": send.survey_id, "wave_id": send.wave_id, "contact_key": send.contact_key},
         ).first()
-        invitation = _send_view(found) if found is not None else send
+        invitation = _answering_send(found) if found is not None else send
     if lock or invitation is not send:
         stored = conn.execute(
             _RESPONSE_LOCKED if lock else _RESPONSE, {"send_id": invitation.send_id}
@@ -265,7 +267,7 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
     return _Loaded(send, invitation, row, change)
 
 
-def read_answers(store: Store, send_id: str) -> tuple[SendView, dict[str, Any] | None]:
+def read_answers(store: Store, send_id: str) -> tuple[AnsweringSend, dict[str, Any] | None]:
     """Send `send_id` and the answers stored for its invitation (None before any): the
     answer page's one read (usually one statement). NotFoundError when there is no send."""
     with store.connect() as conn:
