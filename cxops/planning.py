@@ -87,15 +87,13 @@ def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummar
     return summary
 
 
-def effective_survey(survey: Survey, accepted: int = 0) -> Survey:
-    """Interview surveys invite `interview.batch` people per wave until `goal` accepted."""
+def effective_survey(survey: Survey) -> Survey:
+    """Interview surveys invite `interview.batch` people per wave (until the goal is met)."""
     if survey.interview is None:
         return survey
-    remaining_goal = max(survey.interview.goal - accepted, 0)
-    size = survey.interview.batch if remaining_goal else 0
     current = survey.audience.sample
     sample = Sample(
-        size=max(size, 1),
+        size=survey.interview.batch,
         stratify=current.stratify if current else None,
         seed=current.seed if current else 0,
     )
@@ -138,7 +136,7 @@ def plan_wave(
     goal_reached = survey.interview is not None and accepted >= survey.interview.goal
     if goal_reached:
         return WavePlan(survey, wave_id, now, tally, iter(()), goal_reached=True)
-    selected = effective_survey(survey, accepted)
+    selected = effective_survey(survey)
     rows = read_source(selected.audience.source, settings.project_dir)
     invitees = select_audience(
         selected,

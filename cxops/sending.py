@@ -6,7 +6,6 @@ benchmarks call directly. Whether a person was invited is answered by the ledger
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,8 +29,6 @@ from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
 from cxops.store.ledger import ClaimedSend
 from cxops.store.models import Response
-
-logger = logging.getLogger("cxops.sending")
 
 #: (event, count): ("planned", recipients pending) then ("batch", recipients handled).
 ProgressCallback = Callable[[str, int], None]
