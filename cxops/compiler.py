@@ -28,6 +28,7 @@ from cxops.sending import (
     BatchResult,
     dry_run_wave,
     finish_summary,
+    long_lived_heap_frozen,
     notify_planned,
     plans_in_parallel,
     prepare_wave,
@@ -197,7 +198,7 @@ def compile_survey(survey: Survey):
         try:
             # The survey's tags mark the flow run. On task runs, Prefect would check a
             # concurrency limit per tag per task run: ~150 ms of API calls per batch.
-            with TagsContext(current_tags=set()):
+            with TagsContext(current_tags=set()), long_lived_heap_frozen():
                 return _send_wave(store, survey, settings, wave, resend_in_doubt)
         finally:
             store.dispose()

@@ -162,9 +162,8 @@ def _check_personalizations(items: Any) -> list[dict[str, str | None]]:
                 errors.append(_err(f"{key} values must be strings.", f"{where}.{key}"))
         substitutions = item.get("substitutions") or {}
         if isinstance(substitutions, dict):
-            size = sum(
-                len(str(k).encode()) + len(str(v).encode()) for k, v in substitutions.items()
-            )
+            text = "".join(map(str, substitutions)) + "".join(map(str, substitutions.values()))
+            size = len(text) if text.isascii() else len(text.encode())
             if size > MAX_SUBSTITUTION_BYTES:
                 errors.append(
                     _err(
@@ -219,8 +218,11 @@ def _non_empty(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
 def _is_email(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"[^@\s]+@[^@\s]+", value) is not None
+    return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 
 from cxops.channels import make_channel
 from cxops.channels.base import BatchContext
-from cxops.channels.sendgrid import MAX_SUBSTITUTION_BYTES, SendGridChannel
+from cxops.channels.sendgrid import MAX_SUBSTITUTION_BYTES, SendGridChannel, substitution_bytes
 from cxops.errors import ChannelError
 from cxops.messages.types import MessageGroup, Recipient
 from cxops.sendgrid_server import Fault, running_sendgrid_server
@@ -198,3 +198,16 @@ def test_make_channel_builds_sendgrid_from_settings(empty_project) -> None:
         channel.close()
     with pytest.raises(ChannelError, match="CXOPS_SENDGRID_API_KEY"):
         make_channel(empty_project.settings(channel="sendgrid"))
+
+
+@pytest.mark.parametrize(
+    ("substitutions", "size"),
+    [
+        ({}, 0),
+        ({"%a%": "xyz"}, 6),
+        ({"%n%": "Zoë", "%c%": "日本"}, 3 + 4 + 3 + 6),
+        ({"%e%": "🎉"}, 3 + 4),
+    ],
+)
+def test_substitution_bytes_count_utf8(substitutions: dict[str, str], size: int) -> None:
+    assert substitution_bytes(substitutions) == size

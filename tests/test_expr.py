@@ -121,3 +121,23 @@ def test_references_lists_names_and_fields() -> None:
     )
     assert text.names == {"contact", "answers"}
     assert text.fields == {("contact", "tags"), ("answers", "score")}
+
+
+def test_a_scope_evaluates_many_expressions_as_separate_calls_would(ev: Evaluator) -> None:
+    context = {"contact": {"plan": "team", "seats": 12}, "segment": "smb"}
+    sources = ["contact.seats * 2", "contact.plan", "segment == 'smb'", "days_since('2026-11-20')"]
+    scope = ev.scope(context)
+    assert [scope.evaluate(source) for source in sources] == [
+        ev.evaluate(source, context) for source in sources
+    ]
+
+
+def test_a_failed_expression_leaves_nothing_behind_in_its_scope(ev: Evaluator) -> None:
+    scope = ev.scope({"contact": {"seats": None}})
+    assert scope.evaluate("1 + 1") == 2
+    with pytest.raises(ExpressionError, match="TypeError"):
+        scope.evaluate("contact.seats + 1", where="filter")
+    # No earlier value shows through as `result`: that name is as undefined as any other.
+    with pytest.raises(ExpressionError, match="undefined value"):
+        scope.evaluate("result")
+    assert scope.test("contact.seats is none")

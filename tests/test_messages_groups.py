@@ -299,3 +299,54 @@ def test_a_failing_template_fails_in_both_paths(tmp_path: Path) -> None:
         renderer.render_groups(views)
     with pytest.raises(TemplateError, match=r"broken\.html\.j2"):
         renderer.render_one(views[4])
+
+
+def test_shared_context_entries_are_neither_keyed_nor_substituted(tmp_path: Path) -> None:
+    """A fixed question, one expiry object and one step: only the per-person parts vary."""
+    settings = project(tmp_path)
+    survey = make_survey("nps_invite", ["en"])
+    data = survey.model_dump(by_alias=True)
+    data["questions"][0]["text"] = "How likely are you to recommend us?"
+    renderer = InvitationRenderer(Survey.model_validate(data), settings)
+    views = [
+        SendView(
+            send_id=f"send-{index:03d}",
+            email=f"p{index}@example.com",
+            contact_key=str(index),
+            segment="smb",
+            locale="en",
+            contact={"name": NASTY_NAMES[index % len(NASTY_NAMES)]},
+            step=0,
+            expires_at=EXPIRES,
+        )
+        for index in range(50)
+    ]
+    [group] = assert_groups_match(renderer, views)
+    # Only the three signed links differ between recipients (html and raw where printed both).
+    markers = {marker for recipient in group.recipients for marker in recipient.substitutions}
+    assert len(markers) == len(group.recipients[0].substitutions) <= 6
+    assert all(
+        value.startswith(settings.public_url.rstrip("/"))
+        for recipient in group.recipients
+        for value in recipient.substitutions.values()
+    )
+
+
+def test_equal_but_distinct_expiry_objects_still_render_exactly(tmp_path: Path) -> None:
+    settings = project(tmp_path)
+    renderer = InvitationRenderer(make_survey("conditions", ["en", "de"]), settings)
+    views = [
+        SendView(
+            send_id=view.send_id,
+            email=view.email,
+            contact_key=view.contact_key,
+            segment=view.segment,
+            locale=view.locale,
+            contact=view.contact,
+            step=view.step,
+            # equal instants, different objects (one of them in another zone)
+            expires_at=EXPIRES.astimezone(dt.timezone(dt.timedelta(hours=index % 3))),
+        )
+        for index, view in enumerate(nasty_views(40))
+    ]
+    assert_groups_match(renderer, views)

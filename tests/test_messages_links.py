@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cxops.errors import TokenError
-from cxops.messages.links import links_for, unsubscribe_headers
+from cxops.messages.links import LinkMaker, links_for, unsubscribe_headers
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings, get_settings
 
@@ -101,3 +101,10 @@ def test_one_click_unsubscribe_headers(settings: Settings) -> None:
         "List-Unsubscribe": f"<{links.unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+def test_a_link_maker_gives_every_send_what_links_for_gives(settings: Settings) -> None:
+    expires_at = settings.clock() + timedelta(days=14)
+    maker = LinkMaker(settings, expires_at)
+    for send_id in ("send-1", "send-2", "Zoë-3"):
+        assert maker.links(send_id) == links_for(settings, send_id, expires_at)

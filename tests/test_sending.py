@@ -13,7 +13,13 @@ from cxops.channels import make_channel
 from cxops.channels.base import BatchContext, Delivery
 from cxops.messages.render import InvitationRenderer
 from cxops.messages.types import MessageGroup
-from cxops.sending import dry_run_wave, finish_summary, prepare_wave, send_one_batch
+from cxops.sending import (
+    dry_run_wave,
+    finish_summary,
+    long_lived_heap_frozen,
+    prepare_wave,
+    send_one_batch,
+)
 from cxops.spec import find_survey
 from cxops.store import ledger
 from cxops.store.db import open_store
@@ -207,3 +213,12 @@ def test_a_contact_that_cannot_be_rendered_fails_alone(project, store):
     assert "cannot render" in reason and summary.extra["failed_reasons"][reason]["examples"] == [
         "c-00002"
     ]
+
+
+def test_the_long_lived_heap_is_frozen_only_while_a_wave_runs() -> None:
+    import gc
+
+    before = gc.get_freeze_count()
+    with long_lived_heap_frozen():
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == 0

@@ -245,6 +245,54 @@ def test_mark_results(store: Store) -> None:
     assert got["c4"].status == "sending"
 
 
+def test_mark_results_records_shared_outcomes_as_per_row_ones(store: Store) -> None:
+    """One Mail Send request's rows share their outcome: recorded in one statement."""
+    ledger.add_invitees(store, SURVEY, WAVE, 0, people(40), NOW)
+    mine = ledger.claim_batch(store, SURVEY, WAVE, 0, "mine", 36, NOW)
+    theirs = ledger.claim_batch(store, SURVEY, WAVE, 0, "theirs", 4, NOW)
+    later = NOW + timedelta(seconds=5)
+    deliveries = [Delivery(row.send_id, "sent", "request-1") for row in mine[:20]]
+    deliveries += [Delivery(row.send_id, "in_doubt", error="no answer") for row in mine[20:30]]
+    deliveries += [Delivery(row.send_id, "sent", f"own-{row.send_id}") for row in mine[30:33]]
+    deliveries += [Delivery(row.send_id, "failed", error="400 bad") for row in mine[33:]]
+    # Another claim's rows are never touched, whatever outcome names them.
+    deliveries += [Delivery(row.send_id, "sent", "request-1") for row in theirs]
+    changed = ledger.mark_results(store, "mine", deliveries, later, channel="sendgrid")
+    assert changed == {"sent": 23, "failed": 3, "retry": 0, "in_doubt": 10}
+    got = {row.send_id: row for row in all_sends(store)}
+    for row in mine[:20]:
+        assert (got[row.send_id].status, got[row.send_id].provider_id) == ("sent", "request-1")
+        assert (got[row.send_id].sent_at, got[row.send_id].channel) == (later, "sendgrid")
+    for row in mine[20:30]:
+        assert (got[row.send_id].status, got[row.send_id].error) == ("in_doubt", "no answer")
+    for row in mine[30:33]:
+        assert got[row.send_id].provider_id == f"own-{row.send_id}"
+    for row in mine[33:]:
+        assert (got[row.send_id].status, got[row.send_id].error) == ("failed", "400 bad")
+    assert {got[row.send_id].status for row in theirs} == {"sending"}
+
+
+def test_claimed_rows_are_what_the_ledger_holds(store: Store) -> None:
+    ledger.add_invitees(store, SURVEY, WAVE, 0, people(3), NOW, batch_size=2)
+    claimed = {row.send_id: row for row in ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)}
+    for stored in all_sends(store):
+        row = claimed[stored.send_id]
+        assert (row.id, row.contact_key, row.email, row.segment, row.locale, row.batch) == (
+            stored.id,
+            stored.contact_key,
+            stored.email,
+            stored.segment,
+            stored.locale,
+            stored.batch,
+        )
+        assert (row.contact, row.status, row.claim_id, row.claimed_at) == (
+            stored.contact,
+            stored.status,
+            stored.claim_id,
+            stored.claimed_at,
+        )
+
+
 def test_mark_results_touches_only_its_own_claim(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(2), NOW)
     mine = ledger.claim_batch(store, SURVEY, WAVE, 0, "mine", 1, NOW)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cxops.errors import TokenError
-from cxops.messages.tokens import PURPOSES, make_token, read_token
+from cxops.messages.tokens import PURPOSES, TokenSigner, make_token, read_token
 
 KEY = b"test-key-0123456789"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -74,3 +74,28 @@ def test_bad_arguments_are_refused() -> None:
         make_token(KEY, "answer", "", LATER)
     with pytest.raises(ValueError, match="subject"):
         make_token(KEY, "answer", "x" * 256, LATER)
+
+
+def test_tokens_are_exactly_the_documented_format() -> None:
+    """expiry (4 bytes) + subject length + subject + HMAC-SHA256(purpose NUL payload)[:16]."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    subject = "send-ü-0123456789"
+    payload = struct.pack(">IB", int(LATER.timestamp()), len(subject.encode())) + subject.encode()
+    for purpose in sorted(PURPOSES):
+        signature = hmac.new(KEY, purpose.encode() + b"\0" + payload, hashlib.sha256).digest()
+        expected = base64.urlsafe_b64encode(payload + signature[:16]).rstrip(b"=").decode()
+        assert make_token(KEY, purpose, subject, LATER) == expected
+        assert TokenSigner(KEY, purpose, LATER).sign(subject) == expected
+
+
+def test_a_signer_refuses_what_make_token_refuses() -> None:
+    with pytest.raises(ValueError, match="purpose"):
+        TokenSigner(KEY, "admin", LATER)
+    signer = TokenSigner(KEY, "answer", LATER)
+    for subject in ("", "s" * 256):
+        with pytest.raises(ValueError, match="1-255 bytes"):
+            signer.sign(subject)

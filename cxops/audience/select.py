@@ -15,7 +15,7 @@ from cxops.audience.contacts import BadRow, Contact, SeenIndex
 from cxops.audience.eligibility import EXCLUSION_REASONS, History
 from cxops.audience.sample import StratifiedSampler
 from cxops.errors import ExpressionError
-from cxops.expr import Evaluator
+from cxops.expr import Evaluator, Scope
 from cxops.spec.models import Survey
 
 #: The segment of a contact no segment expression matched.
@@ -87,14 +87,12 @@ def select_audience(
         if isinstance(item, BadRow):
             tally.bad_rows.append(item)
             continue
-        context = {"contact": item.fields, "survey": survey_info}
+        scope = evaluator.scope({"contact": item.fields, "survey": survey_info})
         try:
-            if audience.filter is not None and not _test(
-                evaluator, audience.filter, context, "filter"
-            ):
+            if audience.filter is not None and not _test(scope, audience.filter, "filter"):
                 tally.filtered_out += 1
                 continue
-            segment = _segment_of(evaluator, audience.segments, context)
+            segment = _segment_of(scope, audience.segments)
         except _RowFailed as failed:
             tally.bad_rows.append(BadRow(item.row, item.key, failed.reason))
             continue
@@ -128,19 +126,17 @@ class _RowFailed(Exception):
         self.reason = reason
 
 
-def _test(evaluator: Evaluator, source: str, context: Mapping[str, Any], where: str) -> bool:
+def _test(scope: Scope, source: str, where: str) -> bool:
     try:
-        return evaluator.test(source, context)
+        return scope.test(source)
     except ExpressionError as exc:
         detail = str(exc).removeprefix(f"{source!r}: ")
         raise _RowFailed(f"{where} {source!r} failed: {detail}") from None
 
 
-def _segment_of(
-    evaluator: Evaluator, segments: Mapping[str, str], context: Mapping[str, Any]
-) -> str:
+def _segment_of(scope: Scope, segments: Mapping[str, str]) -> str:
     for name, expression in segments.items():
-        if _test(evaluator, expression, context, f"segment {name!r}"):
+        if _test(scope, expression, f"segment {name!r}"):
             return name
     return OTHER_SEGMENT
 

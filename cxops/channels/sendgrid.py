@@ -39,8 +39,9 @@ _BEARER = re.compile(r"Bearer\s+\S+")
 
 
 def substitution_bytes(substitutions: Mapping[str, str]) -> int:
-    """The size SendGrid counts against MAX_SUBSTITUTION_BYTES."""
-    return sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
+    """The size SendGrid counts against MAX_SUBSTITUTION_BYTES (keys and values, UTF-8)."""
+    text = "".join(substitutions) + "".join(substitutions.values())
+    return len(text) if text.isascii() else len(text.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +74,19 @@ def _personalization(recipient: Recipient, context: BatchContext) -> dict[str, A
         if recipient.name
         else {"email": recipient.email}
     )
-    custom_args = {"survey": context.survey_id, "wave": context.wave_id}
-    custom_args["send_id"] = recipient.send_id
-    custom_args.update({k: str(v) for k, v in recipient.custom_args.items()})
+    custom_args = {
+        "survey": context.survey_id,
+        "wave": context.wave_id,
+        "send_id": recipient.send_id,
+    }
+    for name, value in recipient.custom_args.items():
+        custom_args[name] = value if type(value) is str else str(value)
     item: dict[str, Any] = {"to": [to], "custom_args": custom_args}
+    # The body is serialized at once and never changed: the recipient's own mappings do.
     if recipient.substitutions:
-        item["substitutions"] = dict(recipient.substitutions)
+        item["substitutions"] = recipient.substitutions
     if recipient.headers:
-        item["headers"] = dict(recipient.headers)
+        item["headers"] = recipient.headers
     return item
 
 

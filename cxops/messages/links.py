@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cxops.messages.tokens import make_token
+from cxops.messages.tokens import TokenSigner
 from cxops.settings import Settings
 
 UNSUBSCRIBE_VALID_FOR = timedelta(days=365)
@@ -39,14 +39,37 @@ def links_for(
     `key` and `now` default to the settings' signing key and clock; a renderer passes
     them once per batch so that every message of a batch is signed alike.
     """
-    signing_key = settings.signing_key() if key is None else key
-    base = settings.public_url.rstrip("/")
-    unsubscribe_until = (now or settings.clock()) + UNSUBSCRIBE_VALID_FOR
-    return Links(
-        answer=f"{base}/a/{make_token(signing_key, 'answer', send_id, expires_at)}",
-        unsubscribe=f"{base}/u/{make_token(signing_key, 'unsubscribe', send_id, unsubscribe_until)}",
-        honeypot=f"{base}/h/{make_token(signing_key, 'honeypot', send_id, expires_at)}",
-    )
+    return LinkMaker(settings, expires_at, key=key, now=now).links(send_id)
+
+
+class LinkMaker:
+    """`links_for` for the sends of one batch (one key, expiry and clock)."""
+
+    __slots__ = ("_answer", "_base", "_honeypot", "_unsubscribe", "expires_at")
+
+    def __init__(
+        self,
+        settings: Settings,
+        expires_at: datetime,
+        *,
+        key: bytes | None = None,
+        now: datetime | None = None,
+    ):
+        signing_key = settings.signing_key() if key is None else key
+        unsubscribe_until = (now or settings.clock()) + UNSUBSCRIBE_VALID_FOR
+        self.expires_at = expires_at
+        self._base = settings.public_url.rstrip("/")
+        self._answer = TokenSigner(signing_key, "answer", expires_at)
+        self._unsubscribe = TokenSigner(signing_key, "unsubscribe", unsubscribe_until)
+        self._honeypot = TokenSigner(signing_key, "honeypot", expires_at)
+
+    def links(self, send_id: str) -> Links:
+        base = self._base
+        return Links(
+            answer=f"{base}/a/{self._answer.sign(send_id)}",
+            unsubscribe=f"{base}/u/{self._unsubscribe.sign(send_id)}",
+            honeypot=f"{base}/h/{self._honeypot.sign(send_id)}",
+        )
 
 
 def unsubscribe_headers(links: Links) -> dict[str, str]:

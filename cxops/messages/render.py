@@ -24,7 +24,7 @@ from markupsafe import escape
 from cxops.errors import TemplateError
 from cxops.expr import Evaluator, references
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
-from cxops.messages.links import Links, links_for, unsubscribe_headers
+from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
 from cxops.messages.locales import format_date, resolve_locale
 from cxops.messages.shapes import (
     HTML,
@@ -57,6 +57,7 @@ CONTEXT_NAMES = (
 )
 _PARTS = ("subject", "html", "txt")
 _SUBSTITUTE = ("\0substitute",)
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,32 @@ class _Prepared:
     templates: TemplateSet
     context: dict[str, Any]
     recipient: Recipient
+
+
+class _Batch:
+    """What the sends of one `render_groups` call share, per expiry and locale.
+
+    Keyed by the identity of `expires_at` (equal datetimes may differ in fold or
+    zone); each entry holds its `expires_at`, so the id is not reused meanwhile.
+    """
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, str], tuple[datetime, str, LinkMaker]] = {}
+
+    def for_expiry(
+        self, expires_at: datetime, locale: str
+    ) -> tuple[str, LinkMaker] | tuple[None, None]:
+        known = self._known.get((id(expires_at), locale))
+        if known is not None and known[0] is expires_at:
+            return known[1], known[2]
+        return None, None
+
+    def remember(
+        self, expires_at: datetime, locale: str, expires_on: str, link_maker: LinkMaker
+    ) -> None:
+        self._known[(id(expires_at), locale)] = (expires_at, expires_on, link_maker)
 
 
 class InvitationRenderer:
@@ -141,16 +168,18 @@ class InvitationRenderer:
     def _context(
         self, send: SendView, links: Links, locale: str, expires_on: str
     ) -> dict[str, Any]:
-        contact = dict(send.contact)
-        question = None
-        if self._question is not None:
-            question = dict(self._question)
-            if not self._question_text_fixed:
-                question["text"] = self._evaluator.render(
-                    self._question["text"],
-                    {"contact": contact, "survey": self._survey, "segment": send.segment},
-                    where=f"questions.{question['id']}.text",
-                )
+        # The environment is immutable (ImmutableSandboxedEnvironment): templates cannot
+        # change these dicts, so recipients share them; a shared object is also equal
+        # for the whole batch without comparing it (see `render_groups`).
+        contact = send.contact
+        question = self._question
+        if question is not None and not self._question_text_fixed:
+            question = dict(question)
+            question["text"] = self._evaluator.render(
+                self._question["text"],
+                {"contact": contact, "survey": self._survey, "segment": send.segment},
+                where=f"questions.{question['id']}.text",
+            )
         return {
             "contact": contact,
             "survey": self._survey,
@@ -191,11 +220,10 @@ class InvitationRenderer:
         """Every send's message, rendered once per group of look-alike messages."""
         now = self.settings.clock()
         key = self.settings.signing_key()
-        # (expires_at, locale) -> expires_on, for the batch (its sends share expires_at).
-        dates: dict[tuple[int, str], tuple[datetime, str]] = {}
+        batch = _Batch()
         buckets: dict[TemplateSet, list[_Prepared]] = {}
         for send in sends:
-            prepared = self._prepare(send, now, key, dates)
+            prepared = self._prepare(send, now, key, batch)
             buckets.setdefault(prepared.templates, []).append(prepared)
         groups: list[MessageGroup] = []
         for templates, members in buckets.items():
@@ -207,9 +235,12 @@ class InvitationRenderer:
             # Recipients share objects (question.scale): freeze each of them once. A new
             # memo per template set: nothing renders while it is in use.
             frozen: dict[int, tuple[Any, Any]] = {}
+            # Paths under a context entry that is one object for every member (survey,
+            # sender, the expiry date…) hold one value: no need to key or substitute them.
+            live = _live_paths(shape, _shared_roots(members))
             for member in members:
                 try:
-                    group_key, values = _group_key(self.env, shape, member.context, frozen)
+                    group_key, values = _group_key(self.env, shape, member.context, frozen, live)
                 except Unfreezable:
                     groups.append(self._alone(member))
                     continue
@@ -234,22 +265,17 @@ class InvitationRenderer:
         send: SendView,
         now: datetime,
         key: bytes,
-        dates: dict[tuple[int, str], tuple[datetime, str]] | None = None,
+        batch: _Batch | None = None,
     ) -> _Prepared:
         locale = self.locale_for(send)
+        batch = batch or _Batch()
         expires_at = send.expires_at
-        if dates is None:
+        expires_on, link_maker = batch.for_expiry(expires_at, locale)
+        if expires_on is None:
             expires_on = self._expires_on(expires_at, locale)
-        else:
-            # By identity (equal datetimes may differ in fold or zone); the entry keeps
-            # `expires_at` alive, so its id is not reused while `dates` lives.
-            known = dates.get((id(expires_at), locale))
-            if known is not None and known[0] is expires_at:
-                expires_on = known[1]
-            else:
-                expires_on = self._expires_on(expires_at, locale)
-                dates[(id(expires_at), locale)] = (expires_at, expires_on)
-        links = links_for(self.settings, send.send_id, send.expires_at, key=key, now=now)
+            link_maker = LinkMaker(self.settings, expires_at, key=key, now=now)
+            batch.remember(expires_at, locale, expires_on, link_maker)
+        links = link_maker.links(send.send_id)
         custom_args = {"survey": self.survey.id, "send_id": send.send_id}
         if self.wave_id is not None:
             custom_args["wave"] = self.wave_id
@@ -320,7 +346,7 @@ class InvitationRenderer:
         # path, its modes, and each entry's printed value (in `entries` order).
         varying: list[tuple[Path, frozenset[str], list[tuple[str, ...]]]] = []
         for path, first_value in first_values.items():
-            modes = shape.modes[path]
+            modes = _in_order(shape.modes[path])
             if _all_print_alike(path, first_value, modes, entries):
                 continue
             varying.append((path, modes, [_printed(values[path], modes) for _, values in entries]))
@@ -386,25 +412,46 @@ class InvitationRenderer:
 # -- grouping helpers ------------------------------------------------------------------
 
 
+def _shared_roots(members: Sequence[_Prepared]) -> frozenset[str]:
+    """The context entries that are one and the same object in every member's context."""
+    first = members[0].context
+    return frozenset(
+        name
+        for name, value in first.items()
+        if all(member.context.get(name, _MISSING) is value for member in members)
+    )
+
+
+def _live_paths(shape: Shape, shared: frozenset[str]) -> tuple[list[Path], list[Path]]:
+    """The keyed and opaque paths of `shape` that are not under a shared root."""
+    return (
+        [path for path in shape.keyed_paths if path[0] not in shared],
+        [path for path in shape.opaque_paths if path[0] not in shared],
+    )
+
+
 def _group_key(
     env: jinja2.Environment,
     shape: Shape,
     context: Mapping[str, Any],
     frozen: dict[int, tuple[Any, Any]] | None = None,
+    live: tuple[list[Path], list[Path]] | None = None,
 ) -> tuple[tuple[Any, ...], dict[Path, Any]]:
     """(what must be equal to share a rendering, the values that can be substituted).
 
     `frozen` memoizes `freeze` of containers by identity (id -> (value, frozen)); the
-    caller must not let the containers change while it uses the memo.
+    caller must not let the containers change while it uses the memo. `live` limits
+    the keyed and opaque paths looked at (the others hold one value for everyone).
     """
+    keyed_paths, opaque_paths = live or (shape.keyed_paths, shape.opaque_paths)
     steps = shape.steps
     parts: list[Any] = []
-    for path in shape.keyed_paths:
+    for path in keyed_paths:
         value, _ = lookup(env, context, path, steps[path])
         parts.append(_freeze(value, frozen))
     in_subject = shape.opaque.get("subject", {})
     values: dict[Path, Any] = {}
-    for path in shape.opaque_paths:
+    for path in opaque_paths:
         value, plain = lookup(env, context, path, steps[path])
         if not plain or (path in in_subject and not _subject_safe(value)):
             parts.append(_freeze(value, frozen))
@@ -432,7 +479,7 @@ def _freeze(value: Any, memo: dict[int, tuple[Any, Any]] | None) -> Any:
 def _all_print_alike(
     path: Path,
     first: Any,
-    modes: frozenset[str],
+    modes: tuple[str, ...],
     entries: Sequence[tuple[Any, Mapping[Path, Any]]],
 ) -> bool:
     """True when every entry's value at `path` prints as the first entry's does."""
@@ -454,9 +501,17 @@ def _subject_safe(value: Any) -> bool:
     return bool(text) and one_line(text) == text
 
 
-def _printed(value: Any, modes: frozenset[str] | set[str]) -> tuple[str, ...]:
-    """The value as Jinja prints it, escaped (html) and raw, for the modes it is used in."""
-    return tuple(str(escape(value)) if mode == HTML else str(value) for mode in sorted(modes))
+def _in_order(modes: frozenset[str] | set[str]) -> tuple[str, ...]:
+    """Modes in the order `_printed` prints them: (html, raw), (html,) or (raw,)."""
+    return tuple(sorted(modes))
+
+
+def _printed(value: Any, modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The value as Jinja prints it, escaped (html) and raw, for `modes` (`_in_order`)."""
+    text = value if type(value) is str else str(value)
+    if len(modes) == 1:
+        return (str(escape(value)),) if modes[0] == HTML else (text,)
+    return tuple(str(escape(value)) if mode == HTML else text for mode in modes)
 
 
 def _marker_prefix(texts: Any) -> str:

@@ -8,6 +8,7 @@ unsubscribe token cannot open a task page.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import struct
@@ -42,13 +43,38 @@ def _signature(key: bytes, purpose: str, payload: bytes) -> bytes:
 
 def make_token(key: bytes, purpose: str, subject: str, expires_at: datetime) -> str:
     """A URL-safe token for `subject` (a send id or task key), valid until `expires_at`."""
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown token purpose {purpose!r}")
-    subject_bytes = subject.encode()
-    if not 0 < len(subject_bytes) <= 255:
-        raise ValueError("token subject must be 1-255 bytes")
-    payload = struct.pack(">IB", int(expires_at.timestamp()), len(subject_bytes)) + subject_bytes
-    return _b64(payload + _signature(key, purpose, payload))
+    return TokenSigner(key, purpose, expires_at).sign(subject)
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+class TokenSigner:
+    """`make_token` for one key, purpose and expiry, any number of subjects.
+
+    What the tokens of a batch share is prepared once: a batch signs thousands.
+    """
+
+    __slots__ = ("_expiry", "_keyed", "_purpose")
+
+    def __init__(self, key: bytes, purpose: str, expires_at: datetime):
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown token purpose {purpose!r}")
+        self._keyed = _keyed(key)
+        self._purpose = purpose.encode() + b"\0"
+        self._expiry = struct.pack(">I", int(expires_at.timestamp()))
+
+    def sign(self, subject: str) -> str:
+        subject_bytes = subject.encode()
+        length = len(subject_bytes)
+        if not 0 < length <= 255:
+            raise ValueError("token subject must be 1-255 bytes")
+        payload = self._expiry + bytes((length,)) + subject_bytes
+        mac = self._keyed.copy()
+        mac.update(self._purpose + payload)
+        raw = payload + mac.digest()[:_SIGNATURE_BYTES]
+        # base64.urlsafe_b64encode without its layers of calls (a batch signs thousands).
+        return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def read_token(key: bytes, purpose: str, token: str, now: datetime | None = None) -> str:

@@ -18,13 +18,14 @@ import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, any_, bindparam, func, or_, select, update
+from sqlalchemy import BigInteger, String, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
@@ -214,7 +215,7 @@ def _insert(store: Store, model: type[Any]) -> Any:
 
 @dataclass(slots=True)
 class ClaimedSend:
-    """A claimed ledger row: the columns of `Send`, read without the ORM's bookkeeping."""
+    """A claimed ledger row: what sending it needs, read without the ORM's bookkeeping."""
 
     id: int
     send_id: str
@@ -226,24 +227,23 @@ class ClaimedSend:
     segment: str
     locale: str
     contact: dict[str, Any]
-    status: str
     batch: int
-    claim_id: str | None
-    claimed_at: datetime | None
-    sent_at: datetime | None
-    channel: str | None
-    provider_id: str | None
-    error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    opened_at: datetime | None
-    clicked_at: datetime | None
-    honeypot_at: datetime | None
+    #: As the claim committed them: `sending`, by `claim_id`, at `claimed_at`.
+    status: str
+    claim_id: str
+    claimed_at: datetime
 
 
 _SENDS = Send.__table__
-_CLAIMED_COLUMNS = tuple(_SENDS.c[field.name] for field in fields(ClaimedSend))
+#: The columns a claim reads back; the rest of a ClaimedSend is known to the claimer.
+_CLAIM_READ = tuple(
+    _SENDS.c[name]
+    for name in (
+        "id", "send_id", "step", "contact_key", "email", "segment", "locale", "contact", "batch",
+    )
+)  # fmt: skip
 _ID_ARRAY = postgresql.ARRAY(BigInteger)
+_TEXT_ARRAY = postgresql.ARRAY(String)
 
 
 def new_claim_id() -> str:
@@ -264,61 +264,70 @@ def claim_batch(
 
     No two callers ever get the same row. Rows whose email is suppressed at claim
     time become `skipped` (error = the reason) instead; an empty list means
-    nothing is pending any more. The rows come as `ClaimedSend` (every column of
-    `Send`, as committed), ordered by batch and id.
+    nothing is pending any more. The rows come as `ClaimedSend`, ordered by batch
+    and id.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    claimed: list[int] = []
+    claimed_at = now.astimezone(UTC)
     # Where the database can, the claiming UPDATE returns the rows (no second read).
     returning = store.engine.dialect.update_returning
     rows: list[Any] = []
-    with store.session(write=True) as session:
-        while len(claimed) < limit:
+    claimed = 0
+    with store.connect(write=True) as conn:
+        while claimed < limit:
             query = (
-                select(Send.id, Suppression.reason)
-                .outerjoin(Suppression, Suppression.email == Send.email)
+                select(_SENDS.c.id, Suppression.reason)
+                .outerjoin(Suppression, Suppression.email == _SENDS.c.email)
                 .where(
-                    Send.survey_id == survey_id,
-                    Send.wave_id == wave_id,
-                    Send.step == step,
-                    Send.status == "pending",
+                    _SENDS.c.survey_id == survey_id,
+                    _SENDS.c.wave_id == wave_id,
+                    _SENDS.c.step == step,
+                    _SENDS.c.status == "pending",
                 )
-                .order_by(Send.batch, Send.id)
-                .limit(limit - len(claimed))
+                .order_by(_SENDS.c.batch, _SENDS.c.id)
+                .limit(limit - claimed)
             )
             if store.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=Send)
-            candidates = session.execute(query).all()
+                query = query.with_for_update(skip_locked=True, of=_SENDS)
+            candidates = conn.execute(query).all()
             if not candidates:
                 break
-            _skip_suppressed(session, [(row.id, row.reason) for row in candidates if row.reason])
+            _skip_suppressed(conn, [(row.id, row.reason) for row in candidates if row.reason])
             ids = [row.id for row in candidates if not row.reason]
-            if ids:
-                # A Core UPDATE of the table: the ORM's bulk-update bookkeeping is not needed.
-                statement = (
-                    update(_SENDS)
-                    .where(_id_in(store, ids))
-                    .values(status="sending", claim_id=claim_id, claimed_at=now)
-                )
-                if returning:
-                    rows.extend(session.execute(statement.returning(*_CLAIMED_COLUMNS)).all())
-                else:
-                    session.execute(statement)
-                claimed.extend(ids)
-        if not claimed:
-            return []
-        if returning:
-            rows.sort(key=lambda row: (row.batch, row.id))
-        else:
-            rows = list(
-                session.execute(
-                    select(*_CLAIMED_COLUMNS)
-                    .where(_id_in(store, claimed))
-                    .order_by(Send.batch, Send.id)
-                )
+            if not ids:
+                continue
+            statement = (
+                update(_SENDS)
+                .where(_id_in(store, ids))
+                .values(status="sending", claim_id=claim_id, claimed_at=claimed_at)
             )
-        return [ClaimedSend(*row) for row in rows]
+            if returning:
+                rows.extend(conn.execute(statement.returning(*_CLAIM_READ)).all())
+            else:
+                conn.execute(statement)
+                rows.extend(conn.execute(select(*_CLAIM_READ).where(_id_in(store, ids))).all())
+            claimed += len(ids)
+    rows.sort(key=lambda row: (row.batch, row.id))
+    return [
+        ClaimedSend(
+            row.id,
+            row.send_id,
+            survey_id,
+            wave_id,
+            row.step,
+            row.contact_key,
+            row.email,
+            row.segment,
+            row.locale,
+            row.contact,
+            row.batch,
+            "sending",
+            claim_id,
+            claimed_at,
+        )
+        for row in rows
+    ]
 
 
 def _id_in(store: Store, ids: Sequence[int]) -> Any:
@@ -328,16 +337,20 @@ def _id_in(store: Store, ids: Sequence[int]) -> Any:
     return _SENDS.c.id.in_(ids)
 
 
-def _skip_suppressed(session: Session, rows: Sequence[tuple[int, str]]) -> None:
+def _send_id_in(store: Store, send_ids: Sequence[str]) -> Any:
+    """`sends.send_id IN (send_ids)`, as `_id_in` does it."""
+    if store.dialect == "postgresql":
+        return _SENDS.c.send_id == any_(bindparam("send_ids", list(send_ids), type_=_TEXT_ARRAY))
+    return _SENDS.c.send_id.in_(send_ids)
+
+
+def _skip_suppressed(conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
     by_reason: dict[str, list[int]] = defaultdict(list)
     for row_id, reason in rows:
         by_reason[reason].append(row_id)
     for reason, ids in by_reason.items():
-        session.execute(
-            update(Send)
-            .where(Send.id.in_(ids))
-            .values(status="skipped", error=reason)
-            .execution_options(synchronize_session=False)
+        conn.execute(
+            update(_SENDS).where(_SENDS.c.id.in_(ids)).values(status="skipped", error=reason)
         )
 
 
@@ -369,12 +382,36 @@ def mark_results(
         grouped[delivery.status].append((delivery.send_id, delivery.provider_id, delivery.error))
     changed = dict.fromkeys(constants, 0)
     dialect = store.engine.dialect
+    mine = (_SENDS.c.claim_id == claim_id, _SENDS.c.status.in_(("sending", "in_doubt")))
     with store.connect(write=True) as conn:
         for status, rows in grouped.items():
-            statement = _result_update(dialect, status)
-            params = statement.params(claim_id, constants[status], rows)
-            changed[status] += conn.exec_driver_sql(statement.sql, params).rowcount
+            # Rows of one Mail Send request share their outcome: one UPDATE for all of them.
+            alike: dict[tuple[str | None, str | None], list[str]] = defaultdict(list)
+            for send_id, provider_id, error in rows:
+                alike[(provider_id, error)].append(send_id)
+            singles = []
+            for (provider_id, error), send_ids in alike.items():
+                if len(send_ids) < _SHARED_OUTCOME_MIN:
+                    singles += [(send_id, provider_id, error) for send_id in send_ids]
+                    continue
+                own = dict(zip(("provider_id", "error"), (provider_id, error), strict=True))
+                values = {name: own[name] for name in _ResultUpdate.PER_ROW[status]}
+                statement = (
+                    update(_SENDS)
+                    .where(_send_id_in(store, send_ids), *mine)
+                    .values(**constants[status], **values)
+                )
+                changed[status] += conn.execute(statement).rowcount
+            if singles:
+                statement = _result_update(dialect, status)
+                params = statement.params(claim_id, constants[status], singles)
+                changed[status] += conn.exec_driver_sql(statement.sql, params).rowcount
     return changed
+
+
+#: Deliveries with one outcome (status, provider id, error) from this many on are
+#: recorded by one UPDATE … WHERE send_id IN (…), fewer by one UPDATE each.
+_SHARED_OUTCOME_MIN = 8
 
 
 class _ResultUpdate:
