@@ -29,13 +29,17 @@ print("ok")
 """
 
 
-HEAD = "0002_claim_order_index"
+HEAD = "0003_drop_email_sent_index"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [HEAD]
-    assert [r.revision for r in script.walk_revisions()] == [HEAD, "0001_initial"]
+    assert [r.revision for r in script.walk_revisions()] == [
+        HEAD,
+        "0002_claim_order_index",
+        "0001_initial",
+    ]
 
 
 def test_upgrading_a_populated_store_keeps_its_rows(store_url: str) -> None:

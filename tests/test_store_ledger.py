@@ -474,3 +474,14 @@ def test_claim_skips_a_row_locked_by_another_transaction(postgres_url: str) -> N
         assert sorted(row.contact_key for row in claimed) == ["c1", "c2"]
     assert ledger.claim_batch(store, SURVEY, WAVE, 0, "b", 3, NOW)[0].contact_key == "c0"
     store.dispose()
+
+
+def test_send_ids_are_unguessable_hex_kept_together_per_insert(store: Store) -> None:
+    ledger.add_invitees(store, SURVEY, WAVE, 0, people(3000), NOW)
+    ids = [row.send_id for row in all_sends(store)]
+    assert len(set(ids)) == 3000
+    assert all(len(send_id) == 32 and int(send_id, 16) >= 0 for send_id in ids)
+    # 80 random bits of each id are its own; the first 12 digits keep one insert's ids
+    # together in the unique index.
+    assert len({send_id[:12] for send_id in ids}) == 1
+    assert len({send_id[12:] for send_id in ids}) == 3000

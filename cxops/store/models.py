@@ -95,7 +95,6 @@ class Send(Base):
         ),
         # (batch, id) last: a claim reads its batch in order instead of sorting the wave.
         Index("ix_sends_claim", "survey_id", "wave_id", "step", "status", "batch", "id"),
-        Index("ix_sends_email_sent", "email", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
