@@ -344,7 +344,7 @@ class InvitationRenderer:
     ) -> list[MessageGroup]:
         first, first_values = entries[0]
         # path, its modes, and each entry's printed value (in `entries` order).
-        varying: list[tuple[Path, frozenset[str], list[tuple[str, ...]]]] = []
+        varying: list[tuple[Path, tuple[str, ...], list[tuple[str, ...]]]] = []
         for path, first_value in first_values.items():
             modes = _in_order(shape.modes[path])
             if _all_print_alike(path, first_value, modes, entries):
