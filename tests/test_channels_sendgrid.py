@@ -144,6 +144,36 @@ def test_connection_refused_means_retry() -> None:
     assert "cannot reach SendGrid" in (deliveries[0].error or "")
 
 
+def test_a_connect_timeout_is_retried_with_backoff() -> None:
+    """The request never left, so it cannot have been accepted: retried, then `retry`."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    host, port = listener.getsockname()
+    # Fill the accept queue (nobody accepts): then a connection's SYN gets no answer,
+    # and connecting times out, as the channel's will.
+    queued: list[socket.socket] = []
+    try:
+        for _ in range(16):
+            try:
+                queued.append(socket.create_connection((host, port), timeout=0.3))
+            except TimeoutError:
+                break
+        else:
+            pytest.skip("this kernel accepts connections beyond the listen backlog")
+        channel = _channel(f"http://{host}:{port}", timeout=0.3, max_attempts=3, base_delay=2.0)
+        deliveries = channel.send([_group(2)], CONTEXT)
+    finally:
+        for connection in queued:
+            connection.close()
+        listener.close()
+    assert {d.status for d in deliveries} == {"retry"}
+    assert "cannot reach SendGrid" in (deliveries[0].error or "")
+    assert channel.sleeps == [2.0, 4.0]  # type: ignore[attr-defined]
+
+
 def test_a_wrong_key_is_retry_and_stops_the_batch() -> None:
     with running_sendgrid_server(api_key="SG.other") as server:
         deliveries = _channel(server.url).send([_group(1500)], CONTEXT)

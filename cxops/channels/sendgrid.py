@@ -2,10 +2,13 @@
 
 Each MessageGroup becomes requests of up to 1,000 personalizations; SendGrid applies
 each recipient's `substitutions` to the shared subject and content. Outcomes per
-request: 2xx -> sent; 429 (after `Retry-After`), 5xx and connection failures are
-retried with exponential backoff, then `retry` (certainly not accepted). A request
-that left but got no answer (timeout, connection cut) is `in_doubt` at once and is
-NOT retried: SendGrid has no idempotency key, so a retry could invite twice; 401/403 -> `retry` (a configuration problem, nothing was accepted);
+request: 2xx -> sent; 429 (after `Retry-After`), 5xx and failures before the request
+left (refused, timed out while connecting or sending) are retried with exponential
+backoff, then `retry` (certainly not accepted). A request that left but got no answer
+in time (read timeout, connection cut) is `in_doubt` at once and is NOT retried:
+SendGrid has no idempotency key, so a retry could invite twice (`cxops run
+--resend-in-doubt` is the explicit way back); 401/403 -> `retry` (a configuration
+problem, nothing was accepted);
 other 4xx -> `failed` with SendGrid's error text. The API key never appears in logs,
 errors or results.
 """
