@@ -162,7 +162,7 @@ def test_a_connect_timeout_is_retried_with_backoff() -> None:
             except TimeoutError:
                 break
         else:
-            pytest.skip("this kernel accepts connections beyond the listen backlog")
+            raise AssertionError("the accept queue never filled: connects did not time out")
         channel = _channel(f"http://{host}:{port}", timeout=0.3, max_attempts=3, base_delay=2.0)
         deliveries = channel.send([_group(2)], CONTEXT)
     finally:

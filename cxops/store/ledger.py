@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, String, any_, bindparam, func, or_, select, update
+from sqlalchemy import any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -255,8 +255,6 @@ _CLAIM_READ = tuple(
         "id", "send_id", "step", "contact_key", "email", "segment", "locale", "contact", "batch",
     )
 )  # fmt: skip
-_ID_ARRAY = postgresql.ARRAY(BigInteger)
-_TEXT_ARRAY = postgresql.ARRAY(String)
 
 
 def new_claim_id() -> str:
@@ -312,14 +310,16 @@ def claim_batch(
                 continue
             statement = (
                 update(_SENDS)
-                .where(_id_in(store, ids))
+                .where(_in(store, _SENDS.c.id, ids))
                 .values(status="sending", claim_id=claim_id, claimed_at=claimed_at)
             )
             if returning:
                 rows.extend(conn.execute(statement.returning(*_CLAIM_READ)).all())
             else:
                 conn.execute(statement)
-                rows.extend(conn.execute(select(*_CLAIM_READ).where(_id_in(store, ids))).all())
+                rows.extend(
+                    conn.execute(select(*_CLAIM_READ).where(_in(store, _SENDS.c.id, ids))).all()
+                )
             claimed += len(ids)
     rows.sort(key=lambda row: (row.batch, row.id))
     return [
@@ -343,18 +343,12 @@ def claim_batch(
     ]
 
 
-def _id_in(store: Store, ids: Sequence[int]) -> Any:
-    """`sends.id IN (ids)`: one array parameter on PostgreSQL rather than one per id."""
+def _in(store: Store, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN (values)`: one array parameter on PostgreSQL rather than one per value."""
     if store.dialect == "postgresql":
-        return _SENDS.c.id == any_(bindparam("claim_ids", list(ids), type_=_ID_ARRAY))
-    return _SENDS.c.id.in_(ids)
-
-
-def _send_id_in(store: Store, send_ids: Sequence[str]) -> Any:
-    """`sends.send_id IN (send_ids)`, as `_id_in` does it."""
-    if store.dialect == "postgresql":
-        return _SENDS.c.send_id == any_(bindparam("send_ids", list(send_ids), type_=_TEXT_ARRAY))
-    return _SENDS.c.send_id.in_(send_ids)
+        array = postgresql.ARRAY(column.type)
+        return column == any_(bindparam(f"{column.name}_values", list(values), type_=array))
+    return column.in_(values)
 
 
 def _skip_suppressed(conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
@@ -411,7 +405,7 @@ def mark_results(
                 values = {name: own[name] for name in _ResultUpdate.PER_ROW[status]}
                 statement = (
                     update(_SENDS)
-                    .where(_send_id_in(store, send_ids), *mine)
+                    .where(_in(store, _SENDS.c.send_id, send_ids), *mine)
                     .values(**constants[status], **values)
                 )
                 changed[status] += conn.execute(statement).rowcount
