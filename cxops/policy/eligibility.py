@@ -133,6 +133,7 @@ class PolicyHistory:
             first_only=True,
         )
         if not holds:
+            self._count_planned(contact)
             return None
         hold = holds[0]
         if hold.detail.startswith(f"rule {hold.rule!r} failed"):
@@ -144,6 +145,13 @@ class PolicyHistory:
         if len(self.held) < HELD_KEPT:
             self.held.append(HeldBack(contact.key, contact.email, hold))
         return hold.reason
+
+    def _count_planned(self, contact: Contact) -> None:
+        """A person who passes counts for their `per` groups at once: within one wave the
+        first of an account (in source order) takes the account's place."""
+        planned = Contacted(self.now, "", "", 0, "planned")
+        for rule, key in self.policy.group_keys(contact.fields, self.now):
+            self.log.by_group.setdefault(rule, {}).setdefault(key, []).append(planned)
 
     def notes(self) -> list[str]:
         """What the plan should say about the policy beyond the counts."""

@@ -166,6 +166,22 @@ class ContactPolicy:
                 found.append(hold)
         return found
 
+    def group_keys(self, fields: Mapping[str, Any], now: datetime) -> list[tuple[str, str]]:
+        """(rule, key) of every `per` rule that applies to the contact (errors: none)."""
+        found: list[tuple[str, str]] = []
+        if not self.per_rules:
+            return found
+        scope = _scope(Evaluator(now, self.holidays), fields, now)
+        for rule in self.per_rules:
+            assert rule.per is not None
+            try:
+                key = group_key(scope.evaluate(rule.per)) if scope.test(rule.when) else None
+            except ExpressionError:
+                continue
+            if key is not None:
+                found.append((rule.name, key))
+        return found
+
     def _rule_hold(
         self,
         rule: PolicyRule,

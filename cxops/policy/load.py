@@ -7,6 +7,7 @@ and returns None when the project has no policy file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,20 @@ def load_policy(project_dir: Path) -> PolicyFile | None:
     if result.policy is None:
         raise SurveyError(result.problems)
     return result.policy
+
+
+def policy_files(
+    paths: Sequence[Path], project_dir: Path, *, default: bool
+) -> tuple[list[PolicyResult], list[Path]]:
+    """For `cxops validate`: the policy files among `paths` (and the project's when
+    `default`), read, and the other paths (survey files and folders)."""
+    named = [Path(p) for p in paths]
+    policies = [p for p in named if p.name == POLICY_FILE and p.is_file()]
+    others = [p for p in named if p not in policies]
+    project = policy_path(project_dir)
+    if default and project.is_file() and project not in policies:
+        policies.append(project)
+    return [read_policy(path) for path in policies], others
 
 
 def _check(policy: PolicyFile, document: MarkedDocument) -> list[Problem]:

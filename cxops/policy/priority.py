@@ -35,13 +35,13 @@ def next_run(schedule: Schedule, now: datetime) -> datetime:
 
         fire: datetime = croniter(schedule.cron, local - timedelta(seconds=1)).get_next(datetime)
         return fire.astimezone(ZoneInfo("UTC"))
-    from cxops.waves import wave_start
-
     assert schedule.interval is not None
-    start = wave_start(schedule, now)
-    if start >= local:
-        return start.astimezone(ZoneInfo("UTC"))
-    return (start + schedule.interval.approx_timedelta()).astimezone(ZoneInfo("UTC"))
+    # Interval waves start at multiples of the interval since the epoch, in local wall time.
+    step = int(schedule.interval.approx_timedelta().total_seconds())
+    wall = local.replace(tzinfo=None)
+    since_epoch = (wall - datetime(1970, 1, 1)).total_seconds()
+    ahead = -since_epoch % step
+    return (wall + timedelta(seconds=ahead)).replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
 def reservations_for(

@@ -44,7 +44,7 @@ def contacts_since(
 ) -> Iterator[LoggedContact]:
     """Contacts at or after `since` (None: all), streamed; one person's with `email`."""
     at = func.coalesce(Send.sent_at, Send.claimed_at, Send.created_at)
-    columns = [Send.email, Send.survey_id, Send.wave_id, Send.step, Send.status, at]
+    columns: list[Any] = [Send.email, Send.survey_id, Send.wave_id, Send.step, Send.status, at]
     if with_fields:
         columns.append(Send.contact)
     query = select(*columns).where(Send.status.in_(MAYBE_SENT))
@@ -81,3 +81,66 @@ def _aware(value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime from the ledger, found {value!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSend:
+    """One ledger row of a person, whatever its status, with its answer if any."""
+
+    survey_id: str
+    wave_id: str
+    step: int
+    status: str
+    at: datetime
+    answered: str | None
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSuppression:
+    reason: str
+    source: str
+    at: datetime
+
+
+def person_record(store: Store, email: str) -> tuple[list[PersonSend], list[PersonSuppression]]:
+    """Every ledger row of `email` (oldest first, answers joined) and its suppressions."""
+    from cxops.store.models import Response, Suppression
+
+    at = func.coalesce(Send.sent_at, Send.claimed_at, Send.created_at)
+    query = (
+        select(
+            Send.survey_id,
+            Send.wave_id,
+            Send.step,
+            Send.status,
+            at,
+            Response.status,
+            Response.first_answered_at,
+        )
+        .outerjoin(Response, Response.send_id == Send.send_id)
+        .where(Send.email == email)
+        .order_by(at, Send.step)
+    )
+    with store.engine.connect() as conn:
+        sends = [
+            PersonSend(
+                survey_id=str(row[0]),
+                wave_id=str(row[1]),
+                step=int(row[2]),
+                status=str(row[3]),
+                at=_aware(row[4]),
+                answered=None if row[5] is None else str(row[5]),
+                answered_at=None if row[6] is None else _aware(row[6]),
+            )
+            for row in conn.execute(query)
+        ]
+        suppressions = [
+            PersonSuppression(str(row[0]), str(row[1]), _aware(row[2]))
+            for row in conn.execute(
+                select(Suppression.reason, Suppression.source, Suppression.created_at).where(
+                    Suppression.email == email
+                )
+            )
+        ]
+    return sends, suppressions
