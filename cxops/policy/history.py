@@ -4,6 +4,11 @@
 the longest window and the higher-priority surveys' audiences, and wraps the
 store's history in a `PolicyHistory`. With no policy, no cap and no priorities
 it returns the store's history unchanged.
+
+Reminders ask the same object: `policy_history(store, base, survey, settings,
+wave_id=WAVE, now=now)` for the wave, then `contact_exclusion(Contact(key, email,
+0, stored_fields))` for each person due a reminder. The wave's own invitation
+and reminders never count against it (the cap would otherwise stop every reminder).
 """
 
 from __future__ import annotations
