@@ -172,7 +172,7 @@ def test_incentives_are_owed_on_completion_paid_once_and_totalled_per_year(store
     refs = invite(store, 3)
     for ref in refs:
         answer(store, spec, ref, {"accepted": True, "consent": True})
-    with pytest.raises(InterviewError, match="nothing is owed .* accepted"):
+    with pytest.raises(InterviewError, match=r"nothing is owed .* accepted"):
         pay(store, [spec], refs[0], NOW)
     mark(store, [spec], refs[0], "completed", NOW)
     mark(store, [spec], refs[1], "completed", NOW)
