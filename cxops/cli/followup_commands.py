@@ -28,7 +28,7 @@ def escape(text: str) -> str:
 
 
 def _run_flow(settings, name: str, **parameters: Any) -> dict[str, Any]:
-    from cxops.compiler import configure_prefect_api
+    from cxops.wave.run import configure_prefect_api
 
     configure_prefect_api(settings)
     from cxops.followup.flows import digest_flow, followups_flow
