@@ -24,9 +24,8 @@ from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer
 from cxops.settings import Settings, get_settings
 from cxops.spec.models import Survey
-from cxops.store.claims import new_claim_id, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store, open_store
-from cxops.store.ledger import has_pending, wave_counts
+from cxops.store.liveness import new_claim_id
 from cxops.wave import status
 from cxops.wave.dry_run import dry_run_wave
 from cxops.wave.ids import WaveContext
@@ -36,8 +35,14 @@ from cxops.wave.prepare import (
     prepare_wave,
     prepare_wave_in_process,
 )
-from cxops.wave.progress import notify_planned
-from cxops.wave.send import BatchResult, finish_summary, send_one_batch
+from cxops.wave.send import (
+    BatchResult,
+    announce_planned,
+    finish_summary,
+    has_work,
+    send_one_batch,
+    start_sending,
+)
 from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
 
 
@@ -101,15 +106,8 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
     soon as they are in the ledger; claims stay the only way to a send, so nobody is
     invited twice either way.
     """
-    survey, settings = wave.survey, wave.settings
-    notes = []
-    recover_dead_claims(
-        store, survey.id, wave.wave_id, wave.step, wave.now, settings.send_lease_seconds
-    )
-    if resend_in_doubt_too:
-        moved = resend_in_doubt(store, survey.id, wave.wave_id, wave.step)
-        notes.append(f"{moved} in-doubt invitations put back to be sent again")
-    renderer = InvitationRenderer(survey, settings, wave_id=wave.wave_id)
+    notes = start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
+    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
     claim_id = new_claim_id()
 
     def send_while_pending() -> None:
@@ -121,14 +119,14 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
         if not isinstance(planning, PrefectConcurrentFuture):
             raise TypeError(f"expected a future of the thread pool, got {planning!r}")
         while not planning.wrapped_future.done():
-            if has_pending(store, survey.id, wave.wave_id, wave.step):
+            if has_work(store, wave):
                 send_batch_task(store, wave, renderer, claim_id)
             else:
                 planning.wait(timeout=0.2)
         planned = planning.result()
     else:
         planned = plan_task(store, wave, False)
-    notify_planned(wave_counts(store, survey.id, wave.wave_id, wave.step))
+    announce_planned(store, wave)
     send_while_pending()
     return summarize_task(store, wave, planned.noted(*notes))
 

@@ -13,12 +13,12 @@ from cxops.channels.base import BatchContext, Channel, Delivery
 from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer, RenderableSend
 from cxops.messages.types import MessageGroup
-from cxops.store.claims import claim_batch, mark_results
+from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
-from cxops.store.ledger import failed_reasons, wave_counts
+from cxops.store.ledger import failed_reasons, has_pending, wave_counts
 from cxops.wave.deliver import send_and_record
 from cxops.wave.ids import WaveContext
-from cxops.wave.progress import notify_progress
+from cxops.wave.progress import notify_planned, notify_progress
 from cxops.wave.summary import WaveSummary, with_counts
 
 
@@ -30,6 +30,28 @@ class BatchResult:
     failed: int = 0
     in_doubt: int = 0
     retry: int = 0
+
+
+def start_sending(store: Store, wave: WaveContext, *, resend_in_doubt_too: bool) -> list[str]:
+    """Before the first claim: dead runs' claims become in doubt; with `resend_in_doubt_too`
+    the in-doubt rows go back to pending. The notes for the summary."""
+    settings = wave.settings
+    lease = settings.send_lease_seconds
+    recover_dead_claims(store, wave.survey_id, wave.wave_id, wave.step, wave.now, lease)
+    if not resend_in_doubt_too:
+        return []
+    moved = resend_in_doubt(store, wave.survey_id, wave.wave_id, wave.step)
+    return [f"{moved} in-doubt invitations put back to be sent again"]
+
+
+def has_work(store: Store, wave: WaveContext) -> bool:
+    """Whether a row of the wave waits to be claimed."""
+    return has_pending(store, wave.survey_id, wave.wave_id, wave.step)
+
+
+def announce_planned(store: Store, wave: WaveContext) -> None:
+    """Tell progress listeners how many recipients are left to send."""
+    notify_planned(wave_counts(store, wave.survey_id, wave.wave_id, wave.step))
 
 
 def send_one_batch(
