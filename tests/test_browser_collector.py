@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import SentInvitation, invite
 from cxops.store.db import Store, open_store
 from cxops.store.models import Response, Suppression
+from cxops.testing.collect import SentInvitation, invite
 
 pytestmark = pytest.mark.browser
 

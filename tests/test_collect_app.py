@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import client_for, invite, links
 from cxops.messages.tokens import make_token
 from cxops.store.db import open_store
 from cxops.store.models import Base, Response, Send
+from cxops.testing.collect import client_for, invite, links
 
 ALL_TYPES = """\
 id: all-types

@@ -13,8 +13,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from cxops.collect.fixtures import invite
 from cxops.store.db import open_store
+from cxops.testing.collect import invite
 
 
 def free_port() -> int:

@@ -7,12 +7,12 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from test_followup_support import at, one_task, serving
 
 from cxops.collect.task_pages import router
 from cxops.followup import service
 from cxops.store import tasks as q
 from cxops.store.db import open_store
+from cxops.testing.followup import at, one_task, serving
 
 NOW = "2026-11-23T09:00:00+00:00"
 

@@ -15,14 +15,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from test_followup_support import (
-    FALLBACK,
-    OWNER,
-    add_response,
-    at,
-    edit_response,
-    write_survey,
-)
 
 from cxops.channels.outbox import OutboxChannel
 from cxops.followup import notify, service
@@ -31,6 +23,14 @@ from cxops.messages.tokens import read_token
 from cxops.store import tasks as q
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Task
+from cxops.testing.followup import (
+    FALLBACK,
+    OWNER,
+    add_response,
+    at,
+    edit_response,
+    write_survey,
+)
 
 MONDAY = "2026-11-23T09:00:00+00:00"
 #: Answers the follow-up run at MONDAY sees, older than the cursor's overlap.

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from cxops.collect.fixtures import add_send
 from cxops.store.db import Store
 from cxops.store.models import Response
+from cxops.testing.collect import add_send
 
 SURVEY_ID = "nps-test"
 OWNER = "owner@acme.example"
