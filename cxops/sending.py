@@ -128,7 +128,7 @@ def _add_in_locale_batches(
     Messages of one locale render as one group, so a single-locale batch becomes one
     SendGrid request of up to 1,000 personalizations instead of one per locale.
     """
-    from cxops.messages.locales import resolve_locale
+    from cxops.locales import resolve_locale
 
     offered = survey.invitation.locales
     buffers: dict[str, list[dict[str, Any]]] = {}

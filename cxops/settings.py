@@ -192,17 +192,17 @@ class Settings(BaseSettings):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if name == "database_url" and value is not None:
-                value = _hide_password(value.get_secret_value())
+                value = hide_password(value.get_secret_value())
             elif isinstance(value, SecretStr):
                 value = "**********"
             elif isinstance(value, Path | datetime | timedelta):
                 value = str(value)
             shown[name] = value
-        shown["store_url"] = _hide_password(self.store_url)
+        shown["store_url"] = hide_password(self.store_url)
         return shown
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", url)
 
 

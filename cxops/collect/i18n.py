@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from cxops.messages.locales import resolve_locale
+from cxops.locales import resolve_locale
 
 PAGE_LOCALES: tuple[str, ...] = ("en", "de", "fr")
 

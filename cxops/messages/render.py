@@ -23,9 +23,9 @@ from markupsafe import escape
 
 from cxops.errors import TemplateError
 from cxops.expr import Evaluator, references
+from cxops.locales import format_date, resolve_locale
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
-from cxops.messages.locales import format_date, resolve_locale
 from cxops.messages.shapes import (
     HTML,
     RAW,
