@@ -435,6 +435,10 @@ class Survey(Strict):
         """The file this survey was loaded from."""
         return self._source_path
 
+    def remember_source(self, path: Path | None) -> None:
+        """Record the file this survey was loaded from (`source_path`)."""
+        self._source_path = path
+
     @property
     def main_question(self) -> Any | None:
         """The question the survey's kind is about (the first nps question of an nps survey)."""

@@ -69,12 +69,6 @@ def answer_send(session: Session, send: Send) -> Send:
     return invitation or send
 
 
-def response_for(session: Session, send: Send) -> Response | None:
-    """The response to `send`'s invitation, if any."""
-    anchor = answer_send(session, send)
-    return session.scalar(select(Response).where(Response.send_id == anchor.send_id))
-
-
 def suspect_reason(
     send: Send | AnsweringSend, invitation: Send | AnsweringSend, now: datetime
 ) -> str | None:
