@@ -90,7 +90,9 @@ def print_headline(report: dict[str, Any], path: Path) -> None:
     from rich.markup import escape
 
     out = console()
-    out.print(f"[bold]{escape(report['survey']['name'])}[/] · report written to {escape(str(path))}")
+    out.print(
+        f"[bold]{escape(report['survey']['name'])}[/] · report written to {escape(str(path))}"
+    )
     for line in headline_lines(report):
         out.print("  " + escape(line))
 
