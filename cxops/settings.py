@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         le=86_400,
         description="After this long, a batch claimed by a run on another machine is in doubt.",
     )
+    min_n: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="Smallest group shown in shared outputs; fewer answers show 'too few answers'.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         description="Prefect API for flow runs; unset uses PREFECT_API_URL or ephemeral mode.",

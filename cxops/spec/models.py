@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.spec.report import ReportSettings
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 IDENT = r"^[a-z_][a-z0-9_]*$"
@@ -427,6 +428,7 @@ class Survey(Strict):
     invitation: Invitation
     followup: list[FollowupRule] = Field(default_factory=list)
     themes: dict[str, list[str]] = Field(default_factory=dict)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
 
