@@ -421,6 +421,12 @@ class Survey(Strict):
     name: str = Field(min_length=1)
     kind: Kind
     owner: Email | None = None
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description="Which survey gets a person two surveys want in one window: the higher.",
+    )
     schedule: Schedule | None = None
     audience: Audience
     questions: list[Question] = Field(default_factory=list)
