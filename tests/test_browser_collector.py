@@ -237,7 +237,7 @@ def test_a_link_from_a_real_outbox_message(project, live, browser):
 
 
 def _tasks(project, live):
-    from cxops.followup.service import apply_rules
+    from cxops.followup.apply import apply_rules
     from cxops.spec import find_survey
     from cxops.store.models import Task
 

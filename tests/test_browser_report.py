@@ -54,8 +54,7 @@ def test_the_report_page_in_chromium(project: Project, tmp_path: Path, browser) 
         and 2
         <= pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page/") + pdf.count(b"/Type /Page ")
         <= 8
-        or len(pdf) > 10_000
-    )
+    ) or len(pdf) > 10_000
     page.close()
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cxops.testing.collect import client_for, invite
 from sqlalchemy import select
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import client_for, invite
-from cxops.followup.service import apply_rules
+from cxops.followup.apply import apply_rules
 from cxops.spec import find_survey
 from cxops.store.db import open_store
 from cxops.store.models import Response, Task
