@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from cxops.testing.collect import client_for, invite
 from sqlalchemy import select
 
 from cxops.collect import create_app
@@ -19,6 +18,7 @@ from cxops.followup.apply import apply_rules
 from cxops.spec import find_survey
 from cxops.store.db import open_store
 from cxops.store.models import Response, Task
+from cxops.testing.collect import client_for, invite
 
 JSON = {"Accept": "application/json"}
 CONTACT = {"name": "Quinn Garcia", "company": "Corp", "csm_email": "csm@acme.example"}
