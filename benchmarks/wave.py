@@ -315,7 +315,7 @@ def main() -> None:
         return
 
     contacts = 1_000_000 if args.million else args.contacts
-    from cxops.sendgrid_server import running_sendgrid_server
+    from cxops.testing.sendgrid_server import running_sendgrid_server
 
     with tempfile.TemporaryDirectory(prefix="cxops-bench-") as tmp:
         base = Path(tmp)

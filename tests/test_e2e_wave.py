@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from cxops.sendgrid_server import Fault, running_sendgrid_server
 from cxops.store.models import Send
+from cxops.testing.sendgrid_server import Fault, running_sendgrid_server
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 

@@ -118,10 +118,16 @@ def plan_command(
     summary = plan.summary()
     if invitees:
         summary = dataclasses.replace(summary, invitees=listed)
+    if plan.tally.held:
+        summary = dataclasses.replace(summary, held_back=plan.tally.held)
     if as_json:
         print_json(summary.as_dict())
         return
     print_summary(summary, title="plan")
+    if plan.tally.held:
+        from cxops.cli.policy_commands import print_held_back
+
+        print_held_back(plan.tally.held, excluded=summary.excluded)
     from rich.markup import escape
 
     shown = listed or sample_preview

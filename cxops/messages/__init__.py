@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cxops.locales import format_date, locale_chain, resolve_locale
     from cxops.messages.env import (
         TemplateSet,
         email_environment,
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
         one_line,
     )
     from cxops.messages.links import Links, links_for, unsubscribe_headers
-    from cxops.messages.locales import format_date, locale_chain, resolve_locale
     from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, RenderableSend, SendView
     from cxops.messages.shapes import Shape, analyse
     from cxops.messages.tokens import make_token, read_token
@@ -41,9 +41,9 @@ _EXPORTS = {
     "Links": "links",
     "links_for": "links",
     "unsubscribe_headers": "links",
-    "format_date": "locales",
-    "locale_chain": "locales",
-    "resolve_locale": "locales",
+    "format_date": "cxops.locales",
+    "locale_chain": "cxops.locales",
+    "resolve_locale": "cxops.locales",
     "CONTEXT_NAMES": "render",
     "InvitationRenderer": "render",
     "SendView": "render",
@@ -88,7 +88,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'cxops.messages' has no attribute {name!r}")
-    value = getattr(import_module(f"cxops.messages.{module}"), name)
+    path = module if module.startswith("cxops.") else f"cxops.messages.{module}"
+    value = getattr(import_module(path), name)
     globals()[name] = value
     return value
 

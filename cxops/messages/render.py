@@ -19,11 +19,11 @@ import jinja2
 
 from cxops.errors import TemplateError
 from cxops.expr import Evaluator, references
+from cxops.locales import format_date, resolve_locale
 from cxops.messages.context import display_name, interview_context, question_context
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
 from cxops.messages.grouping import FreezeMemo, group_key, live_paths, share, shared_roots
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
-from cxops.messages.locales import format_date, resolve_locale
 from cxops.messages.shapes import Shape, analyse
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
 from cxops.messages.values import Path, Unfreezable

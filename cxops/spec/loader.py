@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from cxops.errors import NotFoundError, Problem, SurveyError
+from cxops.errors import Problem, SurveyError
 from cxops.spec.checks import check_survey, duplicate_id_problems
 from cxops.spec.models import Survey
 from cxops.spec.yaml_marks import (
@@ -64,7 +64,7 @@ def read_survey(
     except ValidationError as exc:
         result.problems.extend(validation_problems(exc, document))
     else:
-        survey._source_path = path
+        survey.remember_source(path)
         if checks:
             result.problems.extend(check_survey(survey, document, _project_dir(project_dir)))
         if not result.problems:
@@ -96,26 +96,6 @@ def load_surveys(folder: Path, project_dir: Path | None = None) -> list[Survey]:
     return [result.survey for result in results if result.survey is not None]
 
 
-def find_survey(name_or_path: str | Path, surveys_dir: Path) -> Survey:
-    """A survey by file path, or by id among the files in `surveys_dir`.
-
-    Looking up by id reads only the YAML of the other files, so a broken unrelated
-    survey does not stop this one.
-    """
-    path = Path(name_or_path)
-    if path.suffix in SURVEY_SUFFIXES or path.exists():
-        if not path.is_file():
-            raise NotFoundError(f"no survey file {name_or_path}")
-        return load_survey(path)
-    folder = Path(surveys_dir)
-    candidates = survey_files(folder) if folder.is_dir() else []
-    for candidate in candidates:
-        data = parse_yaml_file(candidate).data
-        if isinstance(data, dict) and data.get("id") == str(name_or_path):
-            return load_survey(candidate)
-    raise NotFoundError(f"no survey with id {str(name_or_path)!r} in {folder}")
-
-
 def sort_problems(problems: Sequence[Problem]) -> list[Problem]:
     """By file, line, column, then message; duplicates dropped."""
     unique = {
@@ -136,9 +116,11 @@ def _project_dir(project_dir: Path | None) -> Path:
 # -- pydantic errors -> problems ----------------------------------------------------------
 
 
-def validation_problems(exc: ValidationError, document: MarkedDocument) -> list[Problem]:
-    """One located Problem per pydantic error."""
-    return [_error_problem(error, document) for error in exc.errors(include_url=False)]
+def validation_problems(
+    exc: ValidationError, document: MarkedDocument, root: type[BaseModel] = Survey
+) -> list[Problem]:
+    """One located Problem per pydantic error of `root` (the survey, or another file's model)."""
+    return [_error_problem(error, document, root) for error in exc.errors(include_url=False)]
 
 
 @dataclass
@@ -151,9 +133,11 @@ class _Walk:
     union: list[tuple[str | None, Any]]
 
 
-def _error_problem(error: ErrorDetails, document: MarkedDocument) -> Problem:
+def _error_problem(
+    error: ErrorDetails, document: MarkedDocument, root: type[BaseModel] = Survey
+) -> Problem:
     loc = tuple(error["loc"])
-    walk = _walk(loc, document.data)
+    walk = _walk(loc, document.data, root)
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
@@ -237,10 +221,10 @@ def _model_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _walk(loc: tuple[Any, ...], data: Any) -> _Walk:
+def _walk(loc: tuple[Any, ...], data: Any, root: type[BaseModel] = Survey) -> _Walk:
     """Follow pydantic's `loc` through the models and the data together."""
     walk = _Walk(path=(), owner=None, at_key=False, union=[])
-    current_type: Any = Survey
+    current_type: Any = root
     node = data
     for segment in loc:
         members = _members(current_type)

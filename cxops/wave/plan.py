@@ -16,6 +16,7 @@ from sqlalchemy import select
 from cxops.audience import Invitee, NoHistory, Tally, read_source, select_audience
 from cxops.audience.eligibility import History
 from cxops.expr import Evaluator
+from cxops.policy.history import policy_history
 from cxops.spec.models import Sample, Survey
 from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
@@ -80,7 +81,8 @@ def accepted_interviews(store: Store, survey_id: str) -> int:
 
 
 def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]:
-    """Who the store holds back for this wave, and interviews accepted so far."""
+    """Who the store and the contact policy hold back for this wave, and interviews
+    accepted so far."""
     survey = wave.survey
     history = load_history(
         store,
@@ -88,17 +90,21 @@ def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]
         wave_id=wave.wave_id,
         now=wave.now,
         surveyed_within=survey.audience.exclude.surveyed_within,
-        cap=wave.settings.cap,
+        cap=None,  # the contact policy counts the cap, invitations and reminders alike
     )
+    held = policy_history(store, history, survey, wave.settings, wave_id=wave.wave_id, now=wave.now)
     accepted = accepted_interviews(store, survey.id) if survey.interview else 0
-    return history, accepted
+    return held, accepted
 
 
 def plan_only(wave: WaveContext) -> WavePlan:
     """`cxops plan`: the wave plan with history from the store when there is one. Read-only."""
     url = wave.settings.store_url
     if not store_exists(url):
-        return plan_wave(wave)
+        # No store: nobody was contacted yet, but `never` rules still hold people back.
+        settings = wave.settings
+        held = policy_history(None, None, wave.survey, settings, wave_id=wave.wave_id, now=wave.now)
+        return plan_wave(wave, history=held)
     store = open_store(url, upgrade=False)
     try:
         history, accepted = history_and_accepted(store, wave)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cxops.audience import Invitee
-from cxops.messages.locales import resolve_locale
+from cxops.locales import resolve_locale
 from cxops.store.db import Store, open_store
 from cxops.store.ledger import add_invitees
 from cxops.wave import status

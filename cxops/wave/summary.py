@@ -40,6 +40,8 @@ class WaveSummary:
     rendered: int | None = None
     #: `plan --invitees`: every invitee (key, segment, email).
     invitees: list[dict[str, str]] | None = None
+    #: `plan`: the first people the contact policy held back, with rule and until when.
+    held_back: list[dict[str, Any]] | None = None
 
     def noted(self, *notes: str) -> WaveSummary:
         """This summary with `notes` added."""
@@ -62,7 +64,7 @@ class WaveSummary:
             "bad_rows": list(self.bad_rows),
             "notes": list(self.notes),
         }
-        for name in ("pending", "skipped", "failed_reasons", "rendered", "invitees"):
+        for name in ("pending", "skipped", "failed_reasons", "rendered", "invitees", "held_back"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -80,9 +82,9 @@ class WaveSummary:
 
 
 def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummary:
-    notes: tuple[str, ...] = ()
+    notes = tuple(tally.notes)
     if not tally.history_available:
-        notes = ("no store yet: nobody is excluded for earlier invitations or unsubscribes",)
+        notes += ("no store yet: nobody is excluded for earlier invitations or unsubscribes",)
     return WaveSummary(
         survey=survey_id,
         wave=wave_id,
