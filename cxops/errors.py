@@ -103,3 +103,16 @@ class TokenError(CxopsError):
 
 class NotFoundError(CxopsError):
     """A named thing (survey, contact, task) does not exist."""
+
+
+class AmbiguousSurveyError(CxopsError):
+    """Two or more survey files carry the same id: which one to use is not guessed."""
+
+    def __init__(self, survey_id: str, paths: Sequence[Path]):
+        self.survey_id = survey_id
+        self.paths = list(paths)
+        names = ", ".join(str(p) for p in self.paths)
+        super().__init__(
+            f"survey id {survey_id!r} is used by {len(self.paths)} files ({names}); "
+            "give one an id of its own, or name the file"
+        )

@@ -1,1 +1,1 @@
-pytest_plugins = ["cxops.testing"]
+pytest_plugins = ["cxops.testing.plugin"]

@@ -14,15 +14,15 @@ from cxops.audience import BadRow, Contact, read_source
 from cxops.audience.sources import expand_env, sniff_dialect
 from cxops.errors import SourceError
 from cxops.spec.models import CsvSource, ParquetSource, SqlSource
-from cxops.testing import REPO_ROOT
 
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.make_sample_data import (
     CUSTOMER_COLUMNS,
     generate_customers,
     make_sample_data,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # these tests are about this repository
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
 

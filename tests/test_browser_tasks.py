@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_followup_support import one_task, serving
 
 from cxops.collect import create_app
 from cxops.store import tasks as q
 from cxops.store.db import open_store
+from cxops.testing.followup import one_task, serving
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NOW = "2026-11-23T09:00:00+00:00"

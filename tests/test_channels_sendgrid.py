@@ -12,7 +12,7 @@ from cxops.channels.base import BatchContext
 from cxops.channels.sendgrid import MAX_SUBSTITUTION_BYTES, SendGridChannel, substitution_bytes
 from cxops.errors import ChannelError
 from cxops.messages.types import MessageGroup, Recipient
-from cxops.sendgrid_server import Fault, running_sendgrid_server
+from cxops.testing.sendgrid_server import Fault, running_sendgrid_server
 
 KEY = "SG.secret-key-0123456789"
 CONTEXT = BatchContext("nps-q4", "2026-11-23", 7)

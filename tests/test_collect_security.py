@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import client_for, invite
 from cxops.store.db import open_store
 from cxops.store.models import Response
 from cxops.store.responses import save_answers
+from cxops.testing.collect import client_for, invite
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import client_for, invite
 from cxops.messages.tokens import make_token
 from cxops.store.db import open_store
 from cxops.store.history import load_history
 from cxops.store.models import Suppression
+from cxops.testing.collect import client_for, invite
 
 
 @pytest.fixture

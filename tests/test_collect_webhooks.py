@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from cxops.collect import create_app
-from cxops.collect.fixtures import add_send, client_for
 from cxops.collect.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from cxops.store.db import open_store
 from cxops.store.models import Send, Suppression, WebhookEvent
+from cxops.testing.collect import add_send, client_for
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from cxops.collect.fixtures import add_send
 from cxops.export import neutralize_cell, write_csv, write_jsonl
 from cxops.store.db import open_store
 from cxops.store.responses import save_answers
+from cxops.testing.collect import add_send
 
 
 @pytest.mark.parametrize(

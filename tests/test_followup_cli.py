@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_followup_support import OWNER, add_response, at, write_survey
 
 from cxops.store.db import open_store
+from cxops.testing.followup import OWNER, add_response, at, write_survey
 
 
 @pytest.mark.prefect

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from test_followup_support import FALLBACK, OWNER, survey_yaml
 
 from cxops.durations import parse_duration
 from cxops.expr import Evaluator
@@ -26,6 +25,7 @@ from cxops.followup.rules import (
 )
 from cxops.followup.sla import due_at, escalation_step
 from cxops.spec.models import Survey
+from cxops.testing.followup import FALLBACK, OWNER, survey_yaml
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from test_followup_support import at, one_task, serving
 
 from cxops.collect.task_pages import router
-from cxops.followup import service
+from cxops.followup.links import TASK_LINK_TTL
 from cxops.store import tasks as q
 from cxops.store.db import open_store
+from cxops.testing.followup import at, one_task, serving
 
 NOW = "2026-11-23T09:00:00+00:00"
 
@@ -79,7 +79,7 @@ def test_tampered_and_expired_links(setup, empty_project):
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(f"/t/{tampered}").status_code == 404
     assert client.post(f"/t/{tampered}", data={"outcome": "resolved"}).status_code == 404
-    later = empty_project.settings(now=at(NOW) + service.TASK_LINK_TTL + timedelta(minutes=1))
+    later = empty_project.settings(now=at(NOW) + TASK_LINK_TTL + timedelta(minutes=1))
     with serving(task_app(later, store)) as base, httpx.Client(base_url=base) as expired:
         assert expired.get(path).status_code == 410
         assert expired.post(path, data={"outcome": "resolved"}).status_code == 410

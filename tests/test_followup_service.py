@@ -15,7 +15,23 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from test_followup_support import (
+
+from cxops.channels.outbox import OutboxChannel
+from cxops.followup import notify
+from cxops.followup.apply import apply_rules
+from cxops.followup.digest_mail import send_digests
+from cxops.followup.escalation import escalate_overdue
+from cxops.followup.export import export_tasks
+from cxops.followup.measures import loop_measures
+from cxops.followup.tasks import close_task
+from cxops.followup.webhooks import deliver_webhooks
+from cxops.messages.tokens import read_token
+from cxops.spec.lookup import find_survey, project_surveys
+from cxops.store import tasks as q
+from cxops.store.db import open_store
+from cxops.store.models import Notification, Task
+from cxops.store.notifications import notifications
+from cxops.testing.followup import (
     FALLBACK,
     OWNER,
     add_response,
@@ -23,14 +39,6 @@ from test_followup_support import (
     edit_response,
     write_survey,
 )
-
-from cxops.channels.outbox import OutboxChannel
-from cxops.followup import notify, service
-from cxops.followup.export import export_tasks
-from cxops.messages.tokens import read_token
-from cxops.store import tasks as q
-from cxops.store.db import open_store
-from cxops.store.models import Notification, Task
 
 MONDAY = "2026-11-23T09:00:00+00:00"
 #: Answers the follow-up run at MONDAY sees, older than the cursor's overlap.
@@ -50,10 +58,8 @@ def settings_at(project, when: str, **overrides):
 
 def run_rules(project, store, when: str, *, replay=False, **overrides):
     settings = settings_at(project, when, **overrides)
-    surveys = service.load_project_surveys(settings).surveys
-    return next(
-        service.apply_rules(settings, store, s, replay=replay).as_dict() for s in surveys.values()
-    )
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    return next(apply_rules(settings, store, s, replay=replay).as_dict() for s in surveys.values())
 
 
 def all_tasks(store) -> list[Task]:
@@ -170,9 +176,9 @@ def test_overdue_tasks_escalate_once_per_step_across_christmas(empty_project, st
 
     def escalate(when: str):
         settings = settings_at(empty_project, when, holidays="DE")
-        surveys = service.load_project_surveys(settings).surveys
+        surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
         channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
-        return service.escalate_overdue(settings, store, surveys, channel).as_dict()
+        return escalate_overdue(settings, store, surveys, channel).as_dict()
 
     assert escalate("2026-12-28T18:00:00+00:00")["sent"] == 0
     first = escalate("2026-12-29T09:30:00+00:00")
@@ -212,13 +218,13 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
     run_rules(empty_project, store, MONDAY)
     with store.session() as session:
         bob_task = q.list_tasks(session, now=at(MONDAY), assignee="bob@acme.example")[0].task.id
-    service.close_task(store, bob_task, "resolved", "called", at(MONDAY))
+    close_task(store, bob_task, "resolved", "called", at(MONDAY))
 
     def digest(when: str):
         settings = settings_at(empty_project, when)
-        surveys = service.load_project_surveys(settings).surveys
+        surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
         channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
-        return settings, service.send_digests(settings, store, surveys, channel).as_dict()
+        return settings, send_digests(settings, store, surveys, channel).as_dict()
 
     settings, first = digest("2026-11-23T07:00:00+00:00")
     assert first["sent"] == [
@@ -278,9 +284,9 @@ def test_new_tasks_are_posted_to_the_webhook_signed_and_retried(
     add_response(store, "c2", {"score": 10}, when=at(MONDAY))  # the promoter rule has no webhook
     hook.fail_first = 1
     settings = settings_at(empty_project, MONDAY)
-    surveys = service.load_project_surveys(settings).surveys
-    service.apply_rules(settings, store, surveys["nps-test"])
-    result = service.deliver_webhooks(settings, store, surveys, backoff=0.01)
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    apply_rules(settings, store, surveys["nps-test"])
+    result = deliver_webhooks(settings, store, surveys, backoff=0.01)
     assert (result.sent, result.retry, result.failed) == (1, 0, 0)
     assert len(hook.received) == 2  # the 503, then the retry
     headers, data = hook.received[-1]
@@ -295,10 +301,10 @@ def test_new_tasks_are_posted_to_the_webhook_signed_and_retried(
     assert payload["task"]["rule"] == "detractor" and payload["answers"] == {"score": 3}
     assert payload["customer"]["contact_key"] == "c1" and payload["category"] == "detractor"
     assert payload["task"]["url"].startswith("http://127.0.0.1:8000/t/")
-    assert service.deliver_webhooks(settings, store, surveys, backoff=0.01).sent == 0
+    assert deliver_webhooks(settings, store, surveys, backoff=0.01).sent == 0
     assert len(hook.received) == 2
     with store.session() as session:
-        [row] = q.notifications(session, "notify:")
+        [row] = notifications(session, "notify:")
         assert (row.status, row.attempts) == ("sent", 1)
 
 
@@ -309,19 +315,19 @@ def test_a_refused_webhook_is_not_retried_and_a_down_one_is(
     write_survey(empty_project.root, notify_url=url)
     add_response(store, "c1", {"score": 3}, when=at(MONDAY))
     settings = settings_at(empty_project, MONDAY)
-    surveys = service.load_project_surveys(settings).surveys
-    service.apply_rules(settings, store, surveys["nps-test"])
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    apply_rules(settings, store, surveys["nps-test"])
     # the secret's variable is not set: nothing is posted unsigned, it waits
-    waiting = service.deliver_webhooks(settings, store, surveys, backoff=0.01)
+    waiting = deliver_webhooks(settings, store, surveys, backoff=0.01)
     assert waiting.retry == 1 and hook.received == []
     monkeypatch.setenv("CXOPS_TEST_HOOK_SECRET", "s3cret")
     hook.fail_first = 10
-    down = service.deliver_webhooks(settings, store, surveys, attempts=2, backoff=0.01)
+    down = deliver_webhooks(settings, store, surveys, attempts=2, backoff=0.01)
     assert down.retry == 1 and len(hook.received) == 2
     hook.fail_first = 0
-    assert service.deliver_webhooks(settings, store, surveys, backoff=0.01).sent == 1
+    assert deliver_webhooks(settings, store, surveys, backoff=0.01).sent == 1
     with store.session() as session:
-        assert session.get(Notification, q.notifications(session, "notify:")[0].key).attempts == 3
+        assert session.get(Notification, notifications(session, "notify:")[0].key).attempts == 3
 
 
 def test_export_tasks_is_safe_for_spreadsheets(empty_project, store):
@@ -330,16 +336,23 @@ def test_export_tasks_is_safe_for_spreadsheets(empty_project, store):
     add_response(store, "c2", {"score": 9}, when=at(MONDAY))
     run_rules(empty_project, store, MONDAY)
     first = next(t for t in all_tasks(store) if t.rule_id == "detractor")
-    service.close_task(store, first.id, "contacted", "@mention them", at(MONDAY))
+    close_task(store, first.id, "contacted", "@mention them", at(MONDAY))
     out = io.StringIO()
-    assert export_tasks(store, "nps-test", "csv", out, at(MONDAY)) == 2
+    assert (
+        export_tasks(
+            store, find_survey("nps-test", empty_project.path("surveys")), "csv", out, at(MONDAY)
+        )
+        == 2
+    )
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     row = next(r for r in rows if r["rule"] == "detractor")
     assert row["contact_key"] == "'=HYPERLINK(1)"
     assert row["note"] == "'@mention them" and row["outcome"] == "contacted"
     assert row["title"] == "Call -2+3 about their score of 3"
     jsonl = io.StringIO()
-    export_tasks(store, "nps-test", "jsonl", jsonl, at(MONDAY))
+    export_tasks(
+        store, find_survey("nps-test", empty_project.path("surveys")), "jsonl", jsonl, at(MONDAY)
+    )
     records = [json.loads(line) for line in jsonl.getvalue().splitlines()]
     assert {
         "id",
@@ -367,10 +380,10 @@ def test_measures_from_the_store(empty_project, store):
     with store.session() as session:
         first = q.list_tasks(session, now=at(MONDAY), status="all")
     august = next(v.task for v in first if v.task.wave_id == "2026-08")
-    service.close_task(store, august.id, "resolved", None, at("2026-08-04T09:00:00+00:00"))
+    close_task(store, august.id, "resolved", None, at("2026-08-04T09:00:00+00:00"))
     settings = settings_at(empty_project, "2026-11-27T09:00:00+00:00")
-    surveys = service.load_project_surveys(settings).surveys
-    result = service.measures(store, surveys, settings.clock())
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    result = loop_measures(store, surveys, settings.clock())
     overall = result["overall"]
     assert overall["tasks"] == 3 and overall["done"] == 1 and overall["overdue"] == 1
     assert overall["rescue_rate"] == {"value": 100.0, "n": 1}

@@ -33,7 +33,7 @@ from cxops.interviews.service import (
 )
 from cxops.spec import find_survey
 from cxops.spec.models import Survey
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.db import Store, open_store
 from cxops.store.models import Interview, Send
 from cxops.store.responses import save_answers
@@ -72,15 +72,15 @@ def invite(store: Store, people: int, wave: str = "w1") -> list[str]:
         for i in range(people)
     ]
     ledger.add_invitees(store, "interviews-power-users", wave, 0, rows, NOW - DAY)
-    claim = ledger.new_claim_id()
-    ledger.claim_batch(store, "interviews-power-users", wave, 0, claim, 1000, NOW - DAY)
+    claim = claims.new_claim_id()
+    claims.claim_batch(store, "interviews-power-users", wave, 0, claim, 1000, NOW - DAY)
     with store.session() as session:
         ids = list(
             session.scalars(
                 select(Send.send_id).where(Send.wave_id == wave).order_by(Send.contact_key)
             )
         )
-    ledger.mark_results(store, claim, [Delivery(i, "sent") for i in ids], NOW - DAY)
+    claims.mark_results(store, claim, [Delivery(i, "sent") for i in ids], NOW - DAY)
     return ids
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cxops.channels.base import Delivery
 from cxops.interviews.screen import interview_answers
 from cxops.spec import find_survey
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.db import open_store
 from cxops.store.models import Send
 from cxops.store.responses import save_answers
@@ -37,11 +37,11 @@ def seed(project: Any, accepted: int, declined: int) -> list[str]:
             for i in range(people)
         ]
         ledger.add_invitees(store, STUDY, "w1", 0, rows, NOW - timedelta(days=1))
-        claim = ledger.new_claim_id()
-        ledger.claim_batch(store, STUDY, "w1", 0, claim, 100, NOW - timedelta(days=1))
+        claim = claims.new_claim_id()
+        claims.claim_batch(store, STUDY, "w1", 0, claim, 100, NOW - timedelta(days=1))
         with store.session() as session:
             refs = list(session.scalars(select(Send.send_id).order_by(Send.contact_key)))
-        ledger.mark_results(store, claim, [Delivery(r, "sent") for r in refs], NOW)
+        claims.mark_results(store, claim, [Delivery(r, "sent") for r in refs], NOW)
         for index, ref in enumerate(refs):
             values = {"accepted": index < accepted, "consent": index < accepted}
             save_answers(store, ref, interview_answers(spec, values, NOW), complete=True, now=NOW)

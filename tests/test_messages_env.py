@@ -8,8 +8,8 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from cxops.errors import TemplateError
+from cxops.locales import format_date, locale_chain, resolve_locale
 from cxops.messages.env import email_environment, find_template_set, one_line
-from cxops.messages.locales import format_date, locale_chain, resolve_locale
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

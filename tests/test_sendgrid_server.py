@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cxops.sendgrid_server import Fault, running_sendgrid_server, substitute
+from cxops.testing.sendgrid_server import Fault, running_sendgrid_server, substitute
 
 KEY = "SG.server-key"
 

@@ -16,6 +16,7 @@ from cxops.cli import (  # noqa: F401
     interview_commands,
     policy_commands,
     project_commands,
+    report_commands,
     spec_commands,
     wave_commands,
 )

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cxops.export import ExportFormat
+    from cxops.settings import Settings
 
 app = typer.Typer(
     name="cxops",
@@ -25,7 +31,34 @@ ProjectDirOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def settings_for(project_dir: Path | None = None, **overrides: Any):
+def export_format(value: str) -> ExportFormat:
+    """`--format`'s value, refused the same way by every export command."""
+    if value == "csv":
+        return "csv"
+    if value == "jsonl":
+        return "jsonl"
+    raise typer.BadParameter(f"expected csv or jsonl, found {value!r}", param_hint="--format")
+
+
+def _check_format(value: str) -> str:
+    """The `--format` callback (Typer reads its annotations at run time: plain `str`)."""
+    return export_format(value)
+
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="csv (cells neutralised for spreadsheets) or jsonl.",
+        callback=_check_format,
+    ),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
+]
+
+
+def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:
     """Settings with CLI flags on top (None = flag not given)."""
     from cxops.settings import get_settings
 
@@ -36,11 +69,11 @@ def console_error(message: str) -> None:
     from rich.console import Console
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {_escape(message)}"
+        f"[bold red]error:[/] {escape(message)}"
     )
 
 
-def console():
+def console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=True)
@@ -50,7 +83,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+def escape(text: str) -> str:
+    """`text` shown as is by rich (no markup in names, paths or messages)."""
+    from rich.markup import escape as rich_escape
 
-    return escape(text)
+    return rich_escape(text)

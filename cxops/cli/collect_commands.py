@@ -5,24 +5,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cxops.cli.app import ProjectDirOption, app, console, settings_for
+from cxops.cli.app import (
+    FormatOption,
+    OutOption,
+    ProjectDirOption,
+    app,
+    console,
+    export_format,
+    settings_for,
+)
 
 export_app = typer.Typer(
     help="Export answers and tasks (safe for spreadsheets).", no_args_is_help=True
 )
 app.add_typer(export_app, name="export")
-
-FormatOption = Annotated[
-    str, typer.Option("--format", help="csv (cells neutralised for spreadsheets) or jsonl.")
-]
-OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
-]
 
 
 @app.command("serve")
@@ -51,22 +51,19 @@ def export_responses_command(
     """Every response of SURVEY: survey, wave, contact_key, segment, status, answers, submitted_at, suspect."""
     import sys
 
-    from cxops.collect.state import survey_by_name
-    from cxops.errors import ConfigError
     from cxops.export import export_responses
+    from cxops.spec.lookup import find_survey
     from cxops.store.db import open_store
 
-    if fmt not in ("csv", "jsonl"):
-        raise ConfigError(f"--format: expected csv or jsonl, found {fmt!r}")
     settings = settings_for(project_dir)
-    found = survey_by_name(survey, settings.surveys_path, settings.project_dir)
+    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
     store = open_store(settings.store_url)
     try:
         if out is None:
-            count = export_responses(store, found, fmt, sys.stdout)  # type: ignore[arg-type]
+            count = export_responses(store, found, export_format(fmt), sys.stdout)
         else:
             with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_responses(store, found, fmt, handle)  # type: ignore[arg-type]
+                count = export_responses(store, found, export_format(fmt), handle)
     finally:
         store.dispose()
     if out is not None:

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+if TYPE_CHECKING:
+    from cxops.settings import Settings
+    from cxops.store.tasks import StatusFilter
+
+from cxops.cli.app import (
+    FormatOption,
+    JsonOption,
+    OutOption,
+    ProjectDirOption,
+    app,
+    console,
+    escape,
+    export_format,
+    print_json,
+    settings_for,
+)
 from cxops.cli.collect_commands import export_app
 
 tasks_app = typer.Typer(
@@ -21,14 +35,8 @@ app.add_typer(tasks_app, name="tasks")
 OUTCOME_HELP = "contacted, resolved, no response or not needed"
 
 
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
-def _run_flow(settings, name: str, **parameters: Any) -> dict[str, Any]:
-    from cxops.compiler import configure_prefect_api
+def _run_flow(settings: Settings, name: str, **parameters: Any) -> dict[str, Any]:
+    from cxops.wave.run import configure_prefect_api
 
     configure_prefect_api(settings)
     from cxops.followup.flows import digest_flow, followups_flow
@@ -117,7 +125,7 @@ def tasks_command(
         str, typer.Option("--status", help="open, done, overdue, withdrawn or all.")
     ] = "open",
     survey: Annotated[
-        str | None, typer.Option("--survey", help="Only this survey's tasks.")
+        str | None, typer.Option("--survey", help="Only this survey's tasks (id or file).")
     ] = None,
     summary: Annotated[
         bool, typer.Option("--summary", help="Loop measures by survey, segment and assignee.")
@@ -128,37 +136,53 @@ def tasks_command(
     """List follow-up tasks, overdue first (`cxops tasks close ID` closes one)."""
     if ctx.invoked_subcommand is not None:
         return
-    if status not in ("open", "done", "overdue", "withdrawn", "all"):
-        raise typer.BadParameter(
-            "expected open, done, overdue, withdrawn or all", param_hint="--status"
-        )
-    from cxops.followup import service
-    from cxops.store import tasks as q
+    chosen = _status(status)
+    from cxops.followup.measures import loop_measures
+    from cxops.followup.tasks import list_task_rows
+    from cxops.spec.lookup import find_survey, project_surveys
     from cxops.store.db import open_store
 
     settings = settings_for(project_dir)
+    folder, root = settings.surveys_path, settings.project_dir
+    survey_id = find_survey(survey, folder, root, checks=False).id if survey else None
+    surveys = project_surveys(folder, root, checks=False).surveys
     store = open_store(settings.store_url)
     now = settings.clock()
     try:
-        surveys = service.load_project_surveys(settings).surveys
         if summary:
-            measures = service.measures(store, surveys, now)
+            measures = loop_measures(store, surveys, now)
             if as_json:
                 print_json(measures)
             else:
                 _print_measures(measures)
             return
-        with store.session() as session:
-            views = q.list_tasks(
-                session, now=now, status=status, assignee=assignee, survey_id=survey
-            )  # type: ignore[arg-type]
-            rows = service.task_rows(views, surveys, now)
+        rows = list_task_rows(
+            store, surveys, now, status=chosen, assignee=assignee, survey_id=survey_id
+        )
     finally:
         store.dispose()
     if as_json:
         print_json(rows)
         return
     _print_tasks(rows)
+
+
+STATUSES: dict[str, StatusFilter] = {
+    "open": "open",
+    "done": "done",
+    "overdue": "overdue",
+    "withdrawn": "withdrawn",
+    "all": "all",
+}
+
+
+def _status(value: str) -> StatusFilter:
+    if value not in STATUSES:
+        raise typer.BadParameter(
+            f"expected open, done, overdue, withdrawn or all, found {value!r}",
+            param_hint="--status",
+        )
+    return STATUSES[value]
 
 
 def _print_tasks(rows: list[dict[str, Any]]) -> None:
@@ -225,13 +249,13 @@ def close_command(
     as_json: JsonOption = False,
 ) -> None:
     """Close an open task with an outcome and a note."""
-    from cxops.followup import service
+    from cxops.followup.tasks import close_task
     from cxops.store.db import open_store
 
     settings = settings_for(project_dir)
     store = open_store(settings.store_url)
     try:
-        result = service.close_task(store, task_id, outcome, note, settings.clock())
+        result = close_task(store, task_id, outcome, note, settings.clock())
     finally:
         store.dispose()
     if as_json:
@@ -242,27 +266,25 @@ def close_command(
 
 @export_app.command("tasks")
 def export_tasks_command(
-    survey: Annotated[str, typer.Argument(help="Survey id.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
-    out: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: stdout).")
-    ] = None,
+    survey: Annotated[str, typer.Argument(help="Survey id or file.")],
+    fmt: FormatOption = "csv",
+    out: OutOption = None,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Every follow-up task of SURVEY: id, survey, contact_key, rule, assignee, due, priority, status, outcome."""
-    if fmt not in ("csv", "jsonl"):
-        raise typer.BadParameter("expected csv or jsonl", param_hint="--format")
     from cxops.followup.export import export_tasks
+    from cxops.spec.lookup import find_survey
     from cxops.store.db import open_store
 
     settings = settings_for(project_dir)
+    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
     store = open_store(settings.store_url)
     try:
         if out is None:
-            export_tasks(store, survey, fmt, sys.stdout, settings.clock())  # type: ignore[arg-type]
+            export_tasks(store, found, export_format(fmt), sys.stdout, settings.clock())
         else:
             with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_tasks(store, survey, fmt, handle, settings.clock())  # type: ignore[arg-type]
+                count = export_tasks(store, found, export_format(fmt), handle, settings.clock())
             console().print(f"{count} tasks written to {out}")
     finally:
         store.dispose()

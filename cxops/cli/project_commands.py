@@ -26,10 +26,10 @@ def show_settings(project_dir: ProjectDirOption = None, as_json: JsonOption = Fa
 @db_app.command("upgrade")
 def db_upgrade(project_dir: ProjectDirOption = None) -> None:
     """Apply the store's migrations (also done on first use)."""
-    from cxops.settings import _hide_password
+    from cxops.settings import hide_password
     from cxops.store.db import open_store
 
     settings = settings_for(project_dir)
     store = open_store(settings.store_url)
     store.dispose()
-    console().print(f"store is up to date: {_hide_password(settings.store_url)}")
+    console().print(f"store is up to date: {hide_password(settings.store_url)}")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from cxops.messages.locales import resolve_locale
+from cxops.locales import resolve_locale
 
 PAGE_LOCALES: tuple[str, ...] = ("en", "de", "fr")
 
@@ -20,6 +20,7 @@ _EN: dict[str, str] = {
     "optional": "(optional)",
     "submit": "Send my answers",
     "saved_score": "Thank you, your answer has been saved. You can add more below.",
+    "provisional_score": "We have kept your score. It counts once you tap or type on this page, or send your answers.",
     "errors_heading": "Please check these answers:",
     "thanks_title": "Thank you",
     "thanks_body": "Your answers have been saved. Thank you for taking the time.",
@@ -71,6 +72,7 @@ _DE: dict[str, str] = {
     "optional": "(optional)",
     "submit": "Antworten senden",
     "saved_score": "Danke, Ihre Antwort wurde gespeichert. Unten können Sie noch mehr ergänzen.",
+    "provisional_score": "Wir haben Ihre Bewertung vorgemerkt. Sie zählt, sobald Sie auf dieser Seite tippen oder klicken oder Ihre Antworten senden.",
     "errors_heading": "Bitte prüfen Sie diese Antworten:",
     "thanks_title": "Vielen Dank",
     "thanks_body": "Ihre Antworten wurden gespeichert. Danke, dass Sie sich die Zeit genommen haben.",
@@ -122,6 +124,7 @@ _FR: dict[str, str] = {
     "optional": "(facultatif)",
     "submit": "Envoyer mes réponses",
     "saved_score": "Merci, votre réponse a été enregistrée. Vous pouvez compléter ci-dessous.",
+    "provisional_score": "Nous avons noté votre note. Elle comptera dès que vous toucherez cette page ou enverrez vos réponses.",
     "errors_heading": "Veuillez vérifier ces réponses :",
     "thanks_title": "Merci",
     "thanks_body": "Vos réponses ont été enregistrées. Merci d’avoir pris le temps de répondre.",

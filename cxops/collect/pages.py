@@ -25,7 +25,7 @@ from cxops.collect.answers import FieldError, FormQuestion
 from cxops.collect.i18n import message, page_locale, strings
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator
-from cxops.messages.template_files import template_search_path
+from cxops.template_files import template_search_path
 
 log = logging.getLogger("cxops.collect")
 

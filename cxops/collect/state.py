@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -16,8 +15,8 @@ import anyio.to_thread
 
 from cxops.collect.answers import FormQuestion
 from cxops.collect.webhooks import SignatureVerifier
-from cxops.errors import NotFoundError, SurveyError
 from cxops.settings import Settings
+from cxops.spec.lookup import project_surveys
 from cxops.spec.models import Survey
 from cxops.store.db import Store, open_store
 
@@ -75,9 +74,12 @@ class CollectorState:
         with self._lock:
             stale = self._loaded_at is None or time.monotonic() - self._loaded_at > _RELOAD_SECONDS
             if stale:
-                self._surveys = load_project_surveys(
-                    self.settings.surveys_path, self.settings.project_dir
+                found = project_surveys(
+                    self.settings.surveys_path, self.settings.project_dir, checks=False
                 )
+                for path, reason in found.skipped.items():
+                    log.warning("survey file skipped by the collector: %s: %s", path, reason)
+                self._surveys = found.surveys
                 self._loaded_at = time.monotonic()
         return self._surveys.get(survey_id)
 
@@ -97,40 +99,3 @@ class CollectorState:
     def close(self) -> None:
         if self._store is not None:
             self._store.dispose()
-
-
-def load_project_surveys(folder: Path, project_dir: Path) -> dict[str, Survey]:
-    """Every valid survey model in `folder`; a broken file is skipped and logged.
-
-    Only the model is checked: answering needs the questions, not the invitation's
-    templates or the audience's files.
-    """
-    from cxops.spec.loader import read_survey, survey_files
-
-    surveys: dict[str, Survey] = {}
-    if not folder.is_dir():
-        return surveys
-    for path in survey_files(folder):
-        result = read_survey(path, project_dir, checks=False)
-        if result.survey is None:
-            first = result.problems[0] if result.problems else path
-            log.warning("survey file skipped by the collector: %s", first)
-            continue
-        surveys.setdefault(result.survey.id, result.survey)
-    return surveys
-
-
-def survey_by_name(name: str, folder: Path, project_dir: Path) -> Survey:
-    """A survey by id (among `folder`'s files) or by file path; NotFoundError if neither."""
-    from cxops.spec.loader import SURVEY_SUFFIXES, read_survey
-
-    path = Path(name)
-    if path.suffix in SURVEY_SUFFIXES and path.is_file():
-        result = read_survey(path, project_dir, checks=False)
-        if result.survey is None:
-            raise SurveyError(result.problems)
-        return result.survey
-    found = load_project_surveys(folder, project_dir).get(name)
-    if found is None:
-        raise NotFoundError(f"no valid survey with id {name!r} in {folder}")
-    return found

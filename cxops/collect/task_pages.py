@@ -16,12 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from markupsafe import Markup
 
 from cxops.collect.i18n import strings
+from cxops.collect.routes import wants_json
 from cxops.errors import CxopsError, TokenError
 from cxops.followup.digest import format_local, task_item
-from cxops.followup.service import load_project_surveys
 from cxops.followup.templates import read_static, render
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings
+from cxops.spec.lookup import project_surveys
 from cxops.spec.models import Survey
 from cxops.store import tasks as q
 from cxops.store.db import Store
@@ -54,11 +55,8 @@ def _survey(request: Request, survey_id: str) -> Survey | None:
     collector = getattr(request.app.state, "collector", None)
     if collector is not None:
         return collector.survey(survey_id)
-    return load_project_surveys(_settings(request)).surveys.get(survey_id)
-
-
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
+    settings = _settings(request)
+    return project_surveys(settings.surveys_path, settings.project_dir).surveys.get(survey_id)
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -82,7 +80,7 @@ def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLR
 
 
 def _problem(request: Request, status: int, title: str) -> Response:
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"error": title}, status_code=status, headers=_HEADERS)
     body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>Nothing was changed.</p>"
     return HTMLResponse(body, status_code=status, headers=_HEADERS)
@@ -131,7 +129,7 @@ def task_page(request: Request, token: str, saved: str | None = None) -> Respons
     found = _lookup(request, token)
     if isinstance(found, Response):
         return found
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse(_json(found), headers=_HEADERS)
     return _page(request, {**_context(request, found), "message": _SAVED.get(saved or "")})
 
@@ -173,13 +171,13 @@ def task_action(
     if error is None:
         with _store(request).session() as session:
             found = q.get_task(session, found.task.id)
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse(_json(found), headers=_HEADERS)
         saved = "closed" if action == "close" else "note"
         return RedirectResponse(
             f"{request.url.path}?saved={saved}", status_code=303, headers=_HEADERS
         )
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"error": error}, status_code=status, headers=_HEADERS)
     with _store(request).session() as session:
         found = q.get_task(session, found.task.id)

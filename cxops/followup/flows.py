@@ -1,7 +1,8 @@
 """The Prefect flows of follow-ups: `followups` (every 15 minutes) and `digest` (daily).
 
-Thin: each task calls one function of `cxops.followup.service`; the store decides
-what was already done, so a retried task or a second run changes nothing twice.
+Thin: each task calls one function of the follow-up modules (`apply`, `webhooks`,
+`escalation`, `measures`, `digest_mail`); the store decides what was already done, so a
+retried task or a second run changes nothing twice.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from cxops.followup import service
-from cxops.followup.measures import measures_markdown
+from cxops.channels.base import Channel
+from cxops.followup.apply import apply_rules
+from cxops.followup.digest_mail import send_digests
+from cxops.followup.escalation import escalate_overdue
+from cxops.followup.measures import loop_measures, measures_markdown
+from cxops.followup.webhooks import deliver_webhooks
 from cxops.settings import Settings, get_settings
+from cxops.spec.lookup import ProjectSurveys, project_surveys
 from cxops.store.db import Store, open_store
 
 MEASURES_ARTIFACT = "followup-measures"
@@ -25,40 +31,45 @@ def _settings(project_dir: str | None) -> Settings:
     return get_settings(project_dir=Path(project_dir) if project_dir else None)
 
 
+def _surveys(settings: Settings) -> ProjectSurveys:
+    return project_surveys(settings.surveys_path, settings.project_dir)
+
+
+def open_channel(settings: Settings) -> Channel:
+    """The configured channel (the outbox by default)."""
+    from cxops.channels import make_channel
+
+    return make_channel(settings)
+
+
 @task(name="apply-followup-rules", cache_policy=NO_CACHE)
 def apply_rules_task(
-    settings: Settings, store: Store, surveys: service.LoadedSurveys, replay: bool
+    settings: Settings, store: Store, surveys: ProjectSurveys, replay: bool
 ) -> list[dict[str, Any]]:
     now = settings.clock()
     return [
-        service.apply_rules(settings, store, survey, replay=replay, now=now).as_dict()
+        apply_rules(settings, store, survey, replay=replay, now=now).as_dict()
         for survey in surveys.surveys.values()
     ]
 
 
 @task(name="deliver-task-webhooks", cache_policy=NO_CACHE)
-def webhooks_task(
-    settings: Settings, store: Store, surveys: service.LoadedSurveys
-) -> dict[str, Any]:
-    return service.deliver_webhooks(settings, store, surveys.surveys).as_dict()
+def webhooks_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
+    return deliver_webhooks(settings, store, surveys.surveys).as_dict()
 
 
 @task(name="escalate-overdue-tasks", cache_policy=NO_CACHE)
-def escalations_task(
-    settings: Settings, store: Store, surveys: service.LoadedSurveys
-) -> dict[str, Any]:
-    channel = service.open_channel(settings)
+def escalations_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
+    channel = open_channel(settings)
     try:
-        return service.escalate_overdue(settings, store, surveys.surveys, channel).as_dict()
+        return escalate_overdue(settings, store, surveys.surveys, channel).as_dict()
     finally:
         channel.close()
 
 
 @task(name="publish-loop-measures", cache_policy=NO_CACHE)
-def measures_task(
-    settings: Settings, store: Store, surveys: service.LoadedSurveys
-) -> dict[str, Any]:
-    measures = service.measures(store, surveys.surveys, settings.clock())
+def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
+    measures = loop_measures(store, surveys.surveys, settings.clock())
     create_markdown_artifact(
         key=MEASURES_ARTIFACT,
         markdown=measures_markdown(measures),
@@ -73,7 +84,7 @@ def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict
     settings = _settings(project_dir)
     store = open_store(settings.store_url)
     try:
-        surveys = service.load_project_surveys(settings)
+        surveys = _surveys(settings)
         runs = apply_rules_task(settings, store, surveys, replay)
         hooks = webhooks_task(settings, store, surveys)
         escalations = escalations_task(settings, store, surveys)
@@ -102,12 +113,10 @@ def digest_flow(project_dir: str | None = None, timezone: str = "UTC") -> dict[s
     """One email per assignee with open tasks, once a day (the day in `timezone`)."""
     settings = _settings(project_dir)
     store = open_store(settings.store_url)
-    channel = service.open_channel(settings)
+    channel = open_channel(settings)
     try:
-        surveys = service.load_project_surveys(settings)
-        return service.send_digests(
-            settings, store, surveys.surveys, channel, timezone=timezone
-        ).as_dict()
+        surveys = _surveys(settings)
+        return send_digests(settings, store, surveys.surveys, channel, timezone=timezone).as_dict()
     finally:
         channel.close()
         store.dispose()

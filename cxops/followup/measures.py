@@ -9,21 +9,26 @@
 - `rescue_rate`: detractors with a task whose next answer to the same survey is no longer
   negative (passive or promoter; neutral or satisfied), in percent of those who answered again.
 
-Every rate is `{value, n}` (value None when n is 0). Pure functions over plain records.
+Every rate is `{value, n}` (value None when n is 0). Pure functions over plain records,
+but for `loop_measures`, which reads the records from the store.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cxops.followup.category import NOT_NEGATIVE, is_negative
+from cxops.followup.category import NOT_NEGATIVE, is_negative, response_category
 from cxops.followup.sla import SLA_HOURS
+
+if TYPE_CHECKING:
+    from cxops.spec.models import Survey
+    from cxops.store.db import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +192,37 @@ def measures_markdown(measures: dict[str, Any]) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def loop_measures(store: Store, surveys: Mapping[str, Survey], now: datetime) -> dict[str, Any]:
+    """The loop measures over every task in the store."""
+    from cxops.store import tasks as q
+
+    def category(survey_id: str, answers: dict[str, Any]) -> str | None:
+        survey = surveys.get(survey_id)
+        if survey is None or survey.main_question is None:
+            return None
+        return response_category(survey.kind, survey.main_question.id, answers)
+
+    with store.session() as session:
+        views = q.all_tasks(session)
+        history = q.answer_history(session)
+    records = [
+        TaskRecord(
+            id=v.task.id,
+            survey_id=v.task.survey_id,
+            segment=v.task.segment,
+            assignee=v.task.assignee,
+            contact_key=v.task.contact_key,
+            status=v.task.status,
+            created_at=v.task.created_at,
+            due_at=v.task.due_at,
+            first_action_at=v.task.first_action_at,
+            closed_at=v.task.closed_at,
+            answered_at=v.answered_at,
+            category=category(v.task.survey_id, v.answers),
+        )
+        for v in views
+    ]
+    answers = [AnswerRecord(s, c, at, category(s, a)) for s, c, at, a in history]
+    return compute_measures(records, answers, now)

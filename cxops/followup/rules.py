@@ -1,5 +1,5 @@
 """Follow-up rules to task decisions. Pure: a survey, one response and its tasks in,
-the changes to make out. The service applies them to the store.
+the changes to make out. `cxops.followup.apply` applies them to the store.
 
 One task per (response, rule), whatever happens:
 - a matching answer without a task creates one; a withdrawn task that matches again reopens;
@@ -29,31 +29,7 @@ from cxops.followup.assign import Assignment, choose_assignee
 from cxops.followup.category import response_category
 from cxops.followup.sla import due_at
 from cxops.spec.models import FollowupRule, Survey
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseFacts:
-    """What rules see of one response (joined with its ledger row)."""
-
-    id: int
-    send_id: str
-    survey_id: str
-    wave_id: str
-    contact_key: str
-    segment: str
-    status: str
-    answers: Mapping[str, Any]
-    contact: Mapping[str, Any]
-    answered_at: datetime
-    suspect: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingTask:
-    id: int
-    rule_id: str
-    rule_version: str
-    status: str
+from cxops.store.facts import ExistingTask, ResponseFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +41,10 @@ class TaskDraft:
     priority: str
     due_at: datetime
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def assignee(self) -> str:
+        return self.assignment.email
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from jinja2 import (
 )
 
 from cxops.errors import TemplateError
-from cxops.messages.template_files import template_search_path
+from cxops.template_files import template_search_path
 
 
 @lru_cache(maxsize=8)

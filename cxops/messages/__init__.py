@@ -1,5 +1,10 @@
 """Messages: the Jinja environment, rendering, locales and signed links.
 
+`render` (the renderer), `grouping` (which recipients share one rendering), `shapes`
+(what a template does with its context), `values` (context lookups, markers, freezing),
+`context` (the recipient-independent context), `types` (what channels get). It may
+import `spec`, `expr` and `settings`; never `channels`, `store` or later layers.
+
 The names below are imported on first use, so importing a submodule such as
 `cxops.messages.types` (what channels need) loads neither Jinja nor the spec models.
 """
@@ -10,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cxops.locales import format_date, locale_chain, resolve_locale
     from cxops.messages.env import (
         TemplateSet,
         email_environment,
@@ -17,8 +23,7 @@ if TYPE_CHECKING:
         one_line,
     )
     from cxops.messages.links import Links, links_for, unsubscribe_headers
-    from cxops.messages.locales import format_date, locale_chain, resolve_locale
-    from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, SendView
+    from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, RenderableSend, SendView
     from cxops.messages.shapes import Shape, analyse
     from cxops.messages.tokens import make_token, read_token
     from cxops.messages.types import (
@@ -36,12 +41,13 @@ _EXPORTS = {
     "Links": "links",
     "links_for": "links",
     "unsubscribe_headers": "links",
-    "format_date": "locales",
-    "locale_chain": "locales",
-    "resolve_locale": "locales",
+    "format_date": "cxops.locales",
+    "locale_chain": "cxops.locales",
+    "resolve_locale": "cxops.locales",
     "CONTEXT_NAMES": "render",
     "InvitationRenderer": "render",
     "SendView": "render",
+    "RenderableSend": "render",
     "Shape": "shapes",
     "analyse": "shapes",
     "make_token": "tokens",
@@ -59,6 +65,7 @@ __all__ = [
     "MessageGroup",
     "OutgoingMessage",
     "Recipient",
+    "RenderableSend",
     "SendView",
     "Shape",
     "TemplateSet",
@@ -81,7 +88,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'cxops.messages' has no attribute {name!r}")
-    value = getattr(import_module(f"cxops.messages.{module}"), name)
+    path = module if module.startswith("cxops.") else f"cxops.messages.{module}"
+    value = getattr(import_module(path), name)
     globals()[name] = value
     return value
 

@@ -15,8 +15,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from cxops.errors import TemplateError
-from cxops.messages.locales import DEFAULT_LOCALE, locale_chain
-from cxops.messages.template_files import (
+from cxops.locales import DEFAULT_LOCALE, locale_chain
+from cxops.template_files import (
     EMAIL_PARTS,
     template_file_name,
     template_search_path,

@@ -2,23 +2,25 @@
 
 from cxops.spec.loader import (
     SurveyResult,
-    find_survey,
     load_survey,
     load_surveys,
     read_survey,
     survey_files,
 )
+from cxops.spec.lookup import ProjectSurveys, find_survey, project_surveys
 from cxops.spec.models import Survey
 from cxops.spec.schema import survey_json_schema
 from cxops.spec.validate import ValidationReport, validate_paths
 
 __all__ = [
+    "ProjectSurveys",
     "Survey",
     "SurveyResult",
     "ValidationReport",
     "find_survey",
     "load_survey",
     "load_surveys",
+    "project_surveys",
     "read_survey",
     "survey_files",
     "survey_json_schema",

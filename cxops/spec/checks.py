@@ -17,15 +17,15 @@ from pathlib import Path
 
 from cxops.errors import Problem
 from cxops.expr import HELPER_NAMES, references
-from cxops.messages.locales import DEFAULT_LOCALE, locale_chain
-from cxops.messages.template_files import (
+from cxops.locales import DEFAULT_LOCALE, locale_chain
+from cxops.spec.models import EMAIL_RE, CsvSource, ParquetSource, Survey
+from cxops.spec.yaml_marks import KeyPath, MarkedDocument
+from cxops.template_files import (
     EMAIL_PARTS,
     find_template_file,
     template_file_name,
     template_search_path,
 )
-from cxops.spec.models import EMAIL_RE, CsvSource, ParquetSource, Survey
-from cxops.spec.yaml_marks import KeyPath, MarkedDocument
 
 #: What each kind of field may name at the top level (besides the helpers).
 AUDIENCE_NAMES = frozenset({"contact", "survey"})

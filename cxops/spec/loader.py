@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from cxops.errors import NotFoundError, Problem, SurveyError
+from cxops.errors import Problem, SurveyError
 from cxops.spec.checks import check_survey, duplicate_id_problems
 from cxops.spec.models import Survey
 from cxops.spec.yaml_marks import (
@@ -64,7 +64,7 @@ def read_survey(
     except ValidationError as exc:
         result.problems.extend(validation_problems(exc, document))
     else:
-        survey._source_path = path
+        survey.remember_source(path)
         if checks:
             result.problems.extend(check_survey(survey, document, _project_dir(project_dir)))
         if not result.problems:
@@ -94,26 +94,6 @@ def load_surveys(folder: Path, project_dir: Path | None = None) -> list[Survey]:
     if problems:
         raise SurveyError(sort_problems(problems))
     return [result.survey for result in results if result.survey is not None]
-
-
-def find_survey(name_or_path: str | Path, surveys_dir: Path) -> Survey:
-    """A survey by file path, or by id among the files in `surveys_dir`.
-
-    Looking up by id reads only the YAML of the other files, so a broken unrelated
-    survey does not stop this one.
-    """
-    path = Path(name_or_path)
-    if path.suffix in SURVEY_SUFFIXES or path.exists():
-        if not path.is_file():
-            raise NotFoundError(f"no survey file {name_or_path}")
-        return load_survey(path)
-    folder = Path(surveys_dir)
-    candidates = survey_files(folder) if folder.is_dir() else []
-    for candidate in candidates:
-        data = parse_yaml_file(candidate).data
-        if isinstance(data, dict) and data.get("id") == str(name_or_path):
-            return load_survey(candidate)
-    raise NotFoundError(f"no survey with id {str(name_or_path)!r} in {folder}")
 
 
 def sort_problems(problems: Sequence[Problem]) -> list[Problem]:

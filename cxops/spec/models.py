@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.spec.report import ReportSettings
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 IDENT = r"^[a-z_][a-z0-9_]*$"
@@ -438,6 +439,7 @@ class Survey(Strict):
     invitation: Invitation
     followup: list[FollowupRule] = Field(default_factory=list)
     themes: dict[str, list[str]] = Field(default_factory=dict)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
 
@@ -445,6 +447,10 @@ class Survey(Strict):
     def source_path(self) -> Path | None:
         """The file this survey was loaded from."""
         return self._source_path
+
+    def remember_source(self, path: Path | None) -> None:
+        """Record the file this survey was loaded from (`source_path`)."""
+        self._source_path = path
 
     @property
     def main_question(self) -> Any | None:

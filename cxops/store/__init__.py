@@ -1,27 +1,29 @@
 """The cxops store: SQLAlchemy models, Alembic migrations, the send ledger, history.
 
+`ledger` (rows and their counts), `claims` (claim, record, recover), `waves` (wave
+rows), `history` (who may be invited), `suppressions`, `responses`, `tasks`. It may
+import `spec`, `audience`, `messages` and `channels` types, never `wave` or later.
 Importing this package imports SQLAlchemy and Alembic's config, never Prefect.
 """
 
-from cxops.store.db import Store, open_store, store_exists
-from cxops.store.history import StoreHistory, load_history
-from cxops.store.ledger import (
-    STATUSES,
-    WAVE_STATUSES,
-    add_invitees,
+from cxops.store.claims import (
     claim_batch,
-    ensure_wave,
-    failed_reasons,
-    get_wave,
     mark_results,
     new_claim_id,
     recover_dead_claims,
     resend_in_doubt,
+)
+from cxops.store.db import Store, open_store, store_exists
+from cxops.store.history import StoreHistory, load_history
+from cxops.store.ledger import STATUSES, add_invitees, failed_reasons, wave_counts
+from cxops.store.suppressions import REASONS, list_suppressions, suppress, suppression_reason
+from cxops.store.waves import (
+    WAVE_STATUSES,
+    ensure_wave,
+    get_wave,
     save_wave_summary,
     set_wave_status,
-    wave_counts,
 )
-from cxops.store.suppressions import REASONS, list_suppressions, suppress, suppression_reason
 
 __all__ = [
     "REASONS",

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cxops.errors import StoreError
-from cxops.settings import _hide_password
+from cxops.settings import hide_password
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -50,7 +50,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL with its password hidden, for messages and logs."""
-        return _hide_password(self.url)
+        return hide_password(self.url)
 
     def upgrade(self) -> None:
         """Apply every pending migration (`alembic upgrade head`); safe to race."""
@@ -171,7 +171,7 @@ def _alembic_upgrade(conn: Connection) -> None:
 
 
 def _engine(url: str) -> Engine:
-    safe = _hide_password(url)
+    safe = hide_password(url)
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -234,7 +234,7 @@ def store_exists(url: str) -> bool:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"cannot open store {_hide_password(url)!r}: not a database URL") from None
+        raise StoreError(f"cannot open store {hide_password(url)!r}: not a database URL") from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_has_schema(parsed.database)
     store = Store(url)

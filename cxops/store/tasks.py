@@ -1,4 +1,4 @@
-"""Queries over follow-up tasks, the responses they come from, and notifications.
+"""Queries over follow-up tasks and the responses they come from.
 
 Every function takes an open `Session`; the caller owns the transaction.
 """
@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxops.errors import CxopsError, NotFoundError
-from cxops.followup.rules import ExistingTask, ResponseFacts, TaskDraft
-from cxops.store.models import Notification, Response, Send, Task
+from cxops.store.facts import ExistingTask, ResponseFacts, TaskFields
+from cxops.store.models import Response, Send, Task
+from cxops.store.responses import CONFIRMED
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
 StatusFilter = Literal["open", "done", "overdue", "withdrawn", "all"]
@@ -47,12 +48,13 @@ def _facts(response: Response, send: Send) -> ResponseFacts:
 def response_batch(
     session: Session, survey_id: str, since: datetime | None, after_id: int, limit: int = 1000
 ) -> list[ResponseFacts]:
-    """Up to `limit` of the survey's responses with id > `after_id`, updated after `since`
-    (all when None), by id."""
+    """Up to `limit` of the survey's confirmed responses with id > `after_id`, updated after
+    `since` (all when None), by id. Provisional ones (a one-click score no person
+    confirmed) are skipped: confirming one updates it, so a later run sees it."""
     query = (
         select(Response, Send)
         .join(Send, Send.send_id == Response.send_id)
-        .where(Response.survey_id == survey_id, Response.id > after_id)
+        .where(Response.survey_id == survey_id, Response.id > after_id, CONFIRMED)
         .order_by(Response.id)
         .limit(limit)
     )
@@ -61,8 +63,14 @@ def response_batch(
     return [_facts(response, send) for response, send in session.execute(query).all()]
 
 
+def latest_update(session: Session, survey_id: str) -> datetime | None:
+    return session.scalar(
+        select(func.max(Response.updated_at)).where(Response.survey_id == survey_id)
+    )
+
+
 def answer_history(session: Session) -> list[tuple[str, str, datetime, dict[str, Any]]]:
-    """(survey, contact, answered_at, answers) of every response not marked suspect."""
+    """(survey, contact, answered_at, answers) of every confirmed response not marked suspect."""
     rows = session.execute(
         select(
             Response.survey_id,
@@ -70,7 +78,7 @@ def answer_history(session: Session) -> list[tuple[str, str, datetime, dict[str,
             Response.submitted_at,
             Response.first_answered_at,
             Response.answers,
-        ).where(Response.suspect.is_(False))
+        ).where(Response.suspect.is_(False), CONFIRMED)
     ).all()
     return [(s, c, sub or first, dict(a or {})) for s, c, sub, first, a in rows]
 
@@ -105,7 +113,7 @@ def open_tasks_of_removed_rules(
 
 
 def insert_task(
-    session: Session, response: ResponseFacts, draft: TaskDraft, now: datetime
+    session: Session, response: ResponseFacts, draft: TaskFields, now: datetime
 ) -> Task | None:
     """The new task, or None when another run made it first (one per response and rule)."""
     task = Task(
@@ -117,7 +125,7 @@ def insert_task(
         rule_id=draft.rule_id,
         rule_version=draft.rule_version,
         title=draft.title,
-        assignee=draft.assignment.email,
+        assignee=draft.assignee,
         priority=draft.priority,
         status="open",
         context=draft.context,
@@ -134,7 +142,7 @@ def insert_task(
     return task
 
 
-def reopen_task(session: Session, task_id: int, draft: TaskDraft, now: datetime) -> bool:
+def reopen_task(session: Session, task_id: int, draft: TaskFields, now: datetime) -> bool:
     """A withdrawn task that matches again, as new; False when it is not withdrawn any more."""
     result = session.execute(
         update(Task)
@@ -143,7 +151,7 @@ def reopen_task(session: Session, task_id: int, draft: TaskDraft, now: datetime)
             status="open",
             rule_version=draft.rule_version,
             title=draft.title,
-            assignee=draft.assignment.email,
+            assignee=draft.assignee,
             priority=draft.priority,
             context=draft.context,
             created_at=now,
@@ -329,138 +337,3 @@ def set_escalation_step(session: Session, task_id: int, step: int) -> None:
         .where(Task.id == task_id, Task.escalation_step < step)
         .values(escalation_step=step)
     )
-
-
-# -- notifications: at most once per key ------------------------------------------------
-
-
-def claim_notification(
-    session: Session, key: str, kind: str, recipient: str, now: datetime
-) -> bool:
-    """Record that `key` is being sent; False when it was already (or is being) sent.
-
-    A key left `retry` (certainly not delivered) is claimed again.
-    """
-    existing = session.get(Notification, key, with_for_update=True)
-    if existing is not None:
-        if existing.status != "retry":
-            return False
-        existing.status = "pending"
-        existing.attempts += 1
-        session.flush()
-        return True
-    try:
-        with session.begin_nested():
-            session.add(
-                Notification(
-                    key=key,
-                    kind=kind,
-                    recipient=recipient,
-                    status="pending",
-                    attempts=1,
-                    created_at=now,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
-
-
-def finish_notification(
-    session: Session, key: str, status: str, now: datetime, error: str | None = None
-) -> None:
-    """`sent`, `failed` (for good), `retry` (not delivered, try again) or `in_doubt`."""
-    session.execute(
-        update(Notification)
-        .where(Notification.key == key)
-        .values(status=status, error=error, sent_at=now if status == "sent" else None)
-    )
-
-
-def notifications(session: Session, prefix: str) -> list[Notification]:
-    return list(
-        session.scalars(
-            select(Notification)
-            .where(Notification.key.startswith(prefix))
-            .order_by(Notification.key)
-        )
-    )
-
-
-# -- the follow-up cursor ---------------------------------------------------------------
-# Kept as a notification row (`cursor:followups:<survey>`, sent_at = the last response
-# time looked at) until the store has a table for flow cursors.
-
-
-def _cursor_key(survey_id: str) -> str:
-    return f"cursor:followups:{survey_id}"
-
-
-def read_cursor(session: Session, survey_id: str) -> datetime | None:
-    row = session.get(Notification, _cursor_key(survey_id))
-    return row.sent_at if row is not None else None
-
-
-def write_cursor(session: Session, survey_id: str, moment: datetime, now: datetime) -> None:
-    row = session.get(Notification, _cursor_key(survey_id), with_for_update=True)
-    if row is None:
-        session.add(
-            Notification(
-                key=_cursor_key(survey_id),
-                kind="cursor",
-                recipient=survey_id,
-                status="sent",
-                attempts=0,
-                created_at=now,
-                sent_at=moment,
-            )
-        )
-    elif row.sent_at is None or moment > row.sent_at:
-        row.sent_at = moment
-    session.flush()
-
-
-def latest_update(session: Session, survey_id: str) -> datetime | None:
-    from sqlalchemy import func
-
-    return session.scalar(
-        select(func.max(Response.updated_at)).where(Response.survey_id == survey_id)
-    )
-
-
-def queue_notification(
-    session: Session, key: str, kind: str, recipient: str, now: datetime
-) -> None:
-    """A notification to deliver later (status `retry`, no attempt yet), unless it exists."""
-    if session.get(Notification, key) is not None:
-        return
-    session.add(
-        Notification(
-            key=key, kind=kind, recipient=recipient, status="retry", attempts=0, created_at=now
-        )
-    )
-    session.flush()
-
-
-def notifications_to_retry(session: Session, kind: str, max_attempts: int) -> list[Notification]:
-    return list(
-        session.scalars(
-            select(Notification)
-            .where(
-                Notification.kind == kind,
-                Notification.status == "retry",
-                Notification.attempts < max_attempts,
-            )
-            .order_by(Notification.created_at, Notification.key)
-        )
-    )
-
-
-def count_notifications(session: Session, *, kind: str, prefix: str = "") -> int:
-    from sqlalchemy import func
-
-    query = select(func.count()).select_from(Notification).where(Notification.kind == kind)
-    if prefix:
-        query = query.where(Notification.key.startswith(prefix))
-    return int(session.scalar(query) or 0)

@@ -8,7 +8,7 @@ body), `.accepted` (202 answers) and `.messages()` (each recipient's final messa
 substitutions applied). Faults (`Fault.throttle`, `Fault.server_error`, `Fault.slow`,
 `Fault.bad_request`) answer the next requests, in order, before validation.
 
-Run it by hand with `python -m cxops.sendgrid_server --api-key KEY [--port N]`.
+Run it by hand with `python -m cxops.testing.sendgrid_server --api-key KEY [--port N]`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Where templates are found: the project's `templates/` first, then the built-in ones.
 
+A leaf: imports nothing of cxops (spec checks, messages, the collector and follow-up share it).
+
 Email templates are `NAME[.LOCALE].PART.j2` with PART one of subject, html, txt;
 `NAME.PART.j2` is the default (English) variant.
 """
@@ -13,10 +15,11 @@ EMAIL_PARTS = ("subject", "html", "txt")
 
 def builtin_templates_dir() -> Path:
     """Built-in templates: inside the wheel, or the repo's `templates/` in a checkout."""
-    packaged = Path(__file__).resolve().parent.parent / "_builtin_templates"
+    package = Path(__file__).resolve().parent  # cxops/
+    packaged = package / "_builtin_templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent.parent / "templates"
+    return package.parent / "templates"
 
 
 def template_search_path(project_dir: Path) -> list[Path]:

@@ -1,8 +1,8 @@
 """Interviews: who accepted (with the consent text's hash and time), booked, completed,
 and the incentives owed and paid. Types spelled out, as in 0001.
 
-Revision ID: 0004_interviews
-Revises: 0003_drop_email_sent_index
+Revision ID: 0005_interviews
+Revises: 0004_responses_confirmed_at
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_interviews"
-down_revision: str | None = "0003_drop_email_sent_index"
+revision: str = "0005_interviews"
+down_revision: str | None = "0004_responses_confirmed_at"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

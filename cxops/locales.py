@@ -1,4 +1,7 @@
-"""Which locale a contact gets: their own, then its language, then en (or the first offered)."""
+"""Which locale a contact gets: their own, then its language, then en (or the first offered).
+
+A leaf: imports nothing of cxops (spec checks, messages and the collector share it).
+"""
 
 from __future__ import annotations
 

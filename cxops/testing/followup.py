@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from cxops.collect.fixtures import add_send
 from cxops.store.db import Store
 from cxops.store.models import Response
+from cxops.testing.collect import add_send
 
 SURVEY_ID = "nps-test"
 OWNER = "owner@acme.example"
@@ -135,6 +135,7 @@ def add_response(
             submitted_at=when if status == "complete" else None,
             updated_at=when,
             revision=1,
+            confirmed_at=when,
         )
         session.add(response)
         session.flush()
@@ -185,14 +186,16 @@ def one_task(
 ) -> tuple[Any, str, Any]:
     """A project with the test survey, one answer that needs a call, and its task:
     (settings, the task page's path, the task view)."""
-    from cxops.followup import service
+    from cxops.followup.apply import apply_rules
+    from cxops.followup.links import task_link
+    from cxops.spec.lookup import find_survey
     from cxops.store import tasks as task_queries
 
     write_survey(project.root)
     settings = project.settings(now=at(now))
     add_response(store, "c1", answers, when=at(now), contact={"name": name})
-    service.apply_rules(settings, store, service.load_project_surveys(settings).surveys["nps-test"])
+    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
     with store.session() as session:
         view = task_queries.all_tasks(session)[0]
-    path = service.task_link(settings, view.key, at(now)).removeprefix(settings.public_url)
+    path = task_link(settings, view.key, at(now)).removeprefix(settings.public_url)
     return settings, path, view

@@ -1,0 +1,46 @@
+"""`cxops.testing` works for any project, not only from this source checkout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+OTHER_PROJECT_TEST = """
+def test_the_project_fixture_copies_this_project(project):
+    assert (project.root / "surveys" / "mine.yaml").read_text() == "id: mine\\n"
+    assert not (project.root / "surveys" / "nps-quarterly.yaml").exists()
+    assert (project.root / "data" / "rows.csv").exists()
+"""
+
+ISOLATED = ("-p", "no:cacheprovider", "-p", "no:randomly", "test_other.py")
+
+
+def test_the_plugin_copies_the_project_under_test_not_the_cxops_checkout(tmp_path: Path):
+    other = tmp_path / "elsewhere"
+    (other / "surveys").mkdir(parents=True)
+    (other / "data").mkdir()
+    (other / "pyproject.toml").write_text("[tool.pytest.ini_options]\n", encoding="utf-8")
+    (other / "surveys" / "mine.yaml").write_text("id: mine\n", encoding="utf-8")
+    (other / "data" / "rows.csv").write_text("id\n1\n", encoding="utf-8")
+    (other / "test_other.py").write_text(OTHER_PROJECT_TEST, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "cxops.testing.plugin", *ISOLATED],
+        cwd=other,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "1 passed" in completed.stdout
+
+
+def test_importing_the_helpers_does_not_import_pytest():
+    code = (
+        "import sys, cxops.testing, cxops.testing.sendgrid_server; print('pytest' in sys.modules)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert completed.stdout.strip() == "False"
