@@ -76,7 +76,7 @@ def status_command(
     spec = _interview_survey(survey, settings)
     store = _store(settings)
     try:
-        state = recruitment(store, spec, settings.clock())
+        state = recruitment(store, spec)
     finally:
         store.dispose()
     if as_json:

@@ -112,29 +112,83 @@ def _set(interview: Interview, status: str, now: datetime, source: str) -> None:
     ]
 
 
-def recruitment(store: Store, survey: Survey, now: datetime) -> Progress:
-    """Invited, accepted, booked, completed and the goal, after syncing the answers."""
+def recruitment(store: Store, survey: Survey) -> Progress:
+    """Invited, accepted, booked, completed and the goal. Read-only: the statuses are
+    what `sync_interviews` would store (so `cxops plan` may ask, and writes nothing)."""
     assert survey.interview is not None
-    sync_interviews(store, survey, now)
     with store.session() as session:
         invited = session.scalar(
             select(func.count(func.distinct(Send.email))).where(
                 Send.survey_id == survey.id, Send.step == 0, Send.status.in_(MAYBE_SENT)
             )
         )
-        statuses = session.scalars(
-            select(Interview.status).where(Interview.survey_id == survey.id)
-        ).all()
+        statuses = _statuses(session, survey)
     return progress(survey.interview.goal, int(invited or 0), statuses)
 
 
-def holding_places(store: Store, survey: Survey, now: datetime) -> int:
+def holding_places(store: Store, survey: Survey) -> int:
     """How many people hold a place towards the goal now (what planning compares to it)."""
-    sync_interviews(store, survey, now)
+    with store.session() as session:
+        return sum(1 for status in _statuses(session, survey) if status in HOLDS_A_PLACE)
+
+
+def _statuses(session: Session, survey: Survey) -> list[str]:
+    """Each person's status: the interview row's once booked (or later), else the answer's."""
+    from sqlalchemy import inspect
+
+    has_table = inspect(session.connection()).has_table("interviews")
+    if not has_table:  # a store not upgraded yet (`cxops plan` does not migrate)
+        answers = session.scalars(
+            select(Response.answers).where(
+                Response.survey_id == survey.id, Response.status == "complete"
+            )
+        )
+        return [outcome(found) for found in answers]
+    query = (
+        select(Response.answers, Interview.status)
+        .outerjoin(Interview, Interview.send_id == Response.send_id)
+        .where(Response.survey_id == survey.id, Response.status == "complete")
+    )
+    statuses = []
+    for answers, stored in session.execute(query):
+        statuses.append(stored if stored and stored not in _FROM_ANSWER else outcome(answers))
+    return statuses
+
+
+#: The ledger's error for invitations a wave did not send because the goal was reached.
+GOAL_REACHED = "interview goal reached"
+
+
+def stop_if_goal_reached(store: Store, survey: Survey, wave_id: str, now: datetime) -> int:
+    """Before each batch of an interview wave: when the goal is reached, the wave's pending
+    invitations are skipped (not sent) and their number returned; 0 otherwise."""
+    from sqlalchemy import update
+
+    if survey.interview is None or holding_places(store, survey) < survey.interview.goal:
+        return 0
+    with store.session(write=True) as session:
+        result = session.execute(
+            update(Send)
+            .where(
+                Send.survey_id == survey.id,
+                Send.wave_id == wave_id,
+                Send.step == 0,
+                Send.status == "pending",
+            )
+            .values(status="skipped", error=GOAL_REACHED)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def goal_skipped(store: Store, survey_id: str, wave_id: str) -> int:
+    """How many invitations of the wave were not sent because the goal was reached."""
     with store.session() as session:
         count = session.scalar(
             select(func.count()).where(
-                Interview.survey_id == survey.id, Interview.status.in_(HOLDS_A_PLACE)
+                Send.survey_id == survey_id,
+                Send.wave_id == wave_id,
+                Send.status == "skipped",
+                Send.error == GOAL_REACHED,
             )
         )
     return int(count or 0)
@@ -339,3 +393,17 @@ def _year(row: Interview) -> int:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def with_recruitment(summary: Any, store: Store, survey: Survey, wave_id: str) -> Any:
+    """A wave summary (`cxops.wave.summary.WaveSummary`) with the study's progress and, when
+    the goal was reached while the wave was sending, how many invitations were not sent."""
+    import dataclasses
+
+    state = recruitment(store, survey)
+    summary = dataclasses.replace(summary, recruitment=state.as_dict())
+    skipped = goal_skipped(store, survey.id, wave_id)
+    notes = [f"recruitment: {state.line()}"]
+    if skipped:
+        notes.append(f"interview goal reached during the wave: {skipped} invitations not sent")
+    return summary.noted(*notes)
