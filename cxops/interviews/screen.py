@@ -49,3 +49,19 @@ def outcome(answers: Mapping[str, Any]) -> str:
     if answers.get("accepted") is True:
         return "accepted"
     return "declined"
+
+
+def thanks_view(survey: Survey, ref: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """What the thank-you page of an interview shows: the booking link (carrying the
+    invitation's reference) for people who may book, else a kind word."""
+    from cxops.interviews.recruit import booking_link
+
+    interview = survey.interview
+    if interview is None:
+        return {"booking_url": None, "declined": False, "screened_out": False}
+    may_book = answers.get("accepted") is True
+    return {
+        "booking_url": booking_link(interview.booking_url, ref) if may_book else None,
+        "screened_out": answers.get("screened_out") is True,
+        "declined": answers.get("accepted") is False and answers.get("screened_out") is not True,
+    }
