@@ -59,11 +59,13 @@ def _sync(session: Session, survey: Survey, now: datetime) -> int:
         select(Response, Send.email, Interview)
         .join(Send, Send.send_id == Response.send_id)
         .outerjoin(Interview, Interview.send_id == Response.send_id)
-        .where(Response.survey_id == survey.id, Response.status == "complete")
+        .where(Response.survey_id == survey.id)
     )
     changed = 0
     for response, email, interview in session.execute(query):
-        status = outcome(response.answers)
+        status = _answered(response.status, response.answers)
+        if status is None:
+            continue
         answered = response.submitted_at or response.updated_at
         if interview is None:
             interview = Interview(
@@ -138,21 +140,34 @@ def _statuses(session: Session, survey: Survey) -> list[str]:
 
     has_table = inspect(session.connection()).has_table("interviews")
     if not has_table:  # a store not upgraded yet (`cxops plan` does not migrate)
-        answers = session.scalars(
-            select(Response.answers).where(
-                Response.survey_id == survey.id, Response.status == "complete"
-            )
+        rows = session.execute(
+            select(Response.status, Response.answers).where(Response.survey_id == survey.id)
         )
-        return [outcome(found) for found in answers]
+        return [found for found in (_answered(*row) for row in rows) if found is not None]
     query = (
-        select(Response.answers, Interview.status)
+        select(Response.status, Response.answers, Interview.status)
         .outerjoin(Interview, Interview.send_id == Response.send_id)
-        .where(Response.survey_id == survey.id, Response.status == "complete")
+        .where(Response.survey_id == survey.id)
     )
     statuses = []
-    for answers, stored in session.execute(query):
-        statuses.append(stored if stored and stored not in _FROM_ANSWER else outcome(answers))
+    for status, answers, stored in session.execute(query):
+        if stored and stored not in _FROM_ANSWER:
+            statuses.append(stored)
+            continue
+        found = _answered(status, answers)
+        if found is not None:
+            statuses.append(found)
     return statuses
+
+
+def _answered(status: str, answers: dict[str, Any]) -> str | None:
+    """The interview status an answer gives: a complete one's outcome; a decline saved by
+    the page's script (one click on "No, thanks") counts too; other partial answers not."""
+    if status == "complete":
+        return outcome(answers)
+    if answers.get("accepted") is False:
+        return "declined"
+    return None
 
 
 #: The ledger's error for invitations a wave did not send because the goal was reached.
