@@ -334,3 +334,17 @@ def test_calendly_books_by_reference_or_email_and_a_cancellation_frees_the_place
         assert row.starts_at == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
         assert [e["source"] for e in row.events] == ["answer", "calendly"]
     assert recruitment(store, spec).holding == 2
+
+
+def test_the_screen_expression_is_validated_like_the_rest(project: Any) -> None:
+    study = (REPO / "surveys" / "interviews-power-users.yaml").read_text()
+    bad = study.replace(
+        "  consent:",
+        "  screen: \"answers.rol == 'x' or contact.plan\"\n  consent:",
+    ).replace(
+        "interview:\n", 'questions:\n  - {id: role, type: text, text: "Your role"}\ninterview:\n'
+    )
+    project.write({"surveys/interviews-power-users.yaml": bad})
+    shown = project.run(["validate"], expect_pass=False).stdout
+    assert "interview.screen: unknown answers field 'rol' (did you mean 'role'?)" in shown
+    assert "interview.screen: unknown name 'contact'; expected one of answers" in shown

@@ -32,6 +32,8 @@ AUDIENCE_NAMES = frozenset({"contact", "survey"})
 TEXT_NAMES = frozenset({"contact", "survey"})
 FOLLOWUP_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
 INTERVIEW_ANSWERS = ("accepted", "consent")
+#: An interview's `screen:` sees the answers only (the screener questions).
+SCREEN_NAMES = frozenset({"answers"})
 _SURVEY_ATTRIBUTES = frozenset(Survey.model_fields) | frozenset(
     name for name, value in vars(Survey).items() if isinstance(value, property)
 )
@@ -174,6 +176,8 @@ def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, fro
         yield ("questions", index, "text"), question.text, False, TEXT_NAMES
     if survey.invitation.subject is not None:
         yield ("invitation", "subject"), survey.invitation.subject, False, TEXT_NAMES
+    if survey.interview is not None and survey.interview.screen is not None:
+        yield ("interview", "screen"), survey.interview.screen, True, SCREEN_NAMES
     for index, rule in enumerate(survey.followup):
         yield ("followup", index, "when"), rule.when, True, FOLLOWUP_NAMES
         yield ("followup", index, "task"), rule.task, False, FOLLOWUP_NAMES
