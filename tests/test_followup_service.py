@@ -29,8 +29,8 @@ from cxops.messages.tokens import read_token
 from cxops.spec.lookup import find_survey, project_surveys
 from cxops.store import tasks as q
 from cxops.store.db import open_store
-from cxops.store.notifications import notifications
 from cxops.store.models import Notification, Task
+from cxops.store.notifications import notifications
 from cxops.testing.followup import (
     FALLBACK,
     OWNER,

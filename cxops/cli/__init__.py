@@ -22,7 +22,12 @@ from cxops.errors import CxopsError
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `cxops` console script."""
+    """Entry point of the `cxops` console script: the one error handler.
+
+    A `CxopsError` (the user's input, a file, a setting, a service) is its message in
+    red, exit 1. Anything else is a bug or an error not yet given its own class: one
+    line naming its type, exit 1. `--debug` (or CXOPS_DEBUG=1) shows the traceback.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CXOPS_DEBUG") == "1"
     args = [arg for arg in args if arg != "--debug"]
@@ -38,6 +43,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         console_error("aborted")
         sys.exit(130)
+    except Exception as exc:  # the last resort: one line, never a traceback unasked
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        console_error(
+            f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)"
+        )
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]
