@@ -12,6 +12,7 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,15 +26,15 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _id() -> sa.Column:
+def _id() -> sa.Column[Any]:
     return sa.Column("id", ID, autoincrement=True, nullable=False)
 
 
-def _when(name: str, *, nullable: bool) -> sa.Column:
+def _when(name: str, *, nullable: bool) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column:
+def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column[Any]:
     kind = sa.Text() if length is None else sa.String(length=length)
     return sa.Column(name, kind, nullable=nullable)
 
