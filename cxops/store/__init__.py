@@ -1,6 +1,10 @@
-"""The cxops store: SQLAlchemy models, Alembic migrations, the send ledger, history.
+"""The cxops store: SQLAlchemy models, Alembic migrations, the send ledger, history,
+responses, tasks and notifications.
 
-Importing this package imports SQLAlchemy and Alembic's config, never Prefect.
+May import `channels` and below (messages, audience, spec) and the leaves; never the
+wave path, the collector or follow-up (`facts` holds the plain values follow-up rules
+read and write, so the store does not import them). Importing this package imports
+SQLAlchemy and Alembic's config, never Prefect.
 """
 
 from cxops.store.db import Store, open_store, store_exists
