@@ -79,6 +79,7 @@ def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummar
         sampled=tally.sampled,
         by_segment={name: dict(counts) for name, counts in tally.by_segment.items()},
         bad_rows=[row.as_dict() for row in tally.bad_rows],
+        notes=list(tally.notes),
     )
     if not tally.history_available:
         summary.notes.append(

@@ -68,14 +68,17 @@ def _history_and_accepted(
     store: Store, survey: Survey, settings: Settings, wave_id: str, now: datetime
 ) -> tuple[History, int]:
     """Who the store holds back for this wave, and interviews accepted so far."""
+    from cxops.policy.history import policy_history
+
     history = load_history(
         store,
         survey_id=survey.id,
         wave_id=wave_id,
         now=now,
         surveyed_within=survey.audience.exclude.surveyed_within,
-        cap=settings.cap,
+        cap=None,  # the contact policy counts the cap, invitations and reminders alike
     )
+    history = policy_history(store, history, survey, settings, wave_id=wave_id, now=now)
     accepted = accepted_interviews(store, survey.id) if survey.interview else 0
     return history, accepted
 
@@ -85,7 +88,10 @@ def read_history(
 ) -> tuple[History | None, int]:
     """The store's history when a store exists, else None (nobody excluded for history)."""
     if not store_exists(settings.store_url):
-        return None, 0
+        from cxops.policy.history import policy_history
+
+        # No store: nobody was contacted yet, but `never` rules still hold people back.
+        return policy_history(None, None, survey, settings, wave_id=wave_id, now=now), 0
     store = open_store(settings.store_url, upgrade=False)
     try:
         return _history_and_accepted(store, survey, settings, wave_id, now)

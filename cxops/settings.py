@@ -27,6 +27,8 @@ from cxops.errors import ConfigError
 
 ENV_PREFIX = "CXOPS_"
 SECRET_KEY_FILE = Path(".cxops") / "secret_key"
+#: A signing key shorter than this is refused: an empty or short key lets anyone forge links.
+MIN_SECRET_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,12 @@ class Settings(BaseSettings):
         le=86_400,
         description="After this long, a batch claimed by a run on another machine is in doubt.",
     )
+    min_n: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="Smallest group shown in shared outputs; fewer answers show 'too few answers'.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         description="Prefect API for flow runs; unset uses PREFECT_API_URL or ephemeral mode.",
@@ -122,6 +130,13 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"expected an http(s):// URL, found {value!r}")
         return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_key_length(value.get_secret_value().encode(), "the key given")
+        return value
 
     @field_validator("contact_cap")
     @classmethod
@@ -184,7 +199,12 @@ class Settings(BaseSettings):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+        key = path.read_text().strip().encode()
+        try:
+            _check_key_length(key, str(path))
+        except ValueError as exc:
+            raise ConfigError(f"setting secret_key ({ENV_PREFIX}SECRET_KEY): {exc}") from None
+        return key
 
     def redacted(self) -> dict[str, Any]:
         """All settings as plain values, secrets shown as '**********'."""
@@ -200,6 +220,15 @@ class Settings(BaseSettings):
             shown[name] = value
         shown["store_url"] = hide_password(self.store_url)
         return shown
+
+
+def _check_key_length(key: bytes, where: str) -> None:
+    if len(key) < MIN_SECRET_KEY_BYTES:
+        raise ValueError(
+            f"{where} is {len(key)} bytes; a signing key needs at least "
+            f"{MIN_SECRET_KEY_BYTES} (unset it to have one generated, or use "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
 
 
 def hide_password(url: str) -> str:

@@ -96,12 +96,16 @@ def test_keyboard_only_answer_with_javascript(live, browser):
     csp_problems = watch_csp(page)
     page.goto(f"{live.base}{inv.answer_path}?score=7")
     page.wait_for_selector("#answer-form[data-autosaved='yes']", timeout=10_000)
-    assert "has been saved" in page.inner_text("#autosave-status")
+    assert "counts once you tap or type" in page.inner_text("#autosave-status")
     stored = live.response(inv.send_id)
     assert (stored.status, stored.answers) == ("partial", {"score": 7})
+    assert stored.confirmed_at is None  # provisional until a person does something
     shot(page, "answer-js-preselected")
 
     page.keyboard.press("Tab")
+    page.wait_for_selector("#answer-form[data-confirmed='yes']", timeout=10_000)
+    assert "has been saved" in page.inner_text("#autosave-status")
+    assert live.response(inv.send_id).confirmed_at is not None
     assert page.evaluate("document.activeElement.id") == "score-7"
     page.keyboard.press("ArrowRight")
     assert page.is_checked("#score-8")
@@ -230,3 +234,50 @@ def test_a_link_from_a_real_outbox_message(project, live, browser):
     assert stored.status == "complete" and not stored.suspect
     assert stored.answers == {"score": 9, "reason": "Love the reports"}
     context.close()
+
+
+def _tasks(project, live):
+    from cxops.followup.apply import apply_rules
+    from cxops.spec import find_survey
+    from cxops.store.models import Task
+
+    survey = find_survey("nps-quarterly", project.root / "surveys")
+    apply_rules(project.settings(), live.store, survey, now=live.now)
+    with live.store.session() as session:
+        return list(session.scalars(select(Task)))
+
+
+def test_a_scanner_loading_every_link_confirms_nothing_then_a_person_does(project, live, browser):
+    """Headless chromium as Safe Links-style sandboxes run it: every link of the
+    invitation loaded, scripts run, nothing touched. Then a person clicks a score."""
+    contact = {"name": "Quinn", "company": "Corp", "csm_email": "csm@acme.example"}
+    inv = live.invite("scanned", contact=contact)
+    scanner = browser.new_context()
+    page = scanner.new_page()
+    every_link = [f"{inv.answer_path}?score={n}" for n in range(11)]
+    every_link += [inv.answer_path, inv.unsubscribe_path, inv.honeypot_path]
+    for path in every_link:
+        page.goto(f"{live.base}{path}")
+        page.wait_for_load_state("networkidle")
+    scanner.close()
+    stored = live.response(inv.send_id)
+    assert stored is not None and stored.answers == {"score": 10}
+    assert stored.confirmed_at is None, "a scanner's page load confirmed an answer"
+    assert _tasks(project, live) == []
+    with live.store.session() as session:
+        assert session.scalars(select(Suppression)).all() == []
+
+    person = browser.new_context(viewport={"width": 375, "height": 800})
+    page = person.new_page()
+    page.goto(f"{live.base}{inv.answer_path}?score=4")
+    page.wait_for_selector("#answer-form[data-autosaved='yes']", timeout=10_000)
+    assert live.response(inv.send_id).confirmed_at is None
+    page.click("#score-2")  # a real pointer event
+    page.wait_for_selector("#answer-form[data-confirmed='yes']", timeout=10_000)
+    shot(page, "answer-confirmed-by-a-click")
+    stored = live.response(inv.send_id)
+    assert stored.answers == {"score": 2}
+    assert stored.confirmed_at is not None and not stored.suspect
+    [task] = _tasks(project, live)
+    assert task.contact_key == "scanned"
+    person.close()

@@ -116,9 +116,15 @@ def test_partial_then_complete_is_one_response_with_revisions(collector):
         inv.answer_path, data={"score": "7", "_partial": "1"}, headers=JSON
     )
     assert partial.status_code == 200
-    assert partial.json() == {"status": "partial", "revision": 1, "answers": {"score": 7}}
+    assert partial.json() == {
+        "status": "partial",
+        "revision": 1,
+        "answers": {"score": 7},
+        "confirmed": False,
+    }
     [stored] = collector.responses()
     assert (stored.status, stored.answers, stored.revision) == ("partial", {"score": 7}, 1)
+    assert stored.confirmed_at is None
     assert (stored.segment, stored.wave_id, stored.submitted_at) == ("enterprise", "2026-q4", None)
 
     done = collector.client.post(
@@ -131,6 +137,7 @@ def test_partial_then_complete_is_one_response_with_revisions(collector):
     assert stored.answers == {"score": 9, "uses": ["Exports", "API"], "why": "fast"}
     assert stored.revision == 2
     assert stored.submitted_at == collector.now
+    assert stored.confirmed_at == collector.now
 
 
 def test_answers_stay_editable_and_identical_resubmits_change_nothing(collector):
@@ -143,7 +150,12 @@ def test_answers_stay_editable_and_identical_resubmits_change_nothing(collector)
     assert re.search(r'value="3" checked', page.text)
     assert ">slow</textarea>" in page.text
     edit = collector.client.post(inv.answer_path, data={"score": "6"}, headers=JSON)
-    assert edit.json() == {"status": "complete", "revision": 2, "answers": {"score": 6}}
+    assert edit.json() == {
+        "status": "complete",
+        "revision": 2,
+        "answers": {"score": 6},
+        "confirmed": True,
+    }
     assert len(collector.responses()) == 1
 
 
@@ -258,17 +270,27 @@ def test_tampered_and_expired_tokens_change_nothing(collector):
     assert collector.responses() == []
 
 
-def test_honeypot_marks_the_send_and_its_answers_suspect(collector):
+def test_honeypot_marks_only_answers_given_within_seconds_of_the_fetch(collector):
     first, second = collector.invite(contact_key="a"), collector.invite(contact_key="b")
+    third = collector.invite(contact_key="c")
     collector.client.post(second.answer_path, data={"score": "10"})
+    collector.client.post(third.answer_path, data={"score": "2", "_partial": "1"}, headers=JSON)
     assert collector.client.get(first.honeypot_path).status_code == 200
     assert collector.send(first.send_id).honeypot_at == collector.now
+    # the same instant as the fetch, no page interaction: the fetcher's answer
     collector.client.post(first.answer_path, data={"score": "10"})
-    assert collector.client.get(second.honeypot_path).status_code == 200
+    assert collector.client.head(second.honeypot_path).status_code == 200
+    assert collector.client.get(third.honeypot_path).status_code == 200
     by_send = {r.send_id: r for r in collector.responses()}
     assert by_send[first.send_id].suspect and by_send[first.send_id].suspect_reason == "honeypot"
-    assert by_send[second.send_id].suspect and by_send[second.send_id].suspect_reason == "honeypot"
     assert by_send[first.send_id].answers == {"score": 10}
+    # a person's submitted answer is never made suspect by a later fetch
+    assert (by_send[second.send_id].suspect, by_send[second.send_id].suspect_reason) == (
+        False,
+        None,
+    )
+    # a provisional score saved together with the fetch is the fetcher's
+    assert by_send[third.send_id].suspect_reason == "honeypot"
 
 
 def test_a_score_right_after_sending_is_suspect_and_a_later_one_is_not(collector):

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_serve_answers_over_http_and_logs_json_lines(project):
-    settings = project.settings(secret_key="serve-test-key")
+    settings = project.settings(secret_key="serve-test-key-" + "s" * 32)
     store = open_store(settings.store_url)
     inv = invite(
         store,
@@ -36,7 +36,7 @@ def test_serve_answers_over_http_and_logs_json_lines(project):
         sent_at=settings.clock() - timedelta(hours=1),
     )
     port = free_port()
-    env = {**os.environ, "CXOPS_SECRET_KEY": "serve-test-key"}
+    env = {**os.environ, "CXOPS_SECRET_KEY": "serve-test-key-" + "s" * 32}
     process = subprocess.Popen(
         [sys.executable, "-m", "cxops", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=project.root,

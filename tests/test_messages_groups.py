@@ -170,7 +170,7 @@ def project(tmp_path: Path) -> Settings:
         (folder / f"{name}.de.html.j2").write_text("DE " + parts["html"], encoding="utf-8")
     for file_name, text in SHARED_FILES.items():
         (folder / file_name).write_text(text, encoding="utf-8")
-    return get_settings(project_dir=tmp_path, secret_key="groups-test-key")
+    return get_settings(project_dir=tmp_path, secret_key="groups-test-key-" + "k" * 32)
 
 
 def assert_groups_match(renderer: InvitationRenderer, views: list[SendView]) -> list[MessageGroup]:
@@ -267,7 +267,7 @@ def test_subject_override_with_whitespace_values(tmp_path: Path) -> None:
 
 
 def test_builtin_templates_render_once_per_locale(tmp_path: Path) -> None:
-    settings = get_settings(project_dir=tmp_path, secret_key="k")
+    settings = get_settings(project_dir=tmp_path, secret_key="k" * 32)
     survey = make_survey("nps_invite", ["en", "de", "fr"])
     views = [
         SendView(

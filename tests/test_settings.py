@@ -4,6 +4,7 @@ import pytest
 
 from cxops.errors import ConfigError
 from cxops.settings import Settings, get_settings, parse_contact_cap
+from cxops.testing import run_cxops
 
 
 def test_every_setting_has_an_env_name_and_description():
@@ -74,10 +75,30 @@ def test_signing_key_is_generated_once_and_private(empty_project):
     assert key == get_settings().signing_key()
     path = Path(empty_project.root / ".cxops" / "secret_key")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert get_settings(secret_key="configured").signing_key() == b"configured"
+    assert get_settings(secret_key="c" * 32).signing_key() == b"c" * 32
 
 
 def test_clock_honours_cxops_now(empty_project, monkeypatch):
     monkeypatch.setenv("CXOPS_NOW", "2026-01-02T03:04:05")
     now = get_settings().clock()
     assert (now.year, now.hour, now.utcoffset().total_seconds()) == (2026, 3, 0)
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 31])
+def test_a_weak_secret_key_is_refused_with_one_line(empty_project, key):
+    """Invariant: links are never signed with a key an attacker could guess (empty or short)."""
+    with pytest.raises(ConfigError, match="at least 32"):
+        get_settings(secret_key=key)
+    result = run_cxops(["settings"], expect_pass=False, env={"CXOPS_SECRET_KEY": key})
+    assert "CXOPS_SECRET_KEY" in result.stderr and "at least 32" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert key == "" or key not in result.stderr
+
+
+def test_a_weak_generated_key_file_is_refused(empty_project):
+    path = Path(empty_project.root / ".cxops" / "secret_key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("tiny\n")
+    with pytest.raises(ConfigError, match="at least 32"):
+        get_settings().signing_key()
+    assert get_settings(secret_key="y" * 32).signing_key() == b"y" * 32

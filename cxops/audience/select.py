@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cxops.audience.contacts import BadRow, Contact, SeenIndex
-from cxops.audience.eligibility import EXCLUSION_REASONS, History
+from cxops.audience.eligibility import EXCLUSION_REASONS, ContactHistory, History
 from cxops.audience.sample import StratifiedSampler
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator, Scope
@@ -45,6 +45,10 @@ class Tally:
     by_segment: dict[str, dict[str, int]] = field(default_factory=dict)
     bad_rows: list[BadRow] = field(default_factory=list)
     history_available: bool = False
+    #: What the history (the contact policy) has to say beyond the counts.
+    notes: list[str] = field(default_factory=list)
+    #: The first people the contact policy held back (`cxops plan` lists them).
+    held: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,7 @@ def select_audience(
     tally.history_available = bool(history.available)
     for name in audience.segments:
         tally._segment(name)
+    by_contact = history if isinstance(history, ContactHistory) else None
     survey_info = {"id": survey.id, "name": survey.name, "kind": survey.kind}
     seen_emails = SeenIndex()
     sample = audience.sample
@@ -98,7 +103,10 @@ def select_audience(
             continue
 
         duplicate = not seen_emails.add(item.email)
-        reason = _exclusion(history, item.email, duplicate)
+        if by_contact is not None and not duplicate:
+            reason = by_contact.contact_exclusion(item)
+        else:
+            reason = _exclusion(history, item.email, duplicate)
         if reason is not None:
             tally.excluded[reason] = tally.excluded.get(reason, 0) + 1
             continue
@@ -113,6 +121,9 @@ def select_audience(
         else:
             sampler.add(item.key, _stratum(sample.stratify, invitee), invitee)
 
+    if by_contact is not None:
+        tally.notes.extend(by_contact.notes())
+        tally.held = by_contact.held_rows()
     if sampler is not None:
         drawn = sorted(sampler.draw(), key=lambda invitee: invitee.contact.row)
         for invitee in drawn:
@@ -143,7 +154,10 @@ def _segment_of(scope: Scope, segments: Mapping[str, str]) -> str:
 
 def _exclusion(history: History, email: str, duplicate: bool) -> str | None:
     """The strongest reason to hold `email` back, or None."""
-    reasons = [history.exclusion(email)]
+    return _strongest([history.exclusion(email)], duplicate)
+
+
+def _strongest(reasons: list[str | None], duplicate: bool) -> str | None:
     if duplicate:
         reasons.append(DUPLICATE_EMAIL)
     known = [reason for reason in reasons if reason is not None]

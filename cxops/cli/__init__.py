@@ -16,7 +16,9 @@ import sys
 from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
+    policy_commands,
     project_commands,
+    report_commands,
     spec_commands,
     wave_commands,
 )

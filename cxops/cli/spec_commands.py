@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
 from cxops.errors import Location, Problem
+
+if TYPE_CHECKING:
+    from cxops.spec.validate import ValidationReport
 
 
 @app.command("validate")
@@ -26,10 +29,16 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.policy.load import policy_files
     from cxops.spec.validate import problem_as_dict, validate_paths
 
     settings = settings_for(project_dir)
-    report = validate_paths(paths or [settings.surveys_path], settings.project_dir)
+    named = paths or [settings.surveys_path]
+    policies, named = policy_files(named, settings.project_dir, default=paths is None)
+    report = validate_paths(named, settings.project_dir) if named else _empty_report()
+    for policy in policies:
+        report.files.append(policy.path)
+        report.problems.extend(policy.problems)
     problems = [_relative(problem) for problem in report.problems]
     if as_json:
         print_json([problem_as_dict(problem) for problem in problems])
@@ -38,7 +47,9 @@ def validate(
             sys.stdout.write(problem.with_context() + "\n")
         if report.ok:
             count = len(report.surveys)
-            sys.stdout.write(f"{count} survey{'s' if count != 1 else ''} OK\n")
+            checked = [f"{count} survey{'s' if count != 1 else ''}"] if named else []
+            checked += [policy.path.name for policy in policies]
+            sys.stdout.write(f"{' and '.join(checked)} OK\n")
         else:
             bad_files = len({p.location.path for p in problems})
             sys.stderr.write(
@@ -63,6 +74,12 @@ def schema(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+def _empty_report() -> ValidationReport:
+    from cxops.spec.validate import ValidationReport
+
+    return ValidationReport()
 
 
 def _relative(problem: Problem) -> Problem:

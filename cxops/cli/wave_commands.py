@@ -117,10 +117,16 @@ def plan_command(
     summary = plan.summary().as_dict()
     if invitees:
         summary["invitees"] = listed
+    if plan.tally.held:
+        summary["held_back"] = plan.tally.held
     if as_json:
         print_json(summary)
         return
     print_summary(summary, title="plan")
+    if plan.tally.held:
+        from cxops.cli.policy_commands import print_held_back
+
+        print_held_back(plan.tally.held, excluded=summary["excluded"])
     from rich.markup import escape
 
     shown = listed or sample_preview

@@ -35,7 +35,7 @@ from cxops.store.responses import (
     SavedResponse,
     find_send,
     mark_honeypot,
-    read_answers,
+    read_response,
     record_answers,
 )
 from cxops.store.suppressions import suppress, suppression_reason
@@ -55,6 +55,8 @@ class Invitation:
     questions: list[FormQuestion]
     #: The answers stored so far (None before the first).
     stored: dict[str, Any] | None
+    #: A person confirmed the stored answers (False: none yet, or provisional).
+    confirmed: bool = False
 
 
 def collector(request: Request) -> CollectorState:
@@ -72,11 +74,11 @@ def _subject(request: Request, purpose: str, token: str) -> str:
 
 
 def _load_invitation(state: CollectorState, send_id: str) -> Invitation:
-    send, stored = read_answers(state.store(), send_id)
+    send, stored, confirmed = read_response(state.store(), send_id)
     survey = state.survey(send.survey_id)
     if survey is None:
         raise NotFoundError("the survey of this invitation is gone")
-    return Invitation(send, survey, state.questions(survey, form_questions), stored)
+    return Invitation(send, survey, state.questions(survey, form_questions), stored, confirmed)
 
 
 def _fields(form: FormData | Mapping[str, Any]) -> dict[str, list[str]]:
@@ -111,6 +113,7 @@ def _answer_page(
     parsed: ParsedAnswers | None,
     *,
     autosave: list[str],
+    confirmed: bool,
     status_code: int = 200,
 ) -> HTMLResponse:
     state = collector(request)
@@ -131,6 +134,8 @@ def _answer_page(
         errors=bool(parsed and parsed.errors),
         action=token,
         autosave=" ".join(autosave),
+        confirmed=confirmed,
+        provisional=bool(invitation.stored) and not confirmed,
         script_url="../assets/answer.js",
     )
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
@@ -148,7 +153,15 @@ async def answer_page(request: Request, token: str) -> Response:
     preselected = parse_answers(invitation.questions, query, partial=True).values
     chosen = form_values(preselected)
     autosave = [key for key, value in chosen.items() if stored.get(key) != value]
-    return _answer_page(request, token, invitation, {**stored, **chosen}, None, autosave=autosave)
+    return _answer_page(
+        request,
+        token,
+        invitation,
+        {**stored, **chosen},
+        None,
+        autosave=autosave,
+        confirmed=invitation.confirmed and not autosave,
+    )
 
 
 @router.post("/a/{token}")
@@ -162,7 +175,11 @@ async def submit_answers(request: Request, token: str) -> Response:
     finally:
         await form.close()
     partial = fields.get("_partial") == ["1"]
-    invitation, parsed, saved = await state.run_db(_submit, state, send_id, fields, partial)
+    # The page's script adds `_confirm` only on a trusted pointer or key event.
+    interacted = partial and fields.get("_confirm") == ["1"]
+    invitation, parsed, saved = await state.run_db(
+        _submit, state, send_id, fields, partial, interacted
+    )
     request.state.locale = invitation.send.locale
     locale = page_locale(invitation.send.locale)
     if wants_json(request):
@@ -170,6 +187,7 @@ async def submit_answers(request: Request, token: str) -> Response:
             "status": saved.status if saved else None,
             "revision": saved.revision if saved else None,
             "answers": saved.answers if saved else {},
+            "confirmed": saved.confirmed if saved else False,
         }
         if not parsed.ok:
             body["errors"] = {
@@ -186,6 +204,7 @@ async def submit_answers(request: Request, token: str) -> Response:
             shown,
             parsed,
             autosave=[],
+            confirmed=bool(saved and saved.confirmed),
             status_code=200 if parsed.ok else 422,
         )
     answers = saved.answers if saved else {}
@@ -202,7 +221,11 @@ async def submit_answers(request: Request, token: str) -> Response:
 
 
 def _submit(
-    state: CollectorState, send_id: str, fields: dict[str, list[str]], partial: bool
+    state: CollectorState,
+    send_id: str,
+    fields: dict[str, list[str]],
+    partial: bool,
+    interacted: bool,
 ) -> tuple[Invitation, ParsedAnswers, SavedResponse | None]:
     """Parse and store (the send is read once, by the store's save)."""
     seen: dict[str, Any] = {}
@@ -218,7 +241,12 @@ def _submit(
         if partial and not parsed.values:
             return None
         return AnswerUpdate(
-            parsed.values, complete=parsed.ok and not partial, unless_complete=not parsed.ok
+            parsed.values,
+            complete=parsed.ok and not partial,
+            unless_complete=not parsed.ok,
+            # The form's submit is a person's; the script's save only with a real event.
+            confirm=not partial or interacted,
+            interacted=interacted,
         )
 
     saved = record_answers(state.store(), send_id, decide, now=state.now())

@@ -116,9 +116,11 @@ def _project_dir(project_dir: Path | None) -> Path:
 # -- pydantic errors -> problems ----------------------------------------------------------
 
 
-def validation_problems(exc: ValidationError, document: MarkedDocument) -> list[Problem]:
-    """One located Problem per pydantic error."""
-    return [_error_problem(error, document) for error in exc.errors(include_url=False)]
+def validation_problems(
+    exc: ValidationError, document: MarkedDocument, root: type[BaseModel] = Survey
+) -> list[Problem]:
+    """One located Problem per pydantic error of `root` (the survey, or another file's model)."""
+    return [_error_problem(error, document, root) for error in exc.errors(include_url=False)]
 
 
 @dataclass
@@ -131,9 +133,11 @@ class _Walk:
     union: list[tuple[str | None, Any]]
 
 
-def _error_problem(error: ErrorDetails, document: MarkedDocument) -> Problem:
+def _error_problem(
+    error: ErrorDetails, document: MarkedDocument, root: type[BaseModel] = Survey
+) -> Problem:
     loc = tuple(error["loc"])
-    walk = _walk(loc, document.data)
+    walk = _walk(loc, document.data, root)
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
@@ -217,10 +221,10 @@ def _model_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _walk(loc: tuple[Any, ...], data: Any) -> _Walk:
+def _walk(loc: tuple[Any, ...], data: Any, root: type[BaseModel] = Survey) -> _Walk:
     """Follow pydantic's `loc` through the models and the data together."""
     walk = _Walk(path=(), owner=None, at_key=False, union=[])
-    current_type: Any = Survey
+    current_type: Any = root
     node = data
     for segment in loc:
         members = _members(current_type)

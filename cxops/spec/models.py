@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.spec.report import ReportSettings
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 IDENT = r"^[a-z_][a-z0-9_]*$"
@@ -420,6 +421,12 @@ class Survey(Strict):
     name: str = Field(min_length=1)
     kind: Kind
     owner: Email | None = None
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description="Which survey gets a person two surveys want in one window: the higher.",
+    )
     schedule: Schedule | None = None
     audience: Audience
     questions: list[Question] = Field(default_factory=list)
@@ -427,6 +434,7 @@ class Survey(Strict):
     invitation: Invitation
     followup: list[FollowupRule] = Field(default_factory=list)
     themes: dict[str, list[str]] = Field(default_factory=dict)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
 

@@ -149,7 +149,8 @@ class Response(Base):
     contact_key: Mapped[str] = mapped_column(String(255))
     segment: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    #: `partial` (a score from the email) or `complete` (the form was submitted).
+    #: `partial` (a score from the email) or `complete` (the form was submitted);
+    #: either may still be provisional (see `confirmed_at`).
     status: Mapped[str] = mapped_column(String(16))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     suspect: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -159,6 +160,10 @@ class Response(Base):
     updated_at: Mapped[datetime]
     #: Bumped on every change, so follow-up rules re-run on edits.
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    #: When a person confirmed the answer (a real pointer or key event on the page, or
+    #: the form's submit). None: provisional (a one-click score a link scanner may have
+    #: loaded): kept and shown to the person, counted nowhere (`counted_responses`).
+    confirmed_at: Mapped[datetime | None]
 
 
 class WebhookEvent(Base):

@@ -6,6 +6,17 @@ makes a second insert fail (PostgreSQL: `ON CONFLICT DO NOTHING`), and the loser
 retries as an edit. So two submits racing for one invitation (the page's partial
 save and the final submit) never make two rows or lose an edit, on SQLite and
 PostgreSQL alike.
+
+An answer is *provisional* until a person confirms it (`confirmed_at`): a one-click
+score saved by the page's script when it loads is kept and shown to the person, but
+counted nowhere (no task, no metric, not "answered" for reminders) until a real
+pointer or key event on the page, or the form's submit, confirms it. Every reader
+that counts answers filters with `CONFIRMED`.
+
+An answer is *suspect* only on evidence that ties it to a machine: it came within
+seconds of the message reaching the inbox or of the hidden link's fetch, with no
+interaction on the page. A scanner fetching every link at delivery therefore never
+makes the person's own later answer suspect.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +41,11 @@ from cxops.store.models import Response, Send
 
 #: An answer arriving sooner than this after the message reached the person is a machine's.
 TOO_FAST = timedelta(seconds=3)
+#: An answer (with no page interaction) this soon after the hidden link was fetched is
+#: the fetcher's: scanners load the hidden link and the visible ones together.
+HONEYPOT_WINDOW = timedelta(seconds=30)
+#: The responses a person confirmed: the only ones tasks, metrics and reminders count.
+CONFIRMED: ColumnElement[bool] = Response.confirmed_at.is_not(None)
 _ATTEMPTS = 8
 
 
@@ -45,6 +61,8 @@ class SavedResponse:
     suspect_reason: str | None
     #: False when the save changed nothing (the same answers again).
     changed: bool
+    #: A person confirmed it (False: provisional, counted nowhere).
+    confirmed: bool = False
 
 
 class _Conflict(Exception):
@@ -71,10 +89,22 @@ def answer_send(session: Session, send: Send) -> Send:
 
 
 def suspect_reason(
-    send: Send | AnsweringSend, invitation: Send | AnsweringSend, now: datetime
+    send: Send | AnsweringSend,
+    invitation: Send | AnsweringSend,
+    now: datetime,
+    *,
+    interacted: bool = False,
 ) -> str | None:
-    """Why answers through `send` look like a machine's, or None."""
-    if send.honeypot_at is not None or invitation.honeypot_at is not None:
+    """Why an answer given through `send` at `now` looks like a machine's, or None.
+
+    Evidence is timing, never a fetch alone: within `HONEYPOT_WINDOW` of the hidden
+    link's fetch, or within `TOO_FAST` of the message reaching the inbox. A real
+    pointer or key event on the page (`interacted`) is a person's.
+    """
+    if interacted:
+        return None
+    fetched = [m for m in (send.honeypot_at, invitation.honeypot_at) if m is not None]
+    if fetched and abs(now - max(fetched)) < HONEYPOT_WINDOW:
         return "honeypot"
     reached = [moment for moment in (send.sent_at, send.delivered_at) if moment is not None]
     if reached and now - max(reached) < TOO_FAST:
@@ -88,11 +118,15 @@ class AnswerUpdate:
 
     `unless_complete`: leave a complete response alone (the valid part of a submit
     that has errors must not overwrite a finished response).
+    `confirm`: a person is behind this save (the form's submit, or `interacted`: a
+    trusted pointer or key event on the page); the response stops being provisional.
     """
 
     answers: dict[str, Any]
     complete: bool
     unless_complete: bool = False
+    confirm: bool = False
+    interacted: bool = False
 
 
 #: Decides the update once the send is loaded; None stores nothing.
@@ -107,14 +141,17 @@ def save_answers(
     complete: bool,
     now: datetime,
     unless_complete: bool = False,
+    confirm: bool | None = None,
 ) -> SavedResponse | None:
     """Store answers given through send `send_id`, committed when this returns.
 
     `complete`: the final submit; its answers replace the stored ones. Otherwise the
     answers are merged into the stored ones and the status stays what it was
-    (`partial` for a new response). None when nothing was stored.
+    (`partial` for a new response). `confirm` (default: `complete`) marks a person's
+    answer; otherwise it stays provisional. None when nothing was stored.
     """
-    update = AnswerUpdate(dict(answers), complete, unless_complete)
+    confirmed = complete if confirm is None else confirm
+    update = AnswerUpdate(dict(answers), complete, unless_complete, confirm=confirmed)
     return record_answers(store, send_id, lambda _send: update, now=now)
 
 
@@ -193,7 +230,15 @@ _responses = cast(Table, Response.__table__)
 _SEND_COLUMNS = [_sends.c[field.name] for field in fields(AnsweringSend)]
 _ROW_COLUMNS = [
     _responses.c[name]
-    for name in ("id", "status", "answers", "revision", "suspect", "suspect_reason")
+    for name in (
+        "id",
+        "status",
+        "answers",
+        "revision",
+        "suspect",
+        "suspect_reason",
+        "confirmed_at",
+    )
 ]
 _ROW_LABELS = [column.label(f"r_{column.name}") for column in _ROW_COLUMNS]
 #: The send and (for an invitation, the common case) its response in one statement.
@@ -220,6 +265,7 @@ class _Stored:
     revision: int
     suspect: bool
     suspect_reason: str | None
+    confirmed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +316,18 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
 def read_answers(store: Store, send_id: str) -> tuple[AnsweringSend, dict[str, Any] | None]:
     """Send `send_id` and the answers stored for its invitation (None before any): the
     answer page's one read (usually one statement). NotFoundError when there is no send."""
+    send, stored, _confirmed = read_response(store, send_id)
+    return send, stored
+
+
+def read_response(store: Store, send_id: str) -> tuple[AnsweringSend, dict[str, Any] | None, bool]:
+    """`read_answers` and whether a person confirmed the stored answers."""
     with store.connect() as conn:
         loaded = _load(conn, send_id, lambda _send: None)
-    return loaded.send, (dict(loaded.row.answers) if loaded.row is not None else None)
+    row = loaded.row
+    if row is None:
+        return loaded.send, None, False
+    return loaded.send, dict(row.answers), row.confirmed_at is not None
 
 
 def _save_locked(
@@ -296,15 +351,20 @@ def _save_locked(
             raise _Conflict  # inserted meanwhile: retried as an edit
         return saved
     answers, complete = dict(change.answers), change.complete
-    if change.unless_complete and row.status == "complete":
+    confirmed_at = row.confirmed_at or (now if change.confirm else None)
+    newly_confirmed = row.confirmed_at is None and confirmed_at is not None
+    if change.unless_complete and row.status == "complete" and not newly_confirmed:
         return _saved(loaded.invitation.send_id, row, changed=False)
+    if change.unless_complete and row.status == "complete":
+        answers, complete = dict(row.answers), True
     merged = answers if complete else {**row.answers, **answers}
     status = "complete" if complete else row.status
-    if merged == row.answers and status == row.status:
+    if merged == row.answers and status == row.status and not newly_confirmed:
         return _saved(loaded.invitation.send_id, row, changed=False)
-    reason = row.suspect_reason
-    if reason is None and (loaded.send.honeypot_at or loaded.invitation.honeypot_at):
-        reason = "honeypot"
+    if row.confirmed_at is not None and not row.suspect:
+        reason = None  # a person confirmed it before: later edits are theirs
+    else:
+        reason = suspect_reason(loaded.send, loaded.invitation, now, interacted=change.interacted)
     values: dict[str, Any] = {
         "answers": merged,
         "status": status,
@@ -312,8 +372,9 @@ def _save_locked(
         "revision": row.revision + 1,
         "suspect": reason is not None,
         "suspect_reason": reason,
+        "confirmed_at": confirmed_at,
     }
-    if complete:
+    if change.complete:
         values["submitted_at"] = now
     result = conn.execute(
         update(_responses)
@@ -330,6 +391,7 @@ def _save_locked(
         suspect=reason is not None,
         suspect_reason=reason,
         changed=True,
+        confirmed=confirmed_at is not None,
     )
 
 
@@ -343,7 +405,7 @@ def _insert(
     answers, complete = dict(change.answers), change.complete
     if not answers and not complete:
         return None
-    reason = suspect_reason(loaded.send, invitation, now)
+    reason = suspect_reason(loaded.send, invitation, now, interacted=change.interacted)
     status = "complete" if complete else "partial"
     values = {
         "send_id": invitation.send_id,
@@ -360,6 +422,7 @@ def _insert(
         "submitted_at": now if complete else None,
         "updated_at": now,
         "revision": 1,
+        "confirmed_at": now if change.confirm else None,
     }
     statement = _INSERT_NEW if on_conflict else _INSERT
     if conn.execute(statement, values).first() is None:
@@ -372,6 +435,7 @@ def _insert(
         suspect=reason is not None,
         suspect_reason=reason,
         changed=True,
+        confirmed=change.confirm,
     )
 
 
@@ -393,24 +457,31 @@ def _saved(send_id: str, row: _Stored, *, changed: bool) -> SavedResponse:
         suspect=row.suspect,
         suspect_reason=row.suspect_reason,
         changed=changed,
+        confirmed=row.confirmed_at is not None,
     )
 
 
 def mark_honeypot(store: Store, send_id: str, now: datetime) -> bool:
-    """Record that the hidden link of `send_id` was fetched; its answers become suspect.
+    """Record that the hidden link of `send_id` was fetched (the latest fetch is kept).
 
-    False when there is no such send. Idempotent: the first fetch time is kept.
+    A fetch alone says nothing about the person's own answer: only a provisional
+    answer saved within `HONEYPOT_WINDOW` of it becomes suspect (the fetcher's).
+    False when there is no such send.
     """
     with _writer(store), store.session(write=True) as session:
         send = find_send(session, send_id)
         if send is None:
             return False
-        if send.honeypot_at is None:
-            send.honeypot_at = now
+        send.honeypot_at = now
         invitation = answer_send(session, send)
         session.execute(
             update(Response)
-            .where(Response.send_id == invitation.send_id, Response.suspect.is_(False))
+            .where(
+                Response.send_id == invitation.send_id,
+                Response.suspect.is_(False),
+                Response.confirmed_at.is_(None),
+                Response.updated_at >= now - HONEYPOT_WINDOW,
+            )
             .values(suspect=True, suspect_reason="honeypot", revision=Response.revision + 1)
             .execution_options(synchronize_session=False)
         )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cxops.errors import CxopsError, NotFoundError
 from cxops.store.facts import ExistingTask, ResponseFacts, TaskFields
 from cxops.store.models import Response, Send, Task
+from cxops.store.responses import CONFIRMED
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
 StatusFilter = Literal["open", "done", "overdue", "withdrawn", "all"]
@@ -47,12 +48,13 @@ def _facts(response: Response, send: Send) -> ResponseFacts:
 def response_batch(
     session: Session, survey_id: str, since: datetime | None, after_id: int, limit: int = 1000
 ) -> list[ResponseFacts]:
-    """Up to `limit` of the survey's responses with id > `after_id`, updated after `since`
-    (all when None), by id."""
+    """Up to `limit` of the survey's confirmed responses with id > `after_id`, updated after
+    `since` (all when None), by id. Provisional ones (a one-click score no person
+    confirmed) are skipped: confirming one updates it, so a later run sees it."""
     query = (
         select(Response, Send)
         .join(Send, Send.send_id == Response.send_id)
-        .where(Response.survey_id == survey_id, Response.id > after_id)
+        .where(Response.survey_id == survey_id, Response.id > after_id, CONFIRMED)
         .order_by(Response.id)
         .limit(limit)
     )
@@ -68,7 +70,7 @@ def latest_update(session: Session, survey_id: str) -> datetime | None:
 
 
 def answer_history(session: Session) -> list[tuple[str, str, datetime, dict[str, Any]]]:
-    """(survey, contact, answered_at, answers) of every response not marked suspect."""
+    """(survey, contact, answered_at, answers) of every confirmed response not marked suspect."""
     rows = session.execute(
         select(
             Response.survey_id,
@@ -76,7 +78,7 @@ def answer_history(session: Session) -> list[tuple[str, str, datetime, dict[str,
             Response.submitted_at,
             Response.first_answered_at,
             Response.answers,
-        ).where(Response.suspect.is_(False))
+        ).where(Response.suspect.is_(False), CONFIRMED)
     ).all()
     return [(s, c, sub or first, dict(a or {})) for s, c, sub, first, a in rows]
 

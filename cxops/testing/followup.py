@@ -136,6 +136,7 @@ def add_response(
             submitted_at=when if status == "complete" else None,
             updated_at=when,
             revision=1,
+            confirmed_at=when,
         )
         session.add(response)
         session.flush()

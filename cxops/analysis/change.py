@@ -1,0 +1,99 @@
+"""Wave over wave: is a change distinguishable from noise?
+
+A change carries the difference (current minus previous), its 95% interval and a
+verdict: "up" or "down" when the interval excludes 0, else "no detectable
+change" (the report draws no arrow on noise).
+
+- NPS: adjusted-Wald interval of the difference of two independent NPS values.
+- shares: Newcombe's hybrid score interval (method 10 of Newcombe 1998).
+- means: Welch's interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from cxops.analysis.intervals import (
+    LEVEL,
+    Interval,
+    newcombe_difference,
+    nps_difference_adjusted_wald,
+    welch_difference,
+)
+from cxops.analysis.metrics import Tally, categories, moments
+
+NO_CHANGE = "no detectable change"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """current - previous, with its interval, over n (current) and n_previous answers."""
+
+    value: float | None
+    ci: Interval | None
+    n: int
+    n_previous: int
+    digits: int = 1
+
+    @property
+    def verdict(self) -> str:
+        if self.ci is None or self.value is None:
+            return NO_CHANGE
+        low, high = self.ci
+        if low > 0:
+            return "up"
+        if high < 0:
+            return "down"
+        return NO_CHANGE
+
+    def as_dict(self, min_n: int = 0) -> dict[str, Any]:
+        if min(self.n, self.n_previous) < min_n:
+            return {"suppressed": True, "n": self.n, "n_previous": self.n_previous}
+        ci = (
+            None
+            if self.ci is None or math.isinf(self.ci[0])
+            else [round(self.ci[0], 2), round(self.ci[1], 2)]
+        )
+        value = None if self.value is None else round(self.value, self.digits)
+        return {
+            "value": value,
+            "ci": ci,
+            "n": self.n,
+            "n_previous": self.n_previous,
+            "verdict": self.verdict,
+        }
+
+
+def nps_change(previous: Tally, current: Tally, level: float = LEVEL) -> Change:
+    """NPS(current) - NPS(previous) in points."""
+    p1, _, d1 = categories(current)
+    p0, _, d0 = categories(previous)
+    n1, n0 = sum(current.values()), sum(previous.values())
+    if n1 == 0 or n0 == 0:
+        return Change(None, None, n1, n0)
+    low, high = nps_difference_adjusted_wald(p1, d1, n1, p0, d0, n0, level)
+    value = 100.0 * ((p1 - d1) / n1 - (p0 - d0) / n0)
+    return Change(value, (100.0 * low, 100.0 * high), n1, n0)
+
+
+def share_change(
+    hits_previous: int, n_previous: int, hits: int, n: int, level: float = LEVEL
+) -> Change:
+    """share(current) - share(previous) in percentage points."""
+    if n == 0 or n_previous == 0:
+        return Change(None, None, n, n_previous)
+    low, high = newcombe_difference(hits, n, hits_previous, n_previous, level)
+    value = 100.0 * (hits / n - hits_previous / n_previous)
+    return Change(value, (100.0 * low, 100.0 * high), n, n_previous)
+
+
+def mean_change(previous: Tally, current: Tally, level: float = LEVEL) -> Change:
+    """mean(current) - mean(previous) in the scale's units."""
+    n1, s1, q1 = moments(current)
+    n0, s0, q0 = moments(previous)
+    if n1 < 2 or n0 < 2:
+        return Change(None if not n1 or not n0 else s1 / n1 - s0 / n0, None, n1, n0, digits=2)
+    ci = welch_difference(n1, s1, q1, n0, s0, q0, level)
+    return Change(s1 / n1 - s0 / n0, ci, n1, n0, digits=2)

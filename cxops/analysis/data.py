@@ -1,0 +1,313 @@
+"""What a report reads from the store, in a few aggregate queries.
+
+The counts (invitations, response statuses, answers by wave × segment × value) are
+GROUP BYs run by the database, so a million answers come back as a few hundred
+rows. Only text answers (for themes) and the follow-up tasks of detractors come
+back row by row. Suspect answers (honeypot, too fast) are counted apart and
+left out of everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.engine import Connection
+
+from cxops.spec.models import Survey
+from cxops.store.db import Store
+from cxops.store.models import Response, Send, Task, Wave
+
+#: Question types counted by value; `text` answers are read as rows (themes).
+COUNTED_TYPES = frozenset({"nps", "csat", "ces", "rating", "single", "multi"})
+#: Above this many counted questions, each gets its own GROUP BY (combinations grow).
+_JOINT_LIMIT = 3
+
+Cell = tuple[str, str]  # (wave, segment)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """One text answer, with what themes need to weigh it."""
+
+    response_id: int
+    wave: str
+    segment: str
+    question: str
+    text: str
+    #: The answer to the survey's main question (None without one).
+    score: int | None
+    #: The contact's revenue column at invitation time (None when not configured or absent).
+    revenue: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopCase:
+    """A follow-up task about an answer, with the contact's later answers."""
+
+    task_status: str
+    outcome: str | None
+    wave: str
+    contact_key: str
+    score: int | None
+
+
+@dataclass(slots=True)
+class SurveyData:
+    """Everything a report is computed from (plain data; the report functions are pure)."""
+
+    waves: list[str]
+    invited: Counter[Cell] = field(default_factory=Counter)
+    #: (wave, segment, status) -> responses not suspect.
+    statuses: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: suspect reason -> responses left out.
+    suspect: Counter[str] = field(default_factory=Counter)
+    #: question id -> (wave, segment) -> value -> count (multi: each chosen option).
+    tallies: dict[str, dict[Cell, Counter[Any]]] = field(default_factory=dict)
+    #: question id -> (wave, segment) -> how many answered it (multi: people, not options).
+    answered: dict[str, Counter[Cell]] = field(default_factory=dict)
+    comments: list[Comment] = field(default_factory=list)
+    loop: list[LoopCase] = field(default_factory=list)
+    #: (contact_key, wave) -> main score, for every contact with a task (their next answer).
+    later_scores: dict[tuple[str, str], int | None] = field(default_factory=dict)
+
+    def canonical(self) -> str:
+        """The inputs as canonical JSON text: what the provenance hash is taken over."""
+
+        def counter(items: Iterable[tuple[Any, int]]) -> list[Any]:
+            return sorted(([*_as_list(key), count] for key, count in items), key=repr)
+
+        document = {
+            "waves": self.waves,
+            "invited": counter(self.invited.items()),
+            "statuses": counter(self.statuses.items()),
+            "suspect": counter(self.suspect.items()),
+            "tallies": {
+                qid: counter(
+                    ((*cell, value), count)
+                    for cell, values in cells.items()
+                    for value, count in values.items()
+                )
+                for qid, cells in sorted(self.tallies.items())
+            },
+            "answered": {qid: counter(c.items()) for qid, c in sorted(self.answered.items())},
+            "comments": sorted(
+                [c.response_id, c.question, c.wave, c.segment, c.text, c.score, c.revenue]
+                for c in self.comments
+            ),
+            "loop": sorted(
+                [c.wave, c.contact_key, c.task_status, c.outcome or "", c.score] for c in self.loop
+            ),
+            "later": sorted([*key, value] for key, value in self.later_scores.items()),
+        }
+        return json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _as_list(key: Any) -> list[Any]:
+    return list(key) if isinstance(key, tuple) else [key]
+
+
+_responses = Response.__table__
+_sends = Send.__table__
+_tasks = Task.__table__
+_waves = Wave.__table__
+
+
+def load_survey_data(store: Store, survey: Survey) -> SurveyData:
+    """Read everything the report of `survey` needs, in one read transaction."""
+    with store.connect() as conn:
+        data = SurveyData(waves=wave_order(conn, survey.id))
+        data.invited = invited_counts(conn, survey.id)
+        data.statuses, data.suspect = status_counts(conn, survey.id)
+        counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
+        groups = [counted] if len(counted) <= _JOINT_LIMIT else [[q] for q in counted]
+        for group in groups:
+            if group:
+                _tally(conn, survey.id, group, data)
+        data.comments = comments(conn, survey)
+        data.loop, data.later_scores = loop_cases(conn, survey)
+    known = set(data.waves)
+    extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
+    data.waves += sorted(extra - known)
+    return data
+
+
+def wave_order(conn: Connection, survey_id: str) -> list[str]:
+    """The survey's waves, oldest first (by when each started)."""
+    rows = conn.execute(
+        select(_waves.c.wave_id, _waves.c.started_at)
+        .where(_waves.c.survey_id == survey_id)
+        .order_by(_waves.c.started_at, _waves.c.wave_id)
+    ).all()
+    return [row.wave_id for row in rows]
+
+
+def invited_counts(conn: Connection, survey_id: str) -> Counter[Cell]:
+    """(wave, segment) -> invitations that went out (step 0, sent)."""
+    rows = conn.execute(
+        select(_sends.c.wave_id, _sends.c.segment, func.count())
+        .where(_sends.c.survey_id == survey_id, _sends.c.step == 0, _sends.c.status == "sent")
+        .group_by(_sends.c.wave_id, _sends.c.segment)
+    ).all()
+    return Counter({(wave, segment): count for wave, segment, count in rows})
+
+
+def status_counts(
+    conn: Connection, survey_id: str
+) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
+    """Responses by (wave, segment, status) when not suspect; suspect ones by reason."""
+    r = _responses.c
+    rows = conn.execute(
+        select(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason, func.count())
+        .where(r.survey_id == survey_id)
+        .group_by(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason)
+    ).all()
+    statuses: Counter[tuple[str, str, str]] = Counter()
+    suspect: Counter[str] = Counter()
+    for wave, segment, status, is_suspect, reason, count in rows:
+        if is_suspect:
+            suspect[reason or "suspect"] += count
+        else:
+            statuses[(wave, segment, status)] += count
+    return statuses, suspect
+
+
+def answer_value(question_id: str) -> ColumnElement[Any]:
+    """The stored answer to one question as SQL (JSON_EXTRACT on SQLite, ->> on PostgreSQL)."""
+    value: ColumnElement[Any] = _responses.c.answers[question_id].as_string()
+    return value
+
+
+def _tally(conn: Connection, survey_id: str, questions: Sequence[Any], data: SurveyData) -> None:
+    r = _responses.c
+    values = [answer_value(q.id).label(f"v{i}") for i, q in enumerate(questions)]
+    rows = conn.execute(
+        select(r.wave_id, r.segment, *values, func.count())
+        .where(r.survey_id == survey_id, r.suspect.is_(false()))
+        .group_by(r.wave_id, r.segment, *values)
+    ).all()
+    for question in questions:
+        data.tallies.setdefault(question.id, defaultdict(Counter))
+        data.answered.setdefault(question.id, Counter())
+    for row in rows:
+        cell = (row[0], row[1])
+        count = row[-1]
+        for index, question in enumerate(questions):
+            value = parse_value(row[2 + index])
+            if value is None:
+                continue
+            data.answered[question.id][cell] += count
+            chosen = value if isinstance(value, list) else [value]
+            for item in chosen:
+                data.tallies[question.id][cell][item] += count
+
+
+def parse_value(raw: Any) -> Any:
+    """A stored answer as read back: ints for scores, text for options, lists for multi."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float):
+        return int(raw) if float(raw).is_integer() else raw
+    text = str(raw)
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            return text
+        return items if isinstance(items, list) and items else None
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return int(stripped)
+    return text
+
+
+def _score(raw: Any) -> int | None:
+    value = parse_value(raw)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def comments(conn: Connection, survey: Survey) -> list[Comment]:
+    """Every non-empty text answer not suspect, with the main score and the revenue column."""
+    texts = [q.id for q in survey.questions if q.type == "text"]
+    if not texts:
+        return []
+    r, s = _responses.c, _sends.c
+    main = survey.main_question
+    score = answer_value(main.id) if main is not None else None
+    revenue_column = survey.report.revenue
+    found: list[Comment] = []
+    for question_id in texts:
+        text = answer_value(question_id)
+        columns: list[Any] = [r.id, r.wave_id, r.segment, text]
+        columns.append(score if score is not None else None)
+        query_from: Any = _responses
+        if revenue_column:
+            columns.append(s.contact[revenue_column].as_string())
+            query_from = _responses.join(_sends, s.send_id == r.send_id)
+        query = (
+            select(*[c for c in columns if c is not None])
+            .select_from(query_from)
+            .where(r.survey_id == survey.id, r.suspect.is_(false()), text.is_not(None))
+            .order_by(r.id)
+        )
+        for row in conn.execute(query):
+            body = str(row[3]).strip()
+            if not body:
+                continue
+            main_score = _score(row[4]) if score is not None else None
+            raw_revenue = row[-1] if revenue_column else None
+            found.append(
+                Comment(
+                    response_id=row[0],
+                    wave=row[1],
+                    segment=row[2],
+                    question=question_id,
+                    text=body,
+                    score=main_score,
+                    revenue=_number(raw_revenue),
+                )
+            )
+    return found
+
+
+def _number(raw: Any) -> float | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def loop_cases(
+    conn: Connection, survey: Survey
+) -> tuple[list[LoopCase], dict[tuple[str, str], int | None]]:
+    """The survey's follow-up tasks (not withdrawn) with the main score of the answer each
+    is about, and every answer of those contacts (to find each one's next answer)."""
+    main = survey.main_question
+    if main is None:
+        return [], {}
+    r, t = _responses.c, _tasks.c
+    score = answer_value(main.id)
+    rows = conn.execute(
+        select(t.status, t.outcome, r.wave_id, r.contact_key, score)
+        .select_from(_tasks.join(_responses, r.id == t.response_id))
+        .where(t.survey_id == survey.id, t.status != "withdrawn", r.suspect.is_(false()))
+        .order_by(t.id)
+    ).all()
+    cases = [LoopCase(row[0], row[1], row[2], row[3], _score(row[4])) for row in rows]
+    if not cases:
+        return [], {}
+    keys = select(t.contact_key).where(t.survey_id == survey.id).distinct()
+    later = conn.execute(
+        select(r.contact_key, r.wave_id, score).where(
+            r.survey_id == survey.id, r.suspect.is_(false()), r.contact_key.in_(keys)
+        )
+    ).all()
+    return cases, {(row[0], row[1]): _score(row[2]) for row in later}

@@ -1,0 +1,227 @@
+"""One group of answers (overall, a segment, a wave): response rates and every question's
+metrics, as plain JSON-ready data in DESIGN.md's metric shape.
+
+A group with fewer answers than `min_n` is `{"suppressed": true, "n": N}` plus its
+invitations and response rate (whose n is the invitations, so a biased sample
+stays visible); its question metrics are not shown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from cxops.analysis.change import Change, mean_change, nps_change, share_change
+from cxops.analysis.data import Cell, SurveyData
+from cxops.analysis.metrics import (
+    TOP_BOX,
+    Tally,
+    categories,
+    choice_metrics,
+    headline,
+    scored_metrics,
+    share,
+    top_box,
+)
+
+SCORED = frozenset({"nps", "csat", "ces", "rating"})
+CHOICE = frozenset({"single", "multi"})
+
+CellFilter = Callable[[Cell], bool]
+
+
+def text_of(value: Any) -> str:
+    """A survey text that may be per-locale (`{en: ..., de: ...}`): English, else the first."""
+    if isinstance(value, Mapping):
+        if "en" in value:
+            return str(value["en"])
+        return str(next(iter(value.values()), ""))
+    return str(value)
+
+
+def option_names(question: Any) -> list[str]:
+    """The stored names of a choice question's options (per-locale options: their first text)."""
+    return [text_of(option) for option in question.options]
+
+
+def merged(cells: Mapping[Cell, Counter[Any]], keep: CellFilter) -> Counter[Any]:
+    total: Counter[Any] = Counter()
+    for cell, counts in cells.items():
+        if keep(cell):
+            total.update(counts)
+    return total
+
+
+def count(counter: Mapping[Cell, int], keep: CellFilter) -> int:
+    return sum(value for cell, value in counter.items() if keep(cell))
+
+
+def tally_of(data: SurveyData, question_id: str, keep: CellFilter) -> Counter[Any]:
+    return merged(data.tallies.get(question_id, {}), keep)
+
+
+def scored_tally(question: Any, data: SurveyData, keep: CellFilter) -> Counter[int]:
+    """A scored question's tally, on-scale integer scores only."""
+    low, high = scale_of(question)
+    return Counter(
+        {
+            score: n
+            for score, n in tally_of(data, question.id, keep).items()
+            if isinstance(score, int) and not isinstance(score, bool) and low <= score <= high
+        }
+    )
+
+
+def group(
+    survey: Any, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+) -> dict[str, Any]:
+    """The figures of the answers in the cells `keep` accepts. `full=False`: the headline
+    metric of each scored question only (trend rows)."""
+    invited = count(data.invited, keep)
+    complete = sum(
+        v for (w, s, st), v in data.statuses.items() if st == "complete" and keep((w, s))
+    )
+    partial = sum(v for (w, s, st), v in data.statuses.items() if st == "partial" and keep((w, s)))
+    answers = complete + partial
+    rates = {
+        "invited": invited,
+        "complete": complete,
+        "partial": partial,
+        # AAPOR RR1-style: complete responses per invitation sent; partial ones apart.
+        "response_rate": share(complete, invited).as_dict(),
+        "partial_rate": share(partial, invited).as_dict(),
+    }
+    if answers < min_n:
+        return {"suppressed": True, "n": answers, **rates}
+    rates["completion_rate"] = share(complete, answers).as_dict(min_n)
+    questions: dict[str, Any] = {}
+    for question in survey.questions:
+        entry = question_figures(question, data, keep, min_n, full=full)
+        if entry is not None:
+            questions[question.id] = entry
+    return {"n": answers, **rates, "questions": questions}
+
+
+def question_figures(
+    question: Any, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+) -> dict[str, Any] | None:
+    kind = question.type
+    base = {"type": kind, "text": text_of(question.text)}
+    if kind in SCORED:
+        tally = scored_tally(question, data, keep)
+        metrics = scored_metrics(kind, tally)
+        name = headline(kind) or "mean"
+        if not full:
+            metrics = {name: metrics[name]}
+        entry = {
+            **base,
+            "headline": name,
+            "n": sum(tally.values()),
+            "metrics": {key: metric.as_dict(min_n) for key, metric in metrics.items()},
+        }
+        if full:
+            entry["distribution"] = distribution(question, tally, min_n)
+        return entry
+    if kind in CHOICE and full:
+        answered = count(data.answered.get(question.id, Counter()), keep)
+        counts = tally_of(data, question.id, keep)
+        names = option_names(question)
+        names += sorted(str(k) for k in counts if str(k) not in names)
+        metrics = choice_metrics(names, {str(k): v for k, v in counts.items()}, answered)
+        return {
+            **base,
+            "n": answered,
+            "metrics": {key: metric.as_dict(min_n) for key, metric in metrics.items()},
+        }
+    return None
+
+
+def scale_of(question: Any) -> tuple[int, int]:
+    if question.type == "nps":
+        return (0, 10)
+    if question.type == "csat":
+        return (1, 5)
+    if question.type == "ces":
+        return (1, 7)
+    return (int(question.min), int(question.max))
+
+
+def distribution(question: Any, tally: Tally, min_n: int) -> dict[str, Any]:
+    """Answers per score of the whole scale (0..10 for NPS), or suppressed."""
+    n = sum(tally.values())
+    if n < min_n:
+        return {"suppressed": True, "n": n}
+    low, high = scale_of(question)
+    return {"n": n, "counts": {str(score): tally.get(score, 0) for score in range(low, high + 1)}}
+
+
+def changes(
+    survey: Any, data: SurveyData, previous: str, current: str, min_n: int
+) -> dict[str, Any]:
+    """Every metric of wave `current` against wave `previous`."""
+    before: CellFilter = lambda cell: cell[0] == previous  # noqa: E731
+    after: CellFilter = lambda cell: cell[0] == current  # noqa: E731
+    result: dict[str, Any] = {}
+    invited0, invited1 = count(data.invited, before), count(data.invited, after)
+    done0 = sum(v for (w, _, st), v in data.statuses.items() if w == previous and st == "complete")
+    done1 = sum(v for (w, _, st), v in data.statuses.items() if w == current and st == "complete")
+    result["response_rate"] = share_change(done0, invited0, done1, invited1).as_dict()
+    questions: dict[str, Any] = {}
+    for question in survey.questions:
+        if question.type in SCORED:
+            t0, t1 = scored_tally(question, data, before), scored_tally(question, data, after)
+        else:
+            t0, t1 = tally_of(data, question.id, before), tally_of(data, question.id, after)
+        found = _question_changes(question, data, t0, t1, before, after)
+        if found:
+            questions[question.id] = {name: c.as_dict(min_n) for name, c in found.items()}
+    return {"from": previous, "to": current, **result, "questions": questions}
+
+
+def _question_changes(
+    question: Any,
+    data: SurveyData,
+    t0: Counter[Any],
+    t1: Counter[Any],
+    before: CellFilter,
+    after: CellFilter,
+) -> dict[str, Change]:
+    kind = question.type
+    n0, n1 = sum(t0.values()), sum(t1.values())
+    if kind == "nps":
+        p0, _, d0 = categories(t0)
+        p1, _, d1 = categories(t1)
+        return {
+            "nps": nps_change(t0, t1),
+            "promoters": share_change(p0, n0, p1, n1),
+            "detractors": share_change(d0, n0, d1, n1),
+            "mean": mean_change(t0, t1),
+        }
+    if kind in TOP_BOX:
+        name = "satisfied" if kind == "csat" else "easy"
+        return {
+            name: share_change(top_box(kind, t0), n0, top_box(kind, t1), n1),
+            "mean": mean_change(t0, t1),
+        }
+    if kind == "rating":
+        return {"mean": mean_change(t0, t1)}
+    if kind in CHOICE:
+        a0 = count(data.answered.get(question.id, Counter()), before)
+        a1 = count(data.answered.get(question.id, Counter()), after)
+        return {
+            option: share_change(t0.get(option, 0), a0, t1.get(option, 0), a1)
+            for option in option_names(question)
+        }
+    return {}
+
+
+def segments_of(data: SurveyData, waves: Iterable[str]) -> list[str]:
+    wanted = set(waves)
+    cells: set[Cell] = set(data.invited) | {(w, s) for w, s, _ in data.statuses}
+    return sorted({segment for wave, segment in cells if wave in wanted})
+
+
+def in_waves(waves: Sequence[str]) -> CellFilter:
+    wanted = frozenset(waves)
+    return lambda cell: cell[0] in wanted

@@ -1,0 +1,140 @@
+"""The report's numbers: one JSON-ready document (`cxops report --json`), from which the
+HTML page, its charts and the Prefect artifacts are all drawn.
+
+Scope: without `wave`, `overall` and `by_segment` pool every wave; with it, that wave
+alone, and `by_wave` stops at it. `changes` compare each wave with the one before
+(the last pair is the headline). Pure given its inputs; `build_from_store` is the edge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cxops.analysis.data import SurveyData
+from cxops.analysis.groups import CellFilter, changes, group, in_waves, segments_of
+from cxops.analysis.loop import loop_section
+from cxops.analysis.themes import themes_section
+from cxops.errors import CxopsError
+
+REPORT_VERSION = 1
+
+
+class ReportError(CxopsError):
+    """A report cannot be made as asked (an unknown wave, say)."""
+
+
+def build_report(
+    survey: Any,
+    data: SurveyData,
+    *,
+    wave: str | None,
+    min_n: int,
+    outcomes: Mapping[str, Any] | None,
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The whole report as plain data."""
+    if wave is not None and wave not in data.waves:
+        known = ", ".join(data.waves[-5:]) or "none yet"
+        raise ReportError(f"survey {survey.id}: no wave {wave!r} (latest waves: {known})")
+    waves = data.waves[: data.waves.index(wave) + 1] if wave is not None else list(data.waves)
+    scope = [wave] if wave is not None else waves
+    keep = in_waves(scope)
+    by_segment = {
+        segment: group(survey, data, _segment_filter(scope, segment), min_n)
+        for segment in segments_of(data, scope)
+    }
+    by_wave = {name: group(survey, data, in_waves([name]), min_n, full=False) for name in waves}
+    pairs = list(itertools.pairwise(waves))
+    scoped_comments = [c for c in data.comments if c.wave in set(scope)]
+    scoped_cases = [c for c in data.loop if c.wave in set(waves)]
+    main = survey.main_question
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "survey": {"id": survey.id, "name": survey.name, "kind": survey.kind},
+        "wave": wave,
+        "waves": waves,
+        "min_n": min_n,
+        "level": 0.95,
+        "excluded": {
+            "suspect": dict(sorted(data.suspect.items())),
+            "total": sum(data.suspect.values()),
+        },
+        "overall": group(survey, data, keep, min_n),
+        "by_segment": by_segment,
+        "by_wave": by_wave,
+        "changes": [changes(survey, data, a, b, min_n) for a, b in pairs],
+        "themes": themes_section(survey, scoped_comments, min_n),
+        "loop": None,
+        "provenance": dict(provenance),
+    }
+    if main is not None and main.type in ("nps", "csat", "ces"):
+        outcome = survey.report.outcome
+        report["loop"] = {
+            "outcome": None
+            if outcome is None
+            else {"column": outcome.column, "churned": outcome.churned, "as_of": "source now"},
+            **loop_section(
+                main.type,
+                scoped_cases,
+                data.later_scores,
+                data.waves,
+                outcomes=outcomes,
+                churned_value=outcome.churned if outcome is not None else None,
+                min_n=min_n,
+            ),
+        }
+    return report
+
+
+def _segment_filter(waves: list[str], segment: str) -> CellFilter:
+    wanted = frozenset(waves)
+    return lambda cell: cell[0] in wanted and cell[1] == segment
+
+
+def outcome_values(survey: Any, project_dir: Any, keys: set[str]) -> dict[str, Any] | None:
+    """contact key -> the outcome column now, read from the survey's source (None when the
+    survey names no outcome column). Only the keys asked for are kept."""
+    outcome = survey.report.outcome
+    if outcome is None:
+        return None
+    if not keys:
+        return {}
+    from cxops.audience.contacts import Contact
+    from cxops.audience.sources import read_source
+
+    found: dict[str, Any] = {}
+    for item in read_source(survey.audience.source, project_dir):
+        if isinstance(item, Contact) and item.key in keys:
+            found[item.key] = item.fields.get(outcome.column)
+    return found
+
+
+def build_from_store(
+    survey: Any, settings: Any, *, wave: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Read the store and the survey's source, then build the report (the I/O edge)."""
+    from cxops.analysis.data import load_survey_data
+    from cxops.analysis.provenance import provenance
+    from cxops.store.db import open_store, store_exists
+
+    if not store_exists(settings.store_url):
+        data = SurveyData(waves=[])
+    else:
+        store = open_store(settings.store_url)
+        try:
+            data = load_survey_data(store, survey)
+        finally:
+            store.dispose()
+    keys = {case.contact_key for case in data.loop}
+    outcomes = outcome_values(survey, settings.project_dir, keys)
+    canonical = data.canonical()
+    if outcomes is not None:
+        canonical += repr(sorted((k, str(v)) for k, v in outcomes.items()))
+    stamp = now or settings.clock()
+    facts = provenance(survey.source_path, settings.project_dir, canonical, stamp)
+    return build_report(
+        survey, data, wave=wave, min_n=settings.min_n, outcomes=outcomes, provenance=facts
+    )

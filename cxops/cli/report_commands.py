@@ -1,0 +1,127 @@
+"""Commands for the product team: the analysis report, and what a survey change does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+
+SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
+
+
+@app.command("report")
+def report_command(
+    survey: SurveyArgument,
+    project_dir: ProjectDirOption = None,
+    wave: Annotated[
+        str | None, typer.Option("--wave", help="Only this wave (default: every wave).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default: reports/SURVEY.html)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """NPS, CSAT and CES with 95% intervals by segment and wave, themes, closing the loop."""
+    from cxops.analysis.report import build_from_store
+    from cxops.spec import find_survey
+
+    settings = settings_for(project_dir)
+    spec = find_survey(survey, settings.surveys_path)
+    report = build_from_store(spec, settings, wave=wave)
+    if as_json:
+        if out is not None:
+            _write_html(report, out, settings)
+        print_json(report)
+        return
+    target = out or Path("reports") / f"{spec.id}{'-' + wave if wave else ''}.html"
+    written = _write_html(report, target, settings)
+    print_headline(report, written)
+
+
+def _write_html(report: dict[str, Any], out: Path, settings: Any) -> Path:
+    from cxops.analysis.html import render_html
+
+    path = out if out.is_absolute() else settings.project_dir / out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report), encoding="utf-8")
+    return path
+
+
+def headline_lines(report: dict[str, Any]) -> list[str]:
+    """The report's headline numbers as short lines (terminal and `make demo`)."""
+    from cxops.analysis.html import cell, change_text, label, main_question, unit
+
+    def plain(markup: Any) -> str:
+        import re
+
+        return re.sub(r"<[^>]+>", "", str(markup)).replace("&amp;", "&")
+
+    lines = []
+    overall = report["overall"]
+    qid, main = main_question(report)
+    if main is not None and qid is not None:
+        name = main["headline"]
+        lines.append(f"{label(name)}: {plain(cell(main['metrics'][name], unit(name)))}")
+        if report["changes"]:
+            last = report["changes"][-1]
+            change = last["questions"].get(qid, {}).get(name)
+            lines.append(
+                f"change {last['from']} → {last['to']}: {plain(change_text(change, unit(name)))}"
+            )
+    elif overall.get("suppressed"):
+        lines.append(f"too few answers (n = {overall['n']}, minimum {report['min_n']})")
+    lines.append(
+        f"answers {overall['n']} of {overall['invited']} invited · response rate "
+        f"{plain(cell(overall['response_rate'], '%'))} · suspect left out "
+        f"{report['excluded']['total']}"
+    )
+    themes = report["themes"]["themes"]
+    if themes:
+        top = sorted(themes.items(), key=lambda item: -item[1]["count"])[:3]
+        lines.append("top themes: " + ", ".join(f"{name} ({t['count']})" for name, t in top))
+    return lines
+
+
+def print_headline(report: dict[str, Any], path: Path) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(
+        f"[bold]{escape(report['survey']['name'])}[/] · report written to {escape(str(path))}"
+    )
+    for line in headline_lines(report):
+        out.print("  " + escape(line))
+
+
+@app.command("diff")
+def diff_command(
+    survey: SurveyArgument,
+    project_dir: ProjectDirOption = None,
+    against: Annotated[
+        str, typer.Option("--against", help="Git revision to compare with (default: HEAD).")
+    ] = "HEAD",
+    allow_breaking: Annotated[
+        bool,
+        typer.Option("--allow-breaking", help="Exit 0 even when a change breaks a trend series."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """What a change to a survey file does: questions, scales, audience counts before/after."""
+    from cxops.analysis.diff import diff_against_git, diff_lines
+
+    settings = settings_for(project_dir)
+    result = diff_against_git(survey, against, settings)
+    if as_json:
+        print_json(result)
+    else:
+        from rich.markup import escape
+
+        out = console()
+        for line in diff_lines(result):
+            out.print(escape(line))
+    if result["breaking"] and not allow_breaking:
+        raise typer.Exit(1)

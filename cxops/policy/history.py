@@ -1,0 +1,98 @@
+"""The one call planning makes: the wave's history with the contact policy applied.
+
+`policy_history` reads `policy.yaml`, the cap setting, the ledger's contacts in
+the longest window and the higher-priority surveys' audiences, and wraps the
+store's history in a `PolicyHistory`. With no policy, no cap and no priorities
+it returns the store's history unchanged.
+
+Reminders ask the same object: `policy_history(store, base, survey, settings,
+wave_id=WAVE, now=now)` for the wave, then `contact_exclusion(Contact(key, email,
+0, stored_fields))` for each person due a reminder. The wave's own invitation
+and reminders never count against it (the cap would otherwise stop every reminder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cxops.audience.eligibility import History, NoHistory
+from cxops.policy.eligibility import ContactLog, PolicyHistory, build_log
+from cxops.policy.evaluate import ContactPolicy, Reservation
+from cxops.policy.load import load_policy
+from cxops.policy.model import Limit
+from cxops.policy.priority import reservations_for
+from cxops.settings import Settings
+from cxops.spec.models import Survey
+from cxops.store.contact_log import contacts_since
+from cxops.store.db import Store
+
+
+def project_policy(settings: Settings) -> ContactPolicy:
+    """The cap setting and the project's `policy.yaml` (SurveyError when it is invalid)."""
+    cap = settings.cap
+    limit = Limit(cap.count, cap.within) if cap is not None and cap.count > 0 else None
+    return ContactPolicy.build(load_policy(settings.project_dir), limit, settings.holidays)
+
+
+def other_surveys(settings: Settings) -> tuple[list[Survey], list[str]]:
+    """Every valid survey of the project (without file checks), and notes on broken ones."""
+    from cxops.spec.loader import read_survey, survey_files
+
+    folder = settings.surveys_path
+    if not folder.is_dir():
+        return [], []
+    surveys: list[Survey] = []
+    notes: list[str] = []
+    for path in survey_files(folder):
+        result = read_survey(path, settings.project_dir, checks=False)
+        if result.survey is None:
+            notes.append(f"priority: {path.name} is invalid and reserves nobody")
+        else:
+            surveys.append(result.survey)
+    return surveys, notes
+
+
+def policy_history(
+    store: Store | None,
+    base: History | None,
+    survey: Survey,
+    settings: Settings,
+    *,
+    wave_id: str,
+    now: datetime,
+    surveys: Sequence[Survey] | None = None,
+) -> History:
+    """`base` (the store's history, None without a store) with the contact policy on top."""
+    base = base if base is not None else NoHistory()
+    policy = project_policy(settings)
+    if policy.empty:
+        return base
+    window = policy.longest_window()
+    log = ContactLog()
+    if store is not None and window is not None:
+        entries = contacts_since(
+            store,
+            now - window,
+            skip_wave=(survey.id, wave_id),
+            with_fields=bool(policy.per_rules),
+        )
+        log = build_log(entries, policy, now)
+    reservations: dict[str, list[Reservation]] = {}
+    notes: list[str] = []
+    if window is not None:
+        if surveys is None:
+            surveys, notes = other_surveys(settings)
+        reservations, more = reservations_for(
+            survey, surveys, settings.project_dir, now, window, settings.holidays
+        )
+        notes += more
+    return PolicyHistory(
+        base,
+        policy,
+        log,
+        now,
+        reservations=reservations,
+        priority=survey.priority,
+        notes=notes,
+    )

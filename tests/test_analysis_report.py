@@ -1,0 +1,235 @@
+"""`cxops report`: the numbers from a real store (SQLite and PostgreSQL), suppression,
+themes, closing the loop, provenance, and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from analysis_support import Row, seed
+
+from cxops.analysis.intervals import nps_difference_adjusted_wald, wilson_interval
+from cxops.testing import Project
+
+SURVEY = """\
+id: nps-test
+name: Test relationship NPS
+kind: nps
+audience:
+  source:
+    csv: data/accounts.csv
+    key: id
+    columns: {mrr: float}
+  segments:
+    enterprise: "contact.plan == 'enterprise'"
+    smb: "contact.plan == 'smb'"
+questions:
+  - id: score
+    type: nps
+    text: "How likely are you to recommend us?"
+  - id: reason
+    type: text
+    text: "Why?"
+    required: false
+invitation:
+  template: nps_invite
+  from: "Research <research@acme.example>"
+themes:
+  pricing: [price, expensive]
+  support: [support, help desk]
+report:
+  revenue: mrr
+  outcome: {column: status, churned: churned}
+"""
+
+ACCOUNTS = """\
+id,name,email,plan,status,mrr
+c1,A,c1@example.com,enterprise,active,100
+c2,B,c2@example.com,enterprise,churned,100
+c3,C,c3@example.com,enterprise,churned,100
+c4,D,c4@example.com,enterprise,active,100
+"""
+
+
+def rows() -> list[Row]:
+    ent, smb = "enterprise", "smb"
+    w1 = [
+        Row("w1", ent, "c1", {"score": 2}, task=("done", "contacted")),
+        Row("w1", ent, "c2", {"score": 4}, task=("open", None)),
+        Row("w1", ent, "c3", {"score": 5}, task=("done", "resolved")),
+        Row("w1", ent, "c4", {"score": 1}, task=("done", "no response")),
+        Row("w1", ent, "c5", {"score": 9}),
+        Row("w1", ent, "c6", {"score": 10}),
+    ]
+
+    def answer(key: str, score: int, reason: str | None = None, mrr: float = 0, **kw) -> Row:
+        answers = {"score": score} | ({"reason": reason} if reason else {})
+        return Row("w2", ent, key, answers, contact={"mrr": mrr}, **kw)
+
+    w2 = [
+        answer("c1", 9),
+        answer("c2", 3, "The help desk never answers", mrr=500),
+        answer("c4", 8),
+        answer("e4", 10, "Great support", mrr=2000),
+        answer("e5", 10),
+        answer("e6", 10),
+        answer("e7", 9, "Pricey"),
+        answer("e8", 7, status="partial"),
+        answer("e9", 6, "Price is fine but SUPPORT is slow", mrr=250),
+        answer("e10", 0, "Too expensive <b>really</b>, mail boss@corp.example", mrr=1000),
+        answer("e11", 0, "expensive", suspect_reason="honeypot"),
+        *[Row("w2", ent, f"n{i}", None) for i in range(10)],  # invited, no answer
+        Row("w2", smb, "s1", {"score": 10}),
+        Row("w2", smb, "s2", {"score": 2, "reason": "Preis zu hoch"}),
+        Row("w2", smb, "s3", {"score": 5}),
+        *[Row("w2", smb, f"m{i}", None) for i in range(7)],
+    ]
+    return w1 + w2
+
+
+@pytest.fixture
+def seeded(project: Project, store_url: str) -> Project:
+    project.write({"surveys/nps-test.yaml": SURVEY, "data/accounts.csv": ACCOUNTS})
+    seed(store_url, "nps-test", ["w1", "w2"], rows())
+    project.store_url = store_url  # type: ignore[attr-defined]
+    return project
+
+
+def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict:
+    """The report computed in-process (the CLI tests below run the real command)."""
+    from cxops.analysis.report import build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=project.store_url, min_n=min_n)  # type: ignore[attr-defined]
+    survey = find_survey("nps-test", settings.surveys_path)
+    return json.loads(json.dumps(build_from_store(survey, settings, wave=wave)))
+
+
+def test_wave_figures_by_hand(seeded: Project) -> None:
+    data = report(seeded, "w2")
+
+    overall = data["overall"]
+    # 13 answers counted (12 complete, 1 partial); the honeypot answer is left out.
+    assert (overall["n"], overall["complete"], overall["partial"]) == (13, 12, 1)
+    assert data["excluded"] == {"suspect": {"honeypot": 1}, "total": 1}
+    # 6 promoters, 5 detractors of 13: NPS 7.7; adjusted-Wald by hand (6.75/16, 5.75/16).
+    assert overall["questions"]["score"]["metrics"]["nps"] == {
+        "value": 7.7,
+        "ci": [-36.95, 49.45],
+        "n": 13,
+    }
+    assert overall["questions"]["score"]["distribution"]["counts"] == {
+        "0": 1, "1": 0, "2": 1, "3": 1, "4": 0, "5": 1, "6": 1,
+        "7": 1, "8": 1, "9": 2, "10": 4,
+    }  # fmt: skip
+    # Response rate (AAPOR RR1-style): complete / invited; 11 + 1 + 10 invited in enterprise.
+    enterprise = data["by_segment"]["enterprise"]
+    assert enterprise["invited"] == 21 and enterprise["complete"] == 9
+    low, high = wilson_interval(9, 21)
+    assert enterprise["response_rate"] == {
+        "value": round(900 / 21, 1),
+        "ci": [round(100 * low, 2), round(100 * high, 2)],
+        "n": 21,
+    }
+    assert enterprise["questions"]["score"]["metrics"]["nps"]["value"] == 20.0
+
+
+def test_small_segments_say_too_few_answers(seeded: Project) -> None:
+    smb = report(seeded, "w2")["by_segment"]["smb"]
+
+    assert smb["suppressed"] is True and smb["n"] == 3
+    assert "questions" not in smb
+    assert smb["invited"] == 10 and smb["response_rate"]["value"] == 30.0
+
+
+def test_change_between_waves(seeded: Project) -> None:
+    data = report(seeded)
+
+    assert data["waves"] == ["w1", "w2"]
+    [change] = data["changes"]
+    nps = change["questions"]["score"]["nps"]
+    low, high = nps_difference_adjusted_wald(6, 5, 13, 2, 4, 6)
+    # w1: 2 promoters, 4 detractors of 6 (-33.3); w2: 7.7.
+    assert nps["value"] == round(100 * (1 / 13 - (-2 / 6)), 1)
+    assert nps["ci"] == [round(100 * low, 2), round(100 * high, 2)]
+    assert nps["verdict"] == ("no detectable change" if low < 0 < high else "up")
+    assert data["by_wave"]["w1"]["questions"]["score"]["metrics"]["nps"]["value"] == -33.3
+    # Pooled over both waves: 19 answers.
+    assert data["overall"]["n"] == 19
+
+
+def test_themes_weigh_revenue_and_quote_without_addresses(seeded: Project) -> None:
+    themes = report(seeded, "w2", min_n=2)["themes"]
+
+    assert themes["answers"] == 6
+    pricing, support = themes["themes"]["pricing"], themes["themes"]["support"]
+    assert pricing["count"] == 2 and support["count"] == 3
+    # Detractors mentioning pricing: e10 (1000) and e9 (250); support: c2 (500) and e9 (250).
+    assert pricing["revenue_at_stake"] == {"value": 1250.0, "n": 2, "missing": 0}
+    assert support["revenue_at_stake"] == {"value": 750.0, "n": 2, "missing": 0}
+    # NPS among those who mention support: 3, 6, 10 -> 1 promoter, 2 detractors of 3.
+    assert support["nps"]["value"] == -33.3
+    assert any("[email]" in quote for quote in pricing["quotes"])
+    assert not any("boss@corp.example" in quote for quote in pricing["quotes"])
+    assert themes["untagged_count"] == 2
+    assert set(themes["untagged"]) == {"Pricey", "Preis zu hoch"}
+
+
+def test_closing_the_loop(seeded: Project) -> None:
+    loop = report(seeded, min_n=2)["loop"]
+
+    assert loop["negative_answers_with_tasks"] == 4
+    # Closed contacted/resolved: c1 (active, then 9: rescued) and c3 (churned, no answer).
+    assert loop["closed"]["n"] == 2
+    assert loop["closed"]["churned"]["value"] == 50.0
+    # Only c1 answered again: 1 of 1 is under the minimum of 2.
+    assert loop["closed"]["rescued"] == {"suppressed": True, "n": 1}
+    # Not closed that way: c2 (open task, churned, then 3) and c4 (no response, active, then 8).
+    assert loop["not_closed"]["n"] == 2
+    assert loop["not_closed"]["churned"]["value"] == 50.0
+    assert (
+        loop["not_closed"]["rescued"]["value"] == 50.0 and loop["not_closed"]["rescued"]["n"] == 2
+    )
+    assert loop["rescue_rate"]["value"] == pytest.approx(66.7)
+    assert loop["outcome"]["column"] == "status"
+
+
+def test_same_inputs_same_numbers_and_hash(seeded: Project) -> None:
+    first, second = report(seeded), report(seeded)
+
+    assert first == second
+    assert re.fullmatch(r"[0-9a-f]{64}", first["provenance"]["inputs_sha256"])
+    assert first["provenance"]["survey_file"] == "surveys/nps-test.yaml"
+    assert first["provenance"]["generated_at"].startswith("2026-11-23T09:00:00")
+    # Answers to another survey change nothing; one more answer to this one changes both.
+    url = seeded.store_url  # type: ignore[attr-defined]
+    seed(url, "other", ["w1"], [Row("w1", "smb", "x", {"score": 1})], first_id=100)
+    assert report(seeded) == first
+    seed(url, "nps-test", ["w2"], [Row("w2", "smb", "s9", {"score": 9})], first_id=200)
+    third = report(seeded)
+    assert third["provenance"]["inputs_sha256"] != first["provenance"]["inputs_sha256"]
+    assert third["overall"]["n"] == first["overall"]["n"] + 1
+
+
+def test_report_json_from_the_cli(seeded: Project) -> None:
+    env = {"CXOPS_DATABASE_URL": seeded.store_url}  # type: ignore[attr-defined]
+    data = seeded.run(["report", "nps-test", "--json", "--wave", "w2"], env=env).json
+
+    assert data["overall"]["questions"]["score"]["metrics"]["nps"]["value"] == 7.7
+    assert data["by_segment"]["smb"] == {
+        "suppressed": True,
+        "n": 3,
+        "invited": 10,
+        "complete": 3,
+        "partial": 0,
+        "response_rate": data["by_segment"]["smb"]["response_rate"],
+        "partial_rate": data["by_segment"]["smb"]["partial_rate"],
+    }
+
+
+def test_unknown_wave_is_one_clear_line(seeded: Project) -> None:
+    env = {"CXOPS_DATABASE_URL": seeded.store_url}  # type: ignore[attr-defined]
+    result = seeded.run(["report", "nps-test", "--wave", "w9"], env=env, expect_pass=False)
+
+    assert "no wave 'w9'" in result.stderr and "Traceback" not in result.stderr
