@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from cxops.settings import Settings
+    from cxops.spec.models import Survey
+
 from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
 
 if TYPE_CHECKING:
@@ -19,10 +23,10 @@ WaveOption = Annotated[
 ]
 
 
-def _survey(name: str, settings):
-    from cxops.spec import find_survey
+def _survey(name: str, settings: Settings) -> Survey:
+    from cxops.spec.lookup import find_survey
 
-    return find_survey(name, settings.surveys_path)
+    return find_survey(name, settings.surveys_path, settings.project_dir)
 
 
 def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20) -> None:

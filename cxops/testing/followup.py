@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cxops.store.db import Store
@@ -72,7 +73,7 @@ INVITE_TEMPLATE = {
 }
 
 
-def write_survey(root, **kwargs: Any) -> None:
+def write_survey(root: Path, **kwargs: Any) -> None:
     folder = root / "surveys"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.yaml"):
@@ -152,6 +153,8 @@ def edit_response(
 ) -> None:
     with store.session() as session:
         response = session.get(Response, response_id)
+        if response is None:
+            raise LookupError(f"no response {response_id}")
         response.answers = answers
         response.updated_at = when
         response.submitted_at = when
