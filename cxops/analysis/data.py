@@ -122,12 +122,13 @@ def load_survey_data(store: Store, survey: Survey) -> SurveyData:
     with store.connect() as conn:
         data = SurveyData(waves=wave_order(conn, survey.id))
         data.invited = invited_counts(conn, survey.id)
-        data.statuses, data.suspect = status_counts(conn, survey.id)
         counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
-        groups = [counted] if len(counted) <= _JOINT_LIMIT else [[q] for q in counted]
-        for group in groups:
-            if group:
-                _tally(conn, survey.id, group, data)
+        if len(counted) <= _JOINT_LIMIT:
+            _tally(conn, survey.id, counted, data, with_status=True)
+        else:
+            data.statuses, data.suspect = status_counts(conn, survey.id)
+            for question in counted:
+                _tally(conn, survey.id, [question], data, with_status=False)
         data.comments = comments(conn, survey)
         data.loop, data.later_scores = loop_cases(conn, survey)
     known = set(data.waves)
@@ -182,22 +183,40 @@ def answer_value(question_id: str) -> ColumnElement[Any]:
     return value
 
 
-def _tally(conn: Connection, survey_id: str, questions: Sequence[Any], data: SurveyData) -> None:
+def _tally(
+    conn: Connection,
+    survey_id: str,
+    questions: Sequence[Any],
+    data: SurveyData,
+    *,
+    with_status: bool,
+) -> None:
+    """Answers by (wave, segment, value) of `questions` in one GROUP BY; `with_status`:
+    also by status and suspect reason, which then fills `statuses` and `suspect` too
+    (one scan of the responses for both)."""
     r = _responses.c
     values = [answer_value(q.id).label(f"v{i}") for i, q in enumerate(questions)]
-    rows = conn.execute(
-        select(r.wave_id, r.segment, *values, func.count())
-        .where(r.survey_id == survey_id, r.suspect.is_(false()))
-        .group_by(r.wave_id, r.segment, *values)
-    ).all()
+    keys: list[Any] = [r.wave_id, r.segment]
+    if with_status:
+        keys += [r.status, r.suspect, r.suspect_reason]
+    query = select(*keys, *values, func.count()).where(r.survey_id == survey_id)
+    if not with_status:
+        query = query.where(r.suspect.is_(false()))
+    rows = conn.execute(query.group_by(*keys, *values)).all()
     for question in questions:
         data.tallies.setdefault(question.id, defaultdict(Counter))
         data.answered.setdefault(question.id, Counter())
+    first = len(keys)
     for row in rows:
         cell = (row[0], row[1])
         count = row[-1]
+        if with_status:
+            if row[3]:
+                data.suspect[row[4] or "suspect"] += count
+                continue
+            data.statuses[(row[0], row[1], row[2])] += count
         for index, question in enumerate(questions):
-            value = parse_value(row[2 + index])
+            value = parse_value(row[first + index])
             if value is None:
                 continue
             data.answered[question.id][cell] += count
