@@ -54,7 +54,7 @@ def validate(
             bad_files = len({p.location.path for p in problems})
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                f"in {bad_files} of {len(report.files)} files\n"
+                f"in {bad_files} of {len(report.files) + len(report.templates)} files\n"
             )
     if not report.ok:
         raise typer.Exit(1)

@@ -41,6 +41,7 @@ def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) ->
     """Every cross-field and file problem of a survey that passed its model."""
     columns = source_columns(survey, project_dir)
     problems = list(_question_ids(survey, document))
+    problems += _source_header(survey, document, project_dir)
     problems += _expressions(survey, document, columns)
     problems += _templates(survey, document, project_dir)
     problems += _sample(survey, document, columns)
@@ -89,6 +90,39 @@ def source_columns(survey: Survey, project_dir: Path) -> frozenset[str] | None:
     if header is None:
         return None
     return frozenset(header) | frozenset(source.columns) | {source.key, source.email}
+
+
+def _source_header(
+    survey: Survey, document: MarkedDocument, project_dir: Path
+) -> Iterator[Problem]:
+    """A file source whose header lacks the key, email or a declared column cannot work."""
+    source = survey.audience.source
+    if isinstance(source, CsvSource):
+        header = csv_header(_resolve(source.csv, project_dir))
+    elif isinstance(source, ParquetSource):
+        header = _parquet_columns(_resolve(source.parquet, project_dir))
+    else:
+        return
+    if header is None:
+        return
+    present = set(header)
+    roles: list[tuple[KeyPath, str, str]] = [
+        (("audience", "source", "key"), source.key, "key"),
+        (("audience", "source", "email"), source.email, "email"),
+    ]
+    roles += [(("audience", "source", "columns", name), name, "typed") for name in source.columns]
+    for key_path, column, role in roles:
+        if column in present:
+            continue
+        if not document.has(key_path):
+            key_path = ("audience", "source")
+        close = difflib.get_close_matches(column, header, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        found = ", ".join(repr(name) for name in header) or "none"
+        yield document.problem(
+            key_path,
+            f"expected the source to have the {role} column {column!r}{hint}; found {found}",
+        )
 
 
 def _declared_columns(survey: Survey) -> frozenset[str]:

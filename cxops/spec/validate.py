@@ -15,6 +15,7 @@ from cxops.errors import Location, Problem
 from cxops.spec.checks import duplicate_id_problems
 from cxops.spec.loader import SURVEY_SUFFIXES, read_survey, sort_problems, survey_files
 from cxops.spec.models import Survey
+from cxops.spec.template_checks import template_problems
 
 
 @dataclass
@@ -24,6 +25,8 @@ class ValidationReport:
     files: list[Path] = field(default_factory=list)
     surveys: list[Survey] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: The project's own template files, checked alongside (`cxops.spec.template_checks`).
+    templates: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +70,8 @@ def validate_paths(paths: Sequence[Path], project_dir: Path) -> ValidationReport
         if result.survey is not None:
             report.surveys.append(result.survey)
     report.problems.extend(duplicate_id_problems(documents))
+    report.templates, template_issues = template_problems(project_dir)
+    report.problems.extend(template_issues)
     report.problems = sort_problems(report.problems)
     return report
 
