@@ -12,9 +12,9 @@ import sys
 import time
 
 import pytest
-from test_followup_support import add_response, at, write_survey
 
 from cxops.store.db import open_store
+from cxops.testing.followup import add_response, at, write_survey
 
 RECURSIVE_MACRO = "{% macro f(n) %}\n{{ f(n) }}{% endmacro %}\n{{ f(1) }}\n"
 
