@@ -387,11 +387,42 @@ class Invitation(Strict):
 Priority = Literal["low", "normal", "high", "urgent"]
 
 
+NotifyFormat = Literal["json", "slack", "teams"]
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class Notify(Strict):
-    url: str = Field(pattern=r"^https?://", description="Receives a JSON POST per new task.")
+    url: str | None = Field(
+        default=None, pattern=r"^https?://", description="Receives a POST per new task."
+    )
+    url_env: str | None = Field(
+        default=None,
+        pattern=ENV_NAME,
+        description="Environment variable holding the URL (a Slack or Teams webhook URL is a secret).",
+    )
+    format: NotifyFormat = Field(
+        default="json",
+        description="json (the signed task payload), slack (incoming webhook) or teams (workflow).",
+    )
     secret_env: str | None = Field(
         default=None, description="Environment variable holding the HMAC signing secret."
     )
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Notify:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env")
+        if self.url is not None and self.format != "json":
+            raise ValueError(
+                f"a {self.format} webhook URL is a secret: name the environment variable "
+                "that holds it with url_env instead of writing url"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        """Where it goes, safe to store and show: the URL, or `$NAME` for `url_env`."""
+        return self.url if self.url is not None else f"${self.url_env}"
 
 
 class FollowupRule(Strict):

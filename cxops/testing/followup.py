@@ -25,15 +25,17 @@ FALLBACK = "cs-leads@acme.example"
 def survey_yaml(
     *,
     notify_url: str | None = None,
+    notify: str | None = None,
     detractor_when: str = "answers.score <= 6",
     extra_rule: str = "",
     timezone: str = "Europe/Berlin",
 ) -> str:
-    notify = (
-        f"\n    notify: {{url: '{notify_url}', secret_env: CXOPS_TEST_HOOK_SECRET}}"
-        if notify_url
-        else ""
-    )
+    if notify is not None:  # the rule's whole notify: mapping, as YAML flow text
+        notify = f"\n    notify: {notify}"
+    elif notify_url:
+        notify = f"\n    notify: {{url: '{notify_url}', secret_env: CXOPS_TEST_HOOK_SECRET}}"
+    else:
+        notify = ""
     return f"""\
 id: {SURVEY_ID}
 name: NPS test
