@@ -14,6 +14,7 @@ from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
     project_commands,
+    schedule_commands,
     spec_commands,
     wave_commands,
 )
