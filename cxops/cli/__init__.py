@@ -19,6 +19,7 @@ from cxops.cli import (  # noqa: F401
     policy_commands,
     project_commands,
     report_commands,
+    schedule_commands,
     spec_commands,
     wave_commands,
 )
