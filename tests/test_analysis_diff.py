@@ -82,3 +82,14 @@ def test_outside_git_is_one_clear_line(project: Project) -> None:
     result = project.run(["diff", "nps-quarterly"], expect_pass=False)
 
     assert "not in a git repository" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_names_an_unknown_report_column(project: Project) -> None:
+    path = project.path("surveys/nps-quarterly.yaml")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "report:\n  revenue: mrrr\n", encoding="utf-8"
+    )
+    result = project.run(["validate", "surveys/nps-quarterly.yaml"], expect_pass=False)
+
+    assert "nps-quarterly.yaml:" in result.output and "report.revenue" in result.output
+    assert "'mrrr'" in result.output and "mrr" in result.output

@@ -47,6 +47,7 @@ def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) ->
     problems += _sample(survey, document, columns)
     problems += _followups(survey, document, columns)
     problems += _themes(survey, document)
+    problems += _report(survey, document, columns)
     problems += _reminder(survey, document)
     return problems
 
@@ -365,6 +366,24 @@ def _themes(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
         for position, keyword in enumerate(keywords):
             if not keyword.strip():
                 yield document.problem((*path, position), "expected a keyword, found empty text")
+
+
+def _report(
+    survey: Survey, document: MarkedDocument, columns: frozenset[str] | None
+) -> Iterator[Problem]:
+    """`report.revenue` and `report.outcome.column` name columns of the source."""
+    report = survey.report
+    named: list[tuple[tuple[Hashable, ...], str]] = []
+    if report.revenue:
+        named.append((("report", "revenue"), report.revenue))
+    if report.outcome is not None:
+        named.append((("report", "outcome", "column"), report.outcome.column))
+    for path, name in named:
+        unknown, known = _unknown_column(name, survey, columns)
+        if unknown:
+            yield document.problem(
+                path, f"expected a column of the source{_suggest(name, known)}, found {name!r}"
+            )
 
 
 def _reminder(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
