@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import escape
 
 from cxops.errors import TemplateError
-from cxops.expr import Evaluator, references
+from cxops.expr import Evaluator
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
 from cxops.messages.locales import format_date, resolve_locale
@@ -37,9 +37,10 @@ from cxops.messages.shapes import (
     lookup,
     replaced,
 )
+from cxops.messages.survey_texts import SurveyTexts
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
 from cxops.settings import Settings
-from cxops.spec.models import Survey, question_scale
+from cxops.spec.models import Survey
 
 #: The names a message template sees.
 CONTEXT_NAMES = (
@@ -121,13 +122,8 @@ class InvitationRenderer:
         self.env = email_environment(settings.project_dir)
         self._evaluator = Evaluator(settings.clock(), settings.holidays)
         self._timezone = ZoneInfo(survey.timezone)
-        self._survey = {"id": survey.id, "name": survey.name, "kind": survey.kind}
-        self._question = _question_context(survey)
-        self._question_text_fixed = (
-            self._question is not None
-            and not references(self._question["text"], expression=False).names
-        )
-        self._interview = _interview_context(survey)
+        # Survey, question and interview texts in each recipient's locale (customer side).
+        self._texts = SurveyTexts(survey)
         self._sender = _display_name(survey.invitation.from_)
         self._sets: dict[str, TemplateSet] = {}
         self._locales: dict[str | None, str] = {}
@@ -172,20 +168,21 @@ class InvitationRenderer:
         # change these dicts, so recipients share them; a shared object is also equal
         # for the whole batch without comparing it (see `render_groups`).
         contact = send.contact
-        question = self._question
-        if question is not None and not self._question_text_fixed:
+        survey = self._texts.survey_context(locale)
+        question = self._texts.question_context(locale)
+        if question is not None and not self._texts.question_text_fixed(locale):
             question = dict(question)
             question["text"] = self._evaluator.render(
-                self._question["text"],
-                {"contact": contact, "survey": self._survey, "segment": send.segment},
+                question["text"],
+                {"contact": contact, "survey": survey, "segment": send.segment},
                 where=f"questions.{question['id']}.text",
             )
         return {
             "contact": contact,
-            "survey": self._survey,
+            "survey": survey,
             "question": question,
             "links": links.as_dict(),
-            "interview": self._interview,
+            "interview": self._texts.interview_context(locale),
             "expires_at": send.expires_at,
             "expires_on": expires_on,
             "locale": locale,
@@ -533,40 +530,7 @@ def _markers_intact(prefix: str, rendered: Sequence[str]) -> bool:
 # -- constant parts of the context --------------------------------------------------------
 
 
-def _question_context(survey: Survey) -> dict[str, Any] | None:
-    question = survey.main_question
-    if question is None:
-        return None
-    scale = question_scale(question)
-    low, high = scale if scale is not None else (None, None)
-    return {
-        "id": question.id,
-        "type": question.type,
-        "text": question.text,
-        "required": question.required,
-        "min": low,
-        "max": high,
-        "scale": list(range(low, high + 1)) if scale is not None else [],
-        "labels": dict(getattr(question, "labels", None) or {}),
-    }
-
-
 def _display_name(from_header: str) -> str:
     """'Acme Research <research@acme.example>' -> 'Acme Research' (else the address)."""
     name, address = parseaddr(from_header)
     return name or address
-
-
-def _interview_context(survey: Survey) -> dict[str, Any] | None:
-    interview = survey.interview
-    if interview is None:
-        return None
-    return {
-        "goal": interview.goal,
-        "batch": interview.batch,
-        "duration": str(interview.duration),
-        "duration_minutes": int(interview.duration.approx_timedelta().total_seconds() // 60),
-        "incentive": interview.incentive,
-        "booking_url": interview.booking_url,
-        "consent": interview.consent,
-    }
