@@ -282,7 +282,7 @@ class InvitationRenderer:
             email=send.email,
             name=None if name is None or str(name).strip() == "" else str(name),
             substitutions={},
-            headers=unsubscribe_headers(links),
+            headers=unsubscribe_headers(links, self.settings.unsubscribe_mailto),
             custom_args=custom_args,
         )
         return _Prepared(
