@@ -133,9 +133,10 @@ def compare(old: Any, new: Any) -> dict[str, Any]:
 
 def audience_counts(survey: Any, settings: Any) -> dict[str, Any]:
     """The plan's counts for `survey` on the current source (nothing sent or written)."""
-    from cxops.sending import plan_only
+    from cxops.wave.ids import WaveContext
+    from cxops.wave.plan import plan_only
 
-    plan = plan_only(survey, settings)
+    plan = plan_only(WaveContext.begin(survey, settings))
     for _invitee in plan.invitees:  # the summary is tallied as the plan is read
         pass
     summary = plan.summary().as_dict()

@@ -207,10 +207,21 @@ def run_command(
     wave: WaveOption = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
+    allow_insecure_links: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-links",
+            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
+        ),
+    ] = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    settings = settings_for(project_dir)
+    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
     spec = _survey(survey, settings)
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)  # before the flow starts: one clear line, nothing sent
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(

@@ -16,10 +16,10 @@ from typing import Any
 
 from prefect import flow
 
-from cxops.compiler import compile_survey
 from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
+from cxops.wave.flow import compile_survey
 
 __all__ = ["digest_flow", "followups_flow", "survey_wave"]
 
@@ -39,7 +39,7 @@ def survey_wave(
     settings = _settings(project_dir)
     spec = find_survey(survey, settings.surveys_path)
     wave_flow = compile_survey(spec)
-    result: dict[str, Any] = wave_flow(
+    summary = wave_flow(
         project_dir=str(settings.project_dir), wave=wave, resend_in_doubt=resend_in_doubt
     )
-    return result
+    return summary.as_dict()
