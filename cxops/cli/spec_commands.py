@@ -29,6 +29,7 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.policy.load import policy_files
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
 
