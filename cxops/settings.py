@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=None,
         description="SendGrid event-webhook public key; when set, unsigned events are refused.",
     )
+    calendly_webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Calendly webhook signing key; /webhooks/calendly refuses everything without it.",
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="smtp://user:password@host:port (STARTTLS) or smtps://… (SSL).",

@@ -16,6 +16,7 @@ import sys
 from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
+    interview_commands,
     policy_commands,
     project_commands,
     report_commands,

@@ -28,6 +28,7 @@ from cxops.collect.i18n import message
 from cxops.collect.pages import mask_email, question_text, question_views
 from cxops.collect.state import CollectorState
 from cxops.errors import CxopsError, NotFoundError, TokenError
+from cxops.interviews.screen import interview_answers, thanks_view
 from cxops.messages.tokens import read_token
 from cxops.spec.models import Survey
 from cxops.spec.texts import resolve, title_for
@@ -248,14 +249,12 @@ async def submit_answers(request: Request, token: str) -> Response:
             status_code=200 if parsed.ok else 422,
         )
     answers = saved.answers if saved else {}
-    interview = invitation.survey.interview
     html = request.app.state.pages.render(
         "pages/thanks.html.j2",
         locale,
         survey_name=invitation.title,
         edit_url=token,
-        booking_url=interview.booking_url if interview and answers.get("accepted") else None,
-        declined=bool(interview) and answers.get("accepted") is False,
+        **thanks_view(invitation.survey, invitation.send.send_id, answers),
     )
     return HTMLResponse(html, headers=NO_STORE)
 
@@ -280,8 +279,13 @@ def _submit(
         seen["parsed"] = parsed
         if partial and not parsed.values:
             return None
+        values = parsed.values
+        if parsed.ok and not partial:
+            values = interview_answers(  # consent, screener
+                survey, values, state.now(), seen["invitation"].locale
+            )
         return AnswerUpdate(
-            parsed.values,
+            values,
             complete=parsed.ok and not partial,
             unless_complete=not parsed.ok,
             # The form's submit is a person's; the script's save only with a real event.

@@ -409,6 +409,11 @@ class Interview(Strict):
     incentive: LocalizedText | None = None
     booking_url: str = Field(pattern=r"^https?://", description="Where accepted people book.")
     consent: LocalizedText = Field(description="What the person consents to.")
+    screen: Expression | None = Field(
+        default=None,
+        description="Over `answers` (the screener questions): who may book; "
+        "the others get a kind thank-you.",
+    )
 
 
 class Reminder(Strict):

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from cxops.audience import Invitee, NoHistory, Tally, read_source, select_audience
 from cxops.audience.eligibility import History
 from cxops.expr import Evaluator
@@ -20,7 +18,6 @@ from cxops.policy.history import policy_history
 from cxops.spec.models import Sample, Survey
 from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
-from cxops.store.models import Response
 from cxops.wave.ids import WaveContext
 from cxops.wave.summary import WaveSummary, summary_from_tally
 
@@ -73,11 +70,12 @@ def plan_wave(wave: WaveContext, *, history: History | None = None, accepted: in
     return WavePlan(wave, tally, invitees)
 
 
-def accepted_interviews(store: Store, survey_id: str) -> int:
-    """How many people accepted an interview of this survey so far."""
-    with store.session() as session:
-        answers = session.scalars(select(Response.answers).where(Response.survey_id == survey_id))
-        return sum(1 for answer in answers if answer.get("accepted") is True)
+def accepted_interviews(store: Store, survey: Survey) -> int:
+    """How many people hold a place towards the interview goal (accepted, booked or
+    completed; a no-show or cancellation freed theirs)."""
+    from cxops.interviews.service import holding_places
+
+    return holding_places(store, survey)
 
 
 def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]:
@@ -93,7 +91,7 @@ def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]
         cap=None,  # the contact policy counts the cap, invitations and reminders alike
     )
     held = policy_history(store, history, survey, wave.settings, wave_id=wave.wave_id, now=wave.now)
-    accepted = accepted_interviews(store, survey.id) if survey.interview else 0
+    accepted = accepted_interviews(store, survey) if survey.interview else 0
     return held, accepted
 
 

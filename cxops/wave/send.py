@@ -64,6 +64,12 @@ def send_one_batch(
     """Claim up to `batch_size` pending rows, render, send and record; claimed=0 when done."""
     settings, survey = wave.settings, wave.survey
     now = settings.clock()
+    if survey.interview is not None and wave.step == 0:
+        from cxops.interviews.service import stop_if_goal_reached
+
+        # Goal reached mid-wave (people accepted while it was sending): send no more.
+        if stop_if_goal_reached(store, survey, wave.wave_id, now):
+            return BatchResult(batch=-1, claimed=0)
     expires_at = survey.invitation.expires_after.after(now, settings.holidays)
     rows = claim_batch(
         store,
@@ -135,4 +141,9 @@ def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> Wav
     """The planned summary with the ledger's current counts (sent, in doubt, failed)."""
     counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
     reasons = failed_reasons(store, wave.survey_id, wave.wave_id, wave.step)
-    return with_counts(planned, counts, reasons)
+    summary = with_counts(planned, counts, reasons)
+    if wave.survey.interview is not None:
+        from cxops.interviews.service import with_recruitment
+
+        summary = with_recruitment(summary, store, wave.survey, wave.wave_id)
+    return summary

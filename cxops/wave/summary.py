@@ -42,6 +42,8 @@ class WaveSummary:
     invitees: list[dict[str, str]] | None = None
     #: `plan`: the first people the contact policy held back, with rule and until when.
     held_back: list[dict[str, Any]] | None = None
+    #: Interview studies: invited, accepted, booked, completed, goal (`cxops.interviews`).
+    recruitment: dict[str, Any] | None = None
 
     def noted(self, *notes: str) -> WaveSummary:
         """This summary with `notes` added."""
@@ -64,7 +66,15 @@ class WaveSummary:
             "bad_rows": list(self.bad_rows),
             "notes": list(self.notes),
         }
-        for name in ("pending", "skipped", "failed_reasons", "rendered", "invitees", "held_back"):
+        for name in (
+            "pending",
+            "skipped",
+            "failed_reasons",
+            "rendered",
+            "invitees",
+            "held_back",
+            "recruitment",
+        ):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -152,4 +162,11 @@ def summary_markdown(summary: WaveSummary) -> str:
     if summary.excluded:
         lines += ["", "| excluded because | people |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    if summary.recruitment:
+        r = summary.recruitment
+        lines += [
+            "",
+            f"recruitment: invited {r['invited']} · accepted {r['accepted']} · booked "
+            f"{r['booked']} · completed {r['completed']} · goal {r['goal']}",
+        ]
     return "\n".join(lines) + "\n"
