@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint format venv chromium bench clean
+.PHONY: demo test lint typecheck layers format venv chromium bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,11 +28,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The layers of pyproject.toml's [tool.importlinter]: imports only go down the data flow.
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium lint typecheck layers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -8,6 +8,7 @@ zone of the datetime they are added to.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -71,7 +72,8 @@ def parse_duration(text: str | int | float) -> Duration:
 
 
 @lru_cache(maxsize=32)
-def _holiday_calendar(country: str | None):
+def _holiday_calendar(country: str | None) -> Container[date] | None:
+    """The holidays of `country` (a `holidays` calendar, which answers `day in it`)."""
     if not country:
         return None
     import holidays as holidays_lib

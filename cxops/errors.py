@@ -1,7 +1,7 @@
 """The exceptions cxops raises. Each carries the place or the value at fault.
 
-The CLI prints any `CxopsError` as a one-line red message and exits 1; anything
-else is a bug and shows a traceback.
+The CLI prints any `CxopsError` as a red message and exits 1; anything else is a
+bug and is one line naming its type (the traceback with `--debug`).
 """
 
 from __future__ import annotations

@@ -52,6 +52,16 @@ class Live:
 def live(project) -> Iterator[Live]:
     import uvicorn
 
+    # the example survey declares no locales (pages in en): these tests speak de and fr too
+    survey_file = project.path("surveys/nps-quarterly.yaml")
+    text = survey_file.read_text(encoding="utf-8")
+    survey_file.write_text(
+        text.replace(
+            "  template: nps_invite\n", "  template: nps_invite\n  locales: [en, de, fr]\n"
+        ),
+        encoding="utf-8",
+    )
+
     settings = project.settings()
     store = open_store(settings.store_url)
     app = create_app(settings, store=store)

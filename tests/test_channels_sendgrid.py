@@ -49,8 +49,8 @@ def _channel(url: str, **options: float) -> SendGridChannel:
     sleeps: list[float] = []
     options.setdefault("max_attempts", 3)
     options.setdefault("timeout", 5.0)
-    channel = SendGridChannel(KEY, url, sleep=sleeps.append, **options)  # type: ignore[arg-type]
-    channel.sleeps = sleeps  # type: ignore[attr-defined]
+    channel = SendGridChannel(KEY, url, sleep=sleeps.append, **options)
+    channel.sleeps = sleeps
     return channel
 
 
@@ -91,7 +91,7 @@ def test_429_waits_for_retry_after_then_succeeds() -> None:
         channel = _channel(server.url, base_delay=0.5)
         deliveries = channel.send([_group(3)], CONTEXT)
         assert len(server.requests) == 2 and len(server.accepted) == 1
-    assert channel.sleeps == [7.0]  # type: ignore[attr-defined]
+    assert channel.sleeps == [7.0]
     assert {d.status for d in deliveries} == {"sent"}
 
 
@@ -100,7 +100,7 @@ def test_500_backs_off_then_succeeds() -> None:
         channel = _channel(server.url, base_delay=0.5)
         deliveries = channel.send([_group(3)], CONTEXT)
         assert len(server.accepted) == 1
-    assert channel.sleeps == [0.5, 1.0]  # type: ignore[attr-defined]
+    assert channel.sleeps == [0.5, 1.0]
     assert {d.status for d in deliveries} == {"sent"}
 
 
@@ -171,7 +171,7 @@ def test_a_connect_timeout_is_retried_with_backoff() -> None:
         listener.close()
     assert {d.status for d in deliveries} == {"retry"}
     assert "cannot reach SendGrid" in (deliveries[0].error or "")
-    assert channel.sleeps == [2.0, 4.0]  # type: ignore[attr-defined]
+    assert channel.sleeps == [2.0, 4.0]
 
 
 def test_a_wrong_key_is_retry_and_stops_the_batch() -> None:

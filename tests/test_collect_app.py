@@ -18,7 +18,8 @@ from cxops.testing.collect import client_for, invite, links
 
 ALL_TYPES = """\
 id: all-types
-name: "Product check-in <b>&</b>"
+name: Internal all-types survey
+title: "Product check-in <b>&</b>"
 kind: custom
 audience:
   source: {csv: data/customers.csv, key: id}

@@ -1,4 +1,4 @@
-"""Exports: cells that no spreadsheet evaluates, the DESIGN.md jsonl shape, the real CLI."""
+"""Exports: cells that no spreadsheet evaluates, the documented jsonl shape, the real CLI."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def invite(
         return
     claims.mark_results(
         store, claim, [Delivery(_send_id(store, email, survey, wave, step), outcome)], at
-    )  # type: ignore[arg-type]
+    )
 
 
 def _send_id(store: Store, email: str, survey: str, wave: str, step: int) -> str:

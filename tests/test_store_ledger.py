@@ -307,7 +307,7 @@ def test_mark_results_touches_only_its_own_claim(store: Store) -> None:
 
 def test_mark_results_rejects_an_unknown_status(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown delivery status"):
-        claims.mark_results(store, "a", [Delivery("x", "lost")], NOW)  # type: ignore[arg-type]
+        claims.mark_results(store, "a", [Delivery("x", "lost")], NOW)
 
 
 # -- recovery --------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The `cxops` command line. Commands are thin: they parse, call plain functions, print.
+"""The `cxops` command line, the top layer: it may import everything, nothing imports it.
+
+Commands are thin: they parse, call plain functions, print. `main` is the one error
+handler (a `CxopsError` is its message; anything else one line; `--debug` the traceback).
 
 Each area registers its commands from its own module; every module imports only
 typer and the standard library at import time so that `cxops validate` starts fast.
@@ -17,6 +20,7 @@ from cxops.cli import (  # noqa: F401
     policy_commands,
     project_commands,
     report_commands,
+    schedule_commands,
     spec_commands,
     wave_commands,
 )
@@ -25,7 +29,12 @@ from cxops.errors import CxopsError
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `cxops` console script."""
+    """Entry point of the `cxops` console script: the one error handler.
+
+    A `CxopsError` (the user's input, a file, a setting, a service) is its message in
+    red, exit 1. Anything else is a bug or an error not yet given its own class: one
+    line naming its type, exit 1. `--debug` (or CXOPS_DEBUG=1) shows the traceback.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CXOPS_DEBUG") == "1"
     args = [arg for arg in args if arg != "--debug"]
@@ -41,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         console_error("aborted")
         sys.exit(130)
+    except Exception as exc:  # the last resort: one line, never a traceback unasked
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        console_error(
+            f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)"
+        )
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]

@@ -42,7 +42,8 @@ def _run_flow(settings: Settings, name: str, **parameters: Any) -> dict[str, Any
     from cxops.followup.flows import digest_flow, followups_flow
 
     chosen = followups_flow if name == "followups" else digest_flow
-    return chosen(project_dir=str(settings.project_dir), **parameters)
+    summary: dict[str, Any] = chosen(project_dir=str(settings.project_dir), **parameters)
+    return summary
 
 
 @app.command("followups")

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from cxops.settings import Settings
+    from cxops.spec.models import Survey
+
 from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
 
 if TYPE_CHECKING:
@@ -19,10 +23,10 @@ WaveOption = Annotated[
 ]
 
 
-def _survey(name: str, settings):
-    from cxops.spec import find_survey
+def _survey(name: str, settings: Settings) -> Survey:
+    from cxops.spec.lookup import find_survey
 
-    return find_survey(name, settings.surveys_path)
+    return find_survey(name, settings.surveys_path, settings.project_dir)
 
 
 def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20) -> None:
@@ -203,10 +207,21 @@ def run_command(
     wave: WaveOption = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
+    allow_insecure_links: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-links",
+            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
+        ),
+    ] = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    settings = settings_for(project_dir)
+    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
     spec = _survey(survey, settings)
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)  # before the flow starts: one clear line, nothing sent
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(

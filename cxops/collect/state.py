@@ -74,12 +74,12 @@ class CollectorState:
         with self._lock:
             stale = self._loaded_at is None or time.monotonic() - self._loaded_at > _RELOAD_SECONDS
             if stale:
-                found = project_surveys(
+                loaded = project_surveys(
                     self.settings.surveys_path, self.settings.project_dir, checks=False
                 )
-                for path, reason in found.skipped.items():
+                for path, reason in loaded.skipped.items():
                     log.warning("survey file skipped by the collector: %s: %s", path, reason)
-                self._surveys = found.surveys
+                self._surveys = loaded.surveys
                 self._loaded_at = time.monotonic()
         return self._surveys.get(survey_id)
 

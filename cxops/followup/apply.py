@@ -152,7 +152,7 @@ def _apply(
 
 def _queue_webhook(session: Session, rule: FollowupRule, task_id: int, now: datetime) -> None:
     if rule.notify is not None:
-        n.queue_notification(session, webhook_key(task_id), "webhook", rule.notify.url, now)
+        n.queue_notification(session, webhook_key(task_id), "webhook", rule.notify.target, now)
 
 
 def webhook_key(task_id: int) -> str:

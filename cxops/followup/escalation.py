@@ -113,16 +113,16 @@ def escalate_overdue(
         batch_no += 1
         statuses = send_and_record(store, channel, context, [s.email for s in steps], now)
         with store.session() as session:
-            for item in steps:
-                status = statuses[item.email.key]
+            for due in steps:
+                status = statuses[due.email.key]
                 entry = {
-                    "task": item.task_id,
-                    "step": item.step,
-                    "to": item.email.to,
+                    "task": due.task_id,
+                    "step": due.step,
+                    "to": due.email.to,
                     "status": status,
                 }
                 if status != "retry":  # sent, failed for good, or in doubt: this step is done
-                    q.set_escalation_step(session, item.task_id, item.step)
+                    q.set_escalation_step(session, due.task_id, due.step)
                 (run.sent if status == "sent" else run.failed).append(entry)
     return run
 

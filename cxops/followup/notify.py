@@ -88,7 +88,8 @@ def post(
             else:
                 if 200 <= answer.status_code < 300:
                     return WebhookResult("sent", attempt)
-                error = f"HTTP {answer.status_code}"
+                reason = " ".join(answer.text.split())[:200]
+                error = f"HTTP {answer.status_code}" + (f": {reason}" if reason else "")
                 if answer.status_code < 500 and answer.status_code not in RETRYABLE:
                     return WebhookResult("failed", attempt, error)
             if attempt < attempts:

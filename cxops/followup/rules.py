@@ -160,17 +160,17 @@ def decide(
     context = expression_context(survey, response)
     where = f"{survey.id} response {response.id}"
     for rule_id, (rule, version) in rules.items():
-        task = existing.get(rule_id)
+        found = existing.get(rule_id)
         try:
             matches = evaluator.test(rule.when, context, where=f"{where} rule {rule_id}")
         except ExpressionError as exc:
             decisions.append(Failed(rule_id, str(exc)))
             continue
         if not matches:
-            if task is not None and task.status == "open":
-                decisions.append(Withdraw(task.id, rule_id, "the answer no longer matches"))
+            if found is not None and found.status == "open":
+                decisions.append(Withdraw(found.id, rule_id, "the answer no longer matches"))
             continue
-        if task is None or task.status == "withdrawn":
+        if found is None or found.status == "withdrawn":
             try:
                 draft = draft_task(
                     survey, rule, rule_id, version, response, context, evaluator, now
@@ -178,9 +178,9 @@ def decide(
             except ExpressionError as exc:
                 decisions.append(Failed(rule_id, str(exc)))
                 continue
-            decisions.append(Create(draft) if task is None else Reopen(task.id, draft))
-        elif task.status == "open" and task.rule_version != version:
-            decisions.append(Reversion(task.id, rule_id, version))
+            decisions.append(Create(draft) if found is None else Reopen(found.id, draft))
+        elif found.status == "open" and found.rule_version != version:
+            decisions.append(Reversion(found.id, rule_id, version))
     return decisions
 
 

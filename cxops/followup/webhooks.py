@@ -2,7 +2,10 @@
 
 `cxops.followup.apply` queues one notification per new or reopened task; each run
 claims the queued ones, POSTs them (`cxops.followup.notify`: signing, retries within
-a run) and records the result. The payload is built from the one task row.
+a run) and records the result. The body depends on the rule's `format`: `json` is the
+signed task payload (built from the one task row), `slack` and `teams` the chat
+messages of `cxops.followup.chat`. The URL is the rule's `url`, or the value of the
+environment variable `url_env` names (read at send time, never stored).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from cxops.followup import notify
+from cxops.followup.chat import TaskCard, slack_message, teams_message
+from cxops.followup.digest import format_local
 from cxops.followup.links import task_link
 from cxops.followup.rows import task_row
 from cxops.followup.rules import survey_rules
@@ -85,8 +90,8 @@ def deliver_webhooks(
         if rule is None or rule.notify is None:
             result = notify.WebhookResult("failed", 0, "the rule has no notify: any more")
         else:
-            payload = task_payload(settings, view, survey, now)
-            result = _post(rule.notify, payload, key, now, attempts, backoff)
+            body = message_for(rule.notify, settings, view, survey, now)
+            result = _post(rule.notify, body, key, now, attempts, backoff)
         status: str = result.status
         if status == "retry" and attempt_no >= WEBHOOK_MAX_RUNS:
             status = "failed"
@@ -121,6 +126,42 @@ def task_payload(
     }
 
 
+def message_for(
+    target: Notify, settings: Settings, view: q.TaskView, survey: Survey | None, now: datetime
+) -> dict[str, Any]:
+    """The body the rule's `format` asks for."""
+    if target.format == "json":
+        return task_payload(settings, view, survey, now)
+    card = task_card(view, survey, task_link(settings, view.key, now))
+    return slack_message(card) if target.format == "slack" else teams_message(card)
+
+
+def task_card(view: q.TaskView, survey: Survey | None, link: str) -> TaskCard:
+    """What a chat message shows: customer, score (with its category), comment, due date."""
+    row = task_row(view, survey, view.task.created_at)
+    main = survey.main_question if survey else None
+    score = view.answers.get(main.id) if main is not None else None
+    category = row["category"]
+    comment = ""
+    for question in survey.questions if survey else []:
+        value = view.answers.get(question.id)
+        if question.type == "text" and isinstance(value, str) and value.strip():
+            comment = value.strip()
+            break
+    return TaskCard(
+        title=view.task.title,
+        survey=survey.name if survey else view.task.survey_id,
+        customer=row["customer"],
+        email=view.email,
+        score="" if score is None else (f"{score} ({category})" if category else str(score)),
+        comment=comment,
+        due=format_local(view.task.due_at, survey.timezone if survey else "UTC"),
+        assignee=view.task.assignee,
+        priority=view.task.priority,
+        url=link,
+    )
+
+
 def _post(
     target: Notify,
     payload: dict[str, Any],
@@ -129,6 +170,15 @@ def _post(
     attempts: int,
     backoff: float,
 ) -> notify.WebhookResult:
+    url = target.url
+    if target.url_env is not None:
+        url = os.environ.get(target.url_env) or None
+        if url is None:
+            return notify.WebhookResult(
+                "retry", 0, f"environment variable {target.url_env} is not set"
+            )
+    if url is None:  # the model holds exactly one of url and url_env
+        return notify.WebhookResult("failed", 0, "the rule names no URL")
     secret: bytes | None = None
     if target.secret_env:
         value = os.environ.get(target.secret_env)
@@ -139,4 +189,4 @@ def _post(
         secret = value.encode()
     body = notify.encode(payload)
     headers = notify.headers_for(key, body, secret, int(now.timestamp()))
-    return notify.post(target.url, body, headers, attempts=attempts, backoff=backoff)
+    return notify.post(url, body, headers, attempts=attempts, backoff=backoff)

@@ -18,16 +18,21 @@ from cxops.errors import ExpressionError
 from cxops.expr import Evaluator
 from cxops.interviews.recruit import consent_sha256
 from cxops.spec.models import Survey
+from cxops.spec.texts import pick
 
 
-def interview_answers(survey: Survey, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """`values` with the consent record and the screener's verdict added."""
+def interview_answers(
+    survey: Survey, values: Mapping[str, Any], now: datetime, locale: str = "en"
+) -> dict[str, Any]:
+    """`values` with the consent record (of the text shown in `locale`) and the screener's
+    verdict added."""
     answers = dict(values)
     interview = survey.interview
     if interview is None or answers.get("accepted") is not True:
         return answers
     if answers.get("consent") is True:
-        answers["consent_sha256"] = consent_sha256(interview.consent)
+        shown = pick(interview.consent, locale, survey.invitation.locales)
+        answers["consent_sha256"] = consent_sha256(shown)
         answers["consent_at"] = now.isoformat()
     if interview.screen is not None:
         try:

@@ -27,6 +27,7 @@ from cxops.interviews.recruit import (
 )
 from cxops.interviews.screen import outcome
 from cxops.spec.models import Survey
+from cxops.spec.texts import pick
 from cxops.store.db import Store
 from cxops.store.ledger import MAYBE_SENT
 from cxops.store.models import Interview, Response, Send
@@ -52,9 +53,20 @@ def sync_interviews(store: Store, survey: Survey, now: datetime) -> int:
     return 0  # pragma: no cover - the loop returns or raises
 
 
+def _incentive_text(survey: Survey) -> str | None:
+    """The incentive as recorded: in the survey's first locale (texts may be per locale)."""
+    assert survey.interview is not None
+    text = survey.interview.incentive
+    if text is None:
+        return None
+    declared = survey.invitation.locales
+    return pick(text, declared[0] if declared else "en", declared)
+
+
 def _sync(session: Session, survey: Survey, now: datetime) -> int:
     assert survey.interview is not None
-    amount, currency = parse_incentive(survey.interview.incentive)
+    incentive = _incentive_text(survey)
+    amount, currency = parse_incentive(incentive)
     query = (
         select(Response, Send.email, Interview)
         .join(Send, Send.send_id == Response.send_id)
@@ -77,7 +89,7 @@ def _sync(session: Session, survey: Survey, now: datetime) -> int:
                 status=status,
                 answered_at=answered,
                 updated_at=now,
-                incentive=survey.interview.incentive,
+                incentive=incentive,
                 incentive_amount=amount,
                 incentive_currency=currency,
                 incentive_status="none",

@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from cxops.errors import TemplateError
-from cxops.expr import Evaluator, references
+from cxops.expr import Evaluator
 from cxops.locales import format_date, resolve_locale
-from cxops.messages.context import display_name, interview_context, question_context
+from cxops.messages.context import display_name
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
 from cxops.messages.grouping import FreezeMemo, group_key, live_paths, share, shared_roots
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
 from cxops.messages.shapes import Shape, analyse
+from cxops.messages.survey_texts import SurveyTexts
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
 from cxops.messages.values import Path, Unfreezable
 from cxops.settings import Settings
@@ -130,13 +131,8 @@ class InvitationRenderer:
         self.env = email_environment(settings.project_dir)
         self._evaluator = Evaluator(settings.clock(), settings.holidays)
         self._timezone = ZoneInfo(survey.timezone)
-        self._survey = {"id": survey.id, "name": survey.name, "kind": survey.kind}
-        self._question = question_context(survey)
-        self._question_text_fixed = (
-            self._question is not None
-            and not references(self._question["text"], expression=False).names
-        )
-        self._interview = interview_context(survey)
+        # Survey, question and interview texts in each recipient's locale.
+        self._texts = SurveyTexts(survey)
         self._sender = display_name(survey.invitation.from_)
         self._sets: dict[str, TemplateSet] = {}
         self._locales: dict[str | None, str] = {}
@@ -177,21 +173,22 @@ class InvitationRenderer:
         # change these dicts, so recipients share them; a shared object is also equal
         # for the whole batch without comparing it (see `render_groups`).
         contact = send.contact
-        question = self._question
-        if question is not None and not self._question_text_fixed:
+        survey = self._texts.survey_context(locale)
+        question = self._texts.question_context(locale)
+        if question is not None and not self._texts.question_text_fixed(locale):
             text = question["text"]
             question = dict(question)
             question["text"] = self._evaluator.render(
                 text,
-                {"contact": contact, "survey": self._survey, "segment": send.segment},
+                {"contact": contact, "survey": survey, "segment": send.segment},
                 where=f"questions.{question['id']}.text",
             )
         return {
             "contact": contact,
-            "survey": self._survey,
+            "survey": survey,
             "question": question,
             "links": links.as_dict(),
-            "interview": self._interview,
+            "interview": self._texts.interview_context(locale),
             "expires_at": send.expires_at,
             "expires_on": expires_on,
             "locale": locale,
@@ -281,7 +278,7 @@ class InvitationRenderer:
             email=send.email,
             name=None if name is None or str(name).strip() == "" else str(name),
             substitutions={},
-            headers=unsubscribe_headers(links),
+            headers=unsubscribe_headers(links, self.settings.unsubscribe_mailto),
             custom_args=custom_args,
         )
         return _Prepared(

@@ -31,7 +31,7 @@ def next_run(schedule: Schedule, now: datetime) -> datetime:
     zone = ZoneInfo(schedule.timezone)
     local = now.astimezone(zone)
     if schedule.cron:
-        from croniter import croniter  # type: ignore[import-untyped]
+        from croniter import croniter
 
         fire: datetime = croniter(schedule.cron, local - timedelta(seconds=1)).get_next(datetime)
         return fire.astimezone(ZoneInfo("UTC"))

@@ -1,4 +1,9 @@
-"""Survey files: load, validate, and the JSON Schema."""
+"""Survey files: load, validate, look up (by path or id), and the JSON Schema.
+
+Owns the survey format (`models`), YAML with line marks, the checks, and the one survey
+lookup (`lookup`). May import only the leaves (`errors`, `settings`, `expr`, `durations`,
+`locales`, `template_files`); never Prefect or SQLAlchemy (`cxops validate` starts fast).
+"""
 
 from cxops.spec.loader import (
     SurveyResult,

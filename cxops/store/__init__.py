@@ -1,9 +1,12 @@
-"""The cxops store: SQLAlchemy models, Alembic migrations, the send ledger, history.
+"""The cxops store: SQLAlchemy models, Alembic migrations, the send ledger, history,
+responses, tasks and notifications.
 
 `ledger` (rows and their counts), `claims` (claim, record, recover), `waves` (wave
-rows), `history` (who may be invited), `suppressions`, `responses`, `tasks`. It may
-import `spec`, `audience`, `messages` and `channels` types, never `wave` or later.
-Importing this package imports SQLAlchemy and Alembic's config, never Prefect.
+rows), `history` (who may be invited), `suppressions`, `responses`, `tasks`, `facts`
+(the plain values follow-up rules read and write, so the store does not import them).
+May import `channels` and below (messages, audience, spec) and the leaves; never the
+wave path, the collector or follow-up. Importing this package imports SQLAlchemy and
+Alembic's config, never Prefect.
 """
 
 from cxops.store.claims import (

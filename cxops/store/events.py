@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
@@ -82,10 +82,9 @@ def _claim(session: Session, event: ProviderEvent, now: datetime) -> bool:
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
             insert(WebhookEvent)
             .values(**values)
@@ -134,4 +133,4 @@ def _apply(session: Session, event: ProviderEvent, now: datetime, summary: Event
         .values({column: event.occurred_at})
         .execution_options(synchronize_session=False)
     )
-    summary.sends_updated += result.rowcount
+    summary.sends_updated += result.rowcount if isinstance(result, CursorResult) else 0

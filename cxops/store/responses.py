@@ -21,15 +21,16 @@ makes the person's own later answer suspect.
 
 from __future__ import annotations
 
+import enum
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, Literal, cast
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -224,8 +225,8 @@ class AnsweringSend:
     honeypot_at: datetime | None
 
 
-_sends = Send.__table__
-_responses = Response.__table__
+_sends = cast(Table, Send.__table__)
+_responses = cast(Table, Response.__table__)
 _SEND_COLUMNS = [_sends.c[field.name] for field in fields(AnsweringSend)]
 _ROW_COLUMNS = [
     _responses.c[name]
@@ -276,7 +277,11 @@ class _Loaded:
 
 
 #: `_insert` found the response already there (a racing first answer won).
-_EXISTS: Any = object()
+class _Outcome(enum.Enum):
+    EXISTS = "exists"
+
+
+_EXISTS: Final = _Outcome.EXISTS
 
 
 def _answering_send(row: Any) -> AnsweringSend:
@@ -297,6 +302,7 @@ def _load(conn: Connection, send_id: str, decide: Decide, *, lock: bool = False)
             {"survey_id": send.survey_id, "wave_id": send.wave_id, "contact_key": send.contact_key},
         ).first()
         invitation = _answering_send(found) if found is not None else send
+    stored: Sequence[Any] | None
     if lock or invitation is not send:
         stored = conn.execute(
             _RESPONSE_LOCKED if lock else _RESPONSE, {"send_id": invitation.send_id}
@@ -389,7 +395,9 @@ def _save_locked(
     )
 
 
-def _insert(conn: Connection, loaded: _Loaded, now: datetime, *, on_conflict: bool) -> Any:
+def _insert(
+    conn: Connection, loaded: _Loaded, now: datetime, *, on_conflict: bool
+) -> SavedResponse | Literal[_Outcome.EXISTS] | None:
     """The first answer to an invitation; `_EXISTS` when (`on_conflict`) it is there already,
     None when there is nothing to store."""
     change, invitation = loaded.change, loaded.invitation

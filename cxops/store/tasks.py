@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import CursorResult, Result, Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -161,7 +161,7 @@ def reopen_task(session: Session, task_id: int, draft: TaskFields, now: datetime
             escalation_step=0,
         )
     )
-    return result.rowcount == 1
+    return _one_row(result)
 
 
 def withdraw_task(session: Session, task_id: int, reason: str, now: datetime) -> bool:
@@ -170,14 +170,19 @@ def withdraw_task(session: Session, task_id: int, reason: str, now: datetime) ->
         .where(Task.id == task_id, Task.status == "open")
         .values(status="withdrawn", outcome="withdrawn", note=reason, closed_at=now)
     )
-    return result.rowcount == 1
+    return _one_row(result)
 
 
 def set_rule_version(session: Session, task_id: int, version: str) -> bool:
     result = session.execute(
         update(Task).where(Task.id == task_id, Task.status == "open").values(rule_version=version)
     )
-    return result.rowcount == 1
+    return _one_row(result)
+
+
+def _one_row(result: Result[Any]) -> bool:
+    """Whether an UPDATE changed exactly one row."""
+    return isinstance(result, CursorResult) and result.rowcount == 1
 
 
 # -- reading tasks ----------------------------------------------------------------------
@@ -205,7 +210,7 @@ def task_key(send_id: str, rule_id: str) -> str:
     return f"{send_id}:{rule_id}"
 
 
-def _views(session: Session, query) -> list[TaskView]:
+def _views(session: Session, query: Select[Task]) -> list[TaskView]:
     rows = session.execute(
         query.add_columns(Response, Send)
         .join(Response, Response.id == Task.response_id)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cxops.store.db import Store
@@ -24,15 +25,17 @@ FALLBACK = "cs-leads@acme.example"
 def survey_yaml(
     *,
     notify_url: str | None = None,
+    notify: str | None = None,
     detractor_when: str = "answers.score <= 6",
     extra_rule: str = "",
     timezone: str = "Europe/Berlin",
 ) -> str:
-    notify = (
-        f"\n    notify: {{url: '{notify_url}', secret_env: CXOPS_TEST_HOOK_SECRET}}"
-        if notify_url
-        else ""
-    )
+    if notify is not None:  # the rule's whole notify: mapping, as YAML flow text
+        notify = f"\n    notify: {notify}"
+    elif notify_url:
+        notify = f"\n    notify: {{url: '{notify_url}', secret_env: CXOPS_TEST_HOOK_SECRET}}"
+    else:
+        notify = ""
     return f"""\
 id: {SURVEY_ID}
 name: NPS test
@@ -72,7 +75,7 @@ INVITE_TEMPLATE = {
 }
 
 
-def write_survey(root, **kwargs: Any) -> None:
+def write_survey(root: Path, **kwargs: Any) -> None:
     folder = root / "surveys"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.yaml"):
@@ -152,6 +155,8 @@ def edit_response(
 ) -> None:
     with store.session() as session:
         response = session.get(Response, response_id)
+        if response is None:
+            raise LookupError(f"no response {response_id}")
         response.answers = answers
         response.updated_at = when
         response.submitted_at = when

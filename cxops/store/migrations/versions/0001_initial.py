@@ -26,7 +26,7 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _id() -> sa.Column[int]:
+def _id() -> sa.Column[Any]:
     return sa.Column("id", ID, autoincrement=True, nullable=False)
 
 
@@ -34,7 +34,7 @@ def _when(name: str, *, nullable: bool) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column[str]:
+def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column[Any]:
     kind = sa.Text() if length is None else sa.String(length=length)
     return sa.Column(name, kind, nullable=nullable)
 
