@@ -42,6 +42,7 @@ interview:
 invitation:
   template: interview_invite
   from: "Research <research@acme.example>"
+  locales: [en, de]
 followup:
   - when: "answers.accepted"
     task: "Confirm the slot with {{ contact.email }}"
