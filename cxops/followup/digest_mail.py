@@ -60,7 +60,7 @@ def send_digests(
         return task_link(settings, view.key, moment)
 
     with store.session() as session:
-        views = q.open_tasks(session)
+        views = q.open_tasks(session, awake_at=moment)
         batch_no = n.count_notifications(session, kind="digest", prefix="digest:")
         for digest in build_digests(views, surveys, moment, day, link_for):
             key = f"digest:{digest.assignee}:{day}"
