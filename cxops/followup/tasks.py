@@ -5,7 +5,8 @@ The edges (`cxops.cli`, the collector) call these; they never query the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -13,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from cxops.audience.contacts import normalize_email
 from cxops.channels.base import BatchContext, Channel
-from cxops.errors import CxopsError
-from cxops.followup.digest import task_item
-from cxops.followup.links import task_link
+from cxops.errors import CxopsError, NotFoundError
+from cxops.followup.digest import TaskItem, format_local, order_key, task_item
+from cxops.followup.links import assignee_ref, task_link
 from cxops.followup.mailing import Email, send_and_record
 from cxops.followup.rows import task_rows
 from cxops.followup.templates import render_email
@@ -157,3 +158,64 @@ def _survey_of(settings: Settings, survey_id: str) -> Survey | None:
 
     found = project_surveys(settings.surveys_path, settings.project_dir, checks=False)
     return found.surveys.get(survey_id)
+
+
+#: The filters of an assignee's list page: which tasks, and in what words.
+LIST_STATUSES: tuple[StatusFilter, ...] = ("open", "overdue", "snoozed", "done", "all")
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+@dataclass(frozen=True, slots=True)
+class ListedTask:
+    """One row of an assignee's list: the task item and its snooze, if any."""
+
+    item: TaskItem
+    snoozed_until: str | None
+
+
+def assignee_tasks(
+    store: Store,
+    surveys: Mapping[str, Survey],
+    now: datetime,
+    assignee: str,
+    link_for: Callable[[q.TaskView], str],
+    *,
+    status: StatusFilter = "open",
+    survey_id: str | None = None,
+    priority: str | None = None,
+) -> list[ListedTask]:
+    """`assignee`'s tasks (theirs only), overdue first then by due time and priority."""
+    with store.session() as session:
+        views = q.list_tasks(
+            session, now=now, status=status, assignee=assignee, survey_id=survey_id
+        )
+    listed = []
+    for view in views:
+        if priority and view.task.priority != priority:
+            continue
+        survey = surveys.get(view.task.survey_id)
+        item = task_item(view, survey, now, link_for(view))
+        snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
+        until = format_local(snoozed, survey.timezone if survey else "UTC") if snoozed else None
+        listed.append((order_key(item, view.task.due_at), ListedTask(item, until)))
+    return [entry for _, entry in sorted(listed, key=lambda pair: pair[0])]
+
+
+def assignee_for_ref(settings: Settings, store: Store, ref: str) -> str | None:
+    """The assignee an `assignee_ref` names (among everyone who has a task), or None."""
+    with store.session() as session:
+        people = q.assignees(session)
+    for person in people:
+        if hmac.compare_digest(assignee_ref(settings, person), ref):
+            return person
+    return None
+
+
+def close_assignee_task(
+    store: Store, assignee: str, task_id: int, outcome: str, note: str | None, now: datetime
+) -> None:
+    """Close one of `assignee`'s open tasks; NotFoundError when it is not theirs."""
+    with store.session() as session:
+        if q.get_task(session, task_id).task.assignee != assignee:
+            raise NotFoundError(f"no task {task_id} for {assignee}")
+        q.close_task(session, task_id, outcome, note, now)

@@ -316,6 +316,11 @@ def all_tasks(session: Session, survey_id: str | None = None) -> list[TaskView]:
     return _views(session, query.order_by(Task.id))
 
 
+def assignees(session: Session) -> list[str]:
+    """Everyone who has (or had) a task."""
+    return sorted(session.scalars(select(Task.assignee).distinct()))
+
+
 def open_tasks(session: Session, *, awake_at: datetime | None = None) -> list[TaskView]:
     """Open tasks by id; with `awake_at`, only those not snoozed at that moment."""
     query = select(Task).where(Task.status == "open")
