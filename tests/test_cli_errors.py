@@ -65,4 +65,7 @@ def test_a_real_user_error_from_the_store_is_one_line(empty_project: Project) ->
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip() == "error: no task 12345"
     bad = empty_project.run(["tasks", "--status", "later"], expect_pass=False)
-    assert bad.exit_code == 2 and "expected open, done, overdue, withdrawn or all" in bad.stderr
+    assert (
+        bad.exit_code == 2
+        and "expected open, done, overdue, snoozed, withdrawn or all" in bad.stderr
+    )

@@ -6,12 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import mailbox
 import threading
-from email import policy
-from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -36,7 +32,9 @@ from cxops.testing.followup import (
     OWNER,
     add_response,
     at,
+    body,
     edit_response,
+    read_mbox,
     write_survey,
 )
 
@@ -65,18 +63,6 @@ def run_rules(project, store, when: str, *, replay=False, **overrides):
 def all_tasks(store) -> list[Task]:
     with store.session() as session:
         return [view.task for view in q.all_tasks(session)]
-
-
-def read_mbox(folder: Path) -> list:
-    messages = []
-    for path in sorted(folder.rglob("*.mbox")):
-        for raw in mailbox.mbox(str(path)):
-            messages.append(BytesParser(policy=policy.default).parsebytes(raw.as_bytes()))
-    return messages
-
-
-def body(message, kind="plain") -> str:
-    return message.get_body(preferencelist=(kind,)).get_content()
 
 
 def test_answers_become_one_task_per_rule_however_often_the_flow_runs(empty_project, store):

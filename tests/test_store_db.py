@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0005_interviews"
+HEAD = "0006_task_assignment_snooze"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:

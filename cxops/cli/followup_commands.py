@@ -123,7 +123,7 @@ def tasks_command(
         str | None, typer.Option("--assignee", help="Only this person's tasks.")
     ] = None,
     status: Annotated[
-        str, typer.Option("--status", help="open, done, overdue, withdrawn or all.")
+        str, typer.Option("--status", help="open, done, overdue, snoozed, withdrawn or all.")
     ] = "open",
     survey: Annotated[
         str | None, typer.Option("--survey", help="Only this survey's tasks (id or file).")
@@ -172,6 +172,7 @@ STATUSES: dict[str, StatusFilter] = {
     "open": "open",
     "done": "done",
     "overdue": "overdue",
+    "snoozed": "snoozed",
     "withdrawn": "withdrawn",
     "all": "all",
 }
@@ -180,7 +181,7 @@ STATUSES: dict[str, StatusFilter] = {
 def _status(value: str) -> StatusFilter:
     if value not in STATUSES:
         raise typer.BadParameter(
-            f"expected open, done, overdue, withdrawn or all, found {value!r}",
+            f"expected open, done, overdue, snoozed, withdrawn or all, found {value!r}",
             param_hint="--status",
         )
     return STATUSES[value]
@@ -203,6 +204,8 @@ def _print_tasks(rows: list[dict[str, Any]]) -> None:
             table.add_column(column, overflow="fold")
         for row in by_assignee[person]:
             state = "OVERDUE" if row["overdue"] else row["status"]
+            if row["snoozed_until"]:
+                state = f"snoozed until {row['snoozed_until'][:10]}"
             if row["outcome"] and row["status"] != "open":
                 state += f": {row['outcome']}"
             cells = (
@@ -263,6 +266,65 @@ def close_command(
         print_json(result)
         return
     console().print(f"task {result['id']} closed: {result['outcome']}")
+
+
+@tasks_app.command("assign")
+def assign_command(
+    task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
+    email: Annotated[str, typer.Argument(help="Who takes it over.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept with the task).")] = None,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give an open task to someone else; they get one email about it at once."""
+    from cxops.channels import make_channel
+    from cxops.followup.tasks import assign_task
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    channel = make_channel(settings)
+    try:
+        result = assign_task(settings, store, channel, task_id, email, note, settings.clock())
+    finally:
+        channel.close()
+        store.dispose()
+    if as_json:
+        print_json(result.as_dict())
+        return
+    told = {"sent": "told by email", "already_sent": "already told"}.get(
+        result.told, f"email {result.told}"
+    )
+    console().print(f"task {result.id} assigned to {escape(result.assignee)} ({told})")
+
+
+@tasks_app.command("snooze")
+def snooze_command(
+    task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
+    until: Annotated[
+        str,
+        typer.Option(
+            "--until", help="YYYY-MM-DD (its start in the survey's time zone) or ISO time."
+        ),
+    ],
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept with the task).")] = None,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Snooze an open task: out of the digest and no escalation until then."""
+    from cxops.followup.tasks import snooze_task
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    store = open_store(settings.store_url)
+    try:
+        result = snooze_task(settings, store, task_id, until, note, settings.clock())
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(result)
+        return
+    console().print(f"task {result['id']} snoozed until {result['snoozed_until']}")
 
 
 @export_app.command("tasks")

@@ -57,6 +57,8 @@ class Digest:
     assignee: str
     day: str
     items: tuple[TaskItem, ...]
+    #: The signed link to the assignee's task list page ("" when not known).
+    list_link: str = ""
 
     @property
     def overdue_count(self) -> int:

@@ -8,13 +8,13 @@ What a digest says is `cxops.followup.digest` (pure); this module claims each
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from cxops.channels.base import BatchContext, Channel
 from cxops.followup.digest import Digest, build_digests, local_day
-from cxops.followup.links import task_link
+from cxops.followup.links import my_tasks_link, task_link
 from cxops.followup.mailing import Email, send_and_record, sender_of
 from cxops.followup.templates import render_email
 from cxops.settings import Settings
@@ -60,9 +60,10 @@ def send_digests(
         return task_link(settings, view.key, moment)
 
     with store.session() as session:
-        views = q.open_tasks(session)
+        views = q.open_tasks(session, awake_at=moment)
         batch_no = n.count_notifications(session, kind="digest", prefix="digest:")
-        for digest in build_digests(views, surveys, moment, day, link_for):
+        for built in build_digests(views, surveys, moment, day, link_for):
+            digest = replace(built, list_link=my_tasks_link(settings, built.assignee, moment))
             key = f"digest:{digest.assignee}:{day}"
             if not n.claim_notification(session, key, "digest", digest.assignee, moment):
                 run.already_sent.append(digest.assignee)

@@ -5,7 +5,9 @@
   first action came within 48 hours of the answer, in percent; a task still inside its
   48 hours with no action yet is not counted either way.
 - `median_hours_to_first_action`, `median_hours_to_close`: from the task's creation.
-- `overdue`: open tasks past due, a count.
+- `overdue`: open tasks past due and not snoozed, a count; `snoozed`: open tasks snoozed now.
+- `hours_snoozed`: time tasks spent snoozed, apart from the working time;
+  `median_active_hours_to_close` is the time to close without it.
 - `rescue_rate`: detractors with a task whose next answer to the same survey is no longer
   negative (passive or promoter; neutral or satisfied), in percent of those who answered again.
 
@@ -46,6 +48,9 @@ class TaskRecord:
     answered_at: datetime
     #: Category of the answer the task is about (None for surveys without a scored question).
     category: str | None
+    #: Time spent snoozed up to now (or the close), and the end of the latest snooze.
+    snoozed_seconds: int = 0
+    snoozed_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ def group_measures(
     live = [t for t in tasks if t.status != "withdrawn"]
     done = [t for t in live if t.status == "done"]
     open_ = [t for t in live if t.status == "open"]
+    snoozed = [t for t in open_ if t.snoozed_until is not None and now < t.snoozed_until]
     sla = timedelta(hours=SLA_HOURS)
     negative = [t for t in live if is_negative(t.category)]
     judged = [t for t in negative if t.first_action_at is not None or now - t.answered_at >= sla]
@@ -113,7 +119,9 @@ def group_measures(
         "open": len(open_),
         "done": len(done),
         "withdrawn": len(tasks) - len(live),
-        "overdue": sum(1 for t in open_ if now > t.due_at),
+        "overdue": sum(1 for t in open_ if now > t.due_at and t not in snoozed),
+        "snoozed": len(snoozed),
+        "hours_snoozed": round(sum(t.snoozed_seconds for t in live) / 3600, 1),
         "loop_closure": _rate(len(done), len(live)),
         "contacted_within_sla": _rate(len(in_time), len(judged)),
         "median_hours_to_first_action": _median_hours(
@@ -121,6 +129,13 @@ def group_measures(
         ),
         "median_hours_to_close": _median_hours(
             [t.closed_at - t.created_at for t in done if t.closed_at is not None]
+        ),
+        "median_active_hours_to_close": _median_hours(
+            [
+                t.closed_at - t.created_at - timedelta(seconds=t.snoozed_seconds)
+                for t in done
+                if t.closed_at is not None
+            ]
         ),
         "rescue_rate": _rate(rescued, rescued_n),
     }
@@ -157,6 +172,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("contacted_within_sla", f"detractors contacted ≤{SLA_HOURS}h %"),
     ("median_hours_to_first_action", "median h to first action"),
     ("median_hours_to_close", "median h to close"),
+    ("median_active_hours_to_close", "… not snoozed"),
+    ("snoozed", "snoozed"),
+    ("hours_snoozed", "h snoozed"),
     ("rescue_rate", "rescued %"),
 )
 
@@ -221,6 +239,8 @@ def loop_measures(store: Store, surveys: Mapping[str, Survey], now: datetime) ->
             closed_at=v.task.closed_at,
             answered_at=v.answered_at,
             category=category(v.task.survey_id, v.answers),
+            snoozed_seconds=q.snoozed_seconds(v.task, now),
+            snoozed_until=v.task.snoozed_until,
         )
         for v in views
     ]

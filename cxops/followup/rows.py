@@ -38,6 +38,11 @@ def task_row(view: TaskView, survey: Survey | None, now: datetime) -> dict[str, 
         "outcome": task.outcome,
         "note": task.note,
         "escalation_step": task.escalation_step,
+        "snoozed_until": (
+            task.snoozed_until.isoformat()
+            if task.snoozed_until and now < task.snoozed_until
+            else None
+        ),
         "created_at": task.created_at.isoformat(),
         "closed_at": task.closed_at.isoformat() if task.closed_at else None,
         "category": item.category,

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from cxops.errors import TokenError
 
-PURPOSES = frozenset({"answer", "unsubscribe", "honeypot", "task"})
+PURPOSES = frozenset({"answer", "unsubscribe", "honeypot", "task", "tasks"})
 _SIGNATURE_BYTES = 16
 
 

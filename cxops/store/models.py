@@ -207,12 +207,20 @@ class Task(Base):
     first_action_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    #: Reassignments so far; a task link carries it (an old assignee's link stops working).
+    assignment: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The latest snooze: out of digests and escalation while now < snoozed_until.
+    snoozed_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    #: Snoozed time of the earlier snoozes (the loop measures report it apart).
+    snoozed_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Notification(Base):
     """An email or webhook about tasks, sent at most once per key.
 
-    Keys: `escalation:<task>:<step>`, `digest:<assignee>:<yyyy-mm-dd>`, `notify:<task>`.
+    Keys: `escalation:<task>:<step>`, `digest:<assignee>:<yyyy-mm-dd>`, `notify:<task>`,
+    `assigned:<task>:<assignment>`.
     """
 
     __tablename__ = "notifications"

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import CursorResult, Result, Select, and_, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +30,7 @@ from cxops.store.models import Response, Send, Task
 from cxops.store.responses import CONFIRMED
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
-StatusFilter = Literal["open", "done", "overdue", "withdrawn", "all"]
+StatusFilter = Literal["open", "done", "overdue", "snoozed", "withdrawn", "all"]
 #: Responses updated this long before the cursor are looked at again (clock skew between
 #: the collector and the flow); evaluating one twice changes nothing.
 CURSOR_OVERLAP = timedelta(minutes=10)
@@ -202,12 +212,22 @@ class TaskView:
 
     @property
     def key(self) -> str:
-        return task_key(self.send_id, self.task.rule_id)
+        return task_key(self.send_id, self.task.rule_id, self.task.assignment)
 
 
-def task_key(send_id: str, rule_id: str) -> str:
-    """What a task link's token carries: random and stable, no database id."""
-    return f"{send_id}:{rule_id}"
+def task_key(send_id: str, rule_id: str, assignment: int = 0) -> str:
+    """What a task link's token carries: random and stable, no database id; after a
+    reassignment also the assignment number, so an earlier assignee's link stops working."""
+    base = f"{send_id}:{rule_id}"
+    return f"{base}:{assignment}" if assignment else base
+
+
+def is_snoozed(task: Task, now: datetime) -> bool:
+    return task.status == "open" and task.snoozed_until is not None and now < task.snoozed_until
+
+
+def _awake(now: datetime) -> ColumnElement[bool]:
+    return or_(Task.snoozed_until.is_(None), Task.snoozed_until <= now)
 
 
 def _views(session: Session, query: Select[Task]) -> list[TaskView]:
@@ -238,10 +258,13 @@ def list_tasks(
     assignee: str | None = None,
     survey_id: str | None = None,
 ) -> list[TaskView]:
-    """Tasks, overdue first then by due time; `overdue` is open and past due."""
+    """Tasks, overdue first then by due time; `overdue` is open and past due (and not
+    snoozed), `snoozed` open and snoozed at `now`."""
     query = select(Task)
     if status == "overdue":
-        query = query.where(Task.status == "open", Task.due_at < now)
+        query = query.where(Task.status == "open", Task.due_at < now, _awake(now))
+    elif status == "snoozed":
+        query = query.where(Task.status == "open", Task.snoozed_until > now)
     elif status != "all":
         query = query.where(Task.status == status)
     if assignee:
@@ -267,7 +290,11 @@ def get_task(session: Session, task_id: int) -> TaskView:
 
 
 def find_task_by_key(session: Session, key: str) -> TaskView | None:
-    send_id, _, rule_id = key.partition(":")
+    """The task a link names; None also when it was reassigned since the link was made."""
+    send_id, _, rest = key.partition(":")
+    rule_id, _, number = rest.partition(":")
+    if number and not number.isdigit():
+        return None
     views = _views(
         session,
         select(Task).where(
@@ -277,7 +304,9 @@ def find_task_by_key(session: Session, key: str) -> TaskView | None:
             )
         ),
     )
-    return views[0] if views else None
+    if not views or views[0].task.assignment != int(number or 0):
+        return None
+    return views[0]
 
 
 def all_tasks(session: Session, survey_id: str | None = None) -> list[TaskView]:
@@ -287,8 +316,17 @@ def all_tasks(session: Session, survey_id: str | None = None) -> list[TaskView]:
     return _views(session, query.order_by(Task.id))
 
 
-def open_tasks(session: Session) -> list[TaskView]:
-    return _views(session, select(Task).where(Task.status == "open").order_by(Task.id))
+def assignees(session: Session) -> list[str]:
+    """Everyone who has (or had) a task."""
+    return sorted(session.scalars(select(Task.assignee).distinct()))
+
+
+def open_tasks(session: Session, *, awake_at: datetime | None = None) -> list[TaskView]:
+    """Open tasks by id; with `awake_at`, only those not snoozed at that moment."""
+    query = select(Task).where(Task.status == "open")
+    if awake_at is not None:
+        query = query.where(_awake(awake_at))
+    return _views(session, query.order_by(Task.id))
 
 
 # -- acting on a task -------------------------------------------------------------------
@@ -326,6 +364,55 @@ def add_note(session: Session, task_id: int, note: str, now: datetime) -> Task:
         raise TaskClosedError(f"task {task_id} is already {task.status}")
     task.note = _joined_note(task.note, note)
     task.first_action_at = task.first_action_at or now
+    return task
+
+
+def reassign_task(
+    session: Session, task_id: int, assignee: str, note: str | None, now: datetime
+) -> Task:
+    """Give an open task to `assignee` (the reason kept in its notes); unchanged when it
+    is theirs already. Each reassignment makes earlier links to the task stop working."""
+    task = _open_task(session, task_id)
+    if task.assignee == assignee:
+        return task
+    reason = (note or "").strip()
+    line = f"{now:%Y-%m-%d %H:%M} reassigned from {task.assignee} to {assignee}"
+    task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
+    task.assignee = assignee
+    task.assignment += 1
+    return task
+
+
+def snooze_task(
+    session: Session, task_id: int, until: datetime, note: str | None, now: datetime
+) -> Task:
+    """Snooze an open task until `until` (out of digests, no escalation), the reason kept."""
+    if until <= now:
+        raise CxopsError(f"snooze until a time after now ({now:%Y-%m-%d %H:%M}); found {until}")
+    task = _open_task(session, task_id)
+    task.snoozed_seconds = snoozed_seconds(task, now)
+    task.snoozed_at, task.snoozed_until = now, until
+    reason = (note or "").strip()
+    line = f"{now:%Y-%m-%d %H:%M} snoozed until {until:%Y-%m-%d %H:%M}"
+    task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
+    return task
+
+
+def snoozed_seconds(task: Task, now: datetime) -> int:
+    """All the time the task spent snoozed up to `now` (or its close)."""
+    total = task.snoozed_seconds or 0
+    if task.snoozed_at is not None and task.snoozed_until is not None:
+        end = min(task.snoozed_until, task.closed_at or now, now)
+        total += max(0, int((end - task.snoozed_at).total_seconds()))
+    return total
+
+
+def _open_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id, with_for_update=True)
+    if task is None:
+        raise NotFoundError(f"no task {task_id}")
+    if task.status != "open":
+        raise TaskClosedError(f"task {task_id} is already {task.status}")
     return task
 
 

@@ -5,11 +5,15 @@ Rows are inserted directly (Send + Response), as the collector would leave them.
 
 from __future__ import annotations
 
+import mailbox
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,23 @@ def write_survey(root: Path, **kwargs: Any) -> None:
         path = templates / f"nps_invite.{part}.j2"
         if not path.exists():
             path.write_text(text, encoding="utf-8")
+
+
+def read_mbox(folder: Path) -> list[EmailMessage]:
+    """Every message of every mbox file under `folder` (the outbox), in file order."""
+    messages = []
+    for path in sorted(folder.rglob("*.mbox")):
+        for raw in mailbox.mbox(str(path)):
+            parsed = BytesParser(policy=policy.default).parsebytes(raw.as_bytes())
+            assert isinstance(parsed, EmailMessage)
+            messages.append(parsed)
+    return messages
+
+
+def body(message: EmailMessage, kind: str = "plain") -> str:
+    part = message.get_body(preferencelist=(kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
 
 
 def at(text: str) -> datetime:

@@ -1,0 +1,46 @@
+"""Tasks can be reassigned and snoozed.
+
+- `assignment`: how many times the task was reassigned; task links carry it, so a link
+  sent to an earlier assignee stops working once the task has moved on.
+- `snoozed_at` / `snoozed_until`: the latest snooze (the task leaves digests and does not
+  escalate while `now < snoozed_until`); `snoozed_seconds`: the time of earlier snoozes,
+  so the loop measures can report snoozed time apart.
+
+Revision ID: 0006_task_assignment_snooze
+Revises: 0005_interviews
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006_task_assignment_snooze"
+down_revision: str | None = "0005_interviews"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+COLUMNS = ("assignment", "snoozed_at", "snoozed_until", "snoozed_seconds")
+
+
+def upgrade() -> None:
+    # A store made by create_all from newer models (then stamped) has them already.
+    present = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("tasks")}
+    if set(COLUMNS) <= present:
+        return
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("assignment", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("snoozed_at", sa.DateTime(timezone=True)))
+        batch.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True)))
+        batch.add_column(
+            sa.Column("snoozed_seconds", sa.Integer(), nullable=False, server_default="0")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        for name in COLUMNS:
+            batch.drop_column(name)
