@@ -94,29 +94,12 @@ def _segment_filter(waves: list[str], segment: str) -> CellFilter:
     return lambda cell: cell[0] in wanted and cell[1] == segment
 
 
-def outcome_values(survey: Any, project_dir: Any, keys: set[str]) -> dict[str, Any] | None:
-    """contact key -> the outcome column now, read from the survey's source (None when the
-    survey names no outcome column). Only the keys asked for are kept."""
-    outcome = survey.report.outcome
-    if outcome is None:
-        return None
-    if not keys:
-        return {}
-    from cxops.audience.contacts import Contact
-    from cxops.audience.sources import read_source
-
-    found: dict[str, Any] = {}
-    for item in read_source(survey.audience.source, project_dir):
-        if isinstance(item, Contact) and item.key in keys:
-            found[item.key] = item.fields.get(outcome.column)
-    return found
-
-
 def build_from_store(
     survey: Any, settings: Any, *, wave: str | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Read the store and the survey's source, then build the report (the I/O edge)."""
     from cxops.analysis.data import load_survey_data
+    from cxops.analysis.outcomes import outcome_values
     from cxops.analysis.provenance import provenance
     from cxops.store.db import open_store, store_exists
 
