@@ -86,7 +86,7 @@ def test_assignee_chain_never_leaves_a_task_unassigned():
         choose_assignee(
             " Anna@ACME.example ", fallback=FALLBACK, owner=OWNER, sender="x@y.example"
         ).email
-        == "Anna@acme.example"
+        == "anna@acme.example"
     )
     empty = choose_assignee("", fallback=FALLBACK, owner=OWNER, sender="x@y.example")
     assert (empty.email, empty.via) == (FALLBACK, "fallback") and "empty" in empty.reason

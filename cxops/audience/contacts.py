@@ -10,9 +10,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+#: Plain ASCII addresses that `email-validator` accepts as they are, checked without it:
+#: dot-atom local part, LDH labels without "--", a letters-only top-level label. The
+#: equivalence is a property test (tests/test_properties_email.py); all else goes to it.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_MAX_LOCAL = 64
+_MAX_ADDRESS = 254
 
 
 @dataclass(slots=True)
@@ -41,15 +48,43 @@ class BadRow:
 
 
 def normalize_email(raw: Any) -> str | None:
-    """Trimmed, domain lower-cased; None when it is not a valid address."""
+    """The address as stored and compared, or None when it is not a deliverable address.
+
+    Checked by `email-validator` (the library pydantic uses) without DNS look-ups:
+    internationalised domains are accepted and kept in their ASCII (IDNA) form, which
+    every channel can deliver; forms SMTP cannot deliver (quoted local parts, IP
+    literals, special-use domains like `.test`) are refused. The whole address is
+    lower-cased, so `ANN@X.EXAMPLE` and `ann@x.example` are one person everywhere the
+    store compares addresses (dedupe, suppressions, history).
+    """
     if raw is None:
         return None
     text = str(raw).strip()
-    if text.count("@") != 1 or len(text) > 320:
+    if not text or len(text) > 4 * _MAX_ADDRESS:
         return None
+    if text.isascii() and _plain(text):
+        return text.lower()
+    return _validated(text)
+
+
+def _plain(text: str) -> bool:
+    if len(text) > _MAX_ADDRESS or not _PLAIN_EMAIL.fullmatch(text):
+        return False
     local, domain = text.rsplit("@", 1)
-    candidate = f"{local}@{domain.lower()}"
-    return candidate if _EMAIL.match(candidate) else None
+    if len(local) > _MAX_LOCAL or "--" in domain:
+        return False
+    domain = domain.lower()
+    return not any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE)
+
+
+def _validated(text: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 # -- typed columns -----------------------------------------------------------------

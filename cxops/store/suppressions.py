@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cxops.audience.contacts import normalize_email
 from cxops.store.models import Suppression
 
 #: Strongest first: a person held back for several reasons counts under the first.
@@ -28,6 +29,7 @@ def suppress(
     """
     if reason not in REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}")
+    email = address_key(email)
     existing = session.get(Suppression, email)
     if existing is None:
         session.add(
@@ -43,8 +45,14 @@ def suppress(
     return False
 
 
+def address_key(email: str) -> str:
+    """The form the store keeps and compares an address in (see `normalize_email`)."""
+    return normalize_email(email) or email.strip().lower()
+
+
 def suppression_reason(session: Session, email: str) -> str | None:
-    return session.scalar(select(Suppression.reason).where(Suppression.email == email))
+    key = address_key(email)
+    return session.scalar(select(Suppression.reason).where(Suppression.email == key))
 
 
 def list_suppressions(
