@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         default=None,
         description="SendGrid event-webhook public key; when set, unsigned events are refused.",
     )
+    sendgrid_webhook_insecure: bool = Field(
+        default=False,
+        description="Accept unsigned SendGrid events (no public key set); logged loudly.",
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="smtp://user:password@host:port (STARTTLS) or smtps://… (SSL).",
