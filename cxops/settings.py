@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         default=None,
         description="Calendly webhook signing key; /webhooks/calendly refuses everything without it.",
     )
+    sendgrid_webhook_insecure: bool = Field(
+        default=False,
+        description="Accept unsigned SendGrid events (no public key set); logged loudly.",
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="smtp://user:password@host:port (STARTTLS) or smtps://… (SSL).",

@@ -62,3 +62,36 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
         )
     finally:
         check.dispose()
+
+
+@pytest.mark.browser
+def test_the_task_page_is_styled_like_the_answer_page(empty_project, tmp_path, browser):
+    """Radios of at least 24 px, outcomes on one line each, one primary button, a real
+    form action, no axe-core violation, at a phone's width."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    settings, path, _view = one_task(empty_project, store, {"score": 2}, "Ada Lovelace", NOW)
+    with serving(create_app(settings, store=store)) as base:
+        context = browser.new_context(viewport={"width": 320, "height": 800})
+        page = context.new_page()
+        page.goto(base + path)
+        action = page.locator("form").get_attribute("action")
+        assert action and action == path.rsplit("/", 1)[-1]
+        for radio in page.locator("input[type=radio]").all():
+            box = radio.bounding_box()
+            assert box["width"] >= 24 and box["height"] >= 24, box
+        for option in page.locator(".choice span").all():
+            lines = option.evaluate("e => e.getClientRects().length")
+            assert lines == 1, option.inner_text()
+        backgrounds = page.eval_on_selector_all(
+            "button", "els => els.map(e => getComputedStyle(e).backgroundColor)"
+        )
+        white = "rgb(255, 255, 255)"
+        assert len(backgrounds) == 2 and backgrounds.count(white) == 1, backgrounds
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "task-page-320px.png"), full_page=True)
+        results = Axe().run(page)
+        assert results.violations_count == 0, results.generate_report()
+        context.close()
+    store.dispose()

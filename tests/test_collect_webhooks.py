@@ -5,17 +5,20 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cxops.collect import create_app
 from cxops.collect.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from cxops.store.db import open_store
 from cxops.store.models import Send, Suppression, WebhookEvent
 from cxops.testing.collect import add_send, client_for
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +44,11 @@ def signed(private_key, body: bytes, timestamp: int) -> dict[str, str]:
 
 
 class Hook:
-    def __init__(self, project, store_url, public_key=None):
+    def __init__(self, project, store_url, public_key=None, *, insecure=True):
         self.settings = project.settings(
-            database_url=store_url, sendgrid_webhook_public_key=public_key
+            database_url=store_url,
+            sendgrid_webhook_public_key=public_key,
+            sendgrid_webhook_insecure=insecure if public_key is None else None,
         )
         self.store = open_store(store_url)
         self.client = client_for(create_app(self.settings, store=self.store))
@@ -111,24 +116,45 @@ def test_delivered_open_click_update_the_ledger_once(hook):
     ("event", "extra", "reason"),
     [
         ("bounce", {"type": "bounce"}, "bounced"),
-        ("dropped", {"reason": "Bounced Address"}, "bounced"),
         ("spamreport", {}, "spam"),
         ("unsubscribe", {}, "unsubscribed"),
         ("group_unsubscribe", {"asm_group_id": 7}, "unsubscribed"),
+        # SendGrid's documented drop reasons (Event Webhook reference, "dropped")
+        ("dropped", {"reason": "Bounced Address"}, "bounced"),
+        ("dropped", {"reason": "Unsubscribed Address"}, "unsubscribed"),
+        ("dropped", {"reason": "Spam Reporting Address"}, "spam"),
+        ("dropped", {"reason": "Invalid"}, "bounced"),
+        ("dropped", {"reason": "Invalid SMTPAPI header"}, None),
+        ("dropped", {"reason": "Spam Content"}, None),
+        ("dropped", {"reason": "Recipient List over Package Quota"}, None),
+        ("dropped", {"reason": "Something new"}, None),
     ],
 )
 def test_suppressing_events(hook, event, extra, reason):
     reply = hook.client.post("/webhooks/sendgrid", json=[hook.event(event, "x1", **extra)])
-    assert reply.json()["suppressed"] == 1
-    assert hook.suppressions() == {"jane@example.com": (reason, "sendgrid")}
+    assert reply.status_code == 200
+    if reason is None:
+        assert (reply.json()["suppressed"], reply.json()["recorded"]) == (0, 1)
+        assert hook.suppressions() == {}
+    else:
+        assert reply.json()["suppressed"] == 1
+        assert hook.suppressions() == {"jane@example.com": (reason, "sendgrid")}
+    with hook.store.session() as session:
+        [row] = session.scalars(select(WebhookEvent))
+    assert (row.event, row.send_id) == (event, hook.send_id)
+    if event == "dropped":
+        assert row.detail == extra["reason"]
 
 
 def test_a_blocked_bounce_is_recorded_but_suppresses_nobody(hook):
     reply = hook.client.post(
         "/webhooks/sendgrid", json=[hook.event("bounce", "b1", type="blocked")]
     )
-    assert reply.json()["ignored"] == 1
+    assert reply.json()["recorded"] == 1
     assert hook.suppressions() == {}
+    with hook.store.session() as session:
+        [row] = session.scalars(select(WebhookEvent))
+    assert row.detail.startswith("blocked: a temporary block")
 
 
 def test_events_are_applied_once_by_sg_event_id(hook):
@@ -152,12 +178,100 @@ def test_custom_args_nested_and_unknown_sends_are_tolerated(hook):
 
 
 def test_malformed_bodies_are_400_and_change_nothing(hook):
-    for body in (b"not json", b'{"event": "open"}', b'[{"no": "event"}]'):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for body in (b"not json", b'{"event": "open"}', deep, b"[" * 100_000):
         reply = hook.client.post(
             "/webhooks/sendgrid", content=body, headers={"Content-Type": "application/json"}
         )
-        assert reply.status_code == 400
+        assert reply.status_code == 400, body[:20]
     assert hook.send().opened_at is None
+
+
+def test_a_malformed_item_is_kept_aside_and_the_valid_ones_are_applied(hook):
+    from cxops.store.models import WebhookReject
+
+    events = [
+        {"no": "event"},
+        hook.event("open", "o1"),
+        "not an object",
+        hook.event("delivered", "d1", email=["a", "list"]),
+        hook.event("spamreport", "s1"),
+    ]
+    reply = hook.client.post("/webhooks/sendgrid", json=events)
+    assert reply.status_code == 200  # SendGrid must not retry the valid events
+    body = reply.json()
+    assert (body["received"], body["rejected"], body["suppressed"]) == (5, 3, 1)
+    assert hook.send().opened_at is not None and hook.send().delivered_at is None
+    with hook.store.session() as session:
+        rejects = session.scalars(select(WebhookReject).order_by(WebhookReject.id)).all()
+    assert [r.reason for r in rejects] == [
+        "item 0: expected an 'event' name",
+        "item 2: expected an object, found str",
+        "item 3: expected 'email' to be an address",
+    ]
+    assert json.loads(rejects[0].item) == {"no": "event"}
+
+
+def test_unsigned_events_are_refused_unless_the_operator_opted_in(project, store_url):
+    strict = Hook(project, store_url, insecure=False)
+    try:
+        reply = strict.client.post("/webhooks/sendgrid", json=[strict.event("spamreport", "s")])
+        assert reply.status_code == 403
+        assert "CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY" in reply.json()["error"]
+        assert strict.suppressions() == {}
+    finally:
+        strict.store.dispose()
+
+
+def test_the_serve_command_says_which_mode_it_is_in(project):
+    from cxops.collect.webhooks import webhook_mode
+
+    assert webhook_mode(project.settings()).startswith("SendGrid events: refused")
+    insecure = webhook_mode(project.settings(sendgrid_webhook_insecure=True))
+    assert "INSECURE" in insecure
+    signed_mode = webhook_mode(project.settings(sendgrid_webhook_public_key="x"))
+    assert signed_mode.startswith("SendGrid events: signed events only")
+
+
+def test_events_for_addresses_never_mailed_are_ignored_and_keep_no_address(hook):
+    stranger = hook.event("bounce", "x1", type="bounce", email="victim@else.example")
+    stranger.pop("send_id")
+    forged = hook.event("spamreport", "x2", email="victim@else.example")  # our send id
+    reply = hook.client.post("/webhooks/sendgrid", json=[stranger, forged]).json()
+    assert (reply["ignored"], reply["suppressed"]) == (2, 0)
+    assert hook.suppressions() == {}
+    with hook.store.session() as session:
+        rows = session.scalars(select(WebhookEvent)).all()
+    assert [(r.email, r.send_id) for r in rows] == [(None, None), (None, None)]
+
+
+def test_recorded_sendgrid_payloads_reach_the_ledger_by_message_id_whatever_the_case(hook):
+    """The event shapes of SendGrid's Event Webhook reference (tests/data), carrying only
+    `sg_message_id` (no custom args), with the address in other letter case."""
+    with hook.store.session() as session:
+        session.execute(
+            update(Send)
+            .where(Send.send_id == hook.send_id)
+            .values(provider_id="14c5d75ce93.dfd.64b469")
+        )
+    recorded = json.loads((DATA / "sendgrid_events.json").read_text())
+    for item in recorded:
+        item["email"] = "JANE@Example.com"
+    by_event = {item["event"]: item for item in recorded}
+    first = [by_event[name] for name in ("processed", "deferred", "delivered", "open", "click")]
+    reply = hook.client.post("/webhooks/sendgrid", json=first).json()
+    assert reply["sends_updated"] == 3
+    assert hook.send().delivered_at is not None and hook.send().clicked_at is not None
+    reply = hook.client.post("/webhooks/sendgrid", json=[by_event["group_unsubscribe"]]).json()
+    assert hook.suppressions() == {"jane@example.com": ("unsubscribed", "sendgrid")}
+    reply = hook.client.post("/webhooks/sendgrid", json=[by_event["group_resubscribe"]]).json()
+    assert reply["resubscribed"] == 1 and hook.suppressions() == {}
+    blocked = next(i for i in recorded if i["event"] == "bounce" and i["type"] == "blocked")
+    assert hook.client.post("/webhooks/sendgrid", json=[blocked]).json()["recorded"] == 1
+    assert hook.suppressions() == {}
+    dropped = hook.client.post("/webhooks/sendgrid", json=[by_event["dropped"]]).json()
+    assert dropped["suppressed"] == 1
+    assert hook.suppressions() == {"jane@example.com": ("bounced", "sendgrid")}
 
 
 def test_signed_and_fresh_requests_are_accepted(signed_hook, private_key):

@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0006_task_assignment_snooze"
+HEAD = "0007_webhook_rejects"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:

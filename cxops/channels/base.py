@@ -14,6 +14,8 @@ from cxops.messages.types import MessageGroup
 DeliveryStatus = Literal["sent", "failed", "retry", "in_doubt"]
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+=@-]")
+#: C0 and C1 controls, DEL, and the Unicode line and paragraph separators: never in a name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +65,25 @@ def safe_path_part(value: str) -> str:
     """`value` as one file-name component: no separators, no `..`, never empty."""
     cleaned = _UNSAFE_NAME.sub("_", value).strip(".") or "_"
     return cleaned
+
+
+def clean_display_name(name: str | None) -> str | None:
+    """A recipient's display name safe for every channel: control characters (CR, LF,
+    NUL, …) become spaces, runs of white space one space; None when nothing is left.
+
+    Commas, semicolons and quotes stay: a MIME channel quotes or encodes them (see
+    `cxops.channels.mime.format_address`); SendGrid needs `sendgrid_display_name`.
+    """
+    if name is None:
+        return None
+    cleaned = " ".join(_CONTROL.sub(" ", name).split())
+    return cleaned or None
+
+
+def sendgrid_display_name(name: str | None) -> str | None:
+    """`clean_display_name` without `,` and `;`, which SendGrid's Mail Send limitations
+    forbid in `personalizations[].to[].name` (such mail is dropped as invalid)."""
+    cleaned = clean_display_name(name)
+    if cleaned is None:
+        return None
+    return " ".join(cleaned.replace(",", " ").replace(";", " ").split()) or None

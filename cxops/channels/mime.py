@@ -25,7 +25,7 @@ from datetime import datetime
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 
-from cxops.channels.base import BatchContext
+from cxops.channels.base import BatchContext, clean_display_name
 from cxops.messages.types import OutgoingMessage
 
 MAX_LINE = 78
@@ -114,6 +114,7 @@ def format_address(email: str, name: str | None, linesep: str = "\n") -> str:
     """`Name <email>`: the name as atoms, a quoted string or encoded words."""
     if "<" in email or ">" in email or any(ch in email for ch in "\r\n\t ,"):
         raise ValueError(f"invalid email address {email!r}")
+    name = clean_display_name(name)  # CR, LF, NUL … would break parsers reading it back
     if not name:
         return email
     if _ATEXT_PHRASE.fullmatch(name) and "=?" not in name:

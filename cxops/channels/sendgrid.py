@@ -28,7 +28,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cxops.channels.base import BatchContext, Delivery, DeliveryStatus, same_outcome
+from cxops.channels.base import (
+    BatchContext,
+    Delivery,
+    DeliveryStatus,
+    same_outcome,
+    sendgrid_display_name,
+)
 from cxops.errors import ChannelError
 from cxops.messages.types import MessageGroup, Recipient
 
@@ -68,15 +74,13 @@ def _address(header: str) -> dict[str, str]:
     name, email = parseaddr(header)
     if not email:
         raise ChannelError(f"invalid sender address {header!r}")
-    return {"email": email, "name": name} if name else {"email": email}
+    shown = sendgrid_display_name(name)
+    return {"email": email, "name": shown} if shown else {"email": email}
 
 
 def _personalization(recipient: Recipient, context: BatchContext) -> dict[str, Any]:
-    to = (
-        {"email": recipient.email, "name": recipient.name}
-        if recipient.name
-        else {"email": recipient.email}
-    )
+    name = sendgrid_display_name(recipient.name)
+    to = {"email": recipient.email, "name": name} if name else {"email": recipient.email}
     custom_args = {
         "survey": context.survey_id,
         "wave": context.wave_id,

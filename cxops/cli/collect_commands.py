@@ -33,11 +33,14 @@ def serve(
 ) -> None:
     """Run the collector (answer pages, unsubscribe, SendGrid events) with uvicorn."""
     from cxops.collect.server import serve_collector
+    from cxops.collect.webhooks import webhook_mode
 
     settings = settings_for(project_dir)
     console().print(
         f"collector listening on http://{host}:{port} (links use {settings.public_url})"
     )
+    mode = webhook_mode(settings)
+    console().print(f"[bold red]{mode}[/]" if "INSECURE" in mode else mode, highlight=False)
     serve_collector(settings, host=host, port=port)
 
 

@@ -37,6 +37,11 @@ class CollectorState:
         self.signing_key: bytes = settings.signing_key()
         key = settings.sendgrid_webhook_public_key
         self.webhook_verifier = SignatureVerifier(key) if key else None
+        if key is None and settings.sendgrid_webhook_insecure:
+            log.warning(
+                "SendGrid webhook INSECURE: unsigned events are accepted "
+                "(CXOPS_SENDGRID_WEBHOOK_INSECURE=true); set CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY"
+            )
         self._store = store
         self._lock = threading.Lock()
         self._surveys: dict[str, Survey] = {}

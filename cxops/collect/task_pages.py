@@ -65,6 +65,8 @@ def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLR
         "max_note": MAX_NOTE,
         "message": None,
         "error": None,
+        # The page's own URL, relative (/t/TOKEN), never `action=""`.
+        "action": request.url.path.rsplit("/", 1)[-1],
         **context,
     }
     pages = getattr(request.app.state, "pages", None)

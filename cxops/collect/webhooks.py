@@ -2,7 +2,13 @@
 
 With `CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY` set, a request must carry SendGrid's
 ECDSA signature over timestamp + body, and a timestamp within five minutes of the
-clock; anything else is refused with 403 and changes nothing.
+clock; anything else is refused with 403 and changes nothing. Without a key every
+request is refused, unless the operator opted in to unsigned events with
+`CXOPS_SENDGRID_WEBHOOK_INSECURE=true` (logged loudly at start and per request).
+
+A body that is not a JSON list (or is nested too deep to read) is a 400. In a list,
+each malformed item is kept aside with its reason and the valid ones are applied:
+the batch is answered 2xx, so SendGrid does not retry the valid events for 24 h.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +26,10 @@ from fastapi.responses import JSONResponse
 
 from cxops.audience.contacts import normalize_email
 from cxops.errors import ConfigError, CxopsError
-from cxops.store.events import ProviderEvent, apply_events
+from cxops.settings import Settings
+from cxops.store.events import ProviderEvent, RejectedItem, apply_events
+
+log = logging.getLogger("cxops.collect")
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -73,20 +83,63 @@ class SignatureVerifier:
             raise WebhookRefused("bad signature")
 
 
-def parse_events(payload: bytes) -> list[ProviderEvent]:
-    """The events of a webhook body (a JSON list of objects); WebhookPayloadError if not."""
+def webhook_mode(settings: Settings) -> str:
+    """How the collector treats SendGrid events, in one line (`cxops serve` prints it)."""
+    if settings.sendgrid_webhook_public_key:
+        return "SendGrid events: signed events only (CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY)"
+    if settings.sendgrid_webhook_insecure:
+        return (
+            "SendGrid events: INSECURE, unsigned events accepted "
+            "(CXOPS_SENDGRID_WEBHOOK_INSECURE=true): anyone reaching /webhooks/sendgrid "
+            "can suppress addresses; set CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY"
+        )
+    return (
+        "SendGrid events: refused (no CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY; "
+        "CXOPS_SENDGRID_WEBHOOK_INSECURE=true accepts unsigned ones)"
+    )
+
+
+def parse_events(payload: bytes) -> tuple[list[ProviderEvent], list[RejectedItem]]:
+    """The events of a webhook body and its malformed items with their reasons.
+
+    WebhookPayloadError when the body is not a JSON list (or is nested too deep).
+    """
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise WebhookPayloadError("body is not JSON") from None
+    except RecursionError:
+        raise WebhookPayloadError("body is nested too deep to be a list of events") from None
     if not isinstance(data, list) or len(data) > MAX_EVENTS:
         raise WebhookPayloadError(f"expected a JSON list of at most {MAX_EVENTS} events")
-    events = []
-    for item in data:
-        if not isinstance(item, dict) or not isinstance(item.get("event"), str):
-            raise WebhookPayloadError("every event must be an object with an 'event' name")
-        events.append(_event(item))
-    return events
+    events: list[ProviderEvent] = []
+    rejects: list[RejectedItem] = []
+    for index, item in enumerate(data):
+        problem = _problem(item)
+        if problem is not None:
+            rejects.append(RejectedItem(f"item {index}: {problem}", item))
+        else:
+            events.append(_event(item))
+    return events, rejects
+
+
+def _problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return f"expected an object, found {type(item).__name__}"
+    if not isinstance(item.get("event"), str) or not item["event"]:
+        return "expected an 'event' name"
+    email = item.get("email")
+    if email is not None and (not isinstance(email, str) or normalize_email(email) is None):
+        return "expected 'email' to be an address"
+    return None
+
+
+def _message_id(value: Any) -> str | None:
+    """`sg_message_id` is the Mail Send reply's X-Message-Id, then `.filter…` (SendGrid's
+    Event Webhook reference): the X-Message-Id the ledger keeps as `provider_id`."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value.split(".filter", 1)[0][:255] or None
 
 
 def _event(item: dict[str, Any]) -> ProviderEvent:
@@ -106,6 +159,7 @@ def _event(item: dict[str, Any]) -> ProviderEvent:
         send_id=str(send_id)[:32] if isinstance(send_id, str | int) else None,
         occurred_at=_timestamp(item.get("timestamp")),
         detail=str(detail)[:400] if detail is not None else None,
+        message_id=_message_id(item.get("sg_message_id")),
     )
 
 
@@ -118,11 +172,14 @@ def _timestamp(value: Any) -> datetime:
 
 def _summary(events: Sequence[ProviderEvent], applied: Any) -> dict[str, int]:
     return {
-        "received": len(events),
+        "received": applied.received,
         "duplicates": applied.duplicates,
         "suppressed": applied.suppressed,
         "sends_updated": applied.sends_updated,
         "ignored": applied.ignored,
+        "recorded": applied.recorded,
+        "resubscribed": applied.resubscribed,
+        "rejected": applied.rejected,
     }
 
 
@@ -139,6 +196,15 @@ async def sendgrid_events(request: Request) -> JSONResponse:
             request.headers.get(TIMESTAMP_HEADER),
             now,
         )
-    events = parse_events(payload)
-    applied = await state.run_db(apply_events, state.store(), events, now)
+    elif not state.settings.sendgrid_webhook_insecure:
+        raise WebhookRefused(
+            "unsigned events are refused: set CXOPS_SENDGRID_WEBHOOK_PUBLIC_KEY "
+            "(or CXOPS_SENDGRID_WEBHOOK_INSECURE=true to accept them)"
+        )
+    else:
+        log.warning("accepting UNSIGNED SendGrid events (CXOPS_SENDGRID_WEBHOOK_INSECURE=true)")
+    events, rejects = parse_events(payload)
+    for reject in rejects:
+        log.warning("SendGrid event kept aside: %s", reject.reason)
+    applied = await state.run_db(apply_events, state.store(), events, now, rejects)
     return JSONResponse(_summary(events, applied))

@@ -3,28 +3,48 @@
 Every event id is claimed in `webhook_events` with an insert that does nothing on
 conflict, in the same transaction as its effect: a redelivered batch, or two
 deliveries racing, apply each event once.
+
+An event counts only when it reaches a send of the ledger, by its `send_id` (our
+custom arg) or by SendGrid's message id with the address; its address must be the
+send's (compared case-insensitively). Anything else (an address never mailed, a
+forged event) is ignored and keeps no address. What suppresses follows SendGrid's
+documentation (`DROP_REASONS`, `blocked` bounces); malformed items are kept aside
+(`record_rejects`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
-from cxops.store.models import Send, WebhookEvent
+from cxops.store.models import Send, Suppression, WebhookEvent, WebhookReject
 from cxops.store.suppressions import suppress
 
 #: Events that put the address on the suppression list, and under which reason.
 SUPPRESSING: dict[str, str] = {
     "bounce": "bounced",
-    "dropped": "bounced",
     "spamreport": "spam",
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",
+}
+#: SendGrid's documented `dropped` reasons (Event Webhook reference) and the suppression
+#: each means; None: the drop says nothing about the address (content, header or quota).
+#: An undocumented reason suppresses nobody and is recorded.
+DROP_REASONS: dict[str, str | None] = {
+    "bounced address": "bounced",
+    "unsubscribed address": "unsubscribed",
+    "spam reporting address": "spam",
+    "invalid": "bounced",  # an invalid address: never deliverable
+    "invalid smtpapi header": None,
+    "spam content": None,
+    "recipient list over package quota": None,
 }
 #: Events that update the send ledger, and the column they set (first time only).
 LEDGER: dict[str, str] = {
@@ -32,6 +52,8 @@ LEDGER: dict[str, str] = {
     "open": "opened_at",
     "click": "clicked_at",
 }
+#: How much of a malformed item is kept.
+REJECT_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +66,18 @@ class ProviderEvent:
     email: str | None
     send_id: str | None
     occurred_at: datetime
-    #: For `bounce`: `bounce` (hard) or `blocked` (not suppressed); for `dropped`: the reason.
+    #: For `bounce`: `bounce` (hard) or `blocked` (temporary); for `dropped`: the reason.
     detail: str | None = None
+    #: SendGrid's `sg_message_id` before `.filter…`: the Mail Send reply's X-Message-Id.
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedItem:
+    """A webhook item that could not be read, and why."""
+
+    reason: str
+    item: Any
 
 
 @dataclass(slots=True)
@@ -57,28 +89,71 @@ class EventsApplied:
     suppressed: int = 0
     sends_updated: int = 0
     ignored: int = 0
+    resubscribed: int = 0
+    recorded: int = 0
+    rejected: int = 0
 
 
-def apply_events(store: Store, events: Sequence[ProviderEvent], now: datetime) -> EventsApplied:
-    """Apply every event not applied before, in one transaction."""
-    summary = EventsApplied(received=len(events))
+def apply_events(
+    store: Store,
+    events: Sequence[ProviderEvent],
+    now: datetime,
+    rejects: Sequence[RejectedItem] = (),
+) -> EventsApplied:
+    """Apply every event not applied before, and keep `rejects` aside, in one transaction."""
+    summary = EventsApplied(received=len(events) + len(rejects), rejected=len(rejects))
     with store.session(write=True) as session:
+        record_rejects(session, rejects, now)
         for event in events:
-            if not _claim(session, event, now):
+            send = _send_of(session, event)
+            if not _claim(session, event, send, now):
                 summary.duplicates += 1
                 continue
-            _apply(session, event, now, summary)
+            _apply(session, event, send, now, summary)
     return summary
 
 
-def _claim(session: Session, event: ProviderEvent, now: datetime) -> bool:
+def record_rejects(session: Session, rejects: Sequence[RejectedItem], now: datetime) -> None:
+    for reject in rejects:
+        text = json.dumps(reject.item, ensure_ascii=False, default=str)[:REJECT_CHARS]
+        session.add(WebhookReject(received_at=now, reason=reject.reason[:255], item=text))
+
+
+def _same_address(a: str | None, b: str) -> bool:
+    return a is not None and a.casefold() == b.casefold()
+
+
+def _send_of(session: Session, event: ProviderEvent) -> Send | None:
+    """The send this event is about, None when the ledger holds none for its address."""
+    send = None
+    if event.send_id:
+        send = session.scalar(select(Send).where(Send.send_id == event.send_id))
+    elif event.message_id and event.email:
+        send = session.scalar(
+            select(Send)
+            .where(
+                Send.provider_id == event.message_id,
+                func.lower(Send.email) == event.email.lower(),
+            )
+            .limit(1)
+        )
+    if send is None:
+        return None
+    if event.email is not None and not _same_address(event.email, send.email):
+        return None  # the event names another address than the one we mailed
+    return send
+
+
+def _claim(session: Session, event: ProviderEvent, send: Send | None, now: datetime) -> bool:
     """True when this event id was not seen before (and is now recorded)."""
     values = {
         "event_id": event.event_id,
         "event": event.event[:32],
-        "send_id": event.send_id,
-        "email": event.email,
+        "send_id": send.send_id if send is not None else None,
+        # Data minimisation: an address that matched nothing is not kept.
+        "email": send.email if send is not None else None,
         "received_at": now,
+        "detail": _detail(event, send),
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -99,35 +174,59 @@ def _claim(session: Session, event: ProviderEvent, now: datetime) -> bool:
     return True
 
 
-def _apply(session: Session, event: ProviderEvent, now: datetime, summary: EventsApplied) -> None:
-    send = None
-    if event.send_id:
-        send = session.scalar(select(Send).where(Send.send_id == event.send_id))
-    if event.event in SUPPRESSING:
-        if event.event == "bounce" and (event.detail or "").lower() == "blocked":
-            summary.ignored += 1
-            return
-        email = event.email or (send.email if send is not None else None)
-        if email is None:
-            summary.ignored += 1
+def _detail(event: ProviderEvent, send: Send | None) -> str | None:
+    if send is None:
+        return "no send of the ledger for this event"
+    if event.event == "bounce" and (event.detail or "").lower() == "blocked":
+        return "blocked: a temporary block, not suppressed"
+    return event.detail[:400] if event.detail else None
+
+
+def suppression_for(event: ProviderEvent) -> str | None:
+    """The suppression reason an event means, None for none (see `DROP_REASONS`)."""
+    if event.event == "dropped":
+        return DROP_REASONS.get((event.detail or "").strip().lower())
+    if event.event == "bounce" and (event.detail or "").lower() == "blocked":
+        return None  # SendGrid: a temporary block by the receiving server
+    return SUPPRESSING.get(event.event)
+
+
+def _apply(
+    session: Session,
+    event: ProviderEvent,
+    send: Send | None,
+    now: datetime,
+    summary: EventsApplied,
+) -> None:
+    if send is None:
+        summary.ignored += 1
+        return
+    if event.event in SUPPRESSING or event.event == "dropped":
+        reason = suppression_for(event)
+        if reason is None:
+            summary.recorded += 1
             return
         detail = f"sendgrid {event.event}" + (f": {event.detail}" if event.detail else "")
-        if suppress(
-            session,
-            email,
-            SUPPRESSING[event.event],
-            source="sendgrid",
-            now=now,
-            detail=detail[:500],
-        ):
+        if suppress(session, send.email, reason, source="sendgrid", now=now, detail=detail[:500]):
             summary.suppressed += 1
         return
+    if event.event == "group_resubscribe":
+        lifted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            delete(Suppression)
+            .where(
+                func.lower(Suppression.email) == send.email.lower(),
+                Suppression.reason == "unsubscribed",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        summary.resubscribed += lifted.rowcount
+        return
     column = LEDGER.get(event.event)
-    if column is None or send is None:
+    if column is None:
         summary.ignored += 1
         return
     target = getattr(Send, column)
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Send)
         .where(Send.id == send.id, target.is_(None))
         .values({column: event.occurred_at})

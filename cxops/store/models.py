@@ -96,6 +96,8 @@ class Send(Base):
         ),
         # (batch, id) last: a claim reads its batch in order instead of sorting the wave.
         Index("ix_sends_claim", "survey_id", "wave_id", "step", "status", "batch", "id"),
+        # A provider event carrying only its message id finds its sends (webhooks).
+        Index("ix_sends_provider_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -168,7 +170,11 @@ class Response(Base):
 
 
 class WebhookEvent(Base):
-    """SendGrid events already applied (idempotency by sg_event_id)."""
+    """SendGrid events already applied (idempotency by sg_event_id).
+
+    `email` is kept only when the event matched a send of the ledger (data minimisation:
+    an event about an address never mailed keeps no address).
+    """
 
     __tablename__ = "webhook_events"
 
@@ -177,6 +183,21 @@ class WebhookEvent(Base):
     send_id: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(320))
     received_at: Mapped[datetime]
+    #: What the event did or why not: `blocked (temporary)`, a drop reason, `no such send` …
+    detail: Mapped[str | None] = mapped_column(String(400))
+
+
+class WebhookReject(Base):
+    """A webhook item that could not be read, kept aside with the reason (the valid items
+    of its batch were applied and the batch answered 2xx, so SendGrid does not retry)."""
+
+    __tablename__ = "webhook_rejects"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(255))
+    #: The item as received (JSON, cut at 2,000 characters).
+    item: Mapped[str] = mapped_column(Text)
 
 
 class Task(Base):
