@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -83,14 +83,19 @@ def references(source: str, *, expression: bool = True) -> References:
             local.add(node.name)
     names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - local
     fields: set[tuple[str, str]] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        target = node.node
+    for read in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(read, nodes.Getattr | nodes.Getitem)
+        target = read.node
         if not isinstance(target, nodes.Name) or target.name in local:
             continue
-        if isinstance(node, nodes.Getattr):
-            fields.add((target.name, node.attr))
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            fields.add((target.name, node.arg.value))
+        if isinstance(read, nodes.Getattr):
+            fields.add((target.name, read.attr))
+        elif (
+            isinstance(read, nodes.Getitem)
+            and isinstance(read.arg, nodes.Const)
+            and isinstance(read.arg.value, str)
+        ):
+            fields.add((target.name, read.arg.value))
     return References(frozenset(names), frozenset(fields))
 
 
@@ -144,7 +149,7 @@ def _compiled_expression(source: str) -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=1024)
-def _compiled_template(source: str):
+def _compiled_template(source: str) -> Template:
     try:
         return _ENV.from_string(source)
     except TemplateSyntaxError as exc:
@@ -177,7 +182,7 @@ class Scope:
             function = _compiled_expression(source)
         except ExpressionError as exc:
             raise ExpressionError(source, str(exc).removeprefix(f"{source!r}: "), where) from None
-        template = function._template
+        template = function._template  # type: ignore[attr-defined]  # Jinja's compiled expression
         if self._context is None:
             self._context = template.new_context(self._variables, shared=True)
         context = self._context
@@ -229,7 +234,7 @@ class Evaluator:
         except ExpressionError as exc:
             raise ExpressionError(source, str(exc).removeprefix(f"{source!r}: "), where) from None
         try:
-            return template.render(**self._helpers, **context)
+            return str(template.render(**self._helpers, **context))
         except _RUNTIME_ERRORS as exc:
             raise ExpressionError(source, _reason(exc), where) from None
 

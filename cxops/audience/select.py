@@ -119,6 +119,7 @@ def select_audience(
             tally._segment(segment)["sampled"] += 1
             yield invitee
         else:
+            assert sample is not None  # a sampler exists only for a sample
             sampler.add(item.key, _stratum(sample.stratify, invitee), invitee)
 
     if by_contact is not None:

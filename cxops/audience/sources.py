@@ -266,7 +266,7 @@ def _sql_rows(source: SqlSource, url: str, where: str) -> Iterator[Contact | Bad
             )
             builder.check_header(list(result.keys()), where)
             for number, record in enumerate(result.mappings(), start=1):
-                yield builder.build(number, record)
+                yield builder.build(number, dict(record))
     except SQLAlchemyError as exc:
         raise SourceError(where, _first_line(exc)) from None
     finally:

@@ -248,12 +248,12 @@ class SendGridChannel:
         return _Outcome("retry", error=error)
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
     def _retry_after(self, headers: Any, default: float) -> float:
         value = headers.get("Retry-After") if headers is not None else None
         try:
-            seconds = float(value)
+            seconds = float(value)  # type: ignore[arg-type]  # None and junk are caught
         except (TypeError, ValueError):
             return default
         return min(self.max_delay, max(0.0, seconds))

@@ -215,7 +215,9 @@ def _reply(step: str, code: int, reply: bytes) -> str:
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else error
+        return f"{exc.smtp_code} {text}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     pages = Pages(settings.project_dir)
     app.state.collector = state
     app.state.pages = pages
-    app.state.answer_script = pages.env.loader.get_source(pages.env, "pages/answer.js")[0]
+    app.state.answer_script = pages.source("pages/answer.js")
     app.include_router(routes.router)
     app.include_router(webhooks.router)
     app.include_router(calendly.router)
@@ -95,7 +95,8 @@ def error_body(app: FastAPI, locale: str | None, status: int) -> str:
     """The kind page for an HTTP error status, in `locale`."""
     kind = _PAGE_KINDS.get(status, "server_error")
     lang = page_locale(locale)
-    return app.state.pages.render(
+    pages: Pages = app.state.pages
+    return pages.render(
         "pages/error.html.j2",
         lang,
         title=message(lang, f"{kind}_title"),

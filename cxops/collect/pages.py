@@ -46,9 +46,15 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        css = self.env.loader.get_source(self.env, CSS_TEMPLATE)[0].strip()
+        css = self.source(CSS_TEMPLATE).strip()
         self.style_hash = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
         self.env.globals["page_css"] = Markup(css)
+
+    def source(self, name: str) -> str:
+        """The text of a page template or asset as found (project over built-ins)."""
+        loader = self.env.loader
+        assert loader is not None  # set in __init__
+        return loader.get_source(self.env, name)[0]
 
     def render(self, template: str, locale: str | None, **context: Any) -> str:
         """The page `template` (e.g. `pages/thanks.html.j2`) in the best page locale."""

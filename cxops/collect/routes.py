@@ -75,7 +75,8 @@ class Invitation:
 
 
 def collector(request: Request) -> CollectorState:
-    return request.app.state.collector
+    state: CollectorState = request.app.state.collector
+    return state
 
 
 def wants_json(request: Request) -> bool:

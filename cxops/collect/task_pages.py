@@ -43,18 +43,21 @@ _SAVED = {
 
 def _settings(request: Request) -> Settings:
     collector = getattr(request.app.state, "collector", None)
-    return collector.settings if collector is not None else request.app.state.settings
+    settings: Settings = collector.settings if collector is not None else request.app.state.settings
+    return settings
 
 
 def _store(request: Request) -> Store:
     collector = getattr(request.app.state, "collector", None)
-    return collector.store() if collector is not None else request.app.state.store
+    store: Store = collector.store() if collector is not None else request.app.state.store
+    return store
 
 
 def _survey(request: Request, survey_id: str) -> Survey | None:
     collector = getattr(request.app.state, "collector", None)
     if collector is not None:
-        return collector.survey(survey_id)
+        survey: Survey | None = collector.survey(survey_id)
+        return survey
     settings = _settings(request)
     return project_surveys(settings.surveys_path, settings.project_dir).surveys.get(survey_id)
 

@@ -208,7 +208,12 @@ def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, fro
     for name, expression in audience.segments.items():
         yield ("audience", "segments", name), expression, True, AUDIENCE_NAMES
     for index, question in enumerate(survey.questions):
-        yield ("questions", index, "text"), question.text, False, TEXT_NAMES
+        text = question.text
+        if isinstance(text, str):
+            yield ("questions", index, "text"), text, False, TEXT_NAMES
+        else:  # one text per locale
+            for locale, localized in text.items():
+                yield ("questions", index, "text", locale), localized, False, TEXT_NAMES
     if survey.invitation.subject is not None:
         yield ("invitation", "subject"), survey.invitation.subject, False, TEXT_NAMES
     if survey.interview is not None and survey.interview.screen is not None:

@@ -35,7 +35,7 @@ def wave_start(schedule: Schedule | None, now: datetime) -> datetime:
     if schedule is None:
         return local.replace(hour=0, minute=0, second=0, microsecond=0)
     if schedule.cron:
-        from croniter import croniter  # type: ignore[import-untyped]  # ships no types
+        from croniter import croniter
 
         # croniter's get_prev is strictly before; step one second past now to include it.
         previous: datetime = croniter(schedule.cron, local + timedelta(seconds=1)).get_prev(

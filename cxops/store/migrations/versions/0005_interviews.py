@@ -9,6 +9,7 @@ Create Date: 2026-12-01
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,11 +22,11 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _when(name: str, *, nullable: bool = True) -> sa.Column:
+def _when(name: str, *, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column:
+def _text(name: str, length: int | None, *, nullable: bool = False) -> sa.Column[Any]:
     kind = sa.Text() if length is None else sa.String(length=length)
     return sa.Column(name, kind, nullable=nullable)
 
