@@ -39,6 +39,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Both cores; a module's tests stay on one worker (they share module-scoped servers).
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: $(STAMP) chromium lint typecheck layers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
