@@ -38,3 +38,33 @@ def deploy_command(
         console().print(f"{result.path}: {state}; deployments: {', '.join(result.names)}")
     if check and result.changed:
         raise typer.Exit(1)
+
+
+@app.command("up")
+def up_command(
+    port: Annotated[int, typer.Option("--port", help="Port of the collector.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    prefect_port: Annotated[
+        int | None,
+        typer.Option("--prefect-port", help="Port of the local Prefect API (default: a free one)."),
+    ] = None,
+    project_dir: ProjectDirOption = None,
+) -> None:
+    """The collector, a local Prefect API and every schedule, until Ctrl-C.
+
+    While it runs, `cxops run`, `followups` and `digest` in this project use its API.
+    """
+    from cxops.schedule.up import run_until_stopped, start_up
+
+    settings = settings_for(project_dir)
+    out = console()
+    up = start_up(
+        settings.project_dir, host=host, port=port, prefect_port=prefect_port, say=out.print
+    )
+    out.print(
+        f"up: collector {up.api.collector_url} · Prefect API {up.api.url} "
+        f"(UI {up.api.url.removesuffix('/api')}) · logs in .cxops/logs/ · Ctrl-C stops"
+    )
+    code = run_until_stopped(up, say=out.print)
+    if code:
+        raise typer.Exit(code)
