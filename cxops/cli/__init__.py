@@ -13,6 +13,7 @@ import sys
 from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
+    privacy_commands,
     project_commands,
     spec_commands,
     wave_commands,
