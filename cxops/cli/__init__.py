@@ -18,6 +18,7 @@ from cxops.cli import (  # noqa: F401
     followup_commands,
     interview_commands,
     policy_commands,
+    privacy_commands,
     project_commands,
     report_commands,
     schedule_commands,

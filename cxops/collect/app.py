@@ -7,9 +7,11 @@ a retryable 503 — never a thank-you for an answer that was not stored.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
+import time
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from cxops.collect import calendly, my_tasks, routes, webhooks
 from cxops.collect.i18n import message, page_locale
@@ -41,12 +44,18 @@ from cxops.store.db import Store
 
 log = logging.getLogger("cxops.collect")
 
+#: Seconds a client has to send a whole request body: a stalled POST is dropped after it.
+BODY_READ_TIMEOUT = 15.0
+#: What a client that went away mid-request raises: not an error of ours, not a traceback.
+_DISCONNECTS = (ClientDisconnect, ConnectionResetError, BrokenPipeError)
+
 #: The follow-up engineer's task pages plug in here when the module exists.
 TASK_PAGES_MODULE = "cxops.collect.task_pages"
 _PAGE_KINDS = {
     400: "bad_request",
     404: "not_found",
     405: "not_found",
+    408: "bad_request",
     410: "expired",
     413: "too_large",
     500: "server_error",
@@ -54,7 +63,9 @@ _PAGE_KINDS = {
 }
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: Store | None = None, body_timeout: float = BODY_READ_TIMEOUT
+) -> FastAPI:
     """The collector for `settings`; `store` overrides the one at `settings.store_url`."""
     app = FastAPI(
         title="cxops collector",
@@ -76,6 +87,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     _error_handlers(app)
     app.add_middleware(CatchAll, render=lambda: error_body(app, None, 500))
     app.add_middleware(BodyLimit)
+    app.add_middleware(BodyTimeout, seconds=body_timeout, render=lambda: error_body(app, None, 408))
     app.add_middleware(SecurityHeaders, csp=content_security_policy([pages.style_hash]))
     app.add_middleware(AccessLog)
     app.router.on_shutdown.append(state.close)
@@ -181,6 +193,11 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, watch)
+        except BodyTimedOut:
+            raise  # BodyTimeout (outside) answers 408
+        except _DISCONNECTS:
+            log.info("client went away on %s", getattr(scope.get("route"), "path", "unmatched"))
+            return
         except Exception:
             log.exception(
                 "unexpected error on %s", getattr(scope.get("route"), "path", "unmatched")
@@ -194,3 +211,61 @@ class CatchAll:
                 b"text/html; charset=utf-8",
                 ((b"cache-control", b"no-store"),),
             )
+
+
+class BodyTimedOut(Exception):
+    """The client did not send its request body in time."""
+
+
+class BodyTimeout:
+    """Drops a request whose body does not arrive within `seconds` of the first read (408).
+
+    Without it a client that sends headers and then stalls holds a connection and a
+    worker for as long as it likes.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float, render: Callable[[], str]):
+        self.app = app
+        self.seconds = seconds
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline: float | None = None
+        done = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, done
+            if done:
+                return await receive()
+            if deadline is None:
+                deadline = time.monotonic() + self.seconds
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise BodyTimedOut from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watch)
+        except BodyTimedOut:
+            log.info("request body not received within %g s: dropped", self.seconds)
+            if not started:
+                await send_response(
+                    send,
+                    408,
+                    self.render().encode(),
+                    b"text/html; charset=utf-8",
+                    ((b"connection", b"close"), (b"cache-control", b"no-store")),
+                )

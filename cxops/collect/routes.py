@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
@@ -368,13 +368,21 @@ async def honeypot(request: Request, token: str) -> Response:
 
 
 def _check_database(state: CollectorState) -> None:
-    with state.store().session() as session:
-        session.execute(text("SELECT 1"))
+    """A real write, committed: a store that reads but cannot write is not healthy."""
+    from cxops.store.models import HealthCheck
+
+    with state.store().session(write=True) as session:
+        now = state.now()
+        changed = session.execute(
+            update(HealthCheck).where(HealthCheck.id == 1).values(checked_at=now)
+        )
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            session.add(HealthCheck(id=1, checked_at=now))
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the store answers, 503 otherwise."""
+    """200 when the store takes a write, 503 otherwise."""
     try:
         await collector(request).run_db(_check_database, collector(request))
     except (SQLAlchemyError, CxopsError):

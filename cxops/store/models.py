@@ -291,3 +291,29 @@ class Interview(Base):
     paid_at: Mapped[datetime | None]
     #: Every change: [{"at", "status", "source"}].
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Erasure(Base):
+    """A person's data was erased (`cxops forget`), recorded without their address.
+
+    `subject` is a keyed hash (HMAC-SHA256 under the project's signing key) of the
+    normalized address: the same person gives the same subject, so a repeated request
+    is recognised, but the address cannot be read back from it.
+    """
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    erased_at: Mapped[datetime]
+    #: What was erased: table or place -> how many rows or messages.
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HealthCheck(Base):
+    """One row the collector's `/healthz` writes, to prove the store takes writes."""
+
+    __tablename__ = "health_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime]

@@ -1,0 +1,76 @@
+"""Privacy requests: `cxops forget EMAIL` and `cxops export person EMAIL`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.collect_commands import export_app
+
+EmailArgument = Annotated[str, typer.Argument(help="The person's email address.")]
+
+
+def _context(project_dir: Path | None) -> tuple[Any, Any, list[Path]]:
+    from cxops.privacy.subject import Subject
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    folders = [settings.outbox_path, settings.project_dir / "preview"]
+    return settings, (Subject, open_store(settings.store_url)), folders
+
+
+def _free_text(settings: Any) -> dict[str, frozenset[str]]:
+    from cxops.collect.state import load_project_surveys
+
+    surveys = load_project_surveys(settings.surveys_path, settings.project_dir)
+    return {
+        survey_id: frozenset(q.id for q in survey.questions if q.type == "text")
+        for survey_id, survey in surveys.items()
+    }
+
+
+@app.command("forget")
+def forget_command(
+    email: EmailArgument, project_dir: ProjectDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Erase a person's personal data from the store and the outbox (answers stay, anonymous)."""
+    from cxops.privacy.erase import forget_person
+
+    settings, (subject_type, store), folders = _context(project_dir)
+    try:
+        subject = subject_type.of(email, settings.signing_key())
+        report = forget_person(
+            store,
+            subject,
+            now=settings.clock(),
+            free_text=_free_text(settings),
+            folders=folders,
+        )
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    out = console()
+    if not report.changed:
+        said = "already erased" if report.already_erased else "nothing stored"
+        out.print(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
+        return
+    erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
+    out.print(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+
+
+@export_app.command("person")
+def export_person_command(email: EmailArgument, project_dir: ProjectDirOption = None) -> None:
+    """Everything stored about a person, as JSON (a subject-access request)."""
+    from cxops.privacy.access import person_record
+
+    settings, (subject_type, store), folders = _context(project_dir)
+    try:
+        subject = subject_type.of(email, settings.signing_key())
+        print_json(person_record(store, subject, folders=folders))
+    finally:
+        store.dispose()

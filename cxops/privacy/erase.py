@@ -1,0 +1,224 @@
+"""`cxops forget EMAIL`: a person's personal data out of the store and the files.
+
+In the store, rows that matter for aggregates stay, with the person taken out:
+
+- `sends`: the address becomes a never-deliverable placeholder, the contact key a
+  pseudonym, the copy of their source row and the provider's ids are emptied;
+- `responses`: the contact key becomes the pseudonym; scores and choices stay (they
+  count in reports), free-text answers are removed (they may name anyone);
+- `tasks` about them: pseudonym, the title and note (which name them) and the
+  context columns are emptied; tasks assigned to them get the placeholder address;
+- `webhook_events`, `notifications`, `suppressions`: their address is removed.
+
+Then SQLite rewrites the file with `secure_delete` on, so no free page keeps the old
+values; PostgreSQL vacuums the tables it changed. Files: see `cxops.privacy.files`.
+The erasure is recorded in `erasures` under the keyed hash only; a repeat finds
+nothing left and records nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from cxops.privacy.files import scrub_files
+from cxops.privacy.subject import Subject
+from cxops.store.db import Store
+from cxops.store.models import (
+    Erasure,
+    Notification,
+    Response,
+    Send,
+    Suppression,
+    Task,
+    WebhookEvent,
+)
+
+ERASED_TITLE = "(erased on request)"
+#: The tables that hold personal data (vacuumed on PostgreSQL after an erasure).
+PERSONAL_TABLES = ("sends", "responses", "tasks", "webhook_events", "notifications", "suppressions")
+
+
+@dataclass(slots=True)
+class ErasureReport:
+    """What one `forget` changed: table or place -> rows or messages."""
+
+    subject: str
+    counts: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    already_erased: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "erased": dict(self.counts),
+            "files": list(self.files),
+            "already_erased": self.already_erased,
+        }
+
+
+def forget_person(
+    store: Store,
+    subject: Subject,
+    *,
+    now: datetime,
+    free_text: Mapping[str, frozenset[str]],
+    folders: list[Path],
+) -> ErasureReport:
+    """Erase `subject` from the store and from the files under `folders`; idempotent.
+
+    `free_text` maps a survey id to its free-text question ids (answers removed);
+    for a survey not in it, only numbers and booleans are kept.
+    """
+    report = ErasureReport(subject.digest)
+    with store.session(write=True) as session:
+        if store.dialect == "sqlite":
+            session.execute(text("PRAGMA secure_delete = ON"))
+        report.counts = _erase_rows(session, subject, free_text)
+        earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
+        report.already_erased = earlier is not None
+    report.files, messages = scrub_files(folders, subject.email)
+    report.counts["outbox_messages"] = messages
+    if report.changed or not report.already_erased:
+        with store.session(write=True) as session:
+            session.add(Erasure(subject=subject.digest, erased_at=now, counts=report.counts))
+    _rewrite_storage(store)
+    return report
+
+
+def _erase_rows(
+    session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]]
+) -> dict[str, int]:
+    email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
+    sends = session.execute(
+        select(Send.send_id, Send.survey_id, Send.contact_key).where(Send.email == email)
+    ).all()
+    send_ids = [row.send_id for row in sends]
+    keys = {(row.survey_id, row.contact_key) for row in sends}
+    counts: dict[str, int] = {}
+    counts["sends"] = _rowcount(
+        session.execute(
+            update(Send)
+            .where(Send.email == email)
+            .values(
+                email=placeholder,
+                contact_key=pseudonym,
+                contact={},
+                provider_id=None,
+                error=None,
+            )
+        )
+    )
+    counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text)
+    counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder)
+    counts["webhook_events"] = _rowcount(
+        session.execute(
+            update(WebhookEvent)
+            .where(or_(WebhookEvent.email == email, WebhookEvent.send_id.in_(send_ids or [""])))
+            .where(WebhookEvent.email.is_not(None))
+            .values(email=None)
+        )
+    )
+    counts["notifications"] = _erase_notifications(session, email, placeholder)
+    counts["suppressions"] = _rowcount(
+        session.execute(delete(Suppression).where(Suppression.email == email))
+    )
+    return counts
+
+
+def _anonymize_responses(
+    session: Session,
+    send_ids: list[str],
+    pseudonym: str,
+    free_text: Mapping[str, frozenset[str]],
+) -> int:
+    changed = 0
+    for chunk in _chunks(send_ids):
+        for response in session.scalars(select(Response).where(Response.send_id.in_(chunk))):
+            response.contact_key = pseudonym
+            response.answers = _kept_answers(response.answers, free_text.get(response.survey_id))
+            changed += 1
+    return changed
+
+
+def _kept_answers(answers: Mapping[str, Any], free_text: frozenset[str] | None) -> dict[str, Any]:
+    """Scores and choices stay for the aggregates; free text may name anyone and goes."""
+    if free_text is None:
+        return {k: v for k, v in answers.items() if isinstance(v, int | float | bool)}
+    return {k: v for k, v in answers.items() if k not in free_text}
+
+
+def _erase_tasks(
+    session: Session,
+    keys: set[tuple[str, str]],
+    email: str,
+    pseudonym: str,
+    placeholder: str,
+) -> int:
+    changed = 0
+    for survey_id, contact_key in sorted(keys):
+        changed += _rowcount(
+            session.execute(
+                update(Task)
+                .where(Task.survey_id == survey_id, Task.contact_key == contact_key)
+                .values(contact_key=pseudonym, title=ERASED_TITLE, note=None, context={})
+            )
+        )
+    changed += _rowcount(
+        session.execute(update(Task).where(Task.assignee == email).values(assignee=placeholder))
+    )
+    return changed
+
+
+def _erase_notifications(session: Session, email: str, placeholder: str) -> int:
+    changed = 0
+    for notification in session.scalars(
+        select(Notification).where(
+            or_(Notification.recipient == email, Notification.key.contains(email))
+        )
+    ):
+        notification.recipient = notification.recipient.replace(email, placeholder)
+        notification.key = notification.key.replace(email, placeholder)
+        notification.error = None
+        changed += 1
+    return changed
+
+
+def _rewrite_storage(store: Store) -> None:
+    """Leave no copy of the old values in free pages (SQLite) or dead tuples (PostgreSQL)."""
+    if store.dialect == "sqlite":
+        raw = store.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            for statement in (
+                "PRAGMA secure_delete = ON",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                "VACUUM",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ):
+                driver.execute(statement)
+        finally:
+            raw.close()
+    elif store.dialect == "postgresql":
+        with store.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            for table in PERSONAL_TABLES:
+                connection.exec_driver_sql(f"VACUUM {table}")
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,36 @@
+"""The person a privacy request is about: their normalized address and a keyed hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cxops.audience.contacts import normalize_email
+from cxops.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """`email` as the store keeps it; `digest` identifies them without the address."""
+
+    email: str
+    digest: str
+
+    @classmethod
+    def of(cls, raw: str, key: bytes) -> Subject:
+        email = normalize_email(raw)
+        if email is None:
+            raise ConfigError(f"expected an email address, found {raw!r}")
+        digest = hmac.new(key, b"cxops-erasure:" + email.encode(), hashlib.sha256).hexdigest()
+        return cls(email, digest)
+
+    @property
+    def pseudonym(self) -> str:
+        """What replaces their contact key: stable per person, meaningless without the key."""
+        return f"erased:{self.digest[:16]}"
+
+    @property
+    def placeholder_email(self) -> str:
+        """What replaces their address in columns that must hold one (never deliverable)."""
+        return f"erased-{self.digest[:16]}@erased.invalid"

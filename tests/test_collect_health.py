@@ -1,0 +1,121 @@
+"""Invariants of the collector's edges:
+
+- `/healthz` is 200 only when the store takes a write (a read-only store is 503);
+- a request body that stalls is dropped after the bound (408, connection closed);
+- a client that goes away mid-request is logged as such, never as an unexpected error.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+import uvicorn
+from cxops.collect.fixtures import client_for, invite
+
+from cxops.collect.app import create_app
+from cxops.store.db import Store, open_store
+
+
+def _read_only(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        return f"sqlite:///file:{path}?mode=ro&uri=true"
+    separator = "&" if "?" in url else "?"
+    return url + separator + "options=" + quote("-c default_transaction_read_only=on")
+
+
+def test_healthz_checks_a_write(project, store_url):
+    settings = project.settings(database_url=store_url)
+    open_store(store_url).dispose()
+    with client_for(create_app(settings)) as client:
+        reply = client.get("/healthz")
+        assert reply.status_code == 200 and reply.json()["status"] == "ok"
+    read_only = Store(_read_only(store_url))
+    try:
+        with client_for(create_app(settings, store=read_only)) as client:
+            reply = client.get("/healthz")
+        assert reply.status_code == 503 and reply.json()["status"] == "unavailable"
+    finally:
+        read_only.dispose()
+
+
+@contextmanager
+def serving(app) -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the collector did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _partial_post(port: int, path: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+        "score=10&".encode()
+    )
+    return sock
+
+
+@pytest.fixture
+def answer_path(project) -> str:
+    settings = project.settings()
+    store = open_store(settings.store_url)
+    try:
+        return invite(
+            store,
+            settings.signing_key(),
+            survey_id="nps-quarterly",
+            contact_key="k1",
+            email="person@example.com",
+            sent_at=settings.clock() - timedelta(hours=1),
+        ).answer_path
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_a_stalled_body_is_dropped_after_the_bound(project, answer_path, caplog):
+    app = create_app(project.settings(), body_timeout=1.0)
+    with serving(app) as port:
+        started = time.monotonic()
+        sock = _partial_post(port, answer_path)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        sock.close()
+        waited = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert waited < 8, f"held the connection {waited:.1f} s"
+    assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_client_going_away_is_no_unexpected_error(project, answer_path, caplog):
+    caplog.set_level(logging.INFO, logger="cxops.collect")
+    app = create_app(project.settings())
+    with serving(app) as port:
+        for _ in range(5):
+            _partial_post(port, answer_path).close()
+        time.sleep(1.5)
+    assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
+    assert "client went away" in caplog.text

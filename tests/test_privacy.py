@@ -1,0 +1,166 @@
+"""Invariants of `cxops forget` and `cxops export person`, on SQLite and PostgreSQL:
+
+- after `forget`, the address (in any case) and the person's name appear in no row of
+  any table, in no outbox file, and (SQLite) nowhere in the database file's bytes —
+  free pages included;
+- answers stay for the aggregates (scores kept, free text gone), other people's rows
+  are untouched;
+- the erasure is recorded under a keyed hash, never the address; a second `forget`
+  changes nothing and records nothing new;
+- `export person` lists everything stored about the person before, nothing after.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import text
+from test_followup_support import add_response, at, write_survey
+
+from cxops.store.db import open_store
+from cxops.store.models import Notification, Suppression, Task, WebhookEvent
+
+PERSON = "c1@customer.example"
+NAME = "Zoltan Quixwell"
+OTHER = "c2@customer.example"
+WHEN = at("2026-11-23T08:00:00+00:00")
+
+
+def _seed(project, store_url: str) -> None:
+    write_survey(project.root)
+    store = open_store(store_url)
+    try:
+        first = add_response(
+            store,
+            "c1",
+            {"score": 3, "reason": f"I am {NAME} and I am unhappy"},
+            when=WHEN,
+            contact={"name": NAME},
+        )
+        add_response(store, "c2", {"score": 9, "reason": "fine"}, when=WHEN)
+        with store.session() as session:
+            session.add(
+                Task(
+                    response_id=first,
+                    survey_id="nps-test",
+                    wave_id="2026-11",
+                    contact_key="c1",
+                    segment="smb",
+                    rule_id="detractor",
+                    rule_version="v1",
+                    title=f"Call {NAME} about their score of 3",
+                    assignee="csm.anna@acme.example",
+                    priority="high",
+                    note=f"{NAME} said call after 5",
+                    context={"name": NAME, "plan": "team"},
+                    created_at=WHEN,
+                    due_at=WHEN,
+                )
+            )
+            session.add(
+                Suppression(
+                    email=PERSON, reason="unsubscribed", source="collector", created_at=WHEN
+                )
+            )
+            session.add(WebhookEvent(event_id="e1", event="open", email=PERSON, received_at=WHEN))
+            session.add(
+                Notification(
+                    key=f"digest:{PERSON}:2026-11-23",
+                    kind="digest",
+                    recipient=PERSON,
+                    created_at=WHEN,
+                )
+            )
+    finally:
+        store.dispose()
+    outbox = project.root / "outbox" / "nps-test" / "2026-11"
+    outbox.mkdir(parents=True)
+    box = mailbox.mbox(outbox / "batch-000001.mbox")
+    for address, name in ((PERSON, NAME), (OTHER, "Other Person")):
+        message = EmailMessage()
+        message["From"] = "research@acme.example"
+        message["To"] = f"{name} <{address.upper() if address == PERSON else address}>"
+        message["Subject"] = "How are we doing?"
+        message.set_content(f"Hello {name}, ünïcode body for {address}\n", cte="quoted-printable")
+        box.add(message)
+    box.flush()
+    box.close()
+
+
+def _everything(store_url: str) -> str:
+    """Every value of every table, as one lower-cased text."""
+    store = open_store(store_url)
+    try:
+        with store.engine.connect() as connection:
+            tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
+            tables += ["notifications", "erasures", "waves"]
+            rows = [
+                repr(tuple(row))
+                for table in tables
+                for row in connection.execute(text(f"SELECT * FROM {table}"))
+            ]
+    finally:
+        store.dispose()
+    return "\n".join(rows).lower()
+
+
+def test_forget_erases_everywhere_and_keeps_the_aggregates(project, store_url):
+    env = {"CXOPS_DATABASE_URL": store_url}
+    project.settings()  # the signing key is generated once
+    _seed(project, store_url)
+    before = project.run(["export", "person", PERSON.upper()], env=env).json
+    assert before["email"] == PERSON and len(before["sends"]) == 1
+    assert before["responses"][0]["answers"]["score"] == 3
+    assert [t["title"] for t in before["tasks"]] == [f"Call {NAME} about their score of 3"]
+    assert len(before["suppressions"]) == len(before["webhook_events"]) == 1
+    assert len(before["notifications"]) == len(before["outbox_messages"]) == 1
+    assert before["erasures"] == []
+
+    result = project.run(["forget", PERSON.title(), "--json"], env=env).json
+    assert result["erased"]["sends"] == 1 and result["erased"]["outbox_messages"] == 1
+    assert not result["already_erased"]
+
+    stored = _everything(store_url)
+    assert PERSON not in stored and NAME.lower() not in stored
+    assert OTHER in stored and "fine" in stored, "other people's rows are untouched"
+    assert result["subject"] in stored, "the erasure is recorded under its keyed hash"
+    mbox = project.root / "outbox" / "nps-test" / "2026-11" / "batch-000001.mbox"
+    remaining = mailbox.mbox(mbox)
+    assert [m["To"] for m in remaining] == [f"Other Person <{OTHER}>"]
+    remaining.close()
+    files = b"".join(p.read_bytes() for p in (project.root / "outbox").rglob("*") if p.is_file())
+    assert PERSON.encode() not in files.lower() and NAME.encode() not in files
+    if store_url.startswith("sqlite"):
+        database = Path(store_url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        assert PERSON.encode() not in raw.lower() and NAME.encode() not in raw
+
+    after = project.run(["export", "person", PERSON], env=env).json
+    assert after["sends"] == after["responses"] == after["tasks"] == []
+    assert after["outbox_messages"] == [] and len(after["erasures"]) == 1
+
+    report = _report(project, env)
+    assert report == {"scores": [3, 9], "reasons": ["fine"]}, "answers kept, free text gone"
+
+    again = project.run(["forget", PERSON, "--json"], env=env).json
+    assert again["already_erased"] and not any(again["erased"].values())
+    assert len(project.run(["export", "person", PERSON], env=env).json["erasures"]) == 1
+    human = project.run(["forget", PERSON], env=env).stdout
+    assert "already erased" in human and PERSON not in human
+
+
+def _report(project, env) -> dict[str, list]:
+    exported = project.run(["export", "responses", "nps-test", "--format", "jsonl"], env=env).stdout
+    rows = [json.loads(line) for line in exported.splitlines() if line.strip()]
+    return {
+        "scores": sorted(row["answers"]["score"] for row in rows),
+        "reasons": sorted(row["answers"]["reason"] for row in rows if "reason" in row["answers"]),
+    }
+
+
+def test_forget_refuses_a_malformed_address(project):
+    result = project.run(["forget", "not-an-address"], expect_pass=False)
+    assert "expected an email address" in result.stderr and "Traceback" not in result.output
