@@ -226,3 +226,25 @@ def test_the_email_speaks_the_contacts_locale(project) -> None:
     french = message("fr")
     assert "C’était facile." in french.html
     assert "It was easy." in message("es").html  # undeclared: the first locale
+
+
+def test_french_text_emails_put_a_space_before_the_colon(project) -> None:
+    import yaml
+
+    survey = Survey.model_validate(yaml.safe_load(TRILINGUAL))
+    settings = project.settings(public_url="https://cx.acme.example")
+    message = InvitationRenderer(survey, settings).render_one(
+        SendView(
+            send_id="s-fr",
+            email="x@example.com",
+            contact_key="x",
+            segment="other",
+            locale="fr",
+            contact={},
+            step=0,
+            expires_at=settings.clock() + timedelta(days=3),
+        )
+    )
+    assert "Se désabonner des enquêtes par e-mail\u00a0: https://" in message.text
+    assert re.search(r"\(Pas du tout d’accord\)\u00a0: https://", message.text)
+    assert not re.search(r"\w: https://", message.text)

@@ -40,7 +40,7 @@ from cxops.store.responses import (
     read_response,
     record_answers,
 )
-from cxops.store.suppressions import suppress, suppression_reason
+from cxops.store.suppressions import lift_unsubscribe, suppress, suppression_reason
 
 router = APIRouter()
 
@@ -323,6 +323,15 @@ def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
         return send.email, _resolved(state, send.survey_id, send.locale)
 
 
+def _resubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
+    with state.store().session(write=True) as session:
+        send = find_send(session, send_id)
+        if send is None:
+            raise NotFoundError("no such invitation")
+        lift_unsubscribe(session, send.email)
+        return send.email, _resolved(state, send.survey_id, send.locale)
+
+
 @router.get("/u/{token}")
 async def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button; a GET changes nothing."""
@@ -331,22 +340,45 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
     email, locale, done = await state.run_db(_unsubscribe_target, state, send_id)
     request.state.locale = locale
     html = request.app.state.pages.render(
-        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=done, action=token
+        "pages/unsubscribe.html.j2",
+        locale,
+        email=mask_email(email),
+        done=done,
+        resubscribed=False,
+        action=token,
     )
     return HTMLResponse(html, headers=NO_STORE)
 
 
 @router.post("/u/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
-    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: final at once."""
+    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: at once.
+
+    The unsubscribed page offers a way back for a mistaken click: its `resubscribe=yes`
+    POST on the same token, while the link lives, lifts this unsubscribe (a bounce or a
+    spam report stays). Nothing else undoes an unsubscribe.
+    """
     state = collector(request)
     send_id = await _subject(request, "unsubscribe", token)
-    email, locale = await state.run_db(_unsubscribe, state, send_id)
+    form = await request.form()
+    try:
+        resubscribe = form.get("resubscribe") == "yes"
+    finally:
+        await form.close()
+    if resubscribe:
+        email, locale = await state.run_db(_resubscribe, state, send_id)
+    else:
+        email, locale = await state.run_db(_unsubscribe, state, send_id)
     request.state.locale = locale
     if wants_json(request):
-        return JSONResponse({"unsubscribed": True}, headers=NO_STORE)
+        return JSONResponse({"unsubscribed": not resubscribe}, headers=NO_STORE)
     html = request.app.state.pages.render(
-        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=True, action=token
+        "pages/unsubscribe.html.j2",
+        locale,
+        email=mask_email(email),
+        done=not resubscribe,
+        resubscribed=resubscribe,
+        action=token,
     )
     return HTMLResponse(html, headers=NO_STORE)
 
