@@ -248,3 +248,12 @@ def test_french_text_emails_put_a_space_before_the_colon(project) -> None:
     assert "Se désabonner des enquêtes par e-mail\u00a0: https://" in message.text
     assert re.search(r"\(Pas du tout d’accord\)\u00a0: https://", message.text)
     assert not re.search(r"\w: https://", message.text)
+
+
+def test_placeholders_in_each_translation_are_checked(empty_project) -> None:
+    broken = TRILINGUAL.replace('de: "Es war einfach."', 'de: "Es war einfach, {{ contact.nam }}."')
+    empty_project.write(
+        {"surveys/onboarding.yaml": broken, "data/customers.csv": "id,email,name\n"}
+    )
+    result = empty_project.run(["validate"], expect_pass=False)
+    assert "questions[0].text.de" in result.output and "'nam'" in result.output

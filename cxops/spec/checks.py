@@ -171,7 +171,11 @@ def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, fro
     for name, expression in audience.segments.items():
         yield ("audience", "segments", name), expression, True, AUDIENCE_NAMES
     for index, question in enumerate(survey.questions):
-        yield ("questions", index, "text"), question.text, False, TEXT_NAMES
+        if isinstance(question.text, dict):  # one text per locale (DESIGN.md, "Languages")
+            for locale, text in question.text.items():
+                yield ("questions", index, "text", locale), text, False, TEXT_NAMES
+        else:
+            yield ("questions", index, "text"), question.text, False, TEXT_NAMES
     if survey.invitation.subject is not None:
         yield ("invitation", "subject"), survey.invitation.subject, False, TEXT_NAMES
     for index, rule in enumerate(survey.followup):
