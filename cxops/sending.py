@@ -31,6 +31,7 @@ from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
 from cxops.store.ledger import ClaimedSend
 from cxops.store.models import Response
+from cxops.store.responses import CONFIRMED
 
 #: (event, count): ("planned", recipients pending) then ("batch", recipients handled).
 ProgressCallback = Callable[[str, int], None]
@@ -60,7 +61,10 @@ def notify_planned(counts: dict[str, Any]) -> None:
 def accepted_interviews(store: Store, survey_id: str) -> int:
     """How many people accepted an interview of this survey so far."""
     with store.session() as session:
-        answers = session.scalars(select(Response.answers).where(Response.survey_id == survey_id))
+        answers = session.scalars(
+            # A provisional acceptance (a scanner loading the yes link) counts nowhere.
+            select(Response.answers).where(Response.survey_id == survey_id, CONFIRMED)
+        )
         return sum(1 for answer in answers if answer.get("accepted") is True)
 
 
