@@ -172,6 +172,21 @@ def test_a_text_lacking_the_locale_falls_back_to_the_first_and_french_reads_fren
     assert "Hardest part?" in page  # no fr text: the survey's first locale
 
 
+def test_survey_texts_in_a_locale_without_page_strings_say_their_language(pages, project):
+    portuguese = (
+        NO_LOCALES.replace("id: plain", "id: plain-pt")
+        .replace(
+            '  from: "Acme <research@acme.example>"\n',
+            '  from: "Acme <research@acme.example>"\n  locales: [pt, en]\n',
+        )
+        .replace('"Would you recommend Acme?"', '{pt: "Recomendaria a Acme?", en: "Recommend?"}')
+    )
+    project.write({"surveys/plain-pt.yaml": portuguese})
+    page = pages.client.get(pages.invite("plain-pt", "pt-BR").answer_path).text
+    assert _lang(page) == "en"  # the page's own words: English
+    assert '<span lang="pt">Recomendaria a Acme?</span>' in page
+
+
 def test_an_undeclared_locale_gets_the_surveys_first_and_no_locales_means_english(pages):
     spanish = pages.client.get(pages.invite("onboarding", "es").answer_path).text
     assert _lang(spanish) == "en" and "It was easy." in spanish

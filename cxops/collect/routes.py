@@ -171,6 +171,9 @@ def _answer_page(
         "pages/answer.html.j2",
         locale,
         survey_name=invitation.title,
+        # The survey's texts are in the contact's locale even where the page's own
+        # words fall back to English (pages speak en, de, fr): `lang` says so.
+        text_lang=locale,
         questions=views,
         errors=bool(parsed and parsed.errors),
         action=token,
