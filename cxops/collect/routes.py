@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
+from cxops.collect import subscriptions
 from cxops.collect.answers import (
     FormQuestion,
     ParsedAnswers,
@@ -40,7 +41,6 @@ from cxops.store.responses import (
     read_response,
     record_answers,
 )
-from cxops.store.suppressions import lift_unsubscribe, suppress, suppression_reason
 
 router = APIRouter()
 
@@ -296,51 +296,12 @@ def _submit(
     return seen["invitation"], seen["parsed"], saved
 
 
-def _resolved(state: CollectorState, survey_id: str, requested: str) -> str:
-    survey = state.survey(survey_id)
-    return resolve(requested, survey.invitation.locales if survey else ["en"])
-
-
-def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, bool]:
-    with state.store().session() as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        done = suppression_reason(session, send.email) == "unsubscribed"
-        return send.email, _resolved(state, send.survey_id, send.locale), done
-
-
-def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
-    with state.store().session(write=True) as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        suppress(
-            session,
-            send.email,
-            "unsubscribed",
-            source="collector",
-            now=state.now(),
-            detail=f"survey {send.survey_id}",
-        )
-        return send.email, _resolved(state, send.survey_id, send.locale)
-
-
-def _resubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
-    with state.store().session(write=True) as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        lift_unsubscribe(session, send.email)
-        return send.email, _resolved(state, send.survey_id, send.locale)
-
-
 @router.get("/u/{token}")
 async def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button; a GET changes nothing."""
     state = collector(request)
     send_id = await _subject(request, "unsubscribe", token)
-    email, locale, done = await state.run_db(_unsubscribe_target, state, send_id)
+    email, locale, done = await state.run_db(subscriptions.unsubscribe_target, state, send_id)
     request.state.locale = locale
     html = request.app.state.pages.render(
         "pages/unsubscribe.html.j2",
@@ -369,9 +330,9 @@ async def unsubscribe(request: Request, token: str) -> Response:
     finally:
         await form.close()
     if resubscribe:
-        email, locale = await state.run_db(_resubscribe, state, send_id)
+        email, locale = await state.run_db(subscriptions.resubscribe, state, send_id)
     else:
-        email, locale = await state.run_db(_unsubscribe, state, send_id)
+        email, locale = await state.run_db(subscriptions.unsubscribe, state, send_id)
     request.state.locale = locale
     if wants_json(request):
         return JSONResponse({"unsubscribed": not resubscribe}, headers=NO_STORE)
