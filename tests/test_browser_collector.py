@@ -111,6 +111,7 @@ def test_keyboard_only_answer_with_javascript(live, browser):
     assert (stored.status, stored.answers) == ("partial", {"score": 7})
     assert stored.confirmed_at is None  # provisional until a person does something
     shot(page, "answer-js-preselected")
+    axe(page)
 
     page.keyboard.press("Tab")
     page.wait_for_selector("#answer-form[data-confirmed='yes']", timeout=10_000)
@@ -169,6 +170,7 @@ def test_a_missing_answer_is_shown_next_to_the_field_without_javascript(live, br
     assert page.inner_text("#score-error") == "Please answer this question."
     assert page.input_value("#reason-input") == "no score given"
     shot(page, "answer-error")
+    assert page.title() == "Please check your answers – Would you recommend us?"
     page.keyboard.press("Tab")
     page.focus("#score-0")
     page.keyboard.press("Space")
@@ -196,8 +198,23 @@ def test_unsubscribe_page_with_one_button(live, browser):
     with live.store.session() as session:
         [row] = session.scalars(select(Suppression)).all()
     assert (row.email, row.reason) == ("leaver@example.com", "unsubscribed")
+    axe(page)
+    page.get_by_role("button", name="Me réabonner").click()
+    page.wait_for_selector("h1:has-text('Vous êtes de nouveau abonné')")
+    shot(page, "resubscribed-fr")
+    axe(page)
+    with live.store.session() as session:
+        assert session.scalars(select(Suppression)).all() == []
     assert csp_problems == []
     context.close()
+
+
+def axe(page) -> None:
+    """axe-core (axe-playwright-python) finds no violation on the page as it is."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
 
 
 def test_a_link_from_a_real_outbox_message(project, live, browser):

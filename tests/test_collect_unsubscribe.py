@@ -67,8 +67,32 @@ def test_the_pages_button_unsubscribes_and_it_stays_final(setup):
     assert "Sie sind abgemeldet" in page.text
     again = client.post(inv.unsubscribe_path, headers={"Accept": "application/json"})
     assert again.json() == {"unsubscribed": True}
-    assert client.get(inv.unsubscribe_path).text.count("<button") == 0
+    again_page = client.get(inv.unsubscribe_path).text
+    assert again_page.count("<button") == 1 and "Wieder anmelden" in again_page
+    assert 'name="resubscribe" value="yes"' in again_page
     assert suppressions(store) == [("jane.doe@example.com", "unsubscribed", "collector")]
+
+
+def test_a_mistaken_click_can_be_undone_on_the_same_link(setup):
+    client, store, inv, key, now = setup
+    client.post(inv.unsubscribe_path, data={"List-Unsubscribe": "One-Click"})
+    assert suppressions(store) == [("Jane.Doe@example.com", "unsubscribed", "collector")]
+    assert client.get(inv.unsubscribe_path).status_code == 200  # a GET changes nothing
+    assert len(suppressions(store)) == 1
+    page = client.post(inv.unsubscribe_path, data={"resubscribe": "yes"})
+    assert page.status_code == 200 and "Sie sind wieder angemeldet" in page.text
+    assert suppressions(store) == []
+    assert page.text.count("<button") == 1  # and unsubscribing again is one click away
+    # a bounce or a spam report is not lifted by a resubscribe
+    with store.session(write=True) as session:
+        from cxops.store.suppressions import suppress
+
+        suppress(session, "Jane.Doe@example.com", "spam", source="sendgrid", now=now)
+    client.post(inv.unsubscribe_path, data={"resubscribe": "yes"})
+    assert suppressions(store) == [("Jane.Doe@example.com", "spam", "sendgrid")]
+    # after the link's life the same POST is refused and changes nothing
+    expired = make_token(key, "unsubscribe", inv.send_id, now - timedelta(minutes=1))
+    assert client.post("/u/" + expired, data={"resubscribe": "yes"}).status_code == 410
 
 
 def test_bad_tokens_unsubscribe_nobody(setup):

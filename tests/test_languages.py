@@ -172,6 +172,21 @@ def test_a_text_lacking_the_locale_falls_back_to_the_first_and_french_reads_fren
     assert "Hardest part?" in page  # no fr text: the survey's first locale
 
 
+def test_survey_texts_in_a_locale_without_page_strings_say_their_language(pages, project):
+    portuguese = (
+        NO_LOCALES.replace("id: plain", "id: plain-pt")
+        .replace(
+            '  from: "Acme <research@acme.example>"\n',
+            '  from: "Acme <research@acme.example>"\n  locales: [pt, en]\n',
+        )
+        .replace('"Would you recommend Acme?"', '{pt: "Recomendaria a Acme?", en: "Recommend?"}')
+    )
+    project.write({"surveys/plain-pt.yaml": portuguese})
+    page = pages.client.get(pages.invite("plain-pt", "pt-BR").answer_path).text
+    assert _lang(page) == "en"  # the page's own words: English
+    assert '<span lang="pt">Recomendaria a Acme?</span>' in page
+
+
 def test_an_undeclared_locale_gets_the_surveys_first_and_no_locales_means_english(pages):
     spanish = pages.client.get(pages.invite("onboarding", "es").answer_path).text
     assert _lang(spanish) == "en" and "It was easy." in spanish
@@ -226,3 +241,34 @@ def test_the_email_speaks_the_contacts_locale(project) -> None:
     french = message("fr")
     assert "C’était facile." in french.html
     assert "It was easy." in message("es").html  # undeclared: the first locale
+
+
+def test_french_text_emails_put_a_space_before_the_colon(project) -> None:
+    import yaml
+
+    survey = Survey.model_validate(yaml.safe_load(TRILINGUAL))
+    settings = project.settings(public_url="https://cx.acme.example")
+    message = InvitationRenderer(survey, settings).render_one(
+        SendView(
+            send_id="s-fr",
+            email="x@example.com",
+            contact_key="x",
+            segment="other",
+            locale="fr",
+            contact={},
+            step=0,
+            expires_at=settings.clock() + timedelta(days=3),
+        )
+    )
+    assert "Se désabonner des enquêtes par e-mail\u00a0: https://" in message.text
+    assert re.search(r"\(Pas du tout d’accord\)\u00a0: https://", message.text)
+    assert not re.search(r"\w: https://", message.text)
+
+
+def test_placeholders_in_each_translation_are_checked(empty_project) -> None:
+    broken = TRILINGUAL.replace('de: "Es war einfach."', 'de: "Es war einfach, {{ contact.nam }}."')
+    empty_project.write(
+        {"surveys/onboarding.yaml": broken, "data/customers.csv": "id,email,name\n"}
+    )
+    result = empty_project.run(["validate"], expect_pass=False)
+    assert "questions[0].text.de" in result.output and "'nam'" in result.output

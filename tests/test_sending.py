@@ -195,9 +195,16 @@ def test_interviews_invite_a_batch_per_wave_until_the_goal(project, store):
                     first_answered_at=settings.clock(),
                     submitted_at=settings.clock(),
                     updated_at=settings.clock(),
+                    # provisional (no person confirmed) until the last step below
+                    confirmed_at=None,
                 )
             )
-    second = prepare_wave(store, WaveContext.begin(survey, settings, "w2"))
+    provisional = prepare_wave(store, WaveContext.begin(survey, settings, "w2"))
+    assert provisional.sampled == survey.interview.batch  # provisional counts nowhere
+    with store.session(write=True) as session:
+        for response in session.scalars(select(Response)):
+            response.confirmed_at = settings.clock()
+    second = prepare_wave(store, WaveContext.begin(survey, settings, "w3"))
     assert second.sampled == 0 and "goal reached" in second.notes[-1]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
+from cxops.collect import subscriptions
 from cxops.collect.answers import (
     FormQuestion,
     ParsedAnswers,
@@ -41,7 +42,6 @@ from cxops.store.responses import (
     read_response,
     record_answers,
 )
-from cxops.store.suppressions import suppress, suppression_reason
 
 router = APIRouter()
 
@@ -173,6 +173,9 @@ def _answer_page(
         "pages/answer.html.j2",
         locale,
         survey_name=invitation.title,
+        # The survey's texts are in the contact's locale even where the page's own
+        # words fall back to English (pages speak en, de, fr): `lang` says so.
+        text_lang=locale,
         questions=views,
         errors=bool(parsed and parsed.errors),
         action=token,
@@ -298,60 +301,53 @@ def _submit(
     return seen["invitation"], seen["parsed"], saved
 
 
-def _resolved(state: CollectorState, survey_id: str, requested: str) -> str:
-    survey = state.survey(survey_id)
-    return resolve(requested, survey.invitation.locales if survey else ["en"])
-
-
-def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, bool]:
-    with state.store().session() as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        done = suppression_reason(session, send.email) == "unsubscribed"
-        return send.email, _resolved(state, send.survey_id, send.locale), done
-
-
-def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
-    with state.store().session(write=True) as session:
-        send = find_send(session, send_id)
-        if send is None:
-            raise NotFoundError("no such invitation")
-        suppress(
-            session,
-            send.email,
-            "unsubscribed",
-            source="collector",
-            now=state.now(),
-            detail=f"survey {send.survey_id}",
-        )
-        return send.email, _resolved(state, send.survey_id, send.locale)
-
-
 @router.get("/u/{token}")
 async def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button; a GET changes nothing."""
     state = collector(request)
     send_id = await _subject(request, "unsubscribe", token)
-    email, locale, done = await state.run_db(_unsubscribe_target, state, send_id)
+    email, locale, done = await state.run_db(subscriptions.unsubscribe_target, state, send_id)
     request.state.locale = locale
     html = request.app.state.pages.render(
-        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=done, action=token
+        "pages/unsubscribe.html.j2",
+        locale,
+        email=mask_email(email),
+        done=done,
+        resubscribed=False,
+        action=token,
     )
     return HTMLResponse(html, headers=NO_STORE)
 
 
 @router.post("/u/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
-    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: final at once."""
+    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: at once.
+
+    The unsubscribed page offers a way back for a mistaken click: its `resubscribe=yes`
+    POST on the same token, while the link lives, lifts this unsubscribe (a bounce or a
+    spam report stays). Nothing else undoes an unsubscribe.
+    """
     state = collector(request)
     send_id = await _subject(request, "unsubscribe", token)
-    email, locale = await state.run_db(_unsubscribe, state, send_id)
+    form = await request.form()
+    try:
+        resubscribe = form.get("resubscribe") == "yes"
+    finally:
+        await form.close()
+    if resubscribe:
+        email, locale = await state.run_db(subscriptions.resubscribe, state, send_id)
+    else:
+        email, locale = await state.run_db(subscriptions.unsubscribe, state, send_id)
     request.state.locale = locale
     if wants_json(request):
-        return JSONResponse({"unsubscribed": True}, headers=NO_STORE)
+        return JSONResponse({"unsubscribed": not resubscribe}, headers=NO_STORE)
     html = request.app.state.pages.render(
-        "pages/unsubscribe.html.j2", locale, email=mask_email(email), done=True, action=token
+        "pages/unsubscribe.html.j2",
+        locale,
+        email=mask_email(email),
+        done=not resubscribe,
+        resubscribed=resubscribe,
+        action=token,
     )
     return HTMLResponse(html, headers=NO_STORE)
 

@@ -31,6 +31,7 @@ from cxops.spec.texts import pick
 from cxops.store.db import Store
 from cxops.store.ledger import MAYBE_SENT
 from cxops.store.models import Interview, Response, Send
+from cxops.store.responses import CONFIRMED
 
 #: A reference may be shortened to its last characters (unique, at least this many; the
 #: first ones are shared by the invitations of one insert, see the ledger).
@@ -71,7 +72,7 @@ def _sync(session: Session, survey: Survey, now: datetime) -> int:
         select(Response, Send.email, Interview)
         .join(Send, Send.send_id == Response.send_id)
         .outerjoin(Interview, Interview.send_id == Response.send_id)
-        .where(Response.survey_id == survey.id)
+        .where(Response.survey_id == survey.id, CONFIRMED)
     )
     changed = 0
     for response, email, interview in session.execute(query):
@@ -147,19 +148,24 @@ def holding_places(store: Store, survey: Survey) -> int:
 
 
 def _statuses(session: Session, survey: Survey) -> list[str]:
-    """Each person's status: the interview row's once booked (or later), else the answer's."""
+    """Each person's status: the interview row's once booked (or later), else the answer's.
+
+    Only confirmed answers count: a provisional one (a scanner loading the yes link) holds
+    no place."""
     from sqlalchemy import inspect
 
     has_table = inspect(session.connection()).has_table("interviews")
     if not has_table:  # a store not upgraded yet (`cxops plan` does not migrate)
         rows = session.execute(
-            select(Response.status, Response.answers).where(Response.survey_id == survey.id)
+            select(Response.status, Response.answers).where(
+                Response.survey_id == survey.id, CONFIRMED
+            )
         )
         return [found for found in (_answered(*row) for row in rows) if found is not None]
     query = (
         select(Response.status, Response.answers, Interview.status)
         .outerjoin(Interview, Interview.send_id == Response.send_id)
-        .where(Response.survey_id == survey.id)
+        .where(Response.survey_id == survey.id, CONFIRMED)
     )
     statuses = []
     for status, answers, stored in session.execute(query):

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
-from cxops.store.models import Send, Suppression, WebhookEvent, WebhookReject
-from cxops.store.suppressions import suppress
+from cxops.store.models import Send, WebhookEvent, WebhookReject
+from cxops.store.suppressions import lift_unsubscribe, suppress
 
 #: Events that put the address on the suppression list, and under which reason.
 SUPPRESSING: dict[str, str] = {
@@ -211,15 +211,7 @@ def _apply(
             summary.suppressed += 1
         return
     if event.event == "group_resubscribe":
-        lifted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            delete(Suppression)
-            .where(
-                func.lower(Suppression.email) == send.email.lower(),
-                Suppression.reason == "unsubscribed",
-            )
-            .execution_options(synchronize_session=False)
-        )
-        summary.resubscribed += lifted.rowcount
+        summary.resubscribed += int(lift_unsubscribe(session, send.email))
         return
     column = LEDGER.get(event.event)
     if column is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cxops.audience.contacts import normalize_email
@@ -48,6 +48,17 @@ def suppress(
 def address_key(email: str) -> str:
     """The form the store keeps and compares an address in (see `normalize_email`)."""
     return normalize_email(email) or email.strip().lower()
+
+
+def lift_unsubscribe(session: Session, email: str) -> bool:
+    """Remove `email`'s *unsubscribed* suppression (the person asked to be mailed again);
+    a bounce or spam report stays. Addresses compare case-insensitively. True if lifted."""
+    result = session.execute(
+        delete(Suppression)
+        .where(func.lower(Suppression.email) == email.lower(), Suppression.reason == "unsubscribed")
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def suppression_reason(session: Session, email: str) -> str | None:
