@@ -4,7 +4,8 @@ Builds a fresh project in demo-out/ (the example surveys, sample customers made
 for today), then: validate, plan, preview, run a wave of the NPS and CSAT surveys
 into the outbox, start the real collector, answer some invitations over HTTP the
 way a customer's browser does, export the answers, turn them into follow-up
-tasks, list each CSM's tasks and write their digests into the outbox.
+tasks, list each CSM's tasks and write their digests into the outbox; recruit an
+interview study to its goal; explain with `cxops why` what holds a person back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "demo-out"
 SURVEYS = ("nps-quarterly", "csat-support")
+STUDY = "interviews-power-users"
 
 
 def step(title: str) -> None:
@@ -141,6 +143,9 @@ def main() -> None:
     step("run a wave of each survey into the outbox (Prefect flow runs)")
     for survey in SURVEYS:
         cxops("run", survey, env=env)
+    step("interview recruitment: the first batch of the study (goal 8, batch 20)")
+    cxops("run", STUDY, "--wave", "batch-1", env=env)
+
     step("run the NPS wave again: it resumes, nobody is invited twice")
     again = cxops("run", "nps-quarterly", "--json", env=env)
     print(f"second run: sent {json.loads(again.stdout)['sent']} in total, none of them twice")
@@ -159,6 +164,8 @@ def main() -> None:
         print(f"{answered} answers submitted over HTTP to {base}")
         leaver = unsubscribe_one(DEMO / "outbox")
         print(f"{leaver} unsubscribed with one click (RFC 8058 POST)")
+        accepted = accept_interviews(DEMO / "outbox" / STUDY, 8)
+        print(f"{accepted} people accepted an interview (consent ticked) and got the booking link")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -171,6 +178,17 @@ def main() -> None:
     step("the next plan excludes the person who unsubscribed")
     plan = json.loads(cxops_quiet("plan", "nps-quarterly", "--json", env=env))
     print(f"excluded because: {plan['excluded']}")
+
+    step("the study reached its goal: the next run invites nobody and says so")
+    cxops("interviews", "status", STUDY, env=env)
+    cxops("run", STUDY, "--wave", "batch-2", env=env)
+    people = json.loads(cxops_quiet("interviews", "list", STUDY, "--json", env=env))
+    first = people[0]["ref"]
+    cxops("interviews", "mark", first, "completed", env=env)
+    cxops("interviews", "pay", first, env=env)
+
+    step("contact policy: one person's history and what holds them back, survey by survey")
+    cxops("why", people[0]["email"], env=env)
 
     step("closing the loop: answers that need a human become tasks")
     cxops("followups", env=env)
@@ -201,6 +219,18 @@ def main() -> None:
     report = DEMO / "report-nps-quarterly.html"
     cxops("report", "nps-quarterly", "--out", str(report), env=env)
     print(f"report:      {report}  (one self-contained HTML file; `--json` for the numbers)")
+
+
+def accept_interviews(outbox: Path, count: int) -> int:
+    """Accept interview invitations as people would: the email's "Yes" link, consent, submit."""
+    accepted = 0
+    with httpx.Client(timeout=10) as client:
+        for link in answer_links(outbox, count):
+            client.get(f"{link}?accepted=yes").raise_for_status()
+            reply = client.post(link, data={"accepted": "yes", "consent": "yes"})
+            reply.raise_for_status()
+            accepted += "utm_content=" in reply.text
+    return accepted
 
 
 def answer_some(outbox: Path) -> int:

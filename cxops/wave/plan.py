@@ -57,6 +57,7 @@ def plan_wave(wave: WaveContext, *, history: History | None = None, accepted: in
     survey, settings = wave.survey, wave.settings
     tally = Tally()
     if survey.interview is not None and accepted >= survey.interview.goal:
+        tally.history_available = True  # the store answered: the goal is reached
         return WavePlan(wave, tally, iter(()), goal_reached=True)
     selected = effective_survey(survey)
     rows = read_source(selected.audience.source, settings.project_dir)
