@@ -23,12 +23,12 @@ def _context(project_dir: Path | None) -> tuple[Any, Any, list[Path]]:
 
 
 def _free_text(settings: Any) -> dict[str, frozenset[str]]:
-    from cxops.collect.state import load_project_surveys
+    from cxops.spec import project_surveys
 
-    surveys = load_project_surveys(settings.surveys_path, settings.project_dir)
+    surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False)
     return {
         survey_id: frozenset(q.id for q in survey.questions if q.type == "text")
-        for survey_id, survey in surveys.items()
+        for survey_id, survey in surveys.surveys.items()
     }
 
 
