@@ -147,7 +147,7 @@ def test_declining_is_one_click(study: Study) -> None:
     assert 'data-autosave="accepted"' in page
     saved = study.client.post(
         inv.answer_path,
-        data={"accepted": "no", "_partial": "1", "_interacted": "1"},
+        data={"accepted": "no", "_partial": "1", "_confirm": "1"},
         headers={"Accept": "application/json"},
     )
     assert saved.status_code == 200 and saved.json()["answers"] == {"accepted": False}

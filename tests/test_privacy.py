@@ -18,10 +18,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import text
-from test_followup_support import add_response, at, write_survey
 
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Suppression, Task, WebhookEvent
+from cxops.testing.followup import add_response, at, write_survey
 
 PERSON = "c1@customer.example"
 NAME = "Zoltan Quixwell"

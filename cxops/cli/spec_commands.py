@@ -59,7 +59,9 @@ def validate(
             bad_files = len({p.location.path for p in problems})
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                f"in {bad_files} of {len(report.files) + len(report.templates)} files\n"
+                f"in {bad_files} of {len(report.files)} files"
+                + (f" and {len(report.templates)} templates" if report.templates else "")
+                + "\n"
             )
     if not report.ok:
         raise typer.Exit(1)
