@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
 import signal
@@ -200,8 +201,10 @@ def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
         ]
         outputs = [run.communicate(timeout=300) for run in runs]
         delivered = server.messages()
-    for run, (_out, err) in zip(runs, outputs, strict=True):
+    for run, (out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err[-2000:]
+        # neither reports the other's batch in flight as in doubt
+        assert json.loads(out)["in_doubt"] == 0, out
     per_person = Counter(m.to_email for m in delivered)
     assert len(per_person) == 300 and max(per_person.values()) == 1
     # both runs really sent part of the wave (claims are shared, not serialized away)

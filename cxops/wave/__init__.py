@@ -5,7 +5,8 @@ rendering a batch, sending and recording, the summary, and the Prefect flow.
 `plan` (who is invited, read-only), `prepare` (into the ledger), `send` (one claimed
 batch), `deliver` (send and record with the in-doubt rule, shared with follow-ups),
 `summary` (`WaveSummary`), `status` (the wave's status lifecycle), `dry_run`,
-`preview`, `flow` (the only module here that imports Prefect at the top), `run`
+`preview`, `minimise` (the contact columns the ledger keeps), `stopping` (a failing
+channel, signals), `flow` (the only module here that imports Prefect at the top), `run`
 (what the CLI calls).
 
 It may import `spec`, `audience`, `messages`, `channels` and `store`; never `collect`,

@@ -17,6 +17,7 @@ from prefect import Flow, flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.context import TagsContext
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectConcurrentFuture
 
 from cxops.channels import make_channel
@@ -34,6 +35,7 @@ from cxops.wave.prepare import (
     plans_in_parallel,
     prepare_wave,
     prepare_wave_in_process,
+    stop_planning,
 )
 from cxops.wave.send import (
     BatchResult,
@@ -42,6 +44,13 @@ from cxops.wave.send import (
     has_work,
     send_one_batch,
     start_sending,
+)
+from cxops.wave.stopping import (
+    ChannelBackoff,
+    ChannelGaveUp,
+    Stopped,
+    WaveStopped,
+    stopped_line,
 )
 from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
 
@@ -100,18 +109,42 @@ def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> Wav
 
 
 def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:
-    """The flow's body: plan into the ledger, send claimed batches until none is left.
+    """The flow's body; a channel that keeps failing or a signal stops it with
+    `WaveStopped` (one line: what happened, how many were sent, how to resume)."""
+    try:
+        return _send_wave(store, wave, resend_in_doubt_too)
+    except ChannelGaveUp as exc:
+        raise WaveStopped(stopped_line(store, wave, f"stopped: {exc}")) from None
+    except (Stopped, TerminationSignal) as exc:
+        stop_planning()
+        name = exc.name if isinstance(exc, Stopped) else "SIGTERM"
+        raise WaveStopped(stopped_line(store, wave, f"stopped by {name}")) from None
+    except BaseException:
+        stop_planning()
+        raise
+
+
+def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:
+    """Plan into the ledger, send claimed batches until none is left.
 
     A big source is planned in its own process while batches are claimed and sent as
     soon as they are in the ledger; claims stay the only way to a send, so nobody is
-    invited twice either way.
+    invited twice either way. A batch the channel sent nothing of is followed by a
+    longer pause each time, and the wave gives up after a few (`ChannelBackoff`).
     """
     notes = start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
     renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
     claim_id = new_claim_id()
+    backoff = ChannelBackoff(wave.settings.channel)
+
+    def send_a_batch() -> bool:
+        result = send_batch_task(store, wave, renderer, claim_id)
+        if result.claimed:
+            backoff.after(result.progressed, result.error)
+        return bool(result.claimed)
 
     def send_while_pending() -> None:
-        while send_batch_task(store, wave, renderer, claim_id).claimed:
+        while send_a_batch():
             pass
 
     if plans_in_parallel(store, wave):
@@ -120,7 +153,7 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
             raise TypeError(f"expected a future of the thread pool, got {planning!r}")
         while not planning.wrapped_future.done():
             if has_work(store, wave):
-                send_batch_task(store, wave, renderer, claim_id)
+                send_a_batch()
             else:
                 planning.wait(timeout=0.2)
         planned = planning.result()

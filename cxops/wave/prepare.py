@@ -11,17 +11,20 @@ from __future__ import annotations
 import gc
 import multiprocessing
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from cxops.audience import Invitee
+from cxops.errors import CxopsError
 from cxops.locales import resolve_locale
 from cxops.store.db import Store, open_store
 from cxops.store.ledger import add_invitees
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
+from cxops.wave.minimise import kept_columns, minimised
 from cxops.wave.plan import history_and_accepted, json_safe, plan_wave
 from cxops.wave.summary import WaveSummary
 
@@ -31,15 +34,17 @@ from cxops.wave.summary import WaveSummary
 PARALLEL_PLANNING_BYTES = 4 * 1024 * 1024
 
 
-def ledger_row(invitee: Invitee) -> dict[str, Any]:
-    """An invitee as `add_invitees` takes it."""
+def ledger_row(invitee: Invitee, kept: frozenset[str] | None = None) -> dict[str, Any]:
+    """An invitee as `add_invitees` takes it, with only the `kept` contact columns
+    (`cxops.wave.minimise.kept_columns`; None: all)."""
     contact = invitee.contact
+    fields = contact.fields if kept is None else minimised(contact.fields, kept)
     return {
         "contact_key": contact.key,
         "email": contact.email,
         "segment": invitee.segment,
         "locale": (contact.locale or "en")[:16],
-        "contact": json_safe(contact.fields),
+        "contact": json_safe(fields),
     }
 
 
@@ -51,6 +56,7 @@ def _add_in_locale_batches(wave: WaveContext, store: Store, invitees: Iterable[I
     """
     offered = wave.survey.invitation.locales
     size = wave.settings.batch_size
+    kept = kept_columns(wave.survey, wave.settings)
     buffers: dict[str, list[dict[str, Any]]] = {}
 
     def flush(bucket: list[dict[str, Any]]) -> None:
@@ -60,7 +66,7 @@ def _add_in_locale_batches(wave: WaveContext, store: Store, invitees: Iterable[I
         bucket.clear()
 
     for invitee in invitees:
-        row = ledger_row(invitee)
+        row = ledger_row(invitee, kept)
         bucket = buffers.setdefault(resolve_locale(row["locale"], offered), [])
         bucket.append(row)
         if len(bucket) >= size:
@@ -96,21 +102,60 @@ def plans_in_parallel(store: Store, wave: WaveContext) -> bool:
     return status.needs_planning(store, wave)
 
 
+#: Planning processes running now (`stop_planning` ends them when the wave stops).
+_planners: set[BaseProcess] = set()
+
+
+class PlanningFailed(CxopsError):
+    """The planning process ended without a summary (it was killed, or crashed)."""
+
+
 def prepare_wave_in_process(wave: WaveContext) -> WaveSummary:
     """`prepare_wave` in a fresh process, so planning and sending use both cores."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_prepare_in_child, wave).result()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_prepare_in_child, args=(wave, sender), daemon=True)
+    process.start()
+    sender.close()
+    _planners.add(process)
+    try:
+        kind, value = receiver.recv()
+    except EOFError:
+        process.join()
+        raise PlanningFailed(
+            f"planning {wave.survey_id} stopped without a result (exit code {process.exitcode})"
+        ) from None
+    finally:
+        receiver.close()
+        _planners.discard(process)
+    process.join()
+    if kind == "error":
+        raise value
+    summary: WaveSummary = value
+    return summary
 
 
-def _prepare_in_child(wave: WaveContext) -> WaveSummary:
+def stop_planning() -> None:
+    """End every planning process of this process (the wave is stopping)."""
+    for process in list(_planners):
+        process.terminate()
+    for process in list(_planners):
+        process.join(timeout=5)
+
+
+def _prepare_in_child(wave: WaveContext, sender: Connection) -> None:
     # The flow opened (and upgraded) the store before it started this process.
     store = open_store(wave.settings.store_url, upgrade=False)
     try:
         with long_lived_heap_frozen():
-            return prepare_wave(store, wave)
+            summary = prepare_wave(store, wave)
+    except Exception as exc:
+        sender.send(("error", exc))
+    else:
+        sender.send(("ok", summary))
     finally:
         store.dispose()
+        sender.close()
 
 
 @contextmanager

@@ -48,6 +48,7 @@ def run_wave(
 
     from cxops.channels import make_channel
     from cxops.wave.flow import compile_survey, survey_tags
+    from cxops.wave.stopping import Stopped, WaveStopped, stop_on_signals
 
     if not dry_run:
         make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
@@ -56,13 +57,17 @@ def run_wave(
     attempt = 1
     while True:
         try:
-            with tags(*survey_tags(survey)):
+            with stop_on_signals(), tags(*survey_tags(survey)):
                 return wave_flow(
                     project_dir=str(settings.project_dir),
                     wave=wave,
                     dry_run=dry_run,
                     resend_in_doubt=resend_in_doubt,
                 )
+        except Stopped as stopped:
+            # Outside the send loop (starting or ending the flow run): nothing in flight.
+            resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
+            raise WaveStopped(f"stopped by {stopped.name}; run `{resume}` to resume") from None
         except Exception as exc:
             if attempt == ORCHESTRATION_ATTEMPTS or not is_orchestration_error(exc):
                 raise
@@ -90,8 +95,11 @@ def run_with_progress(
     """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
     # Prefect's per-task lines (and tracebacks of errors we print ourselves) drown the
     # summary; the flow runs stay in Prefect's UI and API. `--debug` shows them all.
-    level = "INFO" if os.environ.get("CXOPS_DEBUG") == "1" else "CRITICAL"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    debug = os.environ.get("CXOPS_DEBUG") == "1"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if debug else "CRITICAL")
+    if not debug:
+        # A channel logs each failed batch; the run ends with one line that says it all.
+        logging.getLogger("cxops.channels").setLevel(logging.CRITICAL)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

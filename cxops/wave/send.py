@@ -30,6 +30,13 @@ class BatchResult:
     failed: int = 0
     in_doubt: int = 0
     retry: int = 0
+    #: The channel's reason for the last message back to `retry` (None: none was).
+    error: str | None = None
+
+    @property
+    def progressed(self) -> bool:
+        """Whether any message of the batch got an outcome other than `retry`."""
+        return self.retry < self.claimed
 
 
 def start_sending(store: Store, wave: WaveContext, *, resend_in_doubt_too: bool) -> list[str]:
@@ -119,6 +126,7 @@ def send_one_batch(
             result.in_doubt += 1
         else:
             result.retry += 1
+            result.error = delivery.error or result.error
     notify_progress("batch", result.claimed)
     return result
 
@@ -138,7 +146,20 @@ def _render_one_by_one(
 
 
 def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
-    """The planned summary with the ledger's current counts (sent, in doubt, failed)."""
+    """The planned summary with the ledger's current counts (sent, in doubt, failed).
+
+    Claims of runs that died first become in doubt; rows still `sending` after that
+    belong to a live run (another `cxops run` of the same wave) and are in flight.
+    """
+    settings = wave.settings
+    recover_dead_claims(
+        store,
+        wave.survey_id,
+        wave.wave_id,
+        wave.step,
+        settings.clock(),
+        settings.send_lease_seconds,
+    )
     counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
     reasons = failed_reasons(store, wave.survey_id, wave.wave_id, wave.step)
     summary = with_counts(planned, counts, reasons)

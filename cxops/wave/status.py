@@ -46,7 +46,7 @@ def mark_planned(store: Store, wave: WaveContext, summary: WaveSummary) -> None:
 
 def finish_if_done(store: Store, wave: WaveContext, summary: WaveSummary) -> bool:
     """Mark the wave `complete` when nothing is pending or in doubt; whether it is."""
-    if summary.pending != 0 or summary.in_doubt != 0:
+    if summary.pending != 0 or summary.in_doubt != 0 or summary.in_flight:
         return False
     set_wave_status(store, wave.survey_id, wave.wave_id, "complete", wave.settings.clock())
     return True

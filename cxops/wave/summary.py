@@ -34,6 +34,8 @@ class WaveSummary:
     #: After sending: rows still pending / skipped at claim time, failures by reason.
     pending: int | None = None
     skipped: int | None = None
+    #: Being sent by another live run of the same wave right now (not in doubt).
+    in_flight: int | None = None
     failed_reasons: dict[str, dict[str, Any]] | None = None
     #: A dry run: how many invitations were rendered.
     dry_run: bool = False
@@ -69,6 +71,7 @@ class WaveSummary:
         for name in (
             "pending",
             "skipped",
+            "in_flight",
             "failed_reasons",
             "rendered",
             "invitees",
@@ -112,14 +115,19 @@ def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummar
 def with_counts(
     planned: WaveSummary, counts: Mapping[str, Any], reasons: dict[str, dict[str, Any]]
 ) -> WaveSummary:
-    """The planned summary with the ledger's counts (`ledger.wave_counts`, failures)."""
-    in_doubt = counts.get("in_doubt", 0) + counts.get("sending", 0)
+    """The planned summary with the ledger's counts (`ledger.wave_counts`, failures).
+
+    `sending` rows are another live run's batch in flight (dead runs' claims were
+    recovered as `in_doubt` before counting): not in doubt.
+    """
+    in_doubt = counts.get("in_doubt", 0)
+    in_flight = counts.get("sending", 0)
     by_segment = {name: dict(figures) for name, figures in planned.by_segment.items()}
     for segment, by_status in counts["by_segment"].items():
         target = by_segment.setdefault(segment, {})
         target["sent"] = by_status.get("sent", 0)
         target["failed"] = by_status.get("failed", 0)
-        target["in_doubt"] = by_status.get("in_doubt", 0) + by_status.get("sending", 0)
+        target["in_doubt"] = by_status.get("in_doubt", 0)
     summary = dataclasses.replace(
         planned,
         sent=counts.get("sent", 0),
@@ -128,8 +136,13 @@ def with_counts(
         by_segment=by_segment,
         pending=counts.get("pending", 0),
         skipped=counts.get("skipped", 0),
+        in_flight=in_flight,
         failed_reasons=reasons or None,
     )
+    if in_flight:
+        summary = summary.noted(
+            f"{in_flight} being sent by another run of this wave right now (not in doubt)"
+        )
     if in_doubt:
         summary = summary.noted(
             f"{in_doubt} in doubt (a run stopped mid-batch): not resent; "

@@ -1,0 +1,108 @@
+"""When a wave stops before its end: a channel that keeps failing, or a signal.
+
+A batch whose every message came back `retry` made no progress: the rows went back to
+pending. `ChannelBackoff` waits longer after each such batch and gives up after
+`CHANNEL_ATTEMPTS` in a row with `ChannelGaveUp`. SIGTERM and SIGINT raise `Stopped`
+in the main thread (`stop_on_signals`), so the batch in flight is recorded (in doubt
+when it may have left, released when it did not), temporary files are removed and
+Prefect's server is shut down. Either way the user gets one line: what happened, how
+many were sent, and how to resume (`stopped_line`).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from cxops.errors import CxopsError
+from cxops.store.db import Store
+from cxops.store.ledger import wave_counts
+from cxops.wave.ids import WaveContext
+
+#: Batches in a row that may make no progress before the wave gives up.
+CHANNEL_ATTEMPTS = 5
+#: Seconds before the second attempt; doubled after each one, at most `BACKOFF_MAX`.
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 8.0
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal asked the wave to stop (raised from the signal handler)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class ChannelGaveUp(Exception):
+    """The channel refused `attempts` batches in a row; `error` is its last reason."""
+
+    def __init__(self, channel: str, attempts: int, error: str):
+        super().__init__(f"the {channel} channel failed {attempts} times in a row ({error})")
+        self.channel = channel
+        self.attempts = attempts
+        self.error = error
+
+
+class WaveStopped(CxopsError):
+    """The wave stopped before its end; the message says how far it got and how to resume."""
+
+
+class ChannelBackoff:
+    """Counts batches in a row without progress; sleeps between them, then gives up."""
+
+    def __init__(self, channel: str, *, sleep: Callable[[float], None] = time.sleep):
+        self.channel = channel
+        self.failures = 0
+        self._sleep = sleep
+
+    def after(self, progressed: bool, error: str | None) -> None:
+        """Call after each batch: resets on progress, else waits or raises `ChannelGaveUp`."""
+        if progressed:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= CHANNEL_ATTEMPTS:
+            raise ChannelGaveUp(self.channel, self.failures, error or "no reason given")
+        self._sleep(min(BACKOFF_FIRST * 2 ** (self.failures - 1), BACKOFF_MAX))
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise `Stopped` (once; later ones are ignored while it unwinds)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[str] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:
+            return  # already stopping: let the cleanup finish
+        received.append(signal.Signals(signum).name)
+        raise Stopped(received[0])
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stopped_line(store: Store, wave: WaveContext, what: str) -> str:
+    """`what` happened: how many of the wave were sent, what is left, how to resume."""
+    counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
+    total = counts["total"]
+    left = [f"{counts['pending']} pending"]
+    in_doubt = counts["in_doubt"] + counts["sending"]  # ours: this run is ending
+    if in_doubt:
+        left.append(f"{in_doubt} in doubt (the batch in flight)")
+    resume = f"cxops run {wave.survey_id} --wave {wave.wave_id}"
+    hint = f"run `{resume}` to resume"
+    if in_doubt:
+        hint += f" (`{resume} --resend-in-doubt` also sends the ones in doubt again)"
+    return f"{what}: {counts['sent']} of {total} sent, {', '.join(left)}; {hint}"

@@ -1,0 +1,192 @@
+"""A wave that cannot finish stops: a failing channel after a few backed-off tries,
+SIGTERM and SIGINT promptly; each with one line (what, how many sent, how to resume),
+no process left behind, no half-written outbox file, and a resume that sends nobody twice.
+Real `cxops run` processes and real signals."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from cxops.store.models import Send
+from cxops.testing.sendgrid_server import running_sendgrid_server
+from cxops.wave.stopping import CHANNEL_ATTEMPTS, ChannelBackoff, ChannelGaveUp
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+WAVE = "2026-10-01T0900"
+
+
+def _outbox(root: Path) -> list:
+    return [m for path in sorted(root.rglob("*.mbox")) for m in mailbox.mbox(path)]
+
+
+def _counts(db_url: str) -> Counter[str]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Send.status, func.count()).group_by(Send.status)).all()
+    except Exception:
+        return Counter()
+    finally:
+        engine.dispose()
+    return Counter(dict(rows))
+
+
+def test_backoff_waits_longer_each_time_and_gives_up_after_a_bounded_number() -> None:
+    slept: list[float] = []
+    backoff = ChannelBackoff("outbox", sleep=slept.append)
+    backoff.after(False, "disk full")
+    backoff.after(True, None)  # progress resets the count
+    for _ in range(CHANNEL_ATTEMPTS - 1):
+        backoff.after(False, "disk full")
+    with pytest.raises(
+        ChannelGaveUp, match=r"outbox channel failed 5 times in a row \(disk full\)"
+    ):
+        backoff.after(False, "disk full")
+    assert slept == [0.5, 0.5, 1.0, 2.0, 4.0]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _unwritable_outbox(project) -> dict[str, str]:
+    # A file where the outbox folder should be: every batch fails to write (as on a
+    # read-only or full file system; root ignores permissions, so chmod would not do).
+    (project.root / "blocked").write_text("not a folder")
+    return {"CXOPS_OUTBOX_DIR": str(project.root / "blocked" / "outbox")}
+
+
+@pytest.mark.parametrize("channel", ["outbox", "smtp", "sendgrid"])
+def test_a_channel_that_keeps_failing_stops_the_run_with_one_line(project, prefect_env, channel):
+    db_url = f"sqlite:///{project.root / 'cxops.db'}"
+    env = {**prefect_env, "CXOPS_BATCH_SIZE": "100"}
+    started = time.monotonic()
+    with running_sendgrid_server(api_key="SG.the-right-key") as server:
+        if channel == "outbox":
+            env.update(_unwritable_outbox(project))
+        elif channel == "smtp":
+            env.update(CXOPS_CHANNEL="smtp", CXOPS_SMTP_URL=f"smtp://127.0.0.1:{_closed_port()}")
+        else:  # SendGrid refusing the key
+            env.update(
+                CXOPS_CHANNEL="sendgrid",
+                CXOPS_SENDGRID_API_KEY="SG.a-revoked-key",
+                CXOPS_SENDGRID_API_URL=server.url,
+            )
+        result = project.run(["run", "nps-quarterly"], env=env, expect_pass=False, timeout=300)
+        assert server.messages() == []
+    elapsed = time.monotonic() - started
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith(f"error: stopped: the {channel} channel failed 5 times in a row (")
+    assert "0 of 300 sent, 300 pending" in line
+    assert f"cxops run nps-quarterly --wave {WAVE}` to resume" in line
+    assert "Traceback" not in result.output
+    assert elapsed < 240, f"took {elapsed:.0f}s"
+    # nothing was marked sent that was not sent; everyone is still to be invited
+    assert _counts(db_url) == Counter({"pending": 300})
+
+
+def _session_processes(session: int) -> list[int]:
+    """Processes (other than zombies) in session `session`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.timeout(900)  # an ephemeral Prefect server, a wave, a resume: slow on 2 busy cores
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_wave_promptly_cleanly_and_the_rerun_resumes(
+    project, prefect_env, signum
+):
+    db_url = f"sqlite:///{project.root / 'cxops.db'}"
+    env = {**os.environ, "CXOPS_PROJECT_DIR": str(project.root), "CXOPS_BATCH_SIZE": "5"}
+    if signum == signal.SIGTERM:
+        # its own ephemeral Prefect server: a SIGTERM must not leave it running
+        env.pop("PREFECT_API_URL", None)
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+        env["PREFECT_HOME"] = str(project.root / ".prefect")
+        env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no internet here
+    else:
+        env.update(prefect_env)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cxops", "run", "nps-quarterly"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while _counts(db_url)["sent"] < 20 and time.monotonic() < deadline:
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.1)
+    assert _counts(db_url)["sent"] >= 20, "the wave did not start sending"
+    run.send_signal(signum)
+    signalled = time.monotonic()
+    _, stderr = run.communicate(timeout=60)
+    stopped_after = time.monotonic() - signalled
+    assert run.returncode != 0
+    assert stopped_after < 30, f"took {stopped_after:.1f}s to stop"
+    # cxops says one line (an ephemeral Prefect server may log its own troubles before)
+    ours = [line for line in stderr.splitlines() if "prefect.server" not in line]
+    assert [line for line in ours if line.startswith("error:")] == ours[-1:], stderr
+    line = ours[-1]
+    assert line.startswith(f"error: stopped by {signal.Signals(signum).name}: "), stderr
+    assert "/cxops/" not in stderr  # no traceback of ours
+    counts = _counts(db_url)
+    assert f"{counts['sent']} of 300 sent" in line and "--wave" in line
+    assert counts["sent"] < 300, "the wave finished before the signal"
+    # nothing left behind: no process of the run's session, no temporary outbox file
+    time.sleep(1)
+    assert _session_processes(run.pid) == []
+    assert list((project.root / "outbox").rglob("*.tmp")) == []
+    assert counts["sending"] == 0
+
+    resumed = project.run(["run", "nps-quarterly", "--json"], env=prefect_env).json
+    delivered = _outbox(project.root / "outbox")
+    per_person = Counter(m["To"] for m in delivered)
+    assert max(per_person.values()) == 1, "somebody was invited twice"
+    assert resumed["sent"] + resumed["in_doubt"] == 300 and resumed["in_doubt"] <= 5
+    assert len(per_person) >= resumed["sent"]
+
+
+def test_plan_shows_suppressed_people_as_excluded_with_their_reason(project):
+    from cxops.store.db import open_store
+    from cxops.store.suppressions import suppress
+
+    before = project.run(["plan", "nps-quarterly", "--json", "--invitees"]).json
+    victim = before["invitees"][0]
+    store = open_store(project.settings().store_url)
+    with store.session() as session:
+        suppress(
+            session, victim["email"], "unsubscribed", source="test", now=project.settings().clock()
+        )
+    store.dispose()
+    after = project.run(["plan", "nps-quarterly", "--json", "--invitees"]).json
+    assert after["excluded"].get("unsubscribed") == 1
+    assert victim["key"] not in {entry["key"] for entry in after["invitees"]}
+    assert "unsubscribed" in project.run(["plan", "nps-quarterly"]).stdout
