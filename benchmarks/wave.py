@@ -114,8 +114,9 @@ def child_wave(project: Path) -> dict:
     """A full wave through the real Prefect flow (after a warm-up flow starts the API)."""
     from prefect import flow
 
-    from cxops.compiler import run_wave
     from cxops.settings import get_settings
+    from cxops.spec import load_survey
+    from cxops.wave.run import run_wave
 
     @flow
     def warm_up() -> int:
@@ -124,13 +125,14 @@ def child_wave(project: Path) -> dict:
     warm_up()
     settings = get_settings(project_dir=project)
     started = time.perf_counter()
-    summary = run_wave(project / "surveys" / "bench-nps.yaml", settings)
+    survey = load_survey(project / "surveys" / "bench-nps.yaml", project_dir=project)
+    summary = run_wave(survey, settings)
     elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,
-        "sent": summary["sent"],
-        "failed": summary["failed"],
-        "in_doubt": summary["in_doubt"],
+        "sent": summary.sent,
+        "failed": summary.failed,
+        "in_doubt": summary.in_doubt,
         "peak_rss_mb": _peak_rss_mb(),
         # the largest finished child: the planner process (or Prefect's API server)
         "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -153,11 +155,11 @@ def first_contacts(survey, project: Path, limit: int) -> list:
 def child_floor(project: Path, limit: int) -> dict:
     """Per-recipient render (subject, HTML, text) + ledger insert, in a plain loop."""
     from cxops.messages.render import InvitationRenderer, SendView
-    from cxops.planning import json_safe
     from cxops.settings import get_settings
     from cxops.spec import load_survey
     from cxops.store import ledger
     from cxops.store.db import open_store
+    from cxops.wave.plan import json_safe
 
     settings = get_settings(project_dir=project)
     survey = load_survey(project / "surveys" / "bench-nps.yaml", project_dir=project)
@@ -207,11 +209,11 @@ def child_naive(project: Path, limit: int) -> dict:
     from cxops.channels import make_channel
     from cxops.channels.base import BatchContext
     from cxops.messages.render import InvitationRenderer, SendView
-    from cxops.planning import json_safe
     from cxops.settings import get_settings
     from cxops.spec import load_survey
     from cxops.store import ledger
     from cxops.store.db import open_store
+    from cxops.wave.plan import json_safe
 
     settings = get_settings(project_dir=project)
     survey = load_survey(project / "surveys" / "bench-nps.yaml", project_dir=project)

@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cxops.durations import business_days_between, parse_duration
 from cxops.errors import ExpressionError
+from cxops.sandbox import BoundedSandbox, budget_scope
 
 #: Names an expression may use besides the helpers.
 CONTEXT_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
@@ -26,40 +27,20 @@ HELPER_NAMES = frozenset(
 )
 
 
-#: The longest string or list `*` may build, and the largest exponent of `**`.
-MAX_REPEAT = 100_000
-MAX_EXPONENT = 1_000
-
 #: What evaluating an expression for one contact may raise: it fails for that contact.
 _RUNTIME_ERRORS = (
-    TemplateRuntimeError,  # UndefinedError and SecurityError among them
+    TemplateRuntimeError,  # UndefinedError, SecurityError and LimitError among them
     TypeError,
     ValueError,
     ArithmeticError,
     LookupError,
     AttributeError,
+    RecursionError,
 )
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with `*` and `**` bounded so no expression exhausts memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"exponent {right!r} is larger than {MAX_EXPONENT}")
-            return left**right
-        for sequence, times in ((left, right), (right, left)):
-            repeats = isinstance(sequence, str | list | tuple) and isinstance(times, int)
-            if repeats and len(sequence) * times > MAX_REPEAT:
-                raise SecurityError(f"result longer than {MAX_REPEAT} items")
-        return left * right
-
-
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=StrictUndefined, autoescape=False)
+    env = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()
     env.globals.update({"true": True, "false": False, "none": None})
     return env
@@ -201,8 +182,9 @@ class Scope:
             self._context = template.new_context(self._variables, shared=True)
         context = self._context
         try:
-            for _ in template.root_render_func(context):
-                pass
+            with budget_scope():
+                for _ in template.root_render_func(context):
+                    pass
             value = context.vars.pop("result")
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()

@@ -29,14 +29,13 @@ def locale_chain(requested: str | None) -> list[str]:
 
 
 def resolve_locale(requested: str | None, available: Sequence[str]) -> str:
-    """The best of `available` for `requested`: exact, language, en, else the first."""
+    """The best of `available` for `requested`: exact (`pt-BR`), its language (`pt`), else
+    the first offered (a survey's first `invitation.locales`; en when none is offered)."""
     offered = list(available)
     for candidate in locale_chain(requested):
         if candidate in offered:
             return candidate
-    if DEFAULT_LOCALE in offered or not offered:
-        return DEFAULT_LOCALE
-    return offered[0]
+    return offered[0] if offered else DEFAULT_LOCALE
 
 
 _MONTHS = {

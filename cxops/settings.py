@@ -84,12 +84,24 @@ class Settings(BaseSettings):
         default=None,
         description="SendGrid event-webhook public key; when set, unsigned events are refused.",
     )
+    calendly_webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Calendly webhook signing key; /webhooks/calendly refuses everything without it.",
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="smtp://user:password@host:port (STARTTLS) or smtps://… (SSL).",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Public base URL of the collector."
+    )
+    allow_insecure_links: bool = Field(
+        default=False,
+        description="Let sendgrid/smtp send links to a non-https public URL (not for real mail).",
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="An address for a mailto: alternative in List-Unsubscribe (RFC 2369).",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -131,12 +143,17 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s):// URL, found {value!r}")
         return value.rstrip("/")
 
-    @field_validator("secret_key")
+    @field_validator("unsubscribe_mailto")
     @classmethod
-    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            _check_key_length(value.get_secret_value().encode(), "the key given")
-        return value
+    def _mailto(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        address = value.removeprefix("mailto:").strip()
+        if not re.fullmatch(r"[^@\s<>,;?]+@[^@\s<>,;?]+\.[^@\s<>,;?]+", address):
+            raise ValueError(
+                f"expected an email address like unsubscribe@acme.example, found {value!r}"
+            )
+        return address
 
     @field_validator("contact_cap")
     @classmethod

@@ -197,6 +197,11 @@ def main() -> None:
     print(f"answers:     {export}")
     print(f"digests:     {DEMO / 'outbox' / '_digests'}")
 
+    step("the report: NPS with its 95% interval, segments, trend, themes, closing the loop")
+    report = DEMO / "report-nps-quarterly.html"
+    cxops("report", "nps-quarterly", "--out", str(report), env=env)
+    print(f"report:      {report}  (one self-contained HTML file; `--json` for the numbers)")
+
 
 def answer_some(outbox: Path) -> int:
     """Answer invitations as customers would: open the one-click link, submit the form."""

@@ -233,3 +233,77 @@ def test_unknown_wave_is_one_clear_line(seeded: Project) -> None:
     result = seeded.run(["report", "nps-test", "--wave", "w9"], env=env, expect_pass=False)
 
     assert "no wave 'w9'" in result.stderr and "Traceback" not in result.stderr
+
+
+CUSTOM = """\
+id: custom-test
+name: Custom questions
+kind: custom
+audience:
+  source: {csv: data/accounts.csv, key: id}
+questions:
+  - {id: ease, type: rating, text: "Ease?", min: 1, max: 7}
+  - {id: sat, type: csat, text: "Satisfied?"}
+  - {id: area, type: single, text: "Area?", options: [Billing, Reports, Import]}
+  - {id: used, type: multi, text: "Used?", options: [API, Export, Alerts]}
+  - {id: note, type: text, text: "Anything?", required: false}
+invitation:
+  template: nps_invite
+  from: "Research <research@acme.example>"
+themes:
+  billing: [invoice, billing]
+"""
+
+
+def test_every_question_type_counts_from_the_store(project: Project, store_url: str) -> None:
+    project.write({"surveys/custom-test.yaml": CUSTOM, "data/accounts.csv": ACCOUNTS})
+    answers = [
+        {
+            "ease": 7,
+            "sat": 5,
+            "area": "Billing",
+            "used": ["API", "Export"],
+            "note": "Invoice wrong",
+        },
+        {"ease": 5, "sat": 4, "area": "Billing", "used": ["API"]},
+        {"ease": 3, "sat": 2, "area": "Reports", "used": ["Alerts", "API"]},
+        {"ease": 1, "sat": 1, "area": "Import", "note": "ok"},
+        {"ease": 4, "sat": 3},
+    ]
+    seed(
+        store_url,
+        "custom-test",
+        ["w1"],
+        [Row("w1", "other", f"k{i}", a) for i, a in enumerate(answers)],
+    )
+    project.store_url = store_url  # type: ignore[attr-defined]
+    from cxops.analysis.report import build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=store_url, min_n=3)
+    survey = find_survey("custom-test", settings.surveys_path)
+    data = build_from_store(survey, settings)
+    questions = data["overall"]["questions"]
+
+    assert questions["ease"]["metrics"]["mean"]["value"] == 4.0  # (7+5+3+1+4)/5
+    assert questions["ease"]["distribution"]["counts"] == {
+        "1": 1, "2": 0, "3": 1, "4": 1, "5": 1, "6": 0, "7": 1
+    }  # fmt: skip
+    assert questions["sat"]["metrics"]["satisfied"]["value"] == 40.0
+    assert questions["area"]["n"] == 4
+    assert questions["area"]["metrics"]["Billing"]["value"] == 50.0
+    assert questions["area"]["metrics"]["Import"]["value"] == 25.0
+    # multi: shares of the 3 people who answered; they add up to more than 100.
+    assert questions["used"]["n"] == 3
+    assert questions["used"]["metrics"]["API"]["value"] == 100.0
+    assert questions["used"]["metrics"]["Alerts"]["value"] == pytest.approx(33.3)
+    assert questions["used"]["metrics"]["Export"]["value"] == pytest.approx(33.3)
+    assert data["themes"]["themes"]["billing"]["count"] == 1
+    assert data["themes"]["untagged"] == ["ok"]
+    assert data["loop"] is None
+    # The minimum applies per figure: 4 answers to `area` are too few under a minimum of 5.
+    strict = build_from_store(survey, project.settings(database_url=store_url))
+    assert strict["overall"]["questions"]["area"]["metrics"]["Billing"] == {
+        "suppressed": True,
+        "n": 4,
+    }

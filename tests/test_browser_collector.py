@@ -52,6 +52,16 @@ class Live:
 def live(project) -> Iterator[Live]:
     import uvicorn
 
+    # the example survey declares no locales (pages in en): these tests speak de and fr too
+    survey_file = project.path("surveys/nps-quarterly.yaml")
+    text = survey_file.read_text(encoding="utf-8")
+    survey_file.write_text(
+        text.replace(
+            "  template: nps_invite\n", "  template: nps_invite\n  locales: [en, de, fr]\n"
+        ),
+        encoding="utf-8",
+    )
+
     settings = project.settings()
     store = open_store(settings.store_url)
     app = create_app(settings, store=store)
@@ -199,17 +209,18 @@ def test_a_link_from_a_real_outbox_message(project, live, browser):
 
     from cxops.channels import make_channel
     from cxops.messages.render import InvitationRenderer
-    from cxops.sending import prepare_wave, send_one_batch
     from cxops.spec import find_survey
+    from cxops.wave.ids import WaveContext
+    from cxops.wave.prepare import prepare_wave
+    from cxops.wave.send import send_one_batch
 
     # the wave went out an hour ago, links pointing at this collector
     settings = project.settings(public_url=live.base, now=live.now - timedelta(hours=1))
     survey = find_survey("nps-quarterly", project.root / "surveys")
-    planned = prepare_wave(live.store, survey, settings)
+    wave = WaveContext.begin(survey, settings)
+    planned = prepare_wave(live.store, wave)
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
-    result = send_one_batch(
-        live.store, survey, settings, planned.wave, make_channel(settings), renderer, "h:1:b"
-    )
+    result = send_one_batch(live.store, wave, make_channel(settings), renderer, "h:1:b")
     assert result.sent == 300
     (mbox_path,) = (settings.outbox_path / survey.id / planned.wave).glob("*.mbox")
     message = next(

@@ -3,6 +3,7 @@ readable, and printable on A4. Leaves a screenshot in tests/artifacts/."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,8 @@ def test_the_report_page_in_chromium(project: Project, tmp_path: Path, browser) 
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     pdf = page.pdf(format="A4", print_background=True)
     (ARTIFACTS / "report.pdf").write_bytes(pdf)
-    assert (
-        pdf.startswith(b"%PDF")
-        and 2
-        <= pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page/") + pdf.count(b"/Type /Page ")
-        <= 8
-    ) or len(pdf) > 10_000
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pdf.startswith(b"%PDF") and 1 <= pages <= 6  # the whole report on a few A4 pages
     page.close()
 
 

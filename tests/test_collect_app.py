@@ -3,6 +3,7 @@ partial then complete, one response per invitation, errors that change nothing."
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -17,7 +18,8 @@ from cxops.testing.collect import client_for, invite, links
 
 ALL_TYPES = """\
 id: all-types
-name: "Product check-in <b>&</b>"
+name: Internal all-types survey
+title: "Product check-in <b>&</b>"
 kind: custom
 audience:
   source: {csv: data/customers.csv, key: id}
@@ -331,9 +333,16 @@ def test_interview_accept_with_consent_leads_to_booking(collector):
     assert "Please agree to take part" in refused.text
     done = collector.client.post(inv.answer_path, data={"accepted": "yes", "consent": "yes"})
     assert done.status_code == 200
-    assert 'href="https://book.example/slots"' in done.text
+    # the booking link carries the invitation's reference (Calendly hands it back)
+    booking = f"https://book.example/slots?utm_source=cxops&amp;utm_content={inv.send_id}"
+    assert f'href="{booking}"' in done.text
     [stored] = collector.responses()
-    assert stored.answers == {"accepted": True, "consent": True}
+    assert stored.answers == {
+        "accepted": True,
+        "consent": True,
+        "consent_sha256": hashlib.sha256(b"We record the call.").hexdigest(),
+        "consent_at": collector.now.isoformat(),
+    }
 
 
 def test_a_database_error_is_a_retryable_page_not_a_thank_you(collector):

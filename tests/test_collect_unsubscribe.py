@@ -24,7 +24,7 @@ def setup(project, store_url):
     inv = invite(
         store,
         key,
-        survey_id="nps-quarterly",
+        survey_id="ces-onboarding",  # declares en, de, fr
         contact_key="c1",
         email="Jane.Doe@example.com",
         sent_at=settings.clock() - timedelta(days=1),

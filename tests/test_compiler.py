@@ -7,16 +7,11 @@ import sqlite3
 import httpx
 from prefect.exceptions import PrefectHTTPStatusError
 
-from cxops.compiler import (
-    artifact_key,
-    compile_survey,
-    is_orchestration_error,
-    summary_markdown,
-    survey_tags,
-)
 from cxops.errors import ChannelError, TemplateError
-from cxops.planning import WaveSummary
 from cxops.spec import find_survey
+from cxops.wave.flow import compile_survey, survey_tags
+from cxops.wave.run import is_orchestration_error
+from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
 
 
 def test_a_survey_compiles_to_a_flow_named_after_it(project):
@@ -58,10 +53,10 @@ def test_only_prefects_own_failures_are_retried():
 def test_tasks_retry_transient_failures_but_not_cxops_errors():
     from prefect.states import Failed
 
-    from cxops.compiler import _worth_retrying
+    from cxops.wave.flow import worth_retrying
 
-    assert _worth_retrying(None, None, Failed(data=ConnectionResetError("peer hung up")))
-    assert not _worth_retrying(None, None, Failed(data=TemplateError("missing template")))
+    assert worth_retrying(None, None, Failed(data=ConnectionResetError("peer hung up")))
+    assert not worth_retrying(None, None, Failed(data=TemplateError("missing template")))
 
 
 def test_a_big_source_is_planned_in_its_own_process_while_batches_go_out(
@@ -69,16 +64,17 @@ def test_a_big_source_is_planned_in_its_own_process_while_batches_go_out(
 ):
     import mailbox
 
-    from cxops import sending
-    from cxops.compiler import run_wave
+    from cxops.wave import prepare
+    from cxops.wave.run import run_wave
 
-    monkeypatch.setattr(sending, "PARALLEL_PLANNING_BYTES", 0)  # every source counts as big
+    monkeypatch.setattr(prepare, "PARALLEL_PLANNING_BYTES", 0)  # every source counts as big
     settings = project.settings(batch_size=25)
-    summary = run_wave(project.root / "surveys" / "nps-quarterly.yaml", settings)
+    survey = find_survey("nps-quarterly", project.root / "surveys")
+    summary = run_wave(survey, settings).as_dict()
     assert (summary["sampled"], summary["sent"], summary["in_doubt"]) == (300, 300, 0)
     assert summary["excluded"] == {"duplicate_email": 2} and len(summary["bad_rows"]) == 11
     messages = [m for p in (project.root / "outbox").rglob("*.mbox") for m in mailbox.mbox(p)]
     assert len(messages) == 300 and len({m["To"] for m in messages}) == 300
 
-    again = run_wave(project.root / "surveys" / "nps-quarterly.yaml", settings)
+    again = run_wave(survey, settings).as_dict()
     assert again["sent"] == 300 and any("resumed" in note for note in again["notes"])

@@ -42,11 +42,11 @@ def test_run_sends_a_wave_into_the_outbox_and_a_rerun_resumes(project, prefect_e
     assert len(messages) == 300
     assert len({m["X-Cxops-Send-Id"] for m in messages}) == 300
 
-    from cxops.store import ledger
+    from cxops.store import waves
     from cxops.store.db import open_store
 
     store = open_store(f"sqlite:///{project.root / 'cxops.db'}")
-    wave_row = ledger.get_wave(store, "nps-quarterly", summary["wave"])
+    wave_row = waves.get_wave(store, "nps-quarterly", summary["wave"])
     store.dispose()
     assert wave_row.status == "complete" and wave_row.finished_at is not None
 

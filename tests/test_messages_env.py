@@ -68,6 +68,8 @@ def test_subject_is_one_line() -> None:
         ("fr", ["en", "de", "fr"], "fr", "nps_invite.fr.html.j2"),
         (None, ["en", "de", "fr"], "en", "nps_invite.html.j2"),
         ("fr", ["en", "de"], "en", "nps_invite.html.j2"),
+        # Not offered: the survey's first locale, whatever it is (DESIGN.md, "Languages").
+        ("es", ["fr", "en"], "fr", "nps_invite.fr.html.j2"),
         # Offered by the survey but no file for it: the language, then the default file.
         ("pt-BR", ["en", "pt-BR"], "pt-BR", "nps_invite.html.j2"),
         ("de-CH", ["de-CH", "en"], "de-CH", "nps_invite.de.html.j2"),

@@ -9,18 +9,8 @@ import pytest
 
 from cxops.messages.env import make_environment
 from cxops.messages.render import CONTEXT_NAMES
-from cxops.messages.shapes import (
-    HTML,
-    RAW,
-    UNDEFINED,
-    Shape,
-    Unfreezable,
-    analyse,
-    freeze,
-    replaced,
-    resolve,
-    substitutable,
-)
+from cxops.messages.shapes import HTML, RAW, Shape, analyse
+from cxops.messages.values import UNDEFINED, Unfreezable, freeze, replaced, resolve, substitutable
 
 NAME = ("contact", (".", "name"))
 PLAN = ("contact", (".", "plan"))

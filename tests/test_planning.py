@@ -8,10 +8,12 @@ from email.parser import BytesParser
 
 from cxops.channels import make_channel
 from cxops.messages.render import InvitationRenderer
-from cxops.sending import prepare_wave, send_one_batch
 from cxops.spec import find_survey
 from cxops.store.db import open_store
 from cxops.store.suppressions import suppress
+from cxops.wave.ids import WaveContext
+from cxops.wave.prepare import prepare_wave
+from cxops.wave.send import send_one_batch
 
 SUMMARY_KEYS = {
     "survey",
@@ -62,9 +64,10 @@ def test_plan_reads_history_from_the_store_without_changing_it(project):
     settings = project.settings()
     survey = find_survey("nps-quarterly", project.root / "surveys")
     store = open_store(settings.store_url)
-    planned = prepare_wave(store, survey, settings)
+    wave = WaveContext.begin(survey, settings)
+    planned = prepare_wave(store, wave)
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
-    send_one_batch(store, survey, settings, planned.wave, make_channel(settings), renderer, "h:1:p")
+    send_one_batch(store, wave, make_channel(settings), renderer, "h:1:p")
     with store.session() as session:
         suppress(session, "zoe.brown@example.com", "unsubscribed", source="t", now=settings.clock())
     store.dispose()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from cxops.channels.base import Delivery
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.db import open_store
 from cxops.store.models import Send
 
@@ -87,14 +87,14 @@ def contacted(
         }
         ledger.add_invitees(store, survey, wave, step, [row], at)
         claim = f"test:{key}:{step}"
-        ledger.claim_batch(store, survey, wave, step, claim, 10, at)
+        claims.claim_batch(store, survey, wave, step, claim, 10, at)
         with store.session() as session:
             send_id = session.scalars(
                 select(Send.send_id).where(
                     Send.email == email, Send.survey_id == survey, Send.step == step
                 )
             ).one()
-        ledger.mark_results(store, claim, [Delivery(send_id, "sent")], at)
+        claims.mark_results(store, claim, [Delivery(send_id, "sent")], at)
     finally:
         store.dispose()
 

@@ -14,7 +14,7 @@ from cxops.audience.eligibility import ContactHistory
 from cxops.channels.base import Delivery
 from cxops.policy.history import policy_history
 from cxops.spec import find_survey
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.contact_log import contacts_since
 from cxops.store.db import Store, open_store
 from cxops.store.models import Send
@@ -50,7 +50,7 @@ def send(
     }
     ledger.add_invitees(store, survey, wave, step, [row], at)
     claim = f"t:{email}:{survey}:{wave}:{step}"
-    ledger.claim_batch(store, survey, wave, step, claim, 10, at)
+    claims.claim_batch(store, survey, wave, step, claim, 10, at)
     if outcome == "sending":
         return
     with store.session() as session:
@@ -62,7 +62,7 @@ def send(
                 Send.step == step,
             )
         ).one()
-    ledger.mark_results(store, claim, [Delivery(send_id, outcome)], at)  # type: ignore[arg-type]
+    claims.mark_results(store, claim, [Delivery(send_id, outcome)], at)  # type: ignore[arg-type]
 
 
 def test_every_step_that_may_have_arrived_counts_and_nothing_else(store: Store) -> None:

@@ -13,18 +13,15 @@ from cxops.channels import make_channel
 from cxops.channels.base import BatchContext, Delivery
 from cxops.messages.render import InvitationRenderer
 from cxops.messages.types import MessageGroup
-from cxops.sending import (
-    dry_run_wave,
-    finish_summary,
-    long_lived_heap_frozen,
-    prepare_wave,
-    send_one_batch,
-)
 from cxops.spec import find_survey
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.db import open_store
 from cxops.store.models import Response, Send
 from cxops.store.suppressions import suppress
+from cxops.wave.dry_run import dry_run_wave
+from cxops.wave.ids import WaveContext
+from cxops.wave.prepare import long_lived_heap_frozen, prepare_wave
+from cxops.wave.send import finish_summary, send_one_batch
 
 
 def _survey(project, name="nps-quarterly"):
@@ -33,10 +30,11 @@ def _survey(project, name="nps-quarterly"):
 
 def _send_all(store, survey, settings, channel, wave_id):
     renderer = InvitationRenderer(survey, settings, wave_id=wave_id)
-    claim = ledger.new_claim_id()
+    claim = claims.new_claim_id()
+    wave = WaveContext.begin(survey, settings, wave_id)
     results = []
     while True:
-        result = send_one_batch(store, survey, settings, wave_id, channel, renderer, claim)
+        result = send_one_batch(store, wave, channel, renderer, claim)
         if result.claimed == 0:
             return results
         results.append(result)
@@ -56,11 +54,11 @@ def store(project, store_url):
 def test_a_wave_sends_each_sampled_person_once_and_resumes(project, store):
     settings = project.settings(batch_size=64)
     survey = _survey(project)
-    planned = prepare_wave(store, survey, settings)
+    planned = prepare_wave(store, WaveContext.begin(survey, settings))
     assert planned.sampled == 300 and planned.eligible > 300
     results = _send_all(store, survey, settings, make_channel(settings), planned.wave)
     assert len(results) == 5  # 300 in batches of 64
-    summary = finish_summary(store, survey.id, planned.wave, planned)
+    summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
     assert (summary.sent, summary.failed, summary.in_doubt) == (300, 0, 0)
     assert sum(seg["sent"] for seg in summary.by_segment.values()) == 300
 
@@ -69,7 +67,7 @@ def test_a_wave_sends_each_sampled_person_once_and_resumes(project, store):
     assert len(recipients) == len(set(recipients)) == 300
     assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in messages)
 
-    again = prepare_wave(store, survey, settings)
+    again = prepare_wave(store, WaveContext.begin(survey, settings))
     assert "resumed" in again.notes[-1]
     assert _send_all(store, survey, settings, make_channel(settings), planned.wave) == []
     assert len(_outbox_messages(settings.outbox_path)) == 300
@@ -78,9 +76,9 @@ def test_a_wave_sends_each_sampled_person_once_and_resumes(project, store):
 def test_the_next_wave_excludes_people_surveyed_within_the_window(project, store):
     settings = project.settings()
     survey = _survey(project)
-    first = prepare_wave(store, survey, settings, wave="w1")
+    first = prepare_wave(store, WaveContext.begin(survey, settings, "w1"))
     _send_all(store, survey, settings, make_channel(settings), "w1")
-    second = prepare_wave(store, survey, settings, wave="w2")
+    second = prepare_wave(store, WaveContext.begin(survey, settings, "w2"))
     # everyone invited in w1 is held back (their duplicate-email twins too: the
     # stronger reason wins); nobody is invited twice across waves
     duplicates = first.excluded.get("duplicate_email", 0)
@@ -94,23 +92,23 @@ def test_the_next_wave_excludes_people_surveyed_within_the_window(project, store
 def test_the_contact_cap_holds_across_surveys(project, store):
     settings = project.settings()
     nps = _survey(project)
-    prepare_wave(store, nps, settings, wave="w1")
+    prepare_wave(store, WaveContext.begin(nps, settings, "w1"))
     _send_all(store, nps, settings, make_channel(settings), "w1")
     ces = _survey(project, "ces-onboarding")
-    planned = prepare_wave(store, ces, settings, wave="w1")
+    planned = prepare_wave(store, WaveContext.begin(ces, settings, "w1"))
     assert planned.excluded.get("contact_cap", 0) > 0
 
 
 def test_people_who_unsubscribe_after_planning_are_skipped_at_send_time(project, store):
     settings = project.settings()
     survey = _survey(project)
-    planned = prepare_wave(store, survey, settings)
+    planned = prepare_wave(store, WaveContext.begin(survey, settings))
     with store.session() as session:
         victim = session.scalars(select(Send.email).where(Send.wave_id == planned.wave)).first()
         suppress(session, victim, "unsubscribed", source="test", now=settings.clock())
     _send_all(store, survey, settings, make_channel(settings), planned.wave)
-    summary = finish_summary(store, survey.id, planned.wave, planned)
-    assert summary.sent == 299 and summary.extra["skipped"] == 1
+    summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
+    assert summary.sent == 299 and summary.skipped == 1
     recipients = " ".join(m["To"] for m in _outbox_messages(settings.outbox_path))
     assert victim not in recipients
 
@@ -128,28 +126,41 @@ class ExplodingChannel:
 def test_a_channel_crash_leaves_the_batch_in_doubt_not_resent(project, store):
     settings = project.settings(batch_size=50)
     survey = _survey(project)
-    planned = prepare_wave(store, survey, settings)
+    planned = prepare_wave(store, WaveContext.begin(survey, settings))
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
     with pytest.raises(ConnectionResetError):
-        send_one_batch(store, survey, settings, planned.wave, ExplodingChannel(), renderer, "h:1:x")
+        send_one_batch(
+            store,
+            WaveContext.begin(survey, settings, planned.wave),
+            ExplodingChannel(),
+            renderer,
+            "h:1:x",
+        )
     _send_all(store, survey, settings, make_channel(settings), planned.wave)
-    summary = finish_summary(store, survey.id, planned.wave, planned)
+    summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
     assert (summary.sent, summary.in_doubt) == (250, 50)
     assert "--resend-in-doubt" in summary.notes[-1]
-    assert ledger.resend_in_doubt(store, survey.id, planned.wave, 0) == 50
+    assert claims.resend_in_doubt(store, survey.id, planned.wave, 0) == 50
     _send_all(store, survey, settings, make_channel(settings), planned.wave)
-    assert finish_summary(store, survey.id, planned.wave, planned).sent == 300
+    assert (
+        finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned).sent
+        == 300
+    )
 
 
 def test_a_broken_template_releases_the_batch_for_a_later_run(project, store):
     settings = project.settings(batch_size=100)
     survey = _survey(project)
-    planned = prepare_wave(store, survey, settings)
+    planned = prepare_wave(store, WaveContext.begin(survey, settings))
     project.write({"templates/nps_invite.txt.j2": "{{ contact.name.nonexistent() }}"})
     broken = InvitationRenderer(survey, settings, wave_id=planned.wave)
     with pytest.raises(Exception):  # noqa: B017 - any render error
         send_one_batch(
-            store, survey, settings, planned.wave, make_channel(settings), broken, "h:1:y"
+            store,
+            WaveContext.begin(survey, settings, planned.wave),
+            make_channel(settings),
+            broken,
+            "h:1:y",
         )
     counts = ledger.wave_counts(store, survey.id, planned.wave)
     assert counts["pending"] == 300 and counts["sent"] == 0 and counts["in_doubt"] == 0
@@ -157,8 +168,8 @@ def test_a_broken_template_releases_the_batch_for_a_later_run(project, store):
 
 def test_a_dry_run_renders_everything_and_stores_nothing(project):
     settings = project.settings()
-    summary = dry_run_wave(_survey(project), settings)
-    assert summary.extra["rendered"] == summary.sampled == 300
+    summary = dry_run_wave(WaveContext.begin(_survey(project), settings))
+    assert summary.rendered == summary.sampled == 300
     assert not (project.root / "cxops.db").exists()
     assert not settings.outbox_path.exists()
 
@@ -166,7 +177,7 @@ def test_a_dry_run_renders_everything_and_stores_nothing(project):
 def test_interviews_invite_a_batch_per_wave_until_the_goal(project, store):
     settings = project.settings()
     survey = _survey(project, "interviews-power-users")
-    first = prepare_wave(store, survey, settings, wave="w1")
+    first = prepare_wave(store, WaveContext.begin(survey, settings, "w1"))
     assert first.sampled == survey.interview.batch == 20
     _send_all(store, survey, settings, make_channel(settings), "w1")
     with store.session() as session:
@@ -186,14 +197,14 @@ def test_interviews_invite_a_batch_per_wave_until_the_goal(project, store):
                     updated_at=settings.clock(),
                 )
             )
-    second = prepare_wave(store, survey, settings, wave="w2")
+    second = prepare_wave(store, WaveContext.begin(survey, settings, "w2"))
     assert second.sampled == 0 and "goal reached" in second.notes[-1]
 
 
 def test_a_contact_that_cannot_be_rendered_fails_alone(project, store):
     settings = project.settings(batch_size=1000)
     survey = _survey(project)
-    planned = prepare_wave(store, survey, settings)
+    planned = prepare_wave(store, WaveContext.begin(survey, settings))
     # a template that breaks only for one contact's data
     project.write(
         {
@@ -205,14 +216,16 @@ def test_a_contact_that_cannot_be_rendered_fails_alone(project, store):
     )
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
     result = send_one_batch(
-        store, survey, settings, planned.wave, make_channel(settings), renderer, "h:1:z"
+        store,
+        WaveContext.begin(survey, settings, planned.wave),
+        make_channel(settings),
+        renderer,
+        "h:1:z",
     )
     assert (result.sent, result.failed) == (299, 1)
-    summary = finish_summary(store, survey.id, planned.wave, planned)
-    (reason,) = summary.extra["failed_reasons"]
-    assert "cannot render" in reason and summary.extra["failed_reasons"][reason]["examples"] == [
-        "c-00002"
-    ]
+    summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
+    (reason,) = summary.failed_reasons
+    assert "cannot render" in reason and summary.failed_reasons[reason]["examples"] == ["c-00002"]
 
 
 def test_the_long_lived_heap_is_frozen_only_while_a_wave_runs() -> None:

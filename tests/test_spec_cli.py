@@ -120,7 +120,9 @@ def test_relative_source_paths_resolve_against_the_project_dir(
     assert "unknown contact field 'seat'" in problem["message"]
 
 
-def test_validate_imports_neither_prefect_nor_sqlalchemy(project: Project) -> None:
+def test_validate_imports_neither_prefect_sqlalchemy_matplotlib_nor_analysis(
+    project: Project,
+) -> None:
     code = textwrap.dedent(
         """
         import sys
@@ -131,7 +133,8 @@ def test_validate_imports_neither_prefect_nor_sqlalchemy(project: Project) -> No
             code = exc.code
         else:
             code = 0
-        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"prefect", "sqlalchemy"})
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"prefect", "sqlalchemy", "matplotlib"})
+        heavy += sorted(m for m in sys.modules if m.startswith("cxops.analysis"))
         print("HEAVY", heavy, "EXIT", code)
         """
     )

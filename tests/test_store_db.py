@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0005_task_assignment_snooze"
+HEAD = "0006_task_assignment_snooze"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:
@@ -37,6 +37,7 @@ def test_the_revisions_form_one_line_to_head() -> None:
     assert script.get_heads() == [HEAD]
     assert [r.revision for r in script.walk_revisions()] == [
         HEAD,
+        "0005_interviews",
         "0004_responses_confirmed_at",
         "0003_drop_email_sent_index",
         "0002_claim_order_index",

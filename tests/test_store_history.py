@@ -12,7 +12,7 @@ from cxops.audience.eligibility import EXCLUSION_REASONS, History
 from cxops.channels.base import Delivery
 from cxops.durations import parse_duration
 from cxops.settings import ContactCap
-from cxops.store import ledger
+from cxops.store import claims, ledger
 from cxops.store.db import Store, open_store
 from cxops.store.history import StoreHistory, load_history
 from cxops.store.models import Send
@@ -45,15 +45,15 @@ def invite(
     row = {"contact_key": key, "email": email, "segment": "smb", "locale": "en", "contact": {}}
     ledger.add_invitees(store, survey, wave, step, [row], at)
     claim = f"test:{key}"
-    ledger.claim_batch(store, survey, wave, step, claim, 1, at)
+    claims.claim_batch(store, survey, wave, step, claim, 1, at)
     if outcome == "sending":
         return
     if outcome == "pending":
-        ledger.mark_results(
+        claims.mark_results(
             store, claim, [Delivery(_send_id(store, email, survey, wave, step), "retry")], at
         )
         return
-    ledger.mark_results(
+    claims.mark_results(
         store, claim, [Delivery(_send_id(store, email, survey, wave, step), outcome)], at
     )
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from cxops.channels.base import Delivery
-from cxops.store import ledger
+from cxops.store import claims, ledger, waves
 from cxops.store.db import Store, open_store
 from cxops.store.models import Send
 from cxops.store.suppressions import suppress
@@ -31,23 +31,23 @@ import json, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from cxops.channels.base import Delivery
-from cxops.store import ledger
+from cxops.store import claims, ledger, waves
 from cxops.store.db import open_store
 
 url, survey, wave, limit, go, mode = sys.argv[1:7]
 store = open_store(url)
-claim_id = ledger.new_claim_id()
+claim_id = claims.new_claim_id()
 while not Path(go).exists():
     pass
 now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 while True:
-    rows = ledger.claim_batch(store, survey, wave, 0, claim_id, int(limit), now)
+    rows = claims.claim_batch(store, survey, wave, 0, claim_id, int(limit), now)
     if not rows:
         break
     print(json.dumps({"claim": claim_id, "ids": [row.send_id for row in rows]}), flush=True)
     if mode == "hang":
         time.sleep(3600)
-    ledger.mark_results(
+    claims.mark_results(
         store, claim_id, [Delivery(row.send_id, "sent", f"p-{row.send_id}") for row in rows], now
     )
 print(json.dumps({"done": claim_id}), flush=True)
@@ -104,26 +104,26 @@ def claimed_ids(output: str) -> list[str]:
 
 
 def test_ensure_wave_is_idempotent(store: Store) -> None:
-    first = ledger.ensure_wave(store, SURVEY, WAVE, NOW)
-    again = ledger.ensure_wave(store, SURVEY, WAVE, NOW + timedelta(hours=1))
+    first = waves.ensure_wave(store, SURVEY, WAVE, NOW)
+    again = waves.ensure_wave(store, SURVEY, WAVE, NOW + timedelta(hours=1))
     assert first.id == again.id
     assert again.started_at == NOW
     assert again.status == "planning"
 
 
 def test_wave_status_and_summary(store: Store) -> None:
-    ledger.ensure_wave(store, SURVEY, WAVE, NOW)
-    ledger.save_wave_summary(store, SURVEY, WAVE, {"audience": 10, "excluded": {"spam": 1}})
-    ledger.set_wave_status(store, SURVEY, WAVE, "complete", NOW + timedelta(minutes=5))
-    wave = ledger.get_wave(store, SURVEY, WAVE)
+    waves.ensure_wave(store, SURVEY, WAVE, NOW)
+    waves.save_wave_summary(store, SURVEY, WAVE, {"audience": 10, "excluded": {"spam": 1}})
+    waves.set_wave_status(store, SURVEY, WAVE, "complete", NOW + timedelta(minutes=5))
+    wave = waves.get_wave(store, SURVEY, WAVE)
     assert wave is not None
     assert wave.status == "complete"
     assert wave.finished_at == NOW + timedelta(minutes=5)
     assert wave.summary == {"audience": 10, "excluded": {"spam": 1}}
     with pytest.raises(ValueError, match="unknown wave status"):
-        ledger.set_wave_status(store, SURVEY, WAVE, "exploded", NOW)
+        waves.set_wave_status(store, SURVEY, WAVE, "exploded", NOW)
     with pytest.raises(LookupError):
-        ledger.save_wave_summary(store, SURVEY, "no-such-wave", {})
+        waves.save_wave_summary(store, SURVEY, "no-such-wave", {})
 
 
 # -- planning --------------------------------------------------------------------------
@@ -171,11 +171,11 @@ def test_add_invitees_in_several_chunks(store: Store, monkeypatch: pytest.Monkey
 
 def test_claim_never_returns_a_row_twice(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(10), NOW, batch_size=4)
-    first = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 4, NOW)
-    second = ledger.claim_batch(store, SURVEY, WAVE, 0, "b", 4, NOW)
-    third = ledger.claim_batch(store, SURVEY, WAVE, 0, "c", 4, NOW)
+    first = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 4, NOW)
+    second = claims.claim_batch(store, SURVEY, WAVE, 0, "b", 4, NOW)
+    third = claims.claim_batch(store, SURVEY, WAVE, 0, "c", 4, NOW)
     assert [len(first), len(second), len(third)] == [4, 4, 2]
-    assert ledger.claim_batch(store, SURVEY, WAVE, 0, "d", 4, NOW) == []
+    assert claims.claim_batch(store, SURVEY, WAVE, 0, "d", 4, NOW) == []
     ids = [row.send_id for row in first + second + third]
     assert len(set(ids)) == 10
     assert [row.contact_key for row in first] == ["c0", "c1", "c2", "c3"]
@@ -189,7 +189,7 @@ def test_claim_skips_suppressed_emails_and_still_fills_the_batch(store: Store) -
         suppress(session, "person0@example.com", "unsubscribed", source="test", now=NOW)
         suppress(session, "person1@example.com", "bounced", source="test", now=NOW)
         suppress(session, "person2@example.com", "spam", source="test", now=NOW)
-    claimed = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 2, NOW)
+    claimed = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 2, NOW)
     assert [row.contact_key for row in claimed] == ["c3", "c4"]
     errors = {row.contact_key: (row.status, row.error) for row in all_sends(store)}
     assert errors["c0"] == ("skipped", "unsubscribed")
@@ -202,7 +202,7 @@ def test_claim_only_takes_its_own_wave_and_step(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(2), NOW)
     ledger.add_invitees(store, SURVEY, WAVE, 1, people(2), NOW)
     ledger.add_invitees(store, "other", WAVE, 0, people(2), NOW)
-    claimed = ledger.claim_batch(store, SURVEY, WAVE, 1, "a", 10, NOW)
+    claimed = claims.claim_batch(store, SURVEY, WAVE, 1, "a", 10, NOW)
     assert {(row.survey_id, row.step) for row in claimed} == {(SURVEY, 1)}
     assert len(claimed) == 2
 
@@ -212,10 +212,10 @@ def test_claim_only_takes_its_own_wave_and_step(store: Store) -> None:
 
 def test_mark_results(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(5), NOW)
-    rows = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 5, NOW)
+    rows = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 5, NOW)
     sid = {row.contact_key: row.send_id for row in rows}
     later = NOW + timedelta(seconds=30)
-    changed = ledger.mark_results(
+    changed = claims.mark_results(
         store,
         "a",
         [
@@ -248,8 +248,8 @@ def test_mark_results(store: Store) -> None:
 def test_mark_results_records_shared_outcomes_as_per_row_ones(store: Store) -> None:
     """One Mail Send request's rows share their outcome: recorded in one statement."""
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(40), NOW)
-    mine = ledger.claim_batch(store, SURVEY, WAVE, 0, "mine", 36, NOW)
-    theirs = ledger.claim_batch(store, SURVEY, WAVE, 0, "theirs", 4, NOW)
+    mine = claims.claim_batch(store, SURVEY, WAVE, 0, "mine", 36, NOW)
+    theirs = claims.claim_batch(store, SURVEY, WAVE, 0, "theirs", 4, NOW)
     later = NOW + timedelta(seconds=5)
     deliveries = [Delivery(row.send_id, "sent", "request-1") for row in mine[:20]]
     deliveries += [Delivery(row.send_id, "in_doubt", error="no answer") for row in mine[20:30]]
@@ -257,7 +257,7 @@ def test_mark_results_records_shared_outcomes_as_per_row_ones(store: Store) -> N
     deliveries += [Delivery(row.send_id, "failed", error="400 bad") for row in mine[33:]]
     # Another claim's rows are never touched, whatever outcome names them.
     deliveries += [Delivery(row.send_id, "sent", "request-1") for row in theirs]
-    changed = ledger.mark_results(store, "mine", deliveries, later, channel="sendgrid")
+    changed = claims.mark_results(store, "mine", deliveries, later, channel="sendgrid")
     assert changed == {"sent": 23, "failed": 3, "retry": 0, "in_doubt": 10}
     got = {row.send_id: row for row in all_sends(store)}
     for row in mine[:20]:
@@ -274,7 +274,7 @@ def test_mark_results_records_shared_outcomes_as_per_row_ones(store: Store) -> N
 
 def test_claimed_rows_are_what_the_ledger_holds(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(3), NOW, batch_size=2)
-    claimed = {row.send_id: row for row in ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)}
+    claimed = {row.send_id: row for row in claims.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)}
     for stored in all_sends(store):
         row = claimed[stored.send_id]
         assert (row.id, row.contact_key, row.email, row.segment, row.locale, row.batch) == (
@@ -295,19 +295,19 @@ def test_claimed_rows_are_what_the_ledger_holds(store: Store) -> None:
 
 def test_mark_results_touches_only_its_own_claim(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(2), NOW)
-    mine = ledger.claim_batch(store, SURVEY, WAVE, 0, "mine", 1, NOW)
-    theirs = ledger.claim_batch(store, SURVEY, WAVE, 0, "theirs", 1, NOW)
-    changed = ledger.mark_results(store, "mine", [Delivery(theirs[0].send_id, "sent")], NOW)
+    mine = claims.claim_batch(store, SURVEY, WAVE, 0, "mine", 1, NOW)
+    theirs = claims.claim_batch(store, SURVEY, WAVE, 0, "theirs", 1, NOW)
+    changed = claims.mark_results(store, "mine", [Delivery(theirs[0].send_id, "sent")], NOW)
     assert changed["sent"] == 0
-    ledger.mark_results(store, "mine", [Delivery(mine[0].send_id, "sent")], NOW)
+    claims.mark_results(store, "mine", [Delivery(mine[0].send_id, "sent")], NOW)
     # A second, contradicting answer for a finished row changes nothing.
-    ledger.mark_results(store, "mine", [Delivery(mine[0].send_id, "retry")], NOW)
+    claims.mark_results(store, "mine", [Delivery(mine[0].send_id, "retry")], NOW)
     assert rows_by_status(store) == {mine[0].contact_key: "sent", theirs[0].contact_key: "sending"}
 
 
 def test_mark_results_rejects_an_unknown_status(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown delivery status"):
-        ledger.mark_results(store, "a", [Delivery("x", "lost")], NOW)
+        claims.mark_results(store, "a", [Delivery("x", "lost")], NOW)
 
 
 # -- recovery --------------------------------------------------------------------------
@@ -315,15 +315,15 @@ def test_mark_results_rejects_an_unknown_status(store: Store) -> None:
 
 def test_recover_leaves_live_claims_and_catches_dead_and_expired_ones(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(4), NOW)
-    live = ledger.new_claim_id()
+    live = claims.new_claim_id()
     dead_pid = _dead_pid()
     host = live.split(":")[0]
-    ledger.claim_batch(store, SURVEY, WAVE, 0, live, 1, NOW)
-    ledger.claim_batch(store, SURVEY, WAVE, 0, f"{host}:{dead_pid}:abc", 1, NOW)
-    ledger.claim_batch(store, SURVEY, WAVE, 0, "elsewhere:1:abc", 1, NOW)
-    ledger.claim_batch(store, SURVEY, WAVE, 0, "elsewhere:2:old", 1, NOW - timedelta(hours=1))
+    claims.claim_batch(store, SURVEY, WAVE, 0, live, 1, NOW)
+    claims.claim_batch(store, SURVEY, WAVE, 0, f"{host}:{dead_pid}:abc", 1, NOW)
+    claims.claim_batch(store, SURVEY, WAVE, 0, "elsewhere:1:abc", 1, NOW)
+    claims.claim_batch(store, SURVEY, WAVE, 0, "elsewhere:2:old", 1, NOW - timedelta(hours=1))
 
-    recovered = ledger.recover_dead_claims(store, SURVEY, WAVE, 0, NOW, lease_seconds=900)
+    recovered = claims.recover_dead_claims(store, SURVEY, WAVE, 0, NOW, lease_seconds=900)
     assert recovered == 2
     by_claim = {row.claim_id: row.status for row in all_sends(store)}
     assert by_claim == {
@@ -334,25 +334,25 @@ def test_recover_leaves_live_claims_and_catches_dead_and_expired_ones(store: Sto
     }
     # Past the lease, any claim is in doubt, even a live one.
     later = NOW + timedelta(seconds=901)
-    assert ledger.recover_dead_claims(store, SURVEY, WAVE, 0, later, lease_seconds=900) == 2
+    assert claims.recover_dead_claims(store, SURVEY, WAVE, 0, later, lease_seconds=900) == 2
 
 
 def test_resend_in_doubt_puts_rows_back_to_pending(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(3), NOW)
-    rows = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)
-    ledger.mark_results(store, "a", [Delivery(rows[0].send_id, "in_doubt", error="?")], NOW)
-    ledger.mark_results(store, "a", [Delivery(rows[1].send_id, "sent")], NOW)
-    assert ledger.resend_in_doubt(store, SURVEY, WAVE, 0) == 1
-    again = ledger.claim_batch(store, SURVEY, WAVE, 0, "b", 10, NOW)
+    rows = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)
+    claims.mark_results(store, "a", [Delivery(rows[0].send_id, "in_doubt", error="?")], NOW)
+    claims.mark_results(store, "a", [Delivery(rows[1].send_id, "sent")], NOW)
+    assert claims.resend_in_doubt(store, SURVEY, WAVE, 0) == 1
+    again = claims.claim_batch(store, SURVEY, WAVE, 0, "b", 10, NOW)
     assert [row.send_id for row in again] == [rows[0].send_id]
 
 
 def test_a_late_answer_from_a_run_thought_dead_is_kept(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(1), NOW)
-    [row] = ledger.claim_batch(store, SURVEY, WAVE, 0, "slow:1:x", 1, NOW)
+    [row] = claims.claim_batch(store, SURVEY, WAVE, 0, "slow:1:x", 1, NOW)
     later = NOW + timedelta(hours=1)
-    assert ledger.recover_dead_claims(store, SURVEY, WAVE, 0, later, lease_seconds=60) == 1
-    ledger.mark_results(store, "slow:1:x", [Delivery(row.send_id, "sent", "m")], later)
+    assert claims.recover_dead_claims(store, SURVEY, WAVE, 0, later, lease_seconds=60) == 1
+    claims.mark_results(store, "slow:1:x", [Delivery(row.send_id, "sent", "m")], later)
     assert rows_by_status(store) == {"c0": "sent"}
 
 
@@ -368,8 +368,8 @@ def _dead_pid() -> int:
 def test_wave_counts_and_failed_reasons(store: Store) -> None:
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(4, segment="smb"), NOW)
     ledger.add_invitees(store, SURVEY, WAVE, 0, people(2, segment="ent", start=4), NOW)
-    rows = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 5, NOW)
-    ledger.mark_results(
+    rows = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 5, NOW)
+    claims.mark_results(
         store,
         "a",
         [
@@ -450,7 +450,7 @@ def test_a_killed_claimer_leaves_in_doubt_rows_and_the_rest_is_sent_once(
         stuck = session.scalars(select(Send.send_id).where(Send.status == "sending")).all()
     assert set(stuck) == victim_ids
 
-    assert ledger.recover_dead_claims(store, SURVEY, WAVE, 0, NOW, lease_seconds=900) == 8
+    assert claims.recover_dead_claims(store, SURVEY, WAVE, 0, NOW, lease_seconds=900) == 8
     survivor = claimer(store.url, 5, go)
     out, err = survivor.communicate(timeout=240)
     assert survivor.returncode == 0, err
@@ -470,9 +470,9 @@ def test_claim_skips_a_row_locked_by_another_transaction(postgres_url: str) -> N
         holder.execute(
             update(Send).where(Send.contact_key == "c0").values(locale="en")
         )  # holds c0's row lock until the end of this block
-        claimed = ledger.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)
+        claimed = claims.claim_batch(store, SURVEY, WAVE, 0, "a", 3, NOW)
         assert sorted(row.contact_key for row in claimed) == ["c1", "c2"]
-    assert ledger.claim_batch(store, SURVEY, WAVE, 0, "b", 3, NOW)[0].contact_key == "c0"
+    assert claims.claim_batch(store, SURVEY, WAVE, 0, "b", 3, NOW)[0].contact_key == "c0"
     store.dispose()
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from cxops.errors import ConfigError
 from cxops.spec.models import Schedule
-from cxops.waves import wave_id_for, wave_start
+from cxops.wave.ids import wave_id_for, wave_start
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Berlin
 

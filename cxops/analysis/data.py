@@ -13,9 +13,9 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, false, func, null, or_, select
 from sqlalchemy.engine import Connection
 
 from cxops.spec.models import Survey
@@ -30,9 +30,8 @@ _JOINT_LIMIT = 3
 Cell = tuple[str, str]  # (wave, segment)
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
-    """One text answer, with what themes need to weigh it."""
+class Comment(NamedTuple):
+    """One text answer, with what themes need to weigh it (a tuple: there are many)."""
 
     response_id: int
     wave: str
@@ -95,14 +94,10 @@ class SurveyData:
                 for qid, cells in sorted(self.tallies.items())
             },
             "answered": {qid: counter(c.items()) for qid, c in sorted(self.answered.items())},
-            "comments": sorted(
-                [c.response_id, c.question, c.wave, c.segment, c.text, c.score, c.revenue]
-                for c in self.comments
-            ),
-            "loop": sorted(
-                [c.wave, c.contact_key, c.task_status, c.outcome or "", c.score] for c in self.loop
-            ),
-            "later": sorted([*key, value] for key, value in self.later_scores.items()),
+            # Rows come in id order (the queries ORDER BY id): no sort needed.
+            "comments": self.comments,
+            "loop": [[c.wave, c.contact_key, c.task_status, c.outcome, c.score] for c in self.loop],
+            "later": [[*key, value] for key, value in self.later_scores.items()],
         }
         return json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -122,14 +117,15 @@ def load_survey_data(store: Store, survey: Survey) -> SurveyData:
     with store.connect() as conn:
         data = SurveyData(waves=wave_order(conn, survey.id))
         data.invited = invited_counts(conn, survey.id)
-        data.statuses, data.suspect = status_counts(conn, survey.id)
         counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
-        groups = [counted] if len(counted) <= _JOINT_LIMIT else [[q] for q in counted]
-        for group in groups:
-            if group:
-                _tally(conn, survey.id, group, data)
-        data.comments = comments(conn, survey)
-        data.loop, data.later_scores = loop_cases(conn, survey)
+        if len(counted) <= _JOINT_LIMIT:
+            _tally(conn, survey.id, counted, data, with_status=True)
+        else:
+            data.statuses, data.suspect = status_counts(conn, survey.id)
+            for question in counted:
+                _tally(conn, survey.id, [question], data, with_status=False)
+        data.loop = loop_cases(conn, survey)
+        data.comments, data.later_scores = answer_rows(conn, survey, bool(data.loop))
     known = set(data.waves)
     extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
     data.waves += sorted(extra - known)
@@ -176,28 +172,51 @@ def status_counts(
     return statuses, suspect
 
 
-def answer_value(question_id: str) -> ColumnElement[Any]:
-    """The stored answer to one question as SQL (JSON_EXTRACT on SQLite, ->> on PostgreSQL)."""
-    value: ColumnElement[Any] = _responses.c.answers[question_id].as_string()
+def answer_value(question_id: str, dialect: str) -> ColumnElement[Any]:
+    """The stored answer to one question as SQL: on SQLite `json_extract` (typed: scores
+    come back as integers, lists as JSON text), on PostgreSQL `->>` (text)."""
+    answers = _responses.c.answers
+    if dialect == "sqlite":
+        extracted: ColumnElement[Any] = func.json_extract(answers, f'$."{question_id}"')
+        return extracted
+    value: ColumnElement[Any] = answers[question_id].as_string()
     return value
 
 
-def _tally(conn: Connection, survey_id: str, questions: Sequence[Any], data: SurveyData) -> None:
+def _tally(
+    conn: Connection,
+    survey_id: str,
+    questions: Sequence[Any],
+    data: SurveyData,
+    *,
+    with_status: bool,
+) -> None:
+    """Answers by (wave, segment, value) of `questions` in one GROUP BY; `with_status`:
+    also by status and suspect reason, which then fills `statuses` and `suspect` too
+    (one scan of the responses for both)."""
     r = _responses.c
-    values = [answer_value(q.id).label(f"v{i}") for i, q in enumerate(questions)]
-    rows = conn.execute(
-        select(r.wave_id, r.segment, *values, func.count())
-        .where(r.survey_id == survey_id, r.suspect.is_(false()))
-        .group_by(r.wave_id, r.segment, *values)
-    ).all()
+    values = [answer_value(q.id, conn.dialect.name).label(f"v{i}") for i, q in enumerate(questions)]
+    keys: list[Any] = [r.wave_id, r.segment]
+    if with_status:
+        keys += [r.status, r.suspect, r.suspect_reason]
+    query = select(*keys, *values, func.count()).where(r.survey_id == survey_id)
+    if not with_status:
+        query = query.where(r.suspect.is_(false()))
+    rows = conn.execute(query.group_by(*keys, *values)).all()
     for question in questions:
         data.tallies.setdefault(question.id, defaultdict(Counter))
         data.answered.setdefault(question.id, Counter())
+    first = len(keys)
     for row in rows:
         cell = (row[0], row[1])
         count = row[-1]
+        if with_status:
+            if row[3]:
+                data.suspect[row[4] or "suspect"] += count
+                continue
+            data.statuses[(row[0], row[1], row[2])] += count
         for index, question in enumerate(questions):
-            value = parse_value(row[2 + index])
+            value = parse_value(row[first + index])
             if value is None:
                 continue
             data.answered[question.id][cell] += count
@@ -228,52 +247,58 @@ def parse_value(raw: Any) -> Any:
 
 
 def _score(raw: Any) -> int | None:
+    if type(raw) is int:
+        return raw
     value = parse_value(raw)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def comments(conn: Connection, survey: Survey) -> list[Comment]:
-    """Every non-empty text answer not suspect, with the main score and the revenue column."""
+def answer_rows(
+    conn: Connection, survey: Survey, task_contacts: bool
+) -> tuple[list[Comment], dict[tuple[str, str], int | None]]:
+    """One scan of the survey's responses (not suspect) for what is read row by row: every
+    non-empty text answer (with the main score and the revenue column) and, when
+    `task_contacts`, every answer of a contact who has a follow-up task (their next answers).
+    """
     texts = [q.id for q in survey.questions if q.type == "text"]
-    if not texts:
-        return []
-    r, s = _responses.c, _sends.c
     main = survey.main_question
-    score = answer_value(main.id) if main is not None else None
+    if not texts and not (task_contacts and main is not None):
+        return [], {}
+    r, s, t = _responses.c, _sends.c, _tasks.c
+    score = answer_value(main.id, conn.dialect.name) if main is not None else null()
+    text_columns = [answer_value(qid, conn.dialect.name) for qid in texts]
     revenue_column = survey.report.revenue
+    revenue = s.contact[revenue_column].as_string() if revenue_column else null()
+    wanted: list[ColumnElement[Any]] = [text.is_not(None) for text in text_columns]
+    has_task: ColumnElement[Any] = null()
+    if task_contacts and main is not None:
+        keys = select(t.contact_key).where(t.survey_id == survey.id)
+        has_task = r.contact_key.in_(keys)
+        wanted.append(has_task)
+    source: Any = _responses
+    if revenue_column:
+        source = _responses.outerjoin(_sends, s.send_id == r.send_id)
+    query = (
+        select(r.id, r.wave_id, r.segment, r.contact_key, score, revenue, has_task, *text_columns)
+        .select_from(source)
+        .where(r.survey_id == survey.id, r.suspect.is_(false()), or_(*wanted))
+        .order_by(r.id)
+    )
     found: list[Comment] = []
-    for question_id in texts:
-        text = answer_value(question_id)
-        columns: list[Any] = [r.id, r.wave_id, r.segment, text]
-        columns.append(score if score is not None else None)
-        query_from: Any = _responses
-        if revenue_column:
-            columns.append(s.contact[revenue_column].as_string())
-            query_from = _responses.join(_sends, s.send_id == r.send_id)
-        query = (
-            select(*[c for c in columns if c is not None])
-            .select_from(query_from)
-            .where(r.survey_id == survey.id, r.suspect.is_(false()), text.is_not(None))
-            .order_by(r.id)
-        )
-        for row in conn.execute(query):
-            body = str(row[3]).strip()
-            if not body:
+    later: dict[tuple[str, str], int | None] = {}
+    for row in conn.execute(query):
+        main_score = _score(row[4])
+        if row[6]:
+            later[(row[3], row[1])] = main_score
+        for question_id, body in zip(texts, row[7:], strict=True):
+            if body is None:
                 continue
-            main_score = _score(row[4]) if score is not None else None
-            raw_revenue = row[-1] if revenue_column else None
-            found.append(
-                Comment(
-                    response_id=row[0],
-                    wave=row[1],
-                    segment=row[2],
-                    question=question_id,
-                    text=body,
-                    score=main_score,
-                    revenue=_number(raw_revenue),
+            body = str(body).strip()
+            if body:
+                found.append(
+                    Comment(row[0], row[1], row[2], question_id, body, main_score, _number(row[5]))
                 )
-            )
-    return found
+    return found, later
 
 
 def _number(raw: Any) -> float | None:
@@ -285,29 +310,18 @@ def _number(raw: Any) -> float | None:
         return None
 
 
-def loop_cases(
-    conn: Connection, survey: Survey
-) -> tuple[list[LoopCase], dict[tuple[str, str], int | None]]:
+def loop_cases(conn: Connection, survey: Survey) -> list[LoopCase]:
     """The survey's follow-up tasks (not withdrawn) with the main score of the answer each
-    is about, and every answer of those contacts (to find each one's next answer)."""
+    is about."""
     main = survey.main_question
     if main is None:
-        return [], {}
+        return []
     r, t = _responses.c, _tasks.c
-    score = answer_value(main.id)
+    score = answer_value(main.id, conn.dialect.name)
     rows = conn.execute(
         select(t.status, t.outcome, r.wave_id, r.contact_key, score)
         .select_from(_tasks.join(_responses, r.id == t.response_id))
         .where(t.survey_id == survey.id, t.status != "withdrawn", r.suspect.is_(false()))
         .order_by(t.id)
     ).all()
-    cases = [LoopCase(row[0], row[1], row[2], row[3], _score(row[4])) for row in rows]
-    if not cases:
-        return [], {}
-    keys = select(t.contact_key).where(t.survey_id == survey.id).distinct()
-    later = conn.execute(
-        select(r.contact_key, r.wave_id, score).where(
-            r.survey_id == survey.id, r.suspect.is_(false()), r.contact_key.in_(keys)
-        )
-    ).all()
-    return cases, {(row[0], row[1]): _score(row[2]) for row in later}
+    return [LoopCase(row[0], row[1], row[2], row[3], _score(row[4])) for row in rows]

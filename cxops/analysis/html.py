@@ -57,10 +57,11 @@ def interval(metric: Mapping[str, Any], suffix: str) -> str:
     if metric.get("suppressed"):
         return f"n = {metric.get('n', 0)}"
     ci = metric.get("ci")
-    shown = "pts" if suffix == "pp" else suffix
     if not ci or ci[0] is None:
         return f"n = {metric.get('n', 0)}"
-    low, high = (_number(bound, shown if shown != "pts" else "pts") for bound in ci)
+    if "verdict" in metric:  # a change: two decimals, so an end near 0 keeps its side
+        return f"[{ci[0]:+.2f}, {ci[1]:+.2f}] · n = {metric.get('n', 0)}"
+    low, high = (_number(bound, "pts" if suffix == "pp" else suffix) for bound in ci)
     return f"[{low}, {high}] · n = {metric.get('n', 0)}"
 
 
@@ -95,7 +96,8 @@ def change_text(change: Mapping[str, Any] | None, suffix: str) -> Markup:
         return Markup('<span class="few">{}</span>').format(TOO_FEW)
     points = "" if suffix == "" else "pts"
     ci = change.get("ci")
-    span = "" if not ci else f" [{_number(ci[0], points)}, {_number(ci[1], points)}]"
+    # Two decimals: an end that rounds to ±0.0 must still show which side of 0 it is on.
+    span = "" if not ci else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]"
     word = change.get("verdict")
     if word in ("up", "down"):
         return Markup('<span class="{}">{}</span>{}').format(word, verdict(change, suffix), span)

@@ -11,6 +11,7 @@ the theme's words. Pure functions.
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from collections import Counter
@@ -93,49 +94,63 @@ def themes_section(
 ) -> dict[str, Any]:
     """Per theme: answers mentioning it, their share of all commenting answers, the main
     metric among them, revenue at stake (the revenue column summed over the negative
-    ones: detractors, dissatisfied) and up to three quotes; then the untagged answers."""
+    ones: detractors, dissatisfied) and up to three quotes (negative ones first, then the
+    latest); then the untagged answers. An answer with several text questions is one
+    answer: it counts once per theme any of its texts mentions."""
     matcher = compile_themes(survey.themes)
     by_response: dict[int, list[Comment]] = {}
     for comment in comments:
         by_response.setdefault(comment.response_id, []).append(comment)
-    answers = len(by_response)
-    kind = survey.main_question.type if survey.main_question is not None else None
-    mentions: dict[str, list[list[Comment]]] = {name: [] for name, _ in matcher.patterns}
+    kind = survey.main_question.type if survey.main_question is not None else ""
+    negative_score = _negative_scores(kind)
+    #: theme -> [(is negative, response id, quoted text, score, revenue)]
+    mentions: dict[str, list[tuple[bool, int, str, int | None, float | None]]] = {
+        name: [] for name, _ in matcher.patterns
+    }
     untagged: list[list[Comment]] = []
-    for response_id in sorted(by_response):
-        texts = by_response[response_id]
-        found = {theme for c in texts for theme in matcher.themes_of(c.text)}
-        for name in found:
-            mentions[name].append(texts)
-        if not found:
+    for response_id, texts in by_response.items():
+        first = texts[0]
+        negative = negative_score.get(first.score, False)
+        tagged = False
+        seen: set[str] = set()
+        for comment in texts:
+            for name in matcher.themes_of(comment.text):
+                if name not in seen:
+                    seen.add(name)
+                    mentions[name].append(
+                        (negative, response_id, comment.text, first.score, first.revenue)
+                    )
+                    tagged = True
+        if not tagged:
             untagged.append(texts)
+    answers = len(by_response)
     themes: dict[str, Any] = {}
-    for name, responses in mentions.items():
-        scores = Counter(t[0].score for t in responses if t[0].score is not None)
-        negative = [t for t in responses if is_negative(score_category(kind or "", t[0].score))]
-        revenues = [t[0].revenue for t in negative if t[0].revenue is not None]
+    for name, found in mentions.items():
+        count = len(found)
+        negatives = [m for m in found if m[0]]
+        revenues = [m[4] for m in negatives if m[4] is not None]
         entry: dict[str, Any] = {
-            "count": len(responses),
-            "share": share(len(responses), answers).as_dict(),
-            "negative": len(negative),
+            "count": count,
+            "share": share(count, answers).as_dict(),
+            "negative": len(negatives),
         }
-        if kind is not None:
+        if kind:
             metric_name = headline(kind) or "mean"
-            metric = scored_metrics(kind, scores)[metric_name]
+            scores = Counter(m[3] for m in found if m[3] is not None)
             entry["metric"] = metric_name
-            entry[metric_name] = metric.as_dict(min_n)
+            entry[metric_name] = scored_metrics(kind, scores)[metric_name].as_dict(min_n)
         if survey.report.revenue:
             entry["revenue_at_stake"] = (
-                {"suppressed": True, "n": len(responses)}
-                if len(responses) < min_n
+                {"suppressed": True, "n": count}
+                if count < min_n
                 else {
                     "value": round(sum(revenues), 2),
-                    "n": len(negative),
-                    "missing": len(negative) - len(revenues),
+                    "n": len(negatives),
+                    "missing": len(negatives) - len(revenues),
                 }
             )
-        ordered = sorted(responses, key=lambda t: (not _is_neg(kind, t), -t[0].response_id))
-        entry["quotes"] = [redact(t[0].text) for t in ordered[:3]]
+        quoted = heapq.nsmallest(3, found, key=lambda m: (not m[0], -m[1]))
+        entry["quotes"] = [redact(m[2]) for m in quoted]
         themes[name] = entry
     return {
         "answers": answers,
@@ -148,5 +163,6 @@ def themes_section(
     }
 
 
-def _is_neg(kind: str | None, texts: list[Comment]) -> bool:
-    return is_negative(score_category(kind or "", texts[0].score))
+def _negative_scores(kind: str) -> dict[int | None, bool]:
+    """score -> whether it is in a negative category, for every score of the scale."""
+    return {score: is_negative(score_category(kind, score)) for score in range(0, 101)}

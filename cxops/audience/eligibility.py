@@ -23,8 +23,10 @@ EXCLUSION_REASONS = (
 
 
 class History(Protocol):
-    #: False when there is no store yet (plan says so).
-    available: bool
+    @property
+    def available(self) -> bool:
+        """False when there is no store yet (plan says so)."""
+        ...
 
     def exclusion(self, email: str) -> str | None:
         """The strongest history reason (one of EXCLUSION_REASONS[:5]) to skip `email`, or None."""

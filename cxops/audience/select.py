@@ -80,7 +80,7 @@ def select_audience(
     for name in audience.segments:
         tally._segment(name)
     by_contact = history if isinstance(history, ContactHistory) else None
-    survey_info = {"id": survey.id, "name": survey.name, "kind": survey.kind}
+    survey_info = survey_context(survey)
     seen_emails = SeenIndex()
     sample = audience.sample
     sampler: StratifiedSampler[Invitee] | None = (
@@ -142,7 +142,22 @@ def _test(scope: Scope, source: str, where: str) -> bool:
         return scope.test(source)
     except ExpressionError as exc:
         detail = str(exc).removeprefix(f"{source!r}: ")
-        raise _RowFailed(f"{where} {source!r} failed: {detail}") from None
+        raise _RowFailed(f"{where} {source!r} failed: {detail}") from exc
+
+
+def survey_context(survey: Survey) -> dict[str, str]:
+    """What filter and segment expressions see as `survey`."""
+    return {"id": survey.id, "name": survey.name, "kind": survey.kind}
+
+
+def segment_of(survey: Survey, contact: Contact, evaluator: Evaluator) -> str:
+    """The segment `select_audience` puts `contact` in; raises `ExpressionError`."""
+    scope = evaluator.scope({"contact": contact.fields, "survey": survey_context(survey)})
+    try:
+        return _segment_of(scope, survey.audience.segments)
+    except _RowFailed as failed:
+        cause = failed.__cause__
+        raise cause if isinstance(cause, ExpressionError) else failed from None
 
 
 def _segment_of(scope: Scope, segments: Mapping[str, str]) -> str:

@@ -29,14 +29,43 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def read_source(source: AnySource, project_dir: Path) -> Iterator[Contact | BadRow]:
-    """Every row of `source` as a Contact, or a BadRow saying why it cannot be one."""
+    """Every row of `source` as a Contact, or a BadRow saying why it cannot be one.
+
+    A source that cannot work is a SourceError, not a list of bad rows: a required
+    column missing from the header, or the key or email column empty on every row.
+    """
     if isinstance(source, CsvSource):
-        return _read_csv(source, _resolve(source.csv, project_dir))
-    if isinstance(source, ParquetSource):
-        return _read_parquet(source, _resolve(source.parquet, project_dir))
-    if isinstance(source, SqlSource):
-        return _read_sql(source)
-    raise TypeError(f"expected a CsvSource, SqlSource or ParquetSource, found {source!r}")
+        where = str(_resolve(source.csv, project_dir))
+        rows = _read_csv(source, _resolve(source.csv, project_dir))
+    elif isinstance(source, ParquetSource):
+        where = str(_resolve(source.parquet, project_dir))
+        rows = _read_parquet(source, _resolve(source.parquet, project_dir))
+    elif isinstance(source, SqlSource):
+        where, rows = "audience.source.sql", _read_sql(source)
+    else:
+        raise TypeError(f"expected a CsvSource, SqlSource or ParquetSource, found {source!r}")
+    return _refuse_unusable(rows, source, where)
+
+
+def _refuse_unusable(
+    rows: Iterator[Contact | BadRow], source: AnySource, where: str
+) -> Iterator[Contact | BadRow]:
+    """`rows`, then a SourceError if none was a contact because a required column is empty."""
+    empty = {f"missing key (column {source.key!r})", f"missing email (column {source.email!r})"}
+    unusable = 0
+    usable = False
+    for row in rows:
+        if isinstance(row, Contact):
+            usable = True
+        elif not usable and row.reason in empty:
+            unusable += 1
+        yield row
+    if not usable and unusable:
+        raise SourceError(
+            where,
+            f"expected a key ({source.key!r}) and an email ({source.email!r}) on some row, "
+            f"found them empty on all {unusable} rows",
+        )
 
 
 def _resolve(path: str, project_dir: Path) -> Path:

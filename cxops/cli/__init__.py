@@ -16,9 +16,11 @@ import sys
 from cxops.cli import (  # noqa: F401
     collect_commands,
     followup_commands,
+    interview_commands,
     policy_commands,
     project_commands,
     report_commands,
+    schedule_commands,
     spec_commands,
     wave_commands,
 )

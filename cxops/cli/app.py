@@ -60,9 +60,12 @@ OutOption = Annotated[
 
 def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:
     """Settings with CLI flags on top (None = flag not given)."""
+    from cxops.schedule.env import prepare_prefect_env
     from cxops.settings import get_settings
 
-    return get_settings(project_dir=project_dir, **overrides)
+    settings = get_settings(project_dir=project_dir, **overrides)
+    prepare_prefect_env(settings.project_dir)  # quiet Prefect; `cxops up`'s API if it runs
+    return settings
 
 
 def console_error(message: str) -> None:

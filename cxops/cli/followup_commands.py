@@ -36,7 +36,7 @@ OUTCOME_HELP = "contacted, resolved, no response or not needed"
 
 
 def _run_flow(settings: Settings, name: str, **parameters: Any) -> dict[str, Any]:
-    from cxops.compiler import configure_prefect_api
+    from cxops.wave.run import configure_prefect_api
 
     configure_prefect_api(settings)
     from cxops.followup.flows import digest_flow, followups_flow

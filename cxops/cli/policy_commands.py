@@ -51,7 +51,7 @@ def why_command(
     from cxops.policy.history import other_surveys, project_policy
     from cxops.spec import find_survey
     from cxops.store.db import open_store, store_exists
-    from cxops.waves import wave_id_for
+    from cxops.wave.ids import wave_id_for
 
     settings = settings_for(project_dir)
     everyone, _ = other_surveys(settings)

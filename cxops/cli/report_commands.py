@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
 
 SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
 
@@ -86,10 +86,16 @@ def headline_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
 def print_headline(report: dict[str, Any], path: Path) -> None:
     from rich.markup import escape
 
-    out = console()
+    out = _console()
     out.print(
         f"[bold]{escape(report['survey']['name'])}[/] · report written to {escape(str(path))}"
     )
@@ -120,7 +126,7 @@ def diff_command(
     else:
         from rich.markup import escape
 
-        out = console()
+        out = _console()
         for line in diff_lines(result):
             out.print(escape(line))
     if result["breaking"] and not allow_breaking:

@@ -30,6 +30,7 @@ def validate(
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
     from cxops.policy.load import policy_files
+    from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
 
     settings = settings_for(project_dir)
@@ -40,10 +41,14 @@ def validate(
         report.files.append(policy.path)
         report.problems.extend(policy.problems)
     problems = [_relative(problem) for problem in report.problems]
+    warnings = [_relative(warning) for warning in report.warnings]
     if as_json:
-        print_json([problem_as_dict(problem) for problem in problems])
+        print_json(
+            [problem_as_dict(problem) for problem in problems]
+            + [problem_as_dict(warning, warning=True) for warning in warnings]
+        )
     else:
-        for problem in problems:
+        for problem in sort_problems([*problems, *warnings]):
             sys.stdout.write(problem.with_context() + "\n")
         if report.ok:
             count = len(report.surveys)
@@ -54,7 +59,7 @@ def validate(
             bad_files = len({p.location.path for p in problems})
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                f"in {bad_files} of {len(report.files)} files\n"
+                f"in {bad_files} of {len(report.files) + len(report.templates)} files\n"
             )
     if not report.ok:
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from cxops.spec.models import Survey
 
 from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+
+if TYPE_CHECKING:
+    from cxops.wave.summary import WaveSummary
 
 SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
 WaveOption = Annotated[
@@ -25,29 +29,29 @@ def _survey(name: str, settings: Settings) -> Survey:
     return find_survey(name, settings.surveys_path, settings.project_dir)
 
 
-def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 20) -> None:
+def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20) -> None:
     """The wave summary as the terminal shows it (plan and run)."""
     from rich.markup import escape
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{escape(title)}[/] · survey {summary['survey']} · wave {summary['wave']}")
+    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · wave {summary.wave}")
     figures = [
-        ("audience", summary["audience"]),
-        ("bad rows", len(summary["bad_rows"])),
-        ("filtered out", summary["filtered_out"]),
-        ("excluded", sum(summary["excluded"].values())),
-        ("eligible", summary["eligible"]),
-        ("sampled", summary["sampled"]),
+        ("audience", summary.audience),
+        ("bad rows", len(summary.bad_rows)),
+        ("filtered out", summary.filtered_out),
+        ("excluded", sum(summary.excluded.values())),
+        ("eligible", summary.eligible),
+        ("sampled", summary.sampled),
     ]
-    if "dry_run" not in summary and title != "plan":
+    if not summary.dry_run and title != "plan":
         figures += [
-            ("sent", summary["sent"]),
-            ("in doubt", summary["in_doubt"]),
-            ("failed", summary["failed"]),
+            ("sent", summary.sent),
+            ("in doubt", summary.in_doubt),
+            ("failed", summary.failed),
         ]
     out.print("  ".join(f"{name} [bold]{value}[/]" for name, value in figures))
-    if summary["by_segment"]:
+    if summary.by_segment:
         table = Table(title="by segment", title_justify="left", show_edge=False)
         columns = ["eligible", "sampled"] + (
             ["sent", "in_doubt", "failed"] if len(figures) > 6 else []
@@ -55,17 +59,17 @@ def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 
         table.add_column("segment")
         for column in columns:
             table.add_column(column.replace("_", " "), justify="right")
-        for name, counts in sorted(summary["by_segment"].items()):
+        for name, counts in sorted(summary.by_segment.items()):
             table.add_row(escape(name), *(str(counts.get(column, 0)) for column in columns))
         out.print(table)
-    if summary["excluded"]:
+    if summary.excluded:
         table = Table(title="excluded because", title_justify="left", show_edge=False)
         table.add_column("reason")
         table.add_column("people", justify="right")
-        for reason, count in summary["excluded"].items():
+        for reason, count in summary.excluded.items():
             table.add_row(reason, str(count))
         out.print(table)
-    bad_rows = summary["bad_rows"]
+    bad_rows = summary.bad_rows
     if bad_rows:
         shown = bad_rows[:bad_rows_limit]
         table = Table(
@@ -79,10 +83,10 @@ def print_summary(summary: dict[str, Any], *, title: str, bad_rows_limit: int = 
         for row in shown:
             table.add_row(str(row["row"]), escape(str(row["key"] or "")), escape(row["reason"]))
         out.print(table)
-    for reason, detail in (summary.get("failed_reasons") or {}).items():
+    for reason, detail in (summary.failed_reasons or {}).items():
         examples = ", ".join(detail.get("examples", []))
         out.print(f"[red]failed[/] {detail['count']}: {escape(reason)} (e.g. {escape(examples)})")
-    for note in summary.get("notes", []):
+    for note in summary.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
 
 
@@ -97,11 +101,12 @@ def plan_command(
     ] = False,
 ) -> None:
     """Who would be invited now, and why not the others. Sends and writes nothing."""
-    from cxops.sending import plan_only
+    from cxops.wave.ids import WaveContext
+    from cxops.wave.plan import plan_only
 
     settings = settings_for(project_dir)
     spec = _survey(survey, settings)
-    plan = plan_only(spec, settings, wave)
+    plan = plan_only(WaveContext.begin(spec, settings, wave))
     listed: list[dict[str, Any]] = []
     sample_preview: list[dict[str, Any]] = []
     for invitee in plan.invitees:
@@ -114,25 +119,25 @@ def plan_command(
             listed.append(entry)
         elif len(sample_preview) < 10:
             sample_preview.append(entry)
-    summary = plan.summary().as_dict()
+    summary = plan.summary()
     if invitees:
-        summary["invitees"] = listed
+        summary = dataclasses.replace(summary, invitees=listed)
     if plan.tally.held:
-        summary["held_back"] = plan.tally.held
+        summary = dataclasses.replace(summary, held_back=plan.tally.held)
     if as_json:
-        print_json(summary)
+        print_json(summary.as_dict())
         return
     print_summary(summary, title="plan")
     if plan.tally.held:
         from cxops.cli.policy_commands import print_held_back
 
-        print_held_back(plan.tally.held, excluded=summary["excluded"])
+        print_held_back(plan.tally.held, excluded=summary.excluded)
     from rich.markup import escape
 
     shown = listed or sample_preview
     if shown:
         out = console()
-        out.print(f"invitees ({len(shown)} of {summary['sampled']} shown):")
+        out.print(f"invitees ({len(shown)} of {summary.sampled} shown):")
         for entry in shown:
             out.print(
                 f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}"
@@ -154,11 +159,14 @@ def preview_command(
     as_json: JsonOption = False,
 ) -> None:
     """Render invitations for real contacts, without sending anything."""
-    from cxops.preview import preview_invitations, write_preview
+    from cxops.wave.ids import WaveContext
+    from cxops.wave.preview import preview_invitations, write_preview
 
     settings = settings_for(project_dir)
     spec = _survey(survey, settings)
-    previews = preview_invitations(spec, settings, keys=contact or [], locale=locale, count=count)
+    previews = preview_invitations(
+        WaveContext.begin(spec, settings), keys=contact or [], locale=locale, count=count
+    )
     if out is not None:
         written = write_preview(previews, out)
         if as_json:
@@ -199,16 +207,27 @@ def run_command(
     wave: WaveOption = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
+    allow_insecure_links: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-links",
+            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
+        ),
+    ] = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    settings = settings_for(project_dir)
+    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
     spec = _survey(survey, settings)
-    from cxops.runner import run_with_progress
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)  # before the flow starts: one clear line, nothing sent
+    from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
         spec, settings, wave=wave, dry_run=dry_run, resend_in_doubt=resend_in_doubt, quiet=as_json
     )
     if as_json:
-        print_json(summary)
+        print_json(summary.as_dict())
         return
     print_summary(summary, title="dry run" if dry_run else "wave")

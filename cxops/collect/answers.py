@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from cxops.spec.models import Survey, question_scale
+from cxops.spec.texts import Text, option_value
 
 FormKind = Literal["scale", "single", "multi", "text", "accept", "consent"]
 
@@ -32,13 +33,16 @@ class FormQuestion:
     kind: FormKind
     #: The survey's question type (`nps`, `rating`, …; `accept`/`consent` for interviews).
     type: str
-    #: The question text as written in the survey (a text template).
-    text: str
+    #: The question text as written in the survey (a text template, or one per locale).
+    text: Text
     required: bool
     low: int | None = None
     high: int | None = None
+    #: The values answers store (an option's first text), in order.
     options: tuple[str, ...] = ()
-    labels: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The options as written (a text, or one per locale), parallel to `options`.
+    option_texts: tuple[Text, ...] = ()
+    labels: Mapping[int, Text] = field(default_factory=lambda: MappingProxyType({}))
     max_length: int | None = None
     #: Interview screener questions apply only to people who accept.
     only_if_accepted: bool = False
@@ -106,7 +110,12 @@ def _form_question(question: Any, screener: bool) -> FormQuestion:
             **common,
         )
     if question.type in ("single", "multi"):
-        return FormQuestion(kind=question.type, options=tuple(question.options), **common)
+        return FormQuestion(
+            kind=question.type,
+            options=tuple(option_value(option) for option in question.options),
+            option_texts=tuple(question.options),
+            **common,
+        )
     return FormQuestion(kind="text", max_length=question.max_length, **common)
 
 

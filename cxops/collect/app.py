@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cxops.collect import my_tasks, routes, webhooks
+from cxops.collect import calendly, my_tasks, routes, webhooks
 from cxops.collect.i18n import message, page_locale
 from cxops.collect.pages import Pages
 from cxops.collect.security import (
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.answer_script = pages.env.loader.get_source(pages.env, "pages/answer.js")[0]
     app.include_router(routes.router)
     app.include_router(webhooks.router)
+    app.include_router(calendly.router)
     if importlib.util.find_spec(TASK_PAGES_MODULE) is not None:
         app.include_router(importlib.import_module(TASK_PAGES_MODULE).router)
     app.include_router(my_tasks.router)

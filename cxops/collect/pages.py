@@ -25,6 +25,7 @@ from cxops.collect.answers import FieldError, FormQuestion
 from cxops.collect.i18n import message, page_locale, strings
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator
+from cxops.spec.texts import Text, pick
 from cxops.template_files import template_search_path
 
 log = logging.getLogger("cxops.collect")
@@ -92,8 +93,18 @@ class QuestionView:
         return " ".join(ids)
 
 
-def question_text(source: str, context: Mapping[str, Any], now: datetime, where: str = "") -> str:
-    """A question's text template rendered for one contact (placeholders dropped on error)."""
+def question_text(
+    source: Text,
+    context: Mapping[str, Any],
+    now: datetime,
+    where: str = "",
+    *,
+    locale: str = "en",
+    declared: Sequence[str] = (),
+) -> str:
+    """A question's text template, in `locale`, rendered for one contact (placeholders
+    dropped on error)."""
+    source = pick(source, locale, declared)
     if "{" not in source:
         return source
     try:
@@ -111,6 +122,7 @@ def question_views(
     locale: str,
     texts: Mapping[str, str],
     interview: Any | None = None,
+    declared: Sequence[str] = (),
 ) -> list[QuestionView]:
     """View models of `questions` with posted or stored `values` and `errors` shown."""
     views = []
@@ -122,31 +134,40 @@ def question_views(
                 id=question.id,
                 kind=question.kind,
                 type=question.type,
-                text=_text(question, texts, locale, interview),
+                text=_text(question, texts, locale, interview, declared),
                 required=question.required,
-                choices=_choices(question, chosen, locale),
+                choices=_choices(question, chosen, locale, declared),
                 value=next(iter(values.get(question.id, ())), "")
                 if question.kind == "text"
                 else "",
                 max_length=question.max_length,
-                anchors=_anchors(question, locale),
-                hint=_hint(question, locale, interview),
+                anchors=_anchors(question, locale, declared),
+                hint=_hint(question, locale, interview, declared),
                 error=message(locale, f"error.{error.code}", **error.params) if error else None,
             )
         )
     return views
 
 
-def _text(question: FormQuestion, texts: Mapping[str, str], locale: str, interview: Any) -> str:
+def _text(
+    question: FormQuestion,
+    texts: Mapping[str, str],
+    locale: str,
+    interview: Any,
+    declared: Sequence[str],
+) -> str:
     if question.kind == "accept" and interview is not None:
         minutes = int(interview.duration.approx_timedelta().total_seconds() // 60)
         return message(locale, "accept_question", duration=f"{minutes} min")
+    fallback = pick(question.text, locale, declared) if question.text else ""
     if question.kind == "consent":
-        return message(locale, "consent_label", consent=texts.get(question.id, question.text))
-    return texts.get(question.id, question.text)
+        return message(locale, "consent_label", consent=texts.get(question.id, fallback))
+    return texts.get(question.id, fallback)
 
 
-def _choices(question: FormQuestion, chosen: set[str], locale: str) -> tuple[ChoiceView, ...]:
+def _choices(
+    question: FormQuestion, chosen: set[str], locale: str, declared: Sequence[str] = ()
+) -> tuple[ChoiceView, ...]:
     if question.kind == "scale":
         assert question.low is not None and question.high is not None
         return tuple(
@@ -154,21 +175,22 @@ def _choices(question: FormQuestion, chosen: set[str], locale: str) -> tuple[Cho
                 id=f"{question.id}-{number}",
                 value=str(number),
                 label=str(number),
-                description=question.labels.get(number),
+                description=_label(question, number, locale, declared),
                 checked=str(number) in chosen,
             )
             for number in range(question.low, question.high + 1)
         )
     if question.kind in ("single", "multi"):
+        texts = question.option_texts or question.options
         return tuple(
             ChoiceView(
                 id=f"{question.id}-{index}",
                 value=option,
-                label=option,
+                label=pick(text, locale, declared),
                 description=None,
                 checked=option in chosen,
             )
-            for index, option in enumerate(question.options)
+            for index, (option, text) in enumerate(zip(question.options, texts, strict=True))
         )
     if question.kind == "accept":
         return tuple(
@@ -194,23 +216,34 @@ def _choices(question: FormQuestion, chosen: set[str], locale: str) -> tuple[Cho
     return ()
 
 
-def _anchors(question: FormQuestion, locale: str) -> tuple[str, str] | None:
+def _label(question: FormQuestion, number: int, locale: str, declared: Sequence[str]) -> str | None:
+    label = question.labels.get(number)
+    return pick(label, locale, declared) if label is not None else None
+
+
+def _anchors(
+    question: FormQuestion, locale: str, declared: Sequence[str] = ()
+) -> tuple[str, str] | None:
     if question.type in ("nps", "csat", "ces"):
         return message(locale, f"{question.type}_low"), message(locale, f"{question.type}_high")
     if question.kind == "scale" and question.low is not None and question.high is not None:
-        low, high = question.labels.get(question.low), question.labels.get(question.high)
+        low = _label(question, question.low, locale, declared)
+        high = _label(question, question.high, locale, declared)
         if low and high:
             return f"{question.low} – {low}", f"{question.high} – {high}"
     return None
 
 
-def _hint(question: FormQuestion, locale: str, interview: Any) -> str | None:
+def _hint(
+    question: FormQuestion, locale: str, interview: Any, declared: Sequence[str] = ()
+) -> str | None:
     if question.kind == "multi":
         return message(locale, "multi_hint")
     if question.kind == "text" and question.max_length:
         return message(locale, "text_hint", max_length=question.max_length)
     if question.kind == "accept" and interview is not None and interview.incentive:
-        return message(locale, "incentive", incentive=interview.incentive)
+        incentive = pick(interview.incentive, locale, declared)
+        return message(locale, "incentive", incentive=incentive)
     return None
 
 

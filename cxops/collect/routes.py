@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,12 +24,14 @@ from cxops.collect.answers import (
     form_values,
     parse_answers,
 )
-from cxops.collect.i18n import message, page_locale
+from cxops.collect.i18n import message
 from cxops.collect.pages import mask_email, question_text, question_views
 from cxops.collect.state import CollectorState
-from cxops.errors import CxopsError, NotFoundError
+from cxops.errors import CxopsError, NotFoundError, TokenError
+from cxops.interviews.screen import interview_answers, thanks_view
 from cxops.messages.tokens import read_token
 from cxops.spec.models import Survey
+from cxops.spec.texts import resolve, title_for
 from cxops.store.responses import (
     AnsweringSend,
     AnswerUpdate,
@@ -44,6 +47,8 @@ router = APIRouter()
 
 NO_STORE = {"Cache-Control": "no-store"}
 SCRIPT_PATH = "/assets/answer.js"
+#: Reading a token "at" this moment checks its signature but not its expiry.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,16 @@ class Invitation:
     #: A person confirmed the stored answers (False: none yet, or provisional).
     confirmed: bool = False
 
+    @property
+    def locale(self) -> str:
+        """The contact's locale resolved against the survey's (DESIGN.md, "Languages")."""
+        return resolve(self.send.locale, self.survey.invitation.locales)
+
+    @property
+    def title(self) -> str:
+        survey = self.survey
+        return title_for(survey.title, survey.kind, self.locale, survey.invitation.locales)
+
 
 def collector(request: Request) -> CollectorState:
     return request.app.state.collector
@@ -68,9 +83,29 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _subject(request: Request, purpose: str, token: str) -> str:
+async def _subject(request: Request, purpose: str, token: str) -> str:
+    """The send id of a valid token. An expired one still names its send (its signature
+    holds), so the expired page speaks the contact's language."""
     state = collector(request)
-    return read_token(state.signing_key, purpose, token, state.now())
+    try:
+        return read_token(state.signing_key, purpose, token, state.now())
+    except TokenError as exc:
+        if exc.expired:
+            send_id = read_token(state.signing_key, purpose, token, _EPOCH)
+            locale = await state.run_db(_send_locale, state, send_id)
+            if locale is not None:
+                request.state.locale = locale
+        raise
+
+
+def _send_locale(state: CollectorState, send_id: str) -> str | None:
+    """The resolved locale of send `send_id`, None when unknown."""
+    with state.store().session() as session:
+        send = find_send(session, send_id)
+        if send is None:
+            return None
+        survey = state.survey(send.survey_id)
+        return resolve(send.locale, survey.invitation.locales if survey else ["en"])
 
 
 def _load_invitation(state: CollectorState, send_id: str) -> Invitation:
@@ -95,13 +130,19 @@ def _texts(state: CollectorState, invitation: Invitation) -> dict[str, str]:
     context = {
         "contact": send.contact or {},
         "segment": send.segment,
-        "survey": {"id": survey.id, "name": survey.name},
+        "survey": {"id": survey.id, "name": survey.name, "title": invitation.title},
     }
     return {
         question.id: question_text(
-            question.text, context, state.now(), f"{survey.id}.{question.id}"
+            question.text,
+            context,
+            state.now(),
+            f"{survey.id}.{question.id}",
+            locale=invitation.locale,
+            declared=survey.invitation.locales,
         )
         for question in invitation.questions
+        if question.text
     }
 
 
@@ -117,7 +158,7 @@ def _answer_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     state = collector(request)
-    locale = page_locale(invitation.send.locale)
+    locale = invitation.locale
     views = question_views(
         invitation.questions,
         values,
@@ -125,11 +166,12 @@ def _answer_page(
         locale=locale,
         texts=_texts(state, invitation),
         interview=invitation.survey.interview,
+        declared=invitation.survey.invitation.locales,
     )
     html = request.app.state.pages.render(
         "pages/answer.html.j2",
         locale,
-        survey_name=invitation.survey.name,
+        survey_name=invitation.title,
         questions=views,
         errors=bool(parsed and parsed.errors),
         action=token,
@@ -145,9 +187,9 @@ def _answer_page(
 async def answer_page(request: Request, token: str) -> Response:
     """The survey page; a score from the email's link is preselected, never recorded here."""
     state = collector(request)
-    send_id = _subject(request, "answer", token)
+    send_id = await _subject(request, "answer", token)
     invitation = await state.run_db(_load_invitation, state, send_id)
-    request.state.locale = invitation.send.locale
+    request.state.locale = invitation.locale
     stored = form_values(invitation.stored) if invitation.stored else {}
     query = _fields(request.query_params)
     preselected = parse_answers(invitation.questions, query, partial=True).values
@@ -168,7 +210,7 @@ async def answer_page(request: Request, token: str) -> Response:
 async def submit_answers(request: Request, token: str) -> Response:
     """Record answers (partial from the page's script, complete from the submit button)."""
     state = collector(request)
-    send_id = _subject(request, "answer", token)
+    send_id = await _subject(request, "answer", token)
     form = await request.form()
     try:
         fields = _fields(form)
@@ -180,8 +222,7 @@ async def submit_answers(request: Request, token: str) -> Response:
     invitation, parsed, saved = await state.run_db(
         _submit, state, send_id, fields, partial, interacted
     )
-    request.state.locale = invitation.send.locale
-    locale = page_locale(invitation.send.locale)
+    locale = request.state.locale = invitation.locale
     if wants_json(request):
         body: dict[str, Any] = {
             "status": saved.status if saved else None,
@@ -208,14 +249,12 @@ async def submit_answers(request: Request, token: str) -> Response:
             status_code=200 if parsed.ok else 422,
         )
     answers = saved.answers if saved else {}
-    interview = invitation.survey.interview
     html = request.app.state.pages.render(
         "pages/thanks.html.j2",
         locale,
-        survey_name=invitation.survey.name,
+        survey_name=invitation.title,
         edit_url=token,
-        booking_url=interview.booking_url if interview and answers.get("accepted") else None,
-        declined=bool(interview) and answers.get("accepted") is False,
+        **thanks_view(invitation.survey, invitation.send.send_id, answers),
     )
     return HTMLResponse(html, headers=NO_STORE)
 
@@ -240,8 +279,13 @@ def _submit(
         seen["parsed"] = parsed
         if partial and not parsed.values:
             return None
+        values = parsed.values
+        if parsed.ok and not partial:
+            values = interview_answers(  # consent, screener
+                survey, values, state.now(), seen["invitation"].locale
+            )
         return AnswerUpdate(
-            parsed.values,
+            values,
             complete=parsed.ok and not partial,
             unless_complete=not parsed.ok,
             # The form's submit is a person's; the script's save only with a real event.
@@ -253,13 +297,18 @@ def _submit(
     return seen["invitation"], seen["parsed"], saved
 
 
+def _resolved(state: CollectorState, survey_id: str, requested: str) -> str:
+    survey = state.survey(survey_id)
+    return resolve(requested, survey.invitation.locales if survey else ["en"])
+
+
 def _unsubscribe_target(state: CollectorState, send_id: str) -> tuple[str, str, bool]:
     with state.store().session() as session:
         send = find_send(session, send_id)
         if send is None:
             raise NotFoundError("no such invitation")
         done = suppression_reason(session, send.email) == "unsubscribed"
-        return send.email, send.locale, done
+        return send.email, _resolved(state, send.survey_id, send.locale), done
 
 
 def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
@@ -275,14 +324,14 @@ def _unsubscribe(state: CollectorState, send_id: str) -> tuple[str, str]:
             now=state.now(),
             detail=f"survey {send.survey_id}",
         )
-        return send.email, send.locale
+        return send.email, _resolved(state, send.survey_id, send.locale)
 
 
 @router.get("/u/{token}")
 async def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button; a GET changes nothing."""
     state = collector(request)
-    send_id = _subject(request, "unsubscribe", token)
+    send_id = await _subject(request, "unsubscribe", token)
     email, locale, done = await state.run_db(_unsubscribe_target, state, send_id)
     request.state.locale = locale
     html = request.app.state.pages.render(
@@ -295,7 +344,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
 async def unsubscribe(request: Request, token: str) -> Response:
     """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: final at once."""
     state = collector(request)
-    send_id = _subject(request, "unsubscribe", token)
+    send_id = await _subject(request, "unsubscribe", token)
     email, locale = await state.run_db(_unsubscribe, state, send_id)
     request.state.locale = locale
     if wants_json(request):
@@ -310,7 +359,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
 async def honeypot(request: Request, token: str) -> Response:
     """The hidden link no person sees: whoever fetches it is a machine."""
     state = collector(request)
-    send_id = _subject(request, "honeypot", token)
+    send_id = await _subject(request, "honeypot", token)
     found = await state.run_db(mark_honeypot, state.store(), send_id, state.now())
     if not found:
         raise NotFoundError("no such invitation")

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -19,12 +20,13 @@ from jinja2 import (
 )
 
 from cxops.errors import TemplateError
+from cxops.sandbox import BoundedSandbox
 from cxops.template_files import template_search_path
 
 
 @lru_cache(maxsize=8)
 def _environment(folders: tuple[Path, ...]) -> Environment:
-    return Environment(
+    return BoundedSandbox(
         loader=FileSystemLoader([str(folder) for folder in folders]),
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
         undefined=StrictUndefined,
@@ -46,6 +48,8 @@ def render(project_dir: Path, name: str, context: dict[str, Any]) -> str:
         raise TemplateError(
             f"template {exc.name} not found in {project_dir / 'templates'} or the built-ins"
         ) from None
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        raise TemplateError(f"{name}: {type(exc).__name__}: {exc}") from None
 
 
 def render_email(project_dir: Path, name: str, context: dict[str, Any]) -> tuple[str, str, str]:

@@ -1,5 +1,10 @@
 """Messages: the Jinja environment, rendering, locales and signed links.
 
+`render` (the renderer), `grouping` (which recipients share one rendering), `shapes`
+(what a template does with its context), `values` (context lookups, markers, freezing),
+`context` (the recipient-independent context), `types` (what channels get). It may
+import `spec`, `expr` and `settings`; never `channels`, `store` or later layers.
+
 The names below are imported on first use, so importing a submodule such as
 `cxops.messages.types` (what channels need) loads neither Jinja nor the spec models.
 """
@@ -18,7 +23,7 @@ if TYPE_CHECKING:
         one_line,
     )
     from cxops.messages.links import Links, links_for, unsubscribe_headers
-    from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, SendView
+    from cxops.messages.render import CONTEXT_NAMES, InvitationRenderer, RenderableSend, SendView
     from cxops.messages.shapes import Shape, analyse
     from cxops.messages.tokens import make_token, read_token
     from cxops.messages.types import (
@@ -42,6 +47,7 @@ _EXPORTS = {
     "CONTEXT_NAMES": "render",
     "InvitationRenderer": "render",
     "SendView": "render",
+    "RenderableSend": "render",
     "Shape": "shapes",
     "analyse": "shapes",
     "make_token": "tokens",
@@ -59,6 +65,7 @@ __all__ = [
     "MessageGroup",
     "OutgoingMessage",
     "Recipient",
+    "RenderableSend",
     "SendView",
     "Shape",
     "TemplateSet",

@@ -12,10 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 from cxops.errors import TemplateError
 from cxops.locales import DEFAULT_LOCALE, locale_chain
+from cxops.sandbox import BoundedSandbox
 from cxops.template_files import (
     EMAIL_PARTS,
     template_file_name,
@@ -32,9 +33,10 @@ def make_environment(search_path: list[Path]) -> SandboxedEnvironment:
     """A fresh sandboxed environment over `search_path` (first folder wins).
 
     The immutable sandbox: a template cannot change the data it is given (the
-    context's survey and question are shared between recipients).
+    context's survey and question are shared between recipients); bounded in time,
+    output size, memory and recursion (`cxops.sandbox`).
     """
-    return ImmutableSandboxedEnvironment(
+    return BoundedSandbox(
         loader=FileSystemLoader([str(folder) for folder in search_path]),
         autoescape=autoescape_for,
         undefined=StrictUndefined,

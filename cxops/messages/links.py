@@ -72,9 +72,18 @@ class LinkMaker:
         )
 
 
-def unsubscribe_headers(links: Links) -> dict[str, str]:
-    """RFC 8058 one-click unsubscribe headers for a message carrying `links`."""
+def unsubscribe_headers(links: Links, mailto: str | None = None) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers for a message carrying `links`.
+
+    `List-Unsubscribe` is an RFC 2369 list of `<URI>`s: the https one (the one RFC 8058's
+    POST goes to) first, then, with `mailto` (CXOPS_UNSUBSCRIBE_MAILTO), a mailto: whose
+    subject carries the same signed token, so a mailbox rule or a person can act on it.
+    """
+    uris = [f"<{links.unsubscribe}>"]
+    if mailto:
+        token = links.unsubscribe.rsplit("/", 1)[-1]
+        uris.append(f"<mailto:{mailto}?subject=unsubscribe%20{token}>")
     return {
-        "List-Unsubscribe": f"<{links.unsubscribe}>",
+        "List-Unsubscribe": ", ".join(uris),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }

@@ -9,37 +9,27 @@ substitutions, so `MessageGroup.expand()` gives exactly what `render_one` gives.
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
-from markupsafe import escape
 
 from cxops.errors import TemplateError
-from cxops.expr import Evaluator, references
+from cxops.expr import Evaluator
 from cxops.locales import format_date, resolve_locale
+from cxops.messages.context import display_name
 from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
+from cxops.messages.grouping import FreezeMemo, group_key, live_paths, share, shared_roots
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
-from cxops.messages.shapes import (
-    HTML,
-    RAW,
-    Path,
-    Shape,
-    Unfreezable,
-    analyse,
-    freeze,
-    lookup,
-    replaced,
-)
+from cxops.messages.shapes import Shape, analyse
+from cxops.messages.survey_texts import SurveyTexts
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
+from cxops.messages.values import Path, Unfreezable
 from cxops.settings import Settings
-from cxops.spec.models import Survey, question_scale
+from cxops.spec.models import Survey
 
 #: The names a message template sees.
 CONTEXT_NAMES = (
@@ -56,13 +46,33 @@ CONTEXT_NAMES = (
     "sender",
 )
 _PARTS = ("subject", "html", "txt")
-_SUBSTITUTE = ("\0substitute",)
-_MISSING = object()
+
+
+class RenderableSend(Protocol):
+    """What the renderer reads of one send: a `SendView`, or a claimed ledger row
+    (`cxops.store.claims.ClaimedSend`) as it is."""
+
+    @property
+    def send_id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def contact_key(self) -> str: ...
+    @property
+    def segment(self) -> str: ...
+    @property
+    def locale(self) -> str | None: ...
+    @property
+    def contact(self) -> Mapping[str, Any]: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def expires_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
 class SendView:
-    """What the renderer needs of one send (a ledger row, or a contact in a preview)."""
+    """A send that is not (yet) a ledger row: a contact in a preview or a dry run."""
 
     send_id: str
     email: str
@@ -79,7 +89,7 @@ class SendView:
 
 @dataclass(slots=True)
 class _Prepared:
-    send: SendView
+    send: RenderableSend
     templates: TemplateSet
     context: dict[str, Any]
     recipient: Recipient
@@ -121,14 +131,9 @@ class InvitationRenderer:
         self.env = email_environment(settings.project_dir)
         self._evaluator = Evaluator(settings.clock(), settings.holidays)
         self._timezone = ZoneInfo(survey.timezone)
-        self._survey = {"id": survey.id, "name": survey.name, "kind": survey.kind}
-        self._question = _question_context(survey)
-        self._question_text_fixed = (
-            self._question is not None
-            and not references(self._question["text"], expression=False).names
-        )
-        self._interview = _interview_context(survey)
-        self._sender = _display_name(survey.invitation.from_)
+        # Survey, question and interview texts in each recipient's locale.
+        self._texts = SurveyTexts(survey)
+        self._sender = display_name(survey.invitation.from_)
         self._sets: dict[str, TemplateSet] = {}
         self._locales: dict[str | None, str] = {}
         self._shapes: dict[TemplateSet, Shape] = {}
@@ -136,7 +141,7 @@ class InvitationRenderer:
 
     # -- what a recipient gets ---------------------------------------------------------
 
-    def locale_for(self, send: SendView) -> str:
+    def locale_for(self, send: RenderableSend) -> str:
         """The contact's locale resolved against the survey's `invitation.locales`."""
         requested = send.locale if send.locale else send.contact.get("locale")
         text = str(requested) if requested is not None else None
@@ -158,34 +163,32 @@ class InvitationRenderer:
             )
         return self._sets[locale]
 
-    def context_for(self, send: SendView, links: Links, locale: str) -> dict[str, Any]:
-        """The template context of one recipient."""
-        return self._context(send, links, locale, self._expires_on(send.expires_at, locale))
-
     def _expires_on(self, expires_at: datetime, locale: str) -> str:
         return format_date(expires_at.astimezone(self._timezone).date(), locale)
 
     def _context(
-        self, send: SendView, links: Links, locale: str, expires_on: str
+        self, send: RenderableSend, links: Links, locale: str, expires_on: str
     ) -> dict[str, Any]:
         # The environment is immutable (ImmutableSandboxedEnvironment): templates cannot
         # change these dicts, so recipients share them; a shared object is also equal
         # for the whole batch without comparing it (see `render_groups`).
         contact = send.contact
-        question = self._question
-        if question is not None and not self._question_text_fixed:
+        survey = self._texts.survey_context(locale)
+        question = self._texts.question_context(locale)
+        if question is not None and not self._texts.question_text_fixed(locale):
+            text = question["text"]
             question = dict(question)
             question["text"] = self._evaluator.render(
-                self._question["text"],
-                {"contact": contact, "survey": self._survey, "segment": send.segment},
+                text,
+                {"contact": contact, "survey": survey, "segment": send.segment},
                 where=f"questions.{question['id']}.text",
             )
         return {
             "contact": contact,
-            "survey": self._survey,
+            "survey": survey,
             "question": question,
             "links": links.as_dict(),
-            "interview": self._interview,
+            "interview": self._texts.interview_context(locale),
             "expires_at": send.expires_at,
             "expires_on": expires_on,
             "locale": locale,
@@ -196,27 +199,15 @@ class InvitationRenderer:
 
     # -- rendering ---------------------------------------------------------------------
 
-    def render_one(self, send: SendView) -> OutgoingMessage:
+    def render_one(self, send: RenderableSend) -> OutgoingMessage:
         """The reference rendering of one recipient's message."""
-        prepared = self._prepare(send, self.settings.clock(), self.settings.signing_key())
-        subject, html, text = self._render(
-            prepared.templates, dict.fromkeys(_PARTS, prepared.context)
-        )
-        recipient = prepared.recipient
-        return OutgoingMessage(
-            send_id=send.send_id,
-            to_email=send.email,
-            to_name=recipient.name,
-            from_header=self.survey.invitation.from_,
-            reply_to=self.survey.invitation.reply_to,
-            subject=subject,
-            html=html,
-            text=text,
-            headers=recipient.headers,
-            custom_args=recipient.custom_args,
-        )
+        return next(self.render_alone(send).expand())
 
-    def render_groups(self, sends: Sequence[SendView]) -> list[MessageGroup]:
+    def render_alone(self, send: RenderableSend) -> MessageGroup:
+        """One recipient's message as a group of one (no substitutions)."""
+        return self._alone(self._prepare(send, self.settings.clock(), self.settings.signing_key()))
+
+    def render_groups(self, sends: Sequence[RenderableSend]) -> list[MessageGroup]:
         """Every send's message, rendered once per group of look-alike messages."""
         now = self.settings.clock()
         key = self.settings.signing_key()
@@ -234,17 +225,17 @@ class InvitationRenderer:
             by_key: dict[Any, list[tuple[_Prepared, dict[Path, Any]]]] = {}
             # Recipients share objects (question.scale): freeze each of them once. A new
             # memo per template set: nothing renders while it is in use.
-            frozen: dict[int, tuple[Any, Any]] = {}
+            frozen: FreezeMemo = {}
             # Paths under a context entry that is one object for every member (survey,
             # sender, the expiry date…) hold one value: no need to key or substitute them.
-            live = _live_paths(shape, _shared_roots(members))
+            live = live_paths(shape, shared_roots([member.context for member in members]))
             for member in members:
                 try:
-                    group_key, values = _group_key(self.env, shape, member.context, frozen, live)
+                    members_key, values = group_key(self.env, shape, member.context, frozen, live)
                 except Unfreezable:
                     groups.append(self._alone(member))
                     continue
-                by_key.setdefault(group_key, []).append((member, values))
+                by_key.setdefault(members_key, []).append((member, values))
             for entries in by_key.values():
                 groups.extend(self._render_shared(shape, entries))
         return groups
@@ -262,7 +253,7 @@ class InvitationRenderer:
 
     def _prepare(
         self,
-        send: SendView,
+        send: RenderableSend,
         now: datetime,
         key: bytes,
         batch: _Batch | None = None,
@@ -270,11 +261,13 @@ class InvitationRenderer:
         locale = self.locale_for(send)
         batch = batch or _Batch()
         expires_at = send.expires_at
-        expires_on, link_maker = batch.for_expiry(expires_at, locale)
-        if expires_on is None:
+        known_on, known_maker = batch.for_expiry(expires_at, locale)
+        if known_on is None or known_maker is None:
             expires_on = self._expires_on(expires_at, locale)
             link_maker = LinkMaker(self.settings, expires_at, key=key, now=now)
             batch.remember(expires_at, locale, expires_on, link_maker)
+        else:
+            expires_on, link_maker = known_on, known_maker
         links = link_maker.links(send.send_id)
         custom_args = {"survey": self.survey.id, "send_id": send.send_id}
         if self.wave_id is not None:
@@ -285,7 +278,7 @@ class InvitationRenderer:
             email=send.email,
             name=None if name is None or str(name).strip() == "" else str(name),
             substitutions={},
-            headers=unsubscribe_headers(links),
+            headers=unsubscribe_headers(links, self.settings.unsubscribe_mailto),
             custom_args=custom_args,
         )
         return _Prepared(
@@ -342,231 +335,28 @@ class InvitationRenderer:
     def _render_shared(
         self, shape: Shape, entries: list[tuple[_Prepared, dict[Path, Any]]]
     ) -> list[MessageGroup]:
-        first, first_values = entries[0]
-        # path, its modes, and each entry's printed value (in `entries` order).
-        varying: list[tuple[Path, tuple[str, ...], list[tuple[str, ...]]]] = []
-        for path, first_value in first_values.items():
-            modes = _in_order(shape.modes[path])
-            if _all_print_alike(path, first_value, modes, entries):
-                continue
-            varying.append((path, modes, [_printed(values[path], modes) for _, values in entries]))
+        first = entries[0][0]
         members = [member for member, _ in entries]
-        if not varying:
+        shared = share(shape, first.context, [values for _, values in entries], _PARTS)
+        if shared is None:
             subject, html, text = self._render(
                 first.templates, dict.fromkeys(_PARTS, first.context)
             )
             return [self._group(subject, html, text, [m.recipient for m in members])]
-
-        prefix = _marker_prefix(
-            text for _, _, printed in varying for texts in printed for text in texts
-        )
-        markers = {
-            HTML: [f"{prefix}h{i}%" for i in range(len(varying))],
-            RAW: [f"{prefix}t{i}%" for i in range(len(varying))],
-        }
-        contexts: dict[str, Mapping[str, Any]] = {}
-        for part in _PARTS:
-            context = first.context
-            for index, (path, _, _) in enumerate(varying):
-                mode = shape.opaque.get(part, {}).get(path)
-                if mode is not None:
-                    context = replaced(context, path, markers[mode][index])
-            contexts[part] = context
-        subject, html, text = self._render(first.templates, contexts)
-        if not _markers_intact(prefix, (subject, html, text)):
+        subject, html, text = self._render(first.templates, shared.contexts)
+        if not shared.intact((subject, html, text)):
             return [self._alone(member) for member in members]
-
-        # The printed texts are in sorted mode order: (escaped, raw), (escaped,) or (raw,),
-        # so the escaped text is the first and the raw text the last.
-        plan = [
-            (
-                printed,
-                markers[HTML][index] if HTML in modes else None,
-                markers[RAW][index] if RAW in modes else None,
-            )
-            for index, (_, modes, printed) in enumerate(varying)
-        ]
         recipients = []
-        for position, (member, _) in enumerate(entries):
-            substitutions: dict[str, str] = {}
-            for printed, html_marker, raw_marker in plan:
-                texts = printed[position]
-                if html_marker is not None:
-                    substitutions[html_marker] = texts[0]
-                if raw_marker is not None:
-                    substitutions[raw_marker] = texts[-1]
+        for position, member in enumerate(members):
             base = member.recipient
             recipients.append(
                 Recipient(
                     base.send_id,
                     base.email,
                     base.name,
-                    substitutions,
+                    shared.substitutions(position),
                     base.headers,
                     base.custom_args,
                 )
             )
         return [self._group(subject, html, text, recipients)]
-
-
-# -- grouping helpers ------------------------------------------------------------------
-
-
-def _shared_roots(members: Sequence[_Prepared]) -> frozenset[str]:
-    """The context entries that are one and the same object in every member's context."""
-    first = members[0].context
-    return frozenset(
-        name
-        for name, value in first.items()
-        if all(member.context.get(name, _MISSING) is value for member in members)
-    )
-
-
-def _live_paths(shape: Shape, shared: frozenset[str]) -> tuple[list[Path], list[Path]]:
-    """The keyed and opaque paths of `shape` that are not under a shared root."""
-    return (
-        [path for path in shape.keyed_paths if path[0] not in shared],
-        [path for path in shape.opaque_paths if path[0] not in shared],
-    )
-
-
-def _group_key(
-    env: jinja2.Environment,
-    shape: Shape,
-    context: Mapping[str, Any],
-    frozen: dict[int, tuple[Any, Any]] | None = None,
-    live: tuple[list[Path], list[Path]] | None = None,
-) -> tuple[tuple[Any, ...], dict[Path, Any]]:
-    """(what must be equal to share a rendering, the values that can be substituted).
-
-    `frozen` memoizes `freeze` of containers by identity (id -> (value, frozen)); the
-    caller must not let the containers change while it uses the memo. `live` limits
-    the keyed and opaque paths looked at (the others hold one value for everyone).
-    """
-    keyed_paths, opaque_paths = live or (shape.keyed_paths, shape.opaque_paths)
-    steps = shape.steps
-    parts: list[Any] = []
-    for path in keyed_paths:
-        value, _ = lookup(env, context, path, steps[path])
-        parts.append(_freeze(value, frozen))
-    in_subject = shape.opaque.get("subject", {})
-    values: dict[Path, Any] = {}
-    for path in opaque_paths:
-        value, plain = lookup(env, context, path, steps[path])
-        if not plain or (path in in_subject and not _subject_safe(value)):
-            parts.append(_freeze(value, frozen))
-        else:
-            parts.append(_SUBSTITUTE)
-            values[path] = value
-    return tuple(parts), values
-
-
-def _freeze(value: Any, memo: dict[int, tuple[Any, Any]] | None) -> Any:
-    """`freeze(value)`, memoized by identity for lists, tuples and dicts."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if memo is None or not (kind is list or kind is tuple or kind is dict):
-        return freeze(value)
-    known = memo.get(id(value))
-    if known is not None and known[0] is value:
-        return known[1]
-    result = freeze(value)
-    memo[id(value)] = (value, result)  # holding `value` keeps its id from being reused
-    return result
-
-
-def _all_print_alike(
-    path: Path,
-    first: Any,
-    modes: tuple[str, ...],
-    entries: Sequence[tuple[Any, Mapping[Path, Any]]],
-) -> bool:
-    """True when every entry's value at `path` prints as the first entry's does."""
-    printed = _printed(first, modes)
-    first_is_str = type(first) is str
-    for _, values in entries:
-        value = values[path]
-        # The same object, or an equal plain str, prints the same: no need to print it.
-        if value is first or (first_is_str and type(value) is str and value == first):
-            continue
-        if _printed(value, modes) != printed:
-            return False
-    return True
-
-
-def _subject_safe(value: Any) -> bool:
-    """True when one-lining the subject commutes with substituting this value."""
-    text = str(value)
-    return bool(text) and one_line(text) == text
-
-
-def _in_order(modes: frozenset[str] | set[str]) -> tuple[str, ...]:
-    """Modes in the order `_printed` prints them: (html, raw), (html,) or (raw,)."""
-    return tuple(sorted(modes))
-
-
-def _printed(value: Any, modes: tuple[str, ...]) -> tuple[str, ...]:
-    """The value as Jinja prints it, escaped (html) and raw, for `modes` (`_in_order`)."""
-    text = value if type(value) is str else str(value)
-    if len(modes) == 1:
-        return (str(escape(value)),) if modes[0] == HTML else (text,)
-    return tuple(str(escape(value)) if mode == HTML else text for mode in modes)
-
-
-def _marker_prefix(texts: Any) -> str:
-    """A random marker prefix that none of the substituted values contains."""
-    # The prefix has no NUL: it is in one of the values exactly when it is in their join.
-    joined = "\0".join(texts)
-    while True:
-        prefix = "%cx" + secrets.token_hex(4)
-        if prefix not in joined:
-            return prefix
-
-
-def _markers_intact(prefix: str, rendered: Sequence[str]) -> bool:
-    """True when the prefix occurs in the shared rendering only as whole markers."""
-    pattern = re.compile(re.escape(prefix) + r"[ht]\d+%")
-    return all(text.count(prefix) == len(pattern.findall(text)) for text in rendered)
-
-
-# -- constant parts of the context --------------------------------------------------------
-
-
-def _question_context(survey: Survey) -> dict[str, Any] | None:
-    question = survey.main_question
-    if question is None:
-        return None
-    scale = question_scale(question)
-    low, high = scale if scale is not None else (None, None)
-    return {
-        "id": question.id,
-        "type": question.type,
-        "text": question.text,
-        "required": question.required,
-        "min": low,
-        "max": high,
-        "scale": list(range(low, high + 1)) if scale is not None else [],
-        "labels": dict(getattr(question, "labels", None) or {}),
-    }
-
-
-def _display_name(from_header: str) -> str:
-    """'Acme Research <research@acme.example>' -> 'Acme Research' (else the address)."""
-    name, address = parseaddr(from_header)
-    return name or address
-
-
-def _interview_context(survey: Survey) -> dict[str, Any] | None:
-    interview = survey.interview
-    if interview is None:
-        return None
-    return {
-        "goal": interview.goal,
-        "batch": interview.batch,
-        "duration": str(interview.duration),
-        "duration_minutes": int(interview.duration.approx_timedelta().total_seconds() // 60),
-        "incentive": interview.incentive,
-        "booking_url": interview.booking_url,
-        "consent": interview.consent,
-    }

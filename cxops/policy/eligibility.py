@@ -24,7 +24,7 @@ from cxops.policy.evaluate import (
     PolicyFields,
     Reservation,
     days_until_helper,
-    group_key,
+    per_key,
 )
 from cxops.store.contact_log import LoggedContact
 
@@ -62,7 +62,7 @@ def build_log(entries: Iterable[LoggedContact], policy: ContactPolicy, now: date
         for rule in per_rules:
             assert rule.per is not None
             try:
-                key = group_key(scope.evaluate(rule.per))
+                key = per_key(scope, entry.fields, rule.per)
             except ExpressionError:
                 continue
             if key is not None:
@@ -123,17 +123,22 @@ class PolicyHistory:
         reason = self.base.exclusion(contact.email)
         if reason is not None:
             return reason
+        own = self.log.own(contact.email)
+        if not own and not self.policy.rules and contact.email not in self.reservations:
+            return None  # the cap alone, and nobody contacted them: the common case, fast
+        keys: list[tuple[str, str]] = []
         holds = self.policy.holds(
             contact.fields,
-            self.log.own(contact.email),
+            own,
             self.now,
             group=self.log.group,
             reservations=self.reservations.get(contact.email, ()),
             priority=self.priority,
             first_only=True,
+            keys=keys,
         )
         if not holds:
-            self._count_planned(contact)
+            self._count_planned(keys)
             return None
         hold = holds[0]
         if hold.detail.startswith(f"rule {hold.rule!r} failed"):
@@ -146,11 +151,11 @@ class PolicyHistory:
             self.held.append(HeldBack(contact.key, contact.email, hold))
         return hold.reason
 
-    def _count_planned(self, contact: Contact) -> None:
+    def _count_planned(self, keys: Sequence[tuple[str, str]]) -> None:
         """A person who passes counts for their `per` groups at once: within one wave the
         first of an account (in source order) takes the account's place."""
         planned = Contacted(self.now, "", "", 0, "planned")
-        for rule, key in self.policy.group_keys(contact.fields, self.now):
+        for rule, key in keys:
             self.log.by_group.setdefault(rule, {}).setdefault(key, []).append(planned)
 
     def notes(self) -> list[str]:

@@ -23,8 +23,9 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,6 +86,9 @@ class ContactPolicy:
     rules: tuple[PolicyRule, ...] = ()
     cap: Limit | None = None
     holidays: str | None = None
+    _helpers: dict[datetime, tuple[Evaluator, Callable[[Any], int]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -119,12 +123,14 @@ class ContactPolicy:
         priority: int = 0,
         first_only: bool = False,
         explain: bool = False,
+        keys: list[tuple[str, str]] | None = None,
     ) -> list[Hold]:
         """Every hold on the contact with `fields` at `now`, cap first, then rules in order.
 
         `own`: the person's past contacts; `group(rule, key)`: the contacts of the
         `per` group `key` of `rule`. `explain` also works out until when a
-        `never` rule applies (it re-evaluates `when` day by day).
+        `never` rule applies (it re-evaluates `when` day by day). `keys`, when
+        given, receives (rule, key) of every `per` rule that applies.
         """
         found: list[Hold] = []
         #: (limit, contacts it counts, label) of every counting limit that applies.
@@ -136,15 +142,17 @@ class ContactPolicy:
                 found.append(hold)
                 if first_only:
                     return found
-        evaluator = Evaluator(now, self.holidays)
-        scope = _scope(evaluator, fields, now)
+        scope = self._scope(fields, now) if self.rules else None
         for rule in self.rules:
+            assert scope is not None
             reason = f"policy:{rule.name}"
             try:
                 applies = scope.test(rule.when, f"policy rule {rule.name!r}")
                 key = None
                 if applies and rule.per is not None:
-                    key = group_key(scope.evaluate(rule.per, f"policy rule {rule.name!r} per"))
+                    key = per_key(scope, fields, rule.per, f"policy rule {rule.name!r} per")
+                    if keys is not None and key is not None:
+                        keys.append((rule.name, key))
             except ExpressionError as exc:
                 found.append(Hold(rule.name, reason, None, f"rule {rule.name!r} failed: {exc}"))
                 if first_only:
@@ -166,21 +174,16 @@ class ContactPolicy:
                 found.append(hold)
         return found
 
-    def group_keys(self, fields: Mapping[str, Any], now: datetime) -> list[tuple[str, str]]:
-        """(rule, key) of every `per` rule that applies to the contact (errors: none)."""
-        found: list[tuple[str, str]] = []
-        if not self.per_rules:
-            return found
-        scope = _scope(Evaluator(now, self.holidays), fields, now)
-        for rule in self.per_rules:
-            assert rule.per is not None
-            try:
-                key = group_key(scope.evaluate(rule.per)) if scope.test(rule.when) else None
-            except ExpressionError:
-                continue
-            if key is not None:
-                found.append((rule.name, key))
-        return found
+    def _scope(self, fields: Mapping[str, Any], now: datetime) -> Scope:
+        """A scope over the contact; the helpers are built once per clock (a wave has one)."""
+        cached = self._helpers.get(now)
+        if cached is None:
+            if len(self._helpers) > 8:
+                self._helpers.clear()
+            cached = (Evaluator(now, self.holidays), days_until_helper(now))
+            self._helpers[now] = cached
+        evaluator, days_until = cached
+        return evaluator.scope({"contact": PolicyFields(fields), "days_until": days_until})
 
     def _rule_hold(
         self,
@@ -219,6 +222,17 @@ class ContactPolicy:
             except ExpressionError:
                 return None
         return None
+
+
+_FIELD = re.compile(r"^\s*contact\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*'([^']+)'\s*\])\s*$")
+
+
+def per_key(scope: Scope, fields: Mapping[str, Any], source: str, where: str = "") -> str | None:
+    """The group key of `per` expression `source`; `contact.X` is read directly (fast)."""
+    match = _FIELD.match(source)
+    if match:
+        return group_key(fields.get(match[1] or match[2]))
+    return group_key(scope.evaluate(source, where))
 
 
 def group_key(value: Any) -> str | None:
@@ -270,6 +284,8 @@ def _count_hold(
     label: str,
 ) -> Hold | None:
     assert limit.within is not None
+    if len(contacts) < limit.count:
+        return None
     times = recent(contacts, limit, now)
     if len(times) < limit.count:
         return None

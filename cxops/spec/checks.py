@@ -41,11 +41,13 @@ def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) ->
     """Every cross-field and file problem of a survey that passed its model."""
     columns = source_columns(survey, project_dir)
     problems = list(_question_ids(survey, document))
+    problems += _source_header(survey, document, project_dir)
     problems += _expressions(survey, document, columns)
     problems += _templates(survey, document, project_dir)
     problems += _sample(survey, document, columns)
     problems += _followups(survey, document, columns)
     problems += _themes(survey, document)
+    problems += _report(survey, document, columns)
     problems += _reminder(survey, document)
     return problems
 
@@ -89,6 +91,39 @@ def source_columns(survey: Survey, project_dir: Path) -> frozenset[str] | None:
     if header is None:
         return None
     return frozenset(header) | frozenset(source.columns) | {source.key, source.email}
+
+
+def _source_header(
+    survey: Survey, document: MarkedDocument, project_dir: Path
+) -> Iterator[Problem]:
+    """A file source whose header lacks the key, email or a declared column cannot work."""
+    source = survey.audience.source
+    if isinstance(source, CsvSource):
+        header = csv_header(_resolve(source.csv, project_dir))
+    elif isinstance(source, ParquetSource):
+        header = _parquet_columns(_resolve(source.parquet, project_dir))
+    else:
+        return
+    if header is None:
+        return
+    present = set(header)
+    roles: list[tuple[KeyPath, str, str]] = [
+        (("audience", "source", "key"), source.key, "key"),
+        (("audience", "source", "email"), source.email, "email"),
+    ]
+    roles += [(("audience", "source", "columns", name), name, "typed") for name in source.columns]
+    for key_path, column, role in roles:
+        if column in present:
+            continue
+        if not document.has(key_path):
+            key_path = ("audience", "source")
+        close = difflib.get_close_matches(column, header, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        found = ", ".join(repr(name) for name in header) or "none"
+        yield document.problem(
+            key_path,
+            f"expected the source to have the {role} column {column!r}{hint}; found {found}",
+        )
 
 
 def _declared_columns(survey: Survey) -> frozenset[str]:
@@ -331,6 +366,24 @@ def _themes(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:
         for position, keyword in enumerate(keywords):
             if not keyword.strip():
                 yield document.problem((*path, position), "expected a keyword, found empty text")
+
+
+def _report(
+    survey: Survey, document: MarkedDocument, columns: frozenset[str] | None
+) -> Iterator[Problem]:
+    """`report.revenue` and `report.outcome.column` name columns of the source."""
+    report = survey.report
+    named: list[tuple[tuple[Hashable, ...], str]] = []
+    if report.revenue:
+        named.append((("report", "revenue"), report.revenue))
+    if report.outcome is not None:
+        named.append((("report", "outcome", "column"), report.outcome.column))
+    for path, name in named:
+        unknown, known = _unknown_column(name, survey, columns)
+        if unknown:
+            yield document.problem(
+                path, f"expected a column of the source{_suggest(name, known)}, found {name!r}"
+            )
 
 
 def _reminder(survey: Survey, document: MarkedDocument) -> Iterator[Problem]:

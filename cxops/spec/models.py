@@ -100,6 +100,60 @@ TextTemplate = Annotated[
 Email = Annotated[str, Field(pattern=EMAIL_RE.pattern, description="An email address.")]
 
 
+def _localized(value: Any, *, template: bool) -> str | dict[str, str]:
+    """A string, or a mapping of locale to string (DESIGN.md, "Languages")."""
+    check = _text_template if template else _plain_text
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("expected a text or a mapping of locale to text, found {}")
+        texts: dict[str, str] = {}
+        for locale, text in value.items():
+            if not isinstance(locale, str) or not LOCALE_RE.match(locale):
+                raise ValueError(
+                    f"expected locales like 'en', 'de' or 'pt-BR' as keys, found {locale!r}"
+                )
+            texts[locale] = check(_plain_text(text))
+        return texts
+    return check(_plain_text(value))
+
+
+def _plain_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected text, found {value!r}")
+    return value
+
+
+def _localized_schema(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": LOCALE_RE.pattern},
+                "additionalProperties": {"type": "string"},
+            },
+        ],
+    }
+
+
+#: Customer-facing text: a string or {locale: string}.
+LocalizedText = Annotated[
+    str | dict[str, str],
+    PlainValidator(lambda value: _localized(value, template=False)),
+    WithJsonSchema(_localized_schema("Text, or a mapping of locale to text.")),
+]
+#: Customer-facing text with Jinja {{ placeholders }}: a string or {locale: string}.
+LocalizedTemplate = Annotated[
+    str | dict[str, str],
+    PlainValidator(lambda value: _localized(value, template=True)),
+    WithJsonSchema(
+        _localized_schema("Text with {{ placeholders }}, or a mapping of locale to such text.")
+    ),
+]
+
+
 # -- schedule -----------------------------------------------------------------------
 
 
@@ -242,7 +296,7 @@ class Audience(Strict):
 
 class _QuestionBase(Strict):
     id: str = Field(pattern=IDENT, description="Question id: lowercase letters, digits, _.")
-    text: TextTemplate
+    text: LocalizedTemplate
     required: bool = True
 
 
@@ -262,7 +316,7 @@ class RatingQuestion(_QuestionBase):
     type: Literal["rating"]
     min: int = 1
     max: int = 5
-    labels: dict[int, str] | None = None
+    labels: dict[int, LocalizedText] | None = None
 
     @model_validator(mode="after")
     def _range(self) -> RatingQuestion:
@@ -275,23 +329,33 @@ class RatingQuestion(_QuestionBase):
         return self
 
 
+Options = Annotated[
+    list[LocalizedText],
+    Field(
+        min_length=2,
+        max_length=100,
+        description="Choices; each a text or {locale: text}. An answer stores the first text.",
+    ),
+]
+
+
 class SingleQuestion(_QuestionBase):
     type: Literal["single"]
-    options: list[str] = Field(min_length=2, max_length=100)
+    options: Options
 
     @field_validator("options")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _unique(cls, value: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
         return _unique_options(value)
 
 
 class MultiQuestion(_QuestionBase):
     type: Literal["multi"]
-    options: list[str] = Field(min_length=2, max_length=100)
+    options: Options
 
     @field_validator("options")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _unique(cls, value: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
         return _unique_options(value)
 
 
@@ -300,12 +364,15 @@ class TextQuestion(_QuestionBase):
     max_length: int = Field(default=2000, ge=1, le=100_000)
 
 
-def _unique_options(value: list[str]) -> list[str]:
+def _unique_options(value: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
+    from cxops.spec.texts import option_value
+
     seen: set[str] = set()
     for option in value:
-        if option in seen:
-            raise ValueError(f"duplicate option {option!r}")
-        seen.add(option)
+        stored = option_value(option)
+        if stored in seen:
+            raise ValueError(f"duplicate option {stored!r}")
+        seen.add(stored)
     return value
 
 
@@ -339,9 +406,14 @@ class Interview(Strict):
     goal: int = Field(gt=0, le=10_000, description="Stop inviting once this many accepted.")
     batch: int = Field(gt=0, le=100_000, description="Invitations per run until the goal.")
     duration: DurationField
-    incentive: str | None = None
+    incentive: LocalizedText | None = None
     booking_url: str = Field(pattern=r"^https?://", description="Where accepted people book.")
-    consent: str = Field(min_length=1, description="What the person consents to.")
+    consent: LocalizedText = Field(description="What the person consents to.")
+    screen: Expression | None = Field(
+        default=None,
+        description="Over `answers` (the screener questions): who may book; "
+        "the others get a kind thank-you.",
+    )
 
 
 class Reminder(Strict):
@@ -449,7 +521,7 @@ Kind = Literal["nps", "csat", "ces", "custom", "interview"]
 
 class Survey(Strict):
     id: str = Field(pattern=SLUG, max_length=64, description="Unique id: a-z, 0-9 and -.")
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="Internal: reports, the CLI, Prefect.")
     kind: Kind
     owner: Email | None = None
     priority: int = Field(
@@ -457,6 +529,10 @@ class Survey(Strict):
         ge=-1000,
         le=1000,
         description="Which survey gets a person two surveys want in one window: the higher.",
+    )
+    title: LocalizedText | None = Field(
+        default=None,
+        description="The heading customers see (default: a neutral one per kind, translated).",
     )
     schedule: Schedule | None = None
     audience: Audience

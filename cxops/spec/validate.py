@@ -15,6 +15,8 @@ from cxops.errors import Location, Problem
 from cxops.spec.checks import duplicate_id_problems
 from cxops.spec.loader import SURVEY_SUFFIXES, read_survey, sort_problems, survey_files
 from cxops.spec.models import Survey
+from cxops.spec.template_checks import template_problems
+from cxops.spec.text_checks import locale_warnings
 
 
 @dataclass
@@ -24,6 +26,10 @@ class ValidationReport:
     files: list[Path] = field(default_factory=list)
     surveys: list[Survey] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: The project's own template files, checked alongside (`cxops.spec.template_checks`).
+    templates: list[Path] = field(default_factory=list)
+    #: Printed, never failing: e.g. a text lacking a declared locale.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,14 +72,19 @@ def validate_paths(paths: Sequence[Path], project_dir: Path) -> ValidationReport
         report.problems.extend(result.problems)
         if result.survey is not None:
             report.surveys.append(result.survey)
+            report.warnings.extend(locale_warnings(result.survey, result.document))
     report.problems.extend(duplicate_id_problems(documents))
+    report.templates, template_issues = template_problems(project_dir)
+    report.problems.extend(template_issues)
     report.problems = sort_problems(report.problems)
+    report.warnings = sort_problems(report.warnings)
     return report
 
 
-def problem_as_dict(problem: Problem) -> dict[str, Any]:
-    """The `--json` shape of one problem."""
+def problem_as_dict(problem: Problem, *, warning: bool = False) -> dict[str, Any]:
+    """The `--json` shape of one problem; a warning also has `"severity": "warning"`."""
     return {
+        **({"severity": "warning"} if warning else {}),
         "file": str(problem.location.path),
         "line": problem.location.line,
         "column": problem.location.column,

@@ -285,6 +285,8 @@ class _Builder:
         self.document = document
         self.constructor = SafeConstructor()
         self.count = 0
+        #: Mapping nodes being built now: merging one into itself never ends.
+        self.active: set[int] = set()
 
     def build(self, node: Node, path: KeyPath, depth: int) -> Any:
         self.count += 1
@@ -317,6 +319,23 @@ class _Builder:
             raise _Refused(self._problem(node, path, f"unsupported value: {exc.problem}")) from None
 
     def _mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[Any, Any]:
+        if id(node) in self.active:
+            raise _Refused(
+                self._problem(
+                    node, path, "expected a mapping that does not merge itself ('<<: *alias')"
+                )
+            )
+        if depth > MAX_DEPTH:
+            raise _Refused(
+                self._problem(node, path, f"expected at most {MAX_DEPTH} levels of nesting")
+            )
+        self.active.add(id(node))
+        try:
+            return self._build_mapping(node, path, depth)
+        finally:
+            self.active.discard(id(node))
+
+    def _build_mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         explicit = []
         for key_node, value_node in node.value:
@@ -327,7 +346,7 @@ class _Builder:
                         raise _Refused(
                             self._problem(source, path, "expected a mapping to merge with '<<'")
                         )
-                    for key, value in self._mapping(source, path, depth).items():
+                    for key, value in self._mapping(source, path, depth + 1).items():
                         result.setdefault(key, value)
             else:
                 explicit.append((key_node, value_node))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.engine import Connection
@@ -94,7 +95,7 @@ def _suppressed(conn: Connection) -> dict[str, str]:
     return found
 
 
-def _invitations(survey_id: str, wave_id: str, since: datetime) -> Select[tuple[str]]:
+def _invitations(survey_id: str, wave_id: str, since: datetime) -> Select[Any]:
     """Emails of step-0 invitations that may have reached the person since `since`,
     outside the wave being planned."""
     at = func.coalesce(Send.sent_at, Send.claimed_at, Send.created_at)
@@ -106,6 +107,6 @@ def _invitations(survey_id: str, wave_id: str, since: datetime) -> Select[tuple[
     )
 
 
-def _column(conn: Connection, query: Select[tuple[str]]) -> Iterator[str]:
-    for (value,) in conn.execution_options(yield_per=_STREAM).execute(query):
-        yield value
+def _column(conn: Connection, query: Select[Any]) -> Iterator[str]:
+    for row in conn.execution_options(yield_per=_STREAM).execute(query):
+        yield row[0]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -232,3 +233,40 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Interview(Base):
+    """One person's way through an interview study: accepted → booked → completed (or not).
+
+    One row per invitation (`send_id`, the reference people and Calendly carry).
+    Status: `accepted`, `screened_out`, `declined`, `booked`, `completed`, `no_show`,
+    `cancelled`; accepted, booked and completed hold a place towards the goal.
+    """
+
+    __tablename__ = "interviews"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    send_id: Mapped[str] = mapped_column(ForeignKey("sends.send_id"), unique=True)
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    wave_id: Mapped[str] = mapped_column(String(64))
+    contact_key: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    #: sha256 of the consent text the person ticked, and when.
+    consent_sha256: Mapped[str | None] = mapped_column(String(64))
+    consent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime]
+    booked_at: Mapped[datetime | None]
+    #: The booking at the scheduler (Calendly's invitee URI) and the interview's start.
+    booking_uri: Mapped[str | None] = mapped_column(String(400))
+    starts_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    incentive: Mapped[str | None] = mapped_column(Text)
+    incentive_amount: Mapped[float | None] = mapped_column(Float)
+    incentive_currency: Mapped[str | None] = mapped_column(String(3))
+    #: `none`, `owed` (completed) or `paid`.
+    incentive_status: Mapped[str] = mapped_column(String(8), default="none")
+    paid_at: Mapped[datetime | None]
+    #: Every change: [{"at", "status", "source"}].
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)

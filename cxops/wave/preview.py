@@ -10,13 +10,15 @@ from typing import Any
 
 from cxops.audience import read_source
 from cxops.audience.contacts import Contact
+from cxops.audience.select import segment_of
 from cxops.errors import NotFoundError
+from cxops.expr import Evaluator
 from cxops.messages.render import InvitationRenderer, SendView
 from cxops.messages.types import OutgoingMessage
-from cxops.planning import json_safe
-from cxops.sending import plan_only
 from cxops.settings import Settings
 from cxops.spec.models import Survey
+from cxops.wave.ids import WaveContext
+from cxops.wave.plan import json_safe, plan_only
 
 
 @dataclass
@@ -37,17 +39,6 @@ class Preview:
         }
 
 
-def _segment_of(survey: Survey, contact: Contact, settings: Settings) -> str:
-    from cxops.expr import Evaluator
-
-    evaluator = Evaluator(settings.clock(), settings.holidays)
-    context = {"contact": contact.fields, "survey": {"id": survey.id, "name": survey.name}}
-    for name, expression in survey.audience.segments.items():
-        if evaluator.test(expression, context, where=f"segments.{name}"):
-            return name
-    return "other"
-
-
 def _chosen_contacts(survey: Survey, settings: Settings, keys: Sequence[str]) -> list[Contact]:
     wanted = set(keys)
     found: dict[str, Contact] = {}
@@ -63,28 +54,26 @@ def _chosen_contacts(survey: Survey, settings: Settings, keys: Sequence[str]) ->
 
 
 def preview_invitations(
-    survey: Survey,
-    settings: Settings,
+    wave: WaveContext,
     *,
     keys: Sequence[str] = (),
     locale: str | None = None,
     count: int = 3,
 ) -> list[Preview]:
     """The invitations chosen contacts (or the first sampled ones) would get."""
+    survey, settings = wave.survey, wave.settings
+    pairs: list[tuple[Contact, str]] = []
     if keys:
-        pairs = [
-            (c, _segment_of(survey, c, settings)) for c in _chosen_contacts(survey, settings, keys)
-        ]
+        evaluator = Evaluator(wave.now, settings.holidays)
+        for contact in _chosen_contacts(survey, settings, keys):
+            pairs.append((contact, segment_of(survey, contact, evaluator)))
     else:
-        plan = plan_only(survey, settings)
-        pairs = []
-        for invitee in plan.invitees:
+        for invitee in plan_only(wave).invitees:
             pairs.append((invitee.contact, invitee.segment))
             if len(pairs) >= count:
                 break
-    now = settings.clock()
     renderer = InvitationRenderer(survey, settings, wave_id="preview")
-    expires_at = survey.invitation.expires_after.after(now, settings.holidays)
+    expires_at = survey.invitation.expires_after.after(wave.now, settings.holidays)
     previews = []
     for index, (contact, segment) in enumerate(pairs):
         view = SendView(

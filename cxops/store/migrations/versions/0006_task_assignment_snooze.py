@@ -6,8 +6,8 @@
   escalate while `now < snoozed_until`); `snoozed_seconds`: the time of earlier snoozes,
   so the loop measures can report snoozed time apart.
 
-Revision ID: 0005_task_assignment_snooze
-Revises: 0004_responses_confirmed_at
+Revision ID: 0006_task_assignment_snooze
+Revises: 0005_interviews
 Create Date: 2026-12-01
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_task_assignment_snooze"
-down_revision: str | None = "0004_responses_confirmed_at"
+revision: str = "0006_task_assignment_snooze"
+down_revision: str | None = "0005_interviews"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Wave ids: which invitation round of a survey `now` belongs to.
+"""Wave ids (which invitation round of a survey `now` belongs to) and `WaveContext`.
 
 cron: the last fire time at or before now; interval: now floored to the interval
 (counted from the Unix epoch in the survey's time zone); unscheduled: the date.
@@ -8,11 +8,13 @@ All in the survey's time zone, so the id reads as the people who scheduled it th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cxops.errors import ConfigError
-from cxops.spec.models import Schedule
+from cxops.settings import Settings
+from cxops.spec.models import Schedule, Survey
 
 WAVE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -33,11 +35,15 @@ def wave_start(schedule: Schedule | None, now: datetime) -> datetime:
     if schedule is None:
         return local.replace(hour=0, minute=0, second=0, microsecond=0)
     if schedule.cron:
-        from croniter import croniter
+        from croniter import croniter  # ships no types: see [tool.mypy] overrides
 
         # croniter's get_prev is strictly before; step one second past now to include it.
-        return croniter(schedule.cron, local + timedelta(seconds=1)).get_prev(datetime)
-    assert schedule.interval is not None
+        previous: datetime = croniter(schedule.cron, local + timedelta(seconds=1)).get_prev(
+            datetime
+        )
+        return previous
+    if schedule.interval is None:
+        raise ConfigError("schedule: expected cron or interval")
     step = int(schedule.interval.approx_timedelta().total_seconds())
     wall = local.replace(tzinfo=None)
     since_epoch = int((wall - datetime(1970, 1, 1)).total_seconds())
@@ -53,3 +59,30 @@ def wave_id_for(schedule: Schedule | None, now: datetime, override: str | None =
     if schedule is None:
         return start.strftime("%Y-%m-%d")
     return start.strftime("%Y-%m-%dT%H%M")
+
+
+@dataclass(frozen=True)
+class WaveContext:
+    """One wave (or reminder step) of one survey: the typed values every step is given.
+
+    Built once at the edge (`WaveContext.begin`), so the wave id is computed once, from
+    the schedule and the wave's start time, and nothing deeper derives it again.
+    """
+
+    survey: Survey
+    settings: Settings
+    wave_id: str
+    #: When the wave (this run of it) started: the id, planning and history use it.
+    now: datetime
+    #: 0 for the invitation, N for reminder N.
+    step: int = 0
+
+    @classmethod
+    def begin(cls, survey: Survey, settings: Settings, wave: str | None = None) -> WaveContext:
+        """The wave `survey` is in now (`wave`: the `--wave` override)."""
+        now = settings.clock()
+        return cls(survey, settings, wave_id_for(survey.schedule, now, wave), now)
+
+    @property
+    def survey_id(self) -> str:
+        return self.survey.id

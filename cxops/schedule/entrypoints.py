@@ -1,0 +1,45 @@
+"""The flows that deployments and `cxops up` name: `cxops.schedule.entrypoints:<function>`.
+
+The entrypoints live in the installed package, so a `prefect.yaml` made by
+`cxops deploy` works in any project (no `flows/` folder of its own): the worker
+sets the working directory to the project (a pull step) and these flows read the
+project's settings from there, or from `project_dir` when given.
+
+This is the only module of `cxops.schedule` that imports the flows of the other
+layers; the deployments of `deploy.LOOP_FLOWS` exist only for the functions here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from cxops.followup.flows import digest_flow, followups_flow
+from cxops.settings import Settings, get_settings
+from cxops.spec import find_survey
+from cxops.wave.flow import compile_survey
+
+__all__ = ["digest_flow", "followups_flow", "survey_wave"]
+
+
+def _settings(project_dir: str | None) -> Settings:
+    return get_settings(project_dir=Path(project_dir) if project_dir else None)
+
+
+@flow(name="survey-wave", validate_parameters=True)
+def survey_wave(
+    survey: str,
+    wave: str | None = None,
+    project_dir: str | None = None,
+    resend_in_doubt: bool = False,
+) -> dict[str, Any]:
+    """The wave of `survey` (an id in the project's surveys/, or a file) due now."""
+    settings = _settings(project_dir)
+    spec = find_survey(survey, settings.surveys_path)
+    wave_flow = compile_survey(spec)
+    summary = wave_flow(
+        project_dir=str(settings.project_dir), wave=wave, resend_in_doubt=resend_in_doubt
+    )
+    return summary.as_dict()

@@ -1,0 +1,73 @@
+"""Wave rows: one per (survey, wave id), with its status and its planned summary.
+
+Which status a wave has when is decided in `cxops.wave.status`, the only caller that
+sets one; this module reads and writes rows and refuses names outside `WAVE_STATUSES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cxops.store.db import Store
+from cxops.store.models import Wave
+from cxops.store.sql import dialect_insert
+
+#: planning: the audience is being put into the ledger; planned: it is there (the row
+#: holds the planned summary); complete: nothing pending nor in doubt is left.
+WaveStatus = Literal["planning", "planned", "complete"]
+WAVE_STATUSES: tuple[str, ...] = get_args(WaveStatus)
+#: Statuses that stamp `finished_at`.
+FINISHED: tuple[str, ...] = ("complete",)
+
+
+def ensure_wave(store: Store, survey_id: str, wave_id: str, now: datetime) -> Wave:
+    """The wave row, created `planning` on first call; later calls return it unchanged."""
+    with store.session(write=True) as session:
+        session.execute(
+            dialect_insert(store, Wave)
+            .values(
+                survey_id=survey_id, wave_id=wave_id, started_at=now, status="planning", summary={}
+            )
+            .on_conflict_do_nothing(index_elements=["survey_id", "wave_id"])
+        )
+        return _wave(session, survey_id, wave_id)
+
+
+def get_wave(store: Store, survey_id: str, wave_id: str) -> Wave | None:
+    with store.session() as session:
+        return session.scalar(
+            select(Wave).where(Wave.survey_id == survey_id, Wave.wave_id == wave_id)
+        )
+
+
+def set_wave_status(store: Store, survey_id: str, wave_id: str, status: str, now: datetime) -> Wave:
+    """Set the wave's status; a finished one (`complete`) also stamps `finished_at`."""
+    if status not in WAVE_STATUSES:
+        raise ValueError(f"unknown wave status {status!r}; expected one of {WAVE_STATUSES}")
+    with store.session(write=True) as session:
+        wave = _wave(session, survey_id, wave_id)
+        wave.status = status
+        wave.finished_at = now if status in FINISHED else None
+        return wave
+
+
+def save_wave_summary(
+    store: Store, survey_id: str, wave_id: str, summary: Mapping[str, Any]
+) -> Wave:
+    """Store the wave summary (JSON-safe values), replacing the previous one."""
+    with store.session(write=True) as session:
+        wave = _wave(session, survey_id, wave_id)
+        wave.summary = dict(summary)
+        return wave
+
+
+def _wave(session: Session, survey_id: str, wave_id: str) -> Wave:
+    wave = session.scalar(select(Wave).where(Wave.survey_id == survey_id, Wave.wave_id == wave_id))
+    if wave is None:
+        raise LookupError(f"no wave {wave_id!r} of survey {survey_id!r}; call ensure_wave first")
+    return wave

@@ -1,0 +1,177 @@
+"""A survey -> its Prefect flow. Prefect orchestrates; the ledger decides who is sent.
+
+A wave is one flow run: a `plan` task puts the invitees into the ledger (or finds
+them there on a re-run), then `send-batch` task runs each claim, render and send
+up to `CXOPS_BATCH_SIZE` contacts — a wave of a million contacts is about a
+thousand task runs, never one per contact — and a `summarize` task publishes the
+wave summary as a markdown artifact. The only module of the package that imports
+Prefect at the top.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import Flow, flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.context import TagsContext
+from prefect.futures import PrefectConcurrentFuture
+
+from cxops.channels import make_channel
+from cxops.errors import CxopsError
+from cxops.messages.render import InvitationRenderer
+from cxops.settings import Settings, get_settings
+from cxops.spec.models import Survey
+from cxops.store.db import Store, open_store
+from cxops.store.liveness import new_claim_id
+from cxops.wave import status
+from cxops.wave.dry_run import dry_run_wave
+from cxops.wave.ids import WaveContext
+from cxops.wave.prepare import (
+    long_lived_heap_frozen,
+    plans_in_parallel,
+    prepare_wave,
+    prepare_wave_in_process,
+)
+from cxops.wave.send import (
+    BatchResult,
+    announce_planned,
+    finish_summary,
+    has_work,
+    send_one_batch,
+    start_sending,
+)
+from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
+
+
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only for transient failures, never for cxops' own (config, templates)."""
+    try:
+        state.result()
+    except CxopsError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="plan",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=worth_retrying,
+)
+def plan_task(store: Store, wave: WaveContext, in_own_process: bool) -> WaveSummary:
+    if in_own_process:
+        return prepare_wave_in_process(wave)
+    return prepare_wave(store, wave)
+
+
+@task(
+    name="send-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=worth_retrying,
+)
+def send_batch_task(
+    store: Store, wave: WaveContext, renderer: InvitationRenderer, claim_id: str
+) -> BatchResult:
+    channel = make_channel(wave.settings)
+    try:
+        return send_one_batch(store, wave, channel, renderer, claim_id)
+    finally:
+        channel.close()
+
+
+@task(name="summarize", cache_policy=NO_CACHE)
+def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
+    summary = finish_summary(store, wave, planned)
+    status.finish_if_done(store, wave, summary)
+    create_markdown_artifact(
+        key=artifact_key(summary.survey),
+        markdown=summary_markdown(summary),
+        description=f"Wave {summary.wave} of {summary.survey}",
+    )
+    return summary
+
+
+def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:
+    """The flow's body: plan into the ledger, send claimed batches until none is left.
+
+    A big source is planned in its own process while batches are claimed and sent as
+    soon as they are in the ledger; claims stay the only way to a send, so nobody is
+    invited twice either way.
+    """
+    notes = start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
+    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
+    claim_id = new_claim_id()
+
+    def send_while_pending() -> None:
+        while send_batch_task(store, wave, renderer, claim_id).claimed:
+            pass
+
+    if plans_in_parallel(store, wave):
+        planning = plan_task.submit(store, wave, True)
+        if not isinstance(planning, PrefectConcurrentFuture):
+            raise TypeError(f"expected a future of the thread pool, got {planning!r}")
+        while not planning.wrapped_future.done():
+            if has_work(store, wave):
+                send_batch_task(store, wave, renderer, claim_id)
+            else:
+                planning.wait(timeout=0.2)
+        planned = planning.result()
+    else:
+        planned = plan_task(store, wave, False)
+    announce_planned(store, wave)
+    send_while_pending()
+    return summarize_task(store, wave, planned.noted(*notes))
+
+
+def survey_tags(survey: Survey) -> list[str]:
+    """Tags on every flow run of a survey, for filtering in the Prefect UI."""
+    return ["cxops", f"survey:{survey.id}", f"kind:{survey.kind}"]
+
+
+def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[..., WaveSummary]:
+    """The Prefect flow that runs one wave of `survey`.
+
+    Its parameters are what a deployment can pass (plain values). With `settings`
+    (an in-process run: the CLI built them), the flow uses them as they are; without
+    (a deployment's run), it builds them once from `project_dir` and the environment.
+    """
+
+    @flow(
+        name=f"wave-{survey.id}",
+        description=f"One invitation wave of the survey {survey.name!r}.",
+        validate_parameters=True,
+        log_prints=False,
+    )
+    def wave_flow(
+        project_dir: str,
+        wave: str | None = None,
+        dry_run: bool = False,
+        resend_in_doubt: bool = False,
+    ) -> WaveSummary:
+        given = settings is not None and str(settings.project_dir) == project_dir
+        own = (
+            settings
+            if settings is not None and given
+            else get_settings(project_dir=Path(project_dir))
+        )
+        context = WaveContext.begin(survey, own, wave)
+        if dry_run:
+            return dry_run_wave(context)
+        store = open_store(own.store_url)
+        try:
+            # The survey's tags mark the flow run. On task runs, Prefect would check a
+            # concurrency limit per tag per task run: ~150 ms of API calls per batch.
+            with TagsContext(current_tags=set()), long_lived_heap_frozen():
+                return send_wave(store, context, resend_in_doubt)
+        finally:
+            store.dispose()
+
+    return wave_flow

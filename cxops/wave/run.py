@@ -1,0 +1,124 @@
+"""What the CLI calls to run a wave: the flow run (retried when Prefect itself fails),
+with a progress bar on stderr while it sends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from cxops.errors import CxopsError
+from cxops.settings import Settings
+from cxops.spec.models import Survey
+from cxops.wave.summary import WaveSummary
+
+logger = logging.getLogger("cxops.wave")
+
+#: Flow runs tried when Prefect itself fails (its ephemeral API on SQLite can be locked).
+ORCHESTRATION_ATTEMPTS = 3
+
+
+def configure_prefect_api(settings: Settings) -> None:
+    """Point Prefect at `CXOPS_PREFECT_API_URL` when set (before the first flow run)."""
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+
+
+def is_orchestration_error(exc: BaseException) -> bool:
+    """True for failures of Prefect's own machinery, never for cxops' or the channel's."""
+    if isinstance(exc, CxopsError):
+        return False
+    module = type(exc).__module__ or ""
+    if module.startswith(("prefect", "httpx", "httpcore")):
+        return True
+    return "database is locked" in str(exc)
+
+
+def run_wave(
+    survey: Survey,
+    settings: Settings,
+    *,
+    wave: str | None = None,
+    dry_run: bool = False,
+    resend_in_doubt: bool = False,
+) -> WaveSummary:
+    """Run one wave of `survey` as a Prefect flow run; the summary."""
+    from prefect import tags
+
+    from cxops.channels import make_channel
+    from cxops.wave.flow import compile_survey, survey_tags
+
+    if not dry_run:
+        make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
+    configure_prefect_api(settings)
+    wave_flow = compile_survey(survey, settings)
+    attempt = 1
+    while True:
+        try:
+            with tags(*survey_tags(survey)):
+                return wave_flow(
+                    project_dir=str(settings.project_dir),
+                    wave=wave,
+                    dry_run=dry_run,
+                    resend_in_doubt=resend_in_doubt,
+                )
+        except Exception as exc:
+            if attempt == ORCHESTRATION_ATTEMPTS or not is_orchestration_error(exc):
+                raise
+            # The ledger makes a re-run a resume: nobody already sent is sent again.
+            logger.warning(
+                "Prefect failed to run the wave (%s: %s); retrying (%d/%d)",
+                type(exc).__name__,
+                exc,
+                attempt + 1,
+                ORCHESTRATION_ATTEMPTS,
+            )
+            time.sleep(attempt)
+            attempt += 1
+
+
+def run_with_progress(
+    survey: Survey,
+    settings: Settings,
+    *,
+    wave: str | None = None,
+    dry_run: bool = False,
+    resend_in_doubt: bool = False,
+    quiet: bool = False,
+) -> WaveSummary:
+    """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
+    # Prefect's per-task lines (and tracebacks of errors we print ourselves) drown the
+    # summary; the flow runs stay in Prefect's UI and API. `--debug` shows them all.
+    level = "INFO" if os.environ.get("CXOPS_DEBUG") == "1" else "CRITICAL"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cxops.wave.progress import add_progress_listener, remove_progress_listener
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet or not sys.stderr.isatty(),
+    )
+    bar = progress.add_task("sending" if not dry_run else "rendering", total=None)
+
+    def listener(event: str, count: int) -> None:
+        if event == "planned":
+            progress.update(bar, total=count, completed=0)
+        else:
+            progress.advance(bar, count)
+
+    add_progress_listener(listener)
+    try:
+        with progress:
+            return run_wave(
+                survey, settings, wave=wave, dry_run=dry_run, resend_in_doubt=resend_in_doubt
+            )
+    finally:
+        remove_progress_listener(listener)

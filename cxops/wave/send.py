@@ -1,0 +1,149 @@
+"""One batch of a wave: claim pending rows, render them, send and record the outcome.
+
+Whether a person was invited is answered by the ledger: a row is claimed before its
+message is rendered, and its outcome is recorded by `cxops.wave.deliver`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cxops.channels.base import BatchContext, Channel, Delivery
+from cxops.errors import CxopsError
+from cxops.messages.render import InvitationRenderer, RenderableSend
+from cxops.messages.types import MessageGroup
+from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
+from cxops.store.db import Store
+from cxops.store.ledger import failed_reasons, has_pending, wave_counts
+from cxops.wave.deliver import send_and_record
+from cxops.wave.ids import WaveContext
+from cxops.wave.progress import notify_planned, notify_progress
+from cxops.wave.summary import WaveSummary, with_counts
+
+
+@dataclass
+class BatchResult:
+    batch: int
+    claimed: int
+    sent: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    retry: int = 0
+
+
+def start_sending(store: Store, wave: WaveContext, *, resend_in_doubt_too: bool) -> list[str]:
+    """Before the first claim: dead runs' claims become in doubt; with `resend_in_doubt_too`
+    the in-doubt rows go back to pending. The notes for the summary."""
+    settings = wave.settings
+    lease = settings.send_lease_seconds
+    recover_dead_claims(store, wave.survey_id, wave.wave_id, wave.step, wave.now, lease)
+    if not resend_in_doubt_too:
+        return []
+    moved = resend_in_doubt(store, wave.survey_id, wave.wave_id, wave.step)
+    return [f"{moved} in-doubt invitations put back to be sent again"]
+
+
+def has_work(store: Store, wave: WaveContext) -> bool:
+    """Whether a row of the wave waits to be claimed."""
+    return has_pending(store, wave.survey_id, wave.wave_id, wave.step)
+
+
+def announce_planned(store: Store, wave: WaveContext) -> None:
+    """Tell progress listeners how many recipients are left to send."""
+    notify_planned(wave_counts(store, wave.survey_id, wave.wave_id, wave.step))
+
+
+def send_one_batch(
+    store: Store,
+    wave: WaveContext,
+    channel: Channel,
+    renderer: InvitationRenderer,
+    claim_id: str,
+) -> BatchResult:
+    """Claim up to `batch_size` pending rows, render, send and record; claimed=0 when done."""
+    settings, survey = wave.settings, wave.survey
+    now = settings.clock()
+    if survey.interview is not None and wave.step == 0:
+        from cxops.interviews.service import stop_if_goal_reached
+
+        # Goal reached mid-wave (people accepted while it was sending): send no more.
+        if stop_if_goal_reached(store, survey, wave.wave_id, now):
+            return BatchResult(batch=-1, claimed=0)
+    expires_at = survey.invitation.expires_after.after(now, settings.holidays)
+    rows = claim_batch(
+        store,
+        survey.id,
+        wave.wave_id,
+        wave.step,
+        claim_id,
+        settings.batch_size,
+        now,
+        expires_at=expires_at,
+    )
+    if not rows:
+        return BatchResult(batch=-1, claimed=0)
+    # Claims are disjoint, so their first ledger id names the batch uniquely (outbox files).
+    batch_no = min(row.id for row in rows)
+    result = BatchResult(batch=batch_no, claimed=len(rows))
+
+    def release() -> None:
+        retry = [Delivery(row.send_id, "retry") for row in rows]
+        mark_results(store, claim_id, retry, settings.clock())
+
+    try:
+        groups = renderer.render_groups(rows)
+        unrenderable: list[Delivery] = []
+    except CxopsError:
+        groups, unrenderable = _render_one_by_one(renderer, rows)
+        if not groups:
+            # Nothing renders (a broken template): release the batch for a later, fixed run.
+            release()
+            raise
+    except BaseException:
+        release()
+        raise
+    context = BatchContext(
+        survey_id=survey.id, wave_id=wave.wave_id, batch=batch_no, step=wave.step
+    )
+
+    def record(deliveries: Sequence[Delivery]) -> None:
+        mark_results(store, claim_id, deliveries, settings.clock(), channel=channel.name)
+
+    for delivery in send_and_record(channel, groups, context, record, decided=unrenderable):
+        if delivery.status == "sent":
+            result.sent += 1
+        elif delivery.status == "failed":
+            result.failed += 1
+        elif delivery.status == "in_doubt":
+            result.in_doubt += 1
+        else:
+            result.retry += 1
+    notify_progress("batch", result.claimed)
+    return result
+
+
+def _render_one_by_one(
+    renderer: InvitationRenderer, sends: Sequence[RenderableSend]
+) -> tuple[list[MessageGroup], list[Delivery]]:
+    """Render each recipient alone: the ones that fail are failed with the reason."""
+    groups: list[MessageGroup] = []
+    failures: list[Delivery] = []
+    for send in sends:
+        try:
+            groups.append(renderer.render_alone(send))
+        except CxopsError as exc:
+            failures.append(Delivery(send.send_id, "failed", error=f"cannot render: {exc}"))
+    return groups, failures
+
+
+def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
+    """The planned summary with the ledger's current counts (sent, in doubt, failed)."""
+    counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
+    reasons = failed_reasons(store, wave.survey_id, wave.wave_id, wave.step)
+    summary = with_counts(planned, counts, reasons)
+    if wave.survey.interview is not None:
+        from cxops.interviews.service import with_recruitment
+
+        summary = with_recruitment(summary, store, wave.survey, wave.wave_id)
+    return summary

@@ -1,0 +1,172 @@
+"""The wave summary: one typed value from the planner to `--json` and the artifact.
+
+DESIGN.md's shape, the same for `plan --json` and `run --json`. The planner makes it
+(`summary_from_tally`), the send loop adds the ledger's counts (`with_counts`, a new
+value), the flow publishes it (`summary_markdown`) and the CLI prints `as_dict()`.
+It is read back from a dict only where it was stored: the wave row (`from_stored`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cxops.audience import Tally
+
+
+@dataclass(frozen=True)
+class WaveSummary:
+    survey: str
+    wave: str
+    audience: int = 0
+    filtered_out: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    eligible: int = 0
+    sampled: int = 0
+    sent: int = 0
+    in_doubt: int = 0
+    failed: int = 0
+    by_segment: dict[str, dict[str, int]] = field(default_factory=dict)
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+    #: After sending: rows still pending / skipped at claim time, failures by reason.
+    pending: int | None = None
+    skipped: int | None = None
+    failed_reasons: dict[str, dict[str, Any]] | None = None
+    #: A dry run: how many invitations were rendered.
+    dry_run: bool = False
+    rendered: int | None = None
+    #: `plan --invitees`: every invitee (key, segment, email).
+    invitees: list[dict[str, str]] | None = None
+    #: `plan`: the first people the contact policy held back, with rule and until when.
+    held_back: list[dict[str, Any]] | None = None
+    #: Interview studies: invited, accepted, booked, completed, goal (`cxops.interviews`).
+    recruitment: dict[str, Any] | None = None
+
+    def noted(self, *notes: str) -> WaveSummary:
+        """This summary with `notes` added."""
+        return dataclasses.replace(self, notes=(*self.notes, *notes))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape (optional figures only when known)."""
+        data: dict[str, Any] = {
+            "survey": self.survey,
+            "wave": self.wave,
+            "audience": self.audience,
+            "filtered_out": self.filtered_out,
+            "excluded": dict(self.excluded),
+            "eligible": self.eligible,
+            "sampled": self.sampled,
+            "sent": self.sent,
+            "in_doubt": self.in_doubt,
+            "failed": self.failed,
+            "by_segment": {name: dict(counts) for name, counts in self.by_segment.items()},
+            "bad_rows": list(self.bad_rows),
+            "notes": list(self.notes),
+        }
+        for name in (
+            "pending",
+            "skipped",
+            "failed_reasons",
+            "rendered",
+            "invitees",
+            "held_back",
+            "recruitment",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        if self.dry_run:
+            data["dry_run"] = True
+        return data
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> WaveSummary:
+        """A planned summary as `as_dict` stored it in the wave row."""
+        known = {item.name for item in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["notes"] = tuple(values.get("notes", ()))
+        return cls(**values)
+
+
+def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummary:
+    notes = tuple(tally.notes)
+    if not tally.history_available:
+        notes += ("no store yet: nobody is excluded for earlier invitations or unsubscribes",)
+    return WaveSummary(
+        survey=survey_id,
+        wave=wave_id,
+        audience=tally.audience,
+        filtered_out=tally.filtered_out,
+        excluded={reason: count for reason, count in tally.excluded.items() if count},
+        eligible=tally.eligible,
+        sampled=tally.sampled,
+        by_segment={name: dict(counts) for name, counts in tally.by_segment.items()},
+        bad_rows=[row.as_dict() for row in tally.bad_rows],
+        notes=notes,
+    )
+
+
+def with_counts(
+    planned: WaveSummary, counts: Mapping[str, Any], reasons: dict[str, dict[str, Any]]
+) -> WaveSummary:
+    """The planned summary with the ledger's counts (`ledger.wave_counts`, failures)."""
+    in_doubt = counts.get("in_doubt", 0) + counts.get("sending", 0)
+    by_segment = {name: dict(figures) for name, figures in planned.by_segment.items()}
+    for segment, by_status in counts["by_segment"].items():
+        target = by_segment.setdefault(segment, {})
+        target["sent"] = by_status.get("sent", 0)
+        target["failed"] = by_status.get("failed", 0)
+        target["in_doubt"] = by_status.get("in_doubt", 0) + by_status.get("sending", 0)
+    summary = dataclasses.replace(
+        planned,
+        sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0),
+        in_doubt=in_doubt,
+        by_segment=by_segment,
+        pending=counts.get("pending", 0),
+        skipped=counts.get("skipped", 0),
+        failed_reasons=reasons or None,
+    )
+    if in_doubt:
+        summary = summary.noted(
+            f"{in_doubt} in doubt (a run stopped mid-batch): not resent; "
+            "use --resend-in-doubt to send them again"
+        )
+    return summary
+
+
+def artifact_key(survey_id: str) -> str:
+    """The key of the wave summary's Prefect artifact."""
+    return f"wave-summary-{survey_id}"
+
+
+def summary_markdown(summary: WaveSummary) -> str:
+    lines = [
+        f"# Wave `{summary.wave}` of `{summary.survey}`",
+        "",
+        f"audience {summary.audience} · filtered out {summary.filtered_out} · "
+        f"eligible {summary.eligible} · sampled {summary.sampled} · sent {summary.sent} · "
+        f"in doubt {summary.in_doubt} · failed {summary.failed} · bad rows {len(summary.bad_rows)}",
+        "",
+        "| segment | eligible | sampled | sent | in doubt | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, counts in sorted(summary.by_segment.items()):
+        lines.append(
+            f"| {name} | {counts.get('eligible', 0)} | {counts.get('sampled', 0)} | "
+            f"{counts.get('sent', 0)} | {counts.get('in_doubt', 0)} | {counts.get('failed', 0)} |"
+        )
+    if summary.excluded:
+        lines += ["", "| excluded because | people |", "| --- | ---: |"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    if summary.recruitment:
+        r = summary.recruitment
+        lines += [
+            "",
+            f"recruitment: invited {r['invited']} · accepted {r['accepted']} · booked "
+            f"{r['booked']} · completed {r['completed']} · goal {r['goal']}",
+        ]
+    return "\n".join(lines) + "\n"

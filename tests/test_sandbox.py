@@ -1,0 +1,168 @@
+"""Invariant: no expression, text field or template file can exhaust memory or CPU.
+
+Each hostile input below (reproduced from issue 12) is refused with a clear error
+naming the file and line, within a bounded time and a bounded peak of allocated
+memory (tracemalloc), for the expression evaluator, the email environment and the
+follow-up environment alike.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from jinja2 import TemplateError as JinjaTemplateError
+
+from cxops.errors import ExpressionError
+from cxops.expr import Evaluator
+from cxops.messages.env import make_environment
+from cxops.sandbox import MAX_STRING, LimitError
+
+#: Peak memory one refused evaluation may allocate, and how long it may take.
+MEMORY_BOUND = 64 * 1024 * 1024
+TIME_BOUND = 15.0
+
+HOSTILE_EXPRESSIONS = [
+    "'a'|center(1000000000)",
+    "'a' * 10**9",
+    "'a'.ljust(10**9)",
+    "'a'.rjust(10**9)",
+    "'a'.zfill(10**9)",
+    "((9**999)**999)**999",
+    "'{:>1000000000}'.format(1)",
+    "'{:{w}}'.format(1, w=10**9)",
+    "'%1000000000s' % 'a'",
+    "'%*s' % (10**9, 'a')",
+    "'%*s'|format(10**9, 'a')",
+    "'x'.join(['y' * 100000] * 100000)",
+    "(['y' * 100000] * 100000)|join",
+    "'aa'|replace('a', 'a' * 1000)|replace('a', 'a' * 1000)|replace('a', 'a' * 1000)",
+    "'aa'.replace('a', 'a' * 1000).replace('a', 'a' * 1000).replace('a', 'a' * 1000)",
+    "('\\t' * 1000).expandtabs(10**6)",
+    "'a\\na'|indent(10**9)",
+    "{'a': [1, 2]}|tojson(indent=10**8)",
+    "[1] * 10**9",
+    "2 ** 100000",
+    "(2 ** 1000) ** 1000",
+]
+
+
+@pytest.fixture
+def evaluator() -> Evaluator:
+    return Evaluator(datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def bounded(action: Callable[[], object]) -> BaseException:
+    """Run `action`, expecting an error; assert it came within the time and memory bound."""
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        action()
+    except Exception as exc:  # the caller checks which
+        error: BaseException = exc
+    else:
+        raise AssertionError("expected the evaluation to be refused")
+    finally:
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert elapsed < TIME_BOUND, f"took {elapsed:.1f} s"
+    assert peak < MEMORY_BOUND, f"allocated {peak / 2**20:.0f} MiB"
+    return error
+
+
+@pytest.mark.parametrize("source", HOSTILE_EXPRESSIONS)
+def test_a_hostile_expression_is_refused_quickly(evaluator: Evaluator, source: str) -> None:
+    error = bounded(lambda: evaluator.evaluate(source, {"contact": {}}, where="filter"))
+    assert isinstance(error, ExpressionError)
+    assert str(error).startswith(f"filter: {source!r}: not allowed")
+
+
+@pytest.mark.parametrize("source", HOSTILE_EXPRESSIONS)
+def test_a_hostile_text_field_is_refused_quickly(evaluator: Evaluator, source: str) -> None:
+    text = "Hello {{ " + source + " }}"
+    error = bounded(lambda: evaluator.render(text, {"contact": {}}, where="task.title"))
+    assert isinstance(error, ExpressionError) and "not allowed" in str(error)
+
+
+HOSTILE_TEMPLATES = {
+    "center.txt.j2": "line 1\n{{ 'a'|center(1000000000) }}",
+    "folded.txt.j2": "line 1\n{{ 'a' * 10**9 }}",
+    "ljust.txt.j2": "line 1\n{{ 'a'.ljust(10**9) }}",
+    "power.txt.j2": "line 1\n{{ ((9**999)**999)**999 }}",
+    "loops.txt.j2": "line 1\n{% set s = 'x'.ljust(100000) %}"
+    "{% for a in s %}{% for b in s %}{{ a }}{% endfor %}{% endfor %}",
+    "silent_loops.txt.j2": "line 1\n{% set s = 'x'.ljust(100000) %}"
+    "{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+    "range.txt.j2": "line 1\n{% for i in range(10**9) %}{{ i }}{% endfor %}",
+    "macro.txt.j2": "line 1\n{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(1) }}",
+    "mutual.txt.j2": "line 1\n{% macro f() %}{{ g() }}{% endmacro %}"
+    "{% macro g() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "doubling.txt.j2": "line 1\n{% set ns = namespace(s='a') %}"
+    "{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "output.txt.j2": "line 1\n{% for i in range(100000) %}" + "x" * 100 + "{% endfor %}",
+    "include_self.txt.j2": "line 1\n{% include 'include_self.txt.j2' %}",
+    "extend_self.txt.j2": "{% extends 'extend_self.txt.j2' %}{% block b %}x{% endblock %}",
+    "import_self.txt.j2": "line 1\n{% import 'import_self.txt.j2' as me %}",
+    "ping.txt.j2": "line 1\n{% include 'pong.txt.j2' %}",
+    "pong.txt.j2": "{% include 'ping.txt.j2' %}",
+    "lipsum.txt.j2": "line 1\n{{ lipsum(10**6) }}",
+}
+
+
+@pytest.fixture
+def hostile_folder(tmp_path: Path) -> Iterator[Path]:
+    for name, source in HOSTILE_TEMPLATES.items():
+        (tmp_path / name).write_text(source)
+    yield tmp_path
+
+
+@pytest.mark.parametrize("name", sorted(set(HOSTILE_TEMPLATES) - {"pong.txt.j2"}))
+def test_a_hostile_template_file_fails_naming_its_file(hostile_folder: Path, name: str) -> None:
+    env = make_environment([hostile_folder])
+    error = bounded(lambda: env.get_template(name).render(contact={}))
+    assert isinstance(error, JinjaTemplateError | ArithmeticError), repr(error)
+    if isinstance(error, LimitError):
+        assert "template '" in str(error) and " line " in str(error), str(error)
+
+
+def test_the_followup_environment_is_bounded_too(tmp_path: Path) -> None:
+    from cxops.followup.templates import render
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "digest.txt.j2").write_text("a\n{{ 'a'|center(10**9) }}\n")
+    error = bounded(lambda: render(tmp_path, "digest.txt.j2", {}))
+    assert isinstance(error, LimitError)
+    assert "template 'digest.txt.j2' line 2" in str(error)
+
+
+def test_the_sandbox_still_refuses_python_internals(evaluator: Evaluator) -> None:
+    for source in (
+        "contact.__class__",
+        "contact.__class__.__mro__",
+        "days_since.__globals__",
+        "''.__class__.__mro__[1].__subclasses__()",
+        "(1).__class__.__base__",
+    ):
+        with pytest.raises(ExpressionError, match=r"not allowed|undefined"):
+            evaluator.evaluate(source, {"contact": {}})
+
+
+def test_ordinary_work_stays_within_the_bounds(tmp_path: Path, evaluator: Evaluator) -> None:
+    """The bounds are far from what real surveys do: big but legitimate work passes."""
+    assert evaluator.evaluate("'a' * 1000 + 'b'", {}) == "a" * 1000 + "b"
+    assert evaluator.evaluate("2 ** 1000", {}) == 2**1000
+    assert evaluator.evaluate("'x'.ljust(10)", {}) == "x" + " " * 9
+    assert evaluator.evaluate("'%5s' % 'a'", {}) == "    a"
+    (tmp_path / "rows.txt.j2").write_text(
+        "{% macro row(t) %}[{{ t }}]{% endmacro %}"
+        "{% for t in tasks %}{{ row(t) }}{% include 'cell.txt.j2' %}{% endfor %}"
+    )
+    (tmp_path / "cell.txt.j2").write_text(".")
+    env = make_environment([tmp_path])
+    out = env.get_template("rows.txt.j2").render(tasks=list(range(5000)))
+    assert out.count(".") == 5000 and len(out) < MAX_STRING
