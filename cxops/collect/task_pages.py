@@ -19,6 +19,7 @@ from cxops.collect.i18n import strings
 from cxops.collect.routes import wants_json
 from cxops.errors import CxopsError, TokenError
 from cxops.followup.digest import format_local, task_item
+from cxops.followup.history import customer_history
 from cxops.followup.templates import read_static, render
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings
@@ -110,11 +111,14 @@ def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
     settings = _settings(request)
     survey = _survey(request, view.task.survey_id)
     item = task_item(view, survey, settings.clock(), str(request.url))
+    timezone = survey.timezone if survey else "UTC"
+    surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False).surveys
     return {
         "item": item,
-        "answered": format_local(view.answered_at, survey.timezone if survey else "UTC"),
+        "answered": format_local(view.answered_at, timezone),
         "outcome": view.task.outcome,
         "note": view.task.note,
+        "history": customer_history(_store(request), surveys, view, timezone),
     }
 
 

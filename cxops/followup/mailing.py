@@ -1,9 +1,10 @@
 """Follow-up emails (digests, escalations): send a claimed batch, then record each result.
 
 Each message is claimed first (a `notifications` row per key, see
-`cxops.store.notifications`), so a retry never sends it twice. After the channel
-returns, every key is recorded with what the channel said; a message it said nothing
-about may have left, so it is recorded `in_doubt` and never resent on its own.
+`cxops.store.notifications`), so a retry never sends it twice. The batch is sent by the
+wave path's one send-and-record helper (`cxops.wave.deliver`): every key is recorded
+with what the channel said; a message it said nothing about (or a batch it raised on)
+may have left, so it is recorded `in_doubt` and never resent on its own.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cxops.channels.base import BatchContext, Channel
+from cxops.channels.base import BatchContext, Channel, Delivery
 from cxops.messages.types import MessageGroup, Recipient
 from cxops.spec.models import Survey
 from cxops.store import notifications as n
 from cxops.store.db import Store
-
-#: What a message the channel did not report on is recorded as, and why.
-NO_REPORT = ("in_doubt", "no delivery reported")
+from cxops.wave.deliver import send_and_record as wave_send_and_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +66,23 @@ def send_and_record(
     emails: Sequence[Email],
     now: datetime,
 ) -> dict[str, str]:
-    """Send claimed `emails` as one batch and record each result; notification key → status."""
+    """Send claimed `emails` as one batch and record each result; notification key → status.
+
+    The sending and the in-doubt rule are the wave path's (`cxops.wave.deliver`): a
+    message the channel did not report on, or a batch the channel raised on, is
+    recorded `in_doubt` and never resent on its own.
+    """
     if not emails:
         return {}
-    deliveries = {d.send_id: d for d in channel.send([e.group() for e in emails], context)}
+    keys = {message_id(email.key): email.key for email in emails}
     statuses: dict[str, str] = {}
-    with store.session() as session:
-        for email in emails:
-            delivery = deliveries.get(message_id(email.key))
-            status, error = (delivery.status, delivery.error) if delivery else NO_REPORT
-            n.finish_notification(session, email.key, status, now, error)
-            statuses[email.key] = status
+
+    def record(deliveries: Sequence[Delivery]) -> None:
+        with store.session() as session:
+            for delivery in deliveries:
+                key = keys[delivery.send_id]
+                n.finish_notification(session, key, delivery.status, now, delivery.error)
+                statuses[key] = delivery.status
+
+    wave_send_and_record(channel, [email.group() for email in emails], context, record)
     return statuses

@@ -23,6 +23,7 @@ from cxops.followup.templates import render_email
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store import notifications as n
+from cxops.store import people
 from cxops.store import tasks as q
 from cxops.store.db import Store
 from cxops.store.tasks import StatusFilter
@@ -204,8 +205,8 @@ def assignee_tasks(
 def assignee_for_ref(settings: Settings, store: Store, ref: str) -> str | None:
     """The assignee an `assignee_ref` names (among everyone who has a task), or None."""
     with store.session() as session:
-        people = q.assignees(session)
-    for person in people:
+        everyone = people.assignees(session)
+    for person in everyone:
         if hmac.compare_digest(assignee_ref(settings, person), ref):
             return person
     return None

@@ -19,6 +19,7 @@ from typing import Any
 from cxops.followup import notify
 from cxops.followup.chat import TaskCard, slack_message, teams_message
 from cxops.followup.digest import format_local
+from cxops.followup.history import score_and_comment
 from cxops.followup.links import task_link
 from cxops.followup.rows import task_row
 from cxops.followup.rules import survey_rules
@@ -139,21 +140,13 @@ def message_for(
 def task_card(view: q.TaskView, survey: Survey | None, link: str) -> TaskCard:
     """What a chat message shows: customer, score (with its category), comment, due date."""
     row = task_row(view, survey, view.task.created_at)
-    main = survey.main_question if survey else None
-    score = view.answers.get(main.id) if main is not None else None
-    category = row["category"]
-    comment = ""
-    for question in survey.questions if survey else []:
-        value = view.answers.get(question.id)
-        if question.type == "text" and isinstance(value, str) and value.strip():
-            comment = value.strip()
-            break
+    score, comment = score_and_comment(survey, view.answers)
     return TaskCard(
         title=view.task.title,
         survey=survey.name if survey else view.task.survey_id,
         customer=row["customer"],
         email=view.email,
-        score="" if score is None else (f"{score} ({category})" if category else str(score)),
+        score=score,
         comment=comment,
         due=format_local(view.task.due_at, survey.timezone if survey else "UTC"),
         assignee=view.task.assignee,

@@ -1,5 +1,10 @@
 """Queries over follow-up tasks and the responses they come from.
 
+One coherent thing over 400 lines: every read and write of the `tasks` table (what
+rules create, what people do to a task, what the lists show), so that each change of
+a task's state is written once. Notifications and the cursor are in `notifications`,
+queries about one person in `people`.
+
 Every function takes an open `Session`; the caller owns the transaction.
 """
 
@@ -314,11 +319,6 @@ def all_tasks(session: Session, survey_id: str | None = None) -> list[TaskView]:
     if survey_id:
         query = query.where(Task.survey_id == survey_id)
     return _views(session, query.order_by(Task.id))
-
-
-def assignees(session: Session) -> list[str]:
-    """Everyone who has (or had) a task."""
-    return sorted(session.scalars(select(Task.assignee).distinct()))
 
 
 def open_tasks(session: Session, *, awake_at: datetime | None = None) -> list[TaskView]:
