@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cxops.durations import business_days_between, parse_duration
 from cxops.errors import ExpressionError
-from cxops.sandbox import BoundedSandbox, budget_scope
+from cxops.sandbox import BoundedSandbox
 
 #: Names an expression may use besides the helpers.
 CONTEXT_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
@@ -187,9 +187,11 @@ class Scope:
             self._context = template.new_context(self._variables, shared=True)
         context = self._context
         try:
-            with budget_scope():
-                for _ in template.root_render_func(context):
-                    pass
+            # No budget scope: an expression has no loops or macros, so each operation's
+            # own bound (checked by the sandbox) bounds the whole; text templates go
+            # through `BoundedTemplate.render`, which holds one budget for the render.
+            for _ in template.root_render_func(context):
+                pass
             value = context.vars.pop("result")
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()

@@ -14,10 +14,11 @@ from typing import Any
 #: dot-atom local part, LDH labels without "--", a letters-only top-level label. The
 #: equivalence is a property test (tests/test_properties_email.py); all else goes to it.
 _PLAIN_EMAIL = re.compile(
-    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"([A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63}))"
 )
-_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+#: Special-use names email-validator refuses (single labels: the last label decides).
+_SPECIAL_USE = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 _MAX_LOCAL = 64
 _MAX_ADDRESS = 254
 
@@ -68,13 +69,12 @@ def normalize_email(raw: Any) -> str | None:
 
 
 def _plain(text: str) -> bool:
-    if len(text) > _MAX_ADDRESS or not _PLAIN_EMAIL.fullmatch(text):
+    if len(text) > _MAX_ADDRESS:
         return False
-    local, domain = text.rsplit("@", 1)
-    if len(local) > _MAX_LOCAL or "--" in domain:
+    match = _PLAIN_EMAIL.fullmatch(text)
+    if match is None or match.end(1) > _MAX_LOCAL or "--" in match[2]:
         return False
-    domain = domain.lower()
-    return not any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE)
+    return match[3].lower() not in _SPECIAL_USE
 
 
 def _validated(text: str) -> str | None:

@@ -1,0 +1,156 @@
+"""Invariant: no secret ever leaves — CXOPS_SECRET_KEY, the SendGrid key, the SMTP and
+database passwords appear in no output, error message, Prefect artifact or log, outbox
+file or collector log; the collector's access log holds no token and no address.
+
+Real commands run with canary values for every secret: validate, plan, settings, run
+through the outbox and through the local SendGrid server, serve (an answer posted),
+followups, digest, every export, and error paths (a refused SMTP server, an unreachable
+database). Then every captured byte is grepped for every canary.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
+
+from cxops.messages.tokens import make_token
+from cxops.sendgrid_server import running_sendgrid_server
+from cxops.store.models import Send
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+SECRET_KEY = "canary-signing-key-7f3a9c1e5b2d4f6a8c0e"
+SENDGRID_KEY = "SG.canary-sendgrid-key-91b7d3f5"
+SMTP_PASSWORD = "canary-smtp-password-4c8e2a6f"
+DB_PASSWORD = "canary-db-password-6d0b8f2c"
+CANARIES = (SECRET_KEY, SENDGRID_KEY, SMTP_PASSWORD, DB_PASSWORD)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
+    database_url = make_url(postgres_url).set(password=DB_PASSWORD)  # trust auth ignores it
+    env = {
+        **prefect_env,
+        "CXOPS_SECRET_KEY": SECRET_KEY,
+        "CXOPS_DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "CXOPS_SMTP_URL": f"smtp://mailer:{SMTP_PASSWORD}@127.0.0.1:9",
+    }
+    captured: list[str] = []
+
+    def run(args: list[str], *, expect_pass: bool | None = True, **extra: str) -> str:
+        result = project.run(args, expect_pass=expect_pass, env={**env, **extra})
+        captured.append(result.output)
+        return result.output
+
+    run(["validate"])
+    run(["plan", "nps-quarterly", "--json"])
+    run(["settings"])
+    run(["settings", "--json"])
+    run(["run", "nps-quarterly"])
+    with running_sendgrid_server(api_key=SENDGRID_KEY) as server:
+        run(
+            ["run", "csat-support"],
+            CXOPS_CHANNEL="sendgrid",
+            CXOPS_SENDGRID_API_KEY=SENDGRID_KEY,
+            CXOPS_SENDGRID_API_URL=server.url,
+        )
+        run(
+            ["run", "ces-onboarding"],
+            expect_pass=None,
+            CXOPS_CHANNEL="sendgrid",
+            CXOPS_SENDGRID_API_KEY=SENDGRID_KEY + "-wrong",
+            CXOPS_SENDGRID_API_URL=server.url,
+        )
+    run(["run", "ces-onboarding"], expect_pass=None, CXOPS_CHANNEL="smtp")
+    unreachable = make_url(postgres_url).set(password=DB_PASSWORD, port=_free_port())
+    run(
+        ["plan", "nps-quarterly"],
+        expect_pass=False,
+        CXOPS_DATABASE_URL=unreachable.render_as_string(hide_password=False),
+    )
+
+    access_log, token, address = _serve_and_answer(project, env, postgres_url)
+    captured.append(access_log)
+    run(["followups"])
+    run(["digest"])
+    run(["export", "responses", "nps-quarterly", "--format", "jsonl"])
+    run(["export", "tasks", "nps-quarterly", "--format", "jsonl"])
+    run(["export", "person", address])
+
+    api = prefect_env["PREFECT_API_URL"]
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={"limit": 200}).json()
+    captured.extend(str(artifact.get("data")) for artifact in artifacts)
+    logs = httpx.post(f"{api}/logs/filter", json={"limit": 200}).json()
+    captured.extend(entry["message"] for entry in logs)
+    captured.extend(_project_files(project.root))
+
+    everything = "\n".join(captured)
+    for canary in CANARIES:
+        assert canary not in everything, f"{canary} leaked"
+    assert token not in access_log and address not in access_log
+    assert '"route": "/a/{token}"' in access_log
+
+
+def _serve_and_answer(project, env, postgres_url) -> tuple[str, str, str]:
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            send_id, address, sent_at = connection.execute(
+                select(Send.send_id, Send.email, Send.sent_at)
+                .where(Send.survey_id == "nps-quarterly", Send.status == "sent")
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    token = make_token(SECRET_KEY.encode(), "answer", send_id, sent_at + timedelta(days=14))
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cxops", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project.root,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "cxops serve did not come up"
+            time.sleep(0.2)
+        reply = httpx.post(f"{base}/a/{token}", data={"score": "2", "reason": "too slow"})
+        assert reply.status_code == 200
+        httpx.get(f"{base}/a/{token}-tampered")
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=30)
+    return stdout + stderr, token, address
+
+
+def _project_files(root: Path) -> list[str]:
+    texts = []
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix in {".mbox", ".html", ".json", ".txt", ".log", ".md"}:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    return texts
