@@ -11,13 +11,13 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from cxops.sendgrid_server import running_sendgrid_server
 
 from cxops.channels.base import BatchContext, clean_display_name, sendgrid_display_name
 from cxops.channels.outbox import OutboxChannel
 from cxops.channels.sendgrid import SendGridChannel
 from cxops.channels.smtp import SMTPChannel
 from cxops.messages.types import MessageGroup, Recipient
+from cxops.testing.sendgrid_server import running_sendgrid_server
 from tests.test_channels_smtp import Handler, smtp_server  # noqa: F401 (the fixture)
 
 CONTEXT = BatchContext("nps-q4", "2026-11-23", 3)

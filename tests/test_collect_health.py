@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from cxops.collect.fixtures import client_for, invite
 
 from cxops.collect.app import create_app
 from cxops.store.db import Store, open_store
+from cxops.testing.collect import client_for, invite
 
 
 def _read_only(url: str) -> str:

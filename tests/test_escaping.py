@@ -13,10 +13,10 @@ import json
 import httpx
 import pytest
 from markupsafe import escape
-from test_followup_support import add_response, at, one_task, serving, write_survey
 
 from cxops.collect.task_pages import router
 from cxops.store.db import open_store
+from cxops.testing.followup import add_response, at, one_task, serving, write_survey
 
 HOSTILE_NAMES = [
     "<script>alert('x')</script>",

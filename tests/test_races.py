@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from test_followup_support import add_response, at, write_survey
 
 from cxops.store.db import open_store
 from cxops.store.models import Base, Notification, Task
+from cxops.testing.followup import add_response, at, write_survey
 
 WHEN = at("2026-11-23T08:00:00+00:00")
 

@@ -33,12 +33,13 @@ from cxops.schedule.processes import (
 from cxops.testing import (
     DEFAULT_NOW,
     POSTGRES_ADMIN_URL,
-    REPO_ROOT,
-    copy_repo_project,
+    copy_example_project,
     postgres_available,
     require_service,
     run_cxops,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the example project of this repository
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.slow]
 
@@ -108,7 +109,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("scheduled")
     project = root / "project"
     project.mkdir()
-    copy_repo_project(project)
+    copy_example_project(REPO_ROOT, project)
     pulse = (REPO_ROOT / "surveys" / "csat-support.yaml").read_text()
     pulse = pulse.replace("id: csat-support", f"id: {PULSE}").replace(
         "interval: 1h", "interval: 1m"

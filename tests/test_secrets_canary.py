@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from cxops.messages.tokens import make_token
-from cxops.sendgrid_server import running_sendgrid_server
 from cxops.store.models import Send
+from cxops.testing.sendgrid_server import running_sendgrid_server
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.timeout(1200)]
 
