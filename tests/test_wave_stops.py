@@ -151,12 +151,13 @@ def test_a_signal_stops_the_wave_promptly_cleanly_and_the_rerun_resumes(
     stopped_after = time.monotonic() - signalled
     assert run.returncode != 0
     assert stopped_after < 30, f"took {stopped_after:.1f}s to stop"
-    # cxops says one line (an ephemeral Prefect server may log its own troubles before)
-    ours = [line for line in stderr.splitlines() if "prefect.server" not in line]
-    assert [line for line in ours if line.startswith("error:")] == ours[-1:], stderr
-    line = ours[-1]
+    # cxops says one line; its own ephemeral Prefect server, shutting down in the same
+    # session, may log its troubles around it (never a traceback through cxops' code)
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    line = errors[0]
     assert line.startswith(f"error: stopped by {signal.Signals(signum).name}: "), stderr
-    assert "/cxops/" not in stderr  # no traceback of ours
+    assert "/cxops/" not in stderr, stderr
     counts = _counts(db_url)
     assert f"{counts['sent']} of 300 sent" in line and "--wave" in line
     assert counts["sent"] < 300, "the wave finished before the signal"

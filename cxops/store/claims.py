@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimedSend:
     """A claimed ledger row: what sending it needs, read without the ORM's bookkeeping.
 

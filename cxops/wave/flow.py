@@ -50,6 +50,7 @@ from cxops.wave.stopping import (
     ChannelGaveUp,
     Stopped,
     WaveStopped,
+    stop_signal,
     stopped_line,
 )
 from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
@@ -121,7 +122,10 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
         raise WaveStopped(stopped_line(store, wave, f"stopped by {name}")) from None
     except BaseException:
         stop_planning()
-        raise
+        signalled = stop_signal()
+        if signalled is None:
+            raise
+        raise WaveStopped(stopped_line(store, wave, f"stopped by {signalled}")) from None
 
 
 def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:

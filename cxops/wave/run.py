@@ -48,7 +48,7 @@ def run_wave(
 
     from cxops.channels import make_channel
     from cxops.wave.flow import compile_survey, survey_tags
-    from cxops.wave.stopping import Stopped, WaveStopped, stop_on_signals
+    from cxops.wave.stopping import Stopped, WaveStopped, stop_on_signals, stop_signal
 
     if not dry_run:
         make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
@@ -64,11 +64,16 @@ def run_wave(
                     dry_run=dry_run,
                     resend_in_doubt=resend_in_doubt,
                 )
-        except Stopped as stopped:
-            # Outside the send loop (starting or ending the flow run): nothing in flight.
-            resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
-            raise WaveStopped(f"stopped by {stopped.name}; run `{resume}` to resume") from None
-        except Exception as exc:
+        except WaveStopped:
+            raise
+        except BaseException as exc:
+            name = exc.name if isinstance(exc, Stopped) else stop_signal()
+            if name is not None:
+                # Outside the send loop (starting or ending the flow run): nothing in flight.
+                resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
+                raise WaveStopped(f"stopped by {name}; run `{resume}` to resume") from None
+            if not isinstance(exc, Exception):
+                raise
             if attempt == ORCHESTRATION_ATTEMPTS or not is_orchestration_error(exc):
                 raise
             # The ledger makes a re-run a resume: nobody already sent is sent again.

@@ -71,19 +71,32 @@ class ChannelBackoff:
         self._sleep(min(BACKOFF_FIRST * 2 ** (self.failures - 1), BACKOFF_MAX))
 
 
+#: The signal that asked the running wave to stop, if one did (see `stop_signal`).
+_received: list[str] = []
+
+
+def stop_signal() -> str | None:
+    """The name of the signal that asked the wave to stop, or None.
+
+    Whatever the exception that then reaches the flow (Prefect may turn the signal into
+    one of its own while it starts a task run), the wave stopped because of it.
+    """
+    return _received[0] if _received else None
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """SIGTERM and SIGINT raise `Stopped` (once; later ones are ignored while it unwinds)."""
+    _received.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[str] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if received:
+        if _received:
             return  # already stopping: let the cleanup finish
-        received.append(signal.Signals(signum).name)
-        raise Stopped(received[0])
+        _received.append(signal.Signals(signum).name)
+        raise Stopped(_received[0])
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
