@@ -1,10 +1,11 @@
-"""Tasks can be reassigned and snoozed.
+"""Tasks can be reassigned and snoozed, and carry their rule's playbook steps.
 
 - `assignment`: how many times the task was reassigned; task links carry it, so a link
   sent to an earlier assignee stops working once the task has moved on.
 - `snoozed_at` / `snoozed_until`: the latest snooze (the task leaves digests and does not
   escalate while `now < snoozed_until`); `snoozed_seconds`: the time of earlier snoozes,
   so the loop measures can report snoozed time apart.
+- `steps` / `steps_done`: the rule's `steps:` when the task was made, and which are ticked.
 
 Revision ID: 0006_task_assignment_snooze
 Revises: 0005_interviews
@@ -23,7 +24,7 @@ down_revision: str | None = "0005_interviews"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ("assignment", "snoozed_at", "snoozed_until", "snoozed_seconds")
+COLUMNS = ("assignment", "snoozed_at", "snoozed_until", "snoozed_seconds", "steps", "steps_done")
 
 
 def upgrade() -> None:
@@ -38,6 +39,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("snoozed_seconds", sa.Integer(), nullable=False, server_default="0")
         )
+        batch.add_column(sa.Column("steps", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("steps_done", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
