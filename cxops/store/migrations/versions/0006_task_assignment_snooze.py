@@ -28,19 +28,22 @@ COLUMNS = ("assignment", "snoozed_at", "snoozed_until", "snoozed_seconds", "step
 
 
 def upgrade() -> None:
-    # A store made by create_all from newer models (then stamped) has them already.
+    # A store made by create_all from newer models (then stamped) has some or all already.
     present = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("tasks")}
-    if set(COLUMNS) <= present:
+    wanted = [
+        sa.Column("assignment", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("snoozed_at", sa.DateTime(timezone=True)),
+        sa.Column("snoozed_until", sa.DateTime(timezone=True)),
+        sa.Column("snoozed_seconds", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("steps", sa.JSON(), nullable=True),
+        sa.Column("steps_done", sa.JSON(), nullable=True),
+    ]
+    missing = [column for column in wanted if column.name not in present]
+    if not missing:
         return
     with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("assignment", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("snoozed_at", sa.DateTime(timezone=True)))
-        batch.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True)))
-        batch.add_column(
-            sa.Column("snoozed_seconds", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch.add_column(sa.Column("steps", sa.JSON(), nullable=True))
-        batch.add_column(sa.Column("steps_done", sa.JSON(), nullable=True))
+        for column in missing:
+            batch.add_column(column)
 
 
 def downgrade() -> None:
