@@ -194,6 +194,10 @@ def main() -> None:
     cxops("followups", env=env)
     cxops("tasks", env=env)
     cxops("digest", env=env)
+    step("a CSM's own task list: the signed link in their digest, served by the collector")
+    list_page = csm_list_page(env, port)
+    step("a new task as a Slack message (text + blocks), checked like Slack checks it")
+    slack_notification(env)
     step("a CSM closes the loop")
     cxops(
         "tasks",
@@ -214,6 +218,7 @@ def main() -> None:
     print(f"previews:    {DEMO / 'preview'}  (open the .html files in a browser)")
     print(f"answers:     {export}")
     print(f"digests:     {DEMO / 'outbox' / '_digests'}")
+    print(f"CSM list:    {list_page}  (what the digest's link shows)")
 
     step("the report: NPS with its 95% interval, segments, trend, themes, closing the loop")
     report = DEMO / "report-nps-quarterly.html"
@@ -231,6 +236,64 @@ def accept_interviews(outbox: Path, count: int) -> int:
             reply.raise_for_status()
             accepted += "utm_content=" in reply.text
     return accepted
+
+
+def csm_list_page(env: dict[str, str], port: int) -> Path:
+    """Follow the 'All your tasks' link of the first digest; save the page it serves."""
+    text = ""
+    for path in sorted((DEMO / "outbox" / "_digests").rglob("*.mbox")):
+        for raw in mailbox.mbox(str(path)):
+            message = BytesParser(policy=policy.default).parsebytes(raw.as_bytes())
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            break
+        break
+    link = text.split("All your tasks, with filters: ")[1].split()[0]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cxops", "serve", "--port", str(port)],
+        cwd=DEMO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        page = httpx.get(link, timeout=30)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = DEMO / "csm-tasks.html"
+    out.write_text(page.text, encoding="utf-8")
+    count = page.text.count('<article class="task"')
+    print(f"GET {link.split('/m/')[0]}/m/… -> {page.status_code}, {count} tasks, overdue first")
+    return out
+
+
+def slack_notification(env: dict[str, str]) -> None:
+    """Task 1 as the message a rule's `notify: {format: slack}` posts."""
+    from cxops.followup.chat import slack_message
+    from cxops.followup.links import task_link
+    from cxops.followup.webhooks import task_card
+    from cxops.settings import get_settings
+    from cxops.spec.lookup import project_surveys
+    from cxops.store import tasks as q
+    from cxops.store.db import open_store
+    from cxops.testing.chat_webhooks import slack_problem
+
+    settings = get_settings(project_dir=DEMO, public_url=env["CXOPS_PUBLIC_URL"])
+    store = open_store(settings.store_url)
+    try:
+        with store.session() as session:
+            view = q.get_task(session, 1)
+    finally:
+        store.dispose()
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    link = task_link(settings, view.key, settings.clock())
+    message = slack_message(task_card(view, surveys.get(view.task.survey_id), link))
+    out = DEMO / "slack-message.json"
+    out.write_text(json.dumps(message, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(message["text"])
+    verdict = slack_problem(message)
+    print(f"Slack's Block Kit models: {'accepted' if verdict is None else verdict} -> {out}")
 
 
 def answer_some(outbox: Path) -> int:

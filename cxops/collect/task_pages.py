@@ -119,6 +119,10 @@ def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
         "outcome": view.task.outcome,
         "note": view.task.note,
         "history": customer_history(_store(request), surveys, view, timezone),
+        "steps": [
+            (index, text, index in (view.task.steps_done or []))
+            for index, text in enumerate(view.task.steps or [])
+        ],
     }
 
 
@@ -150,8 +154,10 @@ def task_action(
     action: Annotated[str, Form()] = "close",
     outcome: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form()] = None,
+    step: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     found = _lookup(request, token)
+    ticked = step or []
     if isinstance(found, Response):
         return found
     settings = _settings(request)
@@ -170,9 +176,15 @@ def task_action(
         try:
             with _store(request).session() as session:
                 if action == "close":
-                    q.close_task(session, found.task.id, outcome or "", note, settings.clock())
+                    q.close_task(
+                        session, found.task.id, outcome or "", note, settings.clock(), ticked
+                    )
                 else:
-                    q.add_note(session, found.task.id, note, settings.clock())
+                    q.add_note(session, found.task.id, note, settings.clock(), ticked)
+        except q.StepsOpenError as exc:
+            error, status = str(exc), 422
+            with _store(request).session() as session:
+                q.save_steps(session, found.task.id, ticked)
         except q.TaskClosedError:
             error, status = f"This task is already {found.task.status}; nothing was changed.", 409
         except CxopsError as exc:

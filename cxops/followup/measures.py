@@ -6,6 +6,7 @@
   48 hours with no action yet is not counted either way.
 - `median_hours_to_first_action`, `median_hours_to_close`: from the task's creation.
 - `overdue`: open tasks past due and not snoozed, a count; `snoozed`: open tasks snoozed now.
+- `stalled_at`: open tasks with a playbook, counted by their first step not ticked.
 - `hours_snoozed`: time tasks spent snoozed, apart from the working time;
   `median_active_hours_to_close` is the time to close without it.
 - `rescue_rate`: detractors with a task whose next answer to the same survey is no longer
@@ -18,7 +19,7 @@ but for `loop_measures`, which reads the records from the store.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +52,8 @@ class TaskRecord:
     #: Time spent snoozed up to now (or the close), and the end of the latest snooze.
     snoozed_seconds: int = 0
     snoozed_until: datetime | None = None
+    #: For an open task with a playbook: the first step not ticked (`rule: step`).
+    stalled_step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,9 @@ def group_measures(
             ]
         ),
         "rescue_rate": _rate(rescued, rescued_n),
+        "stalled_at": dict(
+            sorted(Counter(t.stalled_step for t in open_ if t.stalled_step).items())
+        ),
     }
 
 
@@ -205,11 +211,24 @@ def measures_markdown(measures: dict[str, Any]) -> str:
             cells = [cell(values[key]) for key, _ in COLUMNS]
             lines.append(f"| {_md(name)} | " + " | ".join(cells) + " |")
         lines.append("")
+    stalled = measures["overall"].get("stalled_at") or {}
+    if stalled:
+        lines += ["## Where open tasks stall (first playbook step not done)", ""]
+        lines += [f"- {_md(step)}: {count}" for step, count in stalled.items()] + [""]
     return "\n".join(lines)
 
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _stalled(task: Any) -> str | None:
+    from cxops.store import tasks as q
+
+    if task.status != "open":
+        return None
+    missing = q.open_steps(task)
+    return f"{task.rule_id}: {missing[0]}" if missing else None
 
 
 def loop_measures(store: Store, surveys: Mapping[str, Survey], now: datetime) -> dict[str, Any]:
@@ -241,6 +260,7 @@ def loop_measures(store: Store, surveys: Mapping[str, Survey], now: datetime) ->
             category=category(v.task.survey_id, v.answers),
             snoozed_seconds=q.snoozed_seconds(v.task, now),
             snoozed_until=v.task.snoozed_until,
+            stalled_step=_stalled(v.task),
         )
         for v in views
     ]

@@ -41,6 +41,7 @@ class TaskDraft:
     priority: str
     due_at: datetime
     context: dict[str, Any] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=list)
 
     @property
     def assignee(self) -> str:
@@ -220,4 +221,5 @@ def draft_task(
         priority=rule.priority,
         due_at=due_at(now, rule.due, survey.timezone, evaluator.holidays),
         context={name: response.contact.get(name) for name in rule.context},
+        steps=list(rule.steps),
     )

@@ -512,6 +512,11 @@ class FollowupRule(Strict):
         default_factory=list, description="Contact fields shown with the task and in digests."
     )
     notify: Notify | None = None
+    steps: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="A playbook: the checklist the task page shows; `resolved` needs every step.",
+    )
 
 
 # -- the survey ---------------------------------------------------------------------

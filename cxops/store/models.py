@@ -235,6 +235,9 @@ class Task(Base):
     snoozed_until: Mapped[datetime | None]
     #: Snoozed time of the earlier snoozes (the loop measures report it apart).
     snoozed_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The rule's playbook when the task was made, and the indexes of the steps ticked.
+    steps: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    steps_done: Mapped[list[int] | None] = mapped_column(JSON, default=list)
 
 
 class Notification(Base):

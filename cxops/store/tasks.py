@@ -147,6 +147,8 @@ def insert_task(
         created_at=now,
         due_at=draft.due_at,
         escalation_step=0,
+        steps=list(draft.steps),
+        steps_done=[],
     )
     try:
         with session.begin_nested():
@@ -174,6 +176,8 @@ def reopen_task(session: Session, task_id: int, draft: TaskFields, now: datetime
             closed_at=None,
             outcome=None,
             escalation_step=0,
+            steps=list(draft.steps),
+            steps_done=[],
         )
     )
     return _one_row(result)
@@ -336,10 +340,22 @@ class TaskClosedError(CxopsError):
     """The task is not open any more."""
 
 
+class StepsOpenError(CxopsError):
+    """`resolved` with playbook steps not ticked and no note saying why."""
+
+
 def close_task(
-    session: Session, task_id: int, outcome: str, note: str | None, now: datetime
+    session: Session,
+    task_id: int,
+    outcome: str,
+    note: str | None,
+    now: datetime,
+    steps_done: Sequence[int] = (),
 ) -> Task:
-    """Close an open task with an outcome (and a note)."""
+    """Close an open task with an outcome (and a note), ticking `steps_done` first.
+
+    `resolved` needs every playbook step ticked, or a note that says why not.
+    """
     if outcome not in OUTCOMES:
         raise CxopsError(f"outcome must be one of {', '.join(OUTCOMES)}; found {outcome!r}")
     task = session.get(Task, task_id, with_for_update=True)
@@ -347,6 +363,13 @@ def close_task(
         raise NotFoundError(f"no task {task_id}")
     if task.status != "open":
         raise TaskClosedError(f"task {task_id} is already {task.status}")
+    tick_steps(task, steps_done)
+    missing = open_steps(task)
+    if outcome == "resolved" and missing and not (note or "").strip():
+        raise StepsOpenError(
+            f"task {task_id}: tick every step before resolved, or say in the note why not "
+            f"(open: {'; '.join(missing)})"
+        )
     task.status = "done"
     task.outcome = outcome
     task.note = _joined_note(task.note, note)
@@ -355,16 +378,33 @@ def close_task(
     return task
 
 
-def add_note(session: Session, task_id: int, note: str, now: datetime) -> Task:
-    """A note on an open task: the first action taken, the task stays open."""
-    task = session.get(Task, task_id, with_for_update=True)
-    if task is None:
-        raise NotFoundError(f"no task {task_id}")
-    if task.status != "open":
-        raise TaskClosedError(f"task {task_id} is already {task.status}")
+def add_note(
+    session: Session, task_id: int, note: str, now: datetime, steps_done: Sequence[int] = ()
+) -> Task:
+    """A note on an open task (and steps ticked): the first action taken, it stays open."""
+    task = _open_task(session, task_id)
+    tick_steps(task, steps_done)
     task.note = _joined_note(task.note, note)
     task.first_action_at = task.first_action_at or now
     return task
+
+
+def tick_steps(task: Task, done: Sequence[int]) -> None:
+    """Mark playbook steps (by index) as done; unknown indexes are ignored."""
+    steps = task.steps or []
+    ticked = set(task.steps_done or []) | {i for i in done if 0 <= i < len(steps)}
+    task.steps_done = sorted(ticked)
+
+
+def save_steps(session: Session, task_id: int, done: Sequence[int]) -> None:
+    """Keep the steps a person ticked, also when closing was refused."""
+    tick_steps(_open_task(session, task_id), done)
+
+
+def open_steps(task: Task) -> list[str]:
+    """The playbook steps not ticked yet, in order."""
+    done = set(task.steps_done or [])
+    return [step for i, step in enumerate(task.steps or []) if i not in done]
 
 
 def reassign_task(

@@ -1,0 +1,103 @@
+"""Playbook steps: a rule's `steps:` become the task's checklist; `resolved` needs every
+step ticked (or a note saying why not); the measures show where open tasks stall."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cxops.collect import create_app
+from cxops.followup.apply import apply_rules
+from cxops.followup.links import task_link
+from cxops.followup.measures import loop_measures, measures_markdown
+from cxops.spec.lookup import project_surveys
+from cxops.store import tasks as q
+from cxops.store.db import open_store
+from cxops.store.tasks import StepsOpenError
+from cxops.testing.collect import client_for
+from cxops.testing.followup import add_response, at, write_survey
+
+NOW = "2026-11-23T09:00:00+00:00"
+STEPS = "\n    steps: [Call the customer, Log the call in the CRM, Send the promised follow-up]"
+
+
+@pytest.fixture
+def store(store_url):
+    opened = open_store(store_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def playbook(empty_project, store):
+    write_survey(empty_project.root, notify="{url: 'https://hooks.example/x'}" + STEPS)
+    add_response(store, "c1", {"score": 2}, when=at(NOW))
+    add_response(store, "c2", {"score": 3}, when=at(NOW))
+    settings = empty_project.settings(now=at(NOW))
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    apply_rules(settings, store, surveys["nps-test"])
+    with store.session() as session:
+        ids = [v.task.id for v in q.all_tasks(session) if v.task.rule_id == "detractor"]
+    return settings, ids
+
+
+def test_resolved_needs_every_step_or_a_reason(store, playbook):
+    _, (first, second) = playbook
+    with store.session() as session:
+        assert q.get_task(session, first).task.steps == [
+            "Call the customer",
+            "Log the call in the CRM",
+            "Send the promised follow-up",
+        ]
+    with (
+        pytest.raises(StepsOpenError, match="open: Log the call in the CRM; Send the promised"),
+        store.session() as session,
+    ):
+        q.close_task(session, first, "resolved", None, at(NOW), steps_done=[0])
+    with store.session() as session:
+        q.close_task(session, first, "resolved", None, at(NOW), steps_done=[0, 1, 2])
+        q.close_task(session, second, "resolved", "customer did not want a follow-up", at(NOW))
+        # Other outcomes never need the steps.
+    with store.session() as session:
+        assert q.get_task(session, first).task.steps_done == [0, 1, 2]
+        assert q.get_task(session, second).task.status == "done"
+
+
+def test_the_task_page_is_a_checklist(store, playbook):
+    settings, (first, _) = playbook
+    with store.session() as session:
+        key = q.get_task(session, first).key
+    path = task_link(settings, key, at(NOW)).removeprefix(settings.public_url)
+    http = client_for(create_app(settings, store=store))
+    page = http.get(path).text
+    assert re.findall(r'name="step" value="(\d)"', page) == ["0", "1", "2"]
+    refused = http.post(path, data={"action": "close", "outcome": "resolved", "step": ["0"]})
+    assert refused.status_code == 422 and "tick every step" in refused.text
+    assert 'id="step-0" name="step" value="0" checked' in refused.text  # the tick was kept
+    done = http.post(
+        path,
+        data={"action": "close", "outcome": "resolved", "step": ["1", "2"]},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with store.session() as session:
+        assert q.get_task(session, first).task.status == "done"
+
+
+def test_the_measures_show_where_tasks_stall(store, playbook):
+    _, (first, _other) = playbook
+    with store.session() as session:
+        q.add_note(session, first, "called", at(NOW), steps_done=[0])
+    measures = loop_measures(store, {}, at(NOW))
+    assert measures["overall"]["stalled_at"] == {
+        "detractor: Call the customer": 1,
+        "detractor: Log the call in the CRM": 1,
+    }
+    assert "- detractor: Log the call in the CRM: 1" in measures_markdown(measures)
+
+
+def test_validate_checks_the_steps(empty_project):
+    write_survey(empty_project.root, notify="{url: 'https://hooks.example/x'}\n    steps: ['']")
+    result = empty_project.run(["validate"], expect_pass=False)
+    assert "steps" in result.output and "nps-test.yaml:" in result.output
