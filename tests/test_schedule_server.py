@@ -40,7 +40,12 @@ from cxops.testing import (
     run_cxops,
 )
 
-pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.prefect,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
 
 PULSE = "pulse-csat"  # a survey every minute: its schedule must fire during the test
 

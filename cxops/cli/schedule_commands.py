@@ -5,6 +5,7 @@ Thin: each parses, calls one function of `cxops.schedule`, prints.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,3 +69,24 @@ def up_command(
     code = run_until_stopped(up, say=out.print)
     if code:
         raise typer.Exit(code)
+
+
+@app.command("init")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="The new project's directory.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a directory that is not empty.")
+    ] = False,
+) -> None:
+    """A new project: example surveys of each kind, sample data, .env.example, prefect.yaml."""
+    from cxops.schedule.init import init_project
+
+    written = init_project(directory, force=force)
+    out = console()
+    out.print(f"new cxops project in {directory}: {len(written)} files")
+    for path in written:
+        out.print(f"  {path}")
+    out.print(
+        f"next: cd {directory} && cxops validate && cxops plan nps && cxops preview nps "
+        "&& cxops run nps --dry-run"
+    )
