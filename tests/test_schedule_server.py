@@ -41,7 +41,12 @@ from cxops.testing import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the example project of this repository
 
-pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.prefect,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
 
 PULSE = "pulse-csat"  # a survey every minute: its schedule must fire during the test
 

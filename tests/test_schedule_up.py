@@ -17,7 +17,7 @@ import pytest
 from cxops.schedule.env import API_FILE, pid_alive, port_open
 from cxops.schedule.processes import free_port
 
-pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _start_up(root: Path, port: int) -> subprocess.Popen[bytes]:

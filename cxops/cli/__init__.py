@@ -25,6 +25,9 @@ from cxops.cli import (  # noqa: F401
     spec_commands,
     wave_commands,
 )
+
+# isort: split
+from cxops.cli import layout  # noqa: F401  (after the commands: orders them, adds panels)
 from cxops.cli.app import app, console_error
 from cxops.errors import CxopsError
 

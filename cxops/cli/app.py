@@ -19,9 +19,9 @@ app = typer.Typer(
     name="cxops",
     help="Customer research as code: surveys in git, compiled into Prefect flows.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
 )
 
 ProjectDirOption = Annotated[

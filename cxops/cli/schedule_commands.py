@@ -5,6 +5,7 @@ Thin: each parses, calls one function of `cxops.schedule`, prints.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,3 +69,60 @@ def up_command(
     code = run_until_stopped(up, say=out.print)
     if code:
         raise typer.Exit(code)
+
+
+@app.command("init")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="The new project's directory.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a directory that is not empty.")
+    ] = False,
+) -> None:
+    """A new project: example surveys of each kind, sample data, .env.example, prefect.yaml."""
+    from cxops.schedule.init import init_project
+
+    written = init_project(directory, force=force)
+    out = console()
+    out.print(f"new cxops project in {directory}: {len(written)} files")
+    for path in written:
+        out.print(f"  {path}")
+    out.print(
+        f"next: cd {directory} && cxops validate && cxops plan nps && cxops preview nps "
+        "&& cxops run nps --dry-run"
+    )
+
+
+@app.command("status")
+def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = False) -> None:
+    """Each survey and its next run, open waves, open and overdue tasks, `up` or a server."""
+    from cxops.schedule.status import project_status
+    from cxops.spec import load_surveys
+
+    settings = settings_for(project_dir)
+    surveys = (
+        load_surveys(settings.surveys_path, project_dir=settings.project_dir)
+        if settings.surveys_path.is_dir()
+        else []
+    )
+    status = project_status(settings, surveys)
+    if as_json:
+        print_json(status)
+        return
+    out = console()
+    for survey in status["surveys"]:
+        out.print(
+            f"{survey['survey']:28} {survey['kind']:10} {survey['schedule']:40} "
+            f"next {survey['next_run'] or '-'}"
+        )
+    for wave in status["open_waves"]:
+        out.print(
+            f"open wave {wave['survey']} {wave['wave']} ({wave['status']}): sent {wave['sent']}, "
+            f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
+        )
+    tasks = status["tasks"]
+    out.print(f"tasks: {tasks['open']} open, {tasks['overdue']} overdue · store {status['store']}")
+    up, server = status["prefect"]["up"], status["prefect"]["server"]
+    out.print(f"cxops up: {up['url'] + ' (pid ' + str(up['pid']) + ')' if up else 'not running'}")
+    if server:
+        state = "reachable" if server["reachable"] else "NOT reachable"
+        out.print(f"Prefect API {server['url']}: {state}")

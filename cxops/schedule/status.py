@@ -1,0 +1,132 @@
+"""`cxops status`: each survey and its next run, open waves, tasks, and which API is reachable.
+
+Reads only: the surveys, the store (not created when it does not exist yet) and
+`.cxops/api.json`; the figures are plain dicts for `--json` and the terminal alike.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cxops.schedule.env import read_up_api
+from cxops.settings import Settings
+from cxops.spec.models import Schedule, Survey
+
+
+def next_run(
+    schedule: Schedule | None, now: datetime, last_start: datetime | None
+) -> datetime | None:
+    """When the schedule next fires after `now` (an interval counts from the last wave)."""
+    if schedule is None:
+        return None
+    if schedule.cron:
+        from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+
+        local = now.astimezone(ZoneInfo(schedule.timezone))
+        found: datetime = croniter(schedule.cron, local).get_next(datetime)
+        return found
+    assert schedule.interval is not None
+    step = schedule.interval.approx_timedelta()
+    return now if last_start is None else max(last_start + step, now)
+
+
+def schedule_text(schedule: Schedule | None) -> str:
+    if schedule is None:
+        return "unscheduled"
+    if schedule.cron:
+        return f"cron {schedule.cron} ({schedule.timezone})"
+    return f"every {schedule.interval}"
+
+
+def project_status(settings: Settings, surveys: list[Survey]) -> dict[str, Any]:
+    """Surveys with next runs, open waves with counts, open and overdue tasks, APIs."""
+    now = settings.clock()
+    store_info = _store_figures(settings, now)
+    last_starts: dict[str, datetime] = store_info.pop("last_starts")
+    listed = []
+    for survey in sorted(surveys, key=lambda s: s.id):
+        upcoming = next_run(survey.schedule, now, last_starts.get(survey.id))
+        listed.append(
+            {
+                "survey": survey.id,
+                "kind": survey.kind,
+                "schedule": schedule_text(survey.schedule),
+                "next_run": upcoming.isoformat() if upcoming else None,
+            }
+        )
+    return {"now": now.isoformat(), "surveys": listed, **store_info, "prefect": _apis(settings)}
+
+
+def _store_figures(settings: Settings, now: datetime) -> dict[str, Any]:
+    url = settings.store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {
+            "store": "none yet",
+            "open_waves": [],
+            "tasks": {"open": 0, "overdue": 0},
+            "last_starts": {},
+        }
+    from sqlalchemy import func, select
+
+    from cxops.store import ledger
+    from cxops.store.db import open_store
+    from cxops.store.models import Task, Wave
+
+    store = open_store(url)
+    try:
+        with store.session() as session:
+            waves = session.execute(select(Wave).order_by(Wave.started_at)).scalars().all()
+            open_tasks = session.execute(
+                select(func.count()).select_from(Task).where(Task.status == "open")
+            ).scalar_one()
+            overdue = session.execute(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.status == "open", Task.due_at < now)
+            ).scalar_one()
+        last_starts = {wave.survey_id: _aware(wave.started_at) for wave in waves}
+        open_waves = []
+        for wave in waves:
+            if wave.status == "complete":
+                continue
+            counts = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0)
+            open_waves.append(
+                {
+                    "survey": wave.survey_id,
+                    "wave": wave.wave_id,
+                    "status": wave.status,
+                    "started_at": _aware(wave.started_at).isoformat(),
+                    **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
+                }
+            )
+        return {
+            "store": store.safe_url,
+            "open_waves": open_waves,
+            "tasks": {"open": int(open_tasks), "overdue": int(overdue)},
+            "last_starts": last_starts,
+        }
+    finally:
+        store.dispose()
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _apis(settings: Settings) -> dict[str, Any]:
+    from cxops.schedule.processes import api_healthy
+
+    up = read_up_api(settings.project_dir)
+    configured = settings.prefect_api_url or os.environ.get("PREFECT_API_URL") or None
+    if up is not None and configured == up.url:
+        configured = None
+    return {
+        "up": {"url": up.url, "pid": up.pid, "collector": up.collector_url} if up else None,
+        "server": {"url": configured, "reachable": api_healthy(configured)} if configured else None,
+    }
