@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxops.analysis.intervals import (
@@ -112,6 +112,7 @@ def test_welch_reduces_to_the_t_interval_when_one_side_has_no_spread() -> None:
     assert close((low, high), (1.036757 - 2, 4.963243 - 2), tol=1e-5)
 
 
+@settings(deadline=None)  # timing is not under test; the machine may be busy
 @given(st.integers(min_value=1, max_value=5000), st.data())
 def test_wilson_contains_the_estimate_within_0_and_1(n: int, data: st.DataObject) -> None:
     k = data.draw(st.integers(min_value=0, max_value=n))
@@ -119,6 +120,7 @@ def test_wilson_contains_the_estimate_within_0_and_1(n: int, data: st.DataObject
     assert 0.0 <= low <= k / n <= high <= 1.0
 
 
+@settings(deadline=None)  # timing is not under test; the machine may be busy
 @given(st.integers(min_value=2, max_value=5000), st.data())
 def test_nps_interval_contains_the_estimate_within_bounds(n: int, data: st.DataObject) -> None:
     promoters = data.draw(st.integers(min_value=0, max_value=n))
@@ -127,6 +129,7 @@ def test_nps_interval_contains_the_estimate_within_bounds(n: int, data: st.DataO
     assert -1.0 <= low <= (promoters - detractors) / n <= high <= 1.0
 
 
+@settings(deadline=None)  # timing is not under test; the machine may be busy
 @given(
     st.integers(min_value=1, max_value=2000), st.integers(min_value=1, max_value=2000), st.data()
 )
