@@ -1,0 +1,157 @@
+"""Load on the collector, on SQLite and PostgreSQL, checked in the store:
+
+- hundreds of concurrent clients answering distinct invitations: every answer that got
+  a thank-you is stored, exactly once, with the score it sent;
+- many clients at once on the same invitation: one response row, never two, and it
+  holds one of the scores that were acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from test_followup_support import serving
+
+from cxops.collect.app import create_app
+from cxops.collect.fixtures import invite
+from cxops.store.db import open_store
+from cxops.store.models import Response
+
+DISTINCT = 200
+SAME = 100
+
+
+async def _post_all(base: str, posts: list[tuple[str, int]]) -> list[int]:
+    limits = httpx.Limits(max_connections=len(posts), max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+
+        async def one(path: str, score: int) -> int:
+            reply = await client.post(
+                path, data={"score": str(score)}, headers={"Accept": "application/json"}
+            )
+            return reply.status_code
+
+        return await asyncio.gather(*(one(path, score) for path, score in posts))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_hundreds_of_concurrent_answers_are_each_stored_once(project, store_url):
+    settings = project.settings(database_url=store_url)
+    store = open_store(store_url)
+    key = settings.signing_key()
+    sent_at = settings.clock() - timedelta(hours=1)
+    invitations = [
+        invite(
+            store,
+            key,
+            survey_id="nps-quarterly",
+            contact_key=f"k{index}",
+            email=f"p{index}@load.example",
+            sent_at=sent_at,
+        )
+        for index in range(DISTINCT + 1)
+    ]
+    shared = invitations[-1]
+    posts = [(inv.answer_path, index % 11) for index, inv in enumerate(invitations[:-1])]
+    posts += [(shared.answer_path, index % 11) for index in range(SAME)]
+    try:
+        with serving(create_app(settings, store=store)) as base:
+            statuses = asyncio.run(_post_all(base, posts))
+        with store.session() as session:
+            rows = {
+                send_id: answers
+                for send_id, answers in session.execute(select(Response.send_id, Response.answers))
+            }
+            count = session.scalar(select(func.count()).select_from(Response))
+    finally:
+        store.dispose()
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    acknowledged = [post for post, status in zip(posts, statuses, strict=True) if status == 200]
+    assert len(acknowledged) >= DISTINCT, "the collector kept up"
+    assert count == len(rows) == DISTINCT + 1, "one row per invitation, never two"
+    for index, status in enumerate(statuses[:DISTINCT]):
+        if status == 200:
+            assert rows[invitations[index].send_id]["score"] == posts[index][1]
+    shared_scores = {score for (path, score), status in zip(posts, statuses, strict=True)
+                     if path == shared.answer_path and status == 200}  # fmt: skip
+    assert rows[shared.send_id]["score"] in shared_scores
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_database_connections_killed_under_load_lose_no_acknowledged_answer(project, postgres_url):
+    """Invariant: while the database drops every connection again and again, each answer
+    the collector acknowledged (200) is stored; the others got 503 (retryable), and once
+    the database is back a retry stores them — none lost, none doubled."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    settings = project.settings(database_url=postgres_url)
+    store = open_store(postgres_url)
+    key = settings.signing_key()
+    sent_at = settings.clock() - timedelta(hours=1)
+    invitations = [
+        invite(
+            store,
+            key,
+            survey_id="nps-quarterly",
+            contact_key=f"k{index}",
+            email=f"p{index}@fault.example",
+            sent_at=sent_at,
+        )
+        for index in range(120)
+    ]
+    database = make_url(postgres_url).database
+    admin = create_engine(
+        make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+
+    def kill_connections() -> int:
+        with admin.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :db AND pid <> pg_backend_pid()"
+                    ),
+                    {"db": database},
+                ).all()
+            )
+
+    posts = [(inv.answer_path, index % 11) for index, inv in enumerate(invitations)]
+    statuses: list[int] = []
+    killed = 0
+    try:
+        with serving(create_app(settings, store=store)) as base:
+            for start in range(0, len(posts), 20):
+                killed += kill_connections()
+                statuses += asyncio.run(_post_all(base, posts[start : start + 20]))
+            assert set(statuses) <= {200, 503}, sorted(set(statuses))
+            with store.session() as session:
+                stored = set(session.scalars(select(Response.send_id)))
+            for index, status in enumerate(statuses):
+                if status == 200:
+                    assert invitations[index].send_id in stored, "an acknowledged answer lost"
+            retry = [posts[i] for i, status in enumerate(statuses) if status != 200]
+            for _ in range(5):
+                if not retry:
+                    break
+                again = asyncio.run(_post_all(base, retry))
+                retry = [post for post, status in zip(retry, again, strict=True) if status != 200]
+            assert not retry, "the collector answers again once the database is back"
+        with store.session() as session:
+            rows = dict(session.execute(select(Response.send_id, Response.answers)).all())
+    finally:
+        store.dispose()
+        admin.dispose()
+    assert killed > 0, "connections were really terminated"
+    assert len(rows) == len(invitations)
+    for index, invitation in enumerate(invitations):
+        assert rows[invitation.send_id]["score"] == posts[index][1]
