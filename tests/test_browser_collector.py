@@ -278,18 +278,40 @@ def _tasks(project, live):
 def test_a_scanner_loading_every_link_confirms_nothing_then_a_person_does(project, live, browser):
     """Headless chromium as Safe Links-style sandboxes run it: every link of the
     invitation loaded, scripts run, nothing touched. Then a person clicks a score."""
+    import html as html_lib
+    import re
+
+    from cxops.messages.render import InvitationRenderer, SendView
+    from cxops.spec import find_survey
+
     contact = {"name": "Quinn", "company": "Corp", "csm_email": "csm@acme.example"}
     inv = live.invite("scanned", contact=contact)
+    # the invitation's real email, its links pointing at this collector
+    settings = project.settings(public_url=live.base)
+    survey = find_survey("nps-quarterly", project.root / "surveys")
+    email = InvitationRenderer(survey, settings).render_one(
+        SendView(
+            send_id=inv.send_id,
+            email=inv.email,
+            contact_key="scanned",
+            segment="other",
+            locale="en",
+            contact=contact,
+            step=0,
+            expires_at=live.now + timedelta(days=14),
+        )
+    )
+    every_link = {html_lib.unescape(h) for h in re.findall(r'href="([^"]+)"', email.html)}
+    assert len(every_link) == 13  # 11 scores, the honeypot, unsubscribe
+    assert any("/h/" in link for link in every_link)
     scanner = browser.new_context()
     page = scanner.new_page()
-    every_link = [f"{inv.answer_path}?score={n}" for n in range(11)]
-    every_link += [inv.answer_path, inv.unsubscribe_path, inv.honeypot_path]
-    for path in every_link:
-        page.goto(f"{live.base}{path}")
+    for link in sorted(every_link):
+        page.goto(link)
         page.wait_for_load_state("networkidle")
     scanner.close()
     stored = live.response(inv.send_id)
-    assert stored is not None and stored.answers == {"score": 10}
+    assert stored is not None and stored.answers == {"score": 9}  # the last link loaded
     assert stored.confirmed_at is None, "a scanner's page load confirmed an answer"
     assert _tasks(project, live) == []
     with live.store.session() as session:

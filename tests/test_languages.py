@@ -272,3 +272,48 @@ def test_placeholders_in_each_translation_are_checked(empty_project) -> None:
     )
     result = empty_project.run(["validate"], expect_pass=False)
     assert "questions[0].text.de" in result.output and "'nam'" in result.output
+
+
+INTERVIEW = """\
+id: talk
+name: Internal talk
+kind: interview
+audience:
+  source: {csv: data/customers.csv, key: id}
+interview:
+  goal: 3
+  batch: 5
+  duration: 30m
+  incentive: {en: "A gift card", de: "Ein Gutschein"}
+  booking_url: "https://book.example/slots"
+  consent: {en: "We record the call.", de: "Wir zeichnen das Gespräch auf."}
+invitation:
+  template: interview_invite
+  from: "Research <research@acme.example>"
+  locales: [en, de]
+"""
+
+
+def test_interview_consent_and_incentive_speak_the_contacts_language(pages, project):
+    project.write({"surveys/talk.yaml": INTERVIEW})
+    page = pages.client.get(pages.invite("talk", "de").answer_path).text
+    assert _lang(page) == "de"
+    assert "Wir zeichnen das Gespräch auf." in page and "Ein Gutschein" in page
+    assert "We record the call." not in page and "A gift card" not in page
+    import yaml
+
+    survey = Survey.model_validate(yaml.safe_load(INTERVIEW))
+    settings = project.settings(public_url="https://cx.acme.example")
+    message = InvitationRenderer(survey, settings).render_one(
+        SendView(
+            send_id="s-talk",
+            email="x@example.com",
+            contact_key="x",
+            segment="other",
+            locale="de",
+            contact={},
+            step=0,
+            expires_at=settings.clock() + timedelta(days=3),
+        )
+    )
+    assert "Ein Gutschein" in message.text and "Wir zeichnen" in message.text
