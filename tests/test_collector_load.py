@@ -13,11 +13,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from cxops.collect.fixtures import invite
 from sqlalchemy import func, select
 from test_followup_support import serving
 
 from cxops.collect.app import create_app
-from cxops.collect.fixtures import invite
 from cxops.store.db import open_store
 from cxops.store.models import Response
 

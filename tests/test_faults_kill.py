@@ -20,10 +20,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from cxops.collect.fixtures import invite
 from sqlalchemy import func, select
 from test_followup_support import add_response, at, write_survey
 
-from cxops.collect.fixtures import invite
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Response, Task
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
 from cxops.cli.app import app
 
@@ -69,9 +70,13 @@ def _main(
 
 def arrange(target: typer.Typer = app) -> None:
     """Panels on every command and group, the work order, `--version`."""
-    for info in [*target.registered_commands, *target.registered_groups]:
+    infos: list[CommandInfo | TyperInfo] = [
+        *target.registered_commands,
+        *target.registered_groups,
+    ]
+    for info in infos:
         name = info.name
-        if name in ORDER:
+        if isinstance(name, str) and name in ORDER:
             info.rich_help_panel = ORDER[name]
     target.info.cls = WorkOrderGroup
     target.callback()(_main)

@@ -15,6 +15,7 @@ Create Date: 2026-12-01
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,7 +31,7 @@ COLUMNS = ("assignment", "snoozed_at", "snoozed_until", "snoozed_seconds", "step
 def upgrade() -> None:
     # A store made by create_all from newer models (then stamped) has some or all already.
     present = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("tasks")}
-    wanted = [
+    wanted: list[sa.Column[Any]] = [
         sa.Column("assignment", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("snoozed_at", sa.DateTime(timezone=True)),
         sa.Column("snoozed_until", sa.DateTime(timezone=True)),
