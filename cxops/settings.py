@@ -147,6 +147,13 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s):// URL, found {value!r}")
         return value.rstrip("/")
 
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_key_length(value.get_secret_value().encode(), "the key given")
+        return value
+
     @field_validator("unsubscribe_mailto")
     @classmethod
     def _mailto(cls, value: str | None) -> str | None:
