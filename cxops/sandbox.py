@@ -1,5 +1,8 @@
 """Jinja's immutable sandbox, bounded in time, size, memory and recursion.
 
+Over 400 lines on purpose: one environment class and the bounds it enforces, which
+only make sense together (each bound closes a hole the others leave open).
+
 Every expression (`filter`, `segments`, `when`), text field and template file runs in
 a `BoundedSandbox`. Jinja's own sandbox keeps templates away from Python internals
 (`__class__`, `__globals__`, …) but lets them build a gigabyte string or loop for

@@ -1,5 +1,7 @@
 """Checks that span fields or need files, run on a survey that passed its model.
 
+Just over 400 lines: one check per section of the survey, run in file order.
+
 Each check returns `Problem`s located through the YAML marks: names used in
 expressions against what each field may see, `contact.X` against the source's
 columns, `answers.X` against question ids, templates for every locale, sampling

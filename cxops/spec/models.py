@@ -3,6 +3,9 @@
 Field validators check each value on its own (durations, cron, time zones,
 expression syntax); `cxops.spec.checks` checks what spans fields or needs files
 (expression names against source columns, templates, answer references).
+
+Over 400 lines on purpose: it is the whole survey format, one model per section of the
+file, read top to bottom like the format itself (and `cxops schema` is generated from it).
 """
 
 from __future__ import annotations

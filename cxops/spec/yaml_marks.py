@@ -1,5 +1,7 @@
 """YAML that remembers where every key and value came from.
 
+Just over 400 lines: one loader (node graph to data with marks, and its limits).
+
 `parse_yaml_file` composes the YAML node graph (PyYAML's safe loader) and builds
 plain Python data from it itself, so that it can:
 
