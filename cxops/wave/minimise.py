@@ -25,7 +25,8 @@ from cxops.spec.models import Survey
 from cxops.spec.report import report_columns
 
 #: Columns always kept: the locale a reminder is rendered in, the recipient's display
-#: name, and the names a digest shows a customer by.
+#: name, and the names a digest shows a customer by. A template edited between planning
+#: and sending that reads a column nobody read before gets a "cannot render" failure.
 ALWAYS_KEPT = frozenset({"locale", "name", "full_name", "requester_name", "contact_name"})
 _PARSER = jinja2.Environment()
 
@@ -33,6 +34,10 @@ _PARSER = jinja2.Environment()
 def kept_columns(survey: Survey, settings: Settings) -> frozenset[str] | None:
     """The contact columns the ledger keeps for `survey`; None: every column."""
     found: set[str] = set(ALWAYS_KEPT) | set(report_columns(survey))
+    # The key is in the ledger anyway (contact_key); templates may read it as a column.
+    key = getattr(survey.audience.source, "key", None)
+    if isinstance(key, str):
+        found.add(key)
     for rule in survey.followup:
         found.update(rule.context)
     for text in _survey_texts(survey, settings):
