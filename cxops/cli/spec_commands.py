@@ -40,10 +40,12 @@ def validate(
             count = len(report.surveys)
             sys.stdout.write(f"{count} survey{'s' if count != 1 else ''} OK\n")
         else:
-            bad_files = len({p.location.path for p in problems})
+            bad_paths = {p.location.path for p in problems}
+            # Survey files, and the project's template files that have a problem.
+            looked_at = len(report.files) + len(bad_paths & set(report.templates))
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                f"in {bad_files} of {len(report.files) + len(report.templates)} files\n"
+                f"in {len(bad_paths)} of {looked_at} files\n"
             )
     if not report.ok:
         raise typer.Exit(1)
