@@ -69,14 +69,16 @@ def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
             CXOPS_SENDGRID_API_KEY=SENDGRID_KEY,
             CXOPS_SENDGRID_API_URL=server.url,
         )
-        run(
-            ["run", "ces-onboarding"],
-            expect_pass=None,
-            CXOPS_CHANNEL="sendgrid",
-            CXOPS_SENDGRID_API_KEY=SENDGRID_KEY + "-wrong",
-            CXOPS_SENDGRID_API_URL=server.url,
-        )
-    captured.append(_smtp_refused(project, env))
+        # Until a failing channel stops after bounded retries (issue 12, wave path), these
+        # two waves retry for ever: they are stopped after 60 s and their output kept.
+        refused = {
+            "CXOPS_CHANNEL": "sendgrid",
+            "CXOPS_SENDGRID_API_KEY": SENDGRID_KEY + "-wrong",
+            "CXOPS_SENDGRID_API_URL": server.url,
+        }
+        captured.append(_stopped(project, {**env, **refused}, ["run", "ces-onboarding"]))
+    smtp = {**env, "CXOPS_CHANNEL": "smtp"}
+    captured.append(_stopped(project, smtp, ["run", "ces-onboarding", "--wave", "smtp"]))
     unreachable = make_url(postgres_url).set(password=DB_PASSWORD, port=_free_port())
     run(
         ["plan", "nps-quarterly"],
@@ -106,12 +108,12 @@ def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
     assert '"route": "/a/{token}"' in access_log
 
 
-def _smtp_refused(project, env) -> str:
-    """A wave whose SMTP server refuses connections, stopped after 60 s: its output."""
+def _stopped(project, env, args: list[str]) -> str:
+    """The output of a command stopped (SIGKILL) if still running after 60 s."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", "run", "ces-onboarding"],
+        [sys.executable, "-m", "cxops", *args],
         cwd=project.root,
-        env={**os.environ, **env, "CXOPS_CHANNEL": "smtp"},
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
