@@ -40,7 +40,7 @@ def test_validate_finds_endless_template_recursion(project):
     assert any(line.startswith("templates/broken.txt.j2:2:1: template syntax") for line in lines)
     assert "fine.txt.j2" not in result.stdout
     assert "Traceback" not in result.output
-    assert "4 problems in 4 of" in result.stderr
+    assert "4 problems in 4 of" in result.stderr, result.stderr
 
 
 def test_preview_fails_one_line_naming_the_template(project):

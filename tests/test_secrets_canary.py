@@ -10,6 +10,7 @@ database). Then every captured byte is grepped for every canary.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -69,14 +70,16 @@ def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
             CXOPS_SENDGRID_API_KEY=SENDGRID_KEY,
             CXOPS_SENDGRID_API_URL=server.url,
         )
-        run(
-            ["run", "ces-onboarding"],
-            expect_pass=None,
-            CXOPS_CHANNEL="sendgrid",
-            CXOPS_SENDGRID_API_KEY=SENDGRID_KEY + "-wrong",
-            CXOPS_SENDGRID_API_URL=server.url,
-        )
-    captured.append(_smtp_refused(project, env))
+        # Until a failing channel stops after bounded retries (issue 12, wave path), these
+        # two waves retry for ever: they are stopped after 60 s and their output kept.
+        refused = {
+            "CXOPS_CHANNEL": "sendgrid",
+            "CXOPS_SENDGRID_API_KEY": SENDGRID_KEY + "-wrong",
+            "CXOPS_SENDGRID_API_URL": server.url,
+        }
+        captured.append(_stopped(project, {**env, **refused}, ["run", "ces-onboarding"]))
+    smtp = {**env, "CXOPS_CHANNEL": "smtp"}
+    captured.append(_stopped(project, smtp, ["run", "ces-onboarding", "--wave", "smtp"]))
     unreachable = make_url(postgres_url).set(password=DB_PASSWORD, port=_free_port())
     run(
         ["plan", "nps-quarterly"],
@@ -103,15 +106,18 @@ def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
     for canary in CANARIES:
         assert canary not in everything, f"{canary} leaked"
     assert token not in access_log and address not in access_log
-    assert '"route": "/a/{token}"' in access_log
+    routes = [
+        json.loads(line).get("route") for line in access_log.splitlines() if line.startswith("{")
+    ]
+    assert "/a/{token}" in routes, access_log
 
 
-def _smtp_refused(project, env) -> str:
-    """A wave whose SMTP server refuses connections, stopped after 60 s: its output."""
+def _stopped(project, env, args: list[str]) -> str:
+    """The output of a command stopped (SIGKILL) if still running after 60 s."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", "run", "ces-onboarding"],
+        [sys.executable, "-m", "cxops", *args],
         cwd=project.root,
-        env={**os.environ, **env, "CXOPS_CHANNEL": "smtp"},
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

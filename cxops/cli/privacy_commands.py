@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
 from cxops.cli.collect_commands import export_app
 
 EmailArgument = Annotated[str, typer.Argument(help="The person's email address.")]
@@ -54,13 +54,12 @@ def forget_command(
     if as_json:
         print_json(report.as_dict())
         return
-    out = console()
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
-        out.print(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
+        typer.echo(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
         return
     erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-    out.print(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+    typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
 
 
 @export_app.command("person")

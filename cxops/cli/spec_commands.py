@@ -56,12 +56,12 @@ def validate(
             checked += [policy.path.name for policy in policies]
             sys.stdout.write(f"{' and '.join(checked)} OK\n")
         else:
-            bad_files = len({p.location.path for p in problems})
+            bad_paths = {p.location.path for p in problems}
+            # Survey files, and the project's template files that have a problem.
+            looked_at = len(report.files) + len(bad_paths & set(report.templates))
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                f"in {bad_files} of {len(report.files)} files"
-                + (f" and {len(report.templates)} templates" if report.templates else "")
-                + "\n"
+                f"in {len(bad_paths)} of {looked_at} files\n"
             )
     if not report.ok:
         raise typer.Exit(1)
