@@ -173,7 +173,7 @@ def build(project: Path, answers: int, seed: int = 7) -> Path:
             suspect = rng.random() < 0.005
             responses.append(
                 (response_id, send_id, wave, f"c{i}", plans[i], status, json.dumps(answer),
-                 int(suspect), "too_fast" if suspect else None, at, at, at)
+                 int(suspect), "too_fast" if suspect else None, at, at, at, at)
             )  # fmt: skip
             if score <= 6 and rng.random() < 0.1:
                 done = rng.random() < 0.6
@@ -191,7 +191,8 @@ def build(project: Path, answers: int, seed: int = 7) -> Path:
         db.executemany(
             "INSERT INTO responses (id, send_id, survey_id, wave_id, contact_key, segment, locale,"
             " status, answers, suspect, suspect_reason, first_answered_at, submitted_at,"
-            " updated_at, revision) VALUES (?, ?, 'bench-report', ?, ?, ?, 'en', ?, ?, ?, ?, ?, ?, ?, 1)",
+            " updated_at, confirmed_at, revision)"
+            " VALUES (?, ?, 'bench-report', ?, ?, ?, 'en', ?, ?, ?, ?, ?, ?, ?, ?, 1)",
             responses,
         )
         db.executemany(

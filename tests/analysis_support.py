@@ -95,6 +95,7 @@ def seed(
                         "first_answered_at": moment + timedelta(hours=1),
                         "submitted_at": moment + timedelta(hours=1),
                         "updated_at": moment + timedelta(hours=1),
+                        "confirmed_at": moment + timedelta(hours=1),
                         "revision": 1,
                     }
                 )

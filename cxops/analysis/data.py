@@ -155,11 +155,12 @@ def invited_counts(conn: Connection, survey_id: str) -> Counter[Cell]:
 def status_counts(
     conn: Connection, survey_id: str
 ) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
-    """Responses by (wave, segment, status) when not suspect; suspect ones by reason."""
+    """Confirmed responses by (wave, segment, status) when not suspect; suspect ones by
+    reason. A provisional one-click score (no person confirmed it) counts nowhere."""
     r = _responses.c
     rows = conn.execute(
         select(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason, func.count())
-        .where(r.survey_id == survey_id)
+        .where(r.survey_id == survey_id, r.confirmed_at.is_not(None))
         .group_by(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason)
     ).all()
     statuses: Counter[tuple[str, str, str]] = Counter()
@@ -199,7 +200,9 @@ def _tally(
     keys: list[Any] = [r.wave_id, r.segment]
     if with_status:
         keys += [r.status, r.suspect, r.suspect_reason]
-    query = select(*keys, *values, func.count()).where(r.survey_id == survey_id)
+    query = select(*keys, *values, func.count()).where(
+        r.survey_id == survey_id, r.confirmed_at.is_not(None)
+    )
     if not with_status:
         query = query.where(r.suspect.is_(false()))
     rows = conn.execute(query.group_by(*keys, *values)).all()
@@ -281,7 +284,12 @@ def answer_rows(
     query = (
         select(r.id, r.wave_id, r.segment, r.contact_key, score, revenue, has_task, *text_columns)
         .select_from(source)
-        .where(r.survey_id == survey.id, r.suspect.is_(false()), or_(*wanted))
+        .where(
+            r.survey_id == survey.id,
+            r.confirmed_at.is_not(None),
+            r.suspect.is_(false()),
+            or_(*wanted),
+        )
         .order_by(r.id)
     )
     found: list[Comment] = []

@@ -4,6 +4,9 @@
 `interviews` row (accepted with the consent's hash and time, screened out or
 declined) and follows a person who changes their answer until they booked; it is
 idempotent and every reader calls it first, so the collector only stores answers.
+
+One coherent thing over 400 lines: every read and write of the `interviews` table,
+so that each change of a person's interview status is written in one place.
 """
 
 from __future__ import annotations

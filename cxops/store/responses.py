@@ -7,6 +7,9 @@ retries as an edit. So two submits racing for one invitation (the page's partial
 save and the final submit) never make two rows or lose an edit, on SQLite and
 PostgreSQL alike.
 
+One coherent thing over 400 lines: every write of a response (first answer, edit,
+confirmation, suspicion) goes through the one optimistic-revision loop here.
+
 An answer is *provisional* until a person confirms it (`confirmed_at`): a one-click
 score saved by the page's script when it loads is kept and shown to the person, but
 counted nowhere (no task, no metric, not "answered" for reminders) until a real
