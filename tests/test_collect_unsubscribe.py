@@ -89,7 +89,7 @@ def test_a_mistaken_click_can_be_undone_on_the_same_link(setup):
 
         suppress(session, "Jane.Doe@example.com", "spam", source="sendgrid", now=now)
     client.post(inv.unsubscribe_path, data={"resubscribe": "yes"})
-    assert suppressions(store) == [("Jane.Doe@example.com", "spam", "sendgrid")]
+    assert suppressions(store) == [("jane.doe@example.com", "spam", "sendgrid")]
     # after the link's life the same POST is refused and changes nothing
     expired = make_token(key, "unsubscribe", inv.send_id, now - timedelta(minutes=1))
     assert client.post("/u/" + expired, data={"resubscribe": "yes"}).status_code == 410

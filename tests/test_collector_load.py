@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from cxops.collect.fixtures import invite
 from sqlalchemy import func, select
-from test_followup_support import serving
 
 from cxops.collect.app import create_app
 from cxops.store.db import open_store
 from cxops.store.models import Response
+from cxops.testing.collect import invite
+from cxops.testing.followup import serving
 
 DISTINCT = 200
 SAME = 100

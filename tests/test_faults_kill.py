@@ -20,12 +20,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from cxops.collect.fixtures import invite
 from sqlalchemy import func, select
-from test_followup_support import add_response, at, write_survey
 
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Response, Task
+from cxops.testing.collect import invite
+from cxops.testing.followup import add_response, at, write_survey
 
 WHEN = at("2026-11-23T08:00:00+00:00")
 SEEDS = (1, 2)

@@ -27,7 +27,7 @@ def test_status_lists_surveys_open_waves_tasks_and_apis(project):
     assert fresh["store"] == "none yet" and fresh["prefect"] == {"up": None, "server": None}
     assert not project.path("cxops.db").exists()  # status creates nothing
 
-    from cxops.store import ledger
+    from cxops.store import waves as ledger
     from cxops.store.db import open_store
 
     store = open_store(project.settings().store_url)
