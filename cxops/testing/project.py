@@ -48,9 +48,8 @@ def run_cxops(
 ) -> Result:
     """Run the real `cxops` CLI in a subprocess; assert on its exit code."""
     argv = shlex.split(args) if isinstance(args, str) else list(args)
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env.setdefault("COLUMNS", "200")
+    # A wide terminal whatever the caller's shell has: tests read whole table cells.
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     completed = subprocess.run(
         [sys.executable, "-m", "cxops", *argv],
         cwd=cwd,
