@@ -174,7 +174,7 @@ def task_action(
         error, status = "Unknown action.", 422
     else:
         try:
-            with _store(request).session() as session:
+            with _store(request).session(write=True) as session:
                 if action == "close":
                     q.close_task(
                         session, found.task.id, outcome or "", note, settings.clock(), ticked
@@ -183,7 +183,7 @@ def task_action(
                     q.add_note(session, found.task.id, note, settings.clock(), ticked)
         except q.StepsOpenError as exc:
             error, status = str(exc), 422
-            with _store(request).session() as session:
+            with _store(request).session(write=True) as session:
                 q.save_steps(session, found.task.id, ticked)
         except q.TaskClosedError:
             error, status = f"This task is already {found.task.status}; nothing was changed.", 409

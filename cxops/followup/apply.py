@@ -85,7 +85,7 @@ def apply_rules(
     evaluator = Evaluator(now, settings.holidays)
     rules = survey_rules(survey)
     run = SurveyRun(survey.id)
-    with store.session() as session:
+    with store.session(write=replay) as session:
         since = None if replay else n.read_cursor(session, survey.id)
         mark = q.latest_update(session, survey.id)
         if replay:
@@ -95,7 +95,7 @@ def apply_rules(
                     run.counts(task.rule_id).withdrawn += 1
     after_id = 0
     while True:
-        with store.session() as session:
+        with store.session(write=True) as session:
             batch = q.response_batch(session, survey.id, since, after_id, BATCH)
             if not batch:
                 break
@@ -108,7 +108,7 @@ def apply_rules(
                 )
                 _apply(session, rules, response, decisions, run, now)
     # Everything updated before now has been looked at (a later clock in the store wins).
-    with store.session() as session:
+    with store.session(write=True) as session:
         n.write_cursor(session, survey.id, max(mark, now) if mark else now, now)
     return run
 

@@ -59,7 +59,7 @@ def send_digests(
     def link_for(view: TaskView) -> str:
         return task_link(settings, view.key, moment)
 
-    with store.session() as session:
+    with store.session(write=True) as session:
         views = q.open_tasks(session, awake_at=moment)
         batch_no = n.count_notifications(session, kind="digest", prefix="digest:")
         for built in build_digests(views, surveys, moment, day, link_for):

@@ -62,7 +62,7 @@ def escalate_overdue(
     run = EscalationRun()
     day = local_day(now)
     pending: dict[str, list[_Step]] = defaultdict(list)
-    with store.session() as session:
+    with store.session(write=True) as session:
         views = q.list_tasks(session, now=now, status="overdue")
         batch_no = n.count_notifications(session, kind="escalation")
         for view in views:
@@ -112,7 +112,7 @@ def escalate_overdue(
         context = BatchContext(survey_id=survey_id, wave_id=f"escalations-{day}", batch=batch_no)
         batch_no += 1
         statuses = send_and_record(store, channel, context, [s.email for s in steps], now)
-        with store.session() as session:
+        with store.session(write=True) as session:
             for due in steps:
                 status = statuses[due.email.key]
                 entry = {

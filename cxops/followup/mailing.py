@@ -78,7 +78,7 @@ def send_and_record(
     statuses: dict[str, str] = {}
 
     def record(deliveries: Sequence[Delivery]) -> None:
-        with store.session() as session:
+        with store.session(write=True) as session:
             for delivery in deliveries:
                 key = keys[delivery.send_id]
                 n.finish_notification(session, key, delivery.status, now, delivery.error)

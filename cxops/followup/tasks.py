@@ -50,7 +50,7 @@ def close_task(
     store: Store, task_id: int, outcome: str, note: str | None, now: datetime
 ) -> dict[str, Any]:
     """Close an open task with an outcome; its id, status, outcome and note."""
-    with store.session() as session:
+    with store.session(write=True) as session:
         task = q.close_task(session, task_id, outcome, note, now)
         return {"id": task.id, "status": task.status, "outcome": task.outcome, "note": task.note}
 
@@ -92,7 +92,7 @@ def assign_task(
     address = normal.lower() if normal else None  # assignees are kept lower-case
     if address is None:
         raise CxopsError(f"not an email address: {email!r}")
-    with store.session() as session:
+    with store.session(write=True) as session:
         before = q.get_task(session, task_id).task.assignee
         task = q.reassign_task(session, task_id, address, note, now)
         key = f"assigned:{task.id}:{task.assignment}"
@@ -125,7 +125,7 @@ def snooze_task(
         survey_id = q.get_task(session, task_id).task.survey_id
     survey = _survey_of(settings, survey_id)
     moment = parse_until(until, survey.timezone if survey else "UTC")
-    with store.session() as session:
+    with store.session(write=True) as session:
         task = q.snooze_task(session, task_id, moment, note, now)
         return {"id": task.id, "snoozed_until": moment.isoformat(), "note": task.note}
 
@@ -216,7 +216,7 @@ def close_assignee_task(
     store: Store, assignee: str, task_id: int, outcome: str, note: str | None, now: datetime
 ) -> None:
     """Close one of `assignee`'s open tasks; NotFoundError when it is not theirs."""
-    with store.session() as session:
+    with store.session(write=True) as session:
         if q.get_task(session, task_id).task.assignee != assignee:
             raise NotFoundError(f"no task {task_id} for {assignee}")
         q.close_task(session, task_id, outcome, note, now)

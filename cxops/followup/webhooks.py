@@ -80,7 +80,7 @@ def deliver_webhooks(
     with store.session() as session:
         keys = [x.key for x in n.notifications_to_retry(session, "webhook", WEBHOOK_MAX_RUNS)]
     for key in keys:
-        with store.session() as session:
+        with store.session(write=True) as session:
             if not n.claim_notification(session, key, "webhook", "", now):
                 continue
             task_id = int(key.split(":", 1)[1])
@@ -96,7 +96,7 @@ def deliver_webhooks(
         status: str = result.status
         if status == "retry" and attempt_no >= WEBHOOK_MAX_RUNS:
             status = "failed"
-        with store.session() as session:
+        with store.session(write=True) as session:
             n.finish_notification(session, key, status, now, result.error)
         run.count(status)
         if result.error:

@@ -42,7 +42,7 @@ def add_send(
 ) -> str:
     """Insert a `sent` ledger row and return its random send id."""
     send_id = secrets.token_hex(12)
-    with store.session() as session:
+    with store.session(write=True) as session:
         session.add(
             Send(
                 send_id=send_id,

@@ -145,7 +145,7 @@ def add_response(
         wave_id=wave,
         contact=fields,
     )
-    with store.session() as session:
+    with store.session(write=True) as session:
         response = Response(
             send_id=send_id,
             survey_id=survey_id,
@@ -174,7 +174,7 @@ def edit_response(
     *,
     suspect: bool | None = None,
 ) -> None:
-    with store.session() as session:
+    with store.session(write=True) as session:
         response = session.get(Response, response_id)
         if response is None:
             raise LookupError(f"no response {response_id}")
