@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -179,6 +179,20 @@ def main() -> None:
     plan = json.loads(cxops_quiet("plan", "nps-quarterly", "--json", env=env))
     print(f"excluded because: {plan['excluded']}")
 
+    step("three days later: one reminder round, only to those who have not answered")
+    later = (datetime.fromisoformat(now) + timedelta(days=3, hours=1)).isoformat()
+    cxops("remind", "nps-quarterly", "--dry-run", env={**env, "CXOPS_NOW": later})
+    round_ = json.loads(
+        cxops_quiet("remind", "nps-quarterly", "--json", env={**env, "CXOPS_NOW": later})
+    )
+    reminded = reminder_recipients(DEMO / "outbox" / "nps-quarterly")
+    print(
+        f"sent {round_['sent']} reminders ({len(reminded)} in outbox/nps-quarterly/*/"
+        f"reminder1-*.mbox); not reminded: {round_['skipped']}"
+    )
+    if leaver in reminded or round_["skipped"].get("answered") != answered:
+        raise SystemExit("demo: a reminder went to someone who answered or unsubscribed")
+
     step("the study reached its goal: the next run invites nobody and says so")
     cxops("interviews", "status", STUDY, env=env)
     cxops("run", STUDY, "--wave", "batch-2", env=env)
@@ -224,6 +238,10 @@ def main() -> None:
     report = DEMO / "report-nps-quarterly.html"
     cxops("report", "nps-quarterly", "--out", str(report), env=env)
     print(f"report:      {report}  (one self-contained HTML file; `--json` for the numbers)")
+
+
+def reminder_recipients(folder: Path) -> list[str]:
+    return [m["To"] for p in sorted(folder.rglob("reminder1-*.mbox")) for m in mailbox.mbox(p)]
 
 
 def accept_interviews(outbox: Path, count: int) -> int:

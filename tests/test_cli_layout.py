@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
+import sys
 from importlib.metadata import version
 
 from cxops.cli.layout import ORDER
@@ -31,8 +35,14 @@ def test_shell_completion_completes_command_names(tmp_path):
         expect_pass=None,
     )
     assert done.stdout.split() == ["deploy"]
-    installed = run_cxops(
-        ["--install-completion", "bash"], env={"HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    # Typer finds the shell among the process's ancestors: run it from bash, as a user does
+    # (a test runner's own ancestry may hold no shell at all).
+    installed = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m cxops --install-completion; exit $?"],
+        env={**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "completion installed" in installed.stdout
     assert "cxops.sh" in (tmp_path / ".bashrc").read_text()

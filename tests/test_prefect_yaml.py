@@ -49,6 +49,8 @@ def test_each_survey_has_a_deployment_with_its_schedule():
             seconds = survey.schedule.interval.approx_timedelta().total_seconds()
             assert schedule == {"interval": seconds}
     assert deployments["followups"]["schedules"] == [{"interval": 900}]
+    assert deployments["reminders"]["schedules"] == [{"interval": 3600}]  # hourly
+    assert deployments["reminders"]["entrypoint"].endswith(":remind_flow")
     zones = {s["timezone"] for s in deployments["digest"]["schedules"]}
     assert zones == {"Europe/Berlin", "America/New_York", "Europe/London", "UTC"}
 

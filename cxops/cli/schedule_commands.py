@@ -114,10 +114,25 @@ def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = F
             f"{survey['survey']:28} {survey['kind']:10} {survey['schedule']:40} "
             f"next {survey['next_run'] or '-'}"
         )
+        if "recruitment" in survey:
+            r = survey["recruitment"]
+            out.print(
+                f"  recruiting: invited {r['invited']}, accepted {r['accepted']}, booked "
+                f"{r['booked']}, completed {r['completed']} of goal {r['goal']}"
+                + (" (goal reached)" if r["goal_reached"] else "")
+            )
     for wave in status["open_waves"]:
+        reminders = ", ".join(f"reminder {k}: {n}" for k, n in wave["reminders_sent"].items())
         out.print(
             f"open wave {wave['survey']} {wave['wave']} ({wave['status']}): sent {wave['sent']}, "
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
+            + (f"; {reminders}" if reminders else "")
+        )
+    for wave in status["closed_waves"]:
+        rate = wave.get("response_rate")
+        out.print(
+            f"closed wave {wave['survey']} {wave['wave']}: {wave.get('answered', 0)} of "
+            f"{wave.get('invited', 0)} answered" + (f" ({rate} %)" if rate is not None else "")
         )
     tasks = status["tasks"]
     out.print(f"tasks: {tasks['open']} open, {tasks['overdue']} overdue · store {status['store']}")

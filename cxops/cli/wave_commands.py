@@ -231,3 +231,77 @@ def run_command(
         print_json(summary.as_dict())
         return
     print_summary(summary, title="dry run" if dry_run else "wave")
+
+
+@app.command("remind")
+def remind_command(
+    survey: SurveyArgument,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say who is due and render their reminders; send nothing."),
+    ] = False,
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt."),
+    ] = False,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+    allow_insecure_links: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-links",
+            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
+        ),
+    ] = False,
+) -> None:
+    """Send the reminders due now to invitees who have not answered; print the round."""
+    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
+    spec = _survey(survey, settings)
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)
+    from cxops.wave.run import run_reminders
+
+    summary = run_reminders(spec, settings, dry_run=dry_run, resend_in_doubt=resend_in_doubt)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    _print_reminders(summary.as_dict())
+
+
+def _print_reminders(data: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = console()
+    title = "reminders (dry run)" if data["dry_run"] else "reminders"
+    out.print(f"[bold]{title}[/] · survey {data['survey']} · {data['now']}")
+    out.print(
+        f"due {data['due']} · sent {data['sent']} · in doubt {data['in_doubt']} · "
+        f"failed {data['failed']} · waiting {data['waiting']}"
+    )
+    if data["steps"]:
+        table = Table("wave", "reminder", "due", "sent now", "sent in all", "in doubt", "skipped")
+        for step in data["steps"]:
+            skipped = ", ".join(f"{reason} {n}" for reason, n in step["skipped"].items())
+            table.add_row(
+                escape(step["wave"]),
+                str(step["step"]),
+                str(step["due"]),
+                str(step["sent_now"]),
+                str(step["sent"]),
+                str(step["in_doubt"]),
+                escape(skipped) or "—",
+            )
+        out.print(table)
+    else:
+        out.print("no open wave to remind")
+    for wave in data["closed"]:
+        rate = "n/a" if wave["response_rate"] is None else f"{wave['response_rate']} %"
+        out.print(
+            f"wave {escape(wave['wave'])} closed: {wave['answered']} of {wave['invited']} "
+            f"answered (response rate {rate})"
+        )
+    for note in data["notes"]:
+        out.print(f"note: {escape(note)}")

@@ -101,6 +101,17 @@ def find_part(env: SandboxedEnvironment, name: str, part: str, locale: str) -> t
     raise TemplateError(f"template {name!r} has no {part} part: looked for {', '.join(tried)}")
 
 
+def message_template(env: SandboxedEnvironment, name: str, step: int) -> str:
+    """The template a step's message uses: `name` for the invitation; for a reminder
+    `NAME_reminder` when it exists (project or built-in), else `name` itself (its
+    templates see `step` and may say it is a reminder)."""
+    if step > 0:
+        reminder = f"{name}_reminder"
+        if _exists(env, template_file_name(reminder, "html", None)):
+            return reminder
+    return name
+
+
 def find_template_set(
     env: SandboxedEnvironment, name: str, locale: str, *, subject_override: bool = False
 ) -> TemplateSet:

@@ -21,7 +21,13 @@ from cxops.errors import TemplateError
 from cxops.expr import Evaluator
 from cxops.locales import format_date, resolve_locale
 from cxops.messages.context import display_name
-from cxops.messages.env import TemplateSet, email_environment, find_template_set, one_line
+from cxops.messages.env import (
+    TemplateSet,
+    email_environment,
+    find_template_set,
+    message_template,
+    one_line,
+)
 from cxops.messages.grouping import FreezeMemo, group_key, live_paths, share, shared_roots
 from cxops.messages.links import LinkMaker, Links, unsubscribe_headers
 from cxops.messages.shapes import Shape, analyse
@@ -134,7 +140,7 @@ class InvitationRenderer:
         # Survey, question and interview texts in each recipient's locale.
         self._texts = SurveyTexts(survey)
         self._sender = display_name(survey.invitation.from_)
-        self._sets: dict[str, TemplateSet] = {}
+        self._sets: dict[tuple[str, bool], TemplateSet] = {}
         self._locales: dict[str | None, str] = {}
         self._shapes: dict[TemplateSet, Shape] = {}
         self._compiled: dict[str, jinja2.Template] = {}
@@ -152,16 +158,19 @@ class InvitationRenderer:
             locale = self._locales[text] = resolve_locale(text, self.survey.invitation.locales)
         return locale
 
-    def template_set(self, locale: str) -> TemplateSet:
-        """The template files used for `locale` (locale, then language, then default)."""
-        if locale not in self._sets:
-            self._sets[locale] = find_template_set(
+    def template_set(self, locale: str, step: int = 0) -> TemplateSet:
+        """The template files used for `locale` (locale, then language, then default);
+        a reminder (`step` > 0) uses `NAME_reminder` when there is one."""
+        key = (locale, step > 0)
+        if key not in self._sets:
+            name = message_template(self.env, self.survey.invitation.template, step)
+            self._sets[key] = find_template_set(
                 self.env,
-                self.survey.invitation.template,
+                name,
                 locale,
                 subject_override=self.survey.invitation.subject is not None,
             )
-        return self._sets[locale]
+        return self._sets[key]
 
     def _expires_on(self, expires_at: datetime, locale: str) -> str:
         return format_date(expires_at.astimezone(self._timezone).date(), locale)
@@ -283,7 +292,7 @@ class InvitationRenderer:
         )
         return _Prepared(
             send,
-            self.template_set(locale),
+            self.template_set(locale, send.step),
             self._context(send, links, locale, expires_on),
             recipient,
         )

@@ -19,9 +19,10 @@ from prefect import flow
 from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
-from cxops.wave.flow import compile_survey
+from cxops.spec.lookup import project_surveys
+from cxops.wave.flow import compile_reminders, compile_survey
 
-__all__ = ["digest_flow", "followups_flow", "survey_wave"]
+__all__ = ["digest_flow", "followups_flow", "remind_flow", "survey_wave"]
 
 
 def _settings(project_dir: str | None) -> Settings:
@@ -43,3 +44,25 @@ def survey_wave(
         project_dir=str(settings.project_dir), wave=wave, resend_in_doubt=resend_in_doubt
     )
     return summary.as_dict()
+
+
+@flow(name="reminders", validate_parameters=True)
+def remind_flow(project_dir: str | None = None, resend_in_doubt: bool = False) -> dict[str, Any]:
+    """One reminder round of every survey of the project that sends reminders (hourly)."""
+    settings = _settings(project_dir)
+    surveys = project_surveys(settings.surveys_path, settings.project_dir)
+    rounds = []
+    for survey in sorted(surveys.surveys.values(), key=lambda s: s.id):
+        if survey.invitation.reminder is None:
+            continue
+        summary = compile_reminders(survey, settings)(
+            project_dir=str(settings.project_dir), resend_in_doubt=resend_in_doubt
+        )
+        rounds.append(summary.as_dict())
+    return {
+        "now": settings.clock().isoformat(),
+        "surveys": rounds,
+        "sent": sum(r["sent"] for r in rounds),
+        "in_doubt": sum(r["in_doubt"] for r in rounds),
+        "skipped_surveys": surveys.skipped,
+    }

@@ -45,36 +45,41 @@ def schedule_text(schedule: Schedule | None) -> str:
 def project_status(settings: Settings, surveys: list[Survey]) -> dict[str, Any]:
     """Surveys with next runs, open waves with counts, open and overdue tasks, APIs."""
     now = settings.clock()
-    store_info = _store_figures(settings, now)
+    store_info = _store_figures(settings, now, surveys)
     last_starts: dict[str, datetime] = store_info.pop("last_starts")
+    recruiting: dict[str, dict[str, Any]] = store_info.pop("recruitment")
     listed = []
     for survey in sorted(surveys, key=lambda s: s.id):
         upcoming = next_run(survey.schedule, now, last_starts.get(survey.id))
-        listed.append(
-            {
-                "survey": survey.id,
-                "kind": survey.kind,
-                "schedule": schedule_text(survey.schedule),
-                "next_run": upcoming.isoformat() if upcoming else None,
-            }
-        )
+        entry: dict[str, Any] = {
+            "survey": survey.id,
+            "kind": survey.kind,
+            "schedule": schedule_text(survey.schedule),
+            "next_run": upcoming.isoformat() if upcoming else None,
+        }
+        if survey.id in recruiting:
+            entry["recruitment"] = recruiting[survey.id]
+        listed.append(entry)
     return {"now": now.isoformat(), "surveys": listed, **store_info, "prefect": _apis(settings)}
 
 
-def _store_figures(settings: Settings, now: datetime) -> dict[str, Any]:
+def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> dict[str, Any]:
     url = settings.store_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return {
             "store": "none yet",
             "open_waves": [],
+            "closed_waves": [],
             "tasks": {"open": 0, "overdue": 0},
             "last_starts": {},
+            "recruitment": {},
         }
     from sqlalchemy import func, select
 
     from cxops.store import ledger
     from cxops.store.db import open_store
     from cxops.store.models import Task, Wave
+    from cxops.store.reminders import step_rows
 
     store = open_store(url)
     try:
@@ -89,11 +94,22 @@ def _store_figures(settings: Settings, now: datetime) -> dict[str, Any]:
                 .where(Task.status == "open", Task.due_at < now)
             ).scalar_one()
         last_starts = {wave.survey_id: _aware(wave.started_at) for wave in waves}
-        open_waves = []
+        open_waves, closed_waves = [], []
         for wave in waves:
+            if wave.status == "closed":
+                closed_waves.append({"survey": wave.survey_id, "wave": wave.wave_id})
+                closed_waves[-1].update(wave.summary.get("closed") or {})
+                continue
             if wave.status == "complete":
                 continue
             counts = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0)
+            reminders = {
+                str(step): by_status.get("sent", 0)
+                for step, by_status in sorted(
+                    step_rows(store, wave.survey_id, wave.wave_id).items()
+                )
+                if step > 0
+            }
             open_waves.append(
                 {
                     "survey": wave.survey_id,
@@ -101,16 +117,34 @@ def _store_figures(settings: Settings, now: datetime) -> dict[str, Any]:
                     "status": wave.status,
                     "started_at": _aware(wave.started_at).isoformat(),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
+                    "reminders_sent": reminders,
                 }
             )
         return {
             "store": store.safe_url,
             "open_waves": open_waves,
+            "closed_waves": closed_waves[-20:],
             "tasks": {"open": int(open_tasks), "overdue": int(overdue)},
             "last_starts": last_starts,
+            "recruitment": _recruitment(store, surveys),
         }
     finally:
         store.dispose()
+
+
+def _recruitment(store: Any, surveys: list[Survey]) -> dict[str, dict[str, Any]]:
+    """Interview studies: invited, accepted, booked, completed against the goal."""
+    studies = [survey for survey in surveys if survey.interview is not None]
+    if not studies:
+        return {}
+    from cxops.interviews.service import recruitment
+
+    found = {}
+    for survey in studies:
+        progress = recruitment(store, survey).as_dict()
+        progress.pop("by_status", None)
+        found[survey.id] = progress
+    return found
 
 
 def _aware(moment: datetime) -> datetime:

@@ -18,8 +18,10 @@ from cxops.store.models import Wave
 from cxops.store.sql import dialect_insert
 
 #: planning: the audience is being put into the ledger; planned: it is there (the row
-#: holds the planned summary); complete: nothing pending nor in doubt is left.
-WaveStatus = Literal["planning", "planned", "complete"]
+#: holds the planned summary); complete: nothing pending nor in doubt is left; closed:
+#: every invitation has expired (no answers, no reminders; the summary holds the final
+#: response rate).
+WaveStatus = Literal["planning", "planned", "complete", "closed"]
 WAVE_STATUSES: tuple[str, ...] = get_args(WaveStatus)
 #: Statuses that stamp `finished_at`.
 FINISHED: tuple[str, ...] = ("complete",)
@@ -46,13 +48,15 @@ def get_wave(store: Store, survey_id: str, wave_id: str) -> Wave | None:
 
 
 def set_wave_status(store: Store, survey_id: str, wave_id: str, status: str, now: datetime) -> Wave:
-    """Set the wave's status; a finished one (`complete`) also stamps `finished_at`."""
+    """Set the wave's status; a finished one (`complete`) also stamps `finished_at`
+    (closing keeps the moment it finished sending)."""
     if status not in WAVE_STATUSES:
         raise ValueError(f"unknown wave status {status!r}; expected one of {WAVE_STATUSES}")
     with store.session(write=True) as session:
         wave = _wave(session, survey_id, wave_id)
         wave.status = status
-        wave.finished_at = now if status in FINISHED else None
+        if status != "closed":
+            wave.finished_at = now if status in FINISHED else None
         return wave
 
 
@@ -64,6 +68,16 @@ def save_wave_summary(
         wave = _wave(session, survey_id, wave_id)
         wave.summary = dict(summary)
         return wave
+
+
+def survey_waves(store: Store, survey_id: str) -> list[Wave]:
+    """The survey's waves, oldest first."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(Wave).where(Wave.survey_id == survey_id).order_by(Wave.started_at, Wave.id)
+            )
+        )
 
 
 def _wave(session: Session, survey_id: str, wave_id: str) -> Wave:

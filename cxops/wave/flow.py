@@ -10,6 +10,7 @@ Prefect at the top.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from prefect.context import TagsContext
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectConcurrentFuture
 
+from cxops.audience.eligibility import History
 from cxops.channels import make_channel
 from cxops.errors import CxopsError
 from cxops.messages.render import InvitationRenderer
+from cxops.policy.history import policy_history
 from cxops.settings import Settings, get_settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store, open_store
@@ -37,6 +40,7 @@ from cxops.wave.prepare import (
     prepare_wave_in_process,
     stop_planning,
 )
+from cxops.wave.reminder_round import ReminderSummary, remind_survey, reminder_markdown
 from cxops.wave.send import (
     BatchResult,
     announce_planned,
@@ -99,8 +103,7 @@ def send_batch_task(
 
 @task(name="summarize", cache_policy=NO_CACHE)
 def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
-    summary = finish_summary(store, wave, planned)
-    status.finish_if_done(store, wave, summary)
+    summary = status.finished(store, wave, finish_summary(store, wave, planned))
     create_markdown_artifact(
         key=artifact_key(summary.survey),
         markdown=summary_markdown(summary),
@@ -136,21 +139,9 @@ def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wa
     invited twice either way. A batch the channel sent nothing of is followed by a
     longer pause each time, and the wave gives up after a few (`ChannelBackoff`).
     """
+    status.close_expired(store, wave.survey, wave.settings, wave.now)
     notes = start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
-    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
-    claim_id = new_claim_id()
-    backoff = ChannelBackoff(wave.settings.channel)
-
-    def send_a_batch() -> bool:
-        result = send_batch_task(store, wave, renderer, claim_id)
-        if result.claimed:
-            backoff.after(result.progressed, result.error)
-        return bool(result.claimed)
-
-    def send_while_pending() -> None:
-        while send_a_batch():
-            pass
-
+    send_a_batch = _batch_sender(store, wave)
     if plans_in_parallel(store, wave):
         planning = plan_task.submit(store, wave, True)
         if not isinstance(planning, PrefectConcurrentFuture):
@@ -164,8 +155,107 @@ def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wa
     else:
         planned = plan_task(store, wave, False)
     announce_planned(store, wave)
-    send_while_pending()
+    while send_a_batch():
+        pass
     return summarize_task(store, wave, planned.noted(*notes))
+
+
+def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], bool]:
+    """Send the next claimed batch of `wave` (a step); False when nothing was left.
+
+    A batch the channel sent nothing of is followed by a longer pause each time, and the
+    wave gives up after a few (`ChannelBackoff`)."""
+    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
+    claim_id = new_claim_id()
+    backoff = ChannelBackoff(wave.settings.channel)
+
+    def send_a_batch() -> bool:
+        result = send_batch_task(store, wave, renderer, claim_id)
+        if result.claimed:
+            backoff.after(result.progressed, result.error)
+        return bool(result.claimed)
+
+    return send_a_batch
+
+
+def send_reminders(
+    store: Store, survey: Survey, settings: Settings, *, dry_run: bool, resend_in_doubt: bool
+) -> ReminderSummary:
+    """The reminder flow's body: one round (`cxops.wave.reminder_round`), each due step
+    sent by the wave's batch task; a failing channel or a signal stops it with one line."""
+    current: list[WaveContext] = []
+
+    def send_step(wave: WaveContext) -> None:
+        current[:] = [wave]
+        announce_planned(store, wave)
+        send_a_batch = _batch_sender(store, wave)
+        while send_a_batch():
+            pass
+
+    def history_for(wave_id: str) -> History:
+        return policy_history(store, None, survey, settings, wave_id=wave_id, now=settings.clock())
+
+    try:
+        return remind_survey(
+            store,
+            survey,
+            settings,
+            None if dry_run else send_step,
+            resend_in_doubt_too=resend_in_doubt,
+            history_for=history_for,
+        )
+    except (ChannelGaveUp, Stopped, TerminationSignal) as exc:
+        if not current:
+            raise
+        if isinstance(exc, ChannelGaveUp):
+            what = f"stopped: {exc}"
+        else:
+            what = f"stopped by {exc.name if isinstance(exc, Stopped) else 'SIGTERM'}"
+        raise WaveStopped(stopped_line(store, current[0], what)) from None
+    except BaseException:
+        signalled = stop_signal()
+        if signalled is None or not current:
+            raise
+        raise WaveStopped(stopped_line(store, current[0], f"stopped by {signalled}")) from None
+
+
+def compile_reminders(
+    survey: Survey, settings: Settings | None = None
+) -> Flow[..., ReminderSummary]:
+    """The Prefect flow that runs one reminder round of `survey` (see `compile_survey`)."""
+
+    @flow(
+        name=f"remind-{survey.id}",
+        description=f"Reminders of the survey {survey.name!r} to invitees who have not answered.",
+        validate_parameters=True,
+        log_prints=False,
+    )
+    def remind_flow(
+        project_dir: str, dry_run: bool = False, resend_in_doubt: bool = False
+    ) -> ReminderSummary:
+        given = settings is not None and str(settings.project_dir) == project_dir
+        own = (
+            settings
+            if settings is not None and given
+            else get_settings(project_dir=Path(project_dir))
+        )
+        store = open_store(own.store_url)
+        try:
+            with TagsContext(current_tags=set()):
+                summary = send_reminders(
+                    store, survey, own, dry_run=dry_run, resend_in_doubt=resend_in_doubt
+                )
+        finally:
+            store.dispose()
+        if not dry_run:
+            create_markdown_artifact(
+                key=f"reminders-{survey.id}",
+                markdown=reminder_markdown(summary),
+                description=f"Reminder round of {survey.id}",
+            )
+        return summary
+
+    return remind_flow
 
 
 def survey_tags(survey: Survey) -> list[str]:

@@ -18,7 +18,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from cxops.errors import CxopsError
-from cxops.messages.env import email_environment, find_template_set
+from cxops.messages.env import email_environment, find_template_set, message_template
 from cxops.policy.load import load_policy
 from cxops.settings import Settings
 from cxops.spec.models import Survey
@@ -139,14 +139,17 @@ def _template_fields(survey: Survey, settings: Settings) -> set[str] | None:
     env = email_environment(settings.project_dir)
     invitation = survey.invitation
     names: list[str] = []
+    steps = (0, 1) if invitation.reminder is not None else (0,)
     for locale in invitation.locales:
-        try:
-            found = find_template_set(
-                env, invitation.template, locale, subject_override=invitation.subject is not None
-            )
-        except CxopsError:
-            return None  # the wave fails on its own; keep everything meanwhile
-        names += [name for name in (found.subject, found.html, found.txt) if name]
+        for step in steps:
+            template = message_template(env, invitation.template, step)
+            try:
+                found = find_template_set(
+                    env, template, locale, subject_override=invitation.subject is not None
+                )
+            except CxopsError:
+                return None  # the wave fails on its own; keep everything meanwhile
+            names += [name for name in (found.subject, found.html, found.txt) if name]
     return _files_fields(env, names)
 
 

@@ -7,11 +7,18 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from cxops.errors import CxopsError
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.wave.summary import WaveSummary
+
+if TYPE_CHECKING:
+    from cxops.wave.reminder_round import ReminderSummary
+
+Result = TypeVar("Result")
 
 logger = logging.getLogger("cxops.wave")
 
@@ -35,6 +42,16 @@ def is_orchestration_error(exc: BaseException) -> bool:
     return "database is locked" in str(exc)
 
 
+def quiet_flow_logs() -> None:
+    """Prefect's per-task lines (and tracebacks of errors we print ourselves) drown the
+    summary; the flow runs stay in Prefect's UI and API. `--debug` shows them all."""
+    debug = os.environ.get("CXOPS_DEBUG") == "1"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if debug else "CRITICAL")
+    if not debug:
+        # A channel logs each failed batch; the run ends with one line that says it all.
+        logging.getLogger("cxops.channels").setLevel(logging.CRITICAL)
+
+
 def run_wave(
     survey: Survey,
     settings: Settings,
@@ -44,33 +61,83 @@ def run_wave(
     resend_in_doubt: bool = False,
 ) -> WaveSummary:
     """Run one wave of `survey` as a Prefect flow run; the summary."""
-    from prefect import tags
-
     from cxops.channels import make_channel
-    from cxops.wave.flow import compile_survey, survey_tags
-    from cxops.wave.stopping import Stopped, WaveStopped, stop_on_signals, stop_signal
+    from cxops.wave.flow import compile_survey
 
     if not dry_run:
         make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
     configure_prefect_api(settings)
     wave_flow = compile_survey(survey, settings)
+    resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
+    return _flow_run(
+        survey,
+        lambda: wave_flow(
+            project_dir=str(settings.project_dir),
+            wave=wave,
+            dry_run=dry_run,
+            resend_in_doubt=resend_in_doubt,
+        ),
+        resume,
+    )
+
+
+def run_reminders(
+    survey: Survey, settings: Settings, *, dry_run: bool = False, resend_in_doubt: bool = False
+) -> ReminderSummary:
+    """One reminder round of `survey`: a Prefect flow run; a dry run plans and renders
+    without Prefect and writes nothing."""
+    from cxops.channels import make_channel
+    from cxops.store.db import open_store
+
+    if dry_run:
+        from cxops.policy.history import policy_history
+        from cxops.wave.reminder_round import remind_survey
+
+        store = open_store(settings.store_url)
+        try:
+            return remind_survey(
+                store,
+                survey,
+                settings,
+                None,
+                history_for=lambda wave_id: policy_history(
+                    store, None, survey, settings, wave_id=wave_id, now=settings.clock()
+                ),
+            )
+        finally:
+            store.dispose()
+    from cxops.wave.flow import compile_reminders
+
+    quiet_flow_logs()
+    make_channel(settings).close()
+    configure_prefect_api(settings)
+    remind_flow = compile_reminders(survey, settings)
+    return _flow_run(
+        survey,
+        lambda: remind_flow(project_dir=str(settings.project_dir), resend_in_doubt=resend_in_doubt),
+        f"cxops remind {survey.id}",
+    )
+
+
+def _flow_run(survey: Survey, call: Callable[[], Result], resume: str) -> Result:
+    """`call()` (a flow run) under the survey's tags, stopped by SIGTERM/SIGINT with one
+    line, and tried again when Prefect itself fails (the ledger makes it a resume)."""
+    from prefect import tags
+
+    from cxops.wave.flow import survey_tags
+    from cxops.wave.stopping import Stopped, WaveStopped, stop_on_signals, stop_signal
+
     attempt = 1
     while True:
         try:
             with stop_on_signals(), tags(*survey_tags(survey)):
-                return wave_flow(
-                    project_dir=str(settings.project_dir),
-                    wave=wave,
-                    dry_run=dry_run,
-                    resend_in_doubt=resend_in_doubt,
-                )
+                return call()
         except WaveStopped:
             raise
         except BaseException as exc:
             name = exc.name if isinstance(exc, Stopped) else stop_signal()
             if name is not None:
                 # Outside the send loop (starting or ending the flow run): nothing in flight.
-                resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
                 raise WaveStopped(f"stopped by {name}; run `{resume}` to resume") from None
             if not isinstance(exc, Exception):
                 raise
@@ -78,7 +145,7 @@ def run_wave(
                 raise
             # The ledger makes a re-run a resume: nobody already sent is sent again.
             logger.warning(
-                "Prefect failed to run the wave (%s: %s); retrying (%d/%d)",
+                "Prefect failed to run the flow (%s: %s); retrying (%d/%d)",
                 type(exc).__name__,
                 exc,
                 attempt + 1,
@@ -98,13 +165,7 @@ def run_with_progress(
     quiet: bool = False,
 ) -> WaveSummary:
     """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
-    # Prefect's per-task lines (and tracebacks of errors we print ourselves) drown the
-    # summary; the flow runs stay in Prefect's UI and API. `--debug` shows them all.
-    debug = os.environ.get("CXOPS_DEBUG") == "1"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if debug else "CRITICAL")
-    if not debug:
-        # A channel logs each failed batch; the run ends with one line that says it all.
-        logging.getLogger("cxops.channels").setLevel(logging.CRITICAL)
+    quiet_flow_logs()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -16,6 +16,7 @@ from cxops.messages.types import MessageGroup
 from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
 from cxops.store.ledger import failed_reasons, has_pending, wave_counts
+from cxops.store.reminders import invitation_times
 from cxops.wave.deliver import send_and_record
 from cxops.wave.ids import WaveContext
 from cxops.wave.progress import notify_planned, notify_progress
@@ -90,6 +91,13 @@ def send_one_batch(
     )
     if not rows:
         return BatchResult(batch=-1, claimed=0)
+    if wave.step > 0:
+        # A reminder's links are the invitation's: they expire when the invitation does.
+        invited = invitation_times(store, survey.id, wave.wave_id, [r.contact_key for r in rows])
+        for row in rows:
+            start = invited.get(row.contact_key)
+            if start is not None:
+                row.expires_at = survey.invitation.expires_after.after(start, settings.holidays)
     # Claims are disjoint, so their first ledger id names the batch uniquely (outbox files).
     batch_no = min(row.id for row in rows)
     result = BatchResult(batch=batch_no, claimed=len(rows))

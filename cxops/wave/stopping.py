@@ -114,8 +114,13 @@ def stopped_line(store: Store, wave: WaveContext, what: str) -> str:
     in_doubt = counts["in_doubt"] + counts["sending"]  # ours: this run is ending
     if in_doubt:
         left.append(f"{in_doubt} in doubt (the batch in flight)")
-    resume = f"cxops run {wave.survey_id} --wave {wave.wave_id}"
+    if wave.step:
+        resume = f"cxops remind {wave.survey_id}"
+        sent = f"{counts['sent']} of {total} of reminder {wave.step} of wave {wave.wave_id} sent"
+    else:
+        resume = f"cxops run {wave.survey_id} --wave {wave.wave_id}"
+        sent = f"{counts['sent']} of {total} sent"
     hint = f"run `{resume}` to resume"
     if in_doubt:
         hint += f" (`{resume} --resend-in-doubt` also sends the ones in doubt again)"
-    return f"{what}: {counts['sent']} of {total} sent, {', '.join(left)}; {hint}"
+    return f"{what}: {sent}, {', '.join(left)}; {hint}"

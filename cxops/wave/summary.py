@@ -46,6 +46,11 @@ class WaveSummary:
     held_back: list[dict[str, Any]] | None = None
     #: Interview studies: invited, accepted, booked, completed, goal (`cxops.interviews`).
     recruitment: dict[str, Any] | None = None
+    #: After sending: the wave's status (`cxops.wave.status`).
+    status: str | None = None
+    #: A closed wave's final figures: closed_at, invited, answered, response_rate,
+    #: reminders_sent (by step).
+    closed: dict[str, Any] | None = None
 
     def noted(self, *notes: str) -> WaveSummary:
         """This summary with `notes` added."""
@@ -77,6 +82,8 @@ class WaveSummary:
             "invitees",
             "held_back",
             "recruitment",
+            "status",
+            "closed",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -175,6 +182,14 @@ def summary_markdown(summary: WaveSummary) -> str:
     if summary.excluded:
         lines += ["", "| excluded because | people |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    if summary.closed:
+        c = summary.closed
+        rate = "n/a" if c["response_rate"] is None else f"{c['response_rate']} %"
+        lines += [
+            "",
+            f"closed {c['closed_at']}: {c['answered']} of {c['invited']} invited answered "
+            f"(response rate {rate})",
+        ]
     if summary.recruitment:
         r = summary.recruitment
         lines += [

@@ -1,0 +1,246 @@
+"""One reminder round of a survey: close expired waves, then each open wave's due steps.
+
+For every open wave and each step 1 … `reminder.max`: rows of dead runs become in
+doubt (or pending again with `--resend-in-doubt`), pending rows of people who answered
+meanwhile are skipped, the newly due are planned into the ledger (one locale per
+batch), and the step is sent by `send_step` (the flow's batch loop). A dry run plans
+and renders, and writes nothing. Prefect-free: the flow (`cxops.wave.flow`) passes
+`send_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cxops.audience.eligibility import History, NoHistory
+from cxops.chunks import chunks
+from cxops.locales import resolve_locale
+from cxops.messages.render import InvitationRenderer, SendView
+from cxops.settings import Settings
+from cxops.spec.models import Survey
+from cxops.store.db import Store
+from cxops.store.ledger import add_invitees, wave_counts
+from cxops.wave import status
+from cxops.wave.ids import WaveContext
+from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
+from cxops.wave.send import start_sending
+
+#: The batch loop of one step (the flow's Prefect tasks, or a plain loop in tests).
+SendStep = Callable[[WaveContext], None]
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    """One reminder step of one wave after a round (ledger counts are the step's totals)."""
+
+    wave: str
+    step: int
+    due: int
+    waiting: int
+    skipped: dict[str, int]
+    sent: int = 0
+    in_doubt: int = 0
+    failed: int = 0
+    pending: int = 0
+    #: Sent by this round (the rest of `sent` went out in earlier rounds).
+    sent_now: int = 0
+    rendered: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "wave": self.wave,
+            "step": self.step,
+            "due": self.due,
+            "waiting": self.waiting,
+            "skipped": dict(sorted(self.skipped.items())),
+            "sent": self.sent,
+            "sent_now": self.sent_now,
+            "in_doubt": self.in_doubt,
+            "failed": self.failed,
+            "pending": self.pending,
+        }
+        if self.rendered is not None:
+            data["rendered"] = self.rendered
+        return data
+
+
+@dataclass(frozen=True)
+class ReminderSummary:
+    """What `cxops remind` prints (`--json`: `as_dict`) and the flow publishes."""
+
+    survey: str
+    now: datetime
+    dry_run: bool
+    steps: list[StepSummary] = field(default_factory=list)
+    #: Waves closed by this round: wave, closed_at, invited, answered, response_rate …
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sent_now(self) -> int:
+        return sum(step.sent_now for step in self.steps)
+
+    @property
+    def in_doubt(self) -> int:
+        return sum(step.in_doubt for step in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        skipped: dict[str, int] = {}
+        for step in self.steps:
+            for reason, count in step.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + count
+        return {
+            "survey": self.survey,
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "due": sum(step.due for step in self.steps),
+            "sent": self.sent_now,
+            "in_doubt": self.in_doubt,
+            "failed": sum(step.failed for step in self.steps),
+            "waiting": sum(step.waiting for step in self.steps),
+            "skipped": dict(sorted(skipped.items())),
+            "steps": [step.as_dict() for step in self.steps],
+            "closed": list(self.closed),
+            "notes": list(self.notes),
+        }
+
+
+def remind_survey(
+    store: Store,
+    survey: Survey,
+    settings: Settings,
+    send_step: SendStep | None,
+    *,
+    resend_in_doubt_too: bool = False,
+    history_for: Callable[[str], History] | None = None,
+) -> ReminderSummary:
+    """One round for `survey`; `send_step` None is a dry run (plans, renders, writes nothing)."""
+    now = settings.clock()
+    dry_run = send_step is None
+    notes: list[str] = []
+    if survey.invitation.reminder is None:
+        return ReminderSummary(survey.id, now, dry_run, notes=("the survey sends no reminders",))
+    closed = [] if dry_run else status.close_expired(store, survey, settings, now)
+    history_for = history_for or (lambda _wave: NoHistory())
+    goal_reached = _goal_reached(store, survey)
+    steps: list[StepSummary] = []
+    for wave_id in status.open_waves(store, survey.id):
+        history = history_for(wave_id)
+        for step in reminder_steps(survey):
+            wave = WaveContext(survey, settings, wave_id, now, step)
+            if send_step is None:
+                plan = plan_step(store, wave, history, goal_reached=goal_reached)
+                steps.append(_summary(wave, plan, {}, 0, rendered=_render_all(wave, plan)))
+                continue
+            notes += start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
+            skip_answered(store, wave)
+            before = wave_counts(store, survey.id, wave_id, step)["sent"]
+            plan = plan_step(store, wave, history, goal_reached=goal_reached)
+            _add_in_locale_batches(store, wave, plan.rows)
+            if plan.due or wave_counts(store, survey.id, wave_id, step)["pending"]:
+                send_step(wave)
+            counts = wave_counts(store, survey.id, wave_id, step)
+            steps.append(_summary(wave, plan, counts, counts["sent"] - before))
+    if goal_reached:
+        notes.append("the interview goal is reached: no more reminders")
+    return ReminderSummary(survey.id, now, dry_run, steps, closed, tuple(notes))
+
+
+def _goal_reached(store: Store, survey: Survey) -> bool:
+    if survey.interview is None:
+        return False
+    from cxops.interviews.service import holding_places
+
+    return holding_places(store, survey) >= survey.interview.goal
+
+
+def _add_in_locale_batches(store: Store, wave: WaveContext, rows: Iterable[dict[str, Any]]) -> None:
+    """Ledger rows of the step, each batch one locale (one SendGrid request per batch)."""
+    by_locale: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_locale.setdefault(
+            resolve_locale(row["locale"], wave.survey.invitation.locales), []
+        ).append(row)
+    size = wave.settings.batch_size
+    for bucket in by_locale.values():
+        add_invitees(
+            store, wave.survey_id, wave.wave_id, wave.step, bucket, wave.now, batch_size=size
+        )
+
+
+def _render_all(wave: WaveContext, plan: StepPlan) -> int:
+    """Render every due reminder (a dry run proves the templates work); how many."""
+    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
+    expires_at = wave.survey.invitation.expires_after.after(wave.now, wave.settings.holidays)
+    rendered = 0
+    for part in chunks(plan.rows, wave.settings.batch_size):
+        views = [
+            SendView(
+                send_id=f"dry-run-{wave.step}-{index}",
+                email=row["email"],
+                contact_key=row["contact_key"],
+                segment=row["segment"],
+                locale=row["locale"],
+                contact=row["contact"],
+                step=wave.step,
+                expires_at=expires_at,
+            )
+            for index, row in enumerate(part, start=rendered)
+        ]
+        for group in renderer.render_groups(views):
+            rendered += len(group.recipients)
+    return rendered
+
+
+def _summary(
+    wave: WaveContext,
+    plan: StepPlan,
+    counts: Mapping[str, Any],
+    sent_now: int,
+    *,
+    rendered: int | None = None,
+) -> StepSummary:
+    return StepSummary(
+        wave=wave.wave_id,
+        step=wave.step,
+        due=plan.due,
+        waiting=plan.waiting,
+        skipped=dict(plan.skipped),
+        sent=counts.get("sent", 0),
+        in_doubt=counts.get("in_doubt", 0),
+        failed=counts.get("failed", 0),
+        pending=counts.get("pending", 0),
+        sent_now=sent_now,
+        rendered=rendered,
+    )
+
+
+def reminder_markdown(summary: ReminderSummary) -> str:
+    """The round as a Prefect artifact."""
+    data = summary.as_dict()
+    lines = [
+        f"# Reminders of `{summary.survey}` at {data['now']}",
+        "",
+        f"due {data['due']} · sent {data['sent']} · in doubt {data['in_doubt']} · "
+        f"failed {data['failed']} · waiting {data['waiting']}",
+        "",
+        "| wave | step | due | sent now | sent in all | in doubt | waiting | skipped |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for step in summary.steps:
+        skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(step.skipped.items()))
+        lines.append(
+            f"| {step.wave} | {step.step} | {step.due} | {step.sent_now} | {step.sent} | "
+            f"{step.in_doubt} | {step.waiting} | {skipped or '—'} |"
+        )
+    for wave in summary.closed:
+        rate = "n/a" if wave["response_rate"] is None else f"{wave['response_rate']} %"
+        lines += [
+            "",
+            f"wave {wave['wave']} closed: {wave['answered']} of {wave['invited']} answered "
+            f"(response rate {rate})",
+        ]
+    return "\n".join(lines) + "\n"
