@@ -54,6 +54,7 @@ from cxops.wave.stopping import (
     ChannelGaveUp,
     Stopped,
     WaveStopped,
+    noting_signals,
     stop_signal,
     stopped_line,
 )
@@ -116,7 +117,8 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
     """The flow's body; a channel that keeps failing or a signal stops it with
     `WaveStopped` (one line: what happened, how many were sent, how to resume)."""
     try:
-        return _send_wave(store, wave, resend_in_doubt_too)
+        with noting_signals():
+            return _send_wave(store, wave, resend_in_doubt_too)
     except ChannelGaveUp as exc:
         raise WaveStopped(stopped_line(store, wave, f"stopped: {exc}")) from None
     except (Stopped, TerminationSignal) as exc:
@@ -196,14 +198,15 @@ def send_reminders(
         return policy_history(store, None, survey, settings, wave_id=wave_id, now=settings.clock())
 
     try:
-        return remind_survey(
-            store,
-            survey,
-            settings,
-            None if dry_run else send_step,
-            resend_in_doubt_too=resend_in_doubt,
-            history_for=history_for,
-        )
+        with noting_signals():
+            return remind_survey(
+                store,
+                survey,
+                settings,
+                None if dry_run else send_step,
+                resend_in_doubt_too=resend_in_doubt,
+                history_for=history_for,
+            )
     except (ChannelGaveUp, Stopped, TerminationSignal) as exc:
         if not current:
             raise

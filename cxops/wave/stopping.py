@@ -11,12 +11,14 @@ many were sent, and how to resume (`stopped_line`).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from cxops.errors import CxopsError
 from cxops.store.db import Store
@@ -124,3 +126,38 @@ def stopped_line(store: Store, wave: WaveContext, what: str) -> str:
     if in_doubt:
         hint += f" (`{resume} --resend-in-doubt` also sends the ones in doubt again)"
     return f"{what}: {sent}, {', '.join(left)}; {hint}"
+
+
+@contextmanager
+def noting_signals() -> Iterator[None]:
+    """Inside a flow run: remember SIGTERM/SIGINT, then let the handler in force act.
+
+    A flow run swaps in Prefect's own SIGTERM handler, and the exception it raises may
+    reach us as another one (`ValueError: Task run is not set` when it lands while a task
+    run starts); noted here, `stop_signal` still says the wave was stopped by it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def chained(previous: Any) -> Any:
+        def handler(signum: int, frame: FrameType | None) -> Any:
+            if not _received:
+                _received.append(signal.Signals(signum).name)
+            if callable(previous):
+                return previous(signum, frame)
+            if previous == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return None
+
+        return handler
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig, old in previous.items():
+        signal.signal(sig, chained(old))
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
