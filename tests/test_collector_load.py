@@ -3,7 +3,9 @@
 - hundreds of concurrent clients answering distinct invitations: every answer that got
   a thank-you is stored, exactly once, with the score it sent;
 - many clients at once on the same invitation: one response row, never two, and it
-  holds one of the scores that were acknowledged.
+  holds one of the scores that were acknowledged;
+- the collector, a wave and follow-up runs at once on one SQLite file: no request and
+  no command fails with 'database is locked'.
 """
 
 from __future__ import annotations
