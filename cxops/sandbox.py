@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import update_wrapper, wraps
+from pathlib import PurePath
 from types import FrameType
 from typing import Any, cast
 
@@ -123,6 +124,23 @@ def template_location(frame: FrameType | None = None) -> str:
             return f"template {template.name!r} line {line}"
         frame = frame.f_back
     return ""
+
+
+def error_location(exc: BaseException) -> str:
+    """`template 'x.html.j2' line 3` where a rendering error was raised, or ''.
+
+    Jinja rewrites the traceback of an error raised in template code into frames
+    at the template's own file and line; the innermost such frame is the place.
+    """
+    found = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        # Inline texts ("<template>") have no file: their callers name the field.
+        if "__jinja_exception__" in tb.tb_frame.f_globals and not filename.startswith("<"):
+            found = f"template {PurePath(filename).name!r} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
 
 
 def _limit(reason: str) -> LimitError:

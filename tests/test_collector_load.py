@@ -3,7 +3,9 @@
 - hundreds of concurrent clients answering distinct invitations: every answer that got
   a thank-you is stored, exactly once, with the score it sent;
 - many clients at once on the same invitation: one response row, never two, and it
-  holds one of the scores that were acknowledged.
+  holds one of the scores that were acknowledged;
+- the collector, a wave and follow-up runs at once on one SQLite file: no request and
+  no command fails with 'database is locked'.
 """
 
 from __future__ import annotations
@@ -155,3 +157,107 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
     assert len(rows) == len(invitations)
     for index, invitation in enumerate(invitations):
         assert rows[invitation.send_id]["score"] == posts[index][1]
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(900)
+def test_collector_wave_and_followups_at_once_on_one_sqlite_file(project, prefect_env):
+    """Invariant: while the collector takes answers (and /healthz writes) under load, a
+    `cxops run` sends a wave in small batches and `cxops followups` runs again and again,
+    all on one SQLite file, no request fails and no command fails ('database is locked'
+    nowhere): every answer is stored with its score, every invitation sent once, and the
+    follow-ups made exactly the tasks the rules ask for."""
+    import threading
+    import time
+
+    from cxops.store.models import Send, Task
+    from cxops.testing.project import run_cxops
+
+    settings = project.settings()
+    store = open_store(settings.store_url)
+    key = settings.signing_key()
+    sent_at = settings.clock() - timedelta(hours=1)
+    people = 240
+    invitations = [
+        invite(
+            store,
+            key,
+            survey_id="nps-quarterly",
+            contact_key=f"a{index}",
+            email=f"a{index}@answers.example",
+            sent_at=sent_at,
+            wave_id="answers",
+            segment=("enterprise", "smb")[index % 2],
+            contact={"name": f"A {index}", "company": "Acme", "csm_email": "csm@acme.example"},
+        )
+        for index in range(people)
+    ]
+
+    def score(index: int, round_no: int) -> int:
+        # Each round changes every answer, so each follow-up run has tasks to make,
+        # withdraw or reopen: its transactions read, then write.
+        return (index + 3 * round_no) % 11
+
+    env = {**prefect_env, "CXOPS_BATCH_SIZE": "20"}
+    commands: list[tuple[str, int, str]] = []
+    stop = threading.Event()
+
+    def command(args: list[str]) -> None:
+        result = run_cxops(args, cwd=project.root, env=env, expect_pass=None, timeout=600)
+        commands.append((" ".join(args), result.exit_code, result.stderr))
+
+    def followups_until_stopped() -> None:
+        while not stop.is_set():
+            command(["followups"])
+
+    wave = threading.Thread(target=command, args=(["run", "nps-quarterly"],))
+    followups = [threading.Thread(target=followups_until_stopped) for _ in range(2)]
+    statuses: list[int] = []
+    try:
+        with serving(create_app(settings, store=store)) as base:
+            for thread in [wave, *followups]:
+                thread.start()
+            rounds = 0
+            # Answer (and change every answer) until the wave is done, at least 3 times.
+            while rounds < 3 or wave.is_alive():
+                for start in range(0, people, 40):
+                    posts = [
+                        (invitations[i].answer_path, score(i, rounds))
+                        for i in range(start, min(start + 40, people))
+                    ]
+                    statuses += asyncio.run(_post_all(base, posts))
+                    statuses.append(httpx.get(f"{base}/healthz", timeout=60).status_code)
+                    time.sleep(0.2)
+                rounds += 1
+            stop.set()
+            for thread in followups:
+                thread.join(timeout=600)
+            wave.join(timeout=600)
+        command(["followups"])  # the answers of the last pass, after every writer stopped
+        with store.session() as session:
+            answers = dict(session.execute(select(Response.send_id, Response.answers)).all())
+            tasks = session.execute(select(Task.contact_key, Task.rule_id, Task.status)).all()
+            wave_statuses = session.execute(
+                select(Send.status, func.count())
+                .where(Send.wave_id != "answers")
+                .group_by(Send.status)
+            ).all()
+    finally:
+        stop.set()
+        store.dispose()
+    failed = [(args, code, err[-500:]) for args, code, err in commands if code != 0]
+    assert failed == [], failed
+    assert not any("locked" in err for _, _, err in commands)
+    assert len(commands) >= 4, "the follow-ups ran while the others wrote"
+    assert set(statuses) == {200}, sorted(set(statuses))
+    last = [score(i, rounds - 1) for i in range(people)]
+    assert {send: row["score"] for send, row in answers.items()} == {
+        inv.send_id: last[i] for i, inv in enumerate(invitations)
+    }
+    assert dict(wave_statuses) == {"sent": 300}
+    pairs = [(contact, rule) for contact, rule, _ in tasks]
+    assert len(pairs) == len(set(pairs)), "one task per answer and rule, never two"
+    expected = {f"a{i}" for i, s in enumerate(last) if s <= 6 or (s >= 9 and i % 2 == 0)}
+    assert {contact for contact, _, status in tasks if status == "open"} == expected
+    assert len(tasks) > len(expected), "answers changed under the follow-ups (tasks withdrawn)"

@@ -1,8 +1,8 @@
 """Invariants of `cxops forget` and `cxops export person`, on SQLite and PostgreSQL:
 
 - after `forget`, the address (in any case) and the person's name appear in no row of
-  any table, in no outbox file, and (SQLite) nowhere in the database file's bytes —
-  free pages included;
+  any table, in no outbox file, and nowhere in the database's bytes — free pages of the
+  SQLite file, PostgreSQL's table, index and TOAST files after a checkpoint;
 - answers stay for the aggregates (scores kept, free text gone), other people's rows
   are untouched;
 - the erasure is recorded under a keyed hash, never the address; a second `forget`
@@ -17,10 +17,10 @@ import mailbox
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from cxops.store.db import open_store
-from cxops.store.models import Notification, Suppression, Task, WebhookEvent
+from cxops.store.models import Interview, Notification, Send, Suppression, Task, WebhookEvent
 from cxops.testing.followup import add_response, at, write_survey
 
 PERSON = "c1@customer.example"
@@ -66,6 +66,24 @@ def _seed(project, store_url: str) -> None:
                 )
             )
             session.add(WebhookEvent(event_id="e1", event="open", email=PERSON, received_at=WHEN))
+            send_id = session.scalar(select(Send.send_id).where(Send.email == PERSON))
+            session.add(
+                Interview(
+                    send_id=send_id,
+                    survey_id="nps-test",
+                    wave_id="2026-11",
+                    contact_key="c1",
+                    email=PERSON,
+                    status="booked",
+                    answered_at=WHEN,
+                    booking_uri=f"https://calendly.example/invitees/{PERSON}",
+                    updated_at=WHEN,
+                    incentive="voucher",
+                    incentive_amount=50.0,
+                    incentive_currency="EUR",
+                    incentive_status="owed",
+                )
+            )
             session.add(
                 Notification(
                     key=f"digest:{PERSON}:2026-11-23",
@@ -96,7 +114,7 @@ def _everything(store_url: str) -> str:
     try:
         with store.engine.connect() as connection:
             tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
-            tables += ["notifications", "erasures", "waves"]
+            tables += ["notifications", "erasures", "waves", "interviews"]
             rows = [
                 repr(tuple(row))
                 for table in tables
@@ -105,6 +123,31 @@ def _everything(store_url: str) -> str:
     finally:
         store.dispose()
     return "\n".join(rows).lower()
+
+
+def _postgresql_relation_files(store_url: str) -> bytes:
+    """The bytes of every table, index and TOAST file of the store, as on disk after a
+    checkpoint (read by the server: `pg_read_binary_file` needs a superuser, which the
+    test server's user is). Write-ahead log segments are not included (see tests/README)."""
+    store = open_store(store_url)
+    try:
+        with store.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("CHECKPOINT")
+            paths = connection.execute(
+                text(
+                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 'i', 't')"
+                    " AND pg_relation_filepath(c.oid) IS NOT NULL"
+                )
+            ).scalars()
+            return b"".join(
+                connection.execute(text("SELECT pg_read_binary_file(:p)"), {"p": path}).scalar()
+                for path in paths
+            )
+    finally:
+        store.dispose()
 
 
 def test_forget_erases_everywhere_and_keeps_the_aggregates(project, store_url):
@@ -117,10 +160,12 @@ def test_forget_erases_everywhere_and_keeps_the_aggregates(project, store_url):
     assert [t["title"] for t in before["tasks"]] == [f"Call {NAME} about their score of 3"]
     assert len(before["suppressions"]) == len(before["webhook_events"]) == 1
     assert len(before["notifications"]) == len(before["outbox_messages"]) == 1
+    assert [i["incentive_status"] for i in before["interviews"]] == ["owed"]
     assert before["erasures"] == []
 
     result = project.run(["forget", PERSON.title(), "--json"], env=env).json
     assert result["erased"]["sends"] == 1 and result["erased"]["outbox_messages"] == 1
+    assert result["erased"]["interviews"] == 1
     assert not result["already_erased"]
 
     stored = _everything(store_url)
@@ -136,7 +181,9 @@ def test_forget_erases_everywhere_and_keeps_the_aggregates(project, store_url):
     if store_url.startswith("sqlite"):
         database = Path(store_url.removeprefix("sqlite:///"))
         raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-        assert PERSON.encode() not in raw.lower() and NAME.encode() not in raw
+    else:
+        raw = _postgresql_relation_files(store_url)
+    assert PERSON.encode() not in raw.lower() and NAME.encode() not in raw
 
     after = project.run(["export", "person", PERSON], env=env).json
     assert after["sends"] == after["responses"] == after["tasks"] == []

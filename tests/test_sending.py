@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cxops.channels import make_channel
 from cxops.channels.base import BatchContext, Delivery
+from cxops.errors import TemplateError
 from cxops.messages.render import InvitationRenderer
 from cxops.messages.types import MessageGroup
 from cxops.spec import find_survey
@@ -208,31 +209,36 @@ def test_interviews_invite_a_batch_per_wave_until_the_goal(project, store):
     assert second.sampled == 0 and "goal reached" in second.notes[-1]
 
 
-def test_a_contact_that_cannot_be_rendered_fails_alone(project, store):
+def test_a_contact_that_cannot_be_rendered_stops_the_wave_and_sends_nothing_of_its_batch(
+    project, store
+):
     settings = project.settings(batch_size=1000)
     survey = _survey(project)
     planned = prepare_wave(store, WaveContext.begin(survey, settings))
-    # a template that breaks only for one contact's data
+    # a template that breaks only for one contact's data, on its line 2
     project.write(
         {
             "templates/nps_invite.txt.j2": (
+                "Hello {{ contact.name }} {{ links.answer }}\n"
                 "{% if contact.id == 'c-00002' %}{{ contact.nothing.deeper }}{% endif %}"
-                "Hello {{ contact.name }} {{ links.answer }}"
             )
         }
     )
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
-    result = send_one_batch(
-        store,
-        WaveContext.begin(survey, settings, planned.wave),
-        make_channel(settings),
-        renderer,
-        "h:1:z",
-    )
-    assert (result.sent, result.failed) == (299, 1)
-    summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
-    (reason,) = summary.failed_reasons
-    assert "cannot render" in reason and summary.failed_reasons[reason]["examples"] == ["c-00002"]
+    with pytest.raises(TemplateError) as caught:
+        send_one_batch(
+            store,
+            WaveContext.begin(survey, settings, planned.wave),
+            make_channel(settings),
+            renderer,
+            "h:1:z",
+        )
+    message = str(caught.value)
+    assert "contact 'c-00002'" in message and "nps_invite.txt.j2' line 2" in message, message
+    assert "\n" not in message
+    counts = ledger.wave_counts(store, survey.id, planned.wave)
+    assert (counts["pending"], counts["sent"], counts["failed"]) == (300, 0, 0)
+    assert not _outbox_messages(project.root / "outbox")
 
 
 def test_the_long_lived_heap_is_frozen_only_while_a_wave_runs() -> None:

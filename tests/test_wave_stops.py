@@ -191,3 +191,59 @@ def test_plan_shows_suppressed_people_as_excluded_with_their_reason(project):
     assert after["excluded"].get("unsubscribed") == 1
     assert victim["key"] not in {entry["key"] for entry in after["invitees"]}
     assert "unsubscribed" in project.run(["plan", "nps-quarterly"]).stdout
+
+
+@pytest.mark.timeout(900)
+def test_a_template_failing_for_some_contacts_stops_the_wave_and_a_fixed_rerun_sends_each_once(
+    project, prefect_env
+):
+    """Invariant: a template that cannot render for a contact stops the wave with one line
+    naming the template's file and line and the contact; nothing of that contact's batch
+    is sent or marked sent; the run after the fix sends every sampled person exactly once."""
+    db_url = f"sqlite:///{project.root / 'cxops.db'}"
+    env = {**prefect_env, "CXOPS_BATCH_SIZE": "50"}
+    template = project.root / "templates" / "nps_invite.txt.j2"
+    fixed = template.read_text(encoding="utf-8")
+    block = "{% block content %}\n"
+    assert block in fixed
+    broken = "{% if contact.id.endswith('7') %}{{ contact.nothing.deeper }}{% endif %}\n"
+    template.write_text(fixed.replace(block, block + broken), encoding="utf-8")
+    broken_line = fixed[: fixed.index(block)].count("\n") + 2
+    result = project.run(["run", "nps-quarterly"], env=env, expect_pass=False, timeout=600)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert f"template 'nps_invite.txt.j2' line {broken_line}" in line, line
+    assert "cannot render the invitation for contact 'c-" in line, line
+    assert f"`cxops run nps-quarterly --wave {WAVE}` to resume" in line, line
+    assert "Traceback" not in result.output
+    key = line.split("for contact '", 1)[1].split("'", 1)[0]
+    assert key.endswith("7")
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            (batch,) = conn.execute(select(Send.batch).where(Send.contact_key == key)).one()
+            in_batch = conn.execute(
+                select(Send.status, func.count()).where(Send.batch == batch).group_by(Send.status)
+            ).all()
+            sent_keys = set(
+                conn.execute(select(Send.contact_key).where(Send.status == "sent")).scalars()
+            )
+    finally:
+        engine.dispose()
+    assert set(dict(in_batch)) == {"pending"}, f"batch {batch} of {key}: {in_batch}"
+    assert key not in sent_keys
+    counts = _counts(db_url)
+    assert set(counts) <= {"pending", "sent"} and counts["pending"] > 0, counts
+    first = _outbox(project.root / "outbox")
+    assert len(first) == counts["sent"], "every message sent is in the ledger as sent"
+
+    template.write_text(fixed, encoding="utf-8")
+    again = project.run(["run", "nps-quarterly", "--json"], env=env, timeout=600).json
+    assert again["sent"] == 300 and again["failed"] == 0 and again["in_doubt"] == 0
+    messages = _outbox(project.root / "outbox")
+    assert len(messages) == 300
+    assert len({m["X-Cxops-Send-Id"] for m in messages}) == 300
+    assert len({m["To"] for m in messages}) == 300, "nobody invited twice"
+    assert _counts(db_url) == Counter({"sent": 300})

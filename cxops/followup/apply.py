@@ -22,6 +22,7 @@ from cxops.followup.rules import (
     Failed,
     Reopen,
     Reversion,
+    TaskDraft,
     Withdraw,
     decide,
     survey_rules,
@@ -101,12 +102,26 @@ def apply_rules(
                 break
             after_id = batch[-1].id
             existing = q.tasks_of_responses(session, [r.id for r in batch])
+            creates: list[tuple[ResponseFacts, TaskDraft]] = []
             for response in batch:
                 run.evaluated += 1
                 decisions = decide(
-                    survey, response, existing[response.id], evaluator=evaluator, now=now
+                    survey,
+                    response,
+                    existing[response.id],
+                    evaluator=evaluator,
+                    now=now,
+                    rules=rules,
                 )
-                _apply(session, rules, response, decisions, run, now)
+                creates += _apply(session, rules, response, decisions, run, now)
+            # One INSERT for the batch's new tasks: a savepoint and flush per task cost
+            # most of a run (benchmarks/followups.py).
+            made = q.insert_tasks(session, creates, now)
+            for response, draft in creates:
+                task_id = made.get((response.id, draft.rule_id))
+                if task_id is not None:
+                    run.counts(draft.rule_id).created += 1
+                    _queue_webhook(session, rules[draft.rule_id][0], task_id, now)
     # Everything updated before now has been looked at (a later clock in the store wins).
     with store.session(write=True) as session:
         n.write_cursor(session, survey.id, max(mark, now) if mark else now, now)
@@ -120,13 +135,12 @@ def _apply(
     decisions: Sequence[Decision],
     run: SurveyRun,
     now: datetime,
-) -> None:
+) -> list[tuple[ResponseFacts, TaskDraft]]:
+    """Apply all but the creations, which are returned to be inserted with the batch's."""
+    creates: list[tuple[ResponseFacts, TaskDraft]] = []
     for decision in decisions:
         if isinstance(decision, Create):
-            task = q.insert_task(session, response, decision.draft, now)
-            if task is not None:
-                run.counts(decision.draft.rule_id).created += 1
-                _queue_webhook(session, rules[decision.draft.rule_id][0], task.id, now)
+            creates.append((response, decision.draft))
         elif isinstance(decision, Reopen):
             if q.reopen_task(session, decision.task_id, decision.draft, now):
                 run.counts(decision.draft.rule_id).reopened += 1
@@ -148,6 +162,7 @@ def _apply(
                 response.id,
                 decision.message,
             )
+    return creates
 
 
 def _queue_webhook(session: Session, rule: FollowupRule, task_id: int, now: datetime) -> None:

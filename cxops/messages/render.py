@@ -34,6 +34,7 @@ from cxops.messages.shapes import Shape, analyse
 from cxops.messages.survey_texts import SurveyTexts
 from cxops.messages.types import MessageGroup, OutgoingMessage, Recipient
 from cxops.messages.values import Path, Unfreezable
+from cxops.sandbox import error_location
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 
@@ -321,7 +322,7 @@ class InvitationRenderer:
             try:
                 rendered.append(template.render(contexts[part]))
             except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
-                where = getattr(templates, part) or "invitation.subject"
+                where = error_location(exc) or getattr(templates, part) or "invitation.subject"
                 raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
         return one_line(rendered[0]), rendered[1], rendered[2]
 

@@ -14,6 +14,7 @@ from cxops.privacy.subject import Subject
 from cxops.store.db import Store
 from cxops.store.models import (
     Erasure,
+    Interview,
     Notification,
     Response,
     Send,
@@ -58,6 +59,17 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
                         or_(
                             Notification.recipient == subject.email,
                             Notification.key.contains(subject.email),
+                        )
+                    )
+                )
+            ],
+            "interviews": [
+                _row(i)
+                for i in session.scalars(
+                    select(Interview).where(
+                        or_(
+                            Interview.email == subject.email,
+                            Interview.send_id.in_(send_ids or [""]),
                         )
                     )
                 )

@@ -10,8 +10,13 @@ In the store, rows that matter for aggregates stay, with the person taken out:
   context columns are emptied; tasks assigned to them get the placeholder address;
 - `webhook_events`, `notifications`, `suppressions`: their address is removed.
 
+- `interviews`: the address becomes the placeholder, the contact key the pseudonym, the
+  booking link (the scheduler's record of them) is dropped; statuses and incentives stay.
+
 Then SQLite rewrites the file with `secure_delete` on, so no free page keeps the old
-values; PostgreSQL vacuums the tables it changed. Files: see `cxops.privacy.files`.
+values; PostgreSQL rewrites the tables it changed with `VACUUM (FULL)`: a plain VACUUM
+leaves the old values in the bytes of the index pages (and of free heap space), as
+`tests/test_privacy.py` shows by reading the relation files. Files: see `cxops.privacy.files`.
 The erasure is recorded in `erasures` under the keyed hash only; a repeat finds
 nothing left and records nothing new.
 """
@@ -32,6 +37,7 @@ from cxops.privacy.subject import Subject
 from cxops.store.db import Store
 from cxops.store.models import (
     Erasure,
+    Interview,
     Notification,
     Response,
     Send,
@@ -42,7 +48,15 @@ from cxops.store.models import (
 
 ERASED_TITLE = "(erased on request)"
 #: The tables that hold personal data (vacuumed on PostgreSQL after an erasure).
-PERSONAL_TABLES = ("sends", "responses", "tasks", "webhook_events", "notifications", "suppressions")
+PERSONAL_TABLES = (
+    "sends",
+    "responses",
+    "tasks",
+    "webhook_events",
+    "notifications",
+    "suppressions",
+    "interviews",
+)
 
 
 @dataclass(slots=True)
@@ -92,7 +106,7 @@ def forget_person(
     if report.changed or not report.already_erased:
         with store.session(write=True) as session:
             session.add(Erasure(subject=subject.digest, erased_at=now, counts=report.counts))
-    _rewrite_storage(store)
+    _rewrite_storage(store, [table for table in PERSONAL_TABLES if report.counts.get(table)])
     return report
 
 
@@ -132,6 +146,14 @@ def _erase_rows(
     counts["notifications"] = _erase_notifications(session, email, placeholder)
     counts["suppressions"] = _rowcount(
         session.execute(delete(Suppression).where(Suppression.email == email))
+    )
+    counts["interviews"] = _rowcount(
+        session.execute(
+            update(Interview)
+            .where(or_(Interview.email == email, Interview.send_id.in_(send_ids or [""])))
+            .where(Interview.email != placeholder)
+            .values(email=placeholder, contact_key=pseudonym, booking_uri=None)
+        )
     )
     return counts
 
@@ -194,8 +216,9 @@ def _erase_notifications(session: Session, email: str, placeholder: str) -> int:
     return changed
 
 
-def _rewrite_storage(store: Store) -> None:
-    """Leave no copy of the old values in free pages (SQLite) or dead tuples (PostgreSQL)."""
+def _rewrite_storage(store: Store, changed: list[str]) -> None:
+    """Leave no copy of the old values in free pages (SQLite) or in dead tuples and
+    index pages of the `changed` tables (PostgreSQL; each is locked while rewritten)."""
     if store.dialect == "sqlite":
         raw = store.engine.raw_connection()
         try:
@@ -212,8 +235,8 @@ def _rewrite_storage(store: Store) -> None:
     elif store.dialect == "postgresql":
         with store.engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            for table in PERSONAL_TABLES:
-                connection.exec_driver_sql(f"VACUUM {table}")
+            for table in changed:
+                connection.exec_driver_sql(f"VACUUM (FULL) {table}")
 
 
 def _rowcount(result: Any) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cxops.errors import CxopsError, NotFoundError
@@ -127,36 +127,48 @@ def open_tasks_of_removed_rules(
 # -- writing tasks ----------------------------------------------------------------------
 
 
-def insert_task(
-    session: Session, response: ResponseFacts, draft: TaskFields, now: datetime
-) -> Task | None:
-    """The new task, or None when another run made it first (one per response and rule)."""
-    task = Task(
-        response_id=response.id,
-        survey_id=response.survey_id,
-        wave_id=response.wave_id,
-        contact_key=response.contact_key,
-        segment=response.segment,
-        rule_id=draft.rule_id,
-        rule_version=draft.rule_version,
-        title=draft.title,
-        assignee=draft.assignee,
-        priority=draft.priority,
-        status="open",
-        context=draft.context,
-        created_at=now,
-        due_at=draft.due_at,
-        escalation_step=0,
-        steps=list(draft.steps),
-        steps_done=[],
+def insert_tasks(
+    session: Session, new: Sequence[tuple[ResponseFacts, TaskFields]], now: datetime
+) -> dict[tuple[int, str], int]:
+    """The new tasks in one statement; (response id, rule id) -> id of each one made.
+
+    One that another run made first is left out (`ON CONFLICT DO NOTHING` on the one
+    task per response and rule): not counted, no webhook queued for it.
+    """
+    if not new:
+        return {}
+    rows = [
+        {
+            "response_id": response.id,
+            "survey_id": response.survey_id,
+            "wave_id": response.wave_id,
+            "contact_key": response.contact_key,
+            "segment": response.segment,
+            "rule_id": draft.rule_id,
+            "rule_version": draft.rule_version,
+            "title": draft.title,
+            "assignee": draft.assignee,
+            "priority": draft.priority,
+            "status": "open",
+            "context": draft.context,
+            "created_at": now,
+            "due_at": draft.due_at,
+            "escalation_step": 0,
+            "assignment": 0,
+            "snoozed_seconds": 0,
+            "steps": list(draft.steps),
+            "steps_done": [],
+        }
+        for response, draft in new
+    ]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Task.__table__)
+        .on_conflict_do_nothing(index_elements=["response_id", "rule_id"])
+        .returning(Task.__table__.c.id, Task.__table__.c.response_id, Task.__table__.c.rule_id)
     )
-    try:
-        with session.begin_nested():
-            session.add(task)
-            session.flush()
-    except IntegrityError:
-        return None
-    return task
+    made = session.connection().execute(statement, rows)
+    return {(response_id, rule_id): task_id for task_id, response_id, rule_id in made}
 
 
 def reopen_task(session: Session, task_id: int, draft: TaskFields, now: datetime) -> bool:

@@ -26,7 +26,7 @@ from cxops.spec.report import report_columns
 
 #: Columns always kept: the locale a reminder is rendered in, the recipient's display
 #: name, and the names a digest shows a customer by. A template edited between planning
-#: and sending that reads a column nobody read before gets a "cannot render" failure.
+#: and sending that reads a column nobody read before stops the wave ("cannot render").
 ALWAYS_KEPT = frozenset({"locale", "name", "full_name", "requester_name", "contact_name"})
 _PARSER = jinja2.Environment()
 

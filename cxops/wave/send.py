@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cxops.channels.base import BatchContext, Channel, Delivery
-from cxops.errors import CxopsError
+from cxops.errors import CxopsError, TemplateError
 from cxops.messages.render import InvitationRenderer, RenderableSend
-from cxops.messages.types import MessageGroup
 from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
 from cxops.store.ledger import failed_reasons, has_pending, wave_counts
@@ -108,13 +107,11 @@ def send_one_batch(
 
     try:
         groups = renderer.render_groups(rows)
-        unrenderable: list[Delivery] = []
-    except CxopsError:
-        groups, unrenderable = _render_one_by_one(renderer, rows)
-        if not groups:
-            # Nothing renders (a broken template): release the batch for a later, fixed run.
-            release()
-            raise
+    except CxopsError as exc:
+        # A template that breaks for anyone stops the wave before this batch sends: the
+        # rows go back to pending, and the run after the fix sends each of them once.
+        release()
+        raise _cannot_render(renderer, rows, exc, wave) from None
     except BaseException:
         release()
         raise
@@ -125,7 +122,7 @@ def send_one_batch(
     def record(deliveries: Sequence[Delivery]) -> None:
         mark_results(store, claim_id, deliveries, settings.clock(), channel=channel.name)
 
-    for delivery in send_and_record(channel, groups, context, record, decided=unrenderable):
+    for delivery in send_and_record(channel, groups, context, record):
         if delivery.status == "sent":
             result.sent += 1
         elif delivery.status == "failed":
@@ -139,18 +136,26 @@ def send_one_batch(
     return result
 
 
-def _render_one_by_one(
-    renderer: InvitationRenderer, sends: Sequence[RenderableSend]
-) -> tuple[list[MessageGroup], list[Delivery]]:
-    """Render each recipient alone: the ones that fail are failed with the reason."""
-    groups: list[MessageGroup] = []
-    failures: list[Delivery] = []
+def _cannot_render(
+    renderer: InvitationRenderer,
+    sends: Sequence[RenderableSend],
+    error: CxopsError,
+    wave: WaveContext,
+) -> TemplateError:
+    """The one line for a batch that does not render: the first contact whose message
+    fails alone, the template's reason (its file and line), and how to resume."""
+    resume = (
+        "nothing of its batch was sent; fix the template, then "
+        f"`cxops run {wave.survey_id} --wave {wave.wave_id}` to resume"
+    )
     for send in sends:
         try:
-            groups.append(renderer.render_alone(send))
+            renderer.render_alone(send)
         except CxopsError as exc:
-            failures.append(Delivery(send.send_id, "failed", error=f"cannot render: {exc}"))
-    return groups, failures
+            return TemplateError(
+                f"cannot render the invitation for contact {send.contact_key!r}: {exc} ({resume})"
+            )
+    return TemplateError(f"cannot render the invitations of a batch: {error} ({resume})")
 
 
 def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
