@@ -1,5 +1,6 @@
 """The task page: `GET /t/{token}` shows the task, the customer and their answer;
-`POST /t/{token}` closes it with an outcome and a note (or adds a note, keeping it open).
+`POST /t/{token}` closes it with an outcome and a note (or adds a note, keeping it open),
+reassigns it (the new assignee told by one email, this link dead for closing) or snoozes it.
 
 The token is a signed, expiring `task` token carrying the task's key (no database id).
 Tampered: 404; expired: 410; either way nothing changes. A bare GET never changes a task.
@@ -9,17 +10,24 @@ store, cached surveys); an app without one provides `app.state.settings` and `ap
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from cxops.collect.i18n import strings
+from cxops.audience.contacts import normalize_email
+from cxops.channels import make_channel
+from cxops.collect.i18n import message, page_locale, strings
 from cxops.collect.routes import wants_json
+from cxops.collect.task_strings import task_strings
 from cxops.errors import CxopsError, TokenError
 from cxops.followup.digest import format_local, task_item
 from cxops.followup.history import customer_history
+from cxops.followup.tasks import Assigned, assign_task, parse_until, snooze_task
 from cxops.followup.templates import read_static, render
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings
@@ -36,10 +44,7 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
 }
-_SAVED = {
-    "closed": "The task is closed. Thank you!",
-    "note": "Your note is saved; the task stays open.",
-}
+_ACTIONS = ("close", "note", "reassign", "snooze")
 
 
 def _settings(request: Request) -> Settings:
@@ -63,56 +68,78 @@ def _survey(request: Request, survey_id: str) -> Survey | None:
     return project_surveys(settings.surveys_path, settings.project_dir).surveys.get(survey_id)
 
 
-def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+def _lang(request: Request, chosen: str | None = None) -> str:
+    """`chosen` (the form's), else `?lang=`, else the browser's first language, else `en`."""
+    asked = chosen or request.query_params.get("lang") or request.headers.get("accept-language")
+    return page_locale((asked or "").split(",")[0].split(";")[0].strip() or None)
+
+
+def _page(request: Request, lang: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     values = {
         "outcomes": q.OUTCOMES,
         "max_note": MAX_NOTE,
         "message": None,
         "error": None,
+        "actions": True,
+        "entered": {"assignee": "", "until": ""},
         # The page's own URL, relative (/t/TOKEN), never `action=""`.
         "action": request.url.path.rsplit("/", 1)[-1],
+        "s": task_strings(lang),
+        "lang_param": lang,
         **context,
     }
     pages = getattr(request.app.state, "pages", None)
     if pages is not None:
         # Inside the collector: its layout, strings and the stylesheet its CSP allows.
-        html = pages.render("pages/task.html.j2", "en", **values)
+        html = pages.render("pages/task.html.j2", lang, **values)
     else:
         settings = _settings(request)
         css = read_static(settings.project_dir, "pages/collector.css").strip()
-        values.update(lang="en", t=strings("en"), page_css=Markup(css))
+        values.update(lang=lang, t=strings(lang), page_css=Markup(css))
         html = render(settings.project_dir, "pages/task.html.j2", values)
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-def _problem(request: Request, status: int, title: str) -> Response:
+def _problem(request: Request, lang: str, status: int, kind: str) -> Response:
+    title = message(lang, f"{kind}_title")
     if wants_json(request):
         return JSONResponse({"error": title}, status_code=status, headers=_HEADERS)
-    body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>Nothing was changed.</p>"
+    body = (
+        f'<!doctype html><html lang="{lang}"><title>{title}</title>'
+        f"<h1>{title}</h1><p>{message(lang, f'{kind}_body')}</p>"
+    )
     return HTMLResponse(body, status_code=status, headers=_HEADERS)
 
 
-def _lookup(request: Request, token: str) -> q.TaskView | Response:
+def _lookup(request: Request, token: str, lang: str) -> q.TaskView | Response:
     settings = _settings(request)
     try:
         key = read_token(settings.signing_key(), "task", token, settings.clock())
     except TokenError as exc:
         if exc.expired:
-            return _problem(request, 410, "This link has expired")
-        return _problem(request, 404, "Page not found")
+            return _problem(request, lang, 410, "expired")
+        return _problem(request, lang, 404, "not_found")
     with _store(request).session() as session:
         view = q.find_task_by_key(session, key)
     if view is None:
-        return _problem(request, 404, "Page not found")
+        return _problem(request, lang, 404, "not_found")
     return view
+
+
+def _timezone(request: Request, view: q.TaskView) -> str:
+    survey = _survey(request, view.task.survey_id)
+    return survey.timezone if survey else "UTC"
 
 
 def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
     settings = _settings(request)
     survey = _survey(request, view.task.survey_id)
-    item = task_item(view, survey, settings.clock(), str(request.url))
+    now = settings.clock()
+    item = task_item(view, survey, now, str(request.url))
     timezone = survey.timezone if survey else "UTC"
     surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False).surveys
+    snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
+    tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
     return {
         "item": item,
         "answered": format_local(view.answered_at, timezone),
@@ -123,6 +150,9 @@ def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
             (index, text, index in (view.task.steps_done or []))
             for index, text in enumerate(view.task.steps or [])
         ],
+        "timezone": timezone,
+        "snoozed_until": format_local(snoozed, timezone) if snoozed else None,
+        "earliest_snooze": tomorrow.isoformat(),
     }
 
 
@@ -134,17 +164,35 @@ def _json(view: q.TaskView) -> dict[str, Any]:
         "note": task.note,
         "title": task.title,
         "due": task.due_at.isoformat(),
+        "assignee": task.assignee,
+        "snoozed_until": task.snoozed_until.isoformat() if task.snoozed_until else None,
     }
 
 
 @router.get("/t/{token}", response_model=None)
 def task_page(request: Request, token: str, saved: str | None = None) -> Response:
-    found = _lookup(request, token)
+    lang = _lang(request)
+    found = _lookup(request, token, lang)
     if isinstance(found, Response):
         return found
     if wants_json(request):
         return JSONResponse(_json(found), headers=_HEADERS)
-    return _page(request, {**_context(request, found), "message": _SAVED.get(saved or "")})
+    context = _context(request, found)
+    s = task_strings(lang)
+    notice = {
+        "closed": s["saved_closed"],
+        "note": s["saved_note"],
+        "snoozed": s["saved_snoozed"].format(until=context["snoozed_until"]),
+    }
+    return _page(request, lang, {**context, "message": notice.get(saved or "")})
+
+
+class _Refused(Exception):
+    """A form value the page refuses before anything changes: its message and status."""
+
+    def __init__(self, text: str, status: int = 422):
+        super().__init__(text)
+        self.text, self.status = text, status
 
 
 @router.post("/t/{token}", response_model=None)
@@ -155,51 +203,141 @@ def task_action(
     outcome: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form()] = None,
     step: Annotated[list[int] | None, Form()] = None,
+    assignee: Annotated[str | None, Form()] = None,
+    until: Annotated[str | None, Form()] = None,
+    lang: Annotated[str | None, Form()] = None,
 ) -> Response:
-    found = _lookup(request, token)
-    ticked = step or []
+    lang = _lang(request, lang)
+    s = task_strings(lang)
+    found = _lookup(request, token, lang)
     if isinstance(found, Response):
         return found
-    settings = _settings(request)
-    error: str | None = None
-    status = 200
     note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        error, status = f"The note is longer than {MAX_NOTE} characters.", 422
-    elif action == "note" and not note:
-        error, status = "Write a note first.", 422
-    elif action == "close" and outcome not in q.OUTCOMES:
-        error, status = f"Choose an outcome: {', '.join(q.OUTCOMES)}.", 422
-    elif action not in ("close", "note"):
-        error, status = "Unknown action.", 422
-    else:
-        try:
-            with _store(request).session(write=True) as session:
-                if action == "close":
-                    q.close_task(
-                        session, found.task.id, outcome or "", note, settings.clock(), ticked
-                    )
-                else:
-                    q.add_note(session, found.task.id, note, settings.clock(), ticked)
-        except q.StepsOpenError as exc:
-            error, status = str(exc), 422
-            with _store(request).session(write=True) as session:
-                q.save_steps(session, found.task.id, ticked)
-        except q.TaskClosedError:
-            error, status = f"This task is already {found.task.status}; nothing was changed.", 409
-        except CxopsError as exc:
-            error, status = str(exc), 422
-    if error is None:
+    # What the person typed comes back with a refusal, so they correct it instead of retyping.
+    entered = {"assignee": (assignee or "").strip(), "until": (until or "").strip()}
+    try:
+        if action not in _ACTIONS:
+            raise _Refused(s["unknown_action"])
+        if len(note) > MAX_NOTE:
+            raise _Refused(s["too_long"].format(max=MAX_NOTE))
+        if action == "reassign":
+            return _reassign(request, lang, found, entered["assignee"], note)
+        if action == "snooze":
+            _snooze(request, lang, found, entered["until"], note)
+        else:
+            _close_or_note(request, lang, found, action, outcome, note, step or [])
+    except _Refused as refused:
+        return _refused(request, lang, found, entered, refused.text, refused.status)
+    except q.StepsOpenError:
         with _store(request).session() as session:
-            found = q.get_task(session, found.task.id)
-        if wants_json(request):
-            return JSONResponse(_json(found), headers=_HEADERS)
-        saved = "closed" if action == "close" else "note"
-        return RedirectResponse(
-            f"{request.url.path}?saved={saved}", status_code=303, headers=_HEADERS
+            missing = q.open_steps(q.get_task(session, found.task.id).task)
+        return _refused(
+            request, lang, found, entered, s["steps_open"].format(steps="; ".join(missing)), 422
         )
+    except q.TaskMovedError:
+        return _refused(request, lang, found, entered, s["moved"], 409)
+    except q.TaskClosedError:
+        with _store(request).session() as session:
+            status = q.get_task(session, found.task.id).task.status
+        return _refused(request, lang, found, entered, s["already"].format(status=s[status]), 409)
+    except CxopsError as exc:
+        return _refused(request, lang, found, entered, str(exc), 422)
+    if wants_json(request):
+        with _store(request).session() as session:
+            return JSONResponse(_json(q.get_task(session, found.task.id)), headers=_HEADERS)
+    saved = {"close": "closed", "snooze": "snoozed"}.get(action, action)
+    return RedirectResponse(
+        f"{request.url.path}?{urlencode({'saved': saved, 'lang': lang})}",
+        status_code=303,
+        headers=_HEADERS,
+    )
+
+
+def _close_or_note(
+    request: Request,
+    lang: str,
+    view: q.TaskView,
+    action: str,
+    outcome: str | None,
+    note: str,
+    ticked: list[int],
+) -> None:
+    s = task_strings(lang)
+    if action == "note" and not note:
+        raise _Refused(s["note_first"])
+    if action == "close" and outcome not in q.OUTCOMES:
+        raise _Refused(s["choose"].format(outcomes=", ".join(s[o] for o in q.OUTCOMES)))
+    now = _settings(request).clock()
+    try:
+        with _store(request).session(write=True) as session:
+            if action == "close":
+                q.close_task(session, view.task.id, outcome or "", note, now, ticked)
+            else:
+                q.add_note(session, view.task.id, note, now, ticked)
+    except q.StepsOpenError:
+        with _store(request).session(write=True) as session:
+            q.save_steps(session, view.task.id, ticked)
+        raise
+
+
+def _snooze(request: Request, lang: str, view: q.TaskView, until: str, note: str) -> None:
+    """Snooze through the CLI's service (`parse_until`: a day's start in the survey's zone)."""
+    s = task_strings(lang)
+    settings = _settings(request)
+    timezone = _timezone(request, view)
+    now = settings.clock()
+    try:
+        moment = parse_until(until, timezone)
+    except CxopsError:
+        raise _Refused(s["bad_date"]) from None
+    if moment <= now:
+        raise _Refused(s["past_date"].format(today=format_local(now, timezone)[:10]))
+    snooze_task(settings, _store(request), view.task.id, until, note, now)
+
+
+def _reassign(request: Request, lang: str, view: q.TaskView, email: str, note: str) -> Response:
+    """Reassign through the CLI's service: one email to the new assignee, claimed first.
+
+    The reply is the page itself, not a redirect: this link no longer names the task.
+    """
+    s = task_strings(lang)
+    if normalize_email(email) is None:
+        raise _Refused(s["bad_email"].format(value=email))
+    settings = _settings(request)
+    channel = make_channel(settings)
+    try:
+        result: Assigned = assign_task(
+            settings,
+            _store(request),
+            channel,
+            view.task.id,
+            email,
+            note,
+            settings.clock(),
+            expected=view.task.assignment,
+        )
+    finally:
+        channel.close()
+    if wants_json(request):
+        return JSONResponse({"status": "open", **result.as_dict()}, headers=_HEADERS)
+    told = s.get(f"told_{result.told}") or s["told_other"].format(status=result.told)
+    text = " ".join((s["reassigned"].format(assignee=result.assignee), told, s["link_dead"]))
+    with _store(request).session() as session:
+        moved = q.get_task(session, view.task.id)
+    return _page(request, lang, {**_context(request, moved), "message": text, "actions": False})
+
+
+def _refused(
+    request: Request,
+    lang: str,
+    view: q.TaskView,
+    entered: dict[str, str],
+    error: str,
+    status: int,
+) -> Response:
     if wants_json(request):
         return JSONResponse({"error": error}, status_code=status, headers=_HEADERS)
     with _store(request).session() as session:
-        found = q.get_task(session, found.task.id)
-    return _page(request, {**_context(request, found), "error": error}, status)
+        fresh = q.get_task(session, view.task.id)
+    context = {**_context(request, fresh), "error": error, "entered": entered}
+    return _page(request, lang, context, status)

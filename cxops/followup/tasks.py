@@ -81,12 +81,15 @@ def assign_task(
     email: str,
     note: str | None,
     now: datetime,
+    *,
+    expected: int | None = None,
 ) -> Assigned:
     """Give an open task to `email` and tell them at once, in one email.
 
     The email is claimed under `assigned:<task>:<assignment>` before it is sent, so a
     retried command (or page submit) never sends it twice; run again with the same
     address, it only finishes what was not done (an email left `retry` is sent).
+    `expected` is the assignment a page showed (`q.reassign_task`'s guard).
     """
     normal = normalize_email(email)
     address = normal.lower() if normal else None  # assignees are kept lower-case
@@ -94,7 +97,7 @@ def assign_task(
         raise CxopsError(f"not an email address: {email!r}")
     with store.session(write=True) as session:
         before = q.get_task(session, task_id).task.assignee
-        task = q.reassign_task(session, task_id, address, note, now)
+        task = q.reassign_task(session, task_id, address, note, now, expected)
         key = f"assigned:{task.id}:{task.assignment}"
         previous = before if before != address else _previous_assignee(task.note, before)
         claimed = task.assignment > 0 and n.claim_notification(
