@@ -73,7 +73,7 @@ def test_the_task_page_shows_earlier_answers_and_tasks(history):
     assert "3 (detractor)" in table and "Support is &lt;i&gt;slow&lt;/i&gt; now" in table
     assert "(this answer)" in table and "Other Person" not in html
     tasks = html[html.index('id="history-tasks"') :]
-    assert "Ask Ada Lovelace for a reference – done: resolved" in tasks
+    assert "Ask Ada Lovelace for a reference – closed: resolved" in tasks
 
 
 @pytest.mark.browser

@@ -81,7 +81,7 @@ def _page(request: Request, lang: str, context: dict[str, Any], status: int = 20
         "message": None,
         "error": None,
         "actions": True,
-        "entered": {"assignee": "", "until": ""},
+        "entered": {"action": "", "note": "", "assignee": "", "until": ""},
         # The page's own URL, relative (/t/TOKEN), never `action=""`.
         "action": request.url.path.rsplit("/", 1)[-1],
         "s": task_strings(lang),
@@ -214,7 +214,12 @@ def task_action(
         return found
     note = (note or "").strip()
     # What the person typed comes back with a refusal, so they correct it instead of retyping.
-    entered = {"assignee": (assignee or "").strip(), "until": (until or "").strip()}
+    entered = {
+        "action": action,
+        "note": note,
+        "assignee": (assignee or "").strip(),
+        "until": (until or "").strip(),
+    }
     try:
         if action not in _ACTIONS:
             raise _Refused(s["unknown_action"])
