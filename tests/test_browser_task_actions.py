@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import task_link
 from cxops.followup.tasks import close_task
 from cxops.spec.lookup import project_surveys
@@ -72,7 +72,7 @@ def tab_to(page, element_id: str, limit: int = 40) -> None:
 def test_snooze_and_reassign_with_the_keyboard(empty_project, task_page, browser):
     settings, store, path, task_id = task_page
     ARTIFACTS.mkdir(exist_ok=True)
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         context = browser.new_context(locale="en-US", java_script_enabled=False)
         page = context.new_page()
         checker = browser.new_page()

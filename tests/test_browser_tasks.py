@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cxops.collect import create_app
+from cxops.followup.collector import create_collector
 from cxops.store import tasks as q
 from cxops.store.db import open_store
 from cxops.testing.followup import one_task, serving
@@ -22,7 +22,7 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
     settings, path, _view = one_task(empty_project, store, answers, "Ada Lovelace", NOW)
 
     # the real collector app, which serves the task pages with its layout and CSP
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         link = base + path
         ARTIFACTS.mkdir(exist_ok=True)
         page = browser.new_page()
@@ -72,7 +72,7 @@ def test_the_task_page_is_styled_like_the_answer_page(empty_project, tmp_path, b
 
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     settings, path, _view = one_task(empty_project, store, {"score": 2}, "Ada Lovelace", NOW)
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         context = browser.new_context(viewport={"width": 320, "height": 800})
         page = context.new_page()
         page.goto(base + path)

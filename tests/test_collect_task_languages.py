@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from cxops.collect import create_app
-from cxops.collect.my_tasks import STRINGS
-from cxops.collect.task_strings import TASK_STRINGS
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import my_tasks_link, task_link
+from cxops.followup.pages.my_tasks import STRINGS
+from cxops.followup.pages.task_strings import TASK_STRINGS
 from cxops.followup.tasks import close_task
 from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
@@ -93,7 +93,7 @@ def pages(empty_project, tmp_path):
         view = next(v for v in q.all_tasks(session) if v.task.status == "open")
     task_path = task_link(settings, view.key, at(NOW)).removeprefix(settings.public_url)
     list_path = my_tasks_link(settings, ANNA, at(NOW)).removeprefix(settings.public_url)
-    yield client_for(create_app(settings, store=store)), task_path, list_path
+    yield client_for(create_collector(settings, store=store)), task_path, list_path
     store.dispose()
 
 

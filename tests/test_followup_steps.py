@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import task_link
 from cxops.followup.measures import loop_measures, measures_markdown
 from cxops.spec.lookup import project_surveys
@@ -69,7 +69,7 @@ def test_the_task_page_is_a_checklist(store, playbook):
     with store.session() as session:
         key = q.get_task(session, first).key
     path = task_link(settings, key, at(NOW)).removeprefix(settings.public_url)
-    http = client_for(create_app(settings, store=store))
+    http = client_for(create_collector(settings, store=store))
     page = http.get(path).text
     assert re.findall(r'name="step" value="(\d)"', page) == ["0", "1", "2"]
     refused = http.post(path, data={"action": "close", "outcome": "resolved", "step": ["0"]})

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from cxops.channels.outbox import OutboxChannel
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import task_link
 from cxops.followup.tasks import assign_task
 from cxops.spec.lookup import project_surveys
@@ -40,7 +40,7 @@ def page(empty_project, store):
     with store.session() as session:
         [view] = q.all_tasks(session)
     path = task_link(settings, view.key, at(NOW)).removeprefix(settings.public_url)
-    return settings, client_for(create_app(settings, store=store)), path, view.task.id
+    return settings, client_for(create_collector(settings, store=store)), path, view.task.id
 
 
 def task_of(store, task_id):

@@ -23,10 +23,10 @@ from cxops.audience.contacts import normalize_email
 from cxops.channels import make_channel
 from cxops.collect.i18n import message, page_locale, strings
 from cxops.collect.routes import wants_json
-from cxops.collect.task_strings import task_strings
 from cxops.errors import CxopsError, TokenError
 from cxops.followup.digest import format_local, task_item
 from cxops.followup.history import customer_history
+from cxops.followup.pages.task_strings import task_strings
 from cxops.followup.tasks import Assigned, assign_task, parse_until, snooze_task
 from cxops.followup.templates import read_static, render
 from cxops.messages.tokens import read_token
