@@ -84,6 +84,9 @@ def test_a_bad_address_is_refused_on_the_page(empty_project, store, page):
         assert refused.status_code == 422, bad
         assert f"“{bad}” is not an email address; nothing was changed." in refused.text
         assert 'role="alert"' in refused.text and f'value="{bad}" required' in refused.text
+    same = http.post(path, data={"action": "reassign", "assignee": ANNA.upper()})
+    assert same.status_code == 422
+    assert f"The task is already with {ANNA}; nothing was changed." in same.text
     as_json = http.post(path, data={"action": "reassign", "assignee": "x"}, headers=JSON)
     assert as_json.status_code == 422 and "not an email address" in as_json.json()["error"]
     task = task_of(store, task_id)

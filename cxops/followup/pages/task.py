@@ -306,8 +306,11 @@ def _reassign(request: Request, lang: str, view: q.TaskView, email: str, note: s
     The reply is the page itself, not a redirect: this link no longer names the task.
     """
     s = task_strings(lang)
-    if normalize_email(email) is None:
+    address = normalize_email(email)
+    if address is None:
         raise _Refused(s["bad_email"].format(value=email))
+    if address == view.task.assignee:
+        raise _Refused(s["same_assignee"].format(value=address))
     settings = _settings(request)
     channel = make_channel(settings)
     try:
