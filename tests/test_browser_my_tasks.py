@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import my_tasks_link
 from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
@@ -47,7 +47,7 @@ def test_a_csm_works_the_list_with_the_keyboard(empty_project, tmp_path, browser
     apply_rules(settings, store, surveys["nps-test"])
     path = my_tasks_link(settings, ANNA, at(NOW)).removeprefix(settings.public_url)
     ARTIFACTS.mkdir(exist_ok=True)
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         page = browser.new_page(java_script_enabled=False)
         blocked: list[str] = []
         page.on(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.links import task_link
 from cxops.followup.tasks import close_task
 from cxops.spec.lookup import project_surveys
@@ -64,7 +64,7 @@ def history(empty_project, tmp_path):
 
 def test_the_task_page_shows_earlier_answers_and_tasks(history):
     settings, store, path = history
-    page = client_for(create_app(settings, store=store)).get(path)
+    page = client_for(create_collector(settings, store=store)).get(path)
     assert page.status_code == 200
     html = page.text
     table = html[html.index('id="history-answers"') : html.index("</table>")]
@@ -73,7 +73,7 @@ def test_the_task_page_shows_earlier_answers_and_tasks(history):
     assert "3 (detractor)" in table and "Support is &lt;i&gt;slow&lt;/i&gt; now" in table
     assert "(this answer)" in table and "Other Person" not in html
     tasks = html[html.index('id="history-tasks"') :]
-    assert "Ask Ada Lovelace for a reference – done: resolved" in tasks
+    assert "Ask Ada Lovelace for a reference – closed: resolved" in tasks
 
 
 @pytest.mark.browser
@@ -82,7 +82,7 @@ def test_the_history_in_the_browser(history, browser):
 
     settings, store, path = history
     ARTIFACTS.mkdir(exist_ok=True)
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         page = browser.new_page()
         page.goto(base + path)
         rows = page.locator("#history-answers tbody tr").all_inner_texts()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cxops.collect import create_app
+from cxops.followup.collector import create_collector
 from cxops.store import tasks as q
 from cxops.store.db import open_store
 from cxops.testing.followup import one_task, serving
@@ -22,7 +22,7 @@ def test_close_a_task_in_the_browser(empty_project, tmp_path, browser):
     settings, path, _view = one_task(empty_project, store, answers, "Ada Lovelace", NOW)
 
     # the real collector app, which serves the task pages with its layout and CSP
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         link = base + path
         ARTIFACTS.mkdir(exist_ok=True)
         page = browser.new_page()
@@ -72,12 +72,12 @@ def test_the_task_page_is_styled_like_the_answer_page(empty_project, tmp_path, b
 
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     settings, path, _view = one_task(empty_project, store, {"score": 2}, "Ada Lovelace", NOW)
-    with serving(create_app(settings, store=store)) as base:
+    with serving(create_collector(settings, store=store)) as base:
         context = browser.new_context(viewport={"width": 320, "height": 800})
         page = context.new_page()
         page.goto(base + path)
-        action = page.locator("form").get_attribute("action")
-        assert action and action == path.rsplit("/", 1)[-1]
+        actions = [form.get_attribute("action") for form in page.locator("form").all()]
+        assert actions == [path.rsplit("/", 1)[-1]] * 3  # close, reassign, snooze
         for radio in page.locator("input[type=radio]").all():
             box = radio.bounding_box()
             assert box["width"] >= 24 and box["height"] >= 24, box
@@ -88,7 +88,8 @@ def test_the_task_page_is_styled_like_the_answer_page(empty_project, tmp_path, b
             "button", "els => els.map(e => getComputedStyle(e).backgroundColor)"
         )
         white = "rgb(255, 255, 255)"
-        assert len(backgrounds) == 2 and backgrounds.count(white) == 1, backgrounds
+        # One primary button (close); keep open, reassign and snooze are secondary.
+        assert len(backgrounds) == 4 and backgrounds.count(white) == 3, backgrounds
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "task-page-320px.png"), full_page=True)
         results = Axe().run(page)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from markupsafe import escape
 
-from cxops.collect.task_pages import router
+from cxops.followup.pages.task import router
 from cxops.store.db import open_store
 from cxops.testing.followup import add_response, at, one_task, serving, write_survey
 

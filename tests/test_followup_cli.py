@@ -53,6 +53,7 @@ def test_the_loop_from_the_terminal(empty_project, prefect_env, monkeypatch):
         "status": "done",
         "outcome": "contacted",
         "note": "spoke to them",
+        "steps_done": [],
     }
     refused = empty_project.run(
         ["tasks", "close", str(task_id), "--outcome", "resolved"], expect_pass=False

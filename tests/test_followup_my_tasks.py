@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from cxops.channels.outbox import OutboxChannel
-from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
+from cxops.followup.collector import create_collector
 from cxops.followup.digest_mail import send_digests
 from cxops.followup.links import TASK_LINK_TTL, assignee_ref, my_tasks_link
 from cxops.messages.tokens import read_token
@@ -63,7 +63,7 @@ def tasks(empty_project, store):
 
 
 def client(settings, store):
-    return client_for(create_app(settings, store=store))
+    return client_for(create_collector(settings, store=store))
 
 
 def path_for(settings, assignee, now=NOW):

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cxops.collect.task_pages import router
 from cxops.followup.links import TASK_LINK_TTL
+from cxops.followup.pages.task import router
 from cxops.store import tasks as q
 from cxops.store.db import open_store
 from cxops.testing.followup import at, one_task, serving

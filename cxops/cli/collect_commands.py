@@ -31,9 +31,10 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     project_dir: ProjectDirOption = None,
 ) -> None:
-    """Run the collector (answer pages, unsubscribe, SendGrid events) with uvicorn."""
+    """Run the collector (answer pages, task pages, unsubscribe, SendGrid events) with uvicorn."""
     from cxops.collect.server import serve_collector
     from cxops.collect.webhooks import webhook_mode
+    from cxops.followup.collector import create_collector
 
     settings = settings_for(project_dir)
     console().print(
@@ -41,7 +42,7 @@ def serve(
     )
     mode = webhook_mode(settings)
     console().print(f"[bold red]{mode}[/]" if "INSECURE" in mode else mode, highlight=False)
-    serve_collector(settings, host=host, port=port)
+    serve_collector(create_collector(settings), host=host, port=port)
 
 
 @export_app.command("responses")

@@ -249,17 +249,25 @@ def close_command(
     task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
     outcome: Annotated[str, typer.Option("--outcome", help=OUTCOME_HELP)],
     note: Annotated[str | None, typer.Option("--note", help="What happened.")] = None,
+    step: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--step",
+            help="A playbook step done (its number from 1, or its text); repeatable. "
+            "resolved needs every step, or a note saying why not.",
+        ),
+    ] = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Close an open task with an outcome and a note."""
+    """Close an open task with an outcome and a note, ticking its playbook steps."""
     from cxops.followup.tasks import close_task
     from cxops.store.db import open_store
 
     settings = settings_for(project_dir)
     store = open_store(settings.store_url)
     try:
-        result = close_task(store, task_id, outcome, note, settings.clock())
+        result = close_task(store, task_id, outcome, note, settings.clock(), step or [])
     finally:
         store.dispose()
     if as_json:

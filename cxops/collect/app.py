@@ -8,20 +8,18 @@ a retryable 503 — never a thank-you for an answer that was not stored.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from cxops.collect import calendly, my_tasks, routes, webhooks
+from cxops.collect import calendly, routes, webhooks
 from cxops.collect.i18n import message, page_locale
 from cxops.collect.pages import Pages
 from cxops.collect.security import (
@@ -49,8 +47,6 @@ BODY_READ_TIMEOUT = 15.0
 #: What a client that went away mid-request raises: not an error of ours, not a traceback.
 _DISCONNECTS = (ClientDisconnect, ConnectionResetError, BrokenPipeError)
 
-#: The follow-up engineer's task pages plug in here when the module exists.
-TASK_PAGES_MODULE = "cxops.collect.task_pages"
 _PAGE_KINDS = {
     400: "bad_request",
     404: "not_found",
@@ -64,9 +60,17 @@ _PAGE_KINDS = {
 
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, body_timeout: float = BODY_READ_TIMEOUT
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    body_timeout: float = BODY_READ_TIMEOUT,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """The collector for `settings`; `store` overrides the one at `settings.store_url`."""
+    """The collector for `settings`; `store` overrides the one at `settings.store_url`.
+
+    `routers` are pages of the layers above (the follow-up's task pages, see
+    `cxops.followup.collector`), served under the same state, error pages and hardening.
+    """
     app = FastAPI(
         title="cxops collector",
         docs_url=None,
@@ -81,9 +85,8 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(webhooks.router)
     app.include_router(calendly.router)
-    if importlib.util.find_spec(TASK_PAGES_MODULE) is not None:
-        app.include_router(importlib.import_module(TASK_PAGES_MODULE).router)
-    app.include_router(my_tasks.router)
+    for router in routers:
+        app.include_router(router)
     _error_handlers(app)
     app.add_middleware(CatchAll, render=lambda: error_body(app, None, 500))
     app.add_middleware(BodyLimit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cxops.settings import Settings
+from fastapi import FastAPI
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -26,16 +26,15 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def serve_collector(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, access_log: bool = True
+    app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, access_log: bool = True
 ) -> None:
-    """Serve the collector until interrupted."""
+    """Serve the collector `app` (`cxops.followup.collector.create_collector`) until
+    interrupted."""
     import uvicorn
-
-    from cxops.collect.app import create_app
 
     configure_logging(logging.INFO if access_log else logging.WARNING)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         access_log=False,

@@ -6,7 +6,7 @@ The edges (`cxops.cli`, the collector) call these; they never query the store.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -26,6 +26,7 @@ from cxops.store import notifications as n
 from cxops.store import people
 from cxops.store import tasks as q
 from cxops.store.db import Store
+from cxops.store.models import Task
 from cxops.store.tasks import StatusFilter
 
 
@@ -47,12 +48,51 @@ def list_task_rows(
 
 
 def close_task(
-    store: Store, task_id: int, outcome: str, note: str | None, now: datetime
+    store: Store,
+    task_id: int,
+    outcome: str,
+    note: str | None,
+    now: datetime,
+    steps: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Close an open task with an outcome; its id, status, outcome and note."""
+    """Close an open task with an outcome, ticking playbook `steps` (each its number from
+    1 or its text) first; its id, status, outcome, note and the steps done.
+
+    As on the task page, `resolved` needs every step ticked or a note saying why not.
+    """
     with store.session(write=True) as session:
-        task = q.close_task(session, task_id, outcome, note, now)
-        return {"id": task.id, "status": task.status, "outcome": task.outcome, "note": task.note}
+        found = session.get(Task, task_id)
+        if found is None:
+            raise NotFoundError(f"no task {task_id}")
+        ticked = step_indexes(task_id, found.steps or [], steps)
+        task = q.close_task(session, task_id, outcome, note, now, ticked)
+        return {
+            "id": task.id,
+            "status": task.status,
+            "outcome": task.outcome,
+            "note": task.note,
+            "steps_done": [(task.steps or [])[i] for i in task.steps_done or []],
+        }
+
+
+def step_indexes(task_id: int, steps: Sequence[str], chosen: Sequence[str]) -> list[int]:
+    """The indexes of the `chosen` steps (a number from 1, or a step's text, any case)."""
+    by_text = {text.strip().casefold(): index for index, text in enumerate(steps)}
+    indexes = []
+    for value in chosen:
+        text = value.strip()
+        if text.isdigit() and 1 <= int(text) <= len(steps):
+            indexes.append(int(text) - 1)
+        elif text.casefold() in by_text:
+            indexes.append(by_text[text.casefold()])
+        elif not steps:
+            raise CxopsError(f"--step {value!r}: task {task_id} has no playbook steps")
+        else:
+            expected = ", ".join(f"{i} ({t})" for i, t in enumerate(steps, start=1))
+            raise CxopsError(
+                f"--step {value!r}: task {task_id} has no such step; expected one of {expected}"
+            )
+    return indexes
 
 
 @dataclass
@@ -81,12 +121,15 @@ def assign_task(
     email: str,
     note: str | None,
     now: datetime,
+    *,
+    expected: int | None = None,
 ) -> Assigned:
     """Give an open task to `email` and tell them at once, in one email.
 
     The email is claimed under `assigned:<task>:<assignment>` before it is sent, so a
     retried command (or page submit) never sends it twice; run again with the same
     address, it only finishes what was not done (an email left `retry` is sent).
+    `expected` is the assignment a page showed (`q.reassign_task`'s guard).
     """
     normal = normalize_email(email)
     address = normal.lower() if normal else None  # assignees are kept lower-case
@@ -94,7 +137,7 @@ def assign_task(
         raise CxopsError(f"not an email address: {email!r}")
     with store.session(write=True) as session:
         before = q.get_task(session, task_id).task.assignee
-        task = q.reassign_task(session, task_id, address, note, now)
+        task = q.reassign_task(session, task_id, address, note, now, expected)
         key = f"assigned:{task.id}:{task.assignment}"
         previous = before if before != address else _previous_assignee(task.note, before)
         claimed = task.assignment > 0 and n.claim_notification(

@@ -356,6 +356,10 @@ class StepsOpenError(CxopsError):
     """`resolved` with playbook steps not ticked and no note saying why."""
 
 
+class TaskMovedError(CxopsError):
+    """The task was reassigned since the link (or page) acting on it was made."""
+
+
 def close_task(
     session: Session,
     task_id: int,
@@ -420,11 +424,23 @@ def open_steps(task: Task) -> list[str]:
 
 
 def reassign_task(
-    session: Session, task_id: int, assignee: str, note: str | None, now: datetime
+    session: Session,
+    task_id: int,
+    assignee: str,
+    note: str | None,
+    now: datetime,
+    expected: int | None = None,
 ) -> Task:
     """Give an open task to `assignee` (the reason kept in its notes); unchanged when it
-    is theirs already. Each reassignment makes earlier links to the task stop working."""
+    is theirs already. Each reassignment makes earlier links to the task stop working.
+
+    With `expected` (the assignment number a page was shown), TaskMovedError when it was
+    reassigned since, unless to `assignee` by that very step (a double submit).
+    """
     task = _open_task(session, task_id)
+    double_submit = task.assignee == assignee and task.assignment == (expected or 0) + 1
+    if expected is not None and task.assignment != expected and not double_submit:
+        raise TaskMovedError(f"task {task_id} was reassigned to someone else meanwhile")
     if task.assignee == assignee:
         return task
     reason = (note or "").strip()

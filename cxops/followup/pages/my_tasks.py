@@ -28,7 +28,7 @@ from cxops.followup.tasks import (
     close_assignee_task,
 )
 from cxops.messages.tokens import read_token
-from cxops.store.tasks import OUTCOMES, StatusFilter, TaskClosedError, TaskView
+from cxops.store.tasks import OUTCOMES, StatusFilter, StepsOpenError, TaskClosedError, TaskView
 
 router = APIRouter()
 
@@ -67,6 +67,8 @@ _EN = {
     "s_snoozed": "snoozed",
     "s_done": "closed",
     "s_all": "all",
+    "s_withdrawn": "withdrawn",
+    "steps_open": "Tick every playbook step on the task page before “resolved”, or say in the note why not.",
     "contacted": "contacted",
     "resolved": "resolved",
     "no response": "no response",
@@ -104,6 +106,8 @@ _DE = {
     "s_snoozed": "zurückgestellt",
     "s_done": "abgeschlossen",
     "s_all": "alle",
+    "s_withdrawn": "zurückgezogen",
+    "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste auf der Aufgabenseite ab oder schreiben Sie in die Notiz, warum nicht.",
     "contacted": "kontaktiert",
     "resolved": "gelöst",
     "no response": "keine Antwort",
@@ -141,6 +145,8 @@ _FR = {
     "s_snoozed": "reportées",
     "s_done": "closes",
     "s_all": "toutes",
+    "s_withdrawn": "retirée",
+    "steps_open": "Cochez chaque étape de la liste de contrôle sur la page de la tâche avant « résolu », ou dites dans la note pourquoi pas.",
     "contacted": "contacté",
     "resolved": "résolu",
     "no response": "pas de réponse",
@@ -286,6 +292,8 @@ def close_from_list(
             close_assignee_task(state.store(), assignee, task, outcome, note, state.now())
         except TaskClosedError:
             error, code = text["already"], 409
+        except StepsOpenError:
+            error = text["steps_open"]
         except NotFoundError as exc:
             raise TokenError("not this assignee's task") from exc
         except CxopsError as exc:
