@@ -16,12 +16,13 @@ from typing import Any
 
 from prefect import flow
 
+from cxops.analysis.flow import report_flow
 from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
 from cxops.wave.flow import compile_survey
 
-__all__ = ["digest_flow", "followups_flow", "survey_wave"]
+__all__ = ["digest_flow", "followups_flow", "report_flow", "survey_wave"]
 
 
 def _settings(project_dir: str | None) -> Settings:
