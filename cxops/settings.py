@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         default=None,
         description="Prefect API for flow runs; unset uses PREFECT_API_URL or ephemeral mode.",
     )
+    task_runner: str = Field(
+        default="thread",
+        description=(
+            "Where a wave's batches run: thread (in the flow's process), dask (a local Dask "
+            "cluster) or dask:ADDRESS (an existing scheduler); dask needs the cxops[dask] extra."
+        ),
+    )
 
     @field_validator("public_url", "sendgrid_api_url")
     @classmethod
@@ -165,6 +172,16 @@ class Settings(BaseSettings):
                 f"expected an email address like unsubscribe@acme.example, found {value!r}"
             )
         return address
+
+    @field_validator("task_runner")
+    @classmethod
+    def _task_runner(cls, value: str) -> str:
+        text = value.strip()
+        if text in ("thread", "dask") or (text.startswith("dask:") and text[5:].strip()):
+            return text
+        raise ValueError(
+            f"expected thread, dask or dask:ADDRESS (like dask:tcp://scheduler:8786), found {value!r}"
+        )
 
     @field_validator("contact_cap")
     @classmethod

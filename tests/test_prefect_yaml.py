@@ -21,7 +21,7 @@ def _deployments(path: Path) -> dict[str, dict]:
 
 
 def _all_flows(name: str) -> bool:
-    return name in {"followups_flow", "digest_flow"}
+    return name in {"followups_flow", "digest_flow", "report_flow"}
 
 
 def test_the_repository_prefect_yaml_is_what_cxops_deploy_writes():
@@ -55,6 +55,32 @@ def test_each_survey_has_a_deployment_with_its_schedule():
     assert zones == {"Europe/Berlin", "America/New_York", "Europe/London", "UTC"}
 
 
+def test_each_survey_has_a_weekly_report_in_its_time_zone():
+    deployments = _deployments(REPO_ROOT / "prefect.yaml")
+    surveys = load_surveys(REPO_ROOT / "surveys", project_dir=REPO_ROOT)
+    reports = {name: d for name, d in deployments.items() if name.startswith("report-")}
+    assert set(reports) == {f"report-{survey.id}" for survey in surveys}
+    for survey in surveys:
+        report = reports[f"report-{survey.id}"]
+        assert report["entrypoint"] == "cxops.schedule.entrypoints:report_flow"
+        assert report["parameters"] == {"survey": survey.id}
+        assert report["schedules"] == [{"cron": "0 7 * * MON", "timezone": survey.timezone}]
+        assert report["work_pool"] == {"name": "cxops"}
+        assert f"survey:{survey.id}" in report["tags"]
+    assert reports["report-nps-quarterly"]["schedules"][0]["timezone"] == "Europe/Berlin"
+
+
+def test_report_deployments_follow_the_surveys(project):
+    project.run(["deploy"])
+    names = list(_deployments(project.path("prefect.yaml")))
+    surveys = sorted(s.stem for s in project.path("surveys").glob("*.yaml"))
+    assert names[-len(surveys) :] == [f"report-{name}" for name in surveys]
+    project.path("surveys/ces-onboarding.yaml").unlink()
+    project.run(["deploy"])
+    names = set(_deployments(project.path("prefect.yaml")))
+    assert "report-ces-onboarding" not in names and "report-nps-quarterly" in names
+
+
 def test_deploy_keeps_hand_written_parts_drops_deleted_surveys_and_is_idempotent(project):
     hand_written = (
         "# my own header\n"
@@ -77,7 +103,7 @@ def test_deploy_keeps_hand_written_parts_drops_deleted_surveys_and_is_idempotent
     assert text.endswith("# trailing comment\n")
     names = list(_deployments(project.path("prefect.yaml")))
     assert names[:4] == sorted(s.stem for s in project.path("surveys").glob("*.yaml"))
-    assert {"my-own", "followups", "digest"} <= set(names)
+    assert {"my-own", "followups", "digest", "report-nps-quarterly"} <= set(names)
 
     assert "unchanged" in project.run(["deploy"]).stdout
     assert project.path("prefect.yaml").read_text() == text  # byte for byte
@@ -132,7 +158,7 @@ def test_loop_deployments_exist_only_for_flows_that_exist(tmp_path):
     )
     assert only_followups.names == ("followups",)
     everything = deploy.deploy_project(tmp_path, tmp_path / "surveys", has_flow=lambda name: True)
-    assert everything.names == ("followups", "reminders", "digest", "report")
+    assert everything.names == ("followups", "reminders", "digest")  # reports are per survey
     assert deploy.entrypoint_exists("survey_wave") and not deploy.entrypoint_exists("no_such_flow")
     from cxops.schedule import entrypoints
 

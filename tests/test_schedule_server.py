@@ -172,6 +172,7 @@ def _trigger(cluster: Cluster, name: str) -> str:
 def test_cxops_deploy_then_prefect_deploy_all_creates_every_deployment(cluster):
     names = cluster.cxops("deploy")["deployments"]
     assert PULSE in names and "followups" in names and "digest" in names
+    assert f"report-{PULSE}" in names
     pool = cluster.prefect("work-pool", "create", "cxops", "--type", "process")
     assert pool.returncode == 0, pool.stdout + pool.stderr
     for index in range(2):  # two workers, one flow run at a time each
@@ -243,6 +244,18 @@ def test_two_workers_run_waves_of_one_survey_and_of_others_at_once(cluster):
     assert len({m["X-Cxops-Send-Id"] for m in messages}) == len(messages)
     logs = [w.log_text() for w in cluster.workers]
     assert all(any(i in log for i in ids) for log in logs), "both workers ran a wave"
+
+
+def test_a_worker_runs_a_survey_report_deployment(cluster):
+    ids = [_trigger(cluster, "survey-report/report-nps-quarterly")]
+    (run,) = _wait_for_runs(cluster, ids, timeout=300).values()
+    assert run["state"]["type"] == "COMPLETED", run
+    found = cluster.api(
+        "POST",
+        "/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["report-nps-quarterly"]}}, "limit": 5},
+    )
+    assert found and found[0]["data"].startswith("# Quarterly relationship NPS"), found
 
 
 def test_an_interval_schedule_fires_by_itself(cluster):

@@ -44,9 +44,8 @@ class Comment(NamedTuple):
     revenue: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class LoopCase:
-    """A follow-up task about an answer, with the contact's later answers."""
+class LoopCase(NamedTuple):
+    """A follow-up task about an answer (a tuple: one per task, there are many)."""
 
     task_status: str
     outcome: str | None
@@ -259,54 +258,73 @@ def _score(raw: Any) -> int | None:
 def answer_rows(
     conn: Connection, survey: Survey, task_contacts: bool
 ) -> tuple[list[Comment], dict[tuple[str, str], int | None]]:
-    """One scan of the survey's responses (not suspect) for what is read row by row: every
-    non-empty text answer (with the main score and the revenue column) and, when
-    `task_contacts`, every answer of a contact who has a follow-up task (their next answers).
+    """What is read row by row from the survey's responses (not suspect): every non-empty
+    text answer (with the main score and the revenue column) and, when `task_contacts`,
+    every answer of a contact who has a follow-up task (their next answers).
+
+    Two queries, not one with `text OR has task`: each is a narrow scan, and only the
+    text answers are joined to the ledger for the revenue column.
     """
-    texts = [q.id for q in survey.questions if q.type == "text"]
     main = survey.main_question
-    if not texts and not (task_contacts and main is not None):
-        return [], {}
-    r, s, t = _responses.c, _sends.c, _tasks.c
+    later = later_scores(conn, survey) if task_contacts and main is not None else {}
+    return comment_rows(conn, survey), later
+
+
+def _row_by_row(survey_id: str) -> list[ColumnElement[bool]]:
+    r = _responses.c
+    return [r.survey_id == survey_id, r.confirmed_at.is_not(None), r.suspect.is_(false())]
+
+
+def comment_rows(conn: Connection, survey: Survey) -> list[Comment]:
+    """Every non-empty text answer, in id order, with the main score and the revenue column."""
+    texts = [q.id for q in survey.questions if q.type == "text"]
+    if not texts:
+        return []
+    main = survey.main_question
+    r, s = _responses.c, _sends.c
     score = answer_value(main.id, conn.dialect.name) if main is not None else null()
     text_columns = [answer_value(qid, conn.dialect.name) for qid in texts]
     revenue_column = survey.report.revenue
     revenue = s.contact[revenue_column].as_string() if revenue_column else null()
-    wanted: list[ColumnElement[Any]] = [text.is_not(None) for text in text_columns]
-    has_task: ColumnElement[Any] = null()
-    if task_contacts and main is not None:
-        keys = select(t.contact_key).where(t.survey_id == survey.id)
-        has_task = r.contact_key.in_(keys)
-        wanted.append(has_task)
     source: Any = _responses
     if revenue_column:
         source = _responses.outerjoin(_sends, s.send_id == r.send_id)
     query = (
-        select(r.id, r.wave_id, r.segment, r.contact_key, score, revenue, has_task, *text_columns)
+        select(r.id, r.wave_id, r.segment, score, revenue, *text_columns)
         .select_from(source)
-        .where(
-            r.survey_id == survey.id,
-            r.confirmed_at.is_not(None),
-            r.suspect.is_(false()),
-            or_(*wanted),
-        )
+        .where(*_row_by_row(survey.id), or_(*(text.is_not(None) for text in text_columns)))
         .order_by(r.id)
     )
     found: list[Comment] = []
-    later: dict[tuple[str, str], int | None] = {}
     for row in conn.execute(query):
-        main_score = _score(row[4])
-        if row[6]:
-            later[(row[3], row[1])] = main_score
-        for question_id, body in zip(texts, row[7:], strict=True):
+        main_score = _score(row[3])
+        revenue_value = _number(row[4])
+        for question_id, body in zip(texts, row[5:], strict=True):
             if body is None:
                 continue
             body = str(body).strip()
             if body:
                 found.append(
-                    Comment(row[0], row[1], row[2], question_id, body, main_score, _number(row[5]))
+                    Comment(row[0], row[1], row[2], question_id, body, main_score, revenue_value)
                 )
-    return found, later
+    return found
+
+
+def later_scores(conn: Connection, survey: Survey) -> dict[tuple[str, str], int | None]:
+    """(contact_key, wave) -> main score of every answer of a contact who has a follow-up task
+    (in id order: a later answer of the same contact and wave wins)."""
+    main = survey.main_question
+    if main is None:
+        return {}
+    r, t = _responses.c, _tasks.c
+    score = answer_value(main.id, conn.dialect.name)
+    keys = select(t.contact_key).where(t.survey_id == survey.id)
+    query = (
+        select(r.contact_key, r.wave_id, score)
+        .where(*_row_by_row(survey.id), r.contact_key.in_(keys))
+        .order_by(r.id)
+    )
+    return {(row[0], row[1]): _score(row[2]) for row in conn.execute(query)}
 
 
 def _number(raw: Any) -> float | None:

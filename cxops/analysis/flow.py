@@ -3,7 +3,8 @@
 Thin: it builds the report document (`cxops.analysis.report`) and publishes it as
 a Markdown artifact plus table artifacts (segments, waves, themes) keyed
 `report-SURVEY[-segments|-waves|-themes]`; with `out`, it also writes the HTML page.
-The deployment is wired by `cxops deploy` (entrypoint `cxops/analysis/flow.py:report_flow`).
+`cxops deploy` writes one deployment of it per survey (entrypoint
+`cxops.schedule.entrypoints:report_flow`, Mondays 07:00 in the survey's time zone).
 """
 
 from __future__ import annotations

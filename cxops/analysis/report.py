@@ -48,8 +48,9 @@ def build_report(
     }
     by_wave = {name: group(survey, data, in_waves([name]), min_n, full=False) for name in waves}
     pairs = list(itertools.pairwise(waves))
-    scoped_comments = [c for c in data.comments if c.wave in set(scope)]
-    scoped_cases = [c for c in data.loop if c.wave in set(waves)]
+    in_scope, in_waves_shown = set(scope), set(waves)
+    scoped_comments = [c for c in data.comments if c.wave in in_scope]
+    scoped_cases = [c for c in data.loop if c.wave in in_waves_shown]
     main = survey.main_question
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,

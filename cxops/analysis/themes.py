@@ -108,13 +108,18 @@ def themes_section(
         name: [] for name, _ in matcher.patterns
     }
     untagged: list[list[Comment]] = []
+    # Short comments repeat ("Too expensive", "Nothing"): each text is matched once.
+    themes_of: dict[str, list[str]] = {}
     for response_id, texts in by_response.items():
         first = texts[0]
         negative = negative_score.get(first.score, False)
         tagged = False
         seen: set[str] = set()
         for comment in texts:
-            for name in matcher.themes_of(comment.text):
+            names = themes_of.get(comment.text)
+            if names is None:
+                names = themes_of[comment.text] = matcher.themes_of(comment.text)
+            for name in names:
                 if name not in seen:
                     seen.add(name)
                     mentions[name].append(

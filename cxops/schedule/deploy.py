@@ -29,7 +29,9 @@ WORK_POOL = "cxops"
 FOLLOWUPS_SECONDS = 900
 REMINDERS_SECONDS = 3600
 DIGEST_CRON = "0 8 * * *"
+#: Each survey's report: Monday 07:00 in the survey's time zone, before the week's digests.
 REPORT_CRON = "0 7 * * MON"
+REPORT_FLOW = "report_flow"
 
 _DEPLOYMENTS_KEY = re.compile(r"^deployments:[ \t]*(?P<rest>[^#\n]*?)[ \t]*(#.*)?$", re.M)
 
@@ -74,7 +76,7 @@ def survey_schedules(survey: Survey) -> list[dict[str, Any]]:
 def loop_deployments(
     surveys: Sequence[Survey], has_flow: Callable[[str], bool]
 ) -> list[dict[str, Any]]:
-    """Follow-ups, escalations, reminders, digests, reports: one deployment per flow that exists."""
+    """Follow-ups, escalations, reminders, digests: one deployment per flow that exists."""
     timezones = sorted({survey.timezone for survey in surveys} | {"UTC"})
     wanted: list[tuple[str, str, str, list[dict[str, Any]]]] = [
         (
@@ -98,12 +100,6 @@ def loop_deployments(
                 for zone in timezones
             ],
         ),
-        (
-            "report",
-            "report_flow",
-            "The weekly report of every survey.",
-            [{"cron": REPORT_CRON, "timezone": "UTC"}],
-        ),
     ]
     return [
         {
@@ -119,11 +115,26 @@ def loop_deployments(
     ]
 
 
+def report_deployment(survey: Survey) -> dict[str, Any]:
+    """The weekly report of one survey: its figures published as Prefect artifacts."""
+    return {
+        "name": f"report-{survey.id}",
+        "description": f"The weekly report of {survey.name!r}, published as artifacts.",
+        "entrypoint": f"{ENTRYPOINTS}:{REPORT_FLOW}",
+        "parameters": {"survey": survey.id},
+        "tags": ["cxops", f"survey:{survey.id}", "report"],
+        "schedules": [{"cron": REPORT_CRON, "timezone": survey.timezone}],
+        "work_pool": {"name": WORK_POOL},
+    }
+
+
 def desired_deployments(
     surveys: Sequence[Survey], project_dir: Path, has_flow: Callable[[str], bool]
 ) -> list[dict[str, Any]]:
-    waves = [wave_deployment(survey, project_dir) for survey in sorted(surveys, key=lambda s: s.id)]
-    return waves + loop_deployments(surveys, has_flow)
+    ordered = sorted(surveys, key=lambda s: s.id)
+    waves = [wave_deployment(survey, project_dir) for survey in ordered]
+    reports = [report_deployment(survey) for survey in ordered] if has_flow(REPORT_FLOW) else []
+    return waves + loop_deployments(surveys, has_flow) + reports
 
 
 def render_block(deployments: Iterable[dict[str, Any]]) -> str:

@@ -16,13 +16,14 @@ from typing import Any
 
 from prefect import flow
 
+from cxops.analysis.flow import report_flow
 from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
 from cxops.spec.lookup import project_surveys
 from cxops.wave.flow import compile_reminders, compile_survey
 
-__all__ = ["digest_flow", "followups_flow", "remind_flow", "survey_wave"]
+__all__ = ["digest_flow", "followups_flow", "remind_flow", "report_flow", "survey_wave"]
 
 
 def _settings(project_dir: str | None) -> Settings:
@@ -39,7 +40,7 @@ def survey_wave(
     """The wave of `survey` (an id in the project's surveys/, or a file) due now."""
     settings = _settings(project_dir)
     spec = find_survey(survey, settings.surveys_path)
-    wave_flow = compile_survey(spec)
+    wave_flow = compile_survey(spec, settings)
     summary = wave_flow(
         project_dir=str(settings.project_dir), wave=wave, resend_in_doubt=resend_in_doubt
     )

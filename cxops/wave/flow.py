@@ -6,10 +6,17 @@ up to `CXOPS_BATCH_SIZE` contacts — a wave of a million contacts is about a
 thousand task runs, never one per contact — and a `summarize` task publishes the
 wave summary as a markdown artifact. The only module of the package that imports
 Prefect at the top.
+
+`CXOPS_TASK_RUNNER` picks the task runner: `thread` (Prefect's default; one batch in
+flight) or `dask` / `dask:ADDRESS` (prefect-dask: as many batches in flight as the
+cluster has threads, each claimed in the database, so they never overlap).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,13 +24,13 @@ from typing import Any
 from prefect import Flow, flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
-from prefect.context import TagsContext
+from prefect.context import FlowRunContext, TagsContext
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectConcurrentFuture
 
 from cxops.audience.eligibility import History
 from cxops.channels import make_channel
-from cxops.errors import CxopsError
+from cxops.errors import ConfigError, CxopsError
 from cxops.messages.render import InvitationRenderer
 from cxops.policy.history import policy_history
 from cxops.settings import Settings, get_settings
@@ -102,6 +109,98 @@ def send_batch_task(
         channel.close()
 
 
+@task(
+    name="send-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=worth_retrying,
+)
+def send_batch_on_worker(wave: WaveContext, claim_id: str) -> BatchResult:
+    """`send-batch` on a Dask worker: only the wave's typed values travel; the store and
+    the renderer are the worker process's own (`_worker_parts`)."""
+    store, renderer = _worker_parts(wave)
+    channel = make_channel(wave.settings)
+    try:
+        return send_one_batch(store, wave, channel, renderer, claim_id)
+    finally:
+        channel.close()
+
+
+#: (store, survey, wave, step) -> the store and renderer of a Dask worker process: made
+#: once per wave there (an engine and a Jinja environment do not travel between processes).
+_WORKER_PARTS: OrderedDict[tuple[str, str, str, int], tuple[Store, InvitationRenderer]] = (
+    OrderedDict()
+)
+_WORKER_PARTS_LOCK = threading.Lock()
+_WORKER_PARTS_KEPT = 4
+
+
+def _worker_parts(wave: WaveContext) -> tuple[Store, InvitationRenderer]:
+    key = (wave.settings.store_url, wave.survey.id, wave.wave_id, wave.step)
+    with _WORKER_PARTS_LOCK:
+        parts = _WORKER_PARTS.get(key)
+        if parts is None:
+            store = open_store(wave.settings.store_url, upgrade=False)
+            renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
+            parts = _WORKER_PARTS[key] = (store, renderer)
+            while len(_WORKER_PARTS) > _WORKER_PARTS_KEPT:
+                _WORKER_PARTS.popitem(last=False)[1][0].dispose()
+        return parts
+
+
+def task_runner(settings: Settings) -> Any | None:
+    """The task runner `CXOPS_TASK_RUNNER` names; None for Prefect's default thread pool."""
+    choice = settings.task_runner
+    if choice == "thread":
+        return None
+    try:
+        from prefect_dask.task_runners import DaskTaskRunner
+    except ImportError:
+        raise ConfigError(
+            f"CXOPS_TASK_RUNNER={choice}: prefect-dask is not installed; "
+            "install the extra with `pip install 'cxops[dask]'` or use thread"
+        ) from None
+    # The scheduler's and workers' INFO lines (start, connect, retire) on every run are noise.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    address = choice.partition(":")[2].strip()
+    if address:
+        return DaskTaskRunner(address=address)
+    # A local cluster: one worker process per core (Dask's default); no dashboard server.
+    return DaskTaskRunner(
+        cluster_kwargs={"dashboard_address": None, "env": {"PREFECT_API_URL": _api_url()}}
+    )
+
+
+def _api_url() -> str:
+    """The Prefect API of this process, for the local cluster's worker processes.
+
+    In ephemeral mode, the temporary API this process would start at its first flow run
+    is started now (Prefect keeps one per process): without its address every worker
+    process boots a temporary API of its own, tens of seconds each.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    url = PREFECT_API_URL.value()
+    if url or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return str(url or "")
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return str(server.api_url)
+
+
+def _cluster_threads() -> int:
+    """Threads of the flow run's Dask cluster: how many batches to keep in flight."""
+    context = FlowRunContext.get()
+    runner = context.task_runner if context is not None else None
+    client = getattr(runner, "client", None)
+    if client is None:
+        return 1
+    return max(1, int(sum(client.nthreads().values())))
+
+
 @task(name="summarize", cache_policy=NO_CACHE)
 def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
     summary = status.finished(store, wave, finish_summary(store, wave, planned))
@@ -113,12 +212,15 @@ def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> Wav
     return summary
 
 
-def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:
+def send_wave(
+    store: Store, wave: WaveContext, resend_in_doubt_too: bool, *, spread: bool = False
+) -> WaveSummary:
     """The flow's body; a channel that keeps failing or a signal stops it with
-    `WaveStopped` (one line: what happened, how many were sent, how to resume)."""
+    `WaveStopped` (one line: what happened, how many were sent, how to resume).
+    `spread`: batches go to the flow's Dask cluster, several at once."""
     try:
         with noting_signals():
-            return _send_wave(store, wave, resend_in_doubt_too)
+            return _send_wave(store, wave, resend_in_doubt_too, spread)
     except ChannelGaveUp as exc:
         raise WaveStopped(stopped_line(store, wave, f"stopped: {exc}")) from None
     except (Stopped, TerminationSignal) as exc:
@@ -133,7 +235,9 @@ def send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wav
         raise WaveStopped(stopped_line(store, wave, f"stopped by {signalled}")) from None
 
 
-def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> WaveSummary:
+def _send_wave(
+    store: Store, wave: WaveContext, resend_in_doubt_too: bool, spread: bool
+) -> WaveSummary:
     """Plan into the ledger, send claimed batches until none is left.
 
     A big source is planned in its own process while batches are claimed and sent as
@@ -143,6 +247,13 @@ def _send_wave(store: Store, wave: WaveContext, resend_in_doubt_too: bool) -> Wa
     """
     status.close_expired(store, wave.survey, wave.settings, wave.now)
     notes = start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
+    if spread:
+        # Planned first, in this process (or its planner process), then spread out.
+        planned = plan_task(store, wave, False)
+        announce_planned(store, wave)
+        backoff = ChannelBackoff(wave.settings.channel)
+        send_spread(wave, new_claim_id(), backoff, _cluster_threads())
+        return summarize_task(store, wave, planned.noted(*notes))
     send_a_batch = _batch_sender(store, wave)
     if plans_in_parallel(store, wave):
         planning = plan_task.submit(store, wave, True)
@@ -261,6 +372,16 @@ def compile_reminders(
     return remind_flow
 
 
+def send_spread(wave: WaveContext, claim_id: str, backoff: ChannelBackoff, slots: int) -> None:
+    """Keep `slots` batch task runs in flight until each chain comes back with an empty claim."""
+    in_flight = [send_batch_on_worker.submit(wave, claim_id) for _ in range(slots)]
+    while in_flight:
+        result = in_flight.pop(0).result()
+        if result.claimed:
+            backoff.after(result.progressed, result.error)
+            in_flight.append(send_batch_on_worker.submit(wave, claim_id))
+
+
 def survey_tags(survey: Survey) -> list[str]:
     """Tags on every flow run of a survey, for filtering in the Prefect UI."""
     return ["cxops", f"survey:{survey.id}", f"kind:{survey.kind}"]
@@ -274,11 +395,15 @@ def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[...
     (a deployment's run), it builds them once from `project_dir` and the environment.
     """
 
+    runner = task_runner(settings if settings is not None else get_settings())
+    options: dict[str, Any] = {} if runner is None else {"task_runner": runner}
+
     @flow(
         name=f"wave-{survey.id}",
         description=f"One invitation wave of the survey {survey.name!r}.",
         validate_parameters=True,
         log_prints=False,
+        **options,
     )
     def wave_flow(
         project_dir: str,
@@ -300,7 +425,7 @@ def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[...
             # The survey's tags mark the flow run. On task runs, Prefect would check a
             # concurrency limit per tag per task run: ~150 ms of API calls per batch.
             with TagsContext(current_tags=set()), long_lived_heap_frozen():
-                return send_wave(store, context, resend_in_doubt)
+                return send_wave(store, context, resend_in_doubt, spread=runner is not None)
         finally:
             store.dispose()
 
