@@ -21,6 +21,16 @@ SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id
 WaveOption = Annotated[
     str | None, typer.Option("--wave", help="Wave id (default: from the schedule and now).")
 ]
+ResendInDoubtOption = Annotated[
+    bool, typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt.")
+]
+InsecureLinksOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-links",
+        help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
+    ),
+]
 
 
 def _survey(name: str, settings: Settings) -> Survey:
@@ -194,34 +204,34 @@ def preview_command(
         terminal.print(escape(preview.message.text))
 
 
+def _sending(
+    survey: str, project_dir: Path | None, allow_insecure_links: bool, dry_run: bool
+) -> tuple[Settings, Survey]:
+    """Settings and survey of a command that sends; links are checked before any flow
+    starts (one clear line, nothing sent)."""
+    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
+    spec = _survey(survey, settings)
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)
+    return settings, spec
+
+
 @app.command("run")
 def run_command(
     survey: SurveyArgument,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and render everything; send and store nothing.")
     ] = False,
-    resend_in_doubt: Annotated[
-        bool,
-        typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt."),
-    ] = False,
+    resend_in_doubt: ResendInDoubtOption = False,
     wave: WaveOption = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
-    allow_insecure_links: Annotated[
-        bool,
-        typer.Option(
-            "--allow-insecure-links",
-            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
-        ),
-    ] = False,
+    allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
-    spec = _survey(survey, settings)
-    if not dry_run:
-        from cxops.channels import check_public_url
-
-        check_public_url(settings)  # before the flow starts: one clear line, nothing sent
+    settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
@@ -240,27 +250,13 @@ def remind_command(
         bool,
         typer.Option("--dry-run", help="Say who is due and render their reminders; send nothing."),
     ] = False,
-    resend_in_doubt: Annotated[
-        bool,
-        typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt."),
-    ] = False,
+    resend_in_doubt: ResendInDoubtOption = False,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
-    allow_insecure_links: Annotated[
-        bool,
-        typer.Option(
-            "--allow-insecure-links",
-            help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
-        ),
-    ] = False,
+    allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Send the reminders due now to invitees who have not answered; print the round."""
-    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
-    spec = _survey(survey, settings)
-    if not dry_run:
-        from cxops.channels import check_public_url
-
-        check_public_url(settings)
+    settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_reminders
 
     summary = run_reminders(spec, settings, dry_run=dry_run, resend_in_doubt=resend_in_doubt)

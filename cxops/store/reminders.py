@@ -68,31 +68,21 @@ def reminder_candidates(
         current.contact_key == invitation.contact_key,
         current.step == step,
     )
-    if step == 1:
-        previous_at = invitation.sent_at
-        query = select(
-            invitation.contact_key,
-            invitation.email,
-            invitation.segment,
-            invitation.locale,
-            invitation.contact,
-            func.coalesce(invitation.claimed_at, invitation.sent_at),
-            previous_at,
-            answered,
-            Suppression.reason,
-        )
-    else:
-        query = select(
-            invitation.contact_key,
-            invitation.email,
-            invitation.segment,
-            invitation.locale,
-            invitation.contact,
-            func.coalesce(invitation.claimed_at, invitation.sent_at),
-            previous.sent_at,
-            answered,
-            Suppression.reason,
-        ).outerjoin(
+    columns = (
+        invitation.contact_key,
+        invitation.email,
+        invitation.segment,
+        invitation.locale,
+        invitation.contact,
+        func.coalesce(invitation.claimed_at, invitation.sent_at),
+        # Reminder 1 follows the invitation; reminder k, reminder k-1 (when it was sent).
+        invitation.sent_at if step == 1 else previous.sent_at,
+        answered,
+        Suppression.reason,
+    )
+    query = select(*columns)
+    if step > 1:
+        query = query.outerjoin(
             previous, and_(same_person, previous.step == step - 1, previous.status == "sent")
         )
     query = (

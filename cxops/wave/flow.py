@@ -347,12 +347,7 @@ def compile_reminders(
     def remind_flow(
         project_dir: str, dry_run: bool = False, resend_in_doubt: bool = False
     ) -> ReminderSummary:
-        given = settings is not None and str(settings.project_dir) == project_dir
-        own = (
-            settings
-            if settings is not None and given
-            else get_settings(project_dir=Path(project_dir))
-        )
+        own = _flow_settings(settings, project_dir)
         store = open_store(own.store_url)
         try:
             with TagsContext(current_tags=set()):
@@ -387,6 +382,14 @@ def survey_tags(survey: Survey) -> list[str]:
     return ["cxops", f"survey:{survey.id}", f"kind:{survey.kind}"]
 
 
+def _flow_settings(settings: Settings | None, project_dir: str) -> Settings:
+    """The CLI's settings for an in-process run of that project, else built from
+    `project_dir` and the environment (a deployment's run)."""
+    if settings is not None and str(settings.project_dir) == project_dir:
+        return settings
+    return get_settings(project_dir=Path(project_dir))
+
+
 def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[..., WaveSummary]:
     """The Prefect flow that runs one wave of `survey`.
 
@@ -411,12 +414,7 @@ def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[...
         dry_run: bool = False,
         resend_in_doubt: bool = False,
     ) -> WaveSummary:
-        given = settings is not None and str(settings.project_dir) == project_dir
-        own = (
-            settings
-            if settings is not None and given
-            else get_settings(project_dir=Path(project_dir))
-        )
+        own = _flow_settings(settings, project_dir)
         context = WaveContext.begin(survey, own, wave)
         if dry_run:
             return dry_run_wave(context)
