@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import mailbox
 from datetime import timedelta
 
 import httpx
@@ -162,10 +163,10 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
 @pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.timeout(900)
-def test_collector_wave_and_followups_at_once_on_one_sqlite_file(project, prefect_env):
+def test_collector_wave_reminders_and_followups_at_once_on_one_sqlite_file(project, prefect_env):
     """Invariant: while the collector takes answers (and /healthz writes) under load, a
-    `cxops run` sends a wave in small batches and `cxops followups` runs again and again,
-    all on one SQLite file, no request fails and no command fails ('database is locked'
+    `cxops run` sends a wave in small batches, `cxops followups` runs again and again and
+    so does `cxops remind` (as four days later), all on one SQLite file, no request fails and no command fails ('database is locked'
     nowhere): every answer is stored with its score, every invitation sent once, and the
     follow-ups made exactly the tasks the rules ask for."""
     import threading
@@ -211,8 +212,24 @@ def test_collector_wave_and_followups_at_once_on_one_sqlite_file(project, prefec
         while not stop.is_set():
             command(["followups"])
 
+    # Reminders run as four days later (the wave's invitations are due one by one as
+    # they go out): a third writer that reads the ledger and answers as it writes.
+    later = (settings.clock() + timedelta(days=4)).isoformat()
+
+    def reminders_until_stopped() -> None:
+        while not stop.is_set():
+            result = run_cxops(
+                ["remind", "nps-quarterly"],
+                cwd=project.root,
+                env={**env, "CXOPS_NOW": later},
+                expect_pass=None,
+                timeout=600,
+            )
+            commands.append(("remind nps-quarterly", result.exit_code, result.stderr))
+
     wave = threading.Thread(target=command, args=(["run", "nps-quarterly"],))
     followups = [threading.Thread(target=followups_until_stopped) for _ in range(2)]
+    followups.append(threading.Thread(target=reminders_until_stopped))
     statuses: list[int] = []
     try:
         with serving(create_app(settings, store=store)) as base:
@@ -235,13 +252,20 @@ def test_collector_wave_and_followups_at_once_on_one_sqlite_file(project, prefec
                 thread.join(timeout=600)
             wave.join(timeout=600)
         command(["followups"])  # the answers of the last pass, after every writer stopped
+        last_round = run_cxops(
+            ["remind", "nps-quarterly"], cwd=project.root, env={**env, "CXOPS_NOW": later}
+        )
+        assert last_round.exit_code == 0
         with store.session() as session:
             answers = dict(session.execute(select(Response.send_id, Response.answers)).all())
             tasks = session.execute(select(Task.contact_key, Task.rule_id, Task.status)).all()
             wave_statuses = session.execute(
                 select(Send.status, func.count())
-                .where(Send.wave_id != "answers")
+                .where(Send.wave_id != "answers", Send.step == 0)
                 .group_by(Send.status)
+            ).all()
+            reminded = session.execute(
+                select(Send.contact_key, Send.status).where(Send.step == 1)
             ).all()
     finally:
         stop.set()
@@ -256,6 +280,17 @@ def test_collector_wave_and_followups_at_once_on_one_sqlite_file(project, prefec
         inv.send_id: last[i] for i, inv in enumerate(invitations)
     }
     assert dict(wave_statuses) == {"sent": 300}
+    assert any(args.startswith("remind") for args, _, _ in commands), "reminders ran meanwhile"
+    assert {status for _, status in reminded} <= {"sent"}
+    recipients = [
+        m["To"]
+        for path in sorted((project.root / "outbox").rglob("reminder1-*.mbox"))
+        for m in mailbox.mbox(path)
+    ]
+    assert len(recipients) == len(set(recipients)) == len(reminded), "one reminder each"
+    # Everyone of the wave is reminded once in the end; all who answered (every one of the
+    # other invitations) never.
+    assert len(reminded) == 300 and not {c for c, _ in reminded} & {f"a{i}" for i in range(people)}
     pairs = [(contact, rule) for contact, rule, _ in tasks]
     assert len(pairs) == len(set(pairs)), "one task per answer and rule, never two"
     expected = {f"a{i}" for i, s in enumerate(last) if s <= 6 or (s >= 9 and i % 2 == 0)}
