@@ -258,6 +258,34 @@ def test_a_worker_runs_a_survey_report_deployment(cluster):
     assert found and found[0]["data"].startswith("# Quarterly relationship NPS"), found
 
 
+def test_a_worker_runs_the_reminders_deployment(cluster):
+    """After the waves above: a reminder round of every survey that sends reminders, on a
+    worker (the clock is the waves' own, so nobody is due yet: all of them wait)."""
+    ids = [_trigger(cluster, "reminders/reminders")]
+    (run,) = _wait_for_runs(cluster, ids, timeout=300).values()
+    assert run["state"]["type"] == "COMPLETED", run
+    found = cluster.api(
+        "POST",
+        "/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["reminders-nps-quarterly"]}}, "limit": 5},
+    )
+    assert found, "the round published its artifact"
+    text = found[0]["data"]
+    assert text.startswith("# Reminders of `nps-quarterly`") and "due 0 · sent 0" in text, text
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql
+
+    engine = create_engine(cluster.store_url)
+    with engine.connect() as conn:
+        invited = conn.scalar(
+            sql(
+                "SELECT count(*) FROM sends WHERE survey_id = 'nps-quarterly' AND step = 0 AND status = 'sent'"
+            )
+        )
+    engine.dispose()
+    assert invited and f"waiting {invited}" in text, (invited, text)
+
+
 def test_an_interval_schedule_fires_by_itself(cluster):
     deployment = cluster.api("GET", f"/deployments/name/survey-wave/{PULSE}")
     deadline = time.monotonic() + 240
