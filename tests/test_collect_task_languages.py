@@ -13,7 +13,7 @@ from cxops.followup.apply import apply_rules
 from cxops.followup.collector import create_collector
 from cxops.followup.links import my_tasks_link, task_link
 from cxops.followup.pages.my_tasks import STRINGS
-from cxops.followup.pages.task_strings import TASK_STRINGS
+from cxops.followup.pages.task_strings import CATEGORY_WORDS, TASK_STRINGS
 from cxops.followup.tasks import close_task
 from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
@@ -114,6 +114,10 @@ def test_no_english_is_left_on_the_task_page(pages, lang):
     html = http.get(task_path, headers={"Accept-Language": lang}).text
     assert f'<html lang="{lang}">' in html
     assert english_left(html, TASK_STRINGS, lang) == set()
+    # The score's category too, in the answer and in the history (a detractor's 3, a 9).
+    words = CATEGORY_WORDS[lang]
+    assert f"3 ({words['detractor']})" in html and f"9 ({words['promoter']})" in html
+    assert "(detractor)" not in html and "(promoter)" not in html
     refused = http.post(task_path, data={"action": "close", "outcome": "resolved", "lang": lang})
     assert refused.status_code == 422
     assert english_left(refused.text, TASK_STRINGS, lang) == set()
@@ -125,3 +129,4 @@ def test_no_english_is_left_on_the_list(pages, lang):
     html = http.get(f"{list_path}?lang={lang}&status=all").text
     assert f'<html lang="{lang}">' in html
     assert english_left(html, STRINGS, lang) == set()
+    assert f"({CATEGORY_WORDS[lang]['detractor']})" in html and "(detractor)" not in html

@@ -27,7 +27,12 @@ NAME_FIELDS = ("name", "full_name", "requester_name", "contact_name")
 @dataclass(frozen=True, slots=True)
 class Line:
     label: str
+    #: As emails show it: a main score with its category in English (`3 (detractor)`).
     value: str
+    #: The main score's category (`value` without it is `plain`), for pages in other
+    #: languages; None for every other line.
+    category: str | None = None
+    plain: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +107,8 @@ def answer_lines(survey: Survey | None, answers: Mapping[str, Any]) -> tuple[Lin
             continue
         text = _text(value)
         if main is not None and qid == main.id and category:
-            text = f"{text} ({category})"
+            lines.append(Line(qid, f"{text} ({category})", category, text))
+            continue
         lines.append(Line(qid, text))
     return tuple(lines)
 

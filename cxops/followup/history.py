@@ -23,9 +23,13 @@ from cxops.store.db import Store
 class PastAnswer:
     survey: str
     answered: str
+    #: The score with its category in English (`9 (promoter)`); `value` and `category`
+    #: apart, for pages in other languages.
     score: str
     comment: str
     current: bool
+    value: str = ""
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ def customer_history(
     for survey_id, send_id, moment, values in answered:
         survey = surveys.get(survey_id)
         score, comment = score_and_comment(survey, values)
+        main = survey.main_question if survey else None
         answers.append(
             PastAnswer(
                 survey=survey.name if survey else survey_id,
@@ -78,6 +83,10 @@ def customer_history(
                 score=score,
                 comment=comment,
                 current=send_id == view.send_id,
+                value="" if main is None or values.get(main.id) is None else str(values[main.id]),
+                category=(
+                    response_category(survey.kind, main.id, values) if survey and main else None
+                ),
             )
         )
     past_tasks = [

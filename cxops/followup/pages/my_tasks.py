@@ -19,6 +19,7 @@ from cxops.collect.i18n import page_locale
 from cxops.collect.state import CollectorState
 from cxops.errors import CxopsError, NotFoundError, TokenError
 from cxops.followup.links import task_link
+from cxops.followup.pages.task_strings import category_words
 from cxops.followup.tasks import (
     LIST_STATUSES,
     PRIORITIES,
@@ -224,6 +225,7 @@ def _page(
         "pages/my_tasks.html.j2",
         lang,
         s=text,
+        categories=category_words(lang),
         assignee=assignee,
         rows=rows,
         filters=filters,

@@ -26,7 +26,7 @@ from cxops.collect.routes import wants_json
 from cxops.errors import CxopsError, TokenError
 from cxops.followup.digest import format_local, task_item
 from cxops.followup.history import customer_history
-from cxops.followup.pages.task_strings import task_strings
+from cxops.followup.pages.task_strings import category_words, task_strings
 from cxops.followup.tasks import Assigned, assign_task, parse_until, snooze_task
 from cxops.followup.templates import read_static, render
 from cxops.messages.tokens import read_token
@@ -85,6 +85,7 @@ def _page(request: Request, lang: str, context: dict[str, Any], status: int = 20
         # The page's own URL, relative (/t/TOKEN), never `action=""`.
         "action": request.url.path.rsplit("/", 1)[-1],
         "s": task_strings(lang),
+        "categories": category_words(lang),
         "lang_param": lang,
         **context,
     }

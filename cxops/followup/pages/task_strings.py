@@ -219,6 +219,42 @@ _FR: dict[str, str] = {
     "low": "basse",
 }
 
+#: A score's category as the pages show it beside the score (`3 (Kritiker)`).
+CATEGORY_WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "en": MappingProxyType(
+            {
+                "promoter": "promoter",
+                "passive": "passive",
+                "detractor": "detractor",
+                "satisfied": "satisfied",
+                "neutral": "neutral",
+                "dissatisfied": "dissatisfied",
+            }
+        ),
+        "de": MappingProxyType(
+            {
+                "promoter": "Promotor",
+                "passive": "passiv",
+                "detractor": "Kritiker",
+                "satisfied": "zufrieden",
+                "neutral": "neutral",
+                "dissatisfied": "unzufrieden",
+            }
+        ),
+        "fr": MappingProxyType(
+            {
+                "promoter": "promoteur",
+                "passive": "passif",
+                "detractor": "détracteur",
+                "satisfied": "satisfait",
+                "neutral": "neutre",
+                "dissatisfied": "insatisfait",
+            }
+        ),
+    }
+)
+
 TASK_STRINGS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {"en": MappingProxyType(_EN), "de": MappingProxyType(_DE), "fr": MappingProxyType(_FR)}
 )
@@ -227,3 +263,8 @@ TASK_STRINGS: Mapping[str, Mapping[str, str]] = MappingProxyType(
 def task_strings(locale: str | None) -> Mapping[str, str]:
     """The task page's strings in the best page locale."""
     return TASK_STRINGS[page_locale(locale)]
+
+
+def category_words(locale: str | None) -> Mapping[str, str]:
+    """Score categories in the best page locale."""
+    return CATEGORY_WORDS[page_locale(locale)]
