@@ -21,7 +21,11 @@ ExportFormat = Literal["csv", "jsonl"]
 #: A cell starting with one of these is a formula (or DDE) to some spreadsheet program.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 #: Fixed columns of the responses export, before one column per question.
-RESPONSE_COLUMNS = ("survey", "wave", "contact_key", "segment", "status", "suspect", "submitted_at")
+#: `confirmed`: a person confirmed the answer (false: a provisional one-click score,
+#: counted nowhere until someone interacts or submits).
+RESPONSE_COLUMNS = (
+    "survey", "wave", "contact_key", "segment", "status", "suspect", "confirmed", "submitted_at",
+)  # fmt: skip
 
 
 def neutralize_cell(value: Any) -> str:
@@ -75,7 +79,8 @@ def _json_default(value: Any) -> Any:
 
 
 def response_records(store: Store, survey: Survey) -> Iterator[dict[str, Any]]:
-    """Every response of `survey` in the DESIGN.md shape (plus `suspect`), oldest first."""
+    """Every response of `survey` in the DESIGN.md shape (plus `suspect` and `confirmed`),
+    oldest first."""
     from cxops.store.responses import iter_responses
 
     with store.session() as session:
@@ -90,6 +95,7 @@ def response_records(store: Store, survey: Survey) -> Iterator[dict[str, Any]]:
                 "submitted_at": response.submitted_at,
                 "suspect": response.suspect,
                 "suspect_reason": response.suspect_reason,
+                "confirmed": response.confirmed_at is not None,
                 "first_answered_at": response.first_answered_at,
                 "updated_at": response.updated_at,
                 "revision": response.revision,

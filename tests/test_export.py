@@ -96,6 +96,7 @@ def test_export_responses_jsonl_has_the_design_shape(project, answered):
             "submitted_at",
             "suspect",
             "suspect_reason",
+            "confirmed",
             "first_answered_at",
             "updated_at",
             "revision",
@@ -113,6 +114,8 @@ def test_export_responses_jsonl_has_the_design_shape(project, answered):
     assert first["suspect"] is False
     assert (second["status"], second["submitted_at"], second["suspect"]) == ("partial", None, True)
     assert second["suspect_reason"] == "too_fast"
+    # the submitted answer is a person's; the half answer is a provisional one-click score
+    assert (first["confirmed"], second["confirmed"]) == (True, False)
 
 
 def test_export_responses_csv_is_safe_for_spreadsheets(project, answered):
@@ -127,11 +130,13 @@ def test_export_responses_csv_is_safe_for_spreadsheets(project, answered):
         "segment",
         "status",
         "suspect",
+        "confirmed",
         "submitted_at",
         "score",
         "reason",
     ]
     assert rows[0]["reason"] == "'=1+2 great" and rows[0]["score"] == "9"
+    assert (rows[0]["confirmed"], rows[1]["confirmed"]) == ("true", "false")
     assert rows[1]["contact_key"] == "'=evil()" and rows[1]["suspect"] == "true"
 
 
