@@ -1,6 +1,7 @@
 """Invariants of the collector's edges:
 
 - `/healthz` is 200 only when the store takes a write (a read-only store is 503);
+- the SQLite file locked by another program: an answer gets 503, nothing stored, then once;
 - a request body that stalls is dropped after the bound (408, connection closed);
 - a client that goes away mid-request is logged as such, never as an unexpected error.
 """
@@ -119,3 +120,42 @@ def test_a_client_going_away_is_no_unexpected_error(project, answer_path, caplog
         time.sleep(1.5)
     assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
     assert "client went away" in caplog.text
+
+
+def test_a_sqlite_file_locked_by_another_program_gives_503_and_loses_nothing(
+    project, answer_path, monkeypatch
+):
+    """Invariant: while another program holds the SQLite file's lock past the busy
+    timeout, an answer gets a retryable 503 (never a thank-you) and nothing is stored;
+    once the lock is gone the same answer is stored, once."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from cxops.store import db
+    from cxops.store.models import Response
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_MS", 500)  # the wait before giving up, shortened
+    settings = project.settings()
+    store = open_store(settings.store_url)
+    path = settings.store_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        with client_for(create_app(settings, store=store)) as client:
+            holder.execute("BEGIN EXCLUSIVE")  # another program writing, for as long as it likes
+            refused = client.post(answer_path, data={"score": "8"})
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+            assert "Thank you" not in refused.text
+            health = client.get("/healthz")
+            assert health.status_code == 503
+            holder.execute("ROLLBACK")
+            stored = client.post(answer_path, data={"score": "8"})
+            assert stored.status_code == 200 and "Thank you" in stored.text
+            again = client.post(answer_path, data={"score": "8"})
+            assert again.status_code == 200
+        with store.session() as session:
+            rows = session.scalars(select(Response)).all()
+        assert [(row.answers, row.revision) for row in rows] == [({"score": 8}, 1)]
+    finally:
+        holder.close()
+        store.dispose()
