@@ -142,14 +142,18 @@ def noting_signals() -> Iterator[None]:
 
     def chained(previous: Any) -> Any:
         def handler(signum: int, frame: FrameType | None) -> Any:
-            if not _received:
-                _received.append(signal.Signals(signum).name)
-            if callable(previous):
-                return previous(signum, frame)
-            if previous == signal.SIG_DFL:
-                signal.signal(signum, signal.SIG_DFL)
-                os.kill(os.getpid(), signum)
-            return None
+            # The handler in force acts first: `stop_on_signals`' own one ignores a signal
+            # already noted, so noting it before would swallow it.
+            try:
+                if callable(previous):
+                    return previous(signum, frame)
+                if previous == signal.SIG_DFL:
+                    signal.signal(signum, signal.SIG_DFL)
+                    os.kill(os.getpid(), signum)
+                return None
+            finally:
+                if not _received:
+                    _received.append(signal.Signals(signum).name)
 
         return handler
 
