@@ -312,16 +312,24 @@ def comment_rows(conn: Connection, survey: Survey) -> list[Comment]:
 
 def later_scores(conn: Connection, survey: Survey) -> dict[tuple[str, str], int | None]:
     """(contact_key, wave) -> main score of every answer of a contact who has a follow-up task
-    (in id order: a later answer of the same contact and wave wins)."""
+    (in id order: a later answer of the same contact and wave wins).
+
+    Looked up per task contact through `ix_responses_contact_survey` (migration 0010), not
+    by testing each of the survey's answers against the task contacts."""
     main = survey.main_question
     if main is None:
         return {}
     r, t = _responses.c, _tasks.c
     score = answer_value(main.id, conn.dialect.name)
     keys = select(t.contact_key).where(t.survey_id == survey.id)
+    of_survey, *rest = _row_by_row(survey.id)
+    if conn.dialect.name == "sqlite":
+        # Without statistics (no ANALYZE) SQLite takes the survey's index for any
+        # equality on it; `likely` says it selects most rows, so the contact index wins.
+        of_survey = func.likely(of_survey)
     query = (
         select(r.contact_key, r.wave_id, score)
-        .where(*_row_by_row(survey.id), r.contact_key.in_(keys))
+        .where(of_survey, *rest, r.contact_key.in_(keys))
         .order_by(r.id)
     )
     return {(row[0], row[1]): _score(row[2]) for row in conn.execute(query)}

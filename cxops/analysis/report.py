@@ -8,8 +8,10 @@ alone, and `by_wave` stops at it. `changes` compare each wave with the one befor
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -104,21 +106,41 @@ def build_from_store(
     from cxops.analysis.provenance import provenance
     from cxops.store.db import open_store, store_exists
 
-    if not store_exists(settings.store_url):
-        data = SurveyData(waves=[])
-    else:
-        store = open_store(settings.store_url)
-        try:
-            data = load_survey_data(store, survey)
-        finally:
-            store.dispose()
-    keys = {case.contact_key for case in data.loop}
-    outcomes = outcome_values(survey, settings.project_dir, keys)
-    canonical = data.canonical()
-    if outcomes is not None:
-        canonical += repr(sorted((k, str(v)) for k, v in outcomes.items()))
-    stamp = now or settings.clock()
-    facts = provenance(survey.source_path, settings.project_dir, canonical, stamp)
-    return build_report(
-        survey, data, wave=wave, min_n=settings.min_n, outcomes=outcomes, provenance=facts
-    )
+    with _collector_paused():
+        if not store_exists(settings.store_url):
+            data = SurveyData(waves=[])
+        else:
+            store = open_store(settings.store_url)
+            try:
+                data = load_survey_data(store, survey)
+            finally:
+                store.dispose()
+        keys = {case.contact_key for case in data.loop}
+        outcomes = outcome_values(survey, settings.project_dir, keys)
+        canonical = data.canonical()
+        if outcomes is not None:
+            canonical += repr(sorted((k, str(v)) for k, v in outcomes.items()))
+        stamp = now or settings.clock()
+        facts = provenance(survey.source_path, settings.project_dir, canonical, stamp)
+        return build_report(
+            survey, data, wave=wave, min_n=settings.min_n, outcomes=outcomes, provenance=facts
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a report is read and computed.
+
+    The report keeps hundreds of thousands of tuples alive (one per comment, task and
+    later answer) and makes no reference cycles of its own; each full collection would
+    walk all of them again: measured, about 10 % of a report's time at 200,000 answers.
+    Reference counting still frees everything; collection resumes afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

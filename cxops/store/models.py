@@ -144,6 +144,12 @@ class Response(Base):
     """One response per invitation; a second submit updates it."""
 
     __tablename__ = "responses"
+    __table_args__ = (
+        # A contact's answers by lookup (the report's later answers of contacts with
+        # tasks). Contact first, so it never competes with `ix_responses_survey_id`
+        # for a survey's scans (migration 0010).
+        Index("ix_responses_contact_survey", "contact_key", "survey_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     send_id: Mapped[str] = mapped_column(ForeignKey("sends.send_id"), unique=True)
