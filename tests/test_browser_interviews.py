@@ -22,33 +22,13 @@ from cxops.spec import find_survey
 from cxops.store.db import Store, open_store
 from cxops.store.models import Interview
 from cxops.testing.browser import assert_accessible, screenshot
-from cxops.testing.collect import SentInvitation, invite
+from cxops.testing.collect import INTERVIEW_STUDY, SentInvitation, invite
 from cxops.testing.followup import serving
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-STUDY = """\
-id: talk
-name: Talk to us
-kind: interview
-audience:
-  source: {csv: data/customers.csv, key: id}
-questions:
-  - {id: role, type: single, text: "Your role?", options: [Admin, Viewer]}
-interview:
-  goal: 2
-  batch: 5
-  duration: 45m
-  incentive: "A $40 voucher"
-  booking_url: "https://book.example/slots"
-  consent: "We record the call and delete it after 90 days."
-  screen: "answers.role == 'Admin'"
-invitation:
-  template: interview_invite
-  from: "Research <research@acme.example>"
-  locales: [en, de]
-"""
+STUDY = INTERVIEW_STUDY  # its follow-up rule plays no part here
 
 
 @dataclass

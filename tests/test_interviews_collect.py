@@ -20,35 +20,10 @@ from cxops.interviews.service import recruitment, sync_interviews
 from cxops.spec import find_survey
 from cxops.store.db import open_store
 from cxops.store.models import Interview, Task
-from cxops.testing.collect import client_for, invite
+from cxops.testing.collect import INTERVIEW_STUDY, client_for, invite
 
 KEY = "whsec-test-calendly-key"
-STUDY = """\
-id: talk
-name: Talk to us
-kind: interview
-audience:
-  source: {csv: data/customers.csv, key: id}
-questions:
-  - {id: role, type: single, text: "Your role?", options: [Admin, Viewer]}
-interview:
-  goal: 2
-  batch: 5
-  duration: 45m
-  incentive: "A $40 voucher"
-  booking_url: "https://book.example/slots"
-  consent: "We record the call and delete it after 90 days."
-  screen: "answers.role == 'Admin'"
-invitation:
-  template: interview_invite
-  from: "Research <research@acme.example>"
-  locales: [en, de]
-followup:
-  - when: "answers.accepted"
-    task: "Confirm the slot with {{ contact.email }}"
-    assign_to: research-ops@acme.example
-    due: 1 business day
-"""
+STUDY = INTERVIEW_STUDY
 
 
 class Study:

@@ -101,3 +101,33 @@ def client_for(app: Any, **options: Any) -> Any:
         from fastapi.testclient import TestClient
 
         return TestClient(app, **options)
+
+
+#: An interview study with a screener (admins only), consent, incentive and a booking link;
+#: its file is `surveys/talk.yaml` in a test project.
+INTERVIEW_STUDY = """\
+id: talk
+name: Talk to us
+kind: interview
+audience:
+  source: {csv: data/customers.csv, key: id}
+questions:
+  - {id: role, type: single, text: "Your role?", options: [Admin, Viewer]}
+interview:
+  goal: 2
+  batch: 5
+  duration: 45m
+  incentive: "A $40 voucher"
+  booking_url: "https://book.example/slots"
+  consent: "We record the call and delete it after 90 days."
+  screen: "answers.role == 'Admin'"
+invitation:
+  template: interview_invite
+  from: "Research <research@acme.example>"
+  locales: [en, de]
+followup:
+  - when: "answers.accepted"
+    task: "Confirm the slot with {{ contact.email }}"
+    assign_to: research-ops@acme.example
+    due: 1 business day
+"""

@@ -19,7 +19,7 @@ from cxops.collect.i18n import page_locale
 from cxops.collect.state import CollectorState
 from cxops.errors import CxopsError, NotFoundError, TokenError
 from cxops.followup.links import task_link
-from cxops.followup.pages.task_strings import category_words
+from cxops.followup.pages.task_strings import STORED_WORDS, category_words
 from cxops.followup.tasks import (
     LIST_STATUSES,
     PRIORITIES,
@@ -70,14 +70,7 @@ _EN = {
     "s_all": "all",
     "s_withdrawn": "withdrawn",
     "steps_open": "Tick every playbook step on the task page before “resolved”, or say in the note why not.",
-    "contacted": "contacted",
-    "resolved": "resolved",
-    "no response": "no response",
-    "not needed": "not needed",
-    "urgent": "urgent",
-    "high": "high",
-    "normal": "normal",
-    "low": "low",
+    **STORED_WORDS["en"],
 }
 _DE = {
     "title": "Ihre Aufgaben",
@@ -109,14 +102,7 @@ _DE = {
     "s_all": "alle",
     "s_withdrawn": "zurückgezogen",
     "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste auf der Aufgabenseite ab oder schreiben Sie in die Notiz, warum nicht.",
-    "contacted": "kontaktiert",
-    "resolved": "gelöst",
-    "no response": "keine Antwort",
-    "not needed": "nicht nötig",
-    "urgent": "dringend",
-    "high": "hoch",
-    "normal": "normal",
-    "low": "niedrig",
+    **STORED_WORDS["de"],
 }
 _FR = {
     "title": "Vos tâches",
@@ -148,14 +134,7 @@ _FR = {
     "s_all": "toutes",
     "s_withdrawn": "retirée",
     "steps_open": "Cochez chaque étape de la liste de contrôle sur la page de la tâche avant « résolu », ou dites dans la note pourquoi pas.",
-    "contacted": "contacté",
-    "resolved": "résolu",
-    "no response": "pas de réponse",
-    "not needed": "pas nécessaire",
-    "urgent": "urgente",
-    "high": "haute",
-    "normal": "normale",
-    "low": "basse",
+    **STORED_WORDS["fr"],
 }
 STRINGS: dict[str, dict[str, str]] = {"en": _EN, "de": _DE, "fr": _FR}
 

@@ -12,6 +12,40 @@ from types import MappingProxyType
 
 from cxops.collect.i18n import page_locale
 
+#: Outcomes and priorities (stored in English), as the task page and the list show them.
+STORED_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "contacted": "contacted",
+        "resolved": "resolved",
+        "no response": "no response",
+        "not needed": "not needed",
+        "urgent": "urgent",
+        "high": "high",
+        "normal": "normal",
+        "low": "low",
+    },
+    "de": {
+        "contacted": "kontaktiert",
+        "resolved": "gelöst",
+        "no response": "keine Antwort",
+        "not needed": "nicht nötig",
+        "urgent": "dringend",
+        "high": "hoch",
+        "normal": "normal",
+        "low": "niedrig",
+    },
+    "fr": {
+        "contacted": "contacté",
+        "resolved": "résolu",
+        "no response": "pas de réponse",
+        "not needed": "pas nécessaire",
+        "urgent": "urgente",
+        "high": "haute",
+        "normal": "normale",
+        "low": "basse",
+    },
+}
+
 _EN: dict[str, str] = {
     "title": "Task: {title}",
     "overdue": "Overdue",
@@ -71,14 +105,7 @@ _EN: dict[str, str] = {
     "open": "open",
     "done": "closed",
     "withdrawn": "withdrawn",
-    "contacted": "contacted",
-    "resolved": "resolved",
-    "no response": "no response",
-    "not needed": "not needed",
-    "urgent": "urgent",
-    "high": "high",
-    "normal": "normal",
-    "low": "low",
+    **STORED_WORDS["en"],
 }
 
 _DE: dict[str, str] = {
@@ -140,14 +167,7 @@ _DE: dict[str, str] = {
     "open": "offen",
     "done": "abgeschlossen",
     "withdrawn": "zurückgezogen",
-    "contacted": "kontaktiert",
-    "resolved": "gelöst",
-    "no response": "keine Antwort",
-    "not needed": "nicht nötig",
-    "urgent": "dringend",
-    "high": "hoch",
-    "normal": "normal",
-    "low": "niedrig",
+    **STORED_WORDS["de"],
 }
 
 _FR: dict[str, str] = {
@@ -209,14 +229,7 @@ _FR: dict[str, str] = {
     "open": "ouverte",
     "done": "close",
     "withdrawn": "retirée",
-    "contacted": "contacté",
-    "resolved": "résolu",
-    "no response": "pas de réponse",
-    "not needed": "pas nécessaire",
-    "urgent": "urgente",
-    "high": "haute",
-    "normal": "normale",
-    "low": "basse",
+    **STORED_WORDS["fr"],
 }
 
 #: A score's category as the pages show it beside the score (`3 (Kritiker)`).
