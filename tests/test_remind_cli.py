@@ -75,6 +75,7 @@ def reminder_recipients(project: Any) -> list[str]:
 
 
 @pytest.mark.prefect
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # PostgreSQL: the races below
 def test_remind_from_the_terminal(project: Any, prefect_env: dict[str, str], store_url: str):
     invited(project, store_url)
     env = {**prefect_env, "CXOPS_DATABASE_URL": store_url, "CXOPS_NOW": DUE}
@@ -135,7 +136,9 @@ def test_two_reminds_at_once_never_send_twice(project: Any, prefect_env: dict[st
 @pytest.mark.prefect
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(
+    ("store_url", "seed"), [("sqlite", 1), ("postgresql", 2)], indirect=["store_url"]
+)
 def test_a_reminder_round_killed_then_resumed_reminds_nobody_twice(
     project: Any, prefect_env: dict[str, str], store_url: str, seed: int
 ):

@@ -1,5 +1,7 @@
 """Reminder rounds on the wave path, with the clock moved (SQLite and PostgreSQL).
 
+(The candidates' SQL, the expiry and the cap run on both stores; the other rules on SQLite.)
+
 Reminder k is step k of the same wave in the same ledger: due `after` the previous
 message to people who have not answered (a provisional one-click score is not an answer),
 are not suppressed and whose invitation has not expired; once per step; a policy rule
@@ -134,6 +136,7 @@ def test_reminders_go_once_to_non_responders_after_the_delay(project: Any, store
     assert wave.survey.invitation.reminder is not None
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_reminder_link_answers_the_invitation(project: Any, store: Store) -> None:
     invite(project, store)
     remind(project, store, START + timedelta(days=3, minutes=1))
@@ -148,6 +151,7 @@ def test_a_reminder_link_answers_the_invitation(project: Any, store: Store) -> N
     assert [(r.send_id, r.answers["score"]) for r in stored] == [(invitation.send_id, 4)]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_reminder_links_expire_with_the_invitation(project: Any, store: Store) -> None:
     invite(project, store)
     remind(project, store, START + timedelta(days=3, minutes=1))
@@ -190,6 +194,7 @@ def test_an_expired_wave_closes_with_its_final_rate_and_sends_no_reminder(
     assert status.open_waves(store, SURVEY) == []
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_policy_rule_holds_a_reminder_back(project: Any, store: Store) -> None:
     invite(project, store)
     # A rule added after the invitations went out holds the reminders it covers.
@@ -244,6 +249,7 @@ def test_the_contact_cap_counts_other_surveys_against_a_reminder(
     assert lifted.steps[0].sent_now == 5
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_reminders_speak_the_contacts_language(project: Any, store_url: str) -> None:
     text = (project.root / "surveys" / "ces-onboarding.yaml").read_text()
     project.write(
@@ -271,6 +277,7 @@ def test_reminders_speak_the_contacts_language(project: Any, store_url: str) -> 
     assert firsts == {"Reminder:", "Erinnerung:", "Rappel"}, firsts
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_dry_run_says_who_is_due_and_writes_nothing(project: Any, store: Store) -> None:
     invite(project, store)
     settings = settings_at(project, START + timedelta(days=3, minutes=1))
@@ -282,6 +289,7 @@ def test_a_dry_run_says_who_is_due_and_writes_nothing(project: Any, store: Store
     assert reminder_mail(project) == []
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_pending_reminders_of_people_who_answered_meanwhile_are_skipped(
     project: Any, store: Store
 ) -> None:
