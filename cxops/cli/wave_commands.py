@@ -270,6 +270,8 @@ def _print_reminders(data: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from cxops.wave.summary import rate_text
+
     out = console()
     title = "reminders (dry run)" if data["dry_run"] else "reminders"
     out.print(f"[bold]{title}[/] · survey {data['survey']} · {data['now']}")
@@ -294,7 +296,7 @@ def _print_reminders(data: dict[str, Any]) -> None:
     else:
         out.print("no open wave to remind")
     for wave in data["closed"]:
-        rate = "n/a" if wave["response_rate"] is None else f"{wave['response_rate']} %"
+        rate = rate_text(wave["response_rate"])
         out.print(
             f"wave {escape(wave['wave'])} closed: {wave['answered']} of {wave['invited']} "
             f"answered (response rate {rate})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -48,25 +48,26 @@ def ledger_row(invitee: Invitee, kept: frozenset[str] | None = None) -> dict[str
     }
 
 
-def _add_in_locale_batches(wave: WaveContext, store: Store, invitees: Iterable[Invitee]) -> None:
-    """Write invitees so that each ledger batch holds one locale.
+def add_in_locale_batches(
+    wave: WaveContext, store: Store, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Write ledger rows (`ledger_row`'s shape) of `wave.step` so that each batch holds
+    one locale.
 
     Messages of one locale render as one group, so a single-locale batch becomes one
     SendGrid request of up to 1,000 personalizations instead of one per locale.
     """
     offered = wave.survey.invitation.locales
     size = wave.settings.batch_size
-    kept = kept_columns(wave.survey, wave.settings)
-    buffers: dict[str, list[dict[str, Any]]] = {}
+    buffers: dict[str, list[Mapping[str, Any]]] = {}
 
-    def flush(bucket: list[dict[str, Any]]) -> None:
+    def flush(bucket: list[Mapping[str, Any]]) -> None:
         add_invitees(
             store, wave.survey_id, wave.wave_id, wave.step, bucket, wave.now, batch_size=size
         )
         bucket.clear()
 
-    for invitee in invitees:
-        row = ledger_row(invitee, kept)
+    for row in rows:
         bucket = buffers.setdefault(resolve_locale(row["locale"], offered), [])
         bucket.append(row)
         if len(bucket) >= size:
@@ -83,7 +84,8 @@ def prepare_wave(store: Store, wave: WaveContext) -> WaveSummary:
         return earlier.noted("resumed: the wave was planned by an earlier run")
     history, accepted = history_and_accepted(store, wave)
     plan = plan_wave(wave, history=history, accepted=accepted)
-    _add_in_locale_batches(wave, store, plan.invitees)
+    kept = kept_columns(wave.survey, wave.settings)
+    add_in_locale_batches(wave, store, (ledger_row(invitee, kept) for invitee in plan.invitees))
     summary = plan.summary()
     status.mark_planned(store, wave, summary)
     return summary

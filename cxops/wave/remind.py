@@ -71,7 +71,8 @@ class StepPlan:
 
 
 def plan_step(store: Store, wave: WaveContext, history: History, *, goal_reached: bool) -> StepPlan:
-    """Who is due reminder `wave.step` of the wave now; writes nothing (see `ledger_rows`)."""
+    """Who is due reminder `wave.step` of the wave now; writes nothing (the due people's
+    ledger rows are `plan.rows`, for the caller to write)."""
     survey = wave.survey
     reminder = _reminder(survey)
     plan = StepPlan(wave.step)

@@ -10,23 +10,24 @@ and renders, and writes nothing. Prefect-free: the flow (`cxops.wave.flow`) pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cxops.audience.eligibility import History, NoHistory
 from cxops.chunks import chunks
-from cxops.locales import resolve_locale
 from cxops.messages.render import InvitationRenderer, SendView
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
-from cxops.store.ledger import add_invitees, wave_counts
+from cxops.store.ledger import has_pending, wave_counts
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
+from cxops.wave.prepare import add_in_locale_batches
 from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
 from cxops.wave.send import start_sending
+from cxops.wave.summary import rate_text
 
 #: The batch loop of one step (the flow's Prefect tasks, or a plain loop in tests).
 SendStep = Callable[[WaveContext], None]
@@ -139,8 +140,8 @@ def remind_survey(
             skip_answered(store, wave)
             before = wave_counts(store, survey.id, wave_id, step)["sent"]
             plan = plan_step(store, wave, history, goal_reached=goal_reached)
-            _add_in_locale_batches(store, wave, plan.rows)
-            if plan.due or wave_counts(store, survey.id, wave_id, step)["pending"]:
+            add_in_locale_batches(wave, store, plan.rows)
+            if plan.due or has_pending(store, survey.id, wave_id, step):
                 send_step(wave)
             counts = wave_counts(store, survey.id, wave_id, step)
             steps.append(_summary(wave, plan, counts, counts["sent"] - before))
@@ -155,20 +156,6 @@ def _goal_reached(store: Store, survey: Survey) -> bool:
     from cxops.interviews.service import holding_places
 
     return holding_places(store, survey) >= survey.interview.goal
-
-
-def _add_in_locale_batches(store: Store, wave: WaveContext, rows: Iterable[dict[str, Any]]) -> None:
-    """Ledger rows of the step, each batch one locale (one SendGrid request per batch)."""
-    by_locale: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_locale.setdefault(
-            resolve_locale(row["locale"], wave.survey.invitation.locales), []
-        ).append(row)
-    size = wave.settings.batch_size
-    for bucket in by_locale.values():
-        add_invitees(
-            store, wave.survey_id, wave.wave_id, wave.step, bucket, wave.now, batch_size=size
-        )
 
 
 def _render_all(wave: WaveContext, plan: StepPlan) -> int:
@@ -237,7 +224,7 @@ def reminder_markdown(summary: ReminderSummary) -> str:
             f"{step.in_doubt} | {step.waiting} | {skipped or '—'} |"
         )
     for wave in summary.closed:
-        rate = "n/a" if wave["response_rate"] is None else f"{wave['response_rate']} %"
+        rate = rate_text(wave["response_rate"])
         lines += [
             "",
             f"wave {wave['wave']} closed: {wave['answered']} of {wave['invited']} answered "

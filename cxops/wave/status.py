@@ -11,7 +11,7 @@ module sets a wave's status.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cxops.settings import Settings
@@ -91,7 +91,7 @@ def open_waves(store: Store, survey_id: str) -> list[str]:
 def closes_at(store: Store, survey: Survey, row: Wave, settings: Settings) -> datetime:
     """When the wave's last invitation expires (from the wave's start if none was sent)."""
     last = last_invitation_at(store, survey.id, row.wave_id) or row.started_at
-    return survey.invitation.expires_after.after(_aware(last), settings.holidays)
+    return survey.invitation.expires_after.after(last, settings.holidays)
 
 
 def close_expired(
@@ -122,7 +122,7 @@ def final_figures(store: Store, survey_id: str, wave_id: str, at: datetime) -> d
         if step > 0
     }
     return {
-        "closed_at": _aware(at).isoformat(),
+        "closed_at": at.isoformat(),
         "invited": invited,
         "answered": answered,
         "response_rate": response_rate(answered, invited),
@@ -142,7 +142,3 @@ def closed_figures(store: Store, wave: WaveContext) -> dict[str, Any] | None:
         return None
     final = row.summary.get("closed")
     return dict(final) if isinstance(final, dict) else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -163,6 +163,11 @@ def artifact_key(survey_id: str) -> str:
     return f"wave-summary-{survey_id}"
 
 
+def rate_text(rate: float | None) -> str:
+    """A closed wave's response rate as the summaries print it (`n/a`: nobody was sent)."""
+    return "n/a" if rate is None else f"{rate} %"
+
+
 def summary_markdown(summary: WaveSummary) -> str:
     lines = [
         f"# Wave `{summary.wave}` of `{summary.survey}`",
@@ -184,7 +189,7 @@ def summary_markdown(summary: WaveSummary) -> str:
         lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
     if summary.closed:
         c = summary.closed
-        rate = "n/a" if c["response_rate"] is None else f"{c['response_rate']} %"
+        rate = rate_text(c["response_rate"])
         lines += [
             "",
             f"closed {c['closed_at']}: {c['answered']} of {c['invited']} invited answered "
