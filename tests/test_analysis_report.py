@@ -195,6 +195,32 @@ def test_closing_the_loop(seeded: Project) -> None:
     assert loop["outcome"]["column"] == "status"
 
 
+def test_churn_is_told_by_the_next_wave_when_the_ledger_knows_it(
+    project: Project, store_url: str
+) -> None:
+    """c2 churned after the second wave: the ledger kept `status: active` when c2 was
+    invited to it, so c2 had not churned *by the next wave*, whatever the source says now.
+    The others fall back to the source now (no status in their snapshot, or c3: not
+    invited to the next wave)."""
+    later = [
+        Row("w2", "enterprise", "c2", {"score": 3}, contact={"status": "active", "mrr": 0})
+        if (row.wave, row.key) == ("w2", "c2")
+        else row
+        for row in rows()
+    ]
+    project.write({"surveys/nps-test.yaml": SURVEY, "data/accounts.csv": ACCOUNTS})
+    seed(store_url, "nps-test", ["w1", "w2"], later)
+    project.store_url = store_url  # type: ignore[attr-defined]
+    loop = report(project, min_n=1)["loop"]
+
+    assert loop["outcome"]["as_of"] == "next wave, else source now"
+    assert loop["not_closed"]["churned"]["value"] == 0.0  # c2 by the next wave, c4 now
+    assert loop["not_closed"]["outcome_from"] == {"next_wave": 1, "source_now": 1}
+    assert loop["closed"]["churned"]["value"] == 50.0  # c3 churned now, c1 active now
+    assert loop["closed"]["outcome_from"] == {"next_wave": 0, "source_now": 2}
+    assert loop["negative_answers_with_tasks"] == 4
+
+
 def test_same_inputs_same_numbers_and_hash(seeded: Project) -> None:
     first, second = report(seeded), report(seeded)
 

@@ -72,6 +72,9 @@ class SurveyData:
     loop: list[LoopCase] = field(default_factory=list)
     #: (contact_key, wave) -> main score, for every contact with a task (their next answer).
     later_scores: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    #: (contact_key, wave) -> the outcome column (`report.outcome`) in that wave's ledger
+    #: snapshot, for every contact with a task who was invited to the wave.
+    wave_outcomes: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def canonical(self) -> str:
         """The inputs as canonical JSON text: what the provenance hash is taken over."""
@@ -98,6 +101,10 @@ class SurveyData:
             "loop": [[c.wave, c.contact_key, c.task_status, c.outcome, c.score] for c in self.loop],
             "later": [[*key, value] for key, value in self.later_scores.items()],
         }
+        if self.wave_outcomes:  # only when the survey names an outcome column
+            document["wave_outcomes"] = sorted(
+                ([*key, value] for key, value in self.wave_outcomes.items()), key=repr
+            )
         return json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -125,6 +132,8 @@ def load_survey_data(store: Store, survey: Survey) -> SurveyData:
                 _tally(conn, survey.id, [question], data, with_status=False)
         data.loop = loop_cases(conn, survey)
         data.comments, data.later_scores = answer_rows(conn, survey, bool(data.loop))
+        if data.loop and survey.report.outcome is not None:
+            data.wave_outcomes = wave_outcomes(conn, survey, survey.report.outcome.column)
     known = set(data.waves)
     extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
     data.waves += sorted(extra - known)
@@ -333,6 +342,26 @@ def later_scores(conn: Connection, survey: Survey) -> dict[tuple[str, str], int 
         .order_by(r.id)
     )
     return {(row[0], row[1]): _score(row[2]) for row in conn.execute(query)}
+
+
+def wave_outcomes(conn: Connection, survey: Survey, column: str) -> dict[tuple[str, str], Any]:
+    """(contact_key, wave) -> the outcome column as the ledger kept it when the contact was
+    invited to that wave, for every contact with a follow-up task (the ledger keeps the
+    column: `wave.minimise` keeps every `report` column).
+
+    This is what says whether a detractor had churned *by the next wave*, rather than
+    by the time the report is read. Looked up through the ledger's unique index
+    (survey, wave, contact, step)."""
+    s, t = _sends.c, _tasks.c
+    value = s.contact[column]  # JSON-typed: comes back as stored (bool, number, text)
+    keys = select(t.contact_key).where(t.survey_id == survey.id)
+    rows = conn.execute(
+        select(s.contact_key, s.wave_id, value).where(
+            s.survey_id == survey.id, s.step == 0, s.contact_key.in_(keys)
+        )
+    )
+    # A snapshot without the column (an older ledger row, an empty cell) tells nothing.
+    return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
 
 
 def _number(raw: Any) -> float | None:

@@ -4,9 +4,12 @@ against detractors whose task was not.
 For each answer in a negative category (NPS detractor; CSAT/CES dissatisfied) that
 has a follow-up task (withdrawn tasks do not count):
 - **closed**: one of its tasks is done with outcome `contacted` or `resolved`;
-- **churned**: the survey's outcome column (`report.outcome`) of that customer in the
-  source as it is now equals the churned value (customers no longer in the source
-  are counted as unknown, not as churned);
+- **churned by the next wave**: the survey's outcome column (`report.outcome`) equals
+  the churned value as the ledger kept it when the customer was invited to the survey's
+  next wave; when there is no next wave yet, or the customer was not invited to it
+  (churned customers are usually filtered out), as the source says now. How many
+  were told each way is in `outcome_from`. Customers found in neither are counted
+  as unknown, not as churned;
 - **rescued**: the customer's next answer (in a later wave) is no longer negative;
   only those who answered again count.
 Each share carries its Wilson interval; the difference (closed - not closed) its
@@ -41,11 +44,14 @@ def loop_section(
     waves: Sequence[str],
     *,
     outcomes: Mapping[str, Any] | None,
+    wave_outcomes: Mapping[tuple[str, str], Any] | None = None,
     churned_value: Any,
     min_n: int,
 ) -> dict[str, Any]:
     """The closing-the-loop figures; `outcomes`: contact key -> outcome column value now
-    (None when the survey names no outcome column)."""
+    (None when the survey names no outcome column); `wave_outcomes`: (contact key, wave)
+    -> the outcome column in that wave's ledger snapshot."""
+    at_wave = wave_outcomes or {}
     answers: dict[tuple[str, str], _Answer] = {}
     for case in cases:
         if not is_negative(score_category(kind, case.score)):
@@ -56,15 +62,27 @@ def loop_section(
         answers[key] = _Answer(case.contact_key, case.wave, closed or bool(known and known.closed))
     position = {wave: index for index, wave in enumerate(waves)}
     groups: dict[str, dict[str, int]] = {
-        name: {"n": 0, "churned": 0, "known": 0, "rescued": 0, "answered_again": 0}
+        name: {
+            "n": 0,
+            "churned": 0,
+            "known": 0,
+            "rescued": 0,
+            "answered_again": 0,
+            "next_wave": 0,
+            "source_now": 0,
+        }
         for name in ("closed", "not_closed")
     }
     for answer in answers.values():
         tally = groups["closed" if answer.closed else "not_closed"]
         tally["n"] += 1
-        if outcomes is not None and answer.contact_key in outcomes:
-            tally["known"] += 1
-            tally["churned"] += _same(outcomes[answer.contact_key], churned_value)
+        if outcomes is not None:
+            told = _outcome(answer, at_wave, outcomes, waves, position)
+            if told is not None:
+                source, value = told
+                tally["known"] += 1
+                tally[source] += 1
+                tally["churned"] += _same(value, churned_value)
         following = _next_score(answer, later_scores, waves, position)
         if following is not None:
             tally["answered_again"] += 1
@@ -75,6 +93,10 @@ def loop_section(
         if outcomes is not None:
             entry["churned"] = share(counts["churned"], counts["known"]).as_dict(min_n)
             entry["outcome_unknown"] = counts["n"] - counts["known"]
+            entry["outcome_from"] = {
+                "next_wave": counts["next_wave"],
+                "source_now": counts["source_now"],
+            }
         entry["rescued"] = share(counts["rescued"], counts["answered_again"]).as_dict(min_n)
         result[name] = entry
     done, other = groups["closed"], groups["not_closed"]
@@ -89,6 +111,25 @@ def loop_section(
     again = done["answered_again"] + other["answered_again"]
     result["rescue_rate"] = share(rescued, again).as_dict(min_n)
     return result
+
+
+def _outcome(
+    answer: _Answer,
+    at_wave: Mapping[tuple[str, str], Any],
+    now: Mapping[str, Any],
+    waves: Sequence[str],
+    position: Mapping[str, int],
+) -> tuple[str, Any] | None:
+    """Where the answer's outcome is told from, and the value: the next wave's ledger
+    snapshot when the customer was invited to it, else the source now, else unknown."""
+    start = position.get(answer.wave)
+    if start is not None and start + 1 < len(waves):
+        key = (answer.contact_key, waves[start + 1])
+        if key in at_wave:
+            return "next_wave", at_wave[key]
+    if answer.contact_key in now:
+        return "source_now", now[answer.contact_key]
+    return None
 
 
 def _next_score(

@@ -78,13 +78,18 @@ def build_report(
         report["loop"] = {
             "outcome": None
             if outcome is None
-            else {"column": outcome.column, "churned": outcome.churned, "as_of": "source now"},
+            else {
+                "column": outcome.column,
+                "churned": outcome.churned,
+                "as_of": "next wave, else source now",
+            },
             **loop_section(
                 main.type,
                 scoped_cases,
                 data.later_scores,
                 data.waves,
                 outcomes=outcomes,
+                wave_outcomes=data.wave_outcomes,
                 churned_value=outcome.churned if outcome is not None else None,
                 min_n=min_n,
             ),
