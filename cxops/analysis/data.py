@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 from cxops.spec.models import Survey
 from cxops.store.db import Store
 from cxops.store.models import Response, Send, Task, Wave
+from cxops.store.snapshot import shared_snapshot
 
 #: Question types counted by value; `text` answers are read as rows (themes).
 COUNTED_TYPES = frozenset({"nps", "csat", "ces", "rating", "single", "multi"})
@@ -119,25 +121,58 @@ _waves = Wave.__table__
 
 
 def load_survey_data(store: Store, survey: Survey) -> SurveyData:
-    """Read everything the report of `survey` needs, in one read transaction."""
-    with store.connect() as conn:
-        data = SurveyData(waves=wave_order(conn, survey.id))
-        data.invited = invited_counts(conn, survey.id)
-        counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
-        if len(counted) <= _JOINT_LIMIT:
-            _tally(conn, survey.id, counted, data, with_status=True)
+    """Read everything the report of `survey` needs, from one snapshot of the store.
+
+    The counting GROUP BYs and the row-by-row reads (comments, the next answers of
+    contacts with tasks) are independent scans of every answer: they run at once on
+    two connections that share one snapshot (`cxops.store.snapshot`), one after the other
+    when the store cannot give two."""
+    with shared_snapshot(store, 2) as conns:
+        if len(conns) == 1:
+            data = _counts(conns[0], survey)
+            rows = _rows(conns[0], survey)
         else:
-            data.statuses, data.suspect = status_counts(conn, survey.id)
-            for question in counted:
-                _tally(conn, survey.id, [question], data, with_status=False)
-        data.loop = loop_cases(conn, survey)
-        data.comments, data.later_scores = answer_rows(conn, survey, bool(data.loop))
-        if data.loop and survey.report.outcome is not None:
-            data.wave_outcomes = wave_outcomes(conn, survey, survey.report.outcome.column)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                reading = pool.submit(_rows, conns[1], survey)
+                data = _counts(conns[0], survey)
+                rows = reading.result()
+    data.comments, later, outcomes_at_wave = rows
+    if data.loop:  # only contacts with (not withdrawn) tasks have a loop to measure
+        data.later_scores, data.wave_outcomes = later, outcomes_at_wave
     known = set(data.waves)
     extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
     data.waves += sorted(extra - known)
     return data
+
+
+def _counts(conn: Connection, survey: Survey) -> SurveyData:
+    """The waves, invitations, statuses, answer tallies and follow-up cases."""
+    data = SurveyData(waves=wave_order(conn, survey.id))
+    data.invited = invited_counts(conn, survey.id)
+    counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
+    if len(counted) <= _JOINT_LIMIT:
+        _tally(conn, survey.id, counted, data, with_status=True)
+    else:
+        data.statuses, data.suspect = status_counts(conn, survey.id)
+        for question in counted:
+            _tally(conn, survey.id, [question], data, with_status=False)
+    data.loop = loop_cases(conn, survey)
+    return data
+
+
+def _rows(
+    conn: Connection, survey: Survey
+) -> tuple[list[Comment], dict[tuple[str, str], int | None], dict[tuple[str, str], Any]]:
+    """What is read row by row: the text answers (with the main score and the revenue
+    column); for contacts with follow-up tasks, their answers' main scores and, when
+    the survey names an outcome column, its value in each wave's ledger snapshot.
+
+    Two narrow queries, not one with `text OR has task`: only the text answers are
+    joined to the ledger for the revenue column."""
+    later = later_scores(conn, survey)
+    outcome = survey.report.outcome
+    outcomes_at_wave = wave_outcomes(conn, survey, outcome.column) if outcome else {}
+    return comment_rows(conn, survey), later, outcomes_at_wave
 
 
 def wave_order(conn: Connection, survey_id: str) -> list[str]:
@@ -262,21 +297,6 @@ def _score(raw: Any) -> int | None:
         return raw
     value = parse_value(raw)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def answer_rows(
-    conn: Connection, survey: Survey, task_contacts: bool
-) -> tuple[list[Comment], dict[tuple[str, str], int | None]]:
-    """What is read row by row from the survey's responses (not suspect): every non-empty
-    text answer (with the main score and the revenue column) and, when `task_contacts`,
-    every answer of a contact who has a follow-up task (their next answers).
-
-    Two queries, not one with `text OR has task`: each is a narrow scan, and only the
-    text answers are joined to the ledger for the revenue column.
-    """
-    main = survey.main_question
-    later = later_scores(conn, survey) if task_contacts and main is not None else {}
-    return comment_rows(conn, survey), later
 
 
 def _row_by_row(survey_id: str) -> list[ColumnElement[bool]]:
