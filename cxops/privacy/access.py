@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
+from cxops.chunks import chunks
 from cxops.privacy.files import messages_about
 from cxops.privacy.subject import Subject
 from cxops.store.db import Store
@@ -30,54 +31,32 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
         sends = list(session.scalars(select(Send).where(Send.email == subject.email)))
         send_ids = [send.send_id for send in sends]
         keys = {(send.survey_id, send.contact_key) for send in sends}
+        sent = send_ids or [""]  # an empty IN () is not valid everywhere
         record: dict[str, Any] = {
             "email": subject.email,
             "sends": [_row(send) for send in sends],
             "responses": [_row(r) for r in _in(session, Response, Response.send_id, send_ids)],
             "tasks": _tasks(session, keys, subject.email),
-            "suppressions": [
-                _row(s)
-                for s in session.scalars(
-                    select(Suppression).where(Suppression.email == subject.email)
-                )
-            ],
-            "webhook_events": [
-                _row(e)
-                for e in session.scalars(
-                    select(WebhookEvent).where(
-                        or_(
-                            WebhookEvent.email == subject.email,
-                            WebhookEvent.send_id.in_(send_ids or [""]),
-                        )
-                    )
-                )
-            ],
-            "notifications": [
-                _row(n)
-                for n in session.scalars(
-                    select(Notification).where(
-                        or_(
-                            Notification.recipient == subject.email,
-                            Notification.key.contains(subject.email),
-                        )
-                    )
-                )
-            ],
-            "interviews": [
-                _row(i)
-                for i in session.scalars(
-                    select(Interview).where(
-                        or_(
-                            Interview.email == subject.email,
-                            Interview.send_id.in_(send_ids or [""]),
-                        )
-                    )
-                )
-            ],
-            "erasures": [
-                _row(e)
-                for e in session.scalars(select(Erasure).where(Erasure.subject == subject.digest))
-            ],
+            "suppressions": _rows(session, Suppression, Suppression.email == subject.email),
+            "webhook_events": _rows(
+                session,
+                WebhookEvent,
+                or_(WebhookEvent.email == subject.email, WebhookEvent.send_id.in_(sent)),
+            ),
+            "notifications": _rows(
+                session,
+                Notification,
+                or_(
+                    Notification.recipient == subject.email,
+                    Notification.key.contains(subject.email),
+                ),
+            ),
+            "interviews": _rows(
+                session,
+                Interview,
+                or_(Interview.email == subject.email, Interview.send_id.in_(sent)),
+            ),
+            "erasures": _rows(session, Erasure, Erasure.subject == subject.digest),
         }
     record["outbox_messages"] = [
         {
@@ -92,11 +71,11 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
 
 
 def _in(session: Session, model: type[Any], column: Any, values: list[str]) -> list[Any]:
-    found: list[Any] = []
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
-        found.extend(session.scalars(select(model).where(column.in_(chunk))))
-    return found
+    return [
+        row
+        for chunk in chunks(values, 500)
+        for row in session.scalars(select(model).where(column.in_(chunk)))
+    ]
 
 
 def _tasks(session: Session, keys: set[tuple[str, str]], email: str) -> list[dict[str, Any]]:
@@ -109,6 +88,10 @@ def _tasks(session: Session, keys: set[tuple[str, str]], email: str) -> list[dic
     for task in session.scalars(select(Task).where(Task.assignee == email)):
         found[task.id] = task
     return [_row(task) for _, task in sorted(found.items())]
+
+
+def _rows(session: Session, model: type[Any], condition: Any) -> list[dict[str, Any]]:
+    return [_row(row) for row in session.scalars(select(model).where(condition))]
 
 
 def _row(instance: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-DEFAULT_LOCALE = "en"
+from cxops.locales import DEFAULT_LOCALE, locale_chain, resolve_locale
 
 #: A string, or locale -> string.
 Text: TypeAlias = str | Mapping[str, str]
@@ -51,36 +51,16 @@ DEFAULT_TITLES: Mapping[str, Mapping[str, str]] = {
 }
 
 
-def locale_candidates(requested: str | None) -> list[str]:
-    """`pt_BR` / `pt-br` -> ['pt-BR', 'pt']; None or blank -> []."""
-    if not requested:
-        return []
-    text = str(requested).strip().replace("_", "-")
-    if not text:
-        return []
-    parts = text.split("-")
-    language = parts[0].lower()
-    found: list[str] = []
-    if len(parts) > 1 and parts[1]:
-        region = parts[1].upper() if len(parts[1]) == 2 else parts[1]
-        found.append(f"{language}-{region}")
-    found.append(language)
-    return found
-
-
-def resolve(requested: str | None, declared: Sequence[str]) -> str:
-    """The locale a contact gets: exact, its language, else the first declared (else en)."""
-    for candidate in locale_candidates(requested):
-        if candidate in declared:
-            return candidate
-    return declared[0] if declared else DEFAULT_LOCALE
+#: A contact's locale as the survey's pages and emails speak it (`pt-BR` -> `pt` -> the
+#: survey's first locale): the one rule, from the shared leaf.
+resolve = resolve_locale
 
 
 def pick(text: Text, locale: str, declared: Sequence[str] = ()) -> str:
     """`text` in `locale` (or its language), else the survey's first locale, else its first."""
     if isinstance(text, str):
         return text
-    for candidate in (*locale_candidates(locale), *declared[:1]):
+    for candidate in (*locale_chain(locale), *declared[:1]):
         if candidate in text:
             return text[candidate]
     return next(iter(text.values()))
@@ -103,7 +83,7 @@ def missing_locales(text: Text, declared: Sequence[str]) -> list[str]:
 def default_title(kind: str, locale: str) -> str:
     """The neutral heading of a survey of `kind` in `locale` (English when unknown)."""
     titles = DEFAULT_TITLES.get(kind, DEFAULT_TITLES["custom"])
-    for candidate in locale_candidates(locale):
+    for candidate in locale_chain(locale):
         if candidate in titles:
             return titles[candidate]
     return titles[DEFAULT_LOCALE]
