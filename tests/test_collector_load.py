@@ -163,10 +163,13 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
 @pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.timeout(900)
-def test_collector_wave_reminders_and_followups_at_once_on_one_sqlite_file(project, prefect_env):
+def test_collector_wave_reminders_and_followups_at_once_on_one_store(
+    project, prefect_env, store_url
+):
     """Invariant: while the collector takes answers (and /healthz writes) under load, a
     `cxops run` sends a wave in small batches, `cxops followups` runs again and again and
-    so does `cxops remind` (as four days later), all on one SQLite file, no request fails and no command fails ('database is locked'
+    so does `cxops remind` (as four days later), all on one store (a SQLite file; a
+    PostgreSQL database), no request fails and no command fails ('database is locked'
     nowhere): every answer is stored with its score, every invitation sent once, and the
     follow-ups made exactly the tasks the rules ask for."""
     import threading
@@ -175,7 +178,7 @@ def test_collector_wave_reminders_and_followups_at_once_on_one_sqlite_file(proje
     from cxops.store.models import Send, Task
     from cxops.testing.project import run_cxops
 
-    settings = project.settings()
+    settings = project.settings(database_url=store_url)
     store = open_store(settings.store_url)
     key = settings.signing_key()
     sent_at = settings.clock() - timedelta(hours=1)
@@ -200,7 +203,7 @@ def test_collector_wave_reminders_and_followups_at_once_on_one_sqlite_file(proje
         # withdraw or reopen: its transactions read, then write.
         return (index + 3 * round_no) % 11
 
-    env = {**prefect_env, "CXOPS_BATCH_SIZE": "20"}
+    env = {**prefect_env, "CXOPS_BATCH_SIZE": "20", "CXOPS_DATABASE_URL": store_url}
     commands: list[tuple[str, int, str]] = []
     stop = threading.Event()
 
