@@ -10,6 +10,10 @@ Prefect at the top.
 `CXOPS_TASK_RUNNER` picks the task runner: `thread` (Prefect's default; one batch in
 flight) or `dask` / `dask:ADDRESS` (prefect-dask: as many batches in flight as the
 cluster has threads, each claimed in the database, so they never overlap).
+
+Over 400 lines on purpose: it is the whole Prefect side of the wave path (the wave and
+reminder flows, their tasks, the task runners), kept together so that no other module
+needs Prefect at import time.
 """
 
 from __future__ import annotations
