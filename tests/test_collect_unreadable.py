@@ -22,7 +22,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from cxops.schedule.processes import free_port

@@ -9,19 +9,11 @@ import pytest
 from cxops.followup.apply import apply_rules
 from cxops.followup.webhooks import deliver_webhooks
 from cxops.spec.lookup import project_surveys
-from cxops.store.db import open_store
 from cxops.store.notifications import notifications
 from cxops.testing.chat_webhooks import running_chat_webhook
 from cxops.testing.followup import add_response, at, write_survey
 
 MONDAY = "2026-11-23T09:00:00+00:00"
-
-
-@pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.dispose()
 
 
 def deliver(project, store):

@@ -8,7 +8,6 @@ import pytest
 
 from cxops.channels.outbox import OutboxChannel
 from cxops.errors import CxopsError
-from cxops.followup.apply import apply_rules
 from cxops.followup.digest_mail import send_digests
 from cxops.followup.escalation import escalate_overdue
 from cxops.followup.measures import loop_measures
@@ -16,9 +15,8 @@ from cxops.followup.tasks import assign_task, close_task, parse_until, snooze_ta
 from cxops.messages.tokens import read_token
 from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
-from cxops.store.db import open_store
 from cxops.store.tasks import TaskClosedError
-from cxops.testing.followup import OWNER, add_response, at, body, read_mbox, write_survey
+from cxops.testing.followup import OWNER, at, body, read_mbox, tasks_for
 
 MONDAY = "2026-11-23T09:00:00+00:00"
 BOB = "bob@acme.example"
@@ -26,21 +24,8 @@ ANNA = "csm.anna@acme.example"
 
 
 @pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.dispose()
-
-
-@pytest.fixture
 def one_task(empty_project, store):
-    write_survey(empty_project.root)
-    add_response(store, "c1", {"score": 2, "reason": "slow"}, when=at(MONDAY))
-    settings = empty_project.settings(now=at(MONDAY))
-    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
-    apply_rules(settings, store, surveys["nps-test"])
-    with store.session() as session:
-        [view] = q.all_tasks(session)
+    _, [view] = tasks_for(empty_project, store, {"c1": {"score": 2, "reason": "slow"}}, MONDAY)
     return view.task.id, view.key
 
 

@@ -24,7 +24,6 @@ from cxops.followup.webhooks import deliver_webhooks
 from cxops.messages.tokens import read_token
 from cxops.spec.lookup import find_survey, project_surveys
 from cxops.store import tasks as q
-from cxops.store.db import open_store
 from cxops.store.models import Notification, Task
 from cxops.store.notifications import notifications
 from cxops.testing.followup import (
@@ -41,13 +40,6 @@ from cxops.testing.followup import (
 MONDAY = "2026-11-23T09:00:00+00:00"
 #: Answers the follow-up run at MONDAY sees, older than the cursor's overlap.
 EARLIER = "2026-11-23T08:30:00+00:00"
-
-
-@pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.dispose()
 
 
 def settings_at(project, when: str, **overrides):

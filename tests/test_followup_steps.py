@@ -7,38 +7,28 @@ import re
 
 import pytest
 
-from cxops.followup.apply import apply_rules
 from cxops.followup.collector import create_collector
 from cxops.followup.links import task_link
 from cxops.followup.measures import loop_measures, measures_markdown
-from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
-from cxops.store.db import open_store
 from cxops.store.tasks import StepsOpenError
 from cxops.testing.collect import client_for
-from cxops.testing.followup import add_response, at, write_survey
+from cxops.testing.followup import at, tasks_for, write_survey
 
 NOW = "2026-11-23T09:00:00+00:00"
 STEPS = "\n    steps: [Call the customer, Log the call in the CRM, Send the promised follow-up]"
 
 
 @pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.dispose()
-
-
-@pytest.fixture
 def playbook(empty_project, store):
-    write_survey(empty_project.root, notify="{url: 'https://hooks.example/x'}" + STEPS)
-    add_response(store, "c1", {"score": 2}, when=at(NOW))
-    add_response(store, "c2", {"score": 3}, when=at(NOW))
-    settings = empty_project.settings(now=at(NOW))
-    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
-    apply_rules(settings, store, surveys["nps-test"])
-    with store.session() as session:
-        ids = [v.task.id for v in q.all_tasks(session) if v.task.rule_id == "detractor"]
+    settings, views = tasks_for(
+        empty_project,
+        store,
+        {"c1": {"score": 2}, "c2": {"score": 3}},
+        NOW,
+        notify="{url: 'https://hooks.example/x'}" + STEPS,
+    )
+    ids = [view.task.id for view in views if view.task.rule_id == "detractor"]
     return settings, ids
 
 

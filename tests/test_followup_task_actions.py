@@ -7,15 +7,11 @@ from __future__ import annotations
 import pytest
 
 from cxops.channels.outbox import OutboxChannel
-from cxops.followup.apply import apply_rules
 from cxops.followup.collector import create_collector
-from cxops.followup.links import task_link
 from cxops.followup.tasks import assign_task
-from cxops.spec.lookup import project_surveys
 from cxops.store import tasks as q
-from cxops.store.db import open_store
 from cxops.testing.collect import client_for
-from cxops.testing.followup import add_response, at, read_mbox, write_survey
+from cxops.testing.followup import at, read_mbox, task_path, tasks_for
 
 NOW = "2026-11-23T09:00:00+00:00"
 ANNA = "csm.anna@acme.example"
@@ -24,22 +20,10 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.dispose()
-
-
-@pytest.fixture
 def page(empty_project, store):
     """(settings, an HTTP client of the collector, the task page's path, the task id)."""
-    write_survey(empty_project.root)
-    add_response(store, "c1", {"score": 2, "reason": "slow"}, when=at(NOW))
-    settings = empty_project.settings(now=at(NOW))
-    apply_rules(settings, store, project_surveys(settings.surveys_path).surveys["nps-test"])
-    with store.session() as session:
-        [view] = q.all_tasks(session)
-    path = task_link(settings, view.key, at(NOW)).removeprefix(settings.public_url)
+    settings, [view] = tasks_for(empty_project, store, {"c1": {"score": 2, "reason": "slow"}}, NOW)
+    path = task_path(settings, view, NOW)
     return settings, client_for(create_collector(settings, store=store)), path, view.task.id
 
 

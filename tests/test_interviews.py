@@ -4,7 +4,6 @@ Calendly's signed events (recorded real-format payloads), on SQLite and PostgreS
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from cxops.interviews.service import (
 from cxops.spec import find_survey
 from cxops.spec.models import Survey
 from cxops.store import claims, ledger
-from cxops.store.db import Store, open_store
+from cxops.store.db import Store
 from cxops.store.models import Interview, Send
 from cxops.store.responses import save_answers
 
@@ -51,13 +50,6 @@ def survey(screen: str | None = None) -> Survey:
         return base
     interview = base.interview.model_copy(update={"screen": screen})  # type: ignore[union-attr]
     return base.model_copy(update={"interview": interview})
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = open_store(store_url)
-    yield store
-    store.dispose()
 
 
 def invite(store: Store, people: int, wave: str = "w1") -> list[str]:

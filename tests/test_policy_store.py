@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from cxops.audience.contacts import Contact
@@ -16,18 +14,11 @@ from cxops.policy.history import policy_history
 from cxops.spec import find_survey
 from cxops.store import claims, ledger
 from cxops.store.contact_log import contacts_since
-from cxops.store.db import Store, open_store
+from cxops.store.db import Store
 from cxops.store.models import Send
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = open_store(store_url)
-    yield store
-    store.dispose()
 
 
 def send(

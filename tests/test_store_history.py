@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from cxops.channels.base import Delivery
 from cxops.durations import parse_duration
 from cxops.settings import ContactCap
 from cxops.store import claims, ledger
-from cxops.store.db import Store, open_store
+from cxops.store.db import Store
 from cxops.store.history import StoreHistory, load_history
 from cxops.store.models import Send
 from cxops.store.suppressions import list_suppressions, suppress
@@ -21,13 +20,6 @@ from cxops.store.suppressions import list_suppressions, suppress
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SURVEY, WAVE = "nps", "2026-11-23"
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = open_store(store_url)
-    yield store
-    store.dispose()
 
 
 def invite(

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,6 @@ while True:
     )
 print(json.dumps({"done": claim_id}), flush=True)
 """
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = open_store(store_url)
-    yield store
-    store.dispose()
 
 
 def people(count: int, *, segment: str = "smb", start: int = 0) -> list[dict[str, Any]]:

@@ -207,21 +207,42 @@ def serving(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def tasks_for(
+    project: Any,
+    store: Store,
+    answers: dict[str, dict[str, Any]],
+    now: str,
+    *,
+    contact: dict[str, Any] | None = None,
+    **survey: Any,
+) -> tuple[Any, list[Any]]:
+    """A project with the test survey (`survey`: `write_survey`'s options), one answer
+    per contact key in `answers`, and the tasks the rules made of them:
+    (settings at `now`, the task views in id order)."""
+    from cxops.followup.apply import apply_rules
+    from cxops.spec.lookup import find_survey
+    from cxops.store import tasks as task_queries
+
+    write_survey(project.root, **survey)
+    settings = project.settings(now=at(now))
+    for key, answer in answers.items():
+        add_response(store, key, answer, when=at(now), contact=contact)
+    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+    with store.session() as session:
+        return settings, task_queries.all_tasks(session)
+
+
+def task_path(settings: Any, view: Any, now: str) -> str:
+    """The signed task page of `view`, as a path on the collector."""
+    from cxops.followup.links import task_link
+
+    return task_link(settings, view.key, at(now)).removeprefix(settings.public_url)
+
+
 def one_task(
     project: Any, store: Store, answers: dict[str, Any], name: str, now: str
 ) -> tuple[Any, str, Any]:
     """A project with the test survey, one answer that needs a call, and its task:
     (settings, the task page's path, the task view)."""
-    from cxops.followup.apply import apply_rules
-    from cxops.followup.links import task_link
-    from cxops.spec.lookup import find_survey
-    from cxops.store import tasks as task_queries
-
-    write_survey(project.root)
-    settings = project.settings(now=at(now))
-    add_response(store, "c1", answers, when=at(now), contact={"name": name})
-    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
-    with store.session() as session:
-        view = task_queries.all_tasks(session)[0]
-    path = task_link(settings, view.key, at(now)).removeprefix(settings.public_url)
-    return settings, path, view
+    settings, views = tasks_for(project, store, {"c1": answers}, now, contact={"name": name})
+    return settings, task_path(settings, views[0], now), views[0]

@@ -6,7 +6,7 @@ Loaded by `tests/conftest.py` (`pytest_plugins = ["cxops.testing.plugin"]`). Fix
   pointing at it, the clock fixed; `empty_project` the same with nothing copied.
 - `postgres_url`: a fresh PostgreSQL database for the test session; skipped only
   when the server is absent and `CI` is unset, a failure under `CI=true`.
-- `store_url`: one test on SQLite and on PostgreSQL.
+- `store_url`: one test on SQLite and on PostgreSQL; `store`: that store, opened.
 - `prefect_harness` / `prefect_env`: one `prefect_test_harness` for the whole session.
 - `browser`: Debian's chromium driven by Playwright.
 """
@@ -17,9 +17,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from cxops.store.db import Store
 
 from cxops.testing.project import DEFAULT_NOW, Project, copy_example_project
 from cxops.testing.services import (
@@ -99,6 +102,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'store.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """The store at `store_url` (SQLite, then PostgreSQL), opened and migrated."""
+    from cxops.store.db import open_store
+
+    opened = open_store(store_url)
+    yield opened
+    opened.dispose()
 
 
 @pytest.fixture(scope="session")
