@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -22,7 +21,7 @@ import uvicorn
 
 from cxops.collect.app import create_app
 from cxops.store.db import Store, open_store
-from cxops.testing.collect import client_for, invite
+from cxops.testing.collect import client_for, invited_person
 
 
 def _read_only(url: str) -> str:
@@ -79,22 +78,9 @@ def _partial_post(port: int, path: str) -> socket.socket:
 
 @pytest.fixture
 def answer_path(project) -> str:
-    settings = project.settings()
-    store = open_store(settings.store_url)
-    try:
-        return invite(
-            store,
-            settings.signing_key(),
-            survey_id="nps-quarterly",
-            contact_key="k1",
-            email="person@example.com",
-            sent_at=settings.clock() - timedelta(hours=1),
-        ).answer_path
-    finally:
-        store.dispose()
+    return invited_person(project.settings()).answer_path
 
 
-@pytest.mark.slow
 def test_a_stalled_body_is_dropped_after_the_bound(project, answer_path, caplog):
     app = create_app(project.settings(), body_timeout=1.0)
     with serving(app) as port:

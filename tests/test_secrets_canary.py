@@ -15,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from cxops.messages.tokens import make_token
 from cxops.store.models import Send
+from cxops.testing.collect import serve_process
 from cxops.testing.sendgrid_server import running_sendgrid_server
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -143,34 +143,11 @@ def _serve_and_answer(project, env, postgres_url) -> tuple[str, str, str]:
     finally:
         engine.dispose()
     token = make_token(SECRET_KEY.encode(), "answer", send_id, sent_at + timedelta(days=14))
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project.root,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "cxops serve did not come up"
-            time.sleep(0.2)
-        reply = httpx.post(f"{base}/a/{token}", data={"score": "2", "reason": "too slow"})
+    with serve_process(project.root, env) as served:
+        reply = httpx.post(f"{served.base}/a/{token}", data={"score": "2", "reason": "too slow"})
         assert reply.status_code == 200
-        httpx.get(f"{base}/a/{token}-tampered")
-    finally:
-        process.terminate()
-        stdout, stderr = process.communicate(timeout=30)
-    return stdout + stderr, token, address
+        httpx.get(f"{served.base}/a/{token}-tampered")
+    return served.output(), token, address
 
 
 def _project_files(root: Path) -> list[str]:

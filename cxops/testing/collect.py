@@ -6,9 +6,17 @@ collector can be exercised without running a wave.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cxops.messages.tokens import make_token
@@ -90,6 +98,83 @@ def invite(
         store, survey_id=survey_id, contact_key=contact_key, email=email, sent_at=sent_at, **fields
     )
     return links(key, send_id, email, sent_at + valid_for)
+
+
+def invited_person(settings: Any) -> SentInvitation:
+    """One sent invitation of the example project's NPS survey (`person@example.com`,
+    sent an hour before the settings' clock), written into the settings' store."""
+    from cxops.store.db import open_store
+
+    store = open_store(settings.store_url)
+    try:
+        return invite(
+            store,
+            settings.signing_key(),
+            survey_id="nps-quarterly",
+            contact_key="k1",
+            email="person@example.com",
+            sent_at=settings.clock() - timedelta(hours=1),
+        )
+    finally:
+        store.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class ServeProcess:
+    """A `cxops serve` process: its base URL and the file its output goes to."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def serve_process(
+    root: Path, env: Mapping[str, str] | None = None, *, wrapper: Sequence[str] = ()
+) -> Iterator[ServeProcess]:
+    """`cxops serve` in its own process in the project `root`, on a free loopback port,
+    yielded once it answers HTTP (whatever `/healthz` says); SIGTERM at the end.
+    `wrapper`: a command to run it under (e.g. `setpriv …`)."""
+    import httpx
+
+    from cxops.schedule.processes import free_port
+
+    port = free_port()
+    log = root / f"serve-{port}.out"
+    argv = [*wrapper, sys.executable, "-m", "cxops", "serve", "--host", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*argv, "--port", str(port)],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    served = ServeProcess(f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, served.output()
+            try:
+                httpx.get(f"{served.base}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (
+                    "cxops serve did not come up: " + served.output()
+                )
+                time.sleep(0.1)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
 
 
 def client_for(app: Any, **options: Any) -> Any:
