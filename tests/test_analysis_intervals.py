@@ -4,6 +4,7 @@ properties every interval must have."""
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -84,6 +85,41 @@ def test_difference_of_two_nps_by_hand() -> None:
     low, high = nps_difference_adjusted_wald(50, 20, 100, 40, 30, 100)
     assert close((low, high), (-0.025516, 0.413865), tol=1e-5)
     assert low < 0 < high  # a 20-point drop on 100 answers each is not distinguishable
+
+
+def _trinomial(rng: random.Random, promoters: float, detractors: float, n: int) -> tuple[int, int]:
+    draws = [rng.random() for _ in range(n)]
+    return (
+        sum(u < promoters for u in draws),
+        sum(promoters <= u < promoters + detractors for u in draws),
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "n"),
+    [
+        ((0.5, 0.2), (0.4, 0.3), 50),
+        ((0.3, 0.3), (0.3, 0.3), 30),
+        ((0.6, 0.1), (0.5, 0.15), 100),
+        ((0.2, 0.5), (0.25, 0.45), 20),
+    ],
+)
+def test_difference_of_two_nps_covers_the_true_difference_95_percent_of_the_time(
+    first: tuple[float, float], second: tuple[float, float], n: int
+) -> None:
+    """No paper gives a worked example of the two-sample interval, so its defining
+    property is checked instead: over repeated samples from known populations (seeded),
+    the 95 % interval holds the true difference about 95 % of the time (as Rocks 2016
+    finds for the one-sample interval). Dropping one sample's variance gives 81–84 %."""
+    rng = random.Random(2016)
+    true = (first[0] - first[1]) - (second[0] - second[1])
+    trials, held = 2000, 0
+    for _ in range(trials):
+        p1, d1 = _trinomial(rng, *first, n)
+        p2, d2 = _trinomial(rng, *second, n)
+        low, high = nps_difference_adjusted_wald(p1, d1, n, p2, d2, n)
+        held += low <= true <= high
+    assert 0.93 <= held / trials <= 0.97, held / trials
 
 
 @pytest.mark.parametrize(
