@@ -13,6 +13,7 @@ from cxops.channels.sendgrid import MAX_SUBSTITUTION_BYTES, SendGridChannel, sub
 from cxops.errors import ChannelError
 from cxops.messages.types import MessageGroup, Recipient
 from cxops.testing.sendgrid_server import Fault, running_sendgrid_server
+from cxops.testing.tls import self_signed_certificate, server_context
 
 KEY = "SG.secret-key-0123456789"
 CONTEXT = BatchContext("nps-q4", "2026-11-23", 7)
@@ -172,6 +173,49 @@ def test_a_connect_timeout_is_retried_with_backoff() -> None:
     assert {d.status for d in deliveries} == {"retry"}
     assert "cannot reach SendGrid" in (deliveries[0].error or "")
     assert channel.sleeps == [2.0, 4.0]
+
+
+def test_an_untrusted_certificate_is_retry_and_nothing_is_sent(tmp_path) -> None:
+    """A TLS failure (here: a certificate nobody trusts, as behind an intercepting proxy)
+    happens before the request leaves: it cannot have been accepted, so it is retried
+    with backoff and ends as `retry`, never `in_doubt`; no request reaches the server."""
+    import socket
+    import ssl
+    import threading
+
+    context = server_context(self_signed_certificate(tmp_path))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    handshakes: list[str] = []
+    received: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    received.append(tls.recv(65536))
+            except (ssl.SSLError, OSError) as exc:
+                handshakes.append(type(exc).__name__)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        channel = _channel(f"https://127.0.0.1:{port}", max_attempts=3, base_delay=0.5)
+        deliveries = channel.send([_group(2)], CONTEXT)
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+    assert {d.status for d in deliveries} == {"retry"}
+    error = deliveries[0].error or ""
+    assert "cannot reach SendGrid" in error and "CERTIFICATE_VERIFY_FAILED" in error, error
+    assert channel.sleeps == [0.5, 1.0]
+    assert len(handshakes) == 3 and received == []  # three handshakes refused, no request
 
 
 def test_a_wrong_key_is_retry_and_stops_the_batch() -> None:

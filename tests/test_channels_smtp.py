@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import email
-import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -16,16 +14,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cxops.channels import make_channel
 from cxops.channels.base import BatchContext
 from cxops.channels.smtp import SMTPChannel, parse_smtp_url
 from cxops.errors import ChannelError
 from cxops.messages.types import MessageGroup, Recipient
+from cxops.testing.tls import self_signed_certificate, server_context
 
 CONTEXT = BatchContext("csat", "2026-11-23", 4)
 USER, PASSWORD = "mailer", "p@ss word/:"
@@ -75,41 +70,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*certificate)
-    return context
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -233,7 +194,7 @@ def test_starttls_is_required_and_verified(certificate: tuple[Path, Path]) -> No
         handler,
         hostname="127.0.0.1",
         port=_free_port(),
-        tls_context=_server_context(certificate),
+        tls_context=server_context(certificate),
         require_starttls=True,
         authenticator=_authenticate,
         auth_required=True,
@@ -270,7 +231,7 @@ def test_smtps_with_an_ssl_context(certificate: tuple[Path, Path]) -> None:
         handler,
         hostname="127.0.0.1",
         port=_free_port(),
-        ssl_context=_server_context(certificate),
+        ssl_context=server_context(certificate),
     )
     controller.start()
     try:
