@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
@@ -369,11 +369,13 @@ def _check_database(state: CollectorState) -> None:
 
     with state.store().session(write=True) as session:
         now = state.now()
-        changed = session.execute(
-            update(HealthCheck).where(HealthCheck.id == 1).values(checked_at=now)
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        # One statement: two first checks at once on a fresh store must not both insert.
+        session.execute(
+            dialect.insert(HealthCheck.__table__)
+            .values(id=1, checked_at=now)
+            .on_conflict_do_update(index_elements=["id"], set_={"checked_at": now})
         )
-        if not changed.rowcount:  # type: ignore[attr-defined]
-            session.add(HealthCheck(id=1, checked_at=now))
 
 
 @router.get("/healthz")

@@ -7,8 +7,10 @@ Every function takes an open `Session`; the caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,36 +88,38 @@ def read_cursor(session: Session, survey_id: str) -> datetime | None:
 
 
 def write_cursor(session: Session, survey_id: str, moment: datetime, now: datetime) -> None:
-    row = session.get(Notification, _cursor_key(survey_id), with_for_update=True)
-    if row is None:
-        session.add(
-            Notification(
-                key=_cursor_key(survey_id),
-                kind="cursor",
-                recipient=survey_id,
-                status="sent",
-                attempts=0,
-                created_at=now,
-                sent_at=moment,
-            )
-        )
-    elif row.sent_at is None or moment > row.sent_at:
+    """Move the survey's cursor to `moment` (never back). Two runs at once both may find
+    no cursor yet: the row is inserted only if absent, then moved under its lock."""
+    key = _cursor_key(survey_id)
+    values = {"kind": "cursor", "recipient": survey_id, "status": "sent", "attempts": 0}
+    if _insert_if_absent(session, key, created_at=now, sent_at=moment, **values):
+        return
+    row = session.get(Notification, key, with_for_update=True, populate_existing=True)
+    if row is not None and (row.sent_at is None or moment > row.sent_at):
         row.sent_at = moment
-    session.flush()
+        session.flush()
 
 
 def queue_notification(
     session: Session, key: str, kind: str, recipient: str, now: datetime
 ) -> None:
-    """A notification to deliver later (status `retry`, no attempt yet), unless it exists."""
-    if session.get(Notification, key) is not None:
-        return
-    session.add(
-        Notification(
-            key=key, kind=kind, recipient=recipient, status="retry", attempts=0, created_at=now
-        )
+    """A notification to deliver later (status `retry`, no attempt yet), unless it exists
+    (also when another run queues it at the same moment)."""
+    _insert_if_absent(
+        session, key, kind=kind, recipient=recipient, status="retry", attempts=0, created_at=now
     )
-    session.flush()
+
+
+def _insert_if_absent(session: Session, key: str, **values: Any) -> bool:
+    """INSERT … ON CONFLICT (key) DO NOTHING; True when this call inserted the row."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Notification.__table__)
+        .values(key=key, **values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Notification.__table__.c.key)  # rowcount is not reliable here (-1)
+    )
+    return session.connection().execute(statement).first() is not None
 
 
 def notifications_to_retry(session: Session, kind: str, max_attempts: int) -> list[Notification]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cxops.audience.contacts import normalize_email
@@ -30,13 +31,18 @@ def suppress(
     if reason not in REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}")
     email = address_key(email)
-    existing = session.get(Suppression, email)
-    if existing is None:
-        session.add(
-            Suppression(email=email, reason=reason, source=source, detail=detail, created_at=now)
-        )
-        session.flush()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = session.connection().execute(
+        dialect.insert(Suppression.__table__)
+        .values(email=email, reason=reason, source=source, detail=detail, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(Suppression.__table__.c.email)  # rowcount is not reliable here (-1)
+    )
+    if inserted.first() is not None:  # also when another request suppresses it at once
         return True
+    existing = session.get(Suppression, email, with_for_update=True, populate_existing=True)
+    if existing is None:  # pragma: no cover - the row exists: the insert just conflicted
+        return False
     if REASONS.index(reason) < REASONS.index(existing.reason):
         existing.reason = reason
         existing.source = source
