@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -139,10 +140,16 @@ def _sent_count(db_url: str) -> int:
         engine.dispose()
 
 
-def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env):
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env, seed):
+    """Invariant: a wave SIGKILLed at a seeded point (after 10 to 250 of 300 sent, then a
+    moment more: while a request is in flight or being recorded), then run again, invites
+    nobody twice and leaves at most the batches in flight in doubt."""
+    chance = random.Random(seed)
+    kill_after, extra = chance.randint(10, 250), chance.uniform(0, 0.2)
     db_url = f"sqlite:///{project.root / 'cxops.db'}"
     # slow answers make the wave take long enough to be killed in the middle
-    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.4, times=1000)]) as server:
+    with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.2, times=1000)]) as server:
         env = {
             **os.environ,
             **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="10"),
@@ -156,11 +163,13 @@ def test_sigkill_mid_wave_then_resume_sends_nobody_twice(project, prefect_env):
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 180
-        while _sent_count(db_url) < 60 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        while _sent_count(db_url) < kill_after and time.monotonic() < deadline:
+            assert victim.poll() is None, "the wave ended before it could be killed"
+            time.sleep(0.05)
+        time.sleep(extra)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
-        assert 60 <= _sent_count(db_url) < 300, "the wave was not killed in the middle"
+        assert kill_after <= _sent_count(db_url) < 300, "the wave was not killed in the middle"
         killed_at = len(server.messages())
 
         server.faults.clear()

@@ -28,12 +28,19 @@ from cxops.testing.collect import invite
 from cxops.testing.followup import add_response, at, write_survey
 
 WHEN = at("2026-11-23T08:00:00+00:00")
-SEEDS = (1, 2)
+SEEDS = (1, 2, 3, 4, 5)
+#: The shortest run of each command seen here (seconds): kill points are drawn within
+#: its first 70 %, so that a kill lands mid-run on a fast machine too. Until a run was
+#: timed, 2 s: about the least start-up and one flow run take.
+RUN_SECONDS: dict[str, float] = {}
 
 
-def _kill_after(project, env: dict[str, str], args: list[str], delay: float) -> None:
+def _kill_mid_run(project, env: dict[str, str], command: str, chance: random.Random) -> float:
+    """Start `cxops COMMAND`, SIGKILL its process group at a random point of a run's
+    length; fails when the run had already ended (the kill would prove nothing)."""
+    delay = chance.uniform(0.05, 0.7) * RUN_SECONDS.get(command, 2.0)
     process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", *args],
+        [sys.executable, "-m", "cxops", command],
         cwd=project.root,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
@@ -41,8 +48,17 @@ def _kill_after(project, env: dict[str, str], args: list[str], delay: float) -> 
         start_new_session=True,
     )
     time.sleep(delay)
+    assert process.poll() is None, f"{command} ended before {delay:.2f} s: no kill mid-run"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
+    return delay
+
+
+def _resume(project, env: dict[str, str], command: str) -> None:
+    started = time.monotonic()
+    project.run([command], env=env)
+    took = time.monotonic() - started
+    RUN_SECONDS[command] = min(took, RUN_SECONDS.get(command, took))
 
 
 @pytest.mark.slow
@@ -50,14 +66,19 @@ def _kill_after(project, env: dict[str, str], args: list[str], delay: float) -> 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_followups_and_digest_killed_then_resumed_never_duplicate(empty_project, prefect_env, seed):
+    """Invariant: `followups` and `digest` SIGKILLed at a random point of their run, then
+    run again, make every answer's one task (a killed batch leaves all of its tasks or
+    none) and send each assignee one digest for the day."""
     chance = random.Random(seed)
     write_survey(empty_project.root)
     store = open_store(empty_project.settings().store_url)
     try:
         for index in range(150):
             add_response(store, f"c{index}", {"score": (2, 10)[index % 2]}, when=WHEN)
-        _kill_after(empty_project, prefect_env, ["followups"], chance.uniform(3, 12))
-        empty_project.run(["followups"], env=prefect_env)
+        _kill_mid_run(empty_project, prefect_env, "followups", chance)
+        with store.session() as session:
+            assert session.scalar(select(func.count()).select_from(Task)) in (0, 150)
+        _resume(empty_project, prefect_env, "followups")
         with store.session() as session:
             doubled = session.execute(
                 select(Task.response_id, Task.rule_id)
@@ -67,8 +88,8 @@ def test_followups_and_digest_killed_then_resumed_never_duplicate(empty_project,
             tasks = session.scalar(select(func.count()).select_from(Task))
         assert doubled == [] and tasks == 150
 
-        _kill_after(empty_project, prefect_env, ["digest"], chance.uniform(3, 12))
-        empty_project.run(["digest"], env=prefect_env)
+        _kill_mid_run(empty_project, prefect_env, "digest", chance)
+        _resume(empty_project, prefect_env, "digest")
         with store.session() as session:
             digests = session.execute(
                 select(Notification.recipient, Notification.status).where(
