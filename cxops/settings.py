@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=1000, ge=1, le=10_000, description="Contacts per batch in a wave."
     )
+    channel_retry_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=3600,
+        description="When a whole batch fails, the wait before the next one, doubled after "
+        "each; a wave stops after 5 failed batches in a row (15 times this, waited in all).",
+    )
     send_lease_seconds: int = Field(
         default=900,
         ge=10,

@@ -70,15 +70,16 @@ def test_no_secret_canary_appears_anywhere(project, prefect_env, postgres_url):
             CXOPS_SENDGRID_API_KEY=SENDGRID_KEY,
             CXOPS_SENDGRID_API_URL=server.url,
         )
-        # Until a failing channel stops after bounded retries (issue 12, wave path), these
-        # two waves retry for ever: they are stopped after 60 s and their output kept.
+        # Two waves whose channel refuses (a wrong key; SMTP below): they stop after their
+        # bounded retries (short waits here); a run still going after 60 s is killed.
         refused = {
+            "CXOPS_CHANNEL_RETRY_SECONDS": "0.05",
             "CXOPS_CHANNEL": "sendgrid",
             "CXOPS_SENDGRID_API_KEY": SENDGRID_KEY + "-wrong",
             "CXOPS_SENDGRID_API_URL": server.url,
         }
         captured.append(_stopped(project, {**env, **refused}, ["run", "ces-onboarding"]))
-    smtp = {**env, "CXOPS_CHANNEL": "smtp"}
+    smtp = {**env, "CXOPS_CHANNEL": "smtp", "CXOPS_CHANNEL_RETRY_SECONDS": "0.05"}
     captured.append(_stopped(project, smtp, ["run", "ces-onboarding", "--wave", "smtp"]))
     unreachable = make_url(postgres_url).set(password=DB_PASSWORD, port=_free_port())
     run(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from cxops.errors import CxopsError
 from cxops.store.models import Send
 from cxops.testing.sendgrid_server import running_sendgrid_server
 from cxops.wave.stopping import CHANNEL_ATTEMPTS, ChannelBackoff, ChannelGaveUp
@@ -57,6 +58,17 @@ def test_backoff_waits_longer_each_time_and_gives_up_after_a_bounded_number() ->
     assert slept == [0.5, 0.5, 1.0, 2.0, 4.0]
 
 
+def test_the_first_wait_is_a_setting(empty_project) -> None:
+    slept: list[float] = []
+    settings = empty_project.settings(channel_retry_seconds=3)
+    backoff = ChannelBackoff("smtp", first=settings.channel_retry_seconds, sleep=slept.append)
+    for _ in range(CHANNEL_ATTEMPTS - 1):
+        backoff.after(False, "connection refused")
+    assert slept == [3.0, 6.0, 12.0, 24.0]
+    with pytest.raises(CxopsError, match="channel_retry_seconds"):
+        empty_project.settings(channel_retry_seconds=0)
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -73,7 +85,8 @@ def _unwritable_outbox(project) -> dict[str, str]:
 @pytest.mark.parametrize("channel", ["outbox", "smtp", "sendgrid"])
 def test_a_channel_that_keeps_failing_stops_the_run_with_one_line(project, prefect_env, channel):
     db_url = f"sqlite:///{project.root / 'cxops.db'}"
-    env = {**prefect_env, "CXOPS_BATCH_SIZE": "100"}
+    # Waits of 0.05 s, 0.1 s, …: the bounded backoff itself, without 7.5 s of sleeping.
+    env = {**prefect_env, "CXOPS_BATCH_SIZE": "100", "CXOPS_CHANNEL_RETRY_SECONDS": "0.05"}
     started = time.monotonic()
     with running_sendgrid_server(api_key="SG.the-right-key") as server:
         if channel == "outbox":

@@ -255,7 +255,7 @@ def _send_wave(
         # Planned first, in this process (or its planner process), then spread out.
         planned = plan_task(store, wave, False)
         announce_planned(store, wave)
-        backoff = ChannelBackoff(wave.settings.channel)
+        backoff = ChannelBackoff(wave.settings.channel, first=wave.settings.channel_retry_seconds)
         send_spread(wave, new_claim_id(), backoff, _cluster_threads())
         return summarize_task(store, wave, planned.noted(*notes))
     send_a_batch = _batch_sender(store, wave)
@@ -284,7 +284,7 @@ def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], bool]:
     wave gives up after a few (`ChannelBackoff`)."""
     renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
     claim_id = new_claim_id()
-    backoff = ChannelBackoff(wave.settings.channel)
+    backoff = ChannelBackoff(wave.settings.channel, first=wave.settings.channel_retry_seconds)
 
     def send_a_batch() -> bool:
         result = send_batch_task(store, wave, renderer, claim_id)

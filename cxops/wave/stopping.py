@@ -1,8 +1,8 @@
 """When a wave stops before its end: a channel that keeps failing, or a signal.
 
 A batch whose every message came back `retry` made no progress: the rows went back to
-pending. `ChannelBackoff` waits longer after each such batch and gives up after
-`CHANNEL_ATTEMPTS` in a row with `ChannelGaveUp`. SIGTERM and SIGINT raise `Stopped`
+pending. `ChannelBackoff` waits longer after each such batch (`CXOPS_CHANNEL_RETRY_SECONDS`,
+doubled each time) and gives up after `CHANNEL_ATTEMPTS` in a row with `ChannelGaveUp`. SIGTERM and SIGINT raise `Stopped`
 in the main thread (`stop_on_signals`), so the batch in flight is recorded (in doubt
 when it may have left, released when it did not), temporary files are removed and
 Prefect's server is shut down. Either way the user gets one line: what happened, how
@@ -27,9 +27,6 @@ from cxops.wave.ids import WaveContext
 
 #: Batches in a row that may make no progress before the wave gives up.
 CHANNEL_ATTEMPTS = 5
-#: Seconds before the second attempt; doubled after each one, at most `BACKOFF_MAX`.
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 8.0
 
 
 class Stopped(KeyboardInterrupt):
@@ -57,9 +54,12 @@ class WaveStopped(CxopsError):
 class ChannelBackoff:
     """Counts batches in a row without progress; sleeps between them, then gives up."""
 
-    def __init__(self, channel: str, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, channel: str, *, first: float = 0.5, sleep: Callable[[float], None] = time.sleep
+    ):
         self.channel = channel
         self.failures = 0
+        self.first = first
         self._sleep = sleep
 
     def after(self, progressed: bool, error: str | None) -> None:
@@ -70,7 +70,7 @@ class ChannelBackoff:
         self.failures += 1
         if self.failures >= CHANNEL_ATTEMPTS:
             raise ChannelGaveUp(self.channel, self.failures, error or "no reason given")
-        self._sleep(min(BACKOFF_FIRST * 2 ** (self.failures - 1), BACKOFF_MAX))
+        self._sleep(self.first * 2 ** (self.failures - 1))
 
 
 #: The signal that asked the running wave to stop, if one did (see `stop_signal`).
