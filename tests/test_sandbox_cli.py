@@ -111,6 +111,19 @@ def test_followups_and_digest_fail_clearly_on_hostile_texts(empty_project, prefe
 
 @pytest.mark.slow
 @pytest.mark.prefect
+def _wait_for_a_running_flow(api: str, process: subprocess.Popen[bytes]) -> None:
+    """Until the Prefect API shows a flow run RUNNING (this test's: a module's tests run
+    one at a time on one worker's API)."""
+    import httpx
+
+    deadline = time.monotonic() + 120
+    query = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}, "limit": 1}
+    while not httpx.post(f"{api}/flow_runs/filter", json=query, timeout=30).json():
+        assert process.poll() is None, "followups ended before its flow ran"
+        assert time.monotonic() < deadline, "no flow run started within 120 s"
+        time.sleep(0.2)
+
+
 def test_followups_stop_promptly_on_sigterm(empty_project, prefect_env):
     """A `followups` busy with a slow (bounded) text stops within seconds of SIGTERM."""
     slow_rule = HOSTILE_RULE.replace(
@@ -132,7 +145,8 @@ def test_followups_stop_promptly_on_sigterm(empty_project, prefect_env):
         start_new_session=True,
     )
     try:
-        time.sleep(15)
+        _wait_for_a_running_flow(prefect_env["PREFECT_API_URL"], process)
+        time.sleep(1)  # into the rules' evaluation, which the slow rule keeps busy
         assert process.poll() is None, "followups finished before the signal"
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
