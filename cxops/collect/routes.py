@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
@@ -42,6 +41,7 @@ from cxops.store.responses import (
     read_response,
     record_answers,
 )
+from cxops.store.sql import session_insert
 
 router = APIRouter()
 
@@ -369,10 +369,9 @@ def _check_database(state: CollectorState) -> None:
 
     with state.store().session(write=True) as session:
         now = state.now()
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         # One statement: two first checks at once on a fresh store must not both insert.
         session.execute(
-            dialect.insert(HealthCheck.__table__)
+            session_insert(session, HealthCheck.__table__)
             .values(id=1, checked_at=now)
             .on_conflict_do_update(index_elements=["id"], set_={"checked_at": now})
         )

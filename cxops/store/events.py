@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
 from cxops.store.models import Send, WebhookEvent, WebhookReject
+from cxops.store.sql import session_insert
 from cxops.store.suppressions import lift_unsubscribe, suppress
 
 #: Events that put the address on the suppression list, and under which reason.
@@ -155,13 +156,9 @@ def _claim(session: Session, event: ProviderEvent, send: Send | None, now: datet
         "received_at": now,
         "detail": _detail(event, send),
     }
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name in ("postgresql", "sqlite"):
         statement = (
-            insert(WebhookEvent)
+            session_insert(session, WebhookEvent)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(WebhookEvent.event_id)

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxops.store.models import Notification
+from cxops.store.sql import session_insert
 
 # -- notifications: at most once per key ------------------------------------------------
 
@@ -112,9 +112,8 @@ def queue_notification(
 
 def _insert_if_absent(session: Session, key: str, **values: Any) -> bool:
     """INSERT … ON CONFLICT (key) DO NOTHING; True when this call inserted the row."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(Notification.__table__)
+        session_insert(session, Notification.__table__)
         .values(key=key, **values)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(Notification.__table__.c.key)  # rowcount is not reliable here (-1)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Column, any_, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxops.store.db import Store
@@ -26,8 +27,17 @@ Processor = Callable[[Any], Any] | None
 
 def dialect_insert(store: Store, model: type[Any]) -> Any:
     """`INSERT` for `model` with the dialect's `ON CONFLICT` support."""
-    dialect = postgresql if store.dialect == "postgresql" else sqlite
-    return dialect.insert(model)
+    return _insert_in(store.dialect, model)
+
+
+def session_insert(session: Session, model: Any) -> Any:
+    """`INSERT` for `model` (a mapped class or a table) with `ON CONFLICT` support, in the
+    dialect of the session's database."""
+    return _insert_in(session.get_bind().dialect.name, model)
+
+
+def _insert_in(dialect: str, model: Any) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
 
 def in_values(store: Store, column: Column[Any], values: Sequence[Any]) -> ColumnElement[bool]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cxops.audience.contacts import normalize_email
 from cxops.store.models import Suppression
+from cxops.store.sql import session_insert
 
 #: Strongest first: a person held back for several reasons counts under the first.
 REASONS = ("unsubscribed", "spam", "bounced")
@@ -31,9 +31,8 @@ def suppress(
     if reason not in REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}")
     email = address_key(email)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     inserted = session.connection().execute(
-        dialect.insert(Suppression.__table__)
+        session_insert(session, Suppression.__table__)
         .values(email=email, reason=reason, source=source, detail=detail, created_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
         .returning(Suppression.__table__.c.email)  # rowcount is not reliable here (-1)

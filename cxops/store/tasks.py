@@ -26,13 +26,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cxops.errors import CxopsError, NotFoundError
 from cxops.store.facts import ExistingTask, ResponseFacts, TaskFields
 from cxops.store.models import Response, Send, Task
 from cxops.store.responses import CONFIRMED
+from cxops.store.sql import session_insert
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
 StatusFilter = Literal["open", "done", "overdue", "snoozed", "withdrawn", "all"]
@@ -161,9 +161,8 @@ def insert_tasks(
         }
         for response, draft in new
     ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(Task.__table__)
+        session_insert(session, Task.__table__)
         .on_conflict_do_nothing(index_elements=["response_id", "rule_id"])
         .returning(Task.__table__.c.id, Task.__table__.c.response_id, Task.__table__.c.rule_id)
     )
