@@ -187,15 +187,20 @@ def test_an_untrusted_certificate_is_retry_and_nothing_is_sent(tmp_path) -> None
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
+    listener.settimeout(0.1)  # closing a socket does not wake a blocked accept()
+    stop = threading.Event()
     handshakes: list[str] = []
     received: list[bytes] = []
 
     def serve() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 connection, _ = listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            connection.settimeout(5)
             try:
                 with context.wrap_socket(connection, server_side=True) as tls:
                     received.append(tls.recv(65536))
@@ -209,8 +214,9 @@ def test_an_untrusted_certificate_is_retry_and_nothing_is_sent(tmp_path) -> None
         channel = _channel(f"https://127.0.0.1:{port}", max_attempts=3, base_delay=0.5)
         deliveries = channel.send([_group(2)], CONTEXT)
     finally:
-        listener.close()
+        stop.set()
         thread.join(timeout=10)
+        listener.close()
     assert {d.status for d in deliveries} == {"retry"}
     error = deliveries[0].error or ""
     assert "cannot reach SendGrid" in error and "CERTIFICATE_VERIFY_FAILED" in error, error
