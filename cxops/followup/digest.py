@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from cxops.followup.category import response_category
 from cxops.spec.models import Survey
+from cxops.wave.minimise import NAME_COLUMNS
 
 if TYPE_CHECKING:
     from cxops.store.tasks import TaskView
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-NAME_FIELDS = ("name", "full_name", "requester_name", "contact_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def answer_lines(survey: Survey | None, answers: Mapping[str, Any]) -> tuple[Lin
 
 
 def customer_name(contact: Mapping[str, Any], fallback: str) -> str:
-    for name in NAME_FIELDS:
+    for name in NAME_COLUMNS:
         value = contact.get(name)
         if value not in (None, ""):
             return str(value)

@@ -24,10 +24,12 @@ from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.spec.report import report_columns
 
+#: The columns a customer's name is read from, first found wins (digests, task pages).
+NAME_COLUMNS = ("name", "full_name", "requester_name", "contact_name")
 #: Columns always kept: the locale a reminder is rendered in, the recipient's display
 #: name, and the names a digest shows a customer by. A template edited between planning
 #: and sending that reads a column nobody read before stops the wave ("cannot render").
-ALWAYS_KEPT = frozenset({"locale", "name", "full_name", "requester_name", "contact_name"})
+ALWAYS_KEPT = frozenset({"locale", *NAME_COLUMNS})
 _PARSER = jinja2.Environment()
 
 
