@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
+
     from rich.console import Console
 
     from cxops.export import ExportFormat
     from cxops.settings import Settings
+    from cxops.spec.models import Survey
+    from cxops.store.db import Store
 
 app = typer.Typer(
     name="cxops",
@@ -56,6 +61,34 @@ FormatOption = Annotated[
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
 ]
+
+
+def export_survey(
+    survey: str,
+    fmt: str,
+    out: Path | None,
+    project_dir: Path | None,
+    what: str,
+    write: Callable[[Store, Survey, ExportFormat, TextIO, Settings], int],
+) -> None:
+    """An `export` command: SURVEY's `what` written by `write` to standard output, or to
+    `out` (then the count is said)."""
+    from cxops.spec.lookup import find_survey
+    from cxops.store.db import open_store
+
+    settings = settings_for(project_dir)
+    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
+    chosen = export_format(fmt)
+    store = open_store(settings.store_url)
+    try:
+        if out is None:
+            write(store, found, chosen, sys.stdout, settings)
+            return
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            count = write(store, found, chosen, handle, settings)
+    finally:
+        store.dispose()
+    console().print(f"{count} {what} written to {out}")
 
 
 def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:

@@ -15,7 +15,7 @@ from cxops.cli.app import (
     ProjectDirOption,
     app,
     console,
-    export_format,
+    export_survey,
     settings_for,
 )
 
@@ -53,22 +53,15 @@ def export_responses_command(
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Every response of SURVEY: survey, wave, contact_key, segment, status, answers, submitted_at, suspect."""
-    import sys
-
     from cxops.export import export_responses
-    from cxops.spec.lookup import find_survey
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
-    store = open_store(settings.store_url)
-    try:
-        if out is None:
-            count = export_responses(store, found, export_format(fmt), sys.stdout)
-        else:
-            with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_responses(store, found, export_format(fmt), handle)
-    finally:
-        store.dispose()
-    if out is not None:
-        console().print(f"{count} responses written to {out}")
+    export_survey(
+        survey,
+        fmt,
+        out,
+        project_dir,
+        "responses",
+        lambda store, found, chosen, handle, _settings: export_responses(
+            store, found, chosen, handle
+        ),
+    )

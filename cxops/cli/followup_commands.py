@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,7 +18,7 @@ from cxops.cli.app import (
     app,
     console,
     escape,
-    export_format,
+    export_survey,
     print_json,
     settings_for,
 )
@@ -344,18 +343,14 @@ def export_tasks_command(
 ) -> None:
     """Every follow-up task of SURVEY: id, survey, contact_key, rule, assignee, due, priority, status, outcome."""
     from cxops.followup.export import export_tasks
-    from cxops.spec.lookup import find_survey
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
-    store = open_store(settings.store_url)
-    try:
-        if out is None:
-            export_tasks(store, found, export_format(fmt), sys.stdout, settings.clock())
-        else:
-            with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_tasks(store, found, export_format(fmt), handle, settings.clock())
-            console().print(f"{count} tasks written to {out}")
-    finally:
-        store.dispose()
+    export_survey(
+        survey,
+        fmt,
+        out,
+        project_dir,
+        "tasks",
+        lambda store, found, chosen, handle, settings: export_tasks(
+            store, found, chosen, handle, settings.clock()
+        ),
+    )
