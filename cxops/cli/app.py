@@ -34,6 +34,7 @@ ProjectDirOption = Annotated[
     typer.Option("--project-dir", help="Project directory (default: CXOPS_PROJECT_DIR or .)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
 
 
 def export_format(value: str) -> ExportFormat:

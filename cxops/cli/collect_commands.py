@@ -13,6 +13,7 @@ from cxops.cli.app import (
     FormatOption,
     OutOption,
     ProjectDirOption,
+    SurveyArgument,
     app,
     console,
     export_survey,
@@ -47,7 +48,7 @@ def serve(
 
 @export_app.command("responses")
 def export_responses_command(
-    survey: Annotated[str, typer.Argument(help="Survey id or file.")],
+    survey: SurveyArgument,
     fmt: FormatOption = "csv",
     out: OutOption = None,
     project_dir: ProjectDirOption = None,

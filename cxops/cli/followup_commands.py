@@ -15,6 +15,7 @@ from cxops.cli.app import (
     JsonOption,
     OutOption,
     ProjectDirOption,
+    SurveyArgument,
     app,
     console,
     escape,
@@ -336,7 +337,7 @@ def snooze_command(
 
 @export_app.command("tasks")
 def export_tasks_command(
-    survey: Annotated[str, typer.Argument(help="Survey id or file.")],
+    survey: SurveyArgument,
     fmt: FormatOption = "csv",
     out: OutOption = None,
     project_dir: ProjectDirOption = None,

@@ -7,9 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
-
-SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
+from cxops.cli.app import (
+    JsonOption,
+    ProjectDirOption,
+    SurveyArgument,
+    app,
+    print_json,
+    settings_for,
+)
 
 
 @app.command("report")

@@ -12,12 +12,19 @@ if TYPE_CHECKING:
     from cxops.settings import Settings
     from cxops.spec.models import Survey
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.app import (
+    JsonOption,
+    ProjectDirOption,
+    SurveyArgument,
+    app,
+    console,
+    print_json,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from cxops.wave.summary import WaveSummary
 
-SurveyArgument = Annotated[str, typer.Argument(help="Survey file, or a survey id in surveys/.")]
 WaveOption = Annotated[
     str | None, typer.Option("--wave", help="Wave id (default: from the schedule and now).")
 ]
