@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import mailbox
 import os
 import random
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from cxops.store.models import Send
+from cxops.testing.project import run_cxops_at_once
 from cxops.testing.sendgrid_server import Fault, running_sendgrid_server
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -192,28 +192,18 @@ def test_two_concurrent_runs_of_one_wave_on_postgresql_send_each_message_once(
     # slow answers keep both runs busy long enough to overlap
     with running_sendgrid_server(api_key=KEY, faults=[Fault.slow(0.5, times=1000)]) as server:
         env = {
-            **os.environ,
             **_sendgrid_env(prefect_env, server.url, CXOPS_BATCH_SIZE="10"),
             "CXOPS_DATABASE_URL": postgres_url,
             "CXOPS_PROJECT_DIR": str(project.root),
         }
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "cxops", "run", "nps-quarterly", "--json"],
-                cwd=project.root,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [run.communicate(timeout=300) for run in runs]
+        runs = run_cxops_at_once(
+            ["run", "nps-quarterly", "--json"], cwd=project.root, env=env, timeout=300
+        )
         delivered = server.messages()
-    for run, (out, err) in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, err[-2000:]
+    for run in runs:
+        assert run.exit_code == 0, run.stderr[-2000:]
         # neither reports the other's batch in flight as in doubt
-        assert json.loads(out)["in_doubt"] == 0, out
+        assert run.json["in_doubt"] == 0, run.stdout
     per_person = Counter(m.to_email for m in delivered)
     assert len(per_person) == 300 and max(per_person.values()) == 1
     # both runs really sent part of the wave (claims are shared, not serialized away)

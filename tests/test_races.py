@@ -9,9 +9,6 @@
 from __future__ import annotations
 
 import mailbox
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -21,6 +18,7 @@ from sqlalchemy.orm import Session
 from cxops.store.db import open_store
 from cxops.store.models import Base, Notification, Task
 from cxops.testing.followup import add_response, at, write_survey
+from cxops.testing.project import run_cxops_at_once
 
 WHEN = at("2026-11-23T08:00:00+00:00")
 
@@ -72,21 +70,8 @@ def test_a_duplicate_task_is_refused_by_the_models(tmp_path):
 
 
 def _together(project, prefect_env, args: list[str], env: dict[str, str]) -> None:
-    full = {**os.environ, **prefect_env, **env}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cxops", *args],
-            cwd=project.root,
-            env=full,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    for process in processes:
-        _, stderr = process.communicate(timeout=600)
-        assert process.returncode == 0, stderr[-3000:]
+    for result in run_cxops_at_once(args, cwd=project.root, env={**prefect_env, **env}):
+        assert result.exit_code == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from cxops.spec import find_survey
 from cxops.store import claims
 from cxops.store.db import open_store
 from cxops.store.models import Send
+from cxops.testing.project import run_cxops_at_once
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
 from cxops.wave.send import send_one_batch
@@ -108,26 +109,13 @@ def test_remind_from_the_terminal(project: Any, prefect_env: dict[str, str], sto
 def test_two_reminds_at_once_never_send_twice(project: Any, prefect_env: dict[str, str], store_url):
     invited(project, store_url)
     env = {
-        **os.environ,
         **prefect_env,
         "CXOPS_DATABASE_URL": store_url,
         "CXOPS_NOW": DUE,
         "CXOPS_BATCH_SIZE": "10",
-        "COLUMNS": "200",
     }
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cxops", "remind", SURVEY, "--json"],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [process.communicate(timeout=600) for process in processes]
-    assert [p.returncode for p in processes] == [0, 0], outputs
+    rounds = run_cxops_at_once(["remind", SURVEY, "--json"], cwd=project.root, env=env)
+    assert [r.exit_code for r in rounds] == [0, 0], [r.output for r in rounds]
     assert step_rows(store_url) == Counter({"sent": 300})
     recipients = reminder_recipients(project)
     assert len(recipients) == len(set(recipients)) == 300

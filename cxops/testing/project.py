@@ -67,6 +67,31 @@ def run_cxops(
     return result
 
 
+def run_cxops_at_once(
+    args: list[str],
+    *,
+    count: int = 2,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> list[Result]:
+    """Start `count` copies of the same `cxops` command together (races), wait for all;
+    their results in start order. Exit codes are the caller's to check."""
+    argv = [sys.executable, "-m", "cxops", *args]
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    processes = [
+        subprocess.Popen(
+            argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(count)
+    ]
+    outputs = [process.communicate(timeout=timeout) for process in processes]
+    return [
+        Result(process.returncode, out, err, list(args))
+        for process, (out, err) in zip(processes, outputs, strict=True)
+    ]
+
+
 @dataclass
 class Project:
     """A temporary cxops project directory."""
