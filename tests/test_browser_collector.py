@@ -5,8 +5,6 @@ Screenshots of every page land in tests/artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +17,7 @@ from cxops.collect import create_app
 from cxops.store.db import Store, open_store
 from cxops.store.models import Response, Suppression
 from cxops.testing.collect import SentInvitation, invite
+from cxops.testing.followup import serving
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +49,6 @@ class Live:
 
 @pytest.fixture
 def live(project) -> Iterator[Live]:
-    import uvicorn
 
     # the example survey declares no locales (pages in en): these tests speak de and fr too
     survey_file = project.path("surveys/nps-quarterly.yaml")
@@ -65,23 +63,10 @@ def live(project) -> Iterator[Live]:
     settings = project.settings()
     store = open_store(settings.store_url)
     app = create_app(settings, store=store)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Live(
-            f"http://127.0.0.1:{port}", store, app.state.collector.signing_key, settings.clock()
-        )
+        with serving(app) as base:
+            yield Live(base, store, app.state.collector.signing_key, settings.clock())
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.dispose()
 
 

@@ -6,7 +6,6 @@ Rows are inserted directly (Send + Response), as the collector would leave them.
 from __future__ import annotations
 
 import mailbox
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -192,9 +191,9 @@ def serving(app: Any) -> Iterator[str]:
     """`app` served by uvicorn on a free local port in a thread; its base URL."""
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from cxops.schedule.processes import free_port
+
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
