@@ -61,7 +61,7 @@ def test_backoff_waits_longer_each_time_and_gives_up_after_a_bounded_number() ->
 def test_the_first_wait_is_a_setting(empty_project) -> None:
     slept: list[float] = []
     settings = empty_project.settings(channel_retry_seconds=3)
-    backoff = ChannelBackoff("smtp", first=settings.channel_retry_seconds, sleep=slept.append)
+    backoff = ChannelBackoff.of(settings, sleep=slept.append)
     for _ in range(CHANNEL_ATTEMPTS - 1):
         backoff.after(False, "connection refused")
     assert slept == [3.0, 6.0, 12.0, 24.0]

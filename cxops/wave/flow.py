@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -222,19 +223,41 @@ def send_wave(
     """The flow's body; a channel that keeps failing or a signal stops it with
     `WaveStopped` (one line: what happened, how many were sent, how to resume).
     `spread`: batches go to the flow's Dask cluster, several at once."""
+    with _stopped_in_one_line(store, lambda: wave, on_stop=stop_planning):
+        summary = _send_wave(store, wave, resend_in_doubt_too, spread)
+    return summary
+
+
+@contextmanager
+def _stopped_in_one_line(
+    store: Store,
+    in_progress: Callable[[], WaveContext | None],
+    *,
+    on_stop: Callable[[], None] = lambda: None,
+) -> Iterator[None]:
+    """Signals are noted while the body runs (`noting_signals`). A channel that gave up,
+    or a signal, becomes `WaveStopped` with one line about the wave (or step) in
+    progress; `on_stop` runs first on a signal. With none in progress, or any other
+    error, the exception passes as it is."""
     try:
         with noting_signals():
-            return _send_wave(store, wave, resend_in_doubt_too, spread)
+            yield
     except ChannelGaveUp as exc:
+        wave = in_progress()
+        if wave is None:
+            raise
         raise WaveStopped(stopped_line(store, wave, f"stopped: {exc}")) from None
     except (Stopped, TerminationSignal) as exc:
-        stop_planning()
+        on_stop()
+        wave = in_progress()
+        if wave is None:
+            raise
         name = exc.name if isinstance(exc, Stopped) else "SIGTERM"
         raise WaveStopped(stopped_line(store, wave, f"stopped by {name}")) from None
     except BaseException:
-        stop_planning()
-        signalled = stop_signal()
-        if signalled is None:
+        on_stop()
+        signalled, wave = stop_signal(), in_progress()
+        if signalled is None or wave is None:
             raise
         raise WaveStopped(stopped_line(store, wave, f"stopped by {signalled}")) from None
 
@@ -255,7 +278,7 @@ def _send_wave(
         # Planned first, in this process (or its planner process), then spread out.
         planned = plan_task(store, wave, False)
         announce_planned(store, wave)
-        backoff = ChannelBackoff(wave.settings.channel, first=wave.settings.channel_retry_seconds)
+        backoff = ChannelBackoff.of(wave.settings)
         send_spread(wave, new_claim_id(), backoff, _cluster_threads())
         return summarize_task(store, wave, planned.noted(*notes))
     send_a_batch = _batch_sender(store, wave)
@@ -284,7 +307,7 @@ def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], bool]:
     wave gives up after a few (`ChannelBackoff`)."""
     renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
     claim_id = new_claim_id()
-    backoff = ChannelBackoff(wave.settings.channel, first=wave.settings.channel_retry_seconds)
+    backoff = ChannelBackoff.of(wave.settings)
 
     def send_a_batch() -> bool:
         result = send_batch_task(store, wave, renderer, claim_id)
@@ -312,29 +335,16 @@ def send_reminders(
     def history_for(wave_id: str) -> History:
         return policy_history(store, None, survey, settings, wave_id=wave_id, now=settings.clock())
 
-    try:
-        with noting_signals():
-            return remind_survey(
-                store,
-                survey,
-                settings,
-                None if dry_run else send_step,
-                resend_in_doubt_too=resend_in_doubt,
-                history_for=history_for,
-            )
-    except (ChannelGaveUp, Stopped, TerminationSignal) as exc:
-        if not current:
-            raise
-        if isinstance(exc, ChannelGaveUp):
-            what = f"stopped: {exc}"
-        else:
-            what = f"stopped by {exc.name if isinstance(exc, Stopped) else 'SIGTERM'}"
-        raise WaveStopped(stopped_line(store, current[0], what)) from None
-    except BaseException:
-        signalled = stop_signal()
-        if signalled is None or not current:
-            raise
-        raise WaveStopped(stopped_line(store, current[0], f"stopped by {signalled}")) from None
+    with _stopped_in_one_line(store, lambda: current[0] if current else None):
+        summary = remind_survey(
+            store,
+            survey,
+            settings,
+            None if dry_run else send_step,
+            resend_in_doubt_too=resend_in_doubt,
+            history_for=history_for,
+        )
+    return summary
 
 
 def compile_reminders(

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from cxops.errors import CxopsError
+from cxops.settings import Settings
 from cxops.store.db import Store
 from cxops.store.ledger import wave_counts
 from cxops.wave.ids import WaveContext
@@ -61,6 +62,14 @@ class ChannelBackoff:
         self.failures = 0
         self.first = first
         self._sleep = sleep
+
+    @classmethod
+    def of(
+        cls, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> ChannelBackoff:
+        """The backoff of a wave sent with `settings`: its channel, and the first wait
+        `CXOPS_CHANNEL_RETRY_SECONDS`."""
+        return cls(settings.channel, first=settings.channel_retry_seconds, sleep=sleep)
 
     def after(self, progressed: bool, error: str | None) -> None:
         """Call after each batch: resets on progress, else waits or raises `ChannelGaveUp`."""
