@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from cxops.audience.eligibility import History, NoHistory
-from cxops.chunks import chunks
-from cxops.messages.render import InvitationRenderer, SendView
+from cxops.messages.render import SendView
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
 from cxops.store.ledger import has_pending, wave_counts
 from cxops.wave import status
+from cxops.wave.dry_run import render_all
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import add_in_locale_batches
 from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
@@ -160,26 +160,20 @@ def _goal_reached(store: Store, survey: Survey) -> bool:
 
 def _render_all(wave: WaveContext, plan: StepPlan) -> int:
     """Render every due reminder (a dry run proves the templates work); how many."""
-    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
-    expires_at = wave.survey.invitation.expires_after.after(wave.now, wave.settings.holidays)
-    rendered = 0
-    for part in chunks(plan.rows, wave.settings.batch_size):
-        views = [
-            SendView(
-                send_id=f"dry-run-{wave.step}-{index}",
-                email=row["email"],
-                contact_key=row["contact_key"],
-                segment=row["segment"],
-                locale=row["locale"],
-                contact=row["contact"],
-                step=wave.step,
-                expires_at=expires_at,
-            )
-            for index, row in enumerate(part, start=rendered)
-        ]
-        for group in renderer.render_groups(views):
-            rendered += len(group.recipients)
-    return rendered
+
+    def view(index: int, row: dict[str, Any], expires_at: datetime) -> SendView:
+        return SendView(
+            send_id=f"dry-run-{wave.step}-{index}",
+            email=row["email"],
+            contact_key=row["contact_key"],
+            segment=row["segment"],
+            locale=row["locale"],
+            contact=row["contact"],
+            step=wave.step,
+            expires_at=expires_at,
+        )
+
+    return render_all(wave, plan.rows, view)
 
 
 def _summary(
