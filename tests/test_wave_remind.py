@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from cxops.channels import make_channel
 from cxops.messages.render import InvitationRenderer
 from cxops.messages.tokens import TokenError, read_token
-from cxops.policy.history import policy_history
 from cxops.spec import find_survey
 from cxops.store import claims
 from cxops.store.db import Store, open_store
@@ -74,15 +73,7 @@ def invite(project: Any, store: Store) -> WaveContext:
 def remind(project: Any, store: Store, moment: datetime, **more: Any) -> ReminderSummary:
     settings = settings_at(project, moment, **more)
     survey = find_survey(SURVEY, project.root / "surveys")
-    return remind_survey(
-        store,
-        survey,
-        settings,
-        lambda wave: send_all(store, wave),
-        history_for=lambda wave_id: policy_history(
-            store, None, survey, settings, wave_id=wave_id, now=moment
-        ),
-    )
+    return remind_survey(store, survey, settings, lambda wave: send_all(store, wave))
 
 
 def rows(store: Store, step: int, status_: str | None = None) -> list[Send]:

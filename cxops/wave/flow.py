@@ -33,11 +33,9 @@ from prefect.context import FlowRunContext, TagsContext
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectConcurrentFuture
 
-from cxops.audience.eligibility import History
 from cxops.channels import make_channel
 from cxops.errors import ConfigError, CxopsError
 from cxops.messages.render import InvitationRenderer
-from cxops.policy.history import policy_history
 from cxops.settings import Settings, get_settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store, open_store
@@ -332,9 +330,6 @@ def send_reminders(
         while send_a_batch():
             pass
 
-    def history_for(wave_id: str) -> History:
-        return policy_history(store, None, survey, settings, wave_id=wave_id, now=settings.clock())
-
     with _stopped_in_one_line(store, lambda: current[0] if current else None):
         summary = remind_survey(
             store,
@@ -342,7 +337,6 @@ def send_reminders(
             settings,
             None if dry_run else send_step,
             resend_in_doubt_too=resend_in_doubt,
-            history_for=history_for,
         )
     return summary
 

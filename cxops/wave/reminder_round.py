@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cxops.audience.eligibility import History, NoHistory
 from cxops.messages.render import SendView
+from cxops.policy.history import policy_history
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
@@ -116,20 +116,19 @@ def remind_survey(
     send_step: SendStep | None,
     *,
     resend_in_doubt_too: bool = False,
-    history_for: Callable[[str], History] | None = None,
 ) -> ReminderSummary:
-    """One round for `survey`; `send_step` None is a dry run (plans, renders, writes nothing)."""
+    """One round for `survey`; `send_step` None is a dry run (plans, renders, writes nothing).
+    Each wave's reminders are held to the contact policy (`policy.yaml`), as invitations are."""
     now = settings.clock()
     dry_run = send_step is None
     notes: list[str] = []
     if survey.invitation.reminder is None:
         return ReminderSummary(survey.id, now, dry_run, notes=("the survey sends no reminders",))
     closed = [] if dry_run else status.close_expired(store, survey, settings, now)
-    history_for = history_for or (lambda _wave: NoHistory())
     goal_reached = _goal_reached(store, survey)
     steps: list[StepSummary] = []
     for wave_id in status.open_waves(store, survey.id):
-        history = history_for(wave_id)
+        history = policy_history(store, None, survey, settings, wave_id=wave_id, now=now)
         for step in reminder_steps(survey):
             wave = WaveContext(survey, settings, wave_id, now, step)
             if send_step is None:

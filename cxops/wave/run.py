@@ -90,20 +90,11 @@ def run_reminders(
     from cxops.store.db import open_store
 
     if dry_run:
-        from cxops.policy.history import policy_history
         from cxops.wave.reminder_round import remind_survey
 
         store = open_store(settings.store_url)
         try:
-            return remind_survey(
-                store,
-                survey,
-                settings,
-                None,
-                history_for=lambda wave_id: policy_history(
-                    store, None, survey, settings, wave_id=wave_id, now=settings.clock()
-                ),
-            )
+            return remind_survey(store, survey, settings, None)
         finally:
             store.dispose()
     from cxops.wave.flow import compile_reminders
