@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from cxops.chunks import chunks
@@ -56,18 +56,8 @@ def reminder_candidates(
     invitation = aliased(Send)
     previous = aliased(Send)
     current = aliased(Send)
-    same_person = and_(
-        previous.survey_id == invitation.survey_id,
-        previous.wave_id == invitation.wave_id,
-        previous.contact_key == invitation.contact_key,
-    )
     answered = exists().where(Response.send_id == invitation.send_id, CONFIRMED)
-    no_row_yet = ~exists().where(
-        current.survey_id == invitation.survey_id,
-        current.wave_id == invitation.wave_id,
-        current.contact_key == invitation.contact_key,
-        current.step == step,
-    )
+    no_row_yet = ~exists().where(_same_person(current, invitation), current.step == step)
     columns = (
         invitation.contact_key,
         invitation.email,
@@ -83,7 +73,12 @@ def reminder_candidates(
     query = select(*columns)
     if step > 1:
         query = query.outerjoin(
-            previous, and_(same_person, previous.step == step - 1, previous.status == "sent")
+            previous,
+            and_(
+                _same_person(previous, invitation),
+                previous.step == step - 1,
+                previous.status == "sent",
+            ),
         )
     query = (
         query.outerjoin(Suppression, Suppression.email == invitation.email)
@@ -111,6 +106,15 @@ def reminder_candidates(
             )
 
 
+def _same_person(row: Any, other: Any) -> ColumnElement[bool]:
+    """`row` and `other` (ledger rows, aliased) are of one person in one wave."""
+    return and_(
+        row.survey_id == other.survey_id,
+        row.wave_id == other.wave_id,
+        row.contact_key == other.contact_key,
+    )
+
+
 def invitation_times(
     store: Store, survey_id: str, wave_id: str, contact_keys: Sequence[str]
 ) -> dict[str, datetime]:
@@ -136,9 +140,7 @@ def skip_answered_pending(store: Store, survey_id: str, wave_id: str, step: int)
     (error `answered`); how many. (A round that died after planning leaves them pending.)"""
     invitation = aliased(Send)
     answered = exists().where(
-        invitation.survey_id == Send.survey_id,
-        invitation.wave_id == Send.wave_id,
-        invitation.contact_key == Send.contact_key,
+        _same_person(invitation, Send),
         invitation.step == 0,
         exists().where(Response.send_id == invitation.send_id, CONFIRMED),
     )
