@@ -246,14 +246,18 @@ def test_two_workers_run_waves_of_one_survey_and_of_others_at_once(cluster):
     assert all(any(i in log for i in ids) for log in logs), "both workers ran a wave"
 
 
-def test_a_worker_runs_a_survey_report_deployment(cluster):
-    ids = [_trigger(cluster, "survey-report/report-nps-quarterly")]
-    (run,) = _wait_for_runs(cluster, ids, timeout=300).values()
+def _artifacts_of_a_run(cluster: Cluster, deployment: str, key: str) -> list[dict[str, Any]]:
+    """Trigger `deployment`, wait for a worker to complete it; the artifacts under `key`."""
+    (run,) = _wait_for_runs(cluster, [_trigger(cluster, deployment)], timeout=300).values()
     assert run["state"]["type"] == "COMPLETED", run
-    found = cluster.api(
-        "POST",
-        "/artifacts/filter",
-        json={"artifacts": {"key": {"any_": ["report-nps-quarterly"]}}, "limit": 5},
+    query = {"artifacts": {"key": {"any_": [key]}}, "limit": 5}
+    found: list[dict[str, Any]] = cluster.api("POST", "/artifacts/filter", json=query)
+    return found
+
+
+def test_a_worker_runs_a_survey_report_deployment(cluster):
+    found = _artifacts_of_a_run(
+        cluster, "survey-report/report-nps-quarterly", "report-nps-quarterly"
     )
     assert found and found[0]["data"].startswith("# Quarterly relationship NPS"), found
 
@@ -261,14 +265,7 @@ def test_a_worker_runs_a_survey_report_deployment(cluster):
 def test_a_worker_runs_the_reminders_deployment(cluster):
     """After the waves above: a reminder round of every survey that sends reminders, on a
     worker (the clock is the waves' own, so nobody is due yet: all of them wait)."""
-    ids = [_trigger(cluster, "reminders/reminders")]
-    (run,) = _wait_for_runs(cluster, ids, timeout=300).values()
-    assert run["state"]["type"] == "COMPLETED", run
-    found = cluster.api(
-        "POST",
-        "/artifacts/filter",
-        json={"artifacts": {"key": {"any_": ["reminders-nps-quarterly"]}}, "limit": 5},
-    )
+    found = _artifacts_of_a_run(cluster, "reminders/reminders", "reminders-nps-quarterly")
     assert found, "the round published its artifact"
     text = found[0]["data"]
     assert text.startswith("# Reminders of `nps-quarterly`") and "due 0 · sent 0" in text, text
