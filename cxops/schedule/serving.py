@@ -56,14 +56,20 @@ def runner_deployments(project_dir: Path) -> list[Any]:
     return made
 
 
-def main(argv: list[str]) -> None:
-    from prefect import serve
+def main(argv: list[str]) -> int:
+    try:
+        from prefect import serve
 
-    from cxops.schedule.env import apply_quiet_defaults
+        from cxops.schedule.env import apply_quiet_defaults
 
-    apply_quiet_defaults()
-    serve(*runner_deployments(Path(argv[0])), print_starting_message=False)
+        apply_quiet_defaults()
+        serve(*runner_deployments(Path(argv[0])), print_starting_message=False)
+    except KeyboardInterrupt:
+        # Ctrl-C while the Runner still registers its deployments: once it serves, it
+        # catches the interrupt itself and returns, so both stops end the same way.
+        print("stopped before the schedules were served", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
