@@ -14,7 +14,10 @@ ever. Here:
 - every `{% for %}` iterates through a counter, every call and every nested template
   ticks a wall-clock deadline, macro calls and nested templates (include, extends,
   import) have a depth limit;
-- every join of output (a template, a macro, a block) is length-capped.
+- every join of output (a template, a macro, a block) is length-capped;
+- a constant expression Jinja cannot fold at compile time without an error (an unsafe
+  attribute made into text, say) is left unfolded, to fail when rendered, naming its
+  file and line, like every other error.
 
 Going past a bound raises `LimitError` naming the template file and line.
 """
@@ -34,9 +37,11 @@ from types import FrameType
 from typing import Any, cast
 
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
+from jinja2.optimizer import Optimizer
 from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context
@@ -337,6 +342,24 @@ class _Bounding(NodeTransformer):
         return nodes.Filter(node, _SIZE_FILTER, [], [], None, None, lineno=node.lineno)
 
 
+class _FoldingWhatCan(Optimizer):
+    """Jinja's constant folding, minus the folds that raise: `(1).__class__ ~ 'x'`
+    raised SecurityError while compiling, a traceback with no file or line."""
+
+    def generic_visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> nodes.Node:
+        try:
+            return super().generic_visit(node, *args, **kwargs)
+        except Exception:  # whatever folding raised: the render raises it again, placed
+            return node
+
+
+class _Generator(CodeGenerator):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.optimizer is not None:
+            self.optimizer = _FoldingWhatCan(self.environment)
+
+
 class BoundedTemplate(Template):
     """A template whose render runs within one budget (shared by nested renders)."""
 
@@ -353,6 +376,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
     template_class = BoundedTemplate
+    code_generator_class = _Generator
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -20,7 +20,7 @@ from jinja2 import TemplateError as JinjaTemplateError
 from cxops.errors import ExpressionError, TemplateError
 from cxops.expr import Evaluator
 from cxops.messages.env import make_environment
-from cxops.sandbox import MAX_STRING, LimitError
+from cxops.sandbox import MAX_STRING, LimitError, error_location
 
 #: Peak memory one refused evaluation may allocate, and how long it may take.
 MEMORY_BOUND = 64 * 1024 * 1024
@@ -150,6 +150,23 @@ def test_the_sandbox_still_refuses_python_internals(evaluator: Evaluator) -> Non
     ):
         with pytest.raises(ExpressionError, match=r"not allowed|undefined"):
             evaluator.evaluate(source, {"contact": {}})
+
+
+def test_a_constant_jinja_cannot_fold_fails_when_used_naming_its_file_and_line(
+    tmp_path: Path, evaluator: Evaluator
+) -> None:
+    """Jinja folds constant expressions while compiling; `(1).__class__ ~ 'x'` raised
+    SecurityError there (found by test_properties), with no file or line."""
+    for source in ("(1).__class__ ~ 'x'", "((1).__class__) ~ (contact.__class__)"):
+        with pytest.raises(ExpressionError, match=r"^filter: .*: not allowed: access to "):
+            evaluator.evaluate(source, {"contact": {}}, where="filter")
+    (tmp_path / "fold.txt.j2").write_text("line 1\n{{ (1).__class__ ~ 'x' }}\n")
+    template = make_environment([tmp_path]).get_template("fold.txt.j2")  # compiles
+    with pytest.raises(JinjaTemplateError) as raised:
+        template.render()
+    assert "access to attribute '__class__' of 'int' object is unsafe" in str(raised.value)
+    assert error_location(raised.value) == "template 'fold.txt.j2' line 2"
+    assert evaluator.evaluate("1 ~ 2 ~ 'x'", {}) == "12x"  # what can be folded still is
 
 
 def test_ordinary_work_stays_within_the_bounds(tmp_path: Path, evaluator: Evaluator) -> None:
