@@ -17,7 +17,8 @@ from cxops.store.db import open_store
 from cxops.store.models import Notification
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
-CONTEXT = BatchContext(survey_id="_digests", wave_id="2026-11-23", batch=0)
+CLAIMER = n.Claimer.new(900)
+WAVE = ("_digests", "2026-11-23")
 
 
 class Channel:
@@ -50,20 +51,22 @@ def store(store_url):
     opened = open_store(store_url)
     with opened.session() as session:
         for key in ("digest:a:1", "digest:b:1"):
-            assert n.claim_notification(session, key, "digest", "csm@acme.example", NOW)
+            outcome = n.claim_notification(session, key, "digest", "csm@acme.example", NOW, CLAIMER)
+            assert outcome == "claimed"
     yield opened
     opened.dispose()
 
 
 def statuses(store) -> dict[str, str]:
     with store.session() as session:
-        return {row.key: row.status for row in session.query(Notification)}
+        rows = session.query(Notification).filter(Notification.kind != "counter")
+        return {row.key: row.status for row in rows}
 
 
 def test_unreported_messages_are_in_doubt(store):
     channel = Channel({message_id("digest:a:1"): "sent"})
     result = send_and_record(
-        store, channel, CONTEXT, [email("digest:a:1"), email("digest:b:1")], NOW
+        store, channel, *WAVE, [email("digest:a:1"), email("digest:b:1")], NOW, CLAIMER
     )
     assert result == {"digest:a:1": "sent", "digest:b:1": "in_doubt"}
     assert statuses(store) == result
@@ -72,8 +75,33 @@ def test_unreported_messages_are_in_doubt(store):
 def test_a_channel_that_raises_leaves_every_message_in_doubt(store):
     with pytest.raises(TimeoutError):
         send_and_record(
-            store, Channel(raises=True), CONTEXT, [email("digest:a:1"), email("digest:b:1")], NOW
+            store,
+            Channel(raises=True),
+            *WAVE,
+            [email("digest:a:1"), email("digest:b:1")],
+            NOW,
+            CLAIMER,
         )
     assert statuses(store) == {"digest:a:1": "in_doubt", "digest:b:1": "in_doubt"}
     with store.session() as session:  # and a later run does not claim them again
-        assert not n.claim_notification(session, "digest:a:1", "digest", "x", NOW)
+        outcome = n.claim_notification(session, "digest:a:1", "digest", "x", NOW, n.Claimer.new(9))
+        assert outcome == "in_doubt"
+
+
+def test_a_message_whose_claim_was_taken_over_is_not_sent(store):
+    with store.session(write=True) as session:  # after the lease, another run took one
+        taken = session.get(Notification, "digest:b:1")
+        taken.claim_id = "other-host:1:x"
+    channel = Channel({message_id("digest:a:1"): "sent", message_id("digest:b:1"): "sent"})
+    result = send_and_record(
+        store, channel, *WAVE, [email("digest:a:1"), email("digest:b:1")], NOW, CLAIMER
+    )
+    assert result == {"digest:a:1": "sent", "digest:b:1": "busy"}
+    assert statuses(store) == {"digest:a:1": "sent", "digest:b:1": "pending"}
+
+
+def test_every_message_taken_over_means_no_channel_call(store):
+    channel = Channel()
+    other = n.Claimer.new(900)
+    result = send_and_record(store, channel, *WAVE, [email("digest:a:1")], NOW, other)
+    assert result == {"digest:a:1": "busy"} and channel.calls == 0

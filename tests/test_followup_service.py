@@ -224,6 +224,50 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
     assert digest("2026-11-24T07:00:00+00:00")[1]["sent"][0]["tasks"] == 2  # a new day
 
 
+def test_a_digest_a_dead_run_left_is_sent_if_never_handed_over_else_reported_in_doubt(
+    empty_project, store
+):
+    import socket
+    import subprocess
+
+    from cxops.store import notifications as n
+
+    write_survey(empty_project.root)
+    add_response(store, "a", {"score": 2}, when=at(MONDAY))
+    add_response(
+        store, "b", {"score": 1}, when=at(MONDAY), contact={"csm_email": "bob@acme.example"}
+    )
+    run_rules(empty_project, store, MONDAY)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    gone = n.Claimer(f"{socket.gethostname()}:{ended.pid}:gone", 900)
+    day = "2026-11-23"
+    with store.session(write=True) as session:  # the dead run claimed both, handed one over
+        for assignee in ("csm.anna@acme.example", "bob@acme.example"):
+            key = f"digest:{assignee}:{day}"
+            n.claim_notification(session, key, "digest", assignee, at(MONDAY), gone)
+        n.mark_sending(session, [f"digest:bob@acme.example:{day}"], gone)
+
+    def digest(**options):
+        settings = settings_at(empty_project, "2026-11-23T10:00:00+00:00")
+        surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+        channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
+        return send_digests(settings, store, surveys, channel, **options).as_dict()
+
+    def recipients() -> list[str]:
+        return [m["To"] for m in read_mbox(empty_project.root / "outbox" / "_digests" / day)]
+
+    first = digest()
+    assert [entry["assignee"] for entry in first["sent"]] == ["csm.anna@acme.example"]
+    assert first["in_doubt"] == ["bob@acme.example"] and first["already_sent"] == []
+    assert digest()["in_doubt"] == ["bob@acme.example"]  # told each run, never resent
+    assert recipients() == ["csm.anna@acme.example"]
+    resent = digest(resend_in_doubt=True)
+    assert [entry["assignee"] for entry in resent["sent"]] == ["bob@acme.example"]
+    assert resent["already_sent"] == ["csm.anna@acme.example"]
+    assert sorted(recipients()) == ["bob@acme.example", "csm.anna@acme.example"]
+
+
 class _Hook(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first: ClassVar[int] = 0

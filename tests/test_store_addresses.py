@@ -18,6 +18,7 @@ from cxops.store.models import (
     WebhookEvent,
 )
 from cxops.store.suppressions import suppression_reason
+from cxops.testing.migrations import add_old_notifications
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -45,15 +46,14 @@ def _suppression(email: str, reason: str, days: int) -> Suppression:
     )
 
 
-def _notification(key: str, kind: str, recipient: str, status: str, days: int) -> Notification:
-    return Notification(
-        key=key,
-        kind=kind,
-        recipient=recipient,
-        status=status,
-        attempts=1,
-        created_at=T0 + timedelta(days=days),
-    )
+def _notification(key: str, kind: str, recipient: str, status: str, days: int) -> dict:
+    return {
+        "key": key,
+        "kind": kind,
+        "recipient": recipient,
+        "status": status,
+        "created_at": T0 + timedelta(days=days),
+    }
 
 
 def _fill_at_0008(store: Store) -> None:
@@ -122,7 +122,8 @@ def _fill_at_0008(store: Store) -> None:
                 due_at=T0,
             )
         )
-        session.add_all(
+        add_old_notifications(
+            session,
             [
                 # The same digest day in two spellings: the one sent is kept.
                 _notification(
@@ -138,7 +139,7 @@ def _fill_at_0008(store: Store) -> None:
                 _notification(
                     "escalation:1:2", "escalation", "https://hooks.example/T/AbC", "sent", 0
                 ),
-            ]
+            ],
         )
 
 

@@ -92,12 +92,19 @@ def digest_command(
     timezone: Annotated[
         str, typer.Option("--timezone", help="Whose calendar day the digest is for.")
     ] = "UTC",
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option(
+            "--resend-in-doubt",
+            help="Send again the day's digests that may have left (a run died while sending).",
+        ),
+    ] = False,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Send each assignee one email with their open tasks, at most once a day (a Prefect flow run)."""
     settings = settings_for(project_dir)
-    summary = _run_flow(settings, "digest", timezone=timezone)
+    summary = _run_flow(settings, "digest", timezone=timezone, resend_in_doubt=resend_in_doubt)
     if as_json:
         print_json(summary)
         return
@@ -108,9 +115,18 @@ def digest_command(
         )
     for assignee in summary["already_sent"]:
         out.print(f"digest for {assignee} already sent on {summary['day']}")
+    for assignee in summary["in_doubt"]:
+        out.print(
+            f"[yellow]digest for {escape(assignee)} in doubt[/]: it may have left on "
+            f"{summary['day']} (a run died while sending it, or the channel did not say); "
+            "not sent again (--resend-in-doubt sends it)"
+        )
+    for assignee in summary["being_sent"]:
+        out.print(f"digest for {escape(assignee)} is being sent by another run")
     for entry in summary["failed"]:
         out.print(f"[red]digest to {escape(entry['assignee'])} not sent[/] ({entry['status']})")
-    if not (summary["sent"] or summary["already_sent"] or summary["failed"]):
+    told = ("sent", "already_sent", "in_doubt", "being_sent", "failed")
+    if not any(summary[part] for part in told):
         out.print("nobody has open tasks: no digest sent")
     else:
         out.print(f"outbox: {settings.outbox_path / '_digests' / summary['day']}")

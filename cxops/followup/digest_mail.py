@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from cxops.channels.base import BatchContext, Channel
+from cxops.channels.base import Channel
 from cxops.followup.digest import Digest, build_digests, local_day
 from cxops.followup.links import my_tasks_link, task_link
 from cxops.followup.mailing import Email, send_and_record, sender_of
@@ -30,6 +30,11 @@ class DigestRun:
     day: str
     sent: list[dict[str, Any]] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
+    #: Assignees whose digest of the day may have left (a run died while sending it, or
+    #: the channel did not say): not sent again unless asked.
+    in_doubt: list[str] = field(default_factory=list)
+    #: Assignees whose digest another run, still alive, is sending.
+    being_sent: list[str] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -37,6 +42,8 @@ class DigestRun:
             "day": self.day,
             "sent": self.sent,
             "already_sent": self.already_sent,
+            "in_doubt": self.in_doubt,
+            "being_sent": self.being_sent,
             "failed": self.failed,
         }
 
@@ -49,11 +56,15 @@ def send_digests(
     *,
     now: datetime | None = None,
     timezone: str = "UTC",
+    resend_in_doubt: bool = False,
 ) -> DigestRun:
-    """Each assignee with open tasks gets one digest a day (the day in `timezone`)."""
+    """Each assignee with open tasks gets one digest a day (the day in `timezone`); one
+    in doubt is sent again only with `resend_in_doubt`."""
     moment = now or settings.clock()
     day = local_day(moment, timezone)
     run = DigestRun(day)
+    claimer = n.Claimer.new(settings.send_lease_seconds)
+    unclaimed = {"done": run.already_sent, "in_doubt": run.in_doubt, "busy": run.being_sent}
     claimed: list[tuple[Email, Digest]] = []
 
     def link_for(view: TaskView) -> str:
@@ -61,21 +72,32 @@ def send_digests(
 
     with store.session(write=True) as session:
         views = q.open_tasks(session, awake_at=moment)
-        batch_no = n.count_notifications(session, kind="digest", prefix="digest:")
         for built in build_digests(views, surveys, moment, day, link_for):
             digest = replace(built, list_link=my_tasks_link(settings, built.assignee, moment))
             key = f"digest:{digest.assignee}:{day}"
-            if not n.claim_notification(session, key, "digest", digest.assignee, moment):
-                run.already_sent.append(digest.assignee)
+            outcome = n.claim_notification(
+                session,
+                key,
+                "digest",
+                digest.assignee,
+                moment,
+                claimer,
+                resend_in_doubt=resend_in_doubt,
+            )
+            if outcome != "claimed":
+                unclaimed[outcome].append(digest.assignee)
                 continue
             own = [surveys[i.survey_id] for i in digest.items if i.survey_id in surveys]
             subject, html, text = render_email(settings.project_dir, "digest", {"digest": digest})
             sender = sender_of(own or surveys.values(), digest.assignee)
             claimed.append((Email(key, digest.assignee, sender, None, subject, html, text), digest))
-    context = BatchContext(survey_id="_digests", wave_id=day, batch=batch_no)
-    statuses = send_and_record(store, channel, context, [e for e, _ in claimed], moment)
+    emails = [e for e, _ in claimed]
+    statuses = send_and_record(store, channel, "_digests", day, emails, moment, claimer)
     for email, digest in claimed:
         status = statuses[email.key]
+        if status in ("in_doubt", "busy"):
+            (run.in_doubt if status == "in_doubt" else run.being_sent).append(digest.assignee)
+            continue
         entry = {
             "assignee": digest.assignee,
             "tasks": len(digest.items),

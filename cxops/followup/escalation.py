@@ -3,7 +3,8 @@
 The step is `cxops.followup.sla.escalation_step` (pure); the recipient is the rule's
 `escalate_to`, else the survey's owner (`cxops.followup.assign.escalation_recipient`).
 Each (task, step) is claimed as a notification before it is sent, so a retried run
-never sends it twice; a step certainly not delivered (`retry`) is tried on the next run.
+never sends it twice; a step certainly not delivered (`retry`) is tried on the next run,
+one a dead run may have sent (`in_doubt`) is reported once and counts as done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cxops.channels.base import BatchContext, Channel
+from cxops.channels.base import Channel
 from cxops.followup.assign import escalation_recipient
 from cxops.followup.digest import local_day, task_item
 from cxops.followup.links import task_link
@@ -60,11 +61,11 @@ def escalate_overdue(
     """One email per overdue task and escalation step, to `escalate_to`, else the owner."""
     now = now or settings.clock()
     run = EscalationRun()
+    claimer = n.Claimer.new(settings.send_lease_seconds)
     day = local_day(now)
     pending: dict[str, list[_Step]] = defaultdict(list)
     with store.session(write=True) as session:
         views = q.list_tasks(session, now=now, status="overdue")
-        batch_no = n.count_notifications(session, kind="escalation")
         for view in views:
             task = view.task
             survey = surveys.get(task.survey_id)
@@ -82,8 +83,13 @@ def escalate_overdue(
                 assignee=task.assignee,
             )
             key = f"escalation:{task.id}:{step}"
-            if not n.claim_notification(session, key, "escalation", recipient, now):
+            outcome = n.claim_notification(session, key, "escalation", recipient, now, claimer)
+            if outcome == "busy":  # a live run is sending it and will record the step
+                continue
+            if outcome != "claimed":
                 q.set_escalation_step(session, task.id, step)
+                if outcome == "in_doubt":
+                    run.failed.append(_entry(task.id, step, recipient, "in_doubt"))
                 continue
             item = task_item(view, survey, now, task_link(settings, view.key, now))
             subject, html, text = render_email(
@@ -109,22 +115,23 @@ def escalate_overdue(
             )
             pending[task.survey_id].append(_Step(email, task.id, step))
     for survey_id, steps in pending.items():
-        context = BatchContext(survey_id=survey_id, wave_id=f"escalations-{day}", batch=batch_no)
-        batch_no += 1
-        statuses = send_and_record(store, channel, context, [s.email for s in steps], now)
+        emails = [s.email for s in steps]
+        wave_id = f"escalations-{day}"
+        statuses = send_and_record(store, channel, survey_id, wave_id, emails, now, claimer)
         with store.session(write=True) as session:
             for due in steps:
                 status = statuses[due.email.key]
-                entry = {
-                    "task": due.task_id,
-                    "step": due.step,
-                    "to": due.email.to,
-                    "status": status,
-                }
+                if status == "busy":  # taken over by another run, which records it
+                    continue
                 if status != "retry":  # sent, failed for good, or in doubt: this step is done
                     q.set_escalation_step(session, due.task_id, due.step)
+                entry = _entry(due.task_id, due.step, due.email.to, status)
                 (run.sent if status == "sent" else run.failed).append(entry)
     return run
+
+
+def _entry(task_id: int, step: int, to: str, status: str) -> dict[str, Any]:
+    return {"task": task_id, "step": step, "to": to, "status": status}
 
 
 def overdue_for(delta: timedelta) -> str:

@@ -109,14 +109,25 @@ def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict
 
 
 @flow(name="digest")
-def digest_flow(project_dir: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
-    """One email per assignee with open tasks, once a day (the day in `timezone`)."""
+def digest_flow(
+    project_dir: str | None = None, timezone: str = "UTC", resend_in_doubt: bool = False
+) -> dict[str, Any]:
+    """One email per assignee with open tasks, once a day (the day in `timezone`); a
+    digest in doubt is sent again only with `resend_in_doubt`."""
     settings = _settings(project_dir)
     store = open_store(settings.store_url)
     channel = open_channel(settings)
     try:
         surveys = _surveys(settings)
-        return send_digests(settings, store, surveys.surveys, channel, timezone=timezone).as_dict()
+        run = send_digests(
+            settings,
+            store,
+            surveys.surveys,
+            channel,
+            timezone=timezone,
+            resend_in_doubt=resend_in_doubt,
+        )
+        return run.as_dict()
     finally:
         channel.close()
         store.dispose()

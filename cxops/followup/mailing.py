@@ -1,7 +1,8 @@
 """Follow-up emails (digests, escalations): send a claimed batch, then record each result.
 
 Each message is claimed first (a `notifications` row per key, see
-`cxops.store.notifications`), so a retry never sends it twice. The batch is sent by the
+`cxops.store.notifications`) and marked `sending` before the channel has it, so a
+retry never sends it twice and a run that died is told apart. The batch is sent by the
 wave path's one send-and-record helper (`cxops.wave.deliver`): every key is recorded
 with what the channel said; a message it said nothing about (or a batch it raised on)
 may have left, so it is recorded `in_doubt` and never resent on its own.
@@ -62,27 +63,38 @@ def sender_of(surveys: Iterable[Survey], fallback: str) -> str:
 def send_and_record(
     store: Store,
     channel: Channel,
-    context: BatchContext,
+    survey_id: str,
+    wave_id: str,
     emails: Sequence[Email],
     now: datetime,
+    claimer: n.Claimer,
 ) -> dict[str, str]:
-    """Send claimed `emails` as one batch and record each result; notification key → status.
+    """Send `emails` claimed by `claimer` as one batch (a batch number of its own, under
+    `survey_id`/`wave_id`) and record each result; notification key → status.
 
-    The sending and the in-doubt rule are the wave path's (`cxops.wave.deliver`): a
-    message the channel did not report on, or a batch the channel raised on, is
-    recorded `in_doubt` and never resent on its own.
+    They are marked `sending` first, so that a run dying from here on leaves them in
+    doubt, not claimable again; one whose claim is no longer the claimer's (taken over
+    after the lease) is not sent (`busy`). The sending and the in-doubt rule are the wave
+    path's (`cxops.wave.deliver`): a message the channel did not report on, or a batch
+    the channel raised on, is recorded `in_doubt` and never resent on its own.
     """
     if not emails:
         return {}
-    keys = {message_id(email.key): email.key for email in emails}
-    statuses: dict[str, str] = {}
+    with store.session(write=True) as session:
+        handed = n.mark_sending(session, [email.key for email in emails], claimer)
+        batch = n.next_batch(session, now) if handed else 0
+    statuses = {email.key: "busy" for email in emails if email.key not in handed}
+    mine = [email for email in emails if email.key in handed]
+    keys = {message_id(email.key): email.key for email in mine}
 
     def record(deliveries: Sequence[Delivery]) -> None:
         with store.session(write=True) as session:
             for delivery in deliveries:
                 key = keys[delivery.send_id]
-                n.finish_notification(session, key, delivery.status, now, delivery.error)
+                n.finish_notification(session, key, delivery.status, now, claimer, delivery.error)
                 statuses[key] = delivery.status
 
-    wave_send_and_record(channel, [email.group() for email in emails], context, record)
+    if mine:
+        context = BatchContext(survey_id=survey_id, wave_id=wave_id, batch=batch)
+        wave_send_and_record(channel, [email.group() for email in mine], context, record)
     return statuses

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cxops.audience.contacts import normalize_email
-from cxops.channels.base import BatchContext, Channel
+from cxops.channels.base import Channel
 from cxops.errors import CxopsError, NotFoundError
 from cxops.followup.digest import TaskItem, format_local, order_key, task_item
 from cxops.followup.links import assignee_ref, task_link
@@ -140,11 +140,15 @@ def assign_task(
         task = q.reassign_task(session, task_id, address, note, now, expected)
         key = f"assigned:{task.id}:{task.assignment}"
         previous = before if before != address else _previous_assignee(task.note, before)
-        claimed = task.assignment > 0 and n.claim_notification(
-            session, key, "assignment", address, now
+        claimer = n.Claimer.new(settings.send_lease_seconds)
+        outcome = (
+            n.claim_notification(session, key, "assignment", address, now, claimer)
+            if task.assignment > 0
+            else "done"
         )
-    if not claimed:
-        return Assigned(task_id, address, previous, "already_sent")
+    if outcome != "claimed":
+        told = {"done": "already_sent", "busy": "being_sent"}.get(outcome, outcome)
+        return Assigned(task_id, address, previous, told)
     with store.session() as session:
         view = q.get_task(session, task_id)
     survey = _survey_of(settings, view.task.survey_id)
@@ -154,8 +158,8 @@ def assign_task(
     )
     sender = survey.invitation.from_ if survey else address
     mail = Email(key, address, sender, previous, subject, html, text, (("task", str(task_id)),))
-    context = BatchContext(survey_id=view.task.survey_id, wave_id="assignments", batch=task_id)
-    statuses = send_and_record(store, channel, context, [mail], now)
+    survey_id = view.task.survey_id
+    statuses = send_and_record(store, channel, survey_id, "assignments", [mail], now, claimer)
     return Assigned(task_id, address, previous, statuses[key])
 
 

@@ -2,9 +2,11 @@
 
 `cxops.followup.apply` queues one notification per new or reopened task; each run
 claims the queued ones, POSTs them (`cxops.followup.notify`: signing, retries within
-a run) and records the result. The body depends on the rule's `format`: `json` is the
-signed task payload (built from the one task row), `slack` and `teams` the chat
-messages of `cxops.followup.chat`. The URL is the rule's `url`, or the value of the
+a run) and records the result. A webhook stays `pending` while it is POSTed (never
+`sending`): a dead run's claim is claimed again, since a webhook is delivered at least
+once under one delivery id (`X-Cxops-Delivery`) that receivers deduplicate. The body
+depends on the rule's `format`: `json` is the signed task payload (built from the one
+task row), `slack` and `teams` the chat messages of `cxops.followup.chat`. The URL is the rule's `url`, or the value of the
 environment variable `url_env` names (read at send time, never stored).
 """
 
@@ -79,9 +81,10 @@ def deliver_webhooks(
     run = WebhookRun()
     with store.session() as session:
         keys = [x.key for x in n.notifications_to_retry(session, "webhook", WEBHOOK_MAX_RUNS)]
+    claimer = n.Claimer.new(settings.send_lease_seconds)
     for key in keys:
         with store.session(write=True) as session:
-            if not n.claim_notification(session, key, "webhook", "", now):
+            if n.claim_notification(session, key, "webhook", "", now, claimer) != "claimed":
                 continue
             task_id = int(key.split(":", 1)[1])
             view = q.get_task(session, task_id)
@@ -97,7 +100,7 @@ def deliver_webhooks(
         if status == "retry" and attempt_no >= WEBHOOK_MAX_RUNS:
             status = "failed"
         with store.session(write=True) as session:
-            n.finish_notification(session, key, status, now, result.error)
+            n.finish_notification(session, key, status, now, claimer, result.error)
         run.count(status)
         if result.error:
             run.errors.append({"task": task_id, "status": status, "error": result.error})

@@ -250,7 +250,9 @@ class Notification(Base):
     """An email or webhook about tasks, sent at most once per key.
 
     Keys: `escalation:<task>:<step>`, `digest:<assignee>:<yyyy-mm-dd>`, `notify:<task>`,
-    `assigned:<task>:<assignment>`.
+    `assigned:<task>:<assignment>`. Status: `pending` (claimed by `claim_id`, not yet
+    handed to a channel) -> `sending` (handed to it) -> `sent` | `failed` | `retry` |
+    `in_doubt`; see `cxops.store.notifications`.
     """
 
     __tablename__ = "notifications"
@@ -263,6 +265,10 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    #: The run that claimed it last (`host:pid:uuid`) and when: a dead run's claim is
+    #: claimed again (`pending`) or in doubt (`sending`).
+    claim_id: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None]
 
 
 class Interview(Base):
