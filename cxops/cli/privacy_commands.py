@@ -57,9 +57,17 @@ def forget_command(
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
         typer.echo(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
-        return
-    erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-    typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+    else:
+        erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
+        typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+    if report.kept_by:
+        pids = ", ".join(str(pid) for pid in report.kept_by)
+        typer.echo(
+            "warning: PostgreSQL transactions open since before the erasure (pid "
+            f"{pids}) keep old row versions in the table files; once they have ended, "
+            "`cxops forget` this address again to rewrite the tables",
+            err=True,
+        )
 
 
 @export_app.command("person")

@@ -16,13 +16,17 @@ In the store, rows that matter for aggregates stay, with the person taken out:
 Then SQLite rewrites the file with `secure_delete` on, so no free page keeps the old
 values; PostgreSQL rewrites the tables it changed with `VACUUM (FULL)`: a plain VACUUM
 leaves the old values in the bytes of the index pages (and of free heap space), as
-`tests/test_privacy.py` shows by reading the relation files. Files: see `cxops.privacy.files`.
-The erasure is recorded in `erasures` under the keyed hash only; a repeat finds
-nothing left and records nothing new.
+`tests/test_privacy.py` shows by reading the relation files. `VACUUM (FULL)` copies a
+row version that a transaction still open in the database might see (one begun before
+the erasure, an autovacuum's ANALYZE), so it first waits for those to end, up to
+`wait_seconds`; the ones that did not are reported (`kept_by`), and a repeated `forget`
+rewrites the tables again. Files: see `cxops.privacy.files`. The erasure is recorded in
+`erasures` under the keyed hash only; a repeat finds nothing left and records nothing new.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cxops.privacy.files import scrub_files
@@ -67,6 +72,9 @@ class ErasureReport:
     counts: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     already_erased: bool = False
+    #: PostgreSQL backends whose transactions, open since before the erasure, kept old
+    #: row versions in the rewritten tables (empty: none).
+    kept_by: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -78,6 +86,7 @@ class ErasureReport:
             "erased": dict(self.counts),
             "files": list(self.files),
             "already_erased": self.already_erased,
+            "kept_by": list(self.kept_by),
         }
 
 
@@ -88,6 +97,7 @@ def forget_person(
     now: datetime,
     free_text: Mapping[str, frozenset[str]],
     folders: list[Path],
+    wait_seconds: float = 60,
 ) -> ErasureReport:
     """Erase `subject` from the store and from the files under `folders`; idempotent.
 
@@ -95,9 +105,12 @@ def forget_person(
     for a survey not in it, only numbers and booleans are kept.
     """
     report = ErasureReport(subject.digest)
+    erasing_xid = ""
     with store.session(write=True) as session:
         if store.dialect == "sqlite":
             session.execute(text("PRAGMA secure_delete = ON"))
+        else:
+            erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
         report.counts = _erase_rows(session, subject, free_text)
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
@@ -106,7 +119,9 @@ def forget_person(
     if report.changed or not report.already_erased:
         with store.session(write=True) as session:
             session.add(Erasure(subject=subject.digest, erased_at=now, counts=report.counts))
-    _rewrite_storage(store, [table for table in PERSONAL_TABLES if report.counts.get(table)])
+    # A repeat rewrites every table: the first may have had to leave old versions behind.
+    changed = [t for t in PERSONAL_TABLES if report.counts.get(t) or report.already_erased]
+    report.kept_by = _rewrite_storage(store, changed, erasing_xid, wait_seconds)
     return report
 
 
@@ -216,9 +231,15 @@ def _erase_notifications(session: Session, email: str, placeholder: str) -> int:
     return changed
 
 
-def _rewrite_storage(store: Store, changed: list[str]) -> None:
+def _rewrite_storage(
+    store: Store, changed: list[str], erasing_xid: str, wait_seconds: float
+) -> list[int]:
     """Leave no copy of the old values in free pages (SQLite) or in dead tuples and
-    index pages of the `changed` tables (PostgreSQL; each is locked while rewritten)."""
+    index pages of the `changed` tables (PostgreSQL; each is locked while rewritten).
+
+    On PostgreSQL, the backends still open since before transaction `erasing_xid`
+    after `wait_seconds` (their snapshots keep the old versions); else [].
+    """
     if store.dialect == "sqlite":
         raw = store.engine.raw_connection()
         try:
@@ -232,11 +253,35 @@ def _rewrite_storage(store: Store, changed: list[str]) -> None:
                 driver.execute(statement)
         finally:
             raw.close()
-    elif store.dialect == "postgresql":
-        with store.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            for table in changed:
-                connection.exec_driver_sql(f"VACUUM (FULL) {table}")
+        return []
+    if not changed:
+        return []
+    with store.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + wait_seconds
+        while (kept_by := _older_transactions(connection, erasing_xid)) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        for table in changed:
+            connection.exec_driver_sql(f"VACUUM (FULL) {table}")
+        return _older_transactions(connection, erasing_xid) if kept_by else []
+
+
+def _older_transactions(connection: Connection, erasing_xid: str) -> list[int]:
+    """Backends of this database whose snapshot or transaction began before transaction
+    `erasing_xid` (an xid8) committed: they may still see the rows it changed."""
+    xid = str(int(erasing_xid) % 2**32)  # pg_stat_activity has 32-bit xids; age() wraps
+    rows = connection.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+            " AND (age(backend_xmin) >= age(CAST(:xid AS xid))"
+            " OR age(backend_xid) >= age(CAST(:xid AS xid))) ORDER BY pid"
+        ),
+        {"xid": xid},
+    )
+    return [int(pid) for pid in rows.scalars()]
 
 
 def _rowcount(result: Any) -> int:
