@@ -20,7 +20,9 @@ leaves the old values in the bytes of the index pages (and of free heap space), 
 row version that a transaction still open in the database might see (one begun before
 the erasure, an autovacuum's ANALYZE), so it first waits for those to end, up to
 `wait_seconds`; the ones that did not are reported (`kept_by`), and a repeated `forget`
-rewrites the tables again. Files: see `cxops.privacy.files`. The erasure is recorded in
+rewrites the tables again. The planner's statistics (`pg_statistic`, which keeps sample
+values of each column) are computed again and, when the store's role owns the database,
+the catalog is rewritten too. Files: see `cxops.privacy.files`. The erasure is recorded in
 `erasures` under the keyed hash only; a repeat finds nothing left and records nothing new.
 """
 
@@ -265,7 +267,28 @@ def _rewrite_storage(
             time.sleep(0.2)
         for table in changed:
             connection.exec_driver_sql(f"VACUUM (FULL) {table}")
+        # The planner's statistics keep sample values (an address among a column's most
+        # common values or histogram bounds): computed again from the erased rows, and
+        # the catalog rewritten so that the old ones leave its file too.
+        for table in changed:
+            connection.exec_driver_sql(f"ANALYZE {table}")
+        if _may_vacuum_catalogs(connection):
+            connection.exec_driver_sql("VACUUM (FULL) pg_catalog.pg_statistic")
         return _older_transactions(connection, erasing_xid) if kept_by else []
+
+
+def _may_vacuum_catalogs(connection: Connection) -> bool:
+    """A superuser or the database's owner may rewrite `pg_statistic` (others are skipped
+    with a warning by PostgreSQL)."""
+    return bool(
+        connection.execute(
+            text(
+                "SELECT r.rolsuper OR pg_has_role(current_user, d.datdba, 'MEMBER')"
+                " FROM pg_roles r, pg_database d"
+                " WHERE r.rolname = current_user AND d.datname = current_database()"
+            )
+        ).scalar()
+    )
 
 
 def _older_transactions(connection: Connection, erasing_xid: str) -> list[int]:
