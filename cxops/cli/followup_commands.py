@@ -103,6 +103,13 @@ def digest_command(
     as_json: JsonOption = False,
 ) -> None:
     """Send each assignee one email with their open tasks, at most once a day (a Prefect flow run)."""
+    from cxops.errors import CxopsError
+    from cxops.timezones import time_zone
+
+    try:
+        time_zone(timezone)
+    except ValueError as exc:
+        raise CxopsError(f"--timezone: {exc}") from None
     settings = settings_for(project_dir)
     summary = _run_flow(settings, "digest", timezone=timezone, resend_in_doubt=resend_in_doubt)
     if as_json:

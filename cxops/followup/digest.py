@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from cxops.followup.category import response_category
 from cxops.spec.models import Survey
+from cxops.timezones import time_zone
 from cxops.wave.minimise import NAME_COLUMNS
 
 if TYPE_CHECKING:
@@ -72,11 +72,11 @@ class Digest:
 
 def local_day(now: datetime, timezone: str = "UTC") -> str:
     """The calendar day of `now` in `timezone`, as YYYY-MM-DD."""
-    return now.astimezone(ZoneInfo(timezone)).date().isoformat()
+    return now.astimezone(time_zone(timezone)).date().isoformat()
 
 
 def format_local(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(time_zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _text(value: Any) -> str:

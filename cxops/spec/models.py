@@ -30,6 +30,7 @@ from pydantic import (
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
 from cxops.spec.report import ReportSettings
+from cxops.timezones import time_zone
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 IDENT = r"^[a-z_][a-z0-9_]*$"
@@ -181,14 +182,7 @@ class Schedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"expected an IANA time zone like 'Europe/Berlin', found {value!r}"
-            ) from None
+        time_zone(value)
         return value
 
     @field_validator("interval")
