@@ -69,3 +69,13 @@ def test_a_real_user_error_from_the_store_is_one_line(empty_project: Project) ->
         bad.exit_code == 2
         and "expected open, done, overdue, snoozed, withdrawn or all" in bad.stderr
     )
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_bad_wave_id_is_one_line_before_any_flow_starts(project: Project, command: str) -> None:
+    result = project.run([command, "nps-quarterly", "--wave", "../../etc"], expect_pass=False)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: --wave '../../etc': expected 1-64 letters, digits, '.', '_' or '-' "
+        "(it names a folder of the outbox)"
+    )  # nothing of Prefect's: no flow run was started

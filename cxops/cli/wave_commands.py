@@ -238,6 +238,10 @@ def run_command(
     allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
+    from cxops.wave.ids import validate_wave_id
+
+    if wave is not None:
+        validate_wave_id(wave)  # before Prefect starts: a bad id is one line at once
     settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_with_progress
 
