@@ -79,3 +79,11 @@ def test_a_bad_wave_id_is_one_line_before_any_flow_starts(project: Project, comm
         "error: --wave '../../etc': expected 1-64 letters, digits, '.', '_' or '-' "
         "(it names a folder of the outbox)"
     )  # nothing of Prefect's: no flow run was started
+
+
+def test_a_file_the_user_named_that_cannot_be_written_is_one_line(project: Project) -> None:
+    folder = project.root / "reports"
+    folder.mkdir()
+    result = project.run(["report", "nps-quarterly", "--out", str(folder)], expect_pass=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: {folder}: Is a directory"

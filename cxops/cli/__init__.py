@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `cxops` console script: the one error handler.
 
     A `CxopsError` (the user's input, a file, a setting, a service) is its message in
-    red, exit 1. Anything else is a bug or an error not yet given its own class: one
-    line naming its type, exit 1. `--debug` (or CXOPS_DEBUG=1) shows the traceback.
+    red, exit 1; so is an OSError about a file (`PATH: Is a directory`). Anything else
+    is a bug or an error not yet given its own class: one line naming its type, exit 1.
+    `--debug` (or CXOPS_DEBUG=1) shows the traceback.
     """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CXOPS_DEBUG") == "1"
@@ -57,10 +58,15 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last resort: one line, never a traceback unasked
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        console_error(
-            f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)"
-        )
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A file or folder the command was pointed at: `--out /tmp` (a folder), say.
+            console_error(f"{exc.filename}: {exc.strerror or exc}")
+        else:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            console_error(
+                f"unexpected {type(exc).__name__}: {first} "
+                "(run again with --debug for the traceback)"
+            )
         sys.exit(1)
 
 
