@@ -186,6 +186,14 @@ def test_bad_url_is_a_store_error(url: str) -> None:
         open_store(url)
 
 
+@pytest.mark.parametrize("url", ["mysql://u:secret@db/x", "oracle://db/x", "nosuchdb://x/y"])
+def test_a_database_cxops_does_not_store_in_is_named_with_what_is_expected(url: str) -> None:
+    with pytest.raises(StoreError) as caught:  # (mysql: not "No module named 'MySQLdb'")
+        open_store(url)
+    assert "expected sqlite:///PATH or postgresql://USER@HOST/DATABASE" in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
 def test_plain_postgresql_url_means_psycopg() -> None:
     store = Store("postgresql://u:p@localhost/db")
     assert store.engine.dialect.driver == "psycopg"

@@ -176,6 +176,11 @@ def _engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreError(f"cannot open store {safe!r}: not a database URL") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"cannot open store {safe!r}: expected sqlite:///PATH or "
+            "postgresql://USER@HOST/DATABASE (cxops stores in SQLite or PostgreSQL)"
+        )
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url, parsed.database)
