@@ -42,6 +42,28 @@ def assign(project, store, task_id, email, note=None, when=MONDAY):
     return assign_task(settings, store, channel_for(settings), task_id, email, note, at(when))
 
 
+class _TimesOut:
+    """A channel whose request times out: the email may or may not have left."""
+
+    name = "test"
+
+    def send(self, groups, context):
+        raise TimeoutError("read timed out")
+
+    def close(self) -> None:
+        return None
+
+
+def test_an_assignment_email_in_doubt_is_said_so_and_not_sent_again(empty_project, store, one_task):
+    task_id, _ = one_task
+    settings = settings_at(empty_project, MONDAY)
+    with pytest.raises(TimeoutError):
+        assign_task(settings, store, _TimesOut(), task_id, BOB, None, at(MONDAY))
+    again = assign(empty_project, store, task_id, BOB)
+    assert again.told == "in_doubt"  # not "already sent", and not sent a second time
+    assert read_mbox(empty_project.root / "outbox") == []
+
+
 def test_a_reassigned_task_moves_and_its_new_assignee_is_told_once(empty_project, store, one_task):
     task_id, old_key = one_task
     result = assign(empty_project, store, task_id, " Bob@ACME.example ", "Anna is on leave")

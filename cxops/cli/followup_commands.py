@@ -323,9 +323,12 @@ def assign_command(
     if as_json:
         print_json(result.as_dict())
         return
-    told = {"sent": "told by email", "already_sent": "already told"}.get(
-        result.told, f"email {result.told}"
-    )
+    told = {
+        "sent": "told by email",
+        "already_sent": "already told",
+        "in_doubt": "whether the email left is not known; not sent again on its own",
+        "being_sent": "another run is sending the email",
+    }.get(result.told, f"email {result.told}")
     console().print(f"task {result.id} assigned to {escape(result.assignee)} ({told})")
 
 
