@@ -21,24 +21,11 @@ from sqlalchemy import func, select
 from cxops.collect.app import create_app
 from cxops.store.db import open_store
 from cxops.store.models import Response
-from cxops.testing.collect import invite
+from cxops.testing.collect import invite, post_answers
 from cxops.testing.followup import serving
 
 DISTINCT = 200
 SAME = 100
-
-
-async def _post_all(base: str, posts: list[tuple[str, int]]) -> list[int]:
-    limits = httpx.Limits(max_connections=len(posts), max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-
-        async def one(path: str, score: int) -> int:
-            reply = await client.post(
-                path, data={"score": str(score)}, headers={"Accept": "application/json"}
-            )
-            return reply.status_code
-
-        return await asyncio.gather(*(one(path, score) for path, score in posts))
 
 
 @pytest.mark.slow
@@ -64,7 +51,7 @@ def test_hundreds_of_concurrent_answers_are_each_stored_once(project, store_url)
     posts += [(shared.answer_path, index % 11) for index in range(SAME)]
     try:
         with serving(create_app(settings, store=store)) as base:
-            statuses = asyncio.run(_post_all(base, posts))
+            statuses = asyncio.run(post_answers(base, posts))
         with store.session() as session:
             rows = {
                 send_id: answers
@@ -135,7 +122,7 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
         with serving(create_app(settings, store=store)) as base:
             for start in range(0, len(posts), 20):
                 killed += kill_connections()
-                statuses += asyncio.run(_post_all(base, posts[start : start + 20]))
+                statuses += asyncio.run(post_answers(base, posts[start : start + 20]))
             assert set(statuses) <= {200, 503}, sorted(set(statuses))
             with store.session() as session:
                 stored = set(session.scalars(select(Response.send_id)))
@@ -146,7 +133,7 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
             for _ in range(5):
                 if not retry:
                     break
-                again = asyncio.run(_post_all(base, retry))
+                again = asyncio.run(post_answers(base, retry))
                 retry = [post for post, status in zip(retry, again, strict=True) if status != 200]
             assert not retry, "the collector answers again once the database is back"
         with store.session() as session:
@@ -246,7 +233,7 @@ def test_collector_wave_reminders_and_followups_at_once_on_one_store(
                         (invitations[i].answer_path, score(i, rounds))
                         for i in range(start, min(start + 40, people))
                     ]
-                    statuses += asyncio.run(_post_all(base, posts))
+                    statuses += asyncio.run(post_answers(base, posts))
                     statuses.append(httpx.get(f"{base}/healthz", timeout=60).status_code)
                     time.sleep(0.2)
                 rounds += 1

@@ -216,3 +216,21 @@ followup:
     assign_to: research-ops@acme.example
     due: 1 business day
 """
+
+
+async def post_answers(base: str, posts: Sequence[tuple[str, int]]) -> list[int]:
+    """POST each (answer path, score) at once to the collector at `base`; the statuses."""
+    import asyncio
+
+    import httpx
+
+    limits = httpx.Limits(max_connections=len(posts), max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+
+        async def one(path: str, score: int) -> int:
+            reply = await client.post(
+                path, data={"score": str(score)}, headers={"Accept": "application/json"}
+            )
+            return reply.status_code
+
+        return list(await asyncio.gather(*(one(path, score) for path, score in posts)))
