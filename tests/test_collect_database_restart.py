@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from cxops.collect.app import create_app
 from cxops.store.db import open_store
 from cxops.store.models import Response
-from cxops.testing.collect import invite, post_answers
+from cxops.testing.collect import invite_many, post_answers
 from cxops.testing.followup import serving
 from cxops.testing.postgres_cluster import can_run_a_cluster, private_cluster
 from cxops.testing.services import require_service
@@ -35,18 +34,7 @@ def test_the_database_restarting_under_load_loses_no_acknowledged_answer(project
     with private_cluster() as cluster:
         settings = project.settings(database_url=cluster.url)
         store = open_store(cluster.url)
-        sent_at = settings.clock() - timedelta(hours=1)
-        invitations = [
-            invite(
-                store,
-                settings.signing_key(),
-                survey_id="nps-quarterly",
-                contact_key=f"k{index}",
-                email=f"p{index}@restart.example",
-                sent_at=sent_at,
-            )
-            for index in range(150)
-        ]
+        invitations = invite_many(store, settings, 150, "restart.example")
         posts = [(inv.answer_path, index % 11) for index, inv in enumerate(invitations)]
         statuses: dict[int, int] = {}
         try:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from cxops.collect.app import create_app
 from cxops.store.db import open_store
 from cxops.store.models import Response
-from cxops.testing.collect import invite, post_answers
+from cxops.testing.collect import invite, invite_many, post_answers
 from cxops.testing.followup import serving
 
 DISTINCT = 200
@@ -33,19 +33,7 @@ SAME = 100
 def test_hundreds_of_concurrent_answers_are_each_stored_once(project, store_url):
     settings = project.settings(database_url=store_url)
     store = open_store(store_url)
-    key = settings.signing_key()
-    sent_at = settings.clock() - timedelta(hours=1)
-    invitations = [
-        invite(
-            store,
-            key,
-            survey_id="nps-quarterly",
-            contact_key=f"k{index}",
-            email=f"p{index}@load.example",
-            sent_at=sent_at,
-        )
-        for index in range(DISTINCT + 1)
-    ]
+    invitations = invite_many(store, settings, DISTINCT + 1, "load.example")
     shared = invitations[-1]
     posts = [(inv.answer_path, index % 11) for index, inv in enumerate(invitations[:-1])]
     posts += [(shared.answer_path, index % 11) for index in range(SAME)]
@@ -84,19 +72,7 @@ def test_database_connections_killed_under_load_lose_no_acknowledged_answer(proj
 
     settings = project.settings(database_url=postgres_url)
     store = open_store(postgres_url)
-    key = settings.signing_key()
-    sent_at = settings.clock() - timedelta(hours=1)
-    invitations = [
-        invite(
-            store,
-            key,
-            survey_id="nps-quarterly",
-            contact_key=f"k{index}",
-            email=f"p{index}@fault.example",
-            sent_at=sent_at,
-        )
-        for index in range(120)
-    ]
+    invitations = invite_many(store, settings, 120, "fault.example")
     database = make_url(postgres_url).database
     admin = create_engine(
         make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -26,7 +25,7 @@ from sqlalchemy import func, select
 
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Response, Task
-from cxops.testing.collect import invite
+from cxops.testing.collect import invite_many
 from cxops.testing.followup import add_response, at, write_survey
 from cxops.testing.sendgrid_server import Fault, running_sendgrid_server
 
@@ -208,18 +207,7 @@ def test_the_collector_killed_under_load_keeps_every_acknowledged_answer(project
     chance = random.Random(seed)
     settings = project.settings()
     store = open_store(settings.store_url)
-    sent_at = settings.clock() - timedelta(hours=1)
-    invitations = [
-        invite(
-            store,
-            settings.signing_key(),
-            survey_id="nps-quarterly",
-            contact_key=f"k{index}",
-            email=f"p{index}@kill.example",
-            sent_at=sent_at,
-        )
-        for index in range(150)
-    ]
+    invitations = invite_many(store, settings, 150, "kill.example")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

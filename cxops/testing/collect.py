@@ -100,6 +100,23 @@ def invite(
     return links(key, send_id, email, sent_at + valid_for)
 
 
+def invite_many(store: Store, settings: Any, count: int, domain: str) -> list[SentInvitation]:
+    """`count` sent invitations of the example project's NPS survey (contacts `k0`…,
+    addresses `p0@DOMAIN`…), sent an hour before the settings' clock."""
+    sent_at = settings.clock() - timedelta(hours=1)
+    return [
+        invite(
+            store,
+            settings.signing_key(),
+            survey_id="nps-quarterly",
+            contact_key=f"k{index}",
+            email=f"p{index}@{domain}",
+            sent_at=sent_at,
+        )
+        for index in range(count)
+    ]
+
+
 def invited_person(settings: Any) -> SentInvitation:
     """One sent invitation of the example project's NPS survey (`person@example.com`,
     sent an hour before the settings' clock), written into the settings' store."""
