@@ -33,11 +33,12 @@ def serve(
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Run the collector (answer pages, task pages, unsubscribe, SendGrid events) with uvicorn."""
-    from cxops.collect.server import serve_collector
+    from cxops.collect.server import check_can_listen, serve_collector
     from cxops.collect.webhooks import webhook_mode
     from cxops.followup.collector import create_collector
 
     settings = settings_for(project_dir)
+    check_can_listen(host, port)
     console().print(
         f"collector listening on http://{host}:{port} (links use {settings.public_url})"
     )

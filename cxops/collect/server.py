@@ -7,9 +7,12 @@ off; `cxops.collect.access` logs the route template instead.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 
 from fastapi import FastAPI
+
+from cxops.errors import ConfigError
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -23,6 +26,19 @@ def configure_logging(level: int = logging.INFO) -> None:
             logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """ConfigError naming `--host`/`--port` when the address cannot be listened on (in use,
+    not this machine's, a port out of range), before the collector announces itself."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({reason})") from None
 
 
 def serve_collector(
