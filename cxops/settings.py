@@ -6,9 +6,11 @@ project directory > `[tool.cxops]` in the project's `pyproject.toml` > defaults.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -247,10 +249,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value().encode()
         path = self.project_dir / SECRET_KEY_FILE
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            _create_key_file(path)
         key = path.read_text().strip().encode()
         try:
             _check_key_length(key, str(path))
@@ -272,6 +271,23 @@ class Settings(BaseSettings):
             shown[name] = value
         shown["store_url"] = hide_password(self.store_url)
         return shown
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key to `path` unless another process did first. The key is written
+    whole to a file of its own, then linked into place: two commands starting at once in
+    a new project never read a half-written key, and both use the one that won."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, draft = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked its key first
+            os.link(draft, path)
+    finally:
+        os.unlink(draft)
 
 
 def _check_key_length(key: bytes, where: str) -> None:

@@ -78,6 +78,39 @@ def test_signing_key_is_generated_once_and_private(empty_project):
     assert get_settings(secret_key="c" * 32).signing_key() == b"c" * 32
 
 
+def _keys_read_at_once(project: Path, readers: int) -> tuple[list[bytes], list[BaseException]]:
+    import threading
+
+    start = threading.Barrier(readers)
+    keys: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def read_key() -> None:
+        start.wait()
+        try:
+            keys.append(get_settings(project_dir=project).signing_key())
+        except BaseException as exc:  # any failure is what the caller checks
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read_key) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return keys, errors
+
+
+def test_commands_starting_at_once_in_a_new_project_share_one_whole_key(tmp_path):
+    """Two `cxops run` at once in a fresh project: one read the key file the other had
+    created but not yet written (0 bytes), and a second creator failed (found by CI)."""
+    for attempt in range(20):
+        project = tmp_path / f"p{attempt}"
+        project.mkdir()
+        keys, errors = _keys_read_at_once(project, 12)
+        assert errors == [] and len(set(keys)) == 1 and len(keys[0]) >= 32
+        assert [p.name for p in (project / ".cxops").iterdir()] == ["secret_key"]  # no draft
+
+
 def test_clock_honours_cxops_now(empty_project, monkeypatch):
     monkeypatch.setenv("CXOPS_NOW", "2026-01-02T03:04:05")
     now = get_settings().clock()
