@@ -260,3 +260,18 @@ def test_a_template_failing_for_some_contacts_stops_the_wave_and_a_fixed_rerun_s
     assert len({m["X-Cxops-Send-Id"] for m in messages}) == 300
     assert len({m["To"] for m in messages}) == 300, "nobody invited twice"
     assert _counts(db_url) == Counter({"sent": 300})
+
+
+@pytest.mark.timeout(600)
+def test_a_weak_signing_key_stops_the_wave_as_a_setting_not_as_a_template(project, prefect_env):
+    """A key file a user (or a crashed tool) left short is the setting's one line; the
+    wave did not say 'fix the template' for it, and nothing was sent."""
+    key_file = project.root / ".cxops" / "secret_key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text("tiny\n")
+    result = project.run(["run", "nps-quarterly"], env=prefect_env, expect_pass=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: setting secret_key (CXOPS_SECRET_KEY)")
+    assert "is 4 bytes; a signing key needs at least 32" in lines[0]
+    assert "template" not in lines[0] and "Traceback" not in result.output
+    assert _outbox(project.root / "outbox") == []

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cxops.channels.base import BatchContext, Channel, Delivery
-from cxops.errors import CxopsError, TemplateError
+from cxops.errors import ConfigError, CxopsError, TemplateError
 from cxops.messages.render import InvitationRenderer, RenderableSend
 from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
@@ -107,6 +107,9 @@ def send_one_batch(
 
     try:
         groups = renderer.render_groups(rows)
+    except ConfigError:
+        release()
+        raise  # a setting (the signing key, say), not the template: its own line
     except CxopsError as exc:
         # A template that breaks for anyone stops the wave before this batch sends: the
         # rows go back to pending, and the run after the fix sends each of them once.
