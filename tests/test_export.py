@@ -140,6 +140,15 @@ def test_export_responses_csv_is_safe_for_spreadsheets(project, answered):
     assert rows[1]["contact_key"] == "'=evil()" and rows[1]["suspect"] == "true"
 
 
+def test_export_out_dash_is_standard_output(project, answered):
+    plain = project.run(["export", "responses", "nps-quarterly", "--format", "jsonl"]).stdout
+    dash = project.run(["export", "responses", "nps-quarterly", "--format", "jsonl", "--out", "-"])
+    assert dash.stdout == plain and len(plain.splitlines()) == 2
+    assert not project.path("-").exists()  # no file named '-'
+    tasks = project.run(["export", "tasks", "nps-quarterly", "--out", "-"])
+    assert tasks.stdout.startswith("id,") and not project.path("-").exists()
+
+
 def test_export_refuses_an_unknown_format_or_survey(project, answered):
     assert (
         "csv or jsonl"

@@ -60,7 +60,8 @@ FormatOption = Annotated[
     ),
 ]
 OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
+    Path | None,
+    typer.Option("--out", help="Write to this file instead of standard output (- for it)."),
 ]
 
 
@@ -82,7 +83,7 @@ def export_survey(
     chosen = export_format(fmt)
     store = open_store(settings.store_url)
     try:
-        if out is None:
+        if out is None or str(out) == "-":  # `-`: standard output, as Unix tools read it
             write(store, found, chosen, sys.stdout, settings)
             return
         with out.open("w", encoding="utf-8", newline="") as handle:
