@@ -25,8 +25,17 @@ from cxops.cli.app import (
 if TYPE_CHECKING:
     from cxops.wave.summary import WaveSummary
 
+
+def _wave_id(value: str | None) -> str | None:
+    """`--wave` checked as it is parsed: a bad id is one line before any flow starts."""
+    from cxops.wave.ids import validate_wave_id
+
+    return None if value is None else validate_wave_id(value)
+
+
 WaveOption = Annotated[
-    str | None, typer.Option("--wave", help="Wave id (default: from the schedule and now).")
+    str | None,
+    typer.Option("--wave", help="Wave id (default: from the schedule and now).", callback=_wave_id),
 ]
 ResendInDoubtOption = Annotated[
     bool, typer.Option("--resend-in-doubt", help="Send again to people whose batch was in doubt.")
@@ -238,10 +247,6 @@ def run_command(
     allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    from cxops.wave.ids import validate_wave_id
-
-    if wave is not None:
-        validate_wave_id(wave)  # before Prefect starts: a bad id is one line at once
     settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_with_progress
 

@@ -96,7 +96,7 @@ def send_digests(
     for email, digest in claimed:
         status = statuses[email.key]
         if status in ("in_doubt", "busy"):
-            (run.in_doubt if status == "in_doubt" else run.being_sent).append(digest.assignee)
+            unclaimed[status].append(digest.assignee)
             continue
         entry = {
             "assignee": digest.assignee,

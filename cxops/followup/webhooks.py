@@ -6,8 +6,9 @@ a run) and records the result. A webhook stays `pending` while it is POSTed (nev
 `sending`): a dead run's claim is claimed again, since a webhook is delivered at least
 once under one delivery id (`X-Cxops-Delivery`) that receivers deduplicate. The body
 depends on the rule's `format`: `json` is the signed task payload (built from the one
-task row), `slack` and `teams` the chat messages of `cxops.followup.chat`. The URL is the rule's `url`, or the value of the
-environment variable `url_env` names (read at send time, never stored).
+task row), `slack` and `teams` the chat messages of `cxops.followup.chat`. The URL is
+the rule's `url`, or the value of the environment variable `url_env` names (read at
+send time, never stored).
 """
 
 from __future__ import annotations

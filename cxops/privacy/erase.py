@@ -274,7 +274,7 @@ def _rewrite_storage(
             connection.exec_driver_sql(f"ANALYZE {table}")
         if _may_vacuum_catalogs(connection):
             connection.exec_driver_sql("VACUUM (FULL) pg_catalog.pg_statistic")
-        return _older_transactions(connection, erasing_xid) if kept_by else []
+        return kept_by
 
 
 def _may_vacuum_catalogs(connection: Connection) -> bool:
