@@ -227,10 +227,8 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
 def test_a_digest_a_dead_run_left_is_sent_if_never_handed_over_else_reported_in_doubt(
     empty_project, store
 ):
-    import socket
-    import subprocess
-
     from cxops.store import notifications as n
+    from cxops.testing.followup import dead_claimer
 
     write_survey(empty_project.root)
     add_response(store, "a", {"score": 2}, when=at(MONDAY))
@@ -238,9 +236,7 @@ def test_a_digest_a_dead_run_left_is_sent_if_never_handed_over_else_reported_in_
         store, "b", {"score": 1}, when=at(MONDAY), contact={"csm_email": "bob@acme.example"}
     )
     run_rules(empty_project, store, MONDAY)
-    ended = subprocess.Popen(["true"])
-    ended.wait()
-    gone = n.Claimer(f"{socket.gethostname()}:{ended.pid}:gone", 900)
+    gone = dead_claimer()
     day = "2026-11-23"
     with store.session(write=True) as session:  # the dead run claimed both, handed one over
         for assignee in ("csm.anna@acme.example", "bob@acme.example"):

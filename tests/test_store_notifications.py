@@ -4,12 +4,11 @@ never handed to a channel, in doubt when it was, and a live run's is left alone
 
 from __future__ import annotations
 
-import socket
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 from cxops.store import notifications as n
 from cxops.store.models import Notification
+from cxops.testing.followup import dead_claimer
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 LEASE = 900
@@ -21,9 +20,7 @@ def live() -> n.Claimer:
 
 def dead() -> n.Claimer:
     """A claimer whose process (on this machine) has ended."""
-    ended = subprocess.Popen(["true"])
-    ended.wait()
-    return n.Claimer(f"{socket.gethostname()}:{ended.pid}:gone", LEASE)
+    return dead_claimer(LEASE)
 
 
 def elsewhere() -> n.Claimer:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cxops.store.db import Store
 from cxops.store.models import Response
+from cxops.store.notifications import Claimer
 from cxops.testing.collect import add_send
 
 SURVEY_ID = "nps-test"
@@ -245,3 +246,13 @@ def one_task(
     (settings, the task page's path, the task view)."""
     settings, views = tasks_for(project, store, {"c1": answers}, now, contact={"name": name})
     return settings, task_path(settings, views[0], now), views[0]
+
+
+def dead_claimer(lease_seconds: int = 900) -> Claimer:
+    """A notification claimer whose process, on this machine, has ended (a run that died)."""
+    import socket
+    import subprocess
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return Claimer(f"{socket.gethostname()}:{ended.pid}:gone", lease_seconds)
