@@ -7,6 +7,7 @@ parameters), plus `project_dir` so the flow runs read this project wherever they
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ def runner_deployments(project_dir: Path) -> list[Any]:
 
 
 def main(argv: list[str]) -> int:
+    # `up` stops this child with SIGINT. A process started in the background by a
+    # non-interactive shell (`cxops up &` in a script, a test run under such a shell)
+    # inherits SIGINT *ignored*, and Python then installs no handler: the signal would
+    # do nothing and `up` would wait out its timeout before killing us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         from prefect import serve
 
