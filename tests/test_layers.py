@@ -51,6 +51,9 @@ def test_the_contracts_hold(tmp_path: Path) -> None:
         # No exception for the collector: the follow-up's pages are handed to it as routers.
         ("cxops/collect/app.py", "import cxops.followup.tasks\n", "Imports go down"),
         ("cxops/collect/upward.py", "import cxops.testing.collect\n", "Test support"),
+        ("cxops/store/upward.py", "import cxops.privacy.erase\n", "Imports go down"),
+        ("cxops/privacy/upward.py", "import cxops.cli\n", "Imports go down"),
+        ("cxops/privacy/upward.py", "import cxops.testing\n", "Test support"),
     ],
 )
 def test_a_new_upward_import_breaks_a_contract(tmp_path: Path, module, line, contract) -> None:
@@ -62,3 +65,21 @@ def test_a_new_upward_import_breaks_a_contract(tmp_path: Path, module, line, con
     assert result.returncode == 1, result.stdout
     assert contract in result.stdout and "BROKEN" in result.stdout
     assert module.removesuffix(".py").replace("/", ".") in result.stdout
+
+
+def test_every_module_of_the_package_is_in_both_contracts() -> None:
+    import tomllib
+
+    contracts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    layers, forbidden = contracts["tool"]["importlinter"]["contracts"]
+    layered = {name.strip() for layer in layers["layers"] for name in layer.split(":")}
+    guarded = set(forbidden["source_modules"])
+    package = REPO_ROOT / "cxops"
+    modules = {
+        f"cxops.{path.stem}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem not in {"__init__", "__main__"})
+        or (path.is_dir() and (path / "__init__.py").exists() and path.name != "testing")
+    }
+    assert modules - layered == set(), "not in the layers contract"
+    assert modules - guarded == set(), "not in the test-support contract"

@@ -15,7 +15,7 @@ import heapq
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,11 +79,6 @@ def redact(text: str, limit: int = 400) -> str:
     escaping is the output's job)."""
     cleaned = EMAIL_IN_TEXT.sub(REDACTED, " ".join(text.split()))
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
-
-
-def tag_all(matcher: ThemeMatcher, texts: Iterable[str]) -> list[list[str]]:
-    """The themes of each text, in order."""
-    return [matcher.themes_of(text) for text in texts]
 
 
 # -- the report's themes section --------------------------------------------------------

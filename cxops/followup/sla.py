@@ -24,11 +24,6 @@ def due_at(start: datetime, due: Duration, timezone: str, holidays: str | None =
     return due.after(local, holidays).astimezone(UTC)
 
 
-def is_overdue(status: str, due: datetime, now: datetime) -> bool:
-    """An open task past its due time."""
-    return status == "open" and now > due
-
-
 def escalation_step(
     due: datetime,
     now: datetime,
