@@ -129,3 +129,52 @@ def business_days_between(start: datetime, end: datetime, holidays: str | None =
         if is_business_day(day, holidays):
             count += 1
     return sign * count
+
+
+_LIMIT = re.compile(r"^\s*(\d{1,6})\s+per\s+(.+?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` contacts within `within`; `never` is count 0 and no window.
+
+    The one "N per DURATION" of cxops: a `policy.yaml` rule's limit and the
+    `CXOPS_CONTACT_CAP` setting.
+    """
+
+    count: int
+    within: Duration | None
+
+    @property
+    def never(self) -> bool:
+        return self.within is None
+
+    def __str__(self) -> str:
+        return "never" if self.within is None else f"{self.count} per {self.within}"
+
+
+NEVER = Limit(0, None)
+
+
+def parse_limit(value: object) -> Limit:
+    """`1 per 60d` or `never`; a ValueError that says what was expected otherwise."""
+    if isinstance(value, Limit):
+        return value
+    expected = "expected a limit like '1 per 60d' or 'never'"
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, found {value!r}")
+    if value.strip().lower() == "never":
+        return NEVER
+    match = _LIMIT.match(value)
+    if not match:
+        raise ValueError(f"{expected}, found {value!r}")
+    count = int(match[1])
+    if count < 1:
+        raise ValueError(f"expected at least 1 per window (or 'never'), found {value!r}")
+    try:
+        within = parse_duration(match[2])
+    except DurationSyntaxError as exc:
+        raise ValueError(f"{expected}: {exc}") from None
+    if within.is_business:
+        raise ValueError(f"expected a window in s/m/h/d/w, found {match[2]!r}")
+    return Limit(count, within)

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.durations import Limit, parse_limit
 from cxops.errors import ConfigError
 
 ENV_PREFIX = "CXOPS_"
@@ -33,25 +32,18 @@ SECRET_KEY_FILE = Path(".cxops") / "secret_key"
 MIN_SECRET_KEY_BYTES = 32
 
 
-@dataclass(frozen=True, slots=True)
-class ContactCap:
-    """At most `count` invitations per person within `within`, across all surveys."""
-
-    count: int
-    within: Duration
-
-
-def parse_contact_cap(text: str) -> ContactCap | None:
-    """`1 per 30d` -> ContactCap(1, 30d); `none` or `off` -> no cap."""
+def parse_contact_cap(text: str) -> Limit | None:
+    """`1 per 30d` -> Limit(1, 30d); `none`, `off` or `0` -> no cap."""
     if text.strip().lower() in {"none", "off", "0"}:
         return None
-    match = re.fullmatch(r"\s*(\d+)\s+per\s+(.+?)\s*", text)
-    if not match:
-        raise ValueError(f"expected 'N per DURATION' like '1 per 30d', or 'none'; found {text!r}")
+    expected = f"expected 'N per DURATION' like '1 per 30d', or 'none'; found {text!r}"
     try:
-        return ContactCap(int(match[1]), parse_duration(match[2]))
-    except DurationSyntaxError as exc:
-        raise ValueError(str(exc)) from exc
+        limit = parse_limit(text)
+    except ValueError as exc:
+        raise ValueError(f"{expected} ({exc})") from None
+    if limit.never:
+        raise ValueError(expected)
+    return limit
 
 
 class Settings(BaseSettings):
@@ -236,7 +228,7 @@ class Settings(BaseSettings):
         return self.project_dir / "surveys"
 
     @property
-    def cap(self) -> ContactCap | None:
+    def cap(self) -> Limit | None:
         return parse_contact_cap(self.contact_cap)
 
     def clock(self) -> datetime:

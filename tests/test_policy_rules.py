@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cxops.durations import parse_duration
+from cxops.durations import Limit, parse_duration, parse_limit
 from cxops.errors import SurveyError
 from cxops.policy.evaluate import CAP_RULE, Contacted, ContactPolicy, Reservation
 from cxops.policy.load import load_policy, read_policy
-from cxops.policy.model import Limit, PolicyFile, parse_limit
+from cxops.policy.model import PolicyFile
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 
 from cxops.audience.eligibility import EXCLUSION_REASONS, History
 from cxops.channels.base import Delivery
-from cxops.durations import parse_duration
-from cxops.settings import ContactCap
+from cxops.durations import Limit, parse_duration
 from cxops.store import claims, ledger
 from cxops.store.db import Store
 from cxops.store.history import StoreHistory, load_history
@@ -62,9 +61,7 @@ def _send_id(store: Store, email: str, survey: str, wave: str, step: int) -> str
         ).one()
 
 
-def history(
-    store: Store, *, within: str | None = "90d", cap: ContactCap | None = None
-) -> StoreHistory:
+def history(store: Store, *, within: str | None = "90d", cap: Limit | None = None) -> StoreHistory:
     return load_history(
         store,
         survey_id=SURVEY,
@@ -147,7 +144,7 @@ def test_contact_cap_counts_invitations_across_surveys(store: Store) -> None:
     invite(store, "long-ago@example.com", survey="ces", at=NOW - 60 * DAY)
     invite(store, "here@example.com", wave=WAVE)
     invite(store, "here@example.com", survey="csat")
-    cap = ContactCap(2, parse_duration("30d"))
+    cap = Limit(2, parse_duration("30d"))
     loaded = history(store, within=None, cap=cap)
     assert loaded.exclusion("twice@example.com") == "contact_cap"
     assert loaded.exclusion("once@example.com") is None
@@ -155,7 +152,7 @@ def test_contact_cap_counts_invitations_across_surveys(store: Store) -> None:
     # The wave being planned never counts against its own people.
     assert loaded.exclusion("here@example.com") is None
     assert (
-        history(store, within=None, cap=ContactCap(1, parse_duration("30d"))).exclusion(
+        history(store, within=None, cap=Limit(1, parse_duration("30d"))).exclusion(
             "once@example.com"
         )
         == "contact_cap"
@@ -165,7 +162,7 @@ def test_contact_cap_counts_invitations_across_surveys(store: Store) -> None:
 def test_the_strongest_reason_wins(store: Store) -> None:
     invite(store, "all@example.com", at=NOW - 2 * DAY)
     invite(store, "all@example.com", survey="csat", at=NOW - 2 * DAY)
-    cap = ContactCap(1, parse_duration("30d"))
+    cap = Limit(1, parse_duration("30d"))
     assert history(store, cap=cap).exclusion("all@example.com") == "surveyed_within"
     with store.session() as session:
         suppress(session, "all@example.com", "bounced", source="sendgrid", now=NOW)
@@ -174,7 +171,7 @@ def test_the_strongest_reason_wins(store: Store) -> None:
 
 def test_a_resumed_wave_does_not_exclude_its_own_people(store: Store) -> None:
     invite(store, "resumed@example.com", wave=WAVE, at=NOW - DAY)
-    cap = ContactCap(1, parse_duration("30d"))
+    cap = Limit(1, parse_duration("30d"))
     assert history(store, cap=cap).exclusion("resumed@example.com") is None
 
 

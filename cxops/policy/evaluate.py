@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cxops.durations import Limit
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator, Scope
-from cxops.policy.model import Limit, PolicyFile, PolicyRule
+from cxops.policy.model import PolicyFile, PolicyRule
 
 CAP_RULE = "contact_cap"
 #: How far `why` looks ahead for the day a `never` rule stops applying.

@@ -20,7 +20,6 @@ from cxops.audience.eligibility import History, NoHistory
 from cxops.policy.eligibility import ContactLog, PolicyHistory, build_log
 from cxops.policy.evaluate import ContactPolicy, Reservation
 from cxops.policy.load import load_policy
-from cxops.policy.model import Limit
 from cxops.policy.priority import reservations_for
 from cxops.settings import Settings
 from cxops.spec.models import Survey
@@ -30,9 +29,7 @@ from cxops.store.db import Store
 
 def project_policy(settings: Settings) -> ContactPolicy:
     """The cap setting and the project's `policy.yaml` (SurveyError when it is invalid)."""
-    cap = settings.cap
-    limit = Limit(cap.count, cap.within) if cap is not None and cap.count > 0 else None
-    return ContactPolicy.build(load_policy(settings.project_dir), limit, settings.holidays)
+    return ContactPolicy.build(load_policy(settings.project_dir), settings.cap, settings.holidays)
 
 
 def other_surveys(settings: Settings) -> tuple[list[Survey], list[str]]:

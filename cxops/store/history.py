@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.engine import Connection
 
-from cxops.durations import Duration
-from cxops.settings import ContactCap
+from cxops.durations import Duration, Limit
 from cxops.store.db import Store
 from cxops.store.ledger import MAYBE_SENT
 from cxops.store.models import Send, Suppression
@@ -55,7 +54,7 @@ def load_history(
     wave_id: str,
     now: datetime,
     surveyed_within: Duration | None,
-    cap: ContactCap | None,
+    cap: Limit | None,
 ) -> StoreHistory:
     """Read the history that decides exclusions for a wave of `survey_id` at `now`.
 
@@ -72,7 +71,7 @@ def load_history(
             )
             surveyed = frozenset(_column(conn, query.distinct()))
         capped: frozenset[str] = frozenset()
-        if cap is not None and cap.count > 0:
+        if cap is not None and cap.within is not None:
             query = (
                 _invitations(survey_id, wave_id, cap.within.before(now))
                 .group_by(Send.email)
