@@ -198,7 +198,15 @@ async def answer_page(request: Request, token: str) -> Response:
     query = _fields(request.query_params)
     preselected = parse_answers(invitation.questions, query, partial=True).values
     chosen = form_values(preselected)
-    autosave = [key for key, value in chosen.items() if stored.get(key) != value]
+    changed = [key for key, value in chosen.items() if stored.get(key) != value]
+    if invitation.confirmed:
+        # The on-load save is provisional and would not change what a person confirmed:
+        # a new choice from the link counts on their first tap or key, and an interview's
+        # answer changes only by the form's submit (which runs the screener again).
+        autosave: list[str] = []
+        confirmed = not changed or invitation.survey.interview is not None
+    else:
+        autosave, confirmed = changed, False
     return _answer_page(
         request,
         token,
@@ -206,7 +214,7 @@ async def answer_page(request: Request, token: str) -> Response:
         {**stored, **chosen},
         None,
         autosave=autosave,
-        confirmed=invitation.confirmed and not autosave,
+        confirmed=confirmed,
     )
 
 
@@ -291,7 +299,8 @@ def _submit(
         return AnswerUpdate(
             values,
             complete=parsed.ok and not partial,
-            unless_complete=not parsed.ok,
+            # An interview's complete answer changes only by a submit: it is screened.
+            unless_complete=not parsed.ok or (partial and survey.interview is not None),
             # The form's submit is a person's; the script's save only with a real event.
             confirm=not partial or interacted,
             interacted=interacted,
