@@ -6,6 +6,10 @@ form's POST.
 - A person the screener turned away who opens "Yes, I'm in" again keeps their answer
   (the on-load save is provisional and never overwrites a confirmed one) and gets no
   task; the follow-up rules see the screening outcome whatever the stored answers say.
+- "No, thanks" opens a page that says so in words, in the contact's language, with one
+  button to confirm the decline and one to take part after all. Its on-load save stays
+  provisional (a scanner opts nobody out); the confirmed decline ends reminders and
+  counts as declined.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from cxops.collect import create_app
+from cxops.collect.i18n import message
 from cxops.expr import Evaluator
 from cxops.followup.apply import apply_rules
 from cxops.followup.rules import Create, decide
@@ -33,7 +38,7 @@ from cxops.store.reminders import reminder_candidates
 from cxops.testing.collect import INTERVIEW_STUDY, SentInvitation, invite
 from cxops.testing.followup import serving
 
-STUDY = INTERVIEW_STUDY
+STUDY = INTERVIEW_STUDY.replace("locales: [en, de]", "locales: [en, de, fr]")
 
 
 class PageForms(HTMLParser):
@@ -216,3 +221,54 @@ def test_the_follow_up_rules_see_the_screening_outcome(study: LiveStudy) -> None
     passed = replace(response, answers={"accepted": True, "consent": True, "role": "Admin"})
     made = decide(study.survey, passed, {}, evaluator=Evaluator(study.now), now=study.now)
     assert [type(decision) for decision in made] == [Create]
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr"])
+def test_no_thanks_opens_a_page_that_says_so_and_a_confirmed_decline_ends_reminders(
+    study: LiveStudy, locale: str
+) -> None:
+    inv = study.invite("cy", locale=locale)
+    html, page = study.open_link(inv.answer_path + "?accepted=no")
+    assert message(locale, "decline_chosen") in html
+    assert message(locale, "provisional_score") not in html
+    assert page.h1 == 1
+    # No consent and no screener: one button confirms, one takes part after all.
+    assert page.names == {"accepted"}
+    assert [button.strip() for button in page.buttons] == [
+        message(locale, "decline_confirm"),
+        message(locale, "decline_take_part"),
+    ]
+    # The on-load save stayed provisional: nobody declined yet, the reminder still goes.
+    answers, confirmed = study.stored(inv.send_id)
+    assert (answers, confirmed) == ({"accepted": False}, False)
+    assert study.reminded(inv.send_id)
+    assert recruitment(study.store, study.survey).counts.get("declined") is None
+
+    assert page.action is not None and inv.answer_path.endswith("/" + page.action)
+    done = study.http.post(inv.answer_path, data={"accepted": "no"})  # the confirm button
+    assert done.status_code == 200
+    assert message(locale, "thanks_interview_declined") in done.text
+    assert study.stored(inv.send_id)[1] is True
+    assert not study.reminded(inv.send_id)
+    assert recruitment(study.store, study.survey).counts.get("declined") == 1
+    assert study.tasks() == []
+
+    # The link again: it says the decline is noted; taking part after all is one button.
+    html, again = study.open_link(inv.answer_path + "?accepted=no")
+    assert message(locale, "decline_done") in html and again.action is None
+    assert [button.strip() for button in again.buttons] == [message(locale, "decline_take_part")]
+    (take_part,) = [field for field in again.inputs if field.get("name") == "accepted"]
+    assert take_part["value"] == "yes"
+    form = study.http.get(inv.answer_path, params={"accepted": "yes"}).text
+    assert 'name="consent"' in form and 'name="role"' in form
+
+
+def test_a_scanner_loading_the_no_thanks_link_opts_nobody_out(study: LiveStudy) -> None:
+    inv = study.invite("dee")
+    study.open_link(inv.answer_path + "?accepted=no")  # the GET and the script's save
+    assert study.stored(inv.send_id)[1] is False
+    assert study.reminded(inv.send_id)
+    # The person later accepts from the same email: the provisional decline is replaced.
+    study.open_link(inv.answer_path + "?accepted=yes")
+    study.http.post(inv.answer_path, data={"accepted": "yes", "consent": "yes", "role": "Admin"})
+    assert study.tasks() == ["Confirm the slot with dee@example.com"]

@@ -197,6 +197,8 @@ async def answer_page(request: Request, token: str) -> Response:
     stored = form_values(invitation.stored) if invitation.stored else {}
     query = _fields(request.query_params)
     preselected = parse_answers(invitation.questions, query, partial=True).values
+    if invitation.survey.interview is not None and preselected.get("accepted") is False:
+        return _decline_page(request, token, invitation)
     chosen = form_values(preselected)
     changed = [key for key, value in chosen.items() if stored.get(key) != value]
     if invitation.confirmed:
@@ -216,6 +218,25 @@ async def answer_page(request: Request, token: str) -> Response:
         autosave=autosave,
         confirmed=confirmed,
     )
+
+
+def _decline_page(request: Request, token: str, invitation: Invitation) -> HTMLResponse:
+    """The interview's "No, thanks" link: the decline in words, a button that confirms it
+    (the form's submit) and one to take part after all. The page's script saves the
+    decline provisionally on load, as for any one-click answer: a scanner opts nobody out."""
+    stored = invitation.stored or {}
+    declined = stored.get("accepted") is False and stored.get("screened_out") is not True
+    html = request.app.state.pages.render(
+        "pages/decline.html.j2",
+        invitation.locale,
+        survey_name=invitation.title,
+        text_lang=invitation.locale,
+        action=token,
+        done=invitation.confirmed and declined,
+        autosave="" if invitation.confirmed else "accepted",
+        script_url="../assets/answer.js",
+    )
+    return HTMLResponse(html, headers=NO_STORE)
 
 
 @router.post("/a/{token}")
