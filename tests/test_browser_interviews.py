@@ -1,7 +1,8 @@
 """An interview invitation's pages in a real browser (Debian's chromium driven by Playwright):
 accepting needs the consent tick and leads to the booking link with the reference, a
-screened-out person gets a kind thank-you, the email's "No, thanks" link declines in one
-click; each page state axe-clean, keyboard only, under the strict CSP.
+screened-out person gets a kind thank-you, the email's "No, thanks" link opens a page that
+says so, and its one button confirms the decline; each page state axe-clean, keyboard only,
+under the strict CSP.
 
 Screenshots land in tests/artifacts/ (git-ignored)."""
 
@@ -148,19 +149,44 @@ def test_a_screened_out_person_gets_a_kind_thank_you(live: LiveStudy, browser: A
     context.close()
 
 
-def test_the_no_thanks_link_declines_in_one_click(live: LiveStudy, browser: Any):
-    inv = live.invite("cy")
-    context = browser.new_context()
+def test_no_thanks_says_so_and_the_decline_counts_once_confirmed(live: LiveStudy, browser: Any):
+    inv = live.invite("cy", locale="de")
+    context = browser.new_context(viewport={"width": 320, "height": 640})
     page = context.new_page()
+    checker = browser.new_context(viewport={"width": 320, "height": 640}).new_page()
     problems = csp_problems(page)
     page.goto(f"{live.base}{inv.answer_path}?accepted=no")
     page.wait_for_selector("#answer-form[data-autosaved='yes']", timeout=10_000)
-    page.mouse.move(5, 5)  # a person on the page: the one click counts
-    page.mouse.click(5, 5)
-    page.wait_for_selector("#answer-form[data-confirmed='yes']", timeout=10_000)
-    screenshot(page, ARTIFACTS, "interview-declined")
-    assert_accessible(page)
+    text = page.inner_text("main")
+    assert "nicht an diesem Interview teilzunehmen" in text
+    assert "Bewertung" not in text and page.locator("input[name=consent]").count() == 0
+    assert page.locator("h1").count() == 1
+    screenshot(page, ARTIFACTS, "interview-decline-de")
+    assert_accessible(page, checker)
+    page.mouse.click(5, 5)  # a person on the page, but only the button confirms a decline
+    assert recruitment(live.store, live.survey).counts.get("declined") is None
+    # keyboard order: the confirming button first, then taking part after all
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Bestätigen: Ich nehme nicht teil"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Ich möchte doch teilnehmen"
+    page.keyboard.press("Shift+Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_selector("text=erinnern Sie nicht mehr")
+    screenshot(page, ARTIFACTS, "interview-declined-de")
+    assert_accessible(page, checker)
     state = recruitment(live.store, live.survey)
     assert state.counts.get("declined") == 1 and state.accepted == 0
+    assert live.interview(inv.send_id).status == "declined"
+
+    # the same link again: the decline is noted, and taking part after all is one button
+    page.goto(f"{live.base}{inv.answer_path}?accepted=no")
+    assert "Sie haben uns mitgeteilt" in page.inner_text("main")
+    assert_accessible(page, checker)
+    with page.expect_navigation():
+        focus_and_press(page, "button.secondary", "Enter")
+    assert page.locator("input[name=consent]").count() == 1
+    assert page.is_checked("input[name=accepted][value=yes]")
     assert problems == []
     context.close()

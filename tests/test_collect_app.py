@@ -161,15 +161,21 @@ def test_answers_stay_editable_and_identical_resubmits_change_nothing(collector)
     assert len(collector.responses()) == 1
 
 
-def test_a_score_link_opened_after_answering_saves_only_the_new_score(collector):
+def test_a_score_link_opened_after_answering_changes_only_the_score_and_only_on_a_tap(collector):
     inv = collector.invite()
     collector.client.post(inv.answer_path, data={"score": "3", "why": "slow"})
     page = collector.client.get(inv.answer_path + "?score=3")
-    assert 'data-autosave=""' in page.text
+    assert 'data-autosave=""' in page.text and 'data-confirmed="yes"' in page.text
     page = collector.client.get(inv.answer_path + "?score=8")
-    assert 'data-autosave="score"' in page.text
-    saved = collector.client.post(
+    # shown chosen, but not saved on load: a load (maybe a scanner's) changes no confirmed answer
+    assert 'data-autosave=""' in page.text and 'data-confirmed="no"' in page.text
+    assert 'value="8" checked' in page.text
+    on_load = collector.client.post(
         inv.answer_path, data={"score": "8", "_partial": "1"}, headers=JSON
+    )
+    assert on_load.json()["answers"] == {"score": 3, "why": "slow"}
+    saved = collector.client.post(
+        inv.answer_path, data={"score": "8", "_partial": "1", "_confirm": "1"}, headers=JSON
     )
     assert saved.json()["answers"] == {"score": 8, "why": "slow"}
     assert saved.json()["status"] == "complete"

@@ -158,6 +158,34 @@ def test_confirming_the_same_score_again_changes_only_the_confirmation(clocked):
     assert again.json()["revision"] == after.revision  # nothing new to store
 
 
+def test_a_scanner_reloading_a_link_later_never_changes_a_confirmed_answer(clocked):
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-later",
+        email="later@corp.example",
+        sent_at=delivered - timedelta(hours=1),
+        contact=CONTACT,
+    )
+    person = clocked.client(delivered)
+    person.post(inv.answer_path, data={"score": "9", "reason": "Fast support"})
+    # days later a scanner (or the person) opens the email's "2" link again
+    later = clocked.client(delivered + timedelta(days=3))
+    page = later.get(f"{inv.answer_path}?score=2")
+    assert 'data-autosave=""' in page.text  # the page's script saves nothing on load
+    assert 'data-confirmed="no"' in page.text  # a person's tap still changes it
+    stale = later.post(inv.answer_path, data={"score": "2", "_partial": "1"}, headers=JSON)
+    assert stale.json()["answers"] == {"score": 9, "reason": "Fast support"}
+    assert clocked.response(inv.send_id).answers == {"score": 9, "reason": "Fast support"}
+    assert clocked.followups(delivered + timedelta(days=3)) == []
+    tapped = later.post(
+        inv.answer_path, data={"score": "2", "_partial": "1", "_confirm": "1"}, headers=JSON
+    )
+    assert tapped.json()["answers"] == {"score": 2, "reason": "Fast support"}
+
+
 def _key(clocked, at):
     app = create_app(clocked.project.settings(database_url=clocked.store_url, now=at))
     return app.state.collector.signing_key

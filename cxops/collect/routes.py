@@ -197,8 +197,18 @@ async def answer_page(request: Request, token: str) -> Response:
     stored = form_values(invitation.stored) if invitation.stored else {}
     query = _fields(request.query_params)
     preselected = parse_answers(invitation.questions, query, partial=True).values
+    if invitation.survey.interview is not None and preselected.get("accepted") is False:
+        return _decline_page(request, token, invitation)
     chosen = form_values(preselected)
-    autosave = [key for key, value in chosen.items() if stored.get(key) != value]
+    changed = [key for key, value in chosen.items() if stored.get(key) != value]
+    if invitation.confirmed:
+        # The on-load save is provisional and would not change what a person confirmed:
+        # a new choice from the link counts on their first tap or key, and an interview's
+        # answer changes only by the form's submit (which runs the screener again).
+        autosave: list[str] = []
+        confirmed = not changed or invitation.survey.interview is not None
+    else:
+        autosave, confirmed = changed, False
     return _answer_page(
         request,
         token,
@@ -206,8 +216,27 @@ async def answer_page(request: Request, token: str) -> Response:
         {**stored, **chosen},
         None,
         autosave=autosave,
-        confirmed=invitation.confirmed and not autosave,
+        confirmed=confirmed,
     )
+
+
+def _decline_page(request: Request, token: str, invitation: Invitation) -> HTMLResponse:
+    """The interview's "No, thanks" link: the decline in words, a button that confirms it
+    (the form's submit) and one to take part after all. The page's script saves the
+    decline provisionally on load, as for any one-click answer: a scanner opts nobody out."""
+    stored = invitation.stored or {}
+    declined = stored.get("accepted") is False and stored.get("screened_out") is not True
+    html = request.app.state.pages.render(
+        "pages/decline.html.j2",
+        invitation.locale,
+        survey_name=invitation.title,
+        text_lang=invitation.locale,
+        action=token,
+        done=invitation.confirmed and declined,
+        autosave="" if invitation.confirmed else "accepted",
+        script_url="../assets/answer.js",
+    )
+    return HTMLResponse(html, headers=NO_STORE)
 
 
 @router.post("/a/{token}")
@@ -291,7 +320,8 @@ def _submit(
         return AnswerUpdate(
             values,
             complete=parsed.ok and not partial,
-            unless_complete=not parsed.ok,
+            # An interview's complete answer changes only by a submit: it is screened.
+            unless_complete=not parsed.ok or (partial and survey.interview is not None),
             # The form's submit is a person's; the script's save only with a real event.
             confirm=not partial or interacted,
             interacted=interacted,

@@ -114,6 +114,9 @@ def expression_context(survey: Survey, response: ResponseFacts) -> dict[str, Any
     if survey.kind == "interview":
         answers.update({"accepted": None, "consent": None})
     answers.update(response.answers)
+    if survey.kind == "interview" and answers.get("screened_out") is True:
+        # Turned away by the screener: not accepted into the study, whatever else was saved.
+        answers["accepted"] = False
     main = survey.main_question
     return {
         "contact": dict(response.contact),

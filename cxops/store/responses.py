@@ -15,6 +15,7 @@ score saved by the page's script when it loads is kept and shown to the person, 
 counted nowhere (no task, no metric, not "answered" for reminders) until a real
 pointer or key event on the page, or the form's submit, confirms it. Every reader
 that counts answers filters with `CONFIRMED`.
+A provisional save never changes a confirmed answer.
 
 An answer is *suspect* only on evidence that ties it to a machine: it came within
 seconds of the message reaching the inbox or of the hidden link's fetch, with no
@@ -353,6 +354,10 @@ def _save_locked(
         if saved is _EXISTS:
             raise _Conflict  # inserted meanwhile: retried as an edit
         return saved
+    if row.confirmed_at is not None and not change.confirm:
+        # A provisional save (a page load: maybe a scanner's) never changes what a person
+        # confirmed, such as a complete answer reopened from the email's one-click link.
+        return _saved(loaded.invitation.send_id, row, changed=False)
     answers, complete = dict(change.answers), change.complete
     confirmed_at = row.confirmed_at or (now if change.confirm else None)
     newly_confirmed = row.confirmed_at is None and confirmed_at is not None

@@ -23,7 +23,10 @@
   function checkedValues(names) {
     var body = new URLSearchParams();
     names.forEach(function (name) {
-      var inputs = form.querySelectorAll('input[name="' + name + '"]:checked');
+      // A hidden input is the decline page's one answer ("No, thanks" from the email).
+      var inputs = form.querySelectorAll(
+        'input[name="' + name + '"]:checked, input[type="hidden"][name="' + name + '"]'
+      );
       Array.prototype.forEach.call(inputs, function (input) {
         body.append(name, input.value);
       });
