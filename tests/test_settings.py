@@ -3,7 +3,13 @@ from pathlib import Path
 import pytest
 
 from cxops.errors import ConfigError
-from cxops.settings import Settings, get_settings, parse_contact_cap
+from cxops.settings import (
+    NON_SETTING_VARIABLES,
+    Settings,
+    get_settings,
+    parse_contact_cap,
+    settings_table,
+)
 from cxops.testing import run_cxops
 
 
@@ -135,3 +141,69 @@ def test_a_weak_generated_key_file_is_refused(empty_project):
     with pytest.raises(ConfigError, match="at least 32"):
         get_settings().signing_key()
     assert get_settings(secret_key="y" * 32).signing_key() == b"y" * 32
+
+
+def test_a_misspelt_variable_is_refused_with_a_suggestion(empty_project, monkeypatch):
+    monkeypatch.setenv("CXOPS_CHANEL", "sendgrid")
+    with pytest.raises(ConfigError) as refused:
+        get_settings()
+    assert str(refused.value) == (
+        "environment variable CXOPS_CHANEL is not a setting; did you mean CXOPS_CHANNEL?"
+    )
+
+
+def test_a_misspelt_key_in_dotenv_is_refused_at_its_line(empty_project):
+    empty_project.write({".env": "# sending\nCXOPS_BATCH_SIZE=20\ncxops_chanel=sendgrid\n"})
+    with pytest.raises(ConfigError) as refused:
+        get_settings()
+    dotenv = empty_project.root / ".env"
+    assert str(refused.value) == (
+        f"{dotenv}:3: cxops_chanel is not a setting; did you mean CXOPS_CHANNEL?"
+    )
+
+
+def test_a_misspelt_key_in_pyproject_is_refused_at_its_line(empty_project):
+    empty_project.write(
+        {
+            "pyproject.toml": '[project]\nname = "research"\n\n[tool.cxops]\n'
+            'channel = "smtp"\nmin_nn = 3\n\n[tool.other]\nmin_nn = 1\n'
+        }
+    )
+    with pytest.raises(ConfigError) as refused:
+        get_settings()
+    pyproject = empty_project.root / "pyproject.toml"
+    assert str(refused.value) == (
+        f"{pyproject}:6: [tool.cxops] min_nn is not a setting; did you mean min_n?"
+    )
+
+
+def test_every_unknown_name_is_said_in_one_line_by_the_cli(empty_project, monkeypatch):
+    empty_project.write({"pyproject.toml": "[tool.cxops]\nzzz = 1\n"})
+    monkeypatch.setenv("CXOPS_PUBLIC_ULR", "https://x.example")
+    result = empty_project.run(["settings"], expect_pass=False)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert (
+        "environment variable CXOPS_PUBLIC_ULR is not a setting; did you mean CXOPS_PUBLIC_URL?"
+        in line
+    )
+    assert "[tool.cxops] zzz is not a setting (`cxops settings` lists them)" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_the_variables_that_are_not_settings_are_accepted(empty_project, monkeypatch):
+    for name in NON_SETTING_VARIABLES:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("CXOPS_CHANNEL", "smtp")  # a setting, as ever
+    monkeypatch.setenv("OTHER_CHANEL", "x")  # not ours to judge
+    empty_project.write({".env": "CXOPS_DEBUG=1\nSLACK_HOOK=https://hooks.example\n"})
+    assert get_settings().channel == "smtp"
+    assert {"CXOPS_DEBUG", "CXOPS_TEST_POSTGRES_URL"} <= set(NON_SETTING_VARIABLES)
+
+
+def test_the_settings_reference_lists_every_setting():
+    table = settings_table()
+    for name, field in Settings.model_fields.items():
+        assert f"| `CXOPS_{name.upper()}` | `{name}` |" in table
+        assert field.description in table
+    assert "| `CXOPS_SEND_LEASE_SECONDS` | `send_lease_seconds` | `900` |" in table

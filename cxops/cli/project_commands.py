@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
 from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
@@ -11,8 +14,24 @@ app.add_typer(db_app, name="db")
 
 
 @app.command("settings")
-def show_settings(project_dir: ProjectDirOption = None, as_json: JsonOption = False) -> None:
+def show_settings(
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown",
+            help="Print the table of every setting (variable, key, default) instead; "
+            "reads no project.",
+        ),
+    ] = False,
+) -> None:
     """Show the settings in force (secrets redacted)."""
+    if markdown:
+        from cxops.settings import settings_table
+
+        sys.stdout.write(settings_table())
+        return
     settings = settings_for(project_dir)
     shown = settings.redacted()
     if as_json:
