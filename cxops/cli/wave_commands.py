@@ -180,7 +180,12 @@ def preview_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write NAME.html / NAME.txt / NAME.eml here.")
     ] = None,
-    count: Annotated[int, typer.Option("--count", min=1, max=100)] = 3,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count", min=1, max=100, help="How many sampled contacts, without --contact."
+        ),
+    ] = 3,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
