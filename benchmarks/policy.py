@@ -7,7 +7,7 @@ the store's history, read the CSV, filter, exclude, iterate every invitee):
 - **baseline**: `CXOPS_CONTACT_CAP=none`, no `policy.yaml` (suppressions and
   `surveyed_within` only, as before the policy existed);
 - **cap**: `1 per 30d` (every invitation and reminder in the ledger counts);
-- **cap + rules**: the cap and the three rules of DESIGN.md, one of them `per` account.
+- **cap + rules**: the cap and the three example rules of docs/survey-format.md's policy.yaml, one of them `per` account.
 
 Prints contacts per second and the ratio of each to the baseline. Usage:
 

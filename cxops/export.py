@@ -79,7 +79,7 @@ def _json_default(value: Any) -> Any:
 
 
 def response_records(store: Store, survey: Survey) -> Iterator[dict[str, Any]]:
-    """Every response of `survey` in the DESIGN.md shape (plus `suspect` and `confirmed`),
+    """Every response of `survey` in the shape of docs/behaviour.md (plus `suspect` and `confirmed`),
     oldest first."""
     from cxops.store.responses import iter_responses
 

@@ -1,4 +1,4 @@
-"""Link scanners never answer and never flag a person (DESIGN.md, "Link scanners don't
+"""Link scanners never answer and never flag a person (docs/behaviour.md, "Link scanners don't
 answer surveys"), over HTTP on SQLite and PostgreSQL.
 
 A corporate scanner (Safe Links, Proofpoint, Mimecast) fetches every link of a message

@@ -1,4 +1,4 @@
-"""Languages end to end (DESIGN.md, "Languages"): customer-facing texts as a string or a
+"""Languages end to end (docs/survey-format.md, "Languages"): customer-facing texts as a string or a
 locale mapping, a customer-facing title, `validate` warnings at file:line:column, and the
 email, answer, thank-you, expired and not-found pages in the contact's resolved locale
 with a truthful `lang`."""
@@ -109,7 +109,7 @@ def test_validate_warns_at_the_text_lacking_a_declared_locale(empty_project) -> 
 
 
 def test_a_plain_text_survey_with_several_locales_validates_clean(empty_project) -> None:
-    """The DESIGN examples' form: one text for every language is allowed, no warning."""
+    """The docs' examples' form: one text for every language is allowed, no warning."""
     plain = TRILINGUAL.replace('{en: "Hardest part?", de: "Am schwierigsten?"}', '"Hardest part?"')
     empty_project.write({"surveys/onboarding.yaml": plain, "data/customers.csv": "id,email\n"})
     assert empty_project.run(["validate"]).stdout.strip() == "1 survey OK"

@@ -68,7 +68,7 @@ def test_subject_is_one_line() -> None:
         ("fr", ["en", "de", "fr"], "fr", "nps_invite.fr.html.j2"),
         (None, ["en", "de", "fr"], "en", "nps_invite.html.j2"),
         ("fr", ["en", "de"], "en", "nps_invite.html.j2"),
-        # Not offered: the survey's first locale, whatever it is (DESIGN.md, "Languages").
+        # Not offered: the survey's first locale, whatever it is (docs/behaviour.md, "Languages").
         ("es", ["fr", "en"], "fr", "nps_invite.fr.html.j2"),
         # Offered by the survey but no file for it: the language, then the default file.
         ("pt-BR", ["en", "pt-BR"], "pt-BR", "nps_invite.html.j2"),

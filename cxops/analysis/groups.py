@@ -1,5 +1,5 @@
 """One group of answers (overall, a segment, a wave): response rates and every question's
-metrics, as plain JSON-ready data in DESIGN.md's metric shape.
+metrics, as plain JSON-ready data in docs/behaviour.md's metric shape.
 
 A group with fewer answers than `min_n` is `{"suppressed": true, "n": N}` plus its
 invitations and response rate (whose n is the invitations, so a biased sample

@@ -3,7 +3,7 @@
 A tally is `{score: count}` for a scored question (nps, csat, ces, rating) or
 `{option: count}` with the number of people who answered for a choice question.
 Metrics are computed from tallies, never from rows, so a million answers cost
-what their GROUP BY costs. Units follow DESIGN.md: NPS in points (-100..100),
+what their GROUP BY costs. Units follow docs/behaviour.md: NPS in points (-100..100),
 shares in percent, means in the scale's units.
 
 - NPS: promoters (9-10) minus detractors (0-6), Rocks' adjusted-Wald interval.
@@ -44,7 +44,7 @@ class Metric:
     digits: int = 1
 
     def as_dict(self, min_n: int = 0) -> dict[str, Any]:
-        """DESIGN.md's shape `{value, ci: [low, high], n}`, or `{suppressed: true, n}`
+        """docs/behaviour.md's shape `{value, ci: [low, high], n}`, or `{suppressed: true, n}`
         when fewer than `min_n` answers back it."""
         if self.n < min_n:
             return {"suppressed": True, "n": self.n}

@@ -65,7 +65,7 @@ class Invitation:
 
     @property
     def locale(self) -> str:
-        """The contact's locale resolved against the survey's (DESIGN.md, "Languages")."""
+        """The contact's locale resolved against the survey's (docs/behaviour.md, "Languages")."""
         return resolve(self.send.locale, self.survey.invitation.locales)
 
     @property

@@ -25,7 +25,7 @@ BEGIN = (
 END = "  # <<< cxops deploy"
 ENTRYPOINTS = "cxops.schedule.entrypoints"
 WORK_POOL = "cxops"
-#: How often the loop flows run (DESIGN.md: follow-ups every 15 minutes, reminders hourly).
+#: How often the loop flows run (docs/commands.md, `deploy`: follow-ups every 15 min, reminders hourly).
 FOLLOWUPS_SECONDS = 900
 REMINDERS_SECONDS = 3600
 DIGEST_CRON = "0 8 * * *"

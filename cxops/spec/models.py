@@ -105,7 +105,7 @@ Email = Annotated[str, Field(pattern=EMAIL_RE.pattern, description="An email add
 
 
 def _localized(value: Any, *, template: bool) -> str | dict[str, str]:
-    """A string, or a mapping of locale to string (DESIGN.md, "Languages")."""
+    """A string, or a mapping of locale to string (docs/survey-format.md, "Languages")."""
     check = _text_template if template else _plain_text
     if isinstance(value, dict):
         if not value:

@@ -1,5 +1,5 @@
 """`validate` warnings about languages: a customer-facing text that lacks a locale the
-survey declares in `invitation.locales` (DESIGN.md, "Languages").
+survey declares in `invitation.locales` (docs/survey-format.md, "Languages").
 
 Warnings print but do not fail validation: the contact then reads the text in the
 survey's first locale (`cxops.spec.texts.pick`). A plain string is one text for every

@@ -1,4 +1,4 @@
-"""Customer-facing texts in one language or many (DESIGN.md, "Languages"). Pure.
+"""Customer-facing texts in one language or many (docs/survey-format.md, "Languages"). Pure.
 
 A survey's `title`, a question's `text`, `options` and `labels`, an interview's
 `consent` and `incentive` are each a string or a mapping of locale to string:

@@ -1,6 +1,6 @@
 """The wave summary: one typed value from the planner to `--json` and the artifact.
 
-DESIGN.md's shape, the same for `plan --json` and `run --json`. The planner makes it
+docs/behaviour.md's shape, the same for `plan --json` and `run --json`. The planner makes it
 (`summary_from_tally`), the send loop adds the ledger's counts (`with_counts`, a new
 value), the flow publishes it (`summary_markdown`) and the CLI prints `as_dict()`.
 It is read back from a dict only where it was stored: the wave row (`from_stored`).
