@@ -21,6 +21,14 @@ def test_the_readme_survey_validates(project):
     assert summary["sampled"] == 300
 
 
+def test_the_survey_format_example_validates(project):
+    text = (REPO_ROOT / "docs" / "survey-format.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n# surveys/nps-quarterly.yaml\n(.*?)```", text, re.S)
+    project.write({"surveys/nps-quarterly.yaml": example})
+    result = project.run(["validate", "surveys/nps-quarterly.yaml"])
+    assert "1 survey" in result.stdout
+
+
 def _leaf_commands() -> dict[str, list[str]]:
     """Every command of the Typer app ("tasks close", and "tasks" itself, whose group
     lists tasks) -> its long option names."""
