@@ -309,8 +309,11 @@ def get_task(session: Session, task_id: int) -> TaskView:
     return views[0]
 
 
-def find_task_by_key(session: Session, key: str) -> TaskView | None:
-    """The task a link names; None also when it was reassigned since the link was made."""
+def find_task_by_key(
+    session: Session, key: str, *, any_assignment: bool = False
+) -> TaskView | None:
+    """The task a link names; None also when it was reassigned since the link was made,
+    unless `any_assignment` (an earlier assignee's link: who has it now)."""
     send_id, _, rest = key.partition(":")
     rule_id, _, number = rest.partition(":")
     if number and not number.isdigit():
@@ -324,7 +327,7 @@ def find_task_by_key(session: Session, key: str) -> TaskView | None:
             )
         ),
     )
-    if not views or views[0].task.assignment != int(number or 0):
+    if not views or (not any_assignment and views[0].task.assignment != int(number or 0)):
         return None
     return views[0]
 

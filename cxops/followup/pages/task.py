@@ -89,27 +89,50 @@ def _page(request: Request, lang: str, context: dict[str, Any], status: int = 20
         "lang_param": lang,
         **context,
     }
+    return _render(request, lang, "pages/task.html.j2", values, status)
+
+
+def _render(
+    request: Request, lang: str, template: str, values: dict[str, Any], status: int
+) -> HTMLResponse:
+    """`template` in the site's layout (`pages/base.html.j2`), with the collector's
+    strings and the stylesheet its CSP allows; also in an app without a collector."""
     pages = getattr(request.app.state, "pages", None)
     if pages is not None:
-        # Inside the collector: its layout, strings and the stylesheet its CSP allows.
-        html = pages.render("pages/task.html.j2", lang, **values)
+        html = pages.render(template, lang, **values)
     else:
         settings = _settings(request)
         css = read_static(settings.project_dir, "pages/collector.css").strip()
-        values.update(lang=lang, t=strings(lang), page_css=Markup(css))
-        html = render(settings.project_dir, "pages/task.html.j2", values)
+        html = render(
+            settings.project_dir,
+            template,
+            {**values, "lang": lang, "t": strings(lang), "page_css": Markup(css)},
+        )
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-def _problem(request: Request, lang: str, status: int, kind: str) -> Response:
+def _problem(
+    request: Request, lang: str, status: int, kind: str, body: str | None = None
+) -> Response:
+    """A refused link as a page of the site (layout, viewport, language), or JSON."""
     title = message(lang, f"{kind}_title")
     if wants_json(request):
         return JSONResponse({"error": title}, status_code=status, headers=_HEADERS)
-    body = (
-        f'<!doctype html><html lang="{lang}"><title>{title}</title>'
-        f"<h1>{title}</h1><p>{message(lang, f'{kind}_body')}</p>"
-    )
-    return HTMLResponse(body, status_code=status, headers=_HEADERS)
+    values = {"title": title, "body": body or message(lang, f"{kind}_body")}
+    return _render(request, lang, "pages/error.html.j2", values, status)
+
+
+def _moved(request: Request, lang: str, view: q.TaskView) -> Response:
+    """An earlier assignee's link: the task was reassigned; say to whom (410, nothing changes)."""
+    s = task_strings(lang)
+    if wants_json(request):
+        body = {"error": s["moved_title"], "assignee": view.task.assignee}
+        return JSONResponse(body, status_code=410, headers=_HEADERS)
+    values = {
+        "title": s["moved_title"],
+        "body": s["moved_body"].format(title=view.task.title, assignee=view.task.assignee),
+    }
+    return _render(request, lang, "pages/error.html.j2", values, 410)
 
 
 def _lookup(request: Request, token: str, lang: str) -> q.TaskView | Response:
@@ -122,6 +145,9 @@ def _lookup(request: Request, token: str, lang: str) -> q.TaskView | Response:
         return _problem(request, lang, 404, "not_found")
     with _store(request).session() as session:
         view = q.find_task_by_key(session, key)
+        moved = q.find_task_by_key(session, key, any_assignment=True) if view is None else None
+    if moved is not None:
+        return _moved(request, lang, moved)
     if view is None:
         return _problem(request, lang, 404, "not_found")
     return view

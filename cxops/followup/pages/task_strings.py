@@ -107,6 +107,8 @@ _EN: dict[str, str] = {
     "open": "open",
     "done": "closed",
     "withdrawn": "withdrawn",
+    "moved_title": "This task was reassigned",
+    "moved_body": "“{title}” is now with {assignee}, so this link no longer opens it; their link does. Nothing was changed.",
     **STORED_WORDS["en"],
 }
 
@@ -171,6 +173,8 @@ _DE: dict[str, str] = {
     "open": "offen",
     "done": "abgeschlossen",
     "withdrawn": "zurückgezogen",
+    "moved_title": "Diese Aufgabe wurde übergeben",
+    "moved_body": "„{title}“ liegt jetzt bei {assignee}, daher öffnet dieser Link sie nicht mehr; deren Link schon. Nichts wurde geändert.",
     **STORED_WORDS["de"],
 }
 
@@ -235,6 +239,8 @@ _FR: dict[str, str] = {
     "open": "ouverte",
     "done": "close",
     "withdrawn": "retirée",
+    "moved_title": "Cette tâche a été réattribuée",
+    "moved_body": "« {title} » est maintenant confiée à {assignee} : ce lien ne l’ouvre plus, le sien oui. Rien n’a été modifié.",
     **STORED_WORDS["fr"],
 }
 
