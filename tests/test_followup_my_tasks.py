@@ -166,3 +166,16 @@ def test_the_digest_links_to_the_list(tasks, store):
     )
     assert "anna" not in link.lower() and "YW5u" not in token  # no address, not even base64
     assert "/m/" in body(messages[ANNA], "html")
+
+
+def test_every_form_has_a_valid_action_that_reaches_the_list(tasks, store):
+    """The Nu validator refuses `action=""`: the filter form names the list itself."""
+    http = client(tasks, store)
+    path = path_for(tasks, ANNA)
+    html = http.get(path).text
+    actions = re.findall(r'<form [^>]*action="([^"]*)"', html)
+    assert actions and "" not in actions
+    [filter_action] = re.findall(r'<form method="get" action="([^"]*)"', html)
+    assert filter_action == path.rsplit("/", 1)[1]  # relative: /m/TOKEN itself
+    filtered = http.get(f"/m/{filter_action}", params={"status": "all", "priority": "high"})
+    assert filtered.status_code == 200 and "Call Olga Old" in filtered.text

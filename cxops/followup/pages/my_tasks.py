@@ -216,6 +216,8 @@ def _page(
         message=message,
         error=error,
         action=f"/m/{token}/close",
+        # The list's own URL, relative (the token); `action=""` is not valid HTML.
+        list_action=token,
         query=urlencode({**filters, "lang": lang}),
         lang_param=lang,
     )
