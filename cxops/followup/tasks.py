@@ -231,8 +231,10 @@ def assignee_tasks(
     status: StatusFilter = "open",
     survey_id: str | None = None,
     priority: str | None = None,
+    word: Callable[[TaskItem, q.TaskView, Survey | None], TaskItem] | None = None,
 ) -> list[ListedTask]:
-    """`assignee`'s tasks (theirs only), overdue first then by due time and priority."""
+    """`assignee`'s tasks (theirs only), overdue first then by due time and priority;
+    each item passed through `word` (a page's language) when given."""
     with store.session() as session:
         views = q.list_tasks(
             session, now=now, status=status, assignee=assignee, survey_id=survey_id
@@ -243,6 +245,8 @@ def assignee_tasks(
             continue
         survey = surveys.get(view.task.survey_id)
         item = task_item(view, survey, now, link_for(view))
+        if word is not None:
+            item = word(item, view, survey)
         snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
         until = format_local(snoozed, survey.timezone if survey else "UTC") if snoozed else None
         listed.append((order_key(item, view.task.due_at), ListedTask(item, until)))

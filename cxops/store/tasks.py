@@ -33,6 +33,7 @@ from cxops.store.facts import ExistingTask, ResponseFacts, TaskFields
 from cxops.store.models import Response, Send, Task
 from cxops.store.responses import CONFIRMED
 from cxops.store.sql import session_insert
+from cxops.store.task_events import record_event
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
 StatusFilter = Literal["open", "done", "overdue", "snoozed", "withdrawn", "all"]
@@ -388,6 +389,7 @@ def close_task(
             f"task {task_id}: tick every step before resolved, or say in the note why not "
             f"(open: {'; '.join(missing)})"
         )
+    record_event(task, "closed", now, outcome=outcome, text=(note or "").strip())
     task.status = "done"
     task.outcome = outcome
     task.note = _joined_note(task.note, note)
@@ -402,6 +404,8 @@ def add_note(
     """A note on an open task (and steps ticked): the first action taken, it stays open."""
     task = _open_task(session, task_id)
     tick_steps(task, steps_done)
+    if (note or "").strip():
+        record_event(task, "note", now, text=(note or "").strip())
     task.note = _joined_note(task.note, note)
     task.first_action_at = task.first_action_at or now
     return task
@@ -446,6 +450,7 @@ def reassign_task(
     if task.assignee == assignee:
         return task
     reason = (note or "").strip()
+    record_event(task, "reassigned", now, text=reason, **{"from": task.assignee, "to": assignee})
     line = f"{now:%Y-%m-%d %H:%M} reassigned from {task.assignee} to {assignee}"
     task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
     task.assignee = assignee
@@ -463,6 +468,7 @@ def snooze_task(
     task.snoozed_seconds = snoozed_seconds(task, now)
     task.snoozed_at, task.snoozed_until = now, until
     reason = (note or "").strip()
+    record_event(task, "snoozed", now, until=until.isoformat(), text=reason)
     line = f"{now:%Y-%m-%d %H:%M} snoozed until {until:%Y-%m-%d %H:%M}"
     task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
     return task

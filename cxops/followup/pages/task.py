@@ -29,6 +29,7 @@ from cxops.followup.history import customer_history
 from cxops.followup.pages.task_strings import category_words, task_strings
 from cxops.followup.tasks import Assigned, assign_task, parse_until, snooze_task
 from cxops.followup.templates import read_static, render
+from cxops.followup.wording import event_lines, page_item
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings
 from cxops.spec.lookup import project_surveys
@@ -158,12 +159,22 @@ def _timezone(request: Request, view: q.TaskView) -> str:
     return survey.timezone if survey else "UTC"
 
 
-def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
+def _context(request: Request, view: q.TaskView, lang: str) -> dict[str, Any]:
     settings = _settings(request)
     survey = _survey(request, view.task.survey_id)
     now = settings.clock()
-    item = task_item(view, survey, now, str(request.url))
-    timezone = survey.timezone if survey else "UTC"
+    words = task_strings(lang)
+    item = page_item(
+        task_item(view, survey, now, str(request.url)),
+        survey,
+        view.answers,
+        view.task.context or {},
+        view.contact,
+        lang,
+        words,
+        now,
+    )
+    timezone = _timezone(request, view)
     surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False).surveys
     snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
     tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
@@ -171,8 +182,8 @@ def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
         "item": item,
         "answered": format_local(view.answered_at, timezone),
         "outcome": view.task.outcome,
-        "note": view.task.note,
-        "history": customer_history(_store(request), surveys, view, timezone),
+        "notes": event_lines(view.task.events, view.task.note, timezone, words),
+        "history": customer_history(_store(request), surveys, view, timezone, lang),
         "steps": [
             (index, text, index in (view.task.steps_done or []))
             for index, text in enumerate(view.task.steps or [])
@@ -204,7 +215,7 @@ def task_page(request: Request, token: str, saved: str | None = None) -> Respons
         return found
     if wants_json(request):
         return JSONResponse(_json(found), headers=_HEADERS)
-    context = _context(request, found)
+    context = _context(request, found, lang)
     s = task_strings(lang)
     notice = {
         "closed": s["saved_closed"],
@@ -359,7 +370,9 @@ def _reassign(request: Request, lang: str, view: q.TaskView, email: str, note: s
     text = " ".join((s["reassigned"].format(assignee=result.assignee), told, s["link_dead"]))
     with _store(request).session() as session:
         moved = q.get_task(session, view.task.id)
-    return _page(request, lang, {**_context(request, moved), "message": text, "actions": False})
+    return _page(
+        request, lang, {**_context(request, moved, lang), "message": text, "actions": False}
+    )
 
 
 def _refused(
@@ -374,5 +387,5 @@ def _refused(
         return JSONResponse({"error": error}, status_code=status, headers=_HEADERS)
     with _store(request).session() as session:
         fresh = q.get_task(session, view.task.id)
-    context = {**_context(request, fresh), "error": error, "entered": entered}
+    context = {**_context(request, fresh, lang), "error": error, "entered": entered}
     return _page(request, lang, context, status)
