@@ -74,7 +74,8 @@ _EN = {
     "s_done": "closed",
     "s_all": "all",
     "s_withdrawn": "withdrawn",
-    "steps_open": "Tick every playbook step on the task page before “resolved”, or say in the note why not.",
+    "steps_open": "Before “resolved”, tick every step of the playbook or say in the note why not.",
+    "playbook": "Playbook",
     **STORED_WORDS["en"],
     **ITEM_WORDS["en"],
 }
@@ -108,7 +109,8 @@ _DE = {
     "s_done": "abgeschlossen",
     "s_all": "alle",
     "s_withdrawn": "zurückgezogen",
-    "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste auf der Aufgabenseite ab oder schreiben Sie in die Notiz, warum nicht.",
+    "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste ab oder schreiben Sie in die Notiz, warum nicht.",
+    "playbook": "Checkliste",
     **STORED_WORDS["de"],
     **ITEM_WORDS["de"],
 }
@@ -142,7 +144,8 @@ _FR = {
     "s_done": "closes",
     "s_all": "toutes",
     "s_withdrawn": "retirée",
-    "steps_open": "Cochez chaque étape de la liste de contrôle sur la page de la tâche avant « résolu », ou dites dans la note pourquoi pas.",
+    "steps_open": "Cochez chaque étape de la liste de contrôle avant « résolu », ou dites dans la note pourquoi pas.",
+    "playbook": "Liste de contrôle",
     **STORED_WORDS["fr"],
     **ITEM_WORDS["fr"],
 }
@@ -277,6 +280,7 @@ def close_from_list(
     task: Annotated[int, Form()],
     outcome: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form()] = None,
+    step: Annotated[list[int] | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
     survey: Annotated[str | None, Form()] = None,
     priority: Annotated[str | None, Form()] = None,
@@ -295,7 +299,9 @@ def close_from_list(
     else:
         state = _state(request)
         try:
-            close_assignee_task(state.store(), assignee, task, outcome, note, state.now())
+            close_assignee_task(
+                state.store(), assignee, task, outcome, note, state.now(), step or []
+            )
         except TaskClosedError:
             error, code = text["already"], 409
         except StepsOpenError:
