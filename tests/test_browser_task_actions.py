@@ -133,8 +133,11 @@ def test_snooze_and_reassign_with_the_keyboard(empty_project, task_page, browser
         assert axe_violations(checker, page) == []
         page.screenshot(path=str(ARTIFACTS / "task-page-reassigned.png"), full_page=True)
 
-        # The old link no longer opens (or closes) the task; Bob's link from his email does.
-        assert page.goto(base + path).status == 404
+        # The old link no longer opens (or closes) the task, and says who has it now, as a
+        # page of the site; Bob's link from his email opens it.
+        assert page.goto(base + path).status == 410
+        assert f"is now with {BOB}" in page.locator("main").inner_text()
+        assert axe_violations(checker, page) == []
         [message] = read_mbox(empty_project.root / "outbox")
         assert message["To"] == BOB
         token = message.get_body(preferencelist=("plain",)).get_content().split("/t/")[1].split()[0]

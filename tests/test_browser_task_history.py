@@ -91,3 +91,33 @@ def test_the_history_in_the_browser(history, browser):
         assert [v["id"] for v in violations] == []
         page.screenshot(path=str(ARTIFACTS / "task-page-history.png"), full_page=True)
         page.close()
+
+
+@pytest.mark.browser
+def test_the_task_page_and_the_list_fit_a_320_px_phone(history, browser):
+    """The history table stacks, and a long address in a heading wraps: nothing is wider
+    than the screen (the table was 394–426 px wide, the list's heading 381 px)."""
+    from cxops.followup.links import my_tasks_link
+
+    settings, store, path = history
+    list_path = my_tasks_link(settings, "csm.anna@acme.example", at(NOW)).removeprefix(
+        settings.public_url
+    )
+    widest = (
+        "() => Math.max(document.documentElement.scrollWidth,"
+        " ...[...document.querySelectorAll('main *')].map(e => e.getBoundingClientRect().right))"
+    )
+    with serving(create_collector(settings, store=store)) as base:
+        context = browser.new_context(viewport={"width": 320, "height": 800})
+        page = context.new_page()
+        for lang in ("en", "de", "fr"):
+            page.goto(f"{base}{path}?lang={lang}")
+            table = page.locator("#history-answers").bounding_box()
+            assert table is not None and table["x"] + table["width"] <= 320
+            assert page.evaluate(widest) <= 320, f"the task page overflows in {lang}"
+            page.goto(f"{base}{list_path}?lang={lang}")
+            heading = page.locator("h1").bounding_box()
+            assert heading is not None and heading["x"] + heading["width"] <= 320
+            assert page.evaluate(widest) <= 320, f"the list overflows in {lang}"
+        page.screenshot(path=str(ARTIFACTS / "task-list-320px.png"), full_page=True)
+        context.close()

@@ -130,3 +130,98 @@ def test_no_english_is_left_on_the_list(pages, lang):
     assert f'<html lang="{lang}">' in html
     assert english_left(html, STRINGS, lang) == set()
     assert f"({CATEGORY_WORDS[lang]['detractor']})" in html and "(detractor)" not in html
+
+
+@pytest.fixture
+def worded(empty_project, store):
+    """A survey with a German title and question texts, a task with context columns
+    (a decimal amount), reassigned, snoozed and noted on a task page: (client, path, settings)."""
+    from cxops.testing.followup import task_path, tasks_for
+
+    settings, [view] = tasks_for(
+        empty_project,
+        store,
+        {"c1": {"score": 3, "reason": "Slow"}},
+        NOW,
+        contact={"name": "Ada", "plan": "pro", "mrr": "1625.0"},
+    )
+    survey_file = empty_project.root / "surveys" / "nps-test.yaml"
+    text = survey_file.read_text(encoding="utf-8")
+    text = text.replace(
+        "kind: nps\n", "kind: nps\ntitle: {en: Relationship NPS, de: Beziehungs-NPS}\n"
+    )
+    text = text.replace(
+        'text: "How likely are you to recommend us?"',
+        'text: {en: "How likely are you to recommend us?", de: "Wie wahrscheinlich empfehlen Sie uns?"}',
+    )
+    text = text.replace('text: "Why?"', 'text: {en: "Why?", de: "Warum?"}')
+    survey_file.write_text(text, encoding="utf-8")
+    http = client_for(create_collector(settings, store=store))
+    path = task_path(settings, view, NOW)
+    assert http.post(path, data={"action": "note", "note": "Mailbox voll"}).status_code == 200
+    snoozed = http.post(path, data={"action": "snooze", "until": "2026-12-01", "note": "Urlaub"})
+    assert snoozed.status_code == 200
+    return http, path, settings, view
+
+
+def test_the_task_page_says_what_happened_in_the_page_language_and_the_zone(worded, store):
+    from cxops.testing.followup import task_path
+
+    http, path, settings, view = worded
+    html = http.get(path, headers={"Accept-Language": "de"}).text
+    notes = html[html.index('id="notes"') : html.index("</ul>", html.index('id="notes"'))]
+    notes = re.sub(r"<[^>]+>", "", notes)
+    # Times in the survey's zone (Europe/Berlin), the zone shown; the words in German.
+    assert "2026-11-23 10:00 CET – Mailbox voll" in notes
+    assert "Zurückgestellt bis 2026-12-01 00:00 CET: Urlaub" in notes
+    assert "Mailbox voll" in notes
+    assert "snoozed until" not in notes
+    with store.session() as session:
+        events = q.get_task(session, view.task.id).task.events
+    assert [event["kind"] for event in events] == ["note", "snoozed"]
+    assert events[1]["until"] == "2026-11-30T23:00:00+00:00"
+    # A reassignment: the new assignee's page says it, in French, with the zone.
+    moved = http.post(path, data={"action": "reassign", "assignee": "bob@acme.example"})
+    assert moved.status_code == 200
+    with store.session() as session:
+        bobs = task_path(settings, q.get_task(session, view.task.id), NOW)
+    html = re.sub(r"<[^>]+>", "", http.get(bobs, headers={"Accept-Language": "fr"}).text)
+    assert f"2026-11-23 10:00 CET – Réattribuée de {ANNA} à bob@acme.example" in html
+    assert "Reportée jusqu’au 2026-12-01 00:00 CET : Urlaub" in html
+
+
+def test_answers_under_their_question_and_the_survey_by_its_title(worded):
+    http, path, _, _ = worded
+    html = http.get(path, headers={"Accept-Language": "de"}).text
+    answers = html[
+        html.index('class="answers"') : html.index("</dl>", html.index('class="answers"'))
+    ]
+    assert "<dt>Wie wahrscheinlich empfehlen Sie uns?</dt>" in answers
+    assert "<dt>Warum?</dt>" in answers
+    assert "<dt>score</dt>" not in answers and "<dt>reason</dt>" not in answers
+    assert "Beziehungs-NPS" in html and "NPS test" not in html
+    # Context columns as labels, a decimal as German writes it.
+    assert "<dt>Plan</dt><dd>pro</dd>" in html
+    assert "<dt>MRR</dt><dd>1.625</dd>" in html
+    english = http.get(path, headers={"Accept-Language": "en"}).text
+    assert "<dt>How likely are you to recommend us?</dt>" in english
+    assert "<dt>MRR</dt><dd>1,625</dd>" in english and "Relationship NPS" in english
+
+
+@pytest.mark.parametrize(
+    ("lang", "one", "two"),
+    [("en", "1 task", "2 tasks"), ("de", "1 Aufgabe", "2 Aufgaben"), ("fr", "1 tâche", "2 tâches")],
+)
+def test_the_list_counts_in_the_singular_and_the_plural(lang, one, two):
+    from cxops.followup.pages.my_tasks import count_text
+
+    assert count_text(STRINGS[lang], lang, 1) == one
+    assert count_text(STRINGS[lang], lang, 2) == two
+
+
+def test_the_list_shows_one_task_in_the_singular(worded):
+    http, _, settings, _ = worded
+    path = my_tasks_link(settings, ANNA, at(NOW)).removeprefix(settings.public_url)
+    html = http.get(f"{path}?lang=de&status=all").text
+    assert '<p class="status" role="status">1 Aufgabe</p>' in html
+    assert "Beziehungs-NPS" in html and "<dt>MRR</dt><dd>1.625</dd>" in html

@@ -87,3 +87,31 @@ def test_the_loop_from_the_terminal(empty_project, prefect_env, monkeypatch):
     assert csv_text.splitlines()[0].startswith(
         "id,survey,contact_key,rule,assignee,due,priority,status,outcome"
     )
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_task_list_fits_the_terminal_with_times_in_a_stated_zone(empty_project, columns):
+    from cxops.testing.followup import tasks_for
+
+    store = open_store(empty_project.settings().store_url)
+    answers = {"c1": {"score": 2}, "c2": {"score": 10}}
+    long_name = {"name": "Maximiliane Alexandra von Hohenzollern-Sigmaringen"}
+    try:
+        tasks_for(empty_project, store, answers, "2026-11-23T08:00:00+00:00", contact=long_name)
+    finally:
+        store.dispose()
+    env = {"COLUMNS": str(columns), "CXOPS_NOW": "2026-11-23T09:00:00+00:00"}
+    text = empty_project.run(["tasks"], env=env).stdout
+    assert max(len(line) for line in text.splitlines()) <= columns, text
+    flat = " ".join(text.split())
+    # The survey's zone (Europe/Berlin), as its emails show it, named in the header;
+    # the detractor's task is due 2 business days later at 09:00 local (08:00 UTC).
+    assert "due (Europe/Berlin)" in flat and "2026-11-25 09:00" in flat, text
+    for field in ("csm.anna@acme.example (2)", "(c1)", "nps-test", "high", "open"):
+        assert field in flat, (field, text)
+    words = "Call Maximiliane Alexandra von Hohenzollern-Sigmaringen about their score of 2"
+    assert all(word in flat for word in words.split()), text
+    utc = empty_project.run(["tasks", "--timezone", "UTC"], env=env).stdout
+    assert "due (UTC)" in " ".join(utc.split()) and "2026-11-25 08:00" in utc
+    bad = empty_project.run(["tasks", "--timezone", "Mars/Base"], env=env, expect_pass=False)
+    assert bad.stderr.startswith("error: --timezone: expected an IANA time zone")

@@ -166,3 +166,43 @@ def test_the_digest_links_to_the_list(tasks, store):
     )
     assert "anna" not in link.lower() and "YW5u" not in token  # no address, not even base64
     assert "/m/" in body(messages[ANNA], "html")
+
+
+def test_every_form_has_a_valid_action_that_reaches_the_list(tasks, store):
+    """The Nu validator refuses `action=""`: the filter form names the list itself."""
+    http = client(tasks, store)
+    path = path_for(tasks, ANNA)
+    html = http.get(path).text
+    actions = re.findall(r'<form [^>]*action="([^"]*)"', html)
+    assert actions and "" not in actions
+    [filter_action] = re.findall(r'<form method="get" action="([^"]*)"', html)
+    assert filter_action == path.rsplit("/", 1)[1]  # relative: /m/TOKEN itself
+    filtered = http.get(f"/m/{filter_action}", params={"status": "all", "priority": "high"})
+    assert filtered.status_code == 200 and "Call Olga Old" in filtered.text
+
+
+def test_a_task_with_a_playbook_is_resolved_from_the_list(empty_project, store):
+    """The list offers the playbook's steps: ticking them resolves the task there; a
+    resolve without them says which are open (the ticked ones kept), nothing fails."""
+    write_survey(
+        empty_project.root, notify="{url: 'https://hooks.example/x'}\n    steps: [Call, Log it]"
+    )
+    add_response(store, "new", {"score": 4}, when=at(NOW), contact={"name": "Nina New"})
+    settings = empty_project.settings(now=at(NOW))
+    apply_rules(settings, store, project_surveys(settings.surveys_path).surveys["nps-test"])
+    with store.session() as session:
+        [view] = q.all_tasks(session)
+    http = client(settings, store)
+    base = path_for(settings, ANNA)
+    page = http.get(base).text
+    assert f'id="step-{view.task.id}-0" name="step" value="0"' in page and "Log it" in page
+    form = {"task": view.task.id, "outcome": "resolved", "step": [0]}
+    refused = http.post(base + "/close", data=form)
+    assert refused.status_code == 422
+    assert "tick every step of the playbook or say in the note why not" in refused.text
+    assert f'id="step-{view.task.id}-0" name="step" value="0" checked' in refused.text
+    done = http.post(base + "/close", data={**form, "step": [1]}, follow_redirects=False)
+    assert done.status_code == 303
+    with store.session() as session:
+        task = q.get_task(session, view.task.id).task
+    assert (task.status, task.outcome, task.steps_done) == ("done", "resolved", [0, 1])

@@ -25,6 +25,16 @@ def task_app(settings, store) -> FastAPI:
     return app
 
 
+def assert_site_page(html: str, lang: str) -> None:
+    """A page in the site's layout: language, phone viewport, title, one <main> with a heading."""
+    assert html.startswith("<!doctype html>")
+    assert f'<html lang="{lang}">' in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "<title>" in html and "</title>" in html
+    assert html.count("<main") == 1 and "<h1>" in html.split("<main", 1)[1]
+    assert "<style>" in html  # the site's stylesheet, as on every other page
+
+
 @pytest.fixture
 def setup(empty_project, tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -79,9 +89,13 @@ def test_tampered_and_expired_links(setup, empty_project):
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(f"/t/{tampered}").status_code == 404
     assert client.post(f"/t/{tampered}", data={"outcome": "resolved"}).status_code == 404
+    assert_site_page(client.get(f"/t/{tampered}", headers={"Accept-Language": "fr"}).text, "fr")
     later = empty_project.settings(now=at(NOW) + TASK_LINK_TTL + timedelta(minutes=1))
     with serving(task_app(later, store)) as base, httpx.Client(base_url=base) as expired:
-        assert expired.get(path).status_code == 410
+        gone = expired.get(path)
+        assert gone.status_code == 410
+        assert_site_page(gone.text, "en")
+        assert "This link has expired" in gone.text
         assert expired.post(path, data={"outcome": "resolved"}).status_code == 410
     with store.session() as session:
         assert q.all_tasks(session)[0].task.status == "open"

@@ -42,10 +42,18 @@ def test_reassigning_from_the_page_tells_the_new_assignee_once(empty_project, st
     task = task_of(store, task_id)
     assert (task.assignee, task.assignment) == (BOB, 1)
     assert f"reassigned from {ANNA} to {BOB}: Anna is on leave" in task.note
-    # A resubmit (reload, double click) and a close through the old link find nothing.
-    assert http.post(path, data=form).status_code == 404
-    assert http.post(path, data={"action": "close", "outcome": "resolved"}).status_code == 404
-    assert http.get(path).status_code == 404
+    # A resubmit (reload, double click) and a close through the old link change nothing,
+    # and say the task was reassigned and to whom, as a page of the site.
+    assert http.post(path, data=form).status_code == 410
+    assert http.post(path, data={"action": "close", "outcome": "resolved"}).status_code == 410
+    old = http.get(path, headers={"Accept-Language": "de"})
+    assert old.status_code == 410
+    assert "Diese Aufgabe wurde übergeben" in old.text and f"liegt jetzt bei {BOB}" in old.text
+    assert '<html lang="de">' in old.text and "<main" in old.text and 'name="viewport"' in old.text
+    assert http.get(path, headers=JSON).json() == {
+        "error": "This task was reassigned",
+        "assignee": BOB,
+    }
     [message] = read_mbox(empty_project.root / "outbox")
     assert message["To"] == BOB and "Follow-up task for you" in message["Subject"]
     # Two submits that both got past the link check: the second changes and sends nothing.

@@ -103,13 +103,7 @@ def digest_command(
     as_json: JsonOption = False,
 ) -> None:
     """Send each assignee one email with their open tasks, at most once a day (a Prefect flow run)."""
-    from cxops.errors import CxopsError
-    from cxops.timezones import time_zone
-
-    try:
-        time_zone(timezone)
-    except ValueError as exc:
-        raise CxopsError(f"--timezone: {exc}") from None
+    _check_zone(timezone)
     settings = settings_for(project_dir)
     summary = _run_flow(settings, "digest", timezone=timezone, resend_in_doubt=resend_in_doubt)
     if as_json:
@@ -154,6 +148,14 @@ def tasks_command(
     summary: Annotated[
         bool, typer.Option("--summary", help="Loop measures by survey, segment and assignee.")
     ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="Show times in this zone (default: the surveys' zone, as their emails do; "
+            "UTC when they differ). The table's header names it.",
+        ),
+    ] = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -161,6 +163,8 @@ def tasks_command(
     if ctx.invoked_subcommand is not None:
         return
     chosen = _status(status)
+    if timezone is not None:
+        _check_zone(timezone)
     from cxops.followup.measures import loop_measures
     from cxops.followup.tasks import list_task_rows
     from cxops.spec.lookup import find_survey, project_surveys
@@ -188,7 +192,24 @@ def tasks_command(
     if as_json:
         print_json(rows)
         return
-    _print_tasks(rows)
+    from cxops.cli.task_table import listing_zone, print_task_tables
+
+    out = console()
+    if not rows:
+        out.print("no tasks")
+        return
+    zones = (surveys[r["survey"]].timezone if r["survey"] in surveys else "UTC" for r in rows)
+    print_task_tables(out, rows, listing_zone(timezone, zones))
+
+
+def _check_zone(timezone: str) -> None:
+    from cxops.errors import CxopsError
+    from cxops.timezones import time_zone
+
+    try:
+        time_zone(timezone)
+    except ValueError as exc:
+        raise CxopsError(f"--timezone: {exc}") from None
 
 
 STATUSES: dict[str, StatusFilter] = {
@@ -208,40 +229,6 @@ def _status(value: str) -> StatusFilter:
             param_hint="--status",
         )
     return STATUSES[value]
-
-
-def _print_tasks(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console()
-    if not rows:
-        out.print("no tasks")
-        return
-    by_assignee: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_assignee.setdefault(row["assignee"], []).append(row)
-    for person in sorted(by_assignee):
-        table = Table(title=Text(f"{person} ({len(by_assignee[person])})"), title_justify="left")
-        for column in ("id", "due", "priority", "status", "survey", "customer", "task"):
-            table.add_column(column, overflow="fold")
-        for row in by_assignee[person]:
-            state = "OVERDUE" if row["overdue"] else row["status"]
-            if row["snoozed_until"]:
-                state = f"snoozed until {row['snoozed_until'][:10]}"
-            if row["outcome"] and row["status"] != "open":
-                state += f": {row['outcome']}"
-            cells = (
-                str(row["id"]),
-                row["due"][:16].replace("T", " "),
-                row["priority"],
-                state,
-                row["survey"],
-                f"{row['customer']} ({row['contact_key']})",
-                row["title"],
-            )
-            table.add_row(*(Text(value) for value in cells))
-        out.print(table)
 
 
 def _print_measures(measures: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from cxops.followup.category import response_category
 from cxops.followup.digest import format_local
+from cxops.followup.wording import survey_label
 from cxops.spec.models import Survey
 from cxops.store import people
 from cxops.store import tasks as q
@@ -65,9 +66,10 @@ def score_and_comment(survey: Survey | None, answers: Mapping[str, Any]) -> tupl
 
 
 def customer_history(
-    store: Store, surveys: Mapping[str, Survey], view: q.TaskView, timezone: str
+    store: Store, surveys: Mapping[str, Survey], view: q.TaskView, timezone: str, locale: str = "en"
 ) -> CustomerHistory:
-    """Every answer and task of the person `view` is about, newest first."""
+    """Every answer and task of the person `view` is about, newest first; each survey by
+    its title in `locale` (else its name)."""
     with store.session() as session:
         answered = people.person_answers(session, view.email)
         tasks = people.person_tasks(session, view.email)
@@ -78,7 +80,7 @@ def customer_history(
         main = survey.main_question if survey else None
         answers.append(
             PastAnswer(
-                survey=survey.name if survey else survey_id,
+                survey=survey_label(survey, locale, survey_id),
                 answered=_day(moment, timezone),
                 score=score,
                 comment=comment,

@@ -219,6 +219,8 @@ class ListedTask:
 
     item: TaskItem
     snoozed_until: str | None
+    #: The playbook: (index, step, ticked) per step, so the list can close it as the page does.
+    steps: tuple[tuple[int, str, bool], ...] = ()
 
 
 def assignee_tasks(
@@ -231,8 +233,10 @@ def assignee_tasks(
     status: StatusFilter = "open",
     survey_id: str | None = None,
     priority: str | None = None,
+    word: Callable[[TaskItem, q.TaskView, Survey | None], TaskItem] | None = None,
 ) -> list[ListedTask]:
-    """`assignee`'s tasks (theirs only), overdue first then by due time and priority."""
+    """`assignee`'s tasks (theirs only), overdue first then by due time and priority;
+    each item passed through `word` (a page's language) when given."""
     with store.session() as session:
         views = q.list_tasks(
             session, now=now, status=status, assignee=assignee, survey_id=survey_id
@@ -243,9 +247,13 @@ def assignee_tasks(
             continue
         survey = surveys.get(view.task.survey_id)
         item = task_item(view, survey, now, link_for(view))
+        if word is not None:
+            item = word(item, view, survey)
         snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
         until = format_local(snoozed, survey.timezone if survey else "UTC") if snoozed else None
-        listed.append((order_key(item, view.task.due_at), ListedTask(item, until)))
+        done = set(view.task.steps_done or [])
+        steps = tuple((i, text, i in done) for i, text in enumerate(view.task.steps or []))
+        listed.append((order_key(item, view.task.due_at), ListedTask(item, until, steps)))
     return [entry for _, entry in sorted(listed, key=lambda pair: pair[0])]
 
 
@@ -260,10 +268,23 @@ def assignee_for_ref(settings: Settings, store: Store, ref: str) -> str | None:
 
 
 def close_assignee_task(
-    store: Store, assignee: str, task_id: int, outcome: str, note: str | None, now: datetime
+    store: Store,
+    assignee: str,
+    task_id: int,
+    outcome: str,
+    note: str | None,
+    now: datetime,
+    steps_done: Sequence[int] = (),
 ) -> None:
-    """Close one of `assignee`'s open tasks; NotFoundError when it is not theirs."""
-    with store.session(write=True) as session:
-        if q.get_task(session, task_id).task.assignee != assignee:
-            raise NotFoundError(f"no task {task_id} for {assignee}")
-        q.close_task(session, task_id, outcome, note, now)
+    """Close one of `assignee`'s open tasks, ticking `steps_done` first; NotFoundError
+    when it is not theirs. When `resolved` is refused for open steps (StepsOpenError),
+    the steps ticked are kept."""
+    try:
+        with store.session(write=True) as session:
+            if q.get_task(session, task_id).task.assignee != assignee:
+                raise NotFoundError(f"no task {task_id} for {assignee}")
+            q.close_task(session, task_id, outcome, note, now, steps_done)
+    except q.StepsOpenError:
+        with store.session(write=True) as session:
+            q.save_steps(session, task_id, steps_done)
+        raise

@@ -244,6 +244,9 @@ class Task(Base):
     #: The rule's playbook when the task was made, and the indexes of the steps ticked.
     steps: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     steps_done: Mapped[list[int] | None] = mapped_column(JSON, default=list)
+    #: What happened to the task, oldest first: `{"kind", "at" (UTC ISO), …values}`
+    #: (`cxops.store.tasks.EVENT_KINDS`); NULL on tasks from before events were kept.
+    events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Notification(Base):

@@ -33,6 +33,7 @@ from cxops.store.facts import ExistingTask, ResponseFacts, TaskFields
 from cxops.store.models import Response, Send, Task
 from cxops.store.responses import CONFIRMED
 from cxops.store.sql import session_insert
+from cxops.store.task_events import record_event
 
 OUTCOMES: tuple[str, ...] = ("contacted", "resolved", "no response", "not needed")
 StatusFilter = Literal["open", "done", "overdue", "snoozed", "withdrawn", "all"]
@@ -309,8 +310,11 @@ def get_task(session: Session, task_id: int) -> TaskView:
     return views[0]
 
 
-def find_task_by_key(session: Session, key: str) -> TaskView | None:
-    """The task a link names; None also when it was reassigned since the link was made."""
+def find_task_by_key(
+    session: Session, key: str, *, any_assignment: bool = False
+) -> TaskView | None:
+    """The task a link names; None also when it was reassigned since the link was made,
+    unless `any_assignment` (an earlier assignee's link: who has it now)."""
     send_id, _, rest = key.partition(":")
     rule_id, _, number = rest.partition(":")
     if number and not number.isdigit():
@@ -324,7 +328,7 @@ def find_task_by_key(session: Session, key: str) -> TaskView | None:
             )
         ),
     )
-    if not views or views[0].task.assignment != int(number or 0):
+    if not views or (not any_assignment and views[0].task.assignment != int(number or 0)):
         return None
     return views[0]
 
@@ -385,6 +389,7 @@ def close_task(
             f"task {task_id}: tick every step before resolved, or say in the note why not "
             f"(open: {'; '.join(missing)})"
         )
+    record_event(task, "closed", now, outcome=outcome, text=(note or "").strip())
     task.status = "done"
     task.outcome = outcome
     task.note = _joined_note(task.note, note)
@@ -399,6 +404,8 @@ def add_note(
     """A note on an open task (and steps ticked): the first action taken, it stays open."""
     task = _open_task(session, task_id)
     tick_steps(task, steps_done)
+    if (note or "").strip():
+        record_event(task, "note", now, text=(note or "").strip())
     task.note = _joined_note(task.note, note)
     task.first_action_at = task.first_action_at or now
     return task
@@ -443,6 +450,7 @@ def reassign_task(
     if task.assignee == assignee:
         return task
     reason = (note or "").strip()
+    record_event(task, "reassigned", now, text=reason, **{"from": task.assignee, "to": assignee})
     line = f"{now:%Y-%m-%d %H:%M} reassigned from {task.assignee} to {assignee}"
     task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
     task.assignee = assignee
@@ -460,6 +468,7 @@ def snooze_task(
     task.snoozed_seconds = snoozed_seconds(task, now)
     task.snoozed_at, task.snoozed_until = now, until
     reason = (note or "").strip()
+    record_event(task, "snoozed", now, until=until.isoformat(), text=reason)
     line = f"{now:%Y-%m-%d %H:%M} snoozed until {until:%Y-%m-%d %H:%M}"
     task.note = _joined_note(task.note, f"{line}: {reason}" if reason else line)
     return task

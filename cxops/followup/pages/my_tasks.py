@@ -9,6 +9,7 @@ French (`?lang=`, else the browser's `Accept-Language`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,8 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cxops.collect.i18n import page_locale
 from cxops.collect.state import CollectorState
 from cxops.errors import CxopsError, NotFoundError, TokenError
+from cxops.followup.digest import TaskItem
 from cxops.followup.links import task_link
-from cxops.followup.pages.task_strings import STORED_WORDS, category_words
+from cxops.followup.pages.task_strings import ITEM_WORDS, STORED_WORDS, category_words
 from cxops.followup.tasks import (
     LIST_STATUSES,
     PRIORITIES,
@@ -28,7 +30,9 @@ from cxops.followup.tasks import (
     assignee_tasks,
     close_assignee_task,
 )
+from cxops.followup.wording import page_item, survey_label
 from cxops.messages.tokens import read_token
+from cxops.spec.models import Survey
 from cxops.store.tasks import OUTCOMES, StatusFilter, StepsOpenError, TaskClosedError, TaskView
 
 router = APIRouter()
@@ -50,6 +54,7 @@ _EN = {
     "any": "any",
     "apply": "Show",
     "count": "{n} tasks",
+    "count_one": "{n} task",
     "none": "No tasks match.",
     "overdue": "Overdue",
     "snoozed": "Snoozed until {until}",
@@ -69,8 +74,10 @@ _EN = {
     "s_done": "closed",
     "s_all": "all",
     "s_withdrawn": "withdrawn",
-    "steps_open": "Tick every playbook step on the task page before “resolved”, or say in the note why not.",
+    "steps_open": "Before “resolved”, tick every step of the playbook or say in the note why not.",
+    "playbook": "Playbook",
     **STORED_WORDS["en"],
+    **ITEM_WORDS["en"],
 }
 _DE = {
     "title": "Ihre Aufgaben",
@@ -82,6 +89,7 @@ _DE = {
     "any": "alle",
     "apply": "Anzeigen",
     "count": "{n} Aufgaben",
+    "count_one": "{n} Aufgabe",
     "none": "Keine passenden Aufgaben.",
     "overdue": "Überfällig",
     "snoozed": "Zurückgestellt bis {until}",
@@ -101,8 +109,10 @@ _DE = {
     "s_done": "abgeschlossen",
     "s_all": "alle",
     "s_withdrawn": "zurückgezogen",
-    "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste auf der Aufgabenseite ab oder schreiben Sie in die Notiz, warum nicht.",
+    "steps_open": "Haken Sie vor „gelöst“ jeden Schritt der Checkliste ab oder schreiben Sie in die Notiz, warum nicht.",
+    "playbook": "Checkliste",
     **STORED_WORDS["de"],
+    **ITEM_WORDS["de"],
 }
 _FR = {
     "title": "Vos tâches",
@@ -114,6 +124,7 @@ _FR = {
     "any": "toutes",
     "apply": "Afficher",
     "count": "{n} tâches",
+    "count_one": "{n} tâche",
     "none": "Aucune tâche ne correspond.",
     "overdue": "En retard",
     "snoozed": "Reportée jusqu’au {until}",
@@ -133,10 +144,18 @@ _FR = {
     "s_done": "closes",
     "s_all": "toutes",
     "s_withdrawn": "retirée",
-    "steps_open": "Cochez chaque étape de la liste de contrôle sur la page de la tâche avant « résolu », ou dites dans la note pourquoi pas.",
+    "steps_open": "Cochez chaque étape de la liste de contrôle avant « résolu », ou dites dans la note pourquoi pas.",
+    "playbook": "Liste de contrôle",
     **STORED_WORDS["fr"],
+    **ITEM_WORDS["fr"],
 }
 STRINGS: dict[str, dict[str, str]] = {"en": _EN, "de": _DE, "fr": _FR}
+
+
+def count_text(text: Mapping[str, str], lang: str, n: int) -> str:
+    """`1 task`, `2 tasks`: the singular for one (in French also for zero, as CLDR has it)."""
+    singular = n == 1 or (lang == "fr" and n == 0)
+    return text["count_one" if singular else "count"].format(n=n)
 
 
 def _state(request: Request) -> CollectorState:
@@ -190,6 +209,11 @@ def _page(
         return task_link(settings, view.key, now).removeprefix(settings.public_url)
 
     status: StatusFilter = next(s for s in LIST_STATUSES if s == filters["status"])
+
+    def word(item: TaskItem, view: TaskView, survey: Survey | None) -> TaskItem:
+        context = view.task.context or {}
+        return page_item(item, survey, view.answers, context, view.contact, lang, text, now)
+
     rows: list[ListedTask] = assignee_tasks(
         state.store(),
         surveys,
@@ -199,6 +223,7 @@ def _page(
         status=status,
         survey_id=filters["survey"] or None,
         priority=filters["priority"] or None,
+        word=word,
     )
     html = request.app.state.pages.render(
         "pages/my_tasks.html.j2",
@@ -210,12 +235,15 @@ def _page(
         filters=filters,
         statuses=LIST_STATUSES,
         priorities=PRIORITIES,
-        surveys=sorted((s.id, s.name) for s in surveys.values()),
+        surveys=sorted((s.id, survey_label(s, lang, s.name)) for s in surveys.values()),
+        count=count_text(text, lang, len(rows)),
         outcomes=OUTCOMES,
         max_note=MAX_NOTE,
         message=message,
         error=error,
         action=f"/m/{token}/close",
+        # The list's own URL, relative (the token); `action=""` is not valid HTML.
+        list_action=token,
         query=urlencode({**filters, "lang": lang}),
         lang_param=lang,
     )
@@ -252,6 +280,7 @@ def close_from_list(
     task: Annotated[int, Form()],
     outcome: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form()] = None,
+    step: Annotated[list[int] | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
     survey: Annotated[str | None, Form()] = None,
     priority: Annotated[str | None, Form()] = None,
@@ -270,7 +299,9 @@ def close_from_list(
     else:
         state = _state(request)
         try:
-            close_assignee_task(state.store(), assignee, task, outcome, note, state.now())
+            close_assignee_task(
+                state.store(), assignee, task, outcome, note, state.now(), step or []
+            )
         except TaskClosedError:
             error, code = text["already"], 409
         except StepsOpenError:

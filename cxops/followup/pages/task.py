@@ -29,6 +29,7 @@ from cxops.followup.history import customer_history
 from cxops.followup.pages.task_strings import category_words, task_strings
 from cxops.followup.tasks import Assigned, assign_task, parse_until, snooze_task
 from cxops.followup.templates import read_static, render
+from cxops.followup.wording import event_lines, page_item
 from cxops.messages.tokens import read_token
 from cxops.settings import Settings
 from cxops.spec.lookup import project_surveys
@@ -89,27 +90,50 @@ def _page(request: Request, lang: str, context: dict[str, Any], status: int = 20
         "lang_param": lang,
         **context,
     }
+    return _render(request, lang, "pages/task.html.j2", values, status)
+
+
+def _render(
+    request: Request, lang: str, template: str, values: dict[str, Any], status: int
+) -> HTMLResponse:
+    """`template` in the site's layout (`pages/base.html.j2`), with the collector's
+    strings and the stylesheet its CSP allows; also in an app without a collector."""
     pages = getattr(request.app.state, "pages", None)
     if pages is not None:
-        # Inside the collector: its layout, strings and the stylesheet its CSP allows.
-        html = pages.render("pages/task.html.j2", lang, **values)
+        html = pages.render(template, lang, **values)
     else:
         settings = _settings(request)
         css = read_static(settings.project_dir, "pages/collector.css").strip()
-        values.update(lang=lang, t=strings(lang), page_css=Markup(css))
-        html = render(settings.project_dir, "pages/task.html.j2", values)
+        html = render(
+            settings.project_dir,
+            template,
+            {**values, "lang": lang, "t": strings(lang), "page_css": Markup(css)},
+        )
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-def _problem(request: Request, lang: str, status: int, kind: str) -> Response:
+def _problem(
+    request: Request, lang: str, status: int, kind: str, body: str | None = None
+) -> Response:
+    """A refused link as a page of the site (layout, viewport, language), or JSON."""
     title = message(lang, f"{kind}_title")
     if wants_json(request):
         return JSONResponse({"error": title}, status_code=status, headers=_HEADERS)
-    body = (
-        f'<!doctype html><html lang="{lang}"><title>{title}</title>'
-        f"<h1>{title}</h1><p>{message(lang, f'{kind}_body')}</p>"
-    )
-    return HTMLResponse(body, status_code=status, headers=_HEADERS)
+    values = {"title": title, "body": body or message(lang, f"{kind}_body")}
+    return _render(request, lang, "pages/error.html.j2", values, status)
+
+
+def _moved(request: Request, lang: str, view: q.TaskView) -> Response:
+    """An earlier assignee's link: the task was reassigned; say to whom (410, nothing changes)."""
+    s = task_strings(lang)
+    if wants_json(request):
+        body = {"error": s["moved_title"], "assignee": view.task.assignee}
+        return JSONResponse(body, status_code=410, headers=_HEADERS)
+    values = {
+        "title": s["moved_title"],
+        "body": s["moved_body"].format(title=view.task.title, assignee=view.task.assignee),
+    }
+    return _render(request, lang, "pages/error.html.j2", values, 410)
 
 
 def _lookup(request: Request, token: str, lang: str) -> q.TaskView | Response:
@@ -122,6 +146,9 @@ def _lookup(request: Request, token: str, lang: str) -> q.TaskView | Response:
         return _problem(request, lang, 404, "not_found")
     with _store(request).session() as session:
         view = q.find_task_by_key(session, key)
+        moved = q.find_task_by_key(session, key, any_assignment=True) if view is None else None
+    if moved is not None:
+        return _moved(request, lang, moved)
     if view is None:
         return _problem(request, lang, 404, "not_found")
     return view
@@ -132,12 +159,22 @@ def _timezone(request: Request, view: q.TaskView) -> str:
     return survey.timezone if survey else "UTC"
 
 
-def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
+def _context(request: Request, view: q.TaskView, lang: str) -> dict[str, Any]:
     settings = _settings(request)
     survey = _survey(request, view.task.survey_id)
     now = settings.clock()
-    item = task_item(view, survey, now, str(request.url))
-    timezone = survey.timezone if survey else "UTC"
+    words = task_strings(lang)
+    item = page_item(
+        task_item(view, survey, now, str(request.url)),
+        survey,
+        view.answers,
+        view.task.context or {},
+        view.contact,
+        lang,
+        words,
+        now,
+    )
+    timezone = _timezone(request, view)
     surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False).surveys
     snoozed = view.task.snoozed_until if q.is_snoozed(view.task, now) else None
     tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
@@ -145,8 +182,8 @@ def _context(request: Request, view: q.TaskView) -> dict[str, Any]:
         "item": item,
         "answered": format_local(view.answered_at, timezone),
         "outcome": view.task.outcome,
-        "note": view.task.note,
-        "history": customer_history(_store(request), surveys, view, timezone),
+        "notes": event_lines(view.task.events, view.task.note, timezone, words),
+        "history": customer_history(_store(request), surveys, view, timezone, lang),
         "steps": [
             (index, text, index in (view.task.steps_done or []))
             for index, text in enumerate(view.task.steps or [])
@@ -178,7 +215,7 @@ def task_page(request: Request, token: str, saved: str | None = None) -> Respons
         return found
     if wants_json(request):
         return JSONResponse(_json(found), headers=_HEADERS)
-    context = _context(request, found)
+    context = _context(request, found, lang)
     s = task_strings(lang)
     notice = {
         "closed": s["saved_closed"],
@@ -333,7 +370,9 @@ def _reassign(request: Request, lang: str, view: q.TaskView, email: str, note: s
     text = " ".join((s["reassigned"].format(assignee=result.assignee), told, s["link_dead"]))
     with _store(request).session() as session:
         moved = q.get_task(session, view.task.id)
-    return _page(request, lang, {**_context(request, moved), "message": text, "actions": False})
+    return _page(
+        request, lang, {**_context(request, moved, lang), "message": text, "actions": False}
+    )
 
 
 def _refused(
@@ -348,5 +387,5 @@ def _refused(
         return JSONResponse({"error": error}, status_code=status, headers=_HEADERS)
     with _store(request).session() as session:
         fresh = q.get_task(session, view.task.id)
-    context = {**_context(request, fresh), "error": error, "entered": entered}
+    context = {**_context(request, fresh, lang), "error": error, "entered": entered}
     return _page(request, lang, context, status)

@@ -46,6 +46,40 @@ STORED_WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+#: How a task's answers and events are worded on both pages (`cxops.followup.wording`).
+ITEM_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "yes": "yes",
+        "no": "no",
+        "q_accepted": "Takes part in an interview",
+        "q_consent": "Consent given",
+        "ev_reassigned": "Reassigned from {previous} to {assignee}",
+        "ev_snoozed": "Snoozed until {until}",
+        "ev_closed": "Closed: {outcome}",
+        "ev_with_text": "{event}: {text}",
+    },
+    "de": {
+        "yes": "ja",
+        "no": "nein",
+        "q_accepted": "Nimmt an einem Interview teil",
+        "q_consent": "Einwilligung erteilt",
+        "ev_reassigned": "Übergeben von {previous} an {assignee}",
+        "ev_snoozed": "Zurückgestellt bis {until}",
+        "ev_closed": "Abgeschlossen: {outcome}",
+        "ev_with_text": "{event}: {text}",
+    },
+    "fr": {
+        "yes": "oui",
+        "no": "non",
+        "q_accepted": "Participe à un entretien",
+        "q_consent": "Consentement donné",
+        "ev_reassigned": "Réattribuée de {previous} à {assignee}",
+        "ev_snoozed": "Reportée jusqu’au {until}",
+        "ev_closed": "Close : {outcome}",
+        "ev_with_text": "{event} : {text}",
+    },
+}
+
 _EN: dict[str, str] = {
     "title": "Task: {title}",
     "overdue": "Overdue",
@@ -107,7 +141,10 @@ _EN: dict[str, str] = {
     "open": "open",
     "done": "closed",
     "withdrawn": "withdrawn",
+    "moved_title": "This task was reassigned",
+    "moved_body": "“{title}” is now with {assignee}, so this link no longer opens it; their link does. Nothing was changed.",
     **STORED_WORDS["en"],
+    **ITEM_WORDS["en"],
 }
 
 _DE: dict[str, str] = {
@@ -171,7 +208,10 @@ _DE: dict[str, str] = {
     "open": "offen",
     "done": "abgeschlossen",
     "withdrawn": "zurückgezogen",
+    "moved_title": "Diese Aufgabe wurde übergeben",
+    "moved_body": "„{title}“ liegt jetzt bei {assignee}, daher öffnet dieser Link sie nicht mehr; deren Link schon. Nichts wurde geändert.",
     **STORED_WORDS["de"],
+    **ITEM_WORDS["de"],
 }
 
 _FR: dict[str, str] = {
@@ -235,7 +275,10 @@ _FR: dict[str, str] = {
     "open": "ouverte",
     "done": "close",
     "withdrawn": "retirée",
+    "moved_title": "Cette tâche a été réattribuée",
+    "moved_body": "« {title} » est maintenant confiée à {assignee} : ce lien ne l’ouvre plus, le sien oui. Rien n’a été modifié.",
     **STORED_WORDS["fr"],
+    **ITEM_WORDS["fr"],
 }
 
 #: A score's category as the pages show it beside the score (`3 (Kritiker)`).
