@@ -214,7 +214,7 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
     assert message["From"] == "Acme Research <research@acme.example>"
     text = body(message)
     assert text.index("[OVERDUE] Call <b>Old & Co</b>") < text.index("Call Customer new")
-    assert "score: 4 (detractor)" in text and "plan: team" in text
+    assert "How likely are you to recommend us?: 4 (detractor)" in text and "plan: team" in text
     html = body(message, "html")
     assert "&lt;b&gt;Old &amp; Co&lt;/b&gt;" in html and "<b>Old" not in html
     token = text.split("/t/")[1].split()[0]

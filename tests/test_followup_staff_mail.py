@@ -1,0 +1,216 @@
+"""The staff emails (digest, assignment): each in its reader's language and time zone.
+On SQLite and PostgreSQL, with the clock moved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cxops.channels.outbox import OutboxChannel
+from cxops.followup.apply import apply_rules
+from cxops.followup.digest_mail import send_digests
+from cxops.followup.mail_words import MailWords
+from cxops.followup.tasks import assign_task
+from cxops.spec.lookup import find_survey, project_surveys
+from cxops.store import tasks as q
+from cxops.testing.followup import (
+    SURVEY_ID,
+    add_response,
+    at,
+    body,
+    read_mbox,
+    survey_yaml,
+    write_survey,
+)
+
+MONDAY = "2026-11-23T09:00:00+00:00"
+#: The tasks made at MONDAY are due Wednesday 09:00 UTC (10:00 in Berlin + 2 business days).
+PAST_DUE = "2026-11-25T10:00:00+00:00"
+ANNA = "csm.anna@acme.example"
+BOB = "bob@acme.example"
+
+TITLE = '{en: "How are we doing?", de: "Wie machen wir uns?", fr: "Comment allons-nous ?"}'
+QUESTION = (
+    '{en: "How likely are you to recommend us?", de: "Wie wahrscheinlich empfehlen Sie uns?", '
+    'fr: "Quelle est la probabilité que vous nous recommandiez ?"}'
+)
+
+
+def localized_survey(**options: object) -> str:
+    """The test survey with a public title and its main question in en, de and fr."""
+    text = survey_yaml(**options)  # type: ignore[arg-type]
+    text = text.replace("kind: nps\n", f"kind: nps\ntitle: {TITLE}\n")
+    return text.replace('text: "How likely are you to recommend us?"', f"text: {QUESTION}")
+
+
+def make_tasks(project, store, answers: dict[str, dict], when: str, contact=None) -> None:
+    write_survey(project.root)
+    (project.root / "surveys" / f"{SURVEY_ID}.yaml").write_text(localized_survey())
+    for key, answer in answers.items():
+        add_response(store, key, answer, when=at(when), contact=contact)
+    settings = project.settings(now=at(when))
+    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+
+
+def subject_of(message) -> str:
+    # Python's parser keeps the space before a subject that starts with an encoded word
+    return str(message["Subject"]).strip()
+
+
+def digest(project, store, when: str, **settings_options):
+    settings = project.settings(now=at(when), **settings_options)
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
+    return send_digests(settings, store, surveys, channel).as_dict()
+
+
+# -- the digest in the assignee's language ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "heading", "label", "survey", "all_tasks", "due"),
+    [
+        (
+            "en",
+            "2 open follow-up tasks, 1 overdue – 2026-11-25",
+            "Your open follow-up tasks on 2026-11-25: 2 open follow-up tasks (1 overdue).",
+            "How likely are you to recommend us?: 2 (detractor)",
+            "Priority high, due 2026-11-25 04:00 EST – How are we doing?",
+            "All your tasks, with filters: ",
+            "[OVERDUE] Call Customer old",
+        ),
+        (
+            "de",
+            "2 offene Folgeaufgaben, 1 überfällig – 2026-11-25",
+            "Ihre offenen Folgeaufgaben am 2026-11-25: 2 offene Folgeaufgaben (1 überfällig).",
+            "Wie wahrscheinlich empfehlen Sie uns?: 2 (Kritiker)",
+            "Priorität hoch, fällig 2026-11-25 04:00 EST – Wie machen wir uns?",
+            "Alle Ihre Aufgaben, mit Filtern: ",
+            "[ÜBERFÄLLIG] Call Customer old",
+        ),
+        (
+            "fr",
+            "2 tâches de suivi ouvertes, 1 en retard – 2026-11-25",
+            "Vos tâches de suivi ouvertes au 2026-11-25 : 2 tâches de suivi ouvertes (1 en retard).",
+            "Quelle est la probabilité que vous nous recommandiez ? : 2 (détracteur)",
+            "Priorité haute, échéance 2026-11-25 04:00 EST – Comment allons-nous ?",
+            "Toutes vos tâches, avec filtres : ",
+            "[EN RETARD] Call Customer old",
+        ),
+    ],
+)
+def test_a_digest_speaks_its_assignees_language_in_their_time_zone(
+    empty_project, store, locale, subject, heading, label, survey, all_tasks, due
+):
+    make_tasks(empty_project, store, {"old": {"score": 2}}, MONDAY)
+    make_tasks(empty_project, store, {"new": {"score": 4}}, "2026-11-24T09:00:00+00:00")
+    staff = {ANNA: {"locale": locale, "timezone": "America/New_York"}}
+    sent = digest(empty_project, store, "2026-11-25T12:00:00+00:00", staff=staff)["sent"]
+    assert [entry["tasks"] for entry in sent] == [2]
+    [message] = read_mbox(empty_project.root / "outbox" / "_digests")
+    assert subject_of(message) == subject
+    text = body(message)
+    assert text.startswith(heading)
+    assert label in text and survey in text and due in text
+    assert "score:" not in text and "NPS test" not in text  # no raw ids, no internal name
+    # the list link first, before the tasks
+    assert text.index(all_tasks) < text.index("Call Customer old") < text.index("Call Customer new")
+    html = body(message, "html")
+    assert f'<html lang="{locale}">' in html
+    assert html.index('class="all-tasks"') < html.index('class="task"')
+    card = re.search(r'<div class="task" style="([^"]*)"', html)
+    assert card is not None and "overflow-wrap: anywhere" in card[1]
+
+
+def test_a_digest_of_one_task_says_so_in_the_singular(empty_project, store):
+    make_tasks(empty_project, store, {"one": {"score": 2}}, MONDAY)
+    for day, locale, subject in (
+        ("2026-11-23", "en", "1 open follow-up task – 2026-11-23"),
+        ("2026-11-24", "de", "1 offene Folgeaufgabe – 2026-11-24"),
+        ("2026-11-25", "fr", "1 tâche de suivi ouverte, 1 en retard – 2026-11-25"),
+    ):
+        digest(empty_project, store, f"{day}T12:00:00+00:00", staff_locale=locale)
+        [message] = read_mbox(empty_project.root / "outbox" / "_digests" / day)
+        assert subject_of(message) == subject
+
+
+def test_the_project_default_staff_zone_applies_without_a_per_person_setting(empty_project, store):
+    make_tasks(empty_project, store, {"one": {"score": 2}}, MONDAY)
+    digest(empty_project, store, "2026-11-23T12:00:00+00:00", staff_timezone="Asia/Tokyo")
+    [message] = read_mbox(empty_project.root / "outbox" / "_digests")
+    assert "due 2026-11-25 18:00 JST" in body(message)
+
+
+def test_an_assignment_email_is_in_the_new_assignees_language(empty_project, store):
+    make_tasks(empty_project, store, {"c1": {"score": 2}}, MONDAY)
+    with store.session() as session:
+        [view] = q.all_tasks(session)
+    settings = empty_project.settings(now=at(MONDAY), staff={BOB: {"locale": "de"}})
+    channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
+    assign_task(settings, store, channel, view.task.id, BOB, "Anna ist im Urlaub", at(MONDAY))
+    [message] = read_mbox(empty_project.root / "outbox")
+    assert (
+        subject_of(message) == "Eine Folgeaufgabe für Sie: Call Customer c1 about their score of 2"
+    )
+    text = body(message)
+    assert text.startswith(f"{ANNA} hat Ihnen eine Folgeaufgabe gegeben: Anna ist im Urlaub")
+    assert "Priorität hoch, fällig 2026-11-25 10:00 CET – Wie machen wir uns?" in text
+    assert "Wie wahrscheinlich empfehlen Sie uns?: 2 (Kritiker)" in text
+    assert "Aufgabe öffnen: http" in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", ["0 tasks", "1 task", "2 tasks"]),
+        ("de", ["0 Aufgaben", "1 Aufgabe", "2 Aufgaben"]),
+        ("fr", ["0 tâche", "1 tâche", "2 tâches"]),
+        ("de-AT", ["0 Aufgaben", "1 Aufgabe", "2 Aufgaben"]),
+        ("pt-BR", ["0 tasks", "1 task", "2 tasks"]),
+    ],
+)
+def test_counts_take_the_locales_singular_and_plural(locale, expected):
+    words = MailWords.of(locale)
+    assert [words.count("tasks", n) for n in (0, 1, 2)] == expected
+
+
+def test_staff_settings_come_from_pyproject_and_wrong_ones_are_refused(empty_project):
+    from cxops.errors import ConfigError
+    from cxops.followup.staff_mail import staff_reader
+    from cxops.settings import get_settings
+
+    empty_project.write(
+        {
+            "pyproject.toml": '[tool.cxops]\nstaff_locale = "fr"\n\n[tool.cxops.staff]\n'
+            '"CSM.Anna@Acme.example" = {locale = "de-AT", timezone = "Europe/Vienna"}\n'
+        }
+    )
+    settings = get_settings()
+    anna, bob = staff_reader(settings, ANNA), staff_reader(settings, BOB)
+    assert (anna.words.locale, anna.timezone) == ("de", "Europe/Vienna")
+    assert (bob.words.locale, bob.timezone) == ("fr", None)
+    with pytest.raises(ConfigError, match="Europe/Atlantis"):
+        get_settings(staff={BOB: {"timezone": "Europe/Atlantis"}})
+    with pytest.raises(ConfigError, match="staff_locale"):
+        get_settings(staff_locale="not a locale")
+
+
+@pytest.mark.browser
+def test_a_digest_card_with_a_long_address_fits_a_320_px_screen(empty_project, tmp_path, browser):
+    from cxops.store.db import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    key = "customer-with-a-remarkably-long-mailbox-name-that-never-breaks"
+    make_tasks(empty_project, store, {key: {"score": 2, "reason": "x" * 80}}, MONDAY)
+    digest(empty_project, store, PAST_DUE, staff_locale="de")
+    store.dispose()
+    [message] = read_mbox(empty_project.root / "outbox" / "_digests")
+    context = browser.new_context(viewport={"width": 320, "height": 800})
+    page = context.new_page()
+    page.set_content(body(message, "html"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    for card in page.locator(".task").all():
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+    context.close()
