@@ -1,5 +1,6 @@
-"""The staff emails (digest, assignment): each in its reader's language and time zone.
-On SQLite and PostgreSQL, with the clock moved."""
+"""The staff emails (digest, assignment, escalation): one escalation email per recipient and
+run, and each email in its reader's language and time zone. On SQLite and PostgreSQL,
+with the clock moved."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import pytest
 from cxops.channels.outbox import OutboxChannel
 from cxops.followup.apply import apply_rules
 from cxops.followup.digest_mail import send_digests
+from cxops.followup.escalation import escalate_overdue
 from cxops.followup.mail_words import MailWords
 from cxops.followup.tasks import assign_task
 from cxops.spec.lookup import find_survey, project_surveys
+from cxops.store import notifications as n
 from cxops.store import tasks as q
 from cxops.testing.followup import (
+    OWNER,
     SURVEY_ID,
     add_response,
     at,
     body,
+    dead_claimer,
     read_mbox,
     survey_yaml,
     write_survey,
@@ -53,9 +58,21 @@ def make_tasks(project, store, answers: dict[str, dict], when: str, contact=None
     apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
 
 
+def escalate(project, store, when: str, **settings_options):
+    settings = project.settings(now=at(when), **settings_options)
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
+    return escalate_overdue(settings, store, surveys, channel).as_dict()
+
+
 def subject_of(message) -> str:
     # Python's parser keeps the space before a subject that starts with an encoded word
     return str(message["Subject"]).strip()
+
+
+def escalation_emails(project) -> list:
+    """Every email in the outbox (these tests send nothing else)."""
+    return read_mbox(project.root / "outbox")
 
 
 def digest(project, store, when: str, **settings_options):
@@ -63,6 +80,82 @@ def digest(project, store, when: str, **settings_options):
     surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
     channel = OutboxChannel(settings.outbox_path, clock=settings.clock)
     return send_digests(settings, store, surveys, channel).as_dict()
+
+
+# -- escalation storms -----------------------------------------------------------------
+
+
+def test_fifty_overdue_tasks_of_one_lead_are_one_email_per_run(empty_project, store):
+    make_tasks(empty_project, store, {f"c{i}": {"score": 2} for i in range(50)}, MONDAY)
+    later = "2026-11-23T12:00:00+00:00"  # due Wednesday 12:00 UTC, after the others
+    add_response(store, "late", {"score": 1}, when=at(later))
+    settings = empty_project.settings(now=at(later))
+    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+
+    first = escalate(empty_project, store, PAST_DUE)
+    [message] = escalation_emails(empty_project)
+    assert first["sent"] == 50 and first["emails"] == [{"to": OWNER, "tasks": 50, "status": "sent"}]
+    assert message["To"] == OWNER and subject_of(message) == "50 overdue follow-up tasks"
+    text = body(message)
+    assert text.startswith("50 overdue follow-up tasks.")
+    for i in range(50):
+        assert text.count(f"Customer c{i} <") == 1
+    assert len(re.findall(r"/t/\S+", text)) == 50
+    assert "Customer late" not in text
+    assert "was due 2026-11-25 10:00 CET, overdue by 1h" in text  # the survey's zone: Berlin
+    assert "Assigned to csm.anna@acme.example" in text
+    with store.session() as session:
+        steps = {view.task.contact_key: view.task.escalation_step for view in q.all_tasks(session)}
+        rows = n.notifications(session, "escalation:")
+    assert steps == {**{f"c{i}": 1 for i in range(50)}, "late": 0}
+    assert {row.status for row in rows} == {"sent"} and len(rows) == 50
+
+    again = escalate(empty_project, store, "2026-11-25T11:00:00+00:00")
+    assert (again["sent"], again["emails"]) == (0, [])
+    assert len(escalation_emails(empty_project)) == 1
+
+    third = escalate(empty_project, store, "2026-11-25T13:00:00+00:00")
+    assert third["emails"] == [{"to": OWNER, "tasks": 1, "status": "sent"}]
+    _, last = escalation_emails(empty_project)
+    assert subject_of(last) == "Overdue follow-up: Call Customer late about their score of 1"
+    assert "1 overdue follow-up task." in body(last) and "Customer c0" not in body(last)
+
+
+def test_an_escalation_email_a_dead_run_handed_over_is_in_doubt_for_each_of_its_tasks(
+    empty_project, store
+):
+    make_tasks(empty_project, store, {f"c{i}": {"score": 2} for i in range(3)}, MONDAY)
+    gone = dead_claimer()
+    with store.session() as session:
+        ids = [view.task.id for view in q.all_tasks(session)]
+    keys = [f"escalation:{task_id}:1" for task_id in ids]
+    message = f"escalation-digest:{OWNER}:{gone.claim_id}"
+    with store.session(write=True) as session:  # the dead run's message, handed to the channel
+        for key in (*keys, message):
+            n.claim_notification(session, key, "escalation", OWNER, at(PAST_DUE), gone)
+        n.mark_sending(session, [*keys, message], gone)
+
+    first = escalate(empty_project, store, PAST_DUE)
+    assert first["sent"] == 0 and first["emails"] == []
+    assert sorted(e["task"] for e in first["escalations"] if e["status"] == "in_doubt") == ids
+    assert escalate(empty_project, store, "2026-11-25T11:00:00+00:00")["escalations"] == []
+    assert escalation_emails(empty_project) == []  # never sent again on its own
+    with store.session() as session:
+        assert {view.task.escalation_step for view in q.all_tasks(session)} == {1}
+
+
+def test_escalations_are_in_the_leads_language_and_time_zone(empty_project, store):
+    make_tasks(empty_project, store, {"c1": {"score": 2}, "c2": {"score": 3}}, MONDAY)
+    staff = {OWNER.upper(): {"locale": "fr-CA", "timezone": "America/Montreal"}}
+    escalate(empty_project, store, "2026-11-25T12:30:00+00:00", staff=staff)
+    [message] = escalation_emails(empty_project)
+    assert subject_of(message) == "2 tâches de suivi en retard"
+    text = body(message)
+    assert text.startswith("2 tâches de suivi en retard.")
+    assert "échéance 2026-11-25 04:00 EST, en retard de 3 h" in text
+    assert "Quelle est la probabilité que vous nous recommandiez ? : 2 (détracteur)" in text
+    assert "Enquête : Comment allons-nous ?" in text and "Client : Customer c1 <" in text
+    assert 'lang="fr"' in body(message, "html") and "score:" not in text
 
 
 # -- the digest in the assignee's language ---------------------------------------------
