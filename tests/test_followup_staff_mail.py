@@ -9,6 +9,7 @@ import re
 import pytest
 
 from cxops.channels.outbox import OutboxChannel
+from cxops.errors import TemplateError
 from cxops.followup.apply import apply_rules
 from cxops.followup.digest_mail import send_digests
 from cxops.followup.escalation import escalate_overdue
@@ -307,3 +308,14 @@ def test_a_digest_card_with_a_long_address_fits_a_320_px_screen(empty_project, t
         box = card.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320, box
     context.close()
+
+
+def test_a_project_template_asking_for_a_word_there_is_none_of_fails_in_one_line(
+    empty_project, store
+):
+    make_tasks(empty_project, store, {"c1": {"score": 2}}, MONDAY)
+    (empty_project.root / "templates" / "digest.subject.j2").write_text("{{ say('nope') }}")
+    with pytest.raises(
+        TemplateError, match=r"digest\.subject\.j2: ValueError: no staff email word"
+    ):
+        digest(empty_project, store, MONDAY)

@@ -166,11 +166,21 @@ class MailWords:
 
     def say(self, key: str, **values: Any) -> str:
         """String `key` with its `{name}` placeholders filled."""
-        return MAIL_STRINGS[self.locale][key].format(**values)
+        text = self._string(key)
+        try:
+            return text.format(**values)
+        except KeyError as exc:
+            raise ValueError(f"staff email word {key!r} needs {exc.args[0]}=…") from None
 
     def count(self, key: str, n: int) -> str:
         """`n` with the singular or plural of counted string `key` (`tasks`: "1 task")."""
-        return MAIL_STRINGS[self.locale][f"{key}_{plural_form(self.locale, n)}"].format(n=n)
+        return self._string(f"{key}_{plural_form(self.locale, n)}").format(n=n)
+
+    def _string(self, key: str) -> str:
+        found = MAIL_STRINGS[self.locale].get(key)
+        if found is None:  # a project's template asked for a word there is none of
+            raise ValueError(f"no staff email word {key!r}; known: {', '.join(sorted(_EN))}")
+        return found
 
     def word(self, stored: str) -> str:
         """An outcome, priority or score category stored in English, in this locale."""
