@@ -145,6 +145,36 @@ def test_an_escalation_email_a_dead_run_handed_over_is_in_doubt_for_each_of_its_
         assert {view.task.escalation_step for view in q.all_tasks(session)} == {1}
 
 
+class _TimesOut:
+    """A channel whose request times out: the email may or may not have left."""
+
+    name = "test"
+
+    def send(self, groups, context):
+        raise TimeoutError("read timed out")
+
+    def close(self) -> None:
+        return None
+
+
+def test_an_escalation_email_the_channel_did_not_answer_for_leaves_its_tasks_in_doubt(
+    empty_project, store
+):
+    make_tasks(empty_project, store, {f"c{i}": {"score": 2} for i in range(3)}, MONDAY)
+    settings = empty_project.settings(now=at(PAST_DUE))
+    surveys = project_surveys(settings.surveys_path, settings.project_dir).surveys
+    with pytest.raises(TimeoutError):
+        escalate_overdue(settings, store, surveys, _TimesOut())
+    with store.session() as session:
+        rows = n.notifications(session, "escalation")
+    assert len(rows) == 4 and {row.status for row in rows} == {"in_doubt"}  # 3 tasks, 1 email
+
+    after = escalate(empty_project, store, "2026-11-25T11:00:00+00:00")
+    assert [e["status"] for e in after["escalations"]] == ["in_doubt"] * 3
+    assert after["emails"] == [] and escalation_emails(empty_project) == []
+    assert escalate(empty_project, store, "2026-11-25T12:00:00+00:00")["escalations"] == []
+
+
 def test_escalations_are_in_the_leads_language_and_time_zone(empty_project, store):
     make_tasks(empty_project, store, {"c1": {"score": 2}, "c2": {"score": 3}}, MONDAY)
     staff = {OWNER.upper(): {"locale": "fr-CA", "timezone": "America/Montreal"}}
