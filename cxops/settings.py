@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,7 @@ from pydantic_settings import (
 
 from cxops.durations import Limit, parse_limit
 from cxops.errors import ConfigError
+from cxops.timezones import time_zone
 
 ENV_PREFIX = "CXOPS_"
 SECRET_KEY_FILE = Path(".cxops") / "secret_key"
@@ -47,6 +48,41 @@ def parse_contact_cap(text: str) -> Limit | None:
     if limit.never:
         raise ValueError(expected)
     return limit
+
+
+LOCALE = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?"
+
+
+def _check_locale(value: str) -> str:
+    if not re.fullmatch(LOCALE, value):
+        raise ValueError(f"expected a locale like 'en', 'de' or 'fr-CA', found {value!r}")
+    return value
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    time_zone(value)
+    return value
+
+
+class StaffMember(BaseModel):
+    """How one assignee reads their emails: a locale and a time zone (each optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    locale: str | None = None
+    timezone: str | None = None
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else _check_locale(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return _check_timezone(value)
 
 
 class Settings(BaseSettings):
@@ -115,6 +151,20 @@ class Settings(BaseSettings):
     )
     holidays: str | None = Field(
         default=None, description="Country code whose public holidays are not business days."
+    )
+    staff_locale: str = Field(
+        default="en",
+        description="Language of the digests, assignment and escalation emails (en, de, fr).",
+    )
+    staff_timezone: str | None = Field(
+        default=None,
+        description="Time zone of the times in those emails; default the survey's time zone.",
+    )
+    staff: dict[str, StaffMember] = Field(
+        default_factory=dict,
+        description="Per assignee, over staff_locale and staff_timezone (JSON, or a "
+        '[tool.cxops.staff] table): {"anna@acme.example": {"locale": "de", '
+        '"timezone": "Europe/Berlin"}}.',
     )
     now: datetime | None = Field(
         default=None, description="The clock, as an ISO datetime (backfills and tests)."
@@ -204,6 +254,21 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a country code like 'DE' or 'US', found {value!r}")
         return value.upper()
 
+    @field_validator("staff_locale")
+    @classmethod
+    def _staff_locale(cls, value: str) -> str:
+        return _check_locale(value)
+
+    @field_validator("staff_timezone")
+    @classmethod
+    def _staff_timezone(cls, value: str | None) -> str | None:
+        return _check_timezone(value)
+
+    @field_validator("staff")
+    @classmethod
+    def _staff_addresses(cls, value: dict[str, StaffMember]) -> dict[str, StaffMember]:
+        return {email.strip().lower(): member for email, member in value.items()}
+
     @field_validator("now")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -265,6 +330,8 @@ class Settings(BaseSettings):
                 value = "**********"
             elif isinstance(value, Path | datetime | timedelta):
                 value = str(value)
+            elif name == "staff":
+                value = {email: m.model_dump(exclude_none=True) for email, m in value.items()}
             shown[name] = value
         shown["store_url"] = hide_password(self.store_url)
         return shown
@@ -453,7 +520,7 @@ def _line_of_key(toml_text: str, key: str) -> str:
 # -- the settings reference: docs/settings.md's table, generated from the fields ---------
 
 #: Defaults computed when settings are read, said in words.
-_COMPUTED_DEFAULTS = {"project_dir": "the current directory"}
+_COMPUTED_DEFAULTS = {"project_dir": "the current directory", "staff": "none"}
 
 
 def settings_table() -> str:

@@ -172,10 +172,10 @@ def test_overdue_tasks_escalate_once_per_step_across_christmas(empty_project, st
     assert escalate("2027-01-05T10:00:00+00:00")["sent"] == 1
     assert escalate("2027-01-20T10:00:00+00:00")["sent"] == 0  # three steps at most
     assert all_tasks(store)[0].escalation_step == 3
-    messages = read_mbox(empty_project.root / "outbox" / "nps-test")
+    messages = read_mbox(empty_project.root / "outbox" / "_escalations")
     assert [m["To"] for m in messages] == [OWNER, OWNER, OWNER]
-    assert "Overdue follow-up" in messages[0]["Subject"]
-    assert "(escalation 2)" in messages[1]["Subject"]
+    assert messages[0]["Subject"] == "Overdue follow-up: Call Customer c1 about their score of 1"
+    assert "escalation 2" not in body(messages[0]) and "escalation 2" in body(messages[1])
     assert "Customer c1" in body(messages[0])
 
 
@@ -214,7 +214,7 @@ def test_digests_once_per_assignee_per_day_overdue_first(empty_project, store):
     assert message["From"] == "Acme Research <research@acme.example>"
     text = body(message)
     assert text.index("[OVERDUE] Call <b>Old & Co</b>") < text.index("Call Customer new")
-    assert "score: 4 (detractor)" in text and "plan: team" in text
+    assert "How likely are you to recommend us?: 4 (detractor)" in text and "plan: team" in text
     html = body(message, "html")
     assert "&lt;b&gt;Old &amp; Co&lt;/b&gt;" in html and "<b>Old" not in html
     token = text.split("/t/")[1].split()[0]

@@ -80,8 +80,10 @@ def followups_command(
     for path, reason in summary["skipped_surveys"].items():
         out.print(f"[yellow]skipped survey file[/] {escape(path)}: {escape(reason)}")
     esc, hooks = summary["escalations"], summary["webhooks"]
+    emails = sum(1 for email in esc["emails"] if email["status"] == "sent")
     out.print(
-        f"escalations sent: {esc['sent']}, failed: {esc['failed']}; webhooks sent: {hooks['sent']}, "
+        f"escalations sent: {esc['sent']} (in {emails} email{'' if emails == 1 else 's'}), "
+        f"failed: {esc['failed']}; webhooks sent: {hooks['sent']}, "
         f"to retry: {hooks['retry']}, failed: {hooks['failed']}"
     )
     out.print(f"open tasks: {summary['open']}, overdue: {summary['overdue']}")

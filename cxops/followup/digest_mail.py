@@ -7,15 +7,16 @@ What a digest says is `cxops.followup.digest` (pure); this module claims each
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from cxops.channels.base import Channel
-from cxops.followup.digest import Digest, build_digests, local_day
+from cxops.followup.digest import Digest, TaskItem, build_digests, local_day
 from cxops.followup.links import my_tasks_link, task_link
 from cxops.followup.mailing import Email, send_and_record, sender_of
+from cxops.followup.staff_mail import StaffReader, staff_item, staff_reader
 from cxops.followup.templates import render_email
 from cxops.settings import Settings
 from cxops.spec.models import Survey
@@ -73,7 +74,12 @@ def send_digests(
     with store.session(write=True) as session:
         views = q.open_tasks(session, awake_at=moment)
         for built in build_digests(views, surveys, moment, day, link_for):
-            digest = replace(built, list_link=my_tasks_link(settings, built.assignee, moment))
+            reader = staff_reader(settings, built.assignee)
+            digest = replace(
+                built,
+                items=_for_reader(built, views, surveys, moment, link_for, reader),
+                list_link=my_tasks_link(settings, built.assignee, moment),
+            )
             key = f"digest:{digest.assignee}:{day}"
             outcome = n.claim_notification(
                 session,
@@ -88,7 +94,8 @@ def send_digests(
                 unclaimed[outcome].append(digest.assignee)
                 continue
             own = [surveys[i.survey_id] for i in digest.items if i.survey_id in surveys]
-            subject, html, text = render_email(settings.project_dir, "digest", {"digest": digest})
+            context = {**reader.words.template_context(), "digest": digest}
+            subject, html, text = render_email(settings.project_dir, "digest", context)
             sender = sender_of(own or surveys.values(), digest.assignee)
             claimed.append((Email(key, digest.assignee, sender, None, subject, html, text), digest))
     emails = [e for e, _ in claimed]
@@ -106,3 +113,19 @@ def send_digests(
         }
         (run.sent if status == "sent" else run.failed).append(entry)
     return run
+
+
+def _for_reader(
+    digest: Digest,
+    views: Sequence[TaskView],
+    surveys: Mapping[str, Survey],
+    now: datetime,
+    link_for: Callable[[TaskView], str],
+    reader: StaffReader,
+) -> tuple[TaskItem, ...]:
+    """The digest's items, in its order, as `reader` reads them (`staff_item`)."""
+    by_id = {view.task.id: view for view in views}
+    return tuple(
+        staff_item(view, surveys.get(view.task.survey_id), now, link_for(view), reader)
+        for view in (by_id[item.task_id] for item in digest.items)
+    )

@@ -11,7 +11,7 @@ may have left, so it is recorded `in_doubt` and never resent on its own.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,9 +68,15 @@ def send_and_record(
     emails: Sequence[Email],
     now: datetime,
     claimer: n.Claimer,
+    covers: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, str]:
     """Send `emails` claimed by `claimer` as one batch (a batch number of its own, under
     `survey_id`/`wave_id`) and record each result; notification key → status.
+
+    `covers` names, per email key, other keys of the claimer's that the email delivers
+    (an escalation digest's task steps): they are marked `sending` in the same
+    transaction as the email and recorded with its result, so each is in doubt, sent or
+    retried exactly as the email is.
 
     They are marked `sending` first, so that a run dying from here on leaves them in
     doubt, not claimable again; one whose claim is no longer the claimer's (taken over
@@ -80,8 +86,10 @@ def send_and_record(
     """
     if not emails:
         return {}
+    covered = covers or {}
     with store.session(write=True) as session:
         handed = n.mark_sending(session, [email.key for email in emails], claimer)
+        n.mark_sending(session, [k for key in handed for k in covered.get(key, ())], claimer)
         batch = n.next_batch(session, now) if handed else 0
     statuses = {email.key: "busy" for email in emails if email.key not in handed}
     mine = [email for email in emails if email.key in handed]
@@ -91,7 +99,10 @@ def send_and_record(
         with store.session(write=True) as session:
             for delivery in deliveries:
                 key = keys[delivery.send_id]
-                n.finish_notification(session, key, delivery.status, now, claimer, delivery.error)
+                for done in (key, *covered.get(key, ())):
+                    n.finish_notification(
+                        session, done, delivery.status, now, claimer, delivery.error
+                    )
                 statuses[key] = delivery.status
 
     if mine:

@@ -19,6 +19,7 @@ from cxops.followup.digest import TaskItem, format_local, order_key, task_item
 from cxops.followup.links import assignee_ref, task_link
 from cxops.followup.mailing import Email, send_and_record
 from cxops.followup.rows import task_rows
+from cxops.followup.staff_mail import staff_item, staff_reader
 from cxops.followup.templates import render_email
 from cxops.settings import Settings
 from cxops.spec.models import Survey
@@ -152,9 +153,11 @@ def assign_task(
     with store.session() as session:
         view = q.get_task(session, task_id)
     survey = _survey_of(settings, view.task.survey_id)
-    item = task_item(view, survey, now, task_link(settings, view.key, now))
+    reader = staff_reader(settings, address)
+    item = staff_item(view, survey, now, task_link(settings, view.key, now), reader)
+    context = {**reader.words.template_context(), "item": item, "previous": previous}
     subject, html, text = render_email(
-        settings.project_dir, "assigned", {"item": item, "previous": previous, "note": note or ""}
+        settings.project_dir, "assigned", {**context, "note": note or ""}
     )
     sender = survey.invitation.from_ if survey else address
     mail = Email(key, address, sender, previous, subject, html, text, (("task", str(task_id)),))
