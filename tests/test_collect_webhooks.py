@@ -305,3 +305,21 @@ def test_unsigned_badly_signed_stale_or_altered_requests_are_refused(signed_hook
     assert signed_hook.suppressions() == {}
     with signed_hook.store.session() as session:
         assert session.scalars(select(WebhookEvent)).all() == []
+
+
+def test_a_timestamp_header_of_other_than_ascii_digits_is_refused(signed_hook, private_key):
+    """SendGrid writes Unix seconds; '1_7…' (which int() reads), a year past 9999 and a
+    number too long for int() are refused with 403, though the signature over them holds."""
+    body = json.dumps([signed_hook.event("spamreport", "s1")]).encode()
+    fresh = int(signed_hook.now.timestamp())
+    grouped = f"{fresh:_}"
+    for stamp in (grouped, "253402300800", "9" * 5000):
+        signature = private_key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        headers = {
+            SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+            TIMESTAMP_HEADER: stamp,
+            "Content-Type": "application/json",
+        }
+        reply = signed_hook.client.post("/webhooks/sendgrid", content=body, headers=headers)
+        assert reply.status_code == 403, stamp[:20]
+    assert signed_hook.suppressions() == {}
