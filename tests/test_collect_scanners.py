@@ -17,7 +17,7 @@ from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
 from cxops.spec import find_survey
 from cxops.store.db import open_store
-from cxops.store.models import Response, Task
+from cxops.store.models import Response, Send, Task
 from cxops.testing.collect import client_for, invite
 
 JSON = {"Accept": "application/json"}
@@ -256,3 +256,52 @@ def test_a_click_within_seconds_of_delivery_confirms_nothing_without_a_hidden_fe
     assert clicked.json()["confirmed"] is False
     assert clocked.response(inv.send_id).suspect_reason == "too_fast"
     assert clocked.followups(delivered + timedelta(minutes=1)) == []
+
+
+def test_a_persons_confirmed_answer_outlasts_a_later_scanner(clocked):
+    """A scanner that fetches the hidden link after the person confirmed, and then posts
+    a score of its own, changes nothing: not the answer, not the confirmation."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-late",
+        email="late@corp.example",
+        sent_at=delivered - timedelta(hours=1),
+        contact=CONTACT,
+    )
+    person = clocked.client(delivered)
+    assert person.post(inv.answer_path, data={"score": "8"}).status_code == 200
+    later = delivered + timedelta(days=2)  # a re-scan, e.g. when the message is forwarded
+    scanner = clocked.client(later, SCANNER)
+    _scan_every_link(scanner, inv)
+    scanner.post(inv.answer_path, data={"score": "0", "_partial": "1", "_confirm": "1"})
+    stored = clocked.response(inv.send_id)
+    assert stored.answers == {"score": 8}
+    assert (stored.suspect, stored.confirmed_at) == (False, delivered)
+
+
+def test_forget_erases_the_client_hashes(clocked):
+    """The keyed hashes of a person's address and browser go with `cxops forget`."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-gone",
+        email="gone@corp.example",
+        sent_at=delivered - timedelta(hours=1),
+        contact=CONTACT,
+    )
+    _scan_every_link(clocked.client(delivered, SCANNER), inv)
+    clocked.client(delivered).post(inv.answer_path, data={"score": "6"})
+    with clocked.store.session() as session:
+        send = session.scalar(select(Send).where(Send.send_id == inv.send_id))
+        assert send.honeypot_clients and clocked.response(inv.send_id).client
+    env = {"CXOPS_DATABASE_URL": clocked.store_url}
+    clocked.project.run(["forget", "gone@corp.example"], env=env)
+    with clocked.store.session() as session:
+        send = session.scalar(select(Send).where(Send.send_id == inv.send_id))
+        assert send.honeypot_clients is None
+    assert clocked.response(inv.send_id).client is None
