@@ -138,17 +138,12 @@ def suspect_reason(
     return None
 
 
-def _person_confirms(loaded: _Loaded, now: datetime) -> bool:
-    """This save is a person's confirmation: asked for (`confirm`), and not from the
-    hidden link's fetcher nor within `TOO_FAST` of delivery."""
+def _person_confirms(loaded: _Loaded) -> bool:
+    """This save is a person's confirmation: asked for (`confirm`), and not from a client
+    that fetched the hidden link (whatever it clicks, it is a machine)."""
     change = loaded.change
     assert change is not None
-    if not change.confirm:
-        return False
-    reason = suspect_reason(
-        loaded.send, loaded.invitation, now, interacted=True, client=change.client
-    )
-    return reason is None
+    return change.confirm and not _fetched_hidden_link(loaded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +390,7 @@ def _save_locked(
     if row.confirmed_at is not None and not row.suspect and _fetched_hidden_link(loaded):
         return _saved(loaded.invitation.send_id, row, changed=False)  # a person's, kept
     answers, complete = dict(change.answers), change.complete
-    confirmed_at = row.confirmed_at or (now if _person_confirms(loaded, now) else None)
+    confirmed_at = row.confirmed_at or (now if _person_confirms(loaded) else None)
     newly_confirmed = row.confirmed_at is None and confirmed_at is not None
     if change.unless_complete and row.status == "complete" and not newly_confirmed:
         return _saved(loaded.invitation.send_id, row, changed=False)
@@ -460,7 +455,7 @@ def _insert(
     reason = suspect_reason(
         loaded.send, invitation, now, interacted=change.interacted, client=change.client
     )
-    confirmed = _person_confirms(loaded, now)
+    confirmed = _person_confirms(loaded)
     status = "complete" if complete else "partial"
     values = {
         "send_id": invitation.send_id,
