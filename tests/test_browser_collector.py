@@ -289,7 +289,9 @@ def test_a_scanner_loading_every_link_confirms_nothing_then_a_person_does(projec
     every_link = {html_lib.unescape(h) for h in re.findall(r'href="([^"]+)"', email.html)}
     assert len(every_link) == 13  # 11 scores, the honeypot, unsubscribe
     assert any("/h/" in link for link in every_link)
-    scanner = browser.new_context()
+    # the scanner is another client than the person's browser (the collector tells them
+    # apart by address, User-Agent and languages; both are on 127.0.0.1 here)
+    scanner = browser.new_context(user_agent="Mozilla/5.0 HeadlessChrome link scanner")
     page = scanner.new_page()
     for link in sorted(every_link):
         page.goto(link)

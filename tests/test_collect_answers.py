@@ -85,6 +85,10 @@ def test_every_type_parses_to_typed_values():
         ("score", "11", "out_of_range"),
         ("score", "-1", "out_of_range"),
         ("score", "7.5", "invalid_number"),
+        ("score", "1_0", "invalid_number"),  # int() reads 10
+        ("score", "+5", "invalid_number"),
+        ("score", "\N{ARABIC-INDIC DIGIT SEVEN}", "invalid_number"),  # int() reads 7
+        ("score", "\N{FULLWIDTH DIGIT ONE}\N{FULLWIDTH DIGIT ZERO}", "invalid_number"),
         ("csat", "0", "out_of_range"),
         ("effort", "8", "out_of_range"),
         ("stars", "5", "out_of_range"),
@@ -97,6 +101,17 @@ def test_bad_values_are_errors_naming_the_field(field, value, code):
     parsed = parse({"score": ["5"], field: [value]})
     assert parsed.errors[field].code == code
     assert field not in parsed.values
+
+
+def test_a_scale_below_zero_takes_a_minus_sign():
+    below = survey(
+        id="below",
+        kind="custom",
+        questions=[{"id": "mood", "type": "rating", "text": "Mood?", "min": -2, "max": 2}],
+    )
+    questions = form_questions(below)
+    assert parse({"mood": ["-2"]}, questions=questions).values == {"mood": -2}
+    assert parse({"mood": ["-\N{ARABIC-INDIC DIGIT ONE}"]}, questions=questions).errors
 
 
 def test_range_error_carries_the_bounds():

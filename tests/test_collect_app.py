@@ -278,26 +278,29 @@ def test_tampered_and_expired_tokens_change_nothing(collector):
     assert collector.responses() == []
 
 
-def test_honeypot_marks_only_answers_given_within_seconds_of_the_fetch(collector):
+def test_honeypot_marks_the_answers_of_the_client_that_fetched_it(collector):
+    person = client_for(collector.app, headers={"User-Agent": "a person's browser"})
+    scanner = client_for(collector.app, headers={"User-Agent": "a link scanner"})
     first, second = collector.invite(contact_key="a"), collector.invite(contact_key="b")
     third = collector.invite(contact_key="c")
-    collector.client.post(second.answer_path, data={"score": "10"})
-    collector.client.post(third.answer_path, data={"score": "2", "_partial": "1"}, headers=JSON)
-    assert collector.client.get(first.honeypot_path).status_code == 200
+    person.post(second.answer_path, data={"score": "10"})
+    scanner.post(third.answer_path, data={"score": "2", "_partial": "1"}, headers=JSON)
+    assert scanner.get(first.honeypot_path).status_code == 200
     assert collector.send(first.send_id).honeypot_at == collector.now
-    # the same instant as the fetch, no page interaction: the fetcher's answer
-    collector.client.post(first.answer_path, data={"score": "10"})
-    assert collector.client.head(second.honeypot_path).status_code == 200
-    assert collector.client.get(third.honeypot_path).status_code == 200
+    # the fetcher submitting the form: its answer, not a person's confirmation
+    scanner.post(first.answer_path, data={"score": "10"})
+    assert scanner.head(second.honeypot_path).status_code == 200
+    assert scanner.get(third.honeypot_path).status_code == 200
     by_send = {r.send_id: r for r in collector.responses()}
     assert by_send[first.send_id].suspect and by_send[first.send_id].suspect_reason == "honeypot"
     assert by_send[first.send_id].answers == {"score": 10}
-    # a person's submitted answer is never made suspect by a later fetch
+    assert by_send[first.send_id].confirmed_at is None
+    # a person's submitted answer is never made suspect by another client's fetch
     assert (by_send[second.send_id].suspect, by_send[second.send_id].suspect_reason) == (
         False,
         None,
     )
-    # a provisional score saved together with the fetch is the fetcher's
+    # a provisional score saved by the client that then fetched the hidden link is its own
     assert by_send[third.send_id].suspect_reason == "honeypot"
 
 

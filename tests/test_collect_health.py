@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 
 from cxops.collect.app import create_app
 from cxops.store.db import Store, open_store
-from cxops.testing.collect import client_for, invited_person
+from cxops.testing.collect import client_for, invited_person, serving
 
 
 def _read_only(url: str) -> str:
@@ -45,25 +41,6 @@ def test_healthz_checks_a_write(project, store_url):
         assert reply.status_code == 503 and reply.json()["status"] == "unavailable"
     finally:
         read_only.dispose()
-
-
-@contextmanager
-def serving(app) -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the collector did not start"
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _partial_post(port: int, path: str) -> socket.socket:

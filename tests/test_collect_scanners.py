@@ -17,10 +17,13 @@ from cxops.collect import create_app
 from cxops.followup.apply import apply_rules
 from cxops.spec import find_survey
 from cxops.store.db import open_store
-from cxops.store.models import Response, Task
+from cxops.store.models import Response, Send, Task
 from cxops.testing.collect import client_for, invite
 
 JSON = {"Accept": "application/json"}
+#: What tells clients apart at the collector (with the address): their User-Agent.
+PERSON = "Mozilla/5.0 (Macintosh) a person's browser"
+SCANNER = "Mozilla/5.0 (Windows NT 10.0) HeadlessChrome/124 a link scanner"
 CONTACT = {"name": "Quinn Garcia", "company": "Corp", "csm_email": "csm@acme.example"}
 
 
@@ -34,9 +37,9 @@ class Clocked:
         self.base = project.settings(database_url=store_url).clock()
         self.survey = find_survey("nps-quarterly", project.root / "surveys")
 
-    def client(self, at):
+    def client(self, at, agent=PERSON):
         settings = self.project.settings(database_url=self.store_url, now=at)
-        return client_for(create_app(settings, store=self.store))
+        return client_for(create_app(settings, store=self.store), headers={"User-Agent": agent})
 
     def response(self, send_id):
         with self.store.session() as session:
@@ -67,7 +70,7 @@ def test_a_scanner_fetching_every_link_at_delivery_leaves_the_persons_answer_alo
         sent_at=delivered - timedelta(seconds=1),
         contact=CONTACT,
     )
-    scanner = clocked.client(delivered)
+    scanner = clocked.client(delivered, SCANNER)
     # every link of the invitation, as it arrives: the eleven scores, the hidden link
     # (GET and HEAD), the unsubscribe page
     for score in range(11):
@@ -100,7 +103,7 @@ def test_a_script_running_scanner_leaves_a_provisional_score_that_counts_nowhere
         sent_at=delivered - timedelta(seconds=2),
         contact=CONTACT,
     )
-    scanner = clocked.client(delivered)
+    scanner = clocked.client(delivered, SCANNER)
     # what the page's script does on load, for each of the eleven links
     for score in range(11):
         page = scanner.get(f"{inv.answer_path}?score={score}")
@@ -189,3 +192,143 @@ def test_a_scanner_reloading_a_link_later_never_changes_a_confirmed_answer(clock
 def _key(clocked, at):
     app = create_app(clocked.project.settings(database_url=clocked.store_url, now=at))
     return app.state.collector.signing_key
+
+
+def _scan_every_link(scanner, inv):
+    """What a scanner does as the message arrives: every score link, the hidden link."""
+    for score in range(11):
+        assert scanner.get(f"{inv.answer_path}?score={score}").status_code == 200
+    assert scanner.get(inv.honeypot_path).status_code == 200
+
+
+def test_a_fast_person_after_a_delivery_scan_is_believed(clocked):
+    """The person answers 19 s after a scanner fetched every link (the hidden one too):
+    another client than the fetcher, so a person's answer — confirmed, not suspect,
+    and a detractor's task made."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-fast",
+        email="fast@corp.example",
+        sent_at=delivered - timedelta(seconds=1),
+        contact=CONTACT,
+    )
+    _scan_every_link(clocked.client(delivered, SCANNER), inv)
+    answered = delivered + timedelta(seconds=19)
+    person = clocked.client(answered)
+    done = person.post(inv.answer_path, data={"score": "4", "reason": "Slow support"})
+    assert done.status_code == 200
+    stored = clocked.response(inv.send_id)
+    assert (stored.suspect, stored.suspect_reason) == (False, None)
+    assert stored.confirmed_at == answered
+    [task] = clocked.followups(answered + timedelta(minutes=1))
+    assert task.contact_key == "c-fast"
+
+
+def test_a_clicking_scanner_confirms_nothing_and_the_person_after_it_is_believed(clocked):
+    """A headless browser that fetched the hidden link, then loads the one-click page,
+    moves the pointer and clicks (the page posts its confirmation) and submits the form:
+    nothing of it is a person's. The person's own answer from their browser is."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-click",
+        email="click@corp.example",
+        sent_at=delivered - timedelta(seconds=1),
+        contact=CONTACT,
+    )
+    scanner = clocked.client(delivered + timedelta(seconds=1), SCANNER)
+    _scan_every_link(scanner, inv)
+    clicked = scanner.post(
+        inv.answer_path, data={"score": "0", "_partial": "1", "_confirm": "1"}, headers=JSON
+    )
+    assert clicked.json()["confirmed"] is False
+    scanner.post(inv.answer_path, data={"score": "0"})
+    stored = clocked.response(inv.send_id)
+    assert (stored.suspect_reason, stored.confirmed_at) == ("honeypot", None)
+    assert clocked.followups(delivered + timedelta(minutes=1)) == []
+
+    # the person, from their own browser, confirms the same score
+    person = clocked.client(delivered + timedelta(minutes=5))
+    confirmed = person.post(
+        inv.answer_path, data={"score": "0", "_partial": "1", "_confirm": "1"}, headers=JSON
+    )
+    assert confirmed.json()["confirmed"] is True
+    stored = clocked.response(inv.send_id)
+    assert (stored.suspect, stored.confirmed_at) == (False, delivered + timedelta(minutes=5))
+    [task] = clocked.followups(delivered + timedelta(minutes=6))
+    assert task.contact_key == "c-click"
+
+
+def test_a_click_within_seconds_of_delivery_is_suspect_without_a_hidden_fetch(clocked):
+    """A headless browser that skips the hidden link but clicks 1 s after delivery: no
+    person has read the message by then, pointer events or not; no task."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-quick",
+        email="quick@corp.example",
+        sent_at=delivered - timedelta(seconds=1),
+        contact=CONTACT,
+    )
+    scanner = clocked.client(delivered, SCANNER)
+    scanner.post(
+        inv.answer_path, data={"score": "1", "_partial": "1", "_confirm": "1"}, headers=JSON
+    )
+    assert clocked.response(inv.send_id).suspect_reason == "too_fast"
+    assert clocked.followups(delivered + timedelta(minutes=1)) == []
+
+
+def test_a_persons_confirmed_answer_outlasts_a_later_scanner(clocked):
+    """A scanner that fetches the hidden link after the person confirmed, and then posts
+    a score of its own, changes nothing: not the answer, not the confirmation."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-late",
+        email="late@corp.example",
+        sent_at=delivered - timedelta(hours=1),
+        contact=CONTACT,
+    )
+    person = clocked.client(delivered)
+    assert person.post(inv.answer_path, data={"score": "8"}).status_code == 200
+    later = delivered + timedelta(days=2)  # a re-scan, e.g. when the message is forwarded
+    scanner = clocked.client(later, SCANNER)
+    _scan_every_link(scanner, inv)
+    scanner.post(inv.answer_path, data={"score": "0", "_partial": "1", "_confirm": "1"})
+    stored = clocked.response(inv.send_id)
+    assert stored.answers == {"score": 8}
+    assert (stored.suspect, stored.confirmed_at) == (False, delivered)
+
+
+def test_forget_erases_the_client_hashes(clocked):
+    """The keyed hashes of a person's address and browser go with `cxops forget`."""
+    delivered = clocked.base
+    inv = invite(
+        clocked.store,
+        _key(clocked, delivered),
+        survey_id="nps-quarterly",
+        contact_key="c-gone",
+        email="gone@corp.example",
+        sent_at=delivered - timedelta(hours=1),
+        contact=CONTACT,
+    )
+    _scan_every_link(clocked.client(delivered, SCANNER), inv)
+    clocked.client(delivered).post(inv.answer_path, data={"score": "6"})
+    with clocked.store.session() as session:
+        send = session.scalar(select(Send).where(Send.send_id == inv.send_id))
+        assert send.honeypot_clients and clocked.response(inv.send_id).client
+    env = {"CXOPS_DATABASE_URL": clocked.store_url}
+    clocked.project.run(["forget", "gone@corp.example"], env=env)
+    with clocked.store.session() as session:
+        send = session.scalar(select(Send).where(Send.send_id == inv.send_id))
+        assert send.honeypot_clients is None
+    assert clocked.response(inv.send_id).client is None

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from cxops.collect import create_app
 from cxops.collect.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from cxops.store.db import open_store
-from cxops.store.models import Send, Suppression, WebhookEvent
-from cxops.testing.collect import add_send, client_for
+from cxops.store.models import Response, Send, Suppression, WebhookEvent
+from cxops.testing.collect import add_send, client_for, invite
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -305,3 +306,75 @@ def test_unsigned_badly_signed_stale_or_altered_requests_are_refused(signed_hook
     assert signed_hook.suppressions() == {}
     with signed_hook.store.session() as session:
         assert session.scalars(select(WebhookEvent)).all() == []
+
+
+def test_a_timestamp_header_of_other_than_ascii_digits_is_refused(signed_hook, private_key):
+    """SendGrid writes Unix seconds; '1_7…' (which int() reads), a year past 9999 and a
+    number too long for int() are refused with 403, though the signature over them holds."""
+    body = json.dumps([signed_hook.event("spamreport", "s1")]).encode()
+    fresh = int(signed_hook.now.timestamp())
+    grouped = f"{fresh:_}"
+    for stamp in (grouped, "253402300800", "9" * 5000):
+        signature = private_key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        headers = {
+            SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+            TIMESTAMP_HEADER: stamp,
+            "Content-Type": "application/json",
+        }
+        reply = signed_hook.client.post("/webhooks/sendgrid", content=body, headers=headers)
+        assert reply.status_code == 403, stamp[:20]
+    assert signed_hook.suppressions() == {}
+
+
+@pytest.mark.slow
+def test_an_answer_posted_during_a_large_batch_is_stored_on_sqlite(project, monkeypatch):
+    """Invariant: a batch of thousands of events is applied in short transactions, so an answer
+    posted meanwhile gets SQLite's write lock (200, stored) instead of waiting out the
+    busy timeout (503) behind one transaction holding it for the whole batch."""
+    from cxops.store import db
+    from cxops.store import events as store_events
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_MS", 3000)  # how long an answer waits for the lock
+    settings = project.settings()
+    hook = Hook(project, settings.store_url)
+    person = invite(
+        hook.store,
+        settings.signing_key(),
+        survey_id="nps-quarterly",
+        contact_key="k2",
+        email="ann@example.com",
+        sent_at=hook.now - timedelta(hours=1),
+    )
+    started = threading.Event()
+    claim = store_events._claim
+
+    def claim_and_tell(*args):
+        started.set()
+        return claim(*args)
+
+    monkeypatch.setattr(store_events, "_claim", claim_and_tell)
+    batch = [hook.event("open", f"e{index}") for index in range(4_000)]
+    replies = {}
+    try:
+        with hook.client as client:
+
+            def post_batch():
+                replies["batch"] = client.post("/webhooks/sendgrid", json=batch)
+
+            applying = threading.Thread(target=post_batch)
+            applying.start()
+            assert started.wait(120), "the batch was never applied"
+            answer = client.post(
+                person.answer_path, data={"score": "9"}, headers={"Accept": "application/json"}
+            )
+            batch_still_running = applying.is_alive()
+            applying.join(600)
+        assert answer.status_code == 200, answer.text
+        assert batch_still_running  # the answer was stored between two of its transactions
+        assert replies["batch"].status_code == 200
+        assert replies["batch"].json()["received"] == 4_000
+        with hook.store.session() as session:
+            assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 4_000
+            assert session.scalars(select(Response.answers)).all() == [{"score": 9}]
+    finally:
+        hook.store.dispose()

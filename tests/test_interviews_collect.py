@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -188,3 +188,34 @@ def test_without_a_signing_key_every_calendly_event_is_refused(
         assert "CXOPS_CALENDLY_WEBHOOK_SIGNING_KEY" in reply.json()["error"]
     finally:
         unsigned.store.dispose()
+
+
+@pytest.mark.parametrize(
+    "stamp", ["99999999999999999999", "253402300800", "1_700_000_000", "-1", ""]
+)
+def test_a_signature_timestamp_that_is_no_time_is_refused_not_a_server_error(
+    study: Study, stamp: str
+) -> None:
+    """`t=` beyond datetime's range or a number int() reads but Calendly never writes:
+    403, as any bad signature, though the HMAC over it matches."""
+    body = _body("invitee.created", "x@example.com", None, "u")
+    seconds = int(stamp) if stamp else 0
+    digest = calendly.sign(KEY, body, seconds).split("v1=", 1)[1]
+    reply = study.client.post(
+        "/webhooks/calendly",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            calendly.SIGNATURE_HEADER: f"t={stamp},v1={digest}",
+        },
+    )
+    assert reply.status_code == 403, reply.text
+
+
+def test_digits_int_refuses_are_a_refused_signature() -> None:
+    """'²' passes str.isdigit() and fails int() (a header byte 0xB2, read as Latin-1)."""
+    body = b"{}"
+    digest = calendly.sign(KEY, body, 2).split("v1=", 1)[1]
+    for stamp in ("\N{SUPERSCRIPT TWO}", "\N{ARABIC-INDIC DIGIT TWO}"):
+        with pytest.raises(calendly.CalendlyRefused):
+            calendly.verify(KEY, f"t={stamp},v1={digest}", body, datetime.fromtimestamp(2, UTC))

@@ -11,6 +11,7 @@ A survey's questions become `FormQuestion`s (an interview adds `accepted` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +22,8 @@ from cxops.spec.texts import Text, option_value
 
 FormKind = Literal["scale", "single", "multi", "text", "accept", "consent"]
 
+#: A point of a scale as the form sends it: ASCII digits, a minus sign for scales below 0.
+_SCALE_NUMBER = re.compile(r"-?[0-9]{1,4}")
 _TRUE = frozenset({"yes", "true", "1", "on"})
 _FALSE = frozenset({"no", "false", "0", "off"})
 
@@ -191,10 +194,10 @@ def _parse_one(question: FormQuestion, raw: list[str]) -> tuple[Any, FieldError 
 
 def _parse_scale(question: FormQuestion, text: str) -> tuple[Any, FieldError | None]:
     assert question.low is not None and question.high is not None
-    try:
-        number = int(text, 10)
-    except ValueError:
+    # int() would also take '1_0', '+5', ' 7' and digits of other scripts ('١٠')
+    if not _SCALE_NUMBER.fullmatch(text):
         return None, FieldError("invalid_number")
+    number = int(text)
     if not question.low <= number <= question.high:
         return None, FieldError(
             "out_of_range", MappingProxyType({"low": question.low, "high": question.high})

@@ -24,6 +24,7 @@ from cxops.collect.answers import (
     form_values,
     parse_answers,
 )
+from cxops.collect.clients import client_hash
 from cxops.collect.i18n import message
 from cxops.collect.pages import mask_email, question_text, question_views
 from cxops.collect.state import CollectorState
@@ -252,8 +253,9 @@ async def submit_answers(request: Request, token: str) -> Response:
     partial = fields.get("_partial") == ["1"]
     # The page's script adds `_confirm` only on a trusted pointer or key event.
     interacted = partial and fields.get("_confirm") == ["1"]
+    client = client_hash(request, state.signing_key)
     invitation, parsed, saved = await state.run_db(
-        _submit, state, send_id, fields, partial, interacted
+        _submit, state, send_id, fields, partial, interacted, client
     )
     locale = request.state.locale = invitation.locale
     if wants_json(request):
@@ -298,6 +300,7 @@ def _submit(
     fields: dict[str, list[str]],
     partial: bool,
     interacted: bool,
+    client: str | None = None,
 ) -> tuple[Invitation, ParsedAnswers, SavedResponse | None]:
     """Parse and store (the send is read once, by the store's save)."""
     seen: dict[str, Any] = {}
@@ -325,6 +328,7 @@ def _submit(
             # The form's submit is a person's; the script's save only with a real event.
             confirm=not partial or interacted,
             interacted=interacted,
+            client=client,
         )
 
     saved = record_answers(state.store(), send_id, decide, now=state.now())
@@ -387,7 +391,8 @@ async def honeypot(request: Request, token: str) -> Response:
     """The hidden link no person sees: whoever fetches it is a machine."""
     state = collector(request)
     send_id = await _subject(request, "honeypot", token)
-    found = await state.run_db(mark_honeypot, state.store(), send_id, state.now())
+    client = client_hash(request, state.signing_key)
+    found = await state.run_db(mark_honeypot, state.store(), send_id, state.now(), client)
     if not found:
         raise NotFoundError("no such invitation")
     return PlainTextResponse("", headers=NO_STORE)

@@ -1,7 +1,9 @@
 """Running the collector with uvicorn: our JSON access log instead of uvicorn's.
 
 uvicorn's own access log prints the request path, and paths carry tokens, so it is
-off; `cxops.collect.access` logs the route template instead.
+off; `cxops.collect.access` logs the route template instead. Connections get a
+deadline for their request head and a full descriptor table one log line
+(`cxops.collect.connections`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def serve_collector(
     interrupted."""
     import uvicorn
 
+    from cxops.collect.connections import HeadTimeoutProtocol
+
     configure_logging(logging.INFO if access_log else logging.WARNING)
     uvicorn.run(
         app,
@@ -57,4 +61,6 @@ def serve_collector(
         server_header=False,
         log_level="info",
         backlog=4096,
+        http=HeadTimeoutProtocol,
+        loop="cxops.collect.connections:collector_event_loop",
     )

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = timedelta(minutes=5)
 MAX_EVENTS = 10_000
+_SECONDS = re.compile(r"[0-9]{1,20}")
 
 router = APIRouter()
 
@@ -69,6 +71,8 @@ class SignatureVerifier:
         """Return when `payload` is signed and fresh; WebhookRefused otherwise."""
         if not signature or not timestamp:
             raise WebhookRefused("unsigned request")
+        if not _SECONDS.fullmatch(timestamp):  # int() also takes '1_0' and other scripts
+            raise WebhookRefused("bad timestamp")
         try:
             sent = datetime.fromtimestamp(int(timestamp), UTC)
         except (ValueError, OverflowError, OSError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 TOLERANCE = timedelta(minutes=3)
 EVENTS = ("invitee.created", "invitee.canceled")
 MAX_BODY = 256 * 1024
+_SECONDS = re.compile(r"[0-9]{1,20}")
 
 
 class CalendlyRefused(CxopsError):
@@ -66,12 +68,17 @@ def verify(signing_key: str, header: str | None, body: bytes, now: datetime) -> 
         key, _, value = item.strip().partition("=")
         parts.setdefault(key, []).append(value)
     stamps, signatures = parts.get("t", []), parts.get("v1", [])
-    if len(stamps) != 1 or not stamps[0].isdigit() or not signatures:
+    # str.isdigit() and int() also take '²', '1_0' and other scripts' digits
+    if len(stamps) != 1 or not _SECONDS.fullmatch(stamps[0]) or not signatures:
         raise CalendlyRefused(f"expected {SIGNATURE_HEADER}: t=<seconds>,v1=<hex>")
-    sent = datetime.fromtimestamp(int(stamps[0]), UTC)
+    seconds = int(stamps[0])
+    try:
+        sent = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise CalendlyRefused(f"signature timestamp t={seconds} is not a time") from None
     if abs(now - sent) > TOLERANCE:
         raise CalendlyRefused(f"signature timestamp {sent.isoformat()} is too far from now")
-    expected = sign(signing_key, body, int(stamps[0])).split("v1=", 1)[1]
+    expected = sign(signing_key, body, seconds).split("v1=", 1)[1]
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise CalendlyRefused("the signature does not match the body")
 

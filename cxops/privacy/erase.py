@@ -147,6 +147,7 @@ def _erase_rows(
                 contact={},
                 provider_id=None,
                 error=None,
+                honeypot_clients=None,
             )
         )
     )
@@ -185,6 +186,7 @@ def _anonymize_responses(
     for chunk in _chunks(send_ids):
         for response in session.scalars(select(Response).where(Response.send_id.in_(chunk))):
             response.contact_key = pseudonym
+            response.client = None  # a keyed hash of their address and browser
             response.answers = _kept_answers(response.answers, free_text.get(response.survey_id))
             changed += 1
     return changed

@@ -15,6 +15,7 @@ documentation (`DROP_REASONS`, `blocked` bounces); malformed items are kept asid
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from cxops.chunks import chunks
 from cxops.store.db import Store
 from cxops.store.models import Send, WebhookEvent, WebhookReject
 from cxops.store.sql import session_insert
@@ -53,6 +55,10 @@ LEDGER: dict[str, str] = {
     "open": "opened_at",
     "click": "clicked_at",
 }
+#: Events applied in one transaction: a short hold of the write lock (about a second).
+EVENTS_PER_TRANSACTION = 200
+#: SQLite's busy handler polls a lock every 100 ms at most: a waiting writer gets in.
+WRITER_TURN_SECONDS = 0.15
 #: How much of a malformed item is kept.
 REJECT_CHARS = 2000
 
@@ -101,16 +107,28 @@ def apply_events(
     now: datetime,
     rejects: Sequence[RejectedItem] = (),
 ) -> EventsApplied:
-    """Apply every event not applied before, and keep `rejects` aside, in one transaction."""
+    """Apply every event not applied before, and keep `rejects` aside.
+
+    A transaction holds at most `EVENTS_PER_TRANSACTION` events (each claimed with its
+    effect, so a batch cut short is applied again, once, when SendGrid retries it): a
+    batch of 10,000 in one transaction held SQLite's write lock long enough for answers
+    posted meanwhile to fail with 503. On SQLite a pause of `WRITER_TURN_SECONDS`
+    between transactions lets a writer waiting in SQLite's busy handler take the lock.
+    """
     summary = EventsApplied(received=len(events) + len(rejects), rejected=len(rejects))
-    with store.session(write=True) as session:
-        record_rejects(session, rejects, now)
-        for event in events:
-            send = _send_of(session, event)
-            if not _claim(session, event, send, now):
-                summary.duplicates += 1
-                continue
-            _apply(session, event, send, now, summary)
+    parts = list(chunks(events, EVENTS_PER_TRANSACTION)) or [[]]
+    for index, part in enumerate(parts):
+        if index and store.dialect == "sqlite":
+            time.sleep(WRITER_TURN_SECONDS)
+        with store.session(write=True) as session:
+            for event in part:
+                send = _send_of(session, event)
+                if not _claim(session, event, send, now):
+                    summary.duplicates += 1
+                    continue
+                _apply(session, event, send, now, summary)
+            if index == len(parts) - 1:  # kept once, also when SendGrid retries a failed batch
+                record_rejects(session, rejects, now)
     return summary
 
 

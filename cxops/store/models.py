@@ -126,6 +126,8 @@ class Send(Base):
     clicked_at: Mapped[datetime | None]
     #: A hidden link no person sees was fetched: answers through this send are suspect.
     honeypot_at: Mapped[datetime | None]
+    #: The clients that fetched it (`cxops.collect.clients.client_hash`, at most 16).
+    honeypot_clients: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Suppression(Base):
@@ -173,6 +175,8 @@ class Response(Base):
     #: the form's submit). None: provisional (a one-click score a link scanner may have
     #: loaded): kept and shown to the person, counted nowhere (`counted_responses`).
     confirmed_at: Mapped[datetime | None]
+    #: The client whose save last changed the answers (a keyed hash, see `honeypot_clients`).
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookEvent(Base):

@@ -17,10 +17,12 @@ pointer or key event on the page, or the form's submit, confirms it. Every reade
 that counts answers filters with `CONFIRMED`.
 A provisional save never changes a confirmed answer.
 
-An answer is *suspect* only on evidence that ties it to a machine: it came within
-seconds of the message reaching the inbox or of the hidden link's fetch, with no
-interaction on the page. A scanner fetching every link at delivery therefore never
-makes the person's own later answer suspect.
+An answer is *suspect* only on evidence that ties it to a machine, and the evidence
+follows the client (`cxops.collect.clients`): the client that fetched the hidden link
+is a machine whatever it does on the page (its pointer events and submits confirm
+nothing), while another client's answer is a person's however soon after the fetch;
+and nobody has read a message seconds after it reached the inbox. A scanner fetching
+every link at delivery therefore never makes the person's own later answer suspect.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,6 +60,8 @@ TOO_FAST = timedelta(seconds=3)
 #: An answer (with no page interaction) this soon after the hidden link was fetched is
 #: the fetcher's: scanners load the hidden link and the visible ones together.
 HONEYPOT_WINDOW = timedelta(seconds=30)
+#: At most this many clients that fetched one send's hidden link are kept.
+HONEYPOT_CLIENTS = 16
 #: The responses a person confirmed: the only ones tasks, metrics and reminders count.
 CONFIRMED: ColumnElement[bool] = Response.confirmed_at.is_not(None)
 _ATTEMPTS = 8
@@ -98,22 +112,39 @@ def suspect_reason(
     now: datetime,
     *,
     interacted: bool = False,
+    client: str | None = None,
 ) -> str | None:
-    """Why an answer given through `send` at `now` looks like a machine's, or None.
+    """Why an answer given by `client` through `send` at `now` looks like a machine's,
+    or None.
 
-    Evidence is timing, never a fetch alone: within `HONEYPOT_WINDOW` of the hidden
-    link's fetch, or within `TOO_FAST` of the message reaching the inbox. A real
-    pointer or key event on the page (`interacted`) is a person's.
+    The client that fetched the hidden link is a machine, whatever it does on the page;
+    within `TOO_FAST` of the message reaching the inbox nobody has read it, even with a
+    pointer event. Otherwise a real pointer or key event on the page (`interacted`) is
+    a person's, and so is a client other than the hidden link's fetchers. Only when the
+    fetcher is unknown (no `client`, or a fetch recorded before clients were) does time
+    alone decide: an answer within `HONEYPOT_WINDOW` of the fetch.
     """
-    if interacted:
-        return None
-    fetched = [m for m in (send.honeypot_at, invitation.honeypot_at) if m is not None]
-    if fetched and abs(now - max(fetched)) < HONEYPOT_WINDOW:
+    fetchers = {*(send.honeypot_clients or ()), *(invitation.honeypot_clients or ())}
+    if client is not None and client in fetchers:
         return "honeypot"
     reached = [moment for moment in (send.sent_at, send.delivered_at) if moment is not None]
     if reached and now - max(reached) < TOO_FAST:
         return "too_fast"
+    if interacted:
+        return None
+    fetched = [m for m in (send.honeypot_at, invitation.honeypot_at) if m is not None]
+    unknown_fetcher = client is None or not fetchers
+    if fetched and unknown_fetcher and abs(now - max(fetched)) < HONEYPOT_WINDOW:
+        return "honeypot"
     return None
+
+
+def _person_confirms(loaded: _Loaded) -> bool:
+    """This save is a person's confirmation: asked for (`confirm`), and not from a client
+    that fetched the hidden link (whatever it clicks, it is a machine)."""
+    change = loaded.change
+    assert change is not None
+    return change.confirm and not _fetched_hidden_link(loaded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +162,8 @@ class AnswerUpdate:
     unless_complete: bool = False
     confirm: bool = False
     interacted: bool = False
+    #: The client saving (`cxops.collect.clients.client_hash`); None: not known.
+    client: str | None = None
 
 
 #: Decides the update once the send is loaded; None stores nothing.
@@ -227,6 +260,7 @@ class AnsweringSend:
     sent_at: datetime | None
     delivered_at: datetime | None
     honeypot_at: datetime | None
+    honeypot_clients: list[str] | None
 
 
 _sends = cast(Table, Send.__table__)
@@ -358,8 +392,10 @@ def _save_locked(
         # A provisional save (a page load: maybe a scanner's) never changes what a person
         # confirmed, such as a complete answer reopened from the email's one-click link.
         return _saved(loaded.invitation.send_id, row, changed=False)
+    if row.confirmed_at is not None and not row.suspect and _fetched_hidden_link(loaded):
+        return _saved(loaded.invitation.send_id, row, changed=False)  # a person's, kept
     answers, complete = dict(change.answers), change.complete
-    confirmed_at = row.confirmed_at or (now if change.confirm else None)
+    confirmed_at = row.confirmed_at or (now if _person_confirms(loaded) else None)
     newly_confirmed = row.confirmed_at is None and confirmed_at is not None
     if change.unless_complete and row.status == "complete" and not newly_confirmed:
         return _saved(loaded.invitation.send_id, row, changed=False)
@@ -372,7 +408,13 @@ def _save_locked(
     if row.confirmed_at is not None and not row.suspect:
         reason = None  # a person confirmed it before: later edits are theirs
     else:
-        reason = suspect_reason(loaded.send, loaded.invitation, now, interacted=change.interacted)
+        reason = suspect_reason(
+            loaded.send,
+            loaded.invitation,
+            now,
+            interacted=change.interacted,
+            client=change.client,
+        )
     values: dict[str, Any] = {
         "answers": merged,
         "status": status,
@@ -382,6 +424,8 @@ def _save_locked(
         "suspect_reason": reason,
         "confirmed_at": confirmed_at,
     }
+    if change.client is not None:
+        values["client"] = change.client
     if change.complete:
         values["submitted_at"] = now
     result = conn.execute(
@@ -413,7 +457,10 @@ def _insert(
     answers, complete = dict(change.answers), change.complete
     if not answers and not complete:
         return None
-    reason = suspect_reason(loaded.send, invitation, now, interacted=change.interacted)
+    reason = suspect_reason(
+        loaded.send, invitation, now, interacted=change.interacted, client=change.client
+    )
+    confirmed = _person_confirms(loaded)
     status = "complete" if complete else "partial"
     values = {
         "send_id": invitation.send_id,
@@ -430,7 +477,8 @@ def _insert(
         "submitted_at": now if complete else None,
         "updated_at": now,
         "revision": 1,
-        "confirmed_at": now if change.confirm else None,
+        "confirmed_at": now if confirmed else None,
+        "client": change.client,
     }
     statement = _INSERT_NEW if on_conflict else _INSERT
     if conn.execute(statement, values).first() is None:
@@ -443,7 +491,7 @@ def _insert(
         suspect=reason is not None,
         suspect_reason=reason,
         changed=True,
-        confirmed=change.confirm,
+        confirmed=confirmed,
     )
 
 
@@ -469,31 +517,54 @@ def _saved(send_id: str, row: _Stored, *, changed: bool) -> SavedResponse:
     )
 
 
-def mark_honeypot(store: Store, send_id: str, now: datetime) -> bool:
-    """Record that the hidden link of `send_id` was fetched (the latest fetch is kept).
+def mark_honeypot(store: Store, send_id: str, now: datetime, client: str | None = None) -> bool:
+    """Record that `client` fetched the hidden link of `send_id` (the latest fetch is kept).
 
-    A fetch alone says nothing about the person's own answer: only a provisional
-    answer saved within `HONEYPOT_WINDOW` of it becomes suspect (the fetcher's).
-    False when there is no such send.
+    A fetch alone says nothing about the person's own answer: the response becomes
+    suspect, and unconfirmed, when `client` saved it (its confirmation was a machine's);
+    a response of an unknown client, when it is provisional and saved within
+    `HONEYPOT_WINDOW` of the fetch. False when there is no such send.
     """
     with _writer(store), store.session(write=True) as session:
         send = find_send(session, send_id)
         if send is None:
             return False
         send.honeypot_at = now
+        if client is not None and client not in (send.honeypot_clients or ()):
+            send.honeypot_clients = [*(send.honeypot_clients or ()), client][-HONEYPOT_CLIENTS:]
         invitation = answer_send(session, send)
+        unknown_and_recent = and_(
+            Response.client.is_(None),
+            Response.suspect.is_(False),
+            Response.confirmed_at.is_(None),
+            Response.updated_at >= now - HONEYPOT_WINDOW,
+        )
         session.execute(
             update(Response)
             .where(
                 Response.send_id == invitation.send_id,
-                Response.suspect.is_(False),
-                Response.confirmed_at.is_(None),
-                Response.updated_at >= now - HONEYPOT_WINDOW,
+                or_(Response.client == client, unknown_and_recent)
+                if client is not None
+                else unknown_and_recent,
             )
-            .values(suspect=True, suspect_reason="honeypot", revision=Response.revision + 1)
+            .values(
+                suspect=True,
+                suspect_reason="honeypot",
+                confirmed_at=None,
+                revision=Response.revision + 1,
+            )
             .execution_options(synchronize_session=False)
         )
         return True
+
+
+def _fetched_hidden_link(loaded: _Loaded) -> bool:
+    client = loaded.change.client if loaded.change is not None else None
+    fetchers = {
+        *(loaded.send.honeypot_clients or ()),
+        *(loaded.invitation.honeypot_clients or ()),
+    }
+    return client is not None and client in fetchers
 
 
 def iter_responses(session: Session, survey_id: str) -> Iterator[Response]:

@@ -150,12 +150,23 @@ class ServeProcess:
 
 @contextmanager
 def serve_process(
-    root: Path, env: Mapping[str, str] | None = None, *, wrapper: Sequence[str] = ()
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    wrapper: Sequence[str] = (),
+    max_open_files: int | None = None,
 ) -> Iterator[ServeProcess]:
     """`cxops serve` in its own process in the project `root`, on a free loopback port,
     yielded once it answers HTTP (whatever `/healthz` says); SIGTERM at the end.
-    `wrapper`: a command to run it under (e.g. `setpriv …`)."""
+    `wrapper`: a command to run it under (e.g. `setpriv …`); `max_open_files`: its
+    descriptor limit (`ulimit -n`)."""
     import httpx
+
+    def limit_open_files() -> None:
+        import resource
+
+        if max_open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
 
     from cxops.schedule.processes import free_port
 
@@ -169,6 +180,7 @@ def serve_process(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=limit_open_files if max_open_files is not None else None,
     )
     served = ServeProcess(f"http://127.0.0.1:{port}", process, log)
     try:
@@ -192,6 +204,32 @@ def serve_process(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
+
+
+@contextmanager
+def serving(app: Any, **config: Any) -> Iterator[int]:
+    """uvicorn serving `app` in a thread of this process (`config`: more of uvicorn's
+    options); yields its loopback port once it is started."""
+    import threading
+
+    import uvicorn
+
+    from cxops.schedule.processes import free_port
+
+    port = free_port()
+    options = {"host": "127.0.0.1", "port": port, "log_level": "warning", **config}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the collector did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def client_for(app: Any, **options: Any) -> Any:

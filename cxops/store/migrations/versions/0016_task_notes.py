@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_task_notes"
-down_revision: str | None = "0011_notification_claims"
+down_revision: str | None = "0013_client_evidence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
