@@ -351,8 +351,11 @@ def get_settings(**overrides: Any) -> Settings:
         bound = _ProjectSettings(**given)
     except ValidationError as exc:
         raise ConfigError(_settings_error_text(exc)) from None
+    # `model_fields_set` keeps saying which settings were given (flag, environment, .env
+    # or pyproject) rather than defaulted: `cxops up` derives the public URL otherwise.
     return Settings.model_construct(
-        **{name: getattr(bound, name) for name in Settings.model_fields}
+        _fields_set=set(bound.model_fields_set),
+        **{name: getattr(bound, name) for name in Settings.model_fields},
     )
 
 
