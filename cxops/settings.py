@@ -13,6 +13,7 @@ import re
 import secrets
 import tempfile
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,9 @@ ENV_PREFIX = "CXOPS_"
 SECRET_KEY_FILE = Path(".cxops") / "secret_key"
 #: A signing key shorter than this is refused: an empty or short key lets anyone forge links.
 MIN_SECRET_KEY_BYTES = 32
+#: A signing key of fewer different bytes than this is refused: 32 spaces or `abab…` is
+#: long enough but guessable (a generated key has about 40 of its 64 characters different).
+MIN_SECRET_KEY_DISTINCT_BYTES = 8
 
 
 def parse_contact_cap(text: str) -> Limit | None:
@@ -206,7 +210,12 @@ class Settings(BaseSettings):
     @field_validator("public_url", "sendgrid_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
+        # A space, newline or other control character would end up inside every link.
+        if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+            raise ValueError(
+                f"expected an http(s):// URL without spaces or control characters, found {value!r}"
+            )
+        if not re.match(r"^https?://[^/?#]+", value):
             raise ValueError(f"expected an http(s):// URL, found {value!r}")
         return value.rstrip("/")
 
@@ -214,7 +223,7 @@ class Settings(BaseSettings):
     @classmethod
     def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            _check_key_length(value.get_secret_value().encode(), "the key given")
+            _check_key_strength(value.get_secret_value().encode(), "the key given")
         return value
 
     @field_validator("unsubscribe_mailto")
@@ -314,7 +323,7 @@ class Settings(BaseSettings):
             _create_key_file(path)
         key = path.read_text().strip().encode()
         try:
-            _check_key_length(key, str(path))
+            _check_key_strength(key, str(path))
         except ValueError as exc:
             raise ConfigError(f"setting secret_key ({ENV_PREFIX}SECRET_KEY): {exc}") from None
         return key
@@ -354,12 +363,23 @@ def _create_key_file(path: Path) -> None:
         os.unlink(draft)
 
 
-def _check_key_length(key: bytes, where: str) -> None:
+def _check_key_strength(key: bytes, where: str) -> None:
+    advice = (
+        "unset it to have one generated, or use "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    )
     if len(key) < MIN_SECRET_KEY_BYTES:
         raise ValueError(
             f"{where} is {len(key)} bytes; a signing key needs at least "
-            f"{MIN_SECRET_KEY_BYTES} (unset it to have one generated, or use "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            f"{MIN_SECRET_KEY_BYTES} ({advice})"
+        )
+    if not key.strip():
+        raise ValueError(f"{where} is blank ({len(key)} spaces or other blanks); {advice}")
+    distinct = len(set(key))
+    if distinct < MIN_SECRET_KEY_DISTINCT_BYTES:
+        raise ValueError(
+            f"{where} has only {distinct} different bytes in {len(key)}: too easy to guess; "
+            f"a signing key needs at least {MIN_SECRET_KEY_DISTINCT_BYTES} ({advice})"
         )
 
 
@@ -398,8 +418,11 @@ def get_settings(**overrides: Any) -> Settings:
         bound = _ProjectSettings(**given)
     except ValidationError as exc:
         raise ConfigError(_settings_error_text(exc)) from None
+    # `model_fields_set` keeps saying which settings were given (flag, environment, .env
+    # or pyproject) rather than defaulted: `cxops up` derives the public URL otherwise.
     return Settings.model_construct(
-        **{name: getattr(bound, name) for name in Settings.model_fields}
+        _fields_set=set(bound.model_fields_set),
+        **{name: getattr(bound, name) for name in Settings.model_fields},
     )
 
 

@@ -333,3 +333,33 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
         "suppressed": True,
         "n": 4,
     }
+
+
+def test_the_html_report_has_each_id_once_and_every_reference_resolves(
+    seeded: Project,
+) -> None:
+    """matplotlib numbers each SVG's ids from 1 (`patch_1`, `text_1`, `xtick_1`): four
+    charts inline on one page repeated them (288 duplicates in the Nu validator)."""
+    from html.parser import HTMLParser
+
+    from cxops.analysis.html import render_html
+
+    html = render_html(report(seeded, min_n=2))
+    assert html.count("<svg") == 4
+
+    class Ids(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.ids += [value for name, value in attrs if name == "id" and value]
+
+    parser = Ids()
+    parser.feed(html)
+    assert len(parser.ids) > 4
+    duplicates = sorted({i for i in parser.ids if parser.ids.count(i) > 1})
+    assert duplicates == []
+    references = set(re.findall(r'href="#([^"]+)"|url\(#([^)]+)\)', html))
+    missing = {ref for pair in references for ref in pair if ref and ref not in parser.ids}
+    assert missing == set()

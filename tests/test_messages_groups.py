@@ -267,7 +267,7 @@ def test_subject_override_with_whitespace_values(tmp_path: Path) -> None:
 
 
 def test_builtin_templates_render_once_per_locale(tmp_path: Path) -> None:
-    settings = get_settings(project_dir=tmp_path, secret_key="k" * 32)
+    settings = get_settings(project_dir=tmp_path, secret_key="groups-test-key-" + "k" * 32)
     survey = make_survey("nps_invite", ["en", "de", "fr"])
     views = [
         SendView(

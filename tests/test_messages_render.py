@@ -201,3 +201,68 @@ def test_subject_override_and_empty_name(settings: Settings) -> None:
     message = renderer.render_one(view(company="Acme & Sons", name=""))
     assert message.subject == "Acme & Sons: a question"
     assert message.to_name is None
+
+
+#: SpamAssassin's `__FONT_INVIS` (rulesrc/sandbox/jhardin/20_misc_testing.cf), the body
+#: half of FONT_INVIS_MSGID: a tag whose attributes set a font size of 0-1 px (or
+#: color:transparent), followed by text.
+FONT_INVIS = re.compile(
+    r"<(?!style)[a-z]+\s[^>]{1,80}(?:font(?:-size)?\s*:\s*(?:0*[01](?:\.\d+)?"
+    r"(?:px|pt|Q|vw|vh|vmin)|0+(?:\.\d+)?(?:cm|mm|pc|ch|rem|lh|vmax|%)|0+(?:\.0\d*)"
+    r"(?:em|ex|in))(?:\s[a-z]|\s*[;'])|['\"\s;]color\s*:\s*transparent\s*[;'])"
+    r"[^>]{0,80}>[a-z0-9]",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(("kind", "locale"), sorted(LANGUAGE_MARKS))
+@pytest.mark.parametrize("step", [0, 1])
+def test_the_preheader_is_hidden_without_text_spamassassin_scores_as_invisible(
+    settings: Settings, kind: str, locale: str, step: int
+) -> None:
+    html = InvitationRenderer(make_survey(kind), settings).render_one(view(locale=locale)).html
+    assert FONT_INVIS.search(html) is None, FONT_INVIS.search(html)
+    preheader = re.search(r'<div style="([^"]*)">([^<]+)</div>', html)
+    assert preheader is not None and preheader.group(2).strip()
+    style = preheader.group(1)
+    for rule in ("display:none", "max-height:0", "overflow:hidden", "mso-hide:all"):
+        assert rule in style
+    assert "font-size" not in style and "color" not in style
+
+
+def test_the_rule_the_preheader_avoids_is_the_one_spamassassin_applies() -> None:
+    """The pattern above matches the preheader this template had (1 px font)."""
+    old = '<div style="display:none;mso-hide:all;font-size:1px;line-height:1px;">One click'
+    assert FONT_INVIS.search(old) is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "points", "per_row"), [("nps", 11, 6), ("ces", 7, 4), ("csat", 5, None)]
+)
+def test_a_long_scale_wraps_onto_two_rows_of_44_px_buttons_below_600_px(
+    settings: Settings, kind: str, points: int, per_row: int | None
+) -> None:
+    html = InvitationRenderer(make_survey(kind), settings).render_one(view(locale="en")).html
+    style = re.search(r"<style>\s*(@media.*?)</style>", html, re.S)  # not Outlook's
+    assert style is not None
+    narrow = re.search(r"@media screen and \(max-width:599px\)\{(.*?)\n\}", style.group(1), re.S)
+    assert narrow is not None, "no media query for narrow screens"
+    rules = dict(re.findall(r"\.(cx-[a-z0-9-]+)\{([^}]*)\}", narrow.group(1)))
+    assert "display:inline-block !important" in rules["cx-wrap"]
+    cells = re.findall(r'<td align="center" class="([^"]*)" width="([0-9.]+)%"', html)
+    assert len(cells) == points
+    # no white space between the cells: as inline blocks it would add a gap to each row
+    assert re.search(r"</td>\s+<td align=\"center\" class=\"cx-point", html) is None
+    card = 320 - 2 * 8  # the card's content at 320 px (its narrow padding)
+    for classes, share in cells:
+        padding = 2 * 2
+        if per_row is None:
+            assert classes == "cx-point"
+            assert card * float(share) / 100 - padding >= 44
+            continue
+        assert classes.split() == ["cx-point", "cx-wrap", f"cx-row-{per_row}"]
+        width = re.fullmatch(r"width:([0-9.]+)% !important;", rules[f"cx-row-{per_row}"])
+        assert width is not None and float(width.group(1)) * per_row <= 100
+        assert card * float(width.group(1)) / 100 - padding >= 44
+        # without media queries: one row, each button at least 24 px (WCAG 2.5.8)
+        assert card * float(share) / 100 - 2 * 1 >= 24

@@ -146,3 +146,72 @@ def test_a_second_up_for_the_same_project_is_refused(project, tmp_path):
     finally:
         listener.close()
     assert "already runs for this project" in refused.stderr
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = (Path("/proc") / str(pid) / "environ").read_bytes()
+    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
+def test_up_links_follow_its_port_its_ui_finds_its_api_logs_append_and_ctrl_c_says_what_stopped(
+    project,
+):
+    root = project.root
+    port = free_port()
+    links = f"http://127.0.0.1:{port}"
+    up = _start_up(root, port)
+    try:
+        api = _wait_api(root, up)
+        assert api["public_url"] == links
+        assert f"links in emails use {links}" in (root / "up.out").read_text()
+        # the collector and the schedules' flow runs link to this port …
+        children = _children(up.pid)
+        assert {_environ(pid).get("CXOPS_PUBLIC_URL") for pid in children} >= {links}
+        # … and so do the project's commands while `up` runs, unless the URL is set
+        assert project.run(["settings", "--json"]).json["public_url"] == links
+        explicit = {"CXOPS_PUBLIC_URL": "https://cx.acme.example"}
+        shown = project.run(["settings", "--json"], env=explicit).json["public_url"]
+        assert shown == "https://cx.acme.example"
+        # the Prefect UI asks /ui-settings where its API is: the one `up` started
+        ui = api["url"].removesuffix("/api")
+        assert httpx.get(f"{ui}/ui-settings", timeout=30).json()["api_url"] == api["url"]
+
+        assert _stop(up) == 0
+        said = (root / "up.out").read_text()
+        for name in ("schedules", "collector", "prefect server"):
+            line = next((line for line in said.splitlines() if f"{name} (pid " in line), "")
+            assert "stopped; log " in line or "ended by" in line, said
+        assert f"logs in {root / '.cxops' / 'logs'}" in said
+
+        up = _start_up(root, port)
+        _wait_api(root, up)
+        assert _stop(up) == 0
+        for log in ("prefect-server.log", "collector.log", "schedules.log"):
+            text = (root / ".cxops" / "logs" / log).read_text()
+            starts = [i for i, line in enumerate(text.splitlines()) if "cxops up started" in line]
+            assert len(starts) == 2 and starts[1] > starts[0] + 1, f"{log}:\n{text[-3000:]}"
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait(30)
+
+
+def test_begin_log_appends_a_start_line_and_keeps_one_old_generation(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from cxops.schedule import up
+
+    log = tmp_path / "logs" / "collector.log"
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    up.begin_log(log, at, 11)
+    log.open("a").write("first run\n")
+    up.begin_log(log, at, 12)
+    assert log.read_text().splitlines() == [
+        "----- cxops up started 2026-12-07T09:00:00+00:00 (pid 11) -----",
+        "first run",
+        "----- cxops up started 2026-12-07T09:00:00+00:00 (pid 12) -----",
+    ]
+    monkeypatch.setattr(up, "LOG_ROTATE_BYTES", 10)
+    up.begin_log(log, at, 13)
+    assert "first run" in (tmp_path / "logs" / "collector.log.1").read_text()
+    assert log.read_text().count("cxops up started") == 1

@@ -12,6 +12,9 @@ from cxops.settings import (
 )
 from cxops.testing import run_cxops
 
+#: A key of the right length with enough different bytes.
+STRONG_KEY = "k3y-of-the-settings-tests-" + "0123456789"
+
 
 def test_every_setting_has_an_env_name_and_description():
     for name, field in Settings.model_fields.items():
@@ -81,7 +84,7 @@ def test_signing_key_is_generated_once_and_private(empty_project):
     assert key == get_settings().signing_key()
     path = Path(empty_project.root / ".cxops" / "secret_key")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert get_settings(secret_key="c" * 32).signing_key() == b"c" * 32
+    assert get_settings(secret_key=STRONG_KEY).signing_key() == STRONG_KEY.encode()
 
 
 def _keys_read_at_once(project: Path, readers: int) -> tuple[list[bytes], list[BaseException]]:
@@ -134,13 +137,58 @@ def test_a_weak_secret_key_is_refused_with_one_line(empty_project, key):
     assert key == "" or key not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        (" " * 32, "is blank"),
+        ("\t \n " * 8, "is blank"),
+        ("x" * 64, "only 1 different bytes"),
+        ("abcdefg" * 5, "only 7 different bytes"),
+    ],
+)
+def test_a_key_long_enough_but_blank_or_guessable_is_refused_with_one_line(
+    empty_project, key, said
+):
+    with pytest.raises(ConfigError, match=said):
+        get_settings(secret_key=key)
+    result = run_cxops(["settings"], expect_pass=False, env={"CXOPS_SECRET_KEY": key})
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CXOPS_SECRET_KEY" in lines[0] and said in lines[0]
+    assert key.strip() == "" or key not in result.stderr
+    assert get_settings(secret_key="abcdefgh" * 4).signing_key() == b"abcdefgh" * 4  # 8 differ
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cx.acme.example\n",
+        "https://cx.acme.example\nX-Injected: 1",
+        "https://cx.acme .example",
+        "https://cx.acme.example/\x00",
+        "https://cx.acme.example/\u200b",
+        " https://cx.acme.example",
+    ],
+)
+def test_a_public_url_with_a_space_or_control_character_is_refused_with_one_line(
+    empty_project, url
+):
+    with pytest.raises(ConfigError, match="without spaces or control characters"):
+        get_settings(public_url=url)
+    if "\x00" in url:
+        return  # an environment variable cannot hold a NUL byte
+    result = run_cxops(["settings"], expect_pass=False, env={"CXOPS_PUBLIC_URL": url})
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CXOPS_PUBLIC_URL" in lines[0]
+    assert "without spaces or control characters" in lines[0]
+
+
 def test_a_weak_generated_key_file_is_refused(empty_project):
     path = Path(empty_project.root / ".cxops" / "secret_key")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("tiny\n")
     with pytest.raises(ConfigError, match="at least 32"):
         get_settings().signing_key()
-    assert get_settings(secret_key="y" * 32).signing_key() == b"y" * 32
+    assert get_settings(secret_key=STRONG_KEY).signing_key() == STRONG_KEY.encode()
 
 
 def test_a_misspelt_variable_is_refused_with_a_suggestion(empty_project, monkeypatch):

@@ -49,16 +49,18 @@ def settings_at(project: Any, moment: datetime, **more: Any) -> Any:
     return project.settings(now=moment, batch_size=50, **more)
 
 
-def send_all(store: Store, wave: WaveContext) -> None:
-    """The flow's batch loop without Prefect."""
+def send_all(store: Store, wave: WaveContext) -> int:
+    """The flow's batch loop without Prefect; how many it sent."""
     renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
     channel = make_channel(wave.settings)
     claim_id = claims.new_claim_id()
+    sent = 0
     try:
-        while send_one_batch(store, wave, channel, renderer, claim_id).claimed:
-            pass
+        while (result := send_one_batch(store, wave, channel, renderer, claim_id)).claimed:
+            sent += result.sent
     finally:
         channel.close()
+    return sent
 
 
 def invite(project: Any, store: Store) -> WaveContext:
@@ -289,7 +291,7 @@ def test_pending_reminders_of_people_who_answered_meanwhile_are_skipped(
     settings = settings_at(project, moment)
     survey = find_survey(SURVEY, project.root / "surveys")
 
-    def die_before_sending(wave: WaveContext) -> None:
+    def die_before_sending(wave: WaveContext) -> int:
         raise KeyboardInterrupt  # the round dies after planning the step
 
     with pytest.raises(KeyboardInterrupt):
@@ -301,3 +303,26 @@ def test_pending_reminders_of_people_who_answered_meanwhile_are_skipped(
     resumed = remind(project, store, moment + timedelta(minutes=5))
     assert resumed.steps[0].sent_now == 299
     assert [r.error for r in rows(store, 1, "skipped")] == ["answered"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_two_rounds_at_once_each_report_what_they_sent_themselves(
+    project: Any, store: Store
+) -> None:
+    invite(project, store)
+    moment = START + timedelta(days=3, minutes=1)
+    settings = settings_at(project, moment)
+    survey = find_survey(SURVEY, project.root / "surveys")
+    other: list[ReminderSummary] = []
+
+    def another_round_first(wave: WaveContext) -> int:
+        # The second round starts once this one has planned the step, claims every
+        # batch and sends them all; this round's claims then find nothing left.
+        other.append(remind_survey(store, survey, settings, lambda w: send_all(store, w)))
+        return send_all(store, wave)
+
+    first = remind_survey(store, survey, settings, another_round_first)
+    assert other[0].as_dict()["sent"] == 300
+    assert first.as_dict()["sent"] == 0
+    assert first.steps[0].sent == 300  # the step's total in the ledger
+    assert len(rows(store, 1, "sent")) == 300

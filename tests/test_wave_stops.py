@@ -188,6 +188,67 @@ def test_a_signal_stops_the_wave_promptly_cleanly_and_the_rerun_resumes(
     assert len(per_person) >= resumed["sent"]
 
 
+def _ephemeral_api_of(pid: int) -> int | None:
+    """The child of `pid` serving Prefect's temporary API (its app factory on the command line)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"prefect.server.api.server:create_app" in command:
+            return int(entry.name)
+    return None
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(900)  # an ephemeral Prefect server on 2 busy cores
+def test_a_killed_run_takes_its_temporary_prefect_api_with_it(project):
+    """SIGKILL gives `cxops run` no chance to stop Prefect's temporary API: the server
+    notices its parent is gone and stops itself."""
+    env = {**os.environ, "CXOPS_PROJECT_DIR": str(project.root), "CXOPS_BATCH_SIZE": "5"}
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    env["PREFECT_HOME"] = str(project.root / ".prefect")
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no internet here
+    db_url = f"sqlite:///{project.root / 'cxops.db'}"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cxops", "run", "nps-quarterly"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    server = None
+    try:
+        deadline = time.monotonic() + 300
+        while server is None or _counts(db_url)["sent"] == 0:  # the API serves the flow run
+            assert run.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the run did not start sending"
+            server = server or _ephemeral_api_of(run.pid)
+            time.sleep(0.1)
+        run.kill()
+        run.wait(30)
+        deadline = time.monotonic() + 120  # it stops in about a second; a busy machine is slower
+        while _running(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(server), "the temporary Prefect API outlived its killed run"
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        if server is not None and _running(server):
+            os.kill(server, signal.SIGKILL)
+
+
 def test_plan_shows_suppressed_people_as_excluded_with_their_reason(project):
     from cxops.store.db import open_store
     from cxops.store.suppressions import suppress

@@ -2,7 +2,9 @@
 
 Deterministic: a fixed `svg.hashsalt`, no date or creator in the metadata, text
 kept as text (`svg.fonttype: none`), so the same report gives the same bytes. No
-pyplot: each chart is its own `Figure`, nothing global is touched.
+pyplot: each chart is its own `Figure`, nothing global is touched. matplotlib numbers
+the ids of each SVG from 1 (`patch_1`, `text_1`, `xtick_1`), so charts sharing a page
+have their ids scoped (`scope_ids`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,21 @@ def _svg(figure: Any, label: str) -> str:
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     safe = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     return text.replace("<svg ", f'<svg role="img" aria-label="{safe}" ', 1).strip()
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+_REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+def scope_ids(svg: str, scope: str) -> str:
+    """`svg` with every id it defines, and every reference to one (`href="#…"`,
+    `url(#…)`), prefixed with `scope-`: one page can hold several charts."""
+    defined = set(_ID.findall(svg))
+    svg = _ID.sub(lambda match: f'id="{scope}-{match[1]}"', svg)
+    return _REFERENCE.sub(
+        lambda match: match[1] + (f"{scope}-{match[2]}" if match[2] in defined else match[2]),
+        svg,
+    )
 
 
 def _figure(width: float, height: float) -> Any:

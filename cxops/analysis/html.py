@@ -130,7 +130,8 @@ def main_question(report: Mapping[str, Any]) -> tuple[str | None, Mapping[str, A
 
 
 def charts_for(report: Mapping[str, Any], main_id: str | None) -> dict[str, Markup]:
-    """The four charts (as Markup), each only when it has something to show."""
+    """The four charts (as Markup), each only when it has something to show, the ids
+    of each scoped by its name (`chart-themes-patch_1`)."""
     from cxops.analysis import charts
 
     found: dict[str, Markup] = {}
@@ -163,7 +164,7 @@ def charts_for(report: Mapping[str, Any], main_id: str | None) -> dict[str, Mark
         by_revenue = bool(report["themes"].get("revenue_column"))
         title = "Themes by revenue at stake" if by_revenue else "Themes by answers"
         found["themes"] = Markup(charts.themes_chart(themes, title, by_revenue=by_revenue))
-    return found
+    return {name: Markup(charts.scope_ids(svg, f"chart-{name}")) for name, svg in found.items()}
 
 
 def _headline(group: Mapping[str, Any], qid: str | None, name: str) -> Mapping[str, Any]:

@@ -94,12 +94,17 @@ def export_survey(
 
 
 def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:
-    """Settings with CLI flags on top (None = flag not given)."""
-    from cxops.schedule.env import prepare_prefect_env
+    """Settings with CLI flags on top (None = flag not given). While `cxops up` runs for
+    the project, links use its public URL unless CXOPS_PUBLIC_URL is set."""
+    from cxops.schedule.env import prepare_prefect_env, read_up_api
     from cxops.settings import get_settings
 
     settings = get_settings(project_dir=project_dir, **overrides)
     prepare_prefect_env(settings.project_dir)  # quiet Prefect; `cxops up`'s API if it runs
+    if "public_url" not in settings.model_fields_set:
+        up = read_up_api(settings.project_dir)
+        if up is not None and up.public_url:
+            return settings.model_copy(update={"public_url": up.public_url})
     return settings
 
 

@@ -53,18 +53,25 @@ def up_command(
 ) -> None:
     """The collector, a local Prefect API and every schedule, until Ctrl-C.
 
-    While it runs, `cxops run`, `followups` and `digest` in this project use its API.
+    While it runs, `cxops run`, `followups` and `digest` in this project use its API,
+    and links in emails point at its collector unless CXOPS_PUBLIC_URL is set.
     """
     from cxops.schedule.up import run_until_stopped, start_up
 
     settings = settings_for(project_dir)
     out = console()
     up = start_up(
-        settings.project_dir, host=host, port=port, prefect_port=prefect_port, say=out.print
+        settings.project_dir,
+        host=host,
+        port=port,
+        prefect_port=prefect_port,
+        public_url=settings.public_url if "public_url" in settings.model_fields_set else None,
+        say=out.print,
     )
     out.print(
-        f"up: collector {up.api.collector_url} · Prefect API {up.api.url} "
-        f"(UI {up.api.url.removesuffix('/api')}) · logs in .cxops/logs/ · Ctrl-C stops"
+        f"up: collector {up.api.collector_url} (links in emails use {up.api.public_url}) · "
+        f"Prefect API {up.api.url} (UI {up.api.url.removesuffix('/api')}) · "
+        "logs in .cxops/logs/ · Ctrl-C stops"
     )
     code = run_until_stopped(up, say=out.print)
     if code:

@@ -43,6 +43,9 @@ class UpApi:
     host: str
     port: int
     collector_url: str | None = None
+    #: The base of the links in emails sent while it runs (the project's commands use it
+    #: unless CXOPS_PUBLIC_URL is set).
+    public_url: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +54,7 @@ class UpApi:
             "host": self.host,
             "port": self.port,
             "collector_url": self.collector_url,
+            "public_url": self.public_url,
         }
 
 
@@ -95,6 +99,7 @@ def read_up_api(project_dir: Path) -> UpApi | None:
             host=str(data["host"]),
             port=int(data["port"]),
             collector_url=data.get("collector_url"),
+            public_url=data.get("public_url"),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

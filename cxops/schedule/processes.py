@@ -140,13 +140,18 @@ def start_prefect_server(
     """`prefect server start` on `host:port` (a free port by default); the child and API URL."""
     home.mkdir(parents=True, exist_ok=True)
     chosen = port or free_port(host)
+    url = f"http://{host}:{chosen}/api"
+    server_env = dict(env if env is not None else prefect_server_env(home))
+    # The UI asks `/ui-settings` where the API is; Prefect answers from its host and port
+    # settings (4200), not from `--port`. A URL the user set (a proxy) wins.
+    if not (server_env.get("PREFECT_UI_API_URL") or server_env.get("PREFECT_SERVER_UI_API_URL")):
+        server_env["PREFECT_UI_API_URL"] = url
     child = start_child(
         "prefect server",
         [prefect_bin(), "server", "start", "--host", host, "--port", str(chosen)],
         log_path=log_path or home / "server.log",
-        env=env if env is not None else prefect_server_env(home),
+        env=server_env,
     )
-    url = f"http://{host}:{chosen}/api"
     try:
         wait_healthy(url, child, timeout)
     except BaseException:

@@ -293,13 +293,14 @@ def _send_wave(
     else:
         planned = plan_task(store, wave, False)
     announce_planned(store, wave)
-    while send_a_batch():
+    while send_a_batch().claimed:
         pass
     return summarize_task(store, wave, planned.noted(*notes))
 
 
-def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], bool]:
-    """Send the next claimed batch of `wave` (a step); False when nothing was left.
+def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], BatchResult]:
+    """Send the next claimed batch of `wave` (a step); its result (`claimed` 0 when
+    nothing was left).
 
     A batch the channel sent nothing of is followed by a longer pause each time, and the
     wave gives up after a few (`ChannelBackoff`)."""
@@ -307,11 +308,11 @@ def _batch_sender(store: Store, wave: WaveContext) -> Callable[[], bool]:
     claim_id = new_claim_id()
     backoff = ChannelBackoff.of(wave.settings)
 
-    def send_a_batch() -> bool:
+    def send_a_batch() -> BatchResult:
         result = send_batch_task(store, wave, renderer, claim_id)
         if result.claimed:
             backoff.after(result.progressed, result.error)
-        return bool(result.claimed)
+        return result
 
     return send_a_batch
 
@@ -323,12 +324,14 @@ def send_reminders(
     sent by the wave's batch task; a failing channel or a signal stops it with one line."""
     current: list[WaveContext] = []
 
-    def send_step(wave: WaveContext) -> None:
+    def send_step(wave: WaveContext) -> int:
         current[:] = [wave]
         announce_planned(store, wave)
         send_a_batch = _batch_sender(store, wave)
-        while send_a_batch():
-            pass
+        sent = 0
+        while (result := send_a_batch()).claimed:
+            sent += result.sent
+        return sent
 
     with _stopped_in_one_line(store, lambda: current[0] if current else None):
         summary = remind_survey(

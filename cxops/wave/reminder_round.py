@@ -29,8 +29,9 @@ from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
 from cxops.wave.send import start_sending
 from cxops.wave.summary import rate_text
 
-#: The batch loop of one step (the flow's Prefect tasks, or a plain loop in tests).
-SendStep = Callable[[WaveContext], None]
+#: The batch loop of one step (the flow's Prefect tasks, or a plain loop in tests): how
+#: many messages it sent itself, of the batches it claimed.
+SendStep = Callable[[WaveContext], int]
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,15 @@ def remind_survey(
                 continue
             notes += start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
             skip_answered(store, wave)
-            before = wave_counts(store, survey.id, wave_id, step)["sent"]
             plan = plan_step(store, wave, history, goal_reached=goal_reached)
             add_in_locale_batches(wave, store, plan.rows)
+            # What this round sent is what its own claims sent: a round running at the
+            # same time sends the rest, and each reports its own.
+            sent_now = 0
             if plan.due or has_pending(store, survey.id, wave_id, step):
-                send_step(wave)
+                sent_now = send_step(wave)
             counts = wave_counts(store, survey.id, wave_id, step)
-            steps.append(_summary(wave, plan, counts, counts["sent"] - before))
+            steps.append(_summary(wave, plan, counts, sent_now))
     if goal_reached:
         notes.append("the interview goal is reached: no more reminders")
     return ReminderSummary(survey.id, now, dry_run, steps, closed, tuple(notes))

@@ -27,9 +27,13 @@ ORCHESTRATION_ATTEMPTS = 3
 
 
 def configure_prefect_api(settings: Settings) -> None:
-    """Point Prefect at `CXOPS_PREFECT_API_URL` when set (before the first flow run)."""
+    """Point Prefect at `CXOPS_PREFECT_API_URL` when set (before the first flow run);
+    with no API, Prefect's temporary one ends with this process even when it is killed."""
+    from cxops.wave.prefect_api import own_ephemeral_api
+
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    own_ephemeral_api()
 
 
 def is_orchestration_error(exc: BaseException) -> bool:
