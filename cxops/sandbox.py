@@ -212,6 +212,7 @@ def check_size(value: Any) -> Any:
 _ATOMS = frozenset({float, bool, type(None), complex, date, datetime, clock_time, Decimal})
 _ATOM_SIZE = 24
 _CONTAINERS = (list, tuple, set, frozenset, Mapping, MappingView, Namespace)
+_PLAIN = _ATOMS | {str, bytes, int, Markup}
 #: Printed length of an item beside its own: the separator `, ` (or a dict's `: `).
 _SEPARATOR = 2
 
@@ -261,10 +262,11 @@ def value_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
 
 
 def _is_nested(value: Any) -> bool:
+    if type(value) in _PLAIN:
+        return False  # the common case first: this runs on every value printed
     if isinstance(value, _CONTAINERS):
         return True
-    kind = type(value)
-    if kind in _ATOMS or isinstance(value, str | bytes | int) or callable(value):
+    if isinstance(value, str | bytes | int) or callable(value):
         return False
     return hasattr(value, "__dict__")
 
