@@ -94,6 +94,8 @@ def _bounds_problem(source: str, *, expression: bool) -> str | None:
     largest part of an expression or template reading none is evaluated (`[S] * 99999`
     with S a literal is refused at `validate`, not once per contact at `plan`).
     """
+    if not expression and "{" not in source:
+        return None  # plain text
     tree = _ENV.parse("{{ (" + source + ") }}" if expression else source)
     try:
         if not expression and not _outside_names(tree):
