@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
@@ -80,6 +80,8 @@ MAX_JSON_INDENT = 100
 #: build, as the length of its printed form: `[S] * 99999` holds one list 99,999 times,
 #: and printing, comparing, hashing or serialising it walks every copy.
 MAX_VALUE_SIZE = 2 * MAX_STRING
+#: The printed size of the values one render's size cache keeps alive.
+MAX_CACHED_SIZE = 2 * MAX_VALUE_SIZE
 #: The largest value `pprint` formats (it walks the value in Python, not in C).
 MAX_PPRINT_SIZE = MAX_STRING // 10
 #: A word `wordwrap` breaks is copied once per piece: its length squared over the width.
@@ -102,6 +104,11 @@ class Budget:
     deadline: float
     iterations: int = 0
     depth: int = 0
+    #: Sizes of the values this render measured (by id, the value held so the id stays
+    #: its own): a loop nesting `[x]` in `x` measures only the new level each time.
+    sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    #: The printed size the cache holds alive, up to MAX_CACHED_SIZE.
+    cached: int = 0
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
@@ -227,6 +234,7 @@ def value_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """
     if not _is_nested(value):
         return _atom_size(value, limit)
+    budget = _BUDGET.get()
     sizes: dict[int, int] = {}
     expanding: set[int] = set()
     # A node's items, read once, stay referenced until the end: no id is reused
@@ -242,9 +250,15 @@ def value_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
                 # an item still being measured is a cycle: printed as `[...]`
                 total += sizes.get(id(item), 5) if _is_nested(item) else _atom_size(item, limit)
             sizes[key] = _within(total, limit)
+            if budget is not None and type(node) in _IMMUTABLE_HERE:
+                _remember(budget, node, total)
             continue
         if key in sizes or key in expanding:
             continue  # measured, or met again through a cycle
+        known = budget.sizes.get(key) if budget is not None else None
+        if known is not None and known[0] is node:
+            sizes[key] = _within(known[1], limit)
+            continue
         items = _items_of(node)
         read.append(items)
         flat = _flat_size(items, limit)
@@ -259,6 +273,17 @@ def value_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
             if _is_nested(item) and id(item) not in sizes and id(item) not in expanding
         )
     return sizes[id(value)]
+
+
+#: Containers a template cannot change (the sandbox refuses `append`, `update`, …);
+#: a namespace's attributes are set by `{% set ns.x %}`.
+_IMMUTABLE_HERE = frozenset({list, tuple, dict, set, frozenset})
+
+
+def _remember(budget: Budget, node: Any, size: int) -> None:
+    if budget.cached + size <= MAX_CACHED_SIZE:
+        budget.sizes[id(node)] = (node, size)
+        budget.cached += size
 
 
 def _is_nested(value: Any) -> bool:
