@@ -204,6 +204,15 @@ def test_ordinary_work_stays_within_the_bounds(tmp_path: Path, evaluator: Evalua
     assert evaluator.evaluate("2 ** 1000", {}) == 2**1000
     assert evaluator.evaluate("'x'.ljust(10)", {}) == "x" + " " * 9
     assert evaluator.evaluate("'%5s' % 'a'", {}) == "    a"
+    assert evaluator.evaluate("'{:{}}|{:>3}'.format('a', '4', 'b')", {}) == "a   |  b"
+    assert evaluator.evaluate("([[1]] * 99999)|sum(start=[])|length", {}) == 99999
+    assert evaluator.evaluate("[(1,), (2,)]|sum(start=())", {}) == (1, 2)
+    assert evaluator.evaluate("[1, 2.5]|sum", {}) == 3.5
+    shared = evaluator.evaluate(f"[{S}] * 3", {})  # 3 copies of 99,999 items: in bounds
+    assert len(shared) == 3 and shared[0] is shared[2]
+    assert evaluator.render("{{ {'b': [1, 2], 'a': none}|tojson }}", {}) == (
+        '{"a": null, "b": [1, 2]}'
+    )
     (tmp_path / "rows.txt.j2").write_text(
         "{% macro row(t) %}[{{ t }}]{% endmacro %}"
         "{% for t in tasks %}{{ row(t) }}{% include 'cell.txt.j2' %}{% endfor %}"
