@@ -6,19 +6,26 @@ helpers below. Durations and business days live in `cxops.durations`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    nodes,
+)
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cxops.durations import business_days_between, parse_duration
 from cxops.errors import ExpressionError
-from cxops.sandbox import BoundedSandbox
+from cxops.sandbox import BoundedSandbox, LimitError
 
 #: Names an expression may use besides the helpers.
 CONTEXT_NAMES = frozenset({"contact", "segment", "answers", "category", "survey"})
@@ -50,19 +57,75 @@ _ENV = _environment()
 
 
 def check_expression_syntax(source: str) -> None:
-    """Raise ValueError with Jinja's message when `source` is not a valid expression."""
+    """Raise ValueError with Jinja's message when `source` is not a valid expression,
+    or when a part of it that reads no variable cannot run within the sandbox's bounds."""
     try:
         _ENV.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid expression: {exc.message}") from None
+    problem = _bounds_problem(source, expression=True)
+    if problem:
+        raise ValueError(problem)
 
 
 def check_template_syntax(source: str) -> None:
-    """Raise ValueError with Jinja's message when `source` is not a valid text template."""
+    """Raise ValueError with Jinja's message when `source` is not a valid text template,
+    or when it (reading no variable) or a part of it reading none cannot run within the
+    sandbox's bounds."""
     try:
         _ENV.parse(source)
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid template text (line {exc.lineno}): {exc.message}") from None
+    problem = _bounds_problem(source, expression=False)
+    if problem:
+        raise ValueError(problem)
+
+
+#: What a constant part is made of when its source alone bounds its size: no need to run it.
+_LITERALS = (nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair)
+
+
+@lru_cache(maxsize=1024)
+def _bounds_problem(source: str, *, expression: bool) -> str | None:
+    """Why `source` cannot run within the sandbox's bounds whatever it is given, or None.
+
+    What reads no variable gives the same result for every contact, so it runs here
+    once, in the sandbox: a text template reading none is rendered whole, and every
+    largest part of an expression or template reading none is evaluated (`[S] * 99999`
+    with S a literal is refused at `validate`, not once per contact at `plan`).
+    """
+    if not expression and "{" not in source:
+        return None  # plain text
+    tree = _ENV.parse("{{ (" + source + ") }}" if expression else source)
+    try:
+        if not expression and not _outside_names(tree):
+            _ENV.from_string(tree).render()
+            return None
+        for part in _constant_parts(tree):
+            program = nodes.Template([nodes.Assign(nodes.Name("result", "store"), part)])
+            program.set_lineno(part.lineno or 1)
+            program.set_environment(_ENV)
+            _ENV.from_string(program).render()
+    except LimitError as exc:
+        return f"cannot run within the sandbox's bounds: {exc}"
+    except (*_RUNTIME_ERRORS, TemplateError):
+        return None  # an error, not a bound: the evaluation reports it for each contact
+    return None
+
+
+def _constant_parts(node: nodes.Node) -> Iterator[nodes.Expr]:
+    """The largest expressions under `node` that read no name, except plain literals."""
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Expr) and not any(child.find_all(nodes.Name)):
+            if not all(isinstance(n, _LITERALS) for n in (child, *child.find_all(nodes.Node))):
+                yield child
+        else:
+            yield from _constant_parts(child)
+
+
+def _outside_names(tree: nodes.Template) -> set[str]:
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - local
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 import tracemalloc
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -137,6 +138,64 @@ def test_csv_bytes_that_are_not_utf8_spoil_only_their_row(tmp_path: Path) -> Non
     assert [c.fields["name"] for c in good(rows)] == ["Ann", "Zoë"]
 
 
+def test_csv_a_nul_byte_anywhere_in_a_row_makes_it_a_bad_row(tmp_path: Path) -> None:
+    """PostgreSQL text cannot hold NUL: one such key aborted a whole wave."""
+    rows = read_csv(
+        tmp_path,
+        "id,email,name\nq1,a@x.example,Ann\nq2\x00,b@x.example,Bob\nq3,c@x.example,C\x00\n"
+        "q4,d@x.example,Dee\n",
+    )
+    assert bad(rows) == [
+        (3, "q2\\x00", "column 'id' contains a NUL byte, which cannot be stored"),
+        (4, "q3", "column 'name' contains a NUL byte, which cannot be stored"),
+    ]
+    assert [c.key for c in good(rows)] == ["q1", "q4"]
+    with pytest.raises(SourceError, match=r"expected column names without NUL bytes, found"):
+        read_csv(tmp_path, "id,email,na\x00me\nq1,a@x.example,Ann\n")
+
+
+def test_sql_and_parquet_values_that_cannot_be_stored_are_bad_rows() -> None:
+    from cxops.audience.sources import RowBuilder
+
+    builder = RowBuilder(SqlSource(url="sqlite://", sql="select 1", key="id"))
+    row = builder.build(1, {"id": "k1", "email": "a@x.example", "note": "\ud800"})
+    assert row == BadRow(
+        1, "k1", "column 'note' contains the lone surrogate U+D800, which cannot be stored"
+    )
+
+
+def test_csv_an_unterminated_quote_is_a_bad_row_naming_the_lines_it_swallowed(
+    tmp_path: Path,
+) -> None:
+    """A quote left open merged the next rows into one field, silently: the rule is that
+    text after a closing quote is an error (csv strict mode), a field left open at the end
+    of the file is one, and so is a multi-line field holding a line with as many
+    delimiters as a whole record."""
+    rows = read_csv(
+        tmp_path,
+        "id,name,email\n"
+        "c-1,Ann,a@x.example\n"  # 2
+        'c-2,"Bob,b@x.example\n'  # 3: the quote is never closed
+        "c-3,Carol,c@x.example\n"  # 4: swallowed
+        'c-4,"Dan",d@x.example\n'  # 5: its quote closes Bob's, then "Dan" is an error
+        "c-5,Eve,e@x.example\n"  # 6
+        'c-6,"12 inch\n'  # 7: closed by chance below
+        "c-7,Fay,f@x.example\n"  # 8: swallowed
+        'c-8,5",g@x.example\n'  # 9
+        'c-9,"Gus\n',  # 10: open at the end of the file
+    )
+    assert bad(rows) == [
+        (
+            3,
+            None,
+            "unreadable CSV record over lines 3–5 (a quote left open?): ',' expected after '\"'",
+        ),
+        (7, "c-6", "a quote left open? one field of lines 7–9 holds rows"),
+        (10, None, "unterminated quote: line 10 to the end of the file are one field"),
+    ]
+    assert [c.key for c in good(rows)] == ["c-1", "c-5"]
+
+
 @pytest.mark.parametrize(
     ("header", "source", "expected"),
     [
@@ -160,6 +219,43 @@ def test_csv_missing_file_and_empty_file_are_source_errors(tmp_path: Path) -> No
         read_source(spec, tmp_path)
     with pytest.raises(SourceError, match="expected a header row"):
         read_csv(tmp_path, "")
+
+
+def _wide_csv_read_seconds(folder: Path, columns: int) -> float:
+    """The best of three reads of a CSV of `columns` extra columns and three rows."""
+    path = folder / f"wide{columns}.csv"
+    names = ["id", "email", *(f"c{index}" for index in range(columns))]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(",".join(names) + "\n")
+        for row in range(3):
+            handle.write(",".join([f"k{row}", f"p{row}@example.com", *["v"] * columns]) + "\n")
+    spec = CsvSource(csv=path.name, key="id")
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        rows = list(read_source(spec, folder))
+        best = min(best, time.perf_counter() - started)
+    assert len(good(rows)) == 3 and len(good(rows)[0].fields) == columns + 2
+    return best
+
+
+def test_a_wide_csv_header_is_read_in_time_linear_in_its_width(tmp_path: Path) -> None:
+    """A 100,000-column header took minutes (each column's name counted in the whole
+    header): 100 times the columns must cost about 100 times a 1,000-column read, not
+    10,000 times. The margin (3 x) absorbs a busy machine; quadratic work is 20 x over."""
+    baseline = _wide_csv_read_seconds(tmp_path, 1_000)
+    wide = _wide_csv_read_seconds(tmp_path, 100_000)
+    assert wide < 3 * 100 * baseline, (
+        f"{wide:.2f} s for 100,000 columns, {baseline:.4f} s for 1,000"
+    )
+
+
+def test_a_missing_column_of_a_wide_header_lists_a_few_names(tmp_path: Path) -> None:
+    header = ",".join(["email", *(f"c{index}" for index in range(1_000))])
+    with pytest.raises(SourceError) as caught:
+        read_csv(tmp_path, header + "\n")
+    assert "'c47', 'c48' and 951 more" in str(caught.value)
+    assert len(str(caught.value)) < 2_000
 
 
 @pytest.mark.slow

@@ -43,6 +43,39 @@ def test_validate_finds_endless_template_recursion(project):
     assert "4 problems in 4 of" in result.stderr, result.stderr
 
 
+S = "('x'.ljust(99999)|list)"
+
+
+def test_validate_refuses_a_filter_and_a_text_that_cannot_run_in_bounds(project):
+    """Issue 20: `[S] * 99999 == [S] * 99999` as a filter validated and `plan` ran past
+    120 s; as a question text the answer page took 108 s and 3.3 GB."""
+    path = project.root / "surveys" / "nps-quarterly.yaml"
+    survey = path.read_text()
+    survey = survey.replace(
+        '"How likely are you to recommend', '"{{ [' + S + "] * 99999 }} How likely", 1
+    )
+    survey = survey.replace(
+        "audience:\n", f'audience:\n  filter: "[{S}] * 99999 == [{S}] * 99999"\n', 1
+    )
+    path.write_text(survey)
+    started = time.monotonic()
+    result = project.run(["validate"], expect_pass=False)
+    assert time.monotonic() - started < 60
+    lines = [line for line in result.stdout.splitlines() if "nps-quarterly.yaml" in line]
+    filter_line = next(i for i, line in enumerate(survey.splitlines(), 1) if "filter:" in line)
+    text_line = next(i for i, line in enumerate(survey.splitlines(), 1) if "99999 }}" in line)
+    bounded = "cannot run within the sandbox's bounds: value larger than 2,000,000 characters"
+    assert any(
+        line.startswith(f"surveys/nps-quarterly.yaml:{filter_line}:") and bounded in line
+        for line in lines
+    ), result.stdout
+    assert any(
+        line.startswith(f"surveys/nps-quarterly.yaml:{text_line}:") and bounded in line
+        for line in lines
+    ), result.stdout
+    assert "Traceback" not in result.output
+
+
 def test_preview_fails_one_line_naming_the_template(project):
     (project.root / "templates" / "nps_invite.txt.j2").write_text(RECURSIVE_MACRO)
     started = time.monotonic()
@@ -77,7 +110,7 @@ def test_a_run_with_a_hostile_template_fails_clearly_and_sends_nothing(project, 
 HOSTILE_RULE = """\
   - id: hostile
     when: "answers.score >= 9"
-    task: "Ask {{ 'a'|center(10**9) }}"
+    task: "Ask {{ 'a'|center(answers.score * 10**8) }}"
     assign_to: owner@acme.example
     due: 7d
 """
@@ -127,8 +160,9 @@ def _wait_for_a_running_flow(api: str, process: subprocess.Popen[bytes]) -> None
 def test_followups_stop_promptly_on_sigterm(empty_project, prefect_env):
     """A `followups` busy with a slow (bounded) text stops within seconds of SIGTERM."""
     slow_rule = HOSTILE_RULE.replace(
-        "{{ 'a'|center(10**9) }}",
-        "{% for a in 'x'.ljust(999) %}{% for b in 'x'.ljust(999) %}{% endfor %}{% endfor %}",
+        "{{ 'a'|center(answers.score * 10**8) }}",
+        "{% set s = 'x'.ljust(answers.score * 99 + 9) %}"
+        "{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
     )
     write_survey(empty_project.root, extra_rule=slow_rule)
     store = open_store(empty_project.settings().store_url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ AnySource = CsvSource | SqlSource | ParquetSource
 
 SNIFF_BYTES = 16 * 1024
 SQL_BATCH = 1000
+#: Column names a missing-column error lists (a header may have 100,000).
+_NAMES_SHOWN = 50
 PARQUET_BATCH = 1000
 _SURROGATE = re.compile("[\udc80-\udcff]")
+#: What neither store can hold in text: PostgreSQL refuses NUL, and a lone surrogate
+#: (from a SQL or Parquet source) is not UTF-8 for either.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -88,12 +94,19 @@ class RowBuilder:
 
     def check_header(self, names: Iterable[str], where: str) -> None:
         """SourceError naming every required column the source lacks."""
-        present = set(names)
+        listed = list(names)
+        unstorable = [name for name in listed if _UNSTORABLE.search(name)]
+        if unstorable:
+            shown = ", ".join(_printable(name) for name in unstorable[:_NAMES_SHOWN])
+            raise SourceError(where, f"expected column names without NUL bytes, found {shown}")
+        present = set(listed)
         missing = [name for name in self.required_columns() if name not in present]
         if missing:
             roles = {self.key_column: "key", self.email_column: "email"}
             wanted = ", ".join(f"{name!r} ({roles.get(name, 'in columns:')})" for name in missing)
-            found = ", ".join(repr(name) for name in names) or "none"
+            found = ", ".join(repr(name) for name in listed[:_NAMES_SHOWN]) or "none"
+            if len(listed) > _NAMES_SHOWN:
+                found += f" and {len(listed) - _NAMES_SHOWN:,} more"
             raise SourceError(where, f"expected column(s) {wanted}; found {found}")
 
     def build(self, row: int, record: Mapping[str, Any]) -> Contact | BadRow:
@@ -101,6 +114,9 @@ class RowBuilder:
         key = "" if raw_key is None else str(raw_key).strip()
         if not key:
             return BadRow(row, None, f"missing key (column {self.key_column!r})")
+        unstorable = _unstorable(record)
+        if unstorable is not None:
+            return BadRow(row, _printable(key), unstorable)
         first = self._first_row.first_row(key, row)
         if first != row:
             return BadRow(row, key, f"duplicate key {key!r} (first on row {first})")
@@ -120,6 +136,30 @@ class RowBuilder:
                 return BadRow(row, key, f"column {name!r}: expected {kind}, found {found!r}")
         fields[self.email_column] = email
         return Contact(key=key, email=email, row=row, fields=fields)
+
+
+def _unstorable(record: Mapping[str, Any]) -> str | None:
+    """Why a text value of `record` cannot be stored (a NUL byte, say), or None.
+
+    One search over all the row's text: the per-value search runs only on a bad row.
+    """
+    texts = [value for value in record.values() if isinstance(value, str)]
+    if not _UNSTORABLE.search("".join(texts)):
+        return None
+    for name, value in record.items():
+        found = _UNSTORABLE.search(value) if isinstance(value, str) else None
+        if found is not None:
+            char = found[0]
+            what = "a NUL byte" if char == "\x00" else f"the lone surrogate U+{ord(char):04X}"
+            return f"column {name!r} contains {what}, which cannot be stored"
+    return None
+
+
+def _printable(key: str) -> str:
+    """`key` with what cannot be stored or shown written as escapes (`q2\\x00`)."""
+    return _UNSTORABLE.sub(
+        lambda match: match[0].encode("unicode_escape", "backslashreplace").decode(), key
+    )
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -166,7 +206,9 @@ def _csv_rows(source: CsvSource, path: Path) -> Iterator[Contact | BadRow]:
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         dialect = sniff_dialect(handle.read(SNIFF_BYTES))
         handle.seek(0)
-        reader = csv.reader(handle, dialect)
+        # Strict: text after a closing quote is an error, so a quote left open stops at
+        # the next quoted field instead of swallowing rows into one field unnoticed.
+        reader = csv.reader(handle, dialect, strict=True)
         header = _header(reader, where)
         builder.check_header(header, where)
         width = len(header)
@@ -179,11 +221,43 @@ def _csv_rows(source: CsvSource, path: Path) -> Iterator[Contact | BadRow]:
             except csv.Error as exc:
                 if reader.line_num < start:
                     raise SourceError(where, f"line {start}: {exc}") from None
-                yield BadRow(start, None, f"unreadable CSV record: {exc}")
+                yield BadRow(start, None, _unreadable(str(exc), start, reader.line_num))
                 continue
             if not values:
                 continue
+            if reader.line_num > start and _holds_rows(values, dialect.delimiter, width):
+                key = _guess_key(builder, header, values)
+                lines = f"lines {start}–{reader.line_num}"
+                yield BadRow(start, key, f"a quote left open? one field of {lines} holds rows")
+                continue
             yield _csv_record(builder, start, header, width, values)
+
+
+def _unreadable(error: str, start: int, end: int) -> str:
+    """The reason of a record the reader could not read, naming the lines it spans."""
+    if error == "unexpected end of data":
+        lines = f"line {start}" if start == end else f"lines {start}–{end}"
+        return f"unterminated quote: {lines} to the end of the file are one field"
+    if start == end:
+        return f"unreadable CSV record: {error}"
+    return f"unreadable CSV record over lines {start}–{end} (a quote left open?): {error}"
+
+
+def _holds_rows(values: list[str], delimiter: str, width: int) -> bool:
+    """Whether a field spanning lines has a later line that looks like a whole record.
+
+    A quote left open and closed by chance further down (`5 inch",`) merges the rows
+    between into one field; a real multi-line field (an address, a note) rarely has
+    as many delimiters on one line as the file has columns less one.
+    """
+    if width < 3:
+        return False
+    for value in values:
+        if "\n" in value or "\r" in value:
+            for line in value.splitlines()[1:]:
+                if line.count(delimiter) >= width - 1:
+                    return True
+    return False
 
 
 def _header(reader: Any, where: str) -> list[str]:
@@ -196,7 +270,8 @@ def _header(reader: Any, where: str) -> list[str]:
     names = [name.strip() for name in header]
     if any(_SURROGATE.search(name) for name in names):
         raise SourceError(where, "expected a UTF-8 header row, found bytes that are not UTF-8")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    # Counted once per header, not per column: a 100,000-column header is not quadratic.
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise SourceError(where, f"expected unique column names, found {duplicates} twice")
     return names
