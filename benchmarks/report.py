@@ -112,7 +112,7 @@ from cxops.analysis.report import build_from_store
 from cxops.settings import get_settings
 from cxops.spec import find_survey
 settings = get_settings()
-survey = find_survey("bench-report", settings.surveys_path)
+survey = find_survey("bench-report", settings.surveys_path, settings.project_dir)
 started = time.perf_counter()
 report = build_from_store(survey, settings)
 print(json.dumps({"seconds": time.perf_counter() - started, "n": report["overall"]["n"]}))

@@ -102,7 +102,7 @@ def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict
     from cxops.spec import find_survey
 
     settings = project.settings(database_url=project.store_url, min_n=min_n)  # type: ignore[attr-defined]
-    survey = find_survey("nps-test", settings.surveys_path)
+    survey = find_survey("nps-test", settings.surveys_path, settings.project_dir)
     return json.loads(json.dumps(build_from_store(survey, settings, wave=wave)))
 
 
@@ -307,7 +307,7 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
     from cxops.spec import find_survey
 
     settings = project.settings(database_url=store_url, min_n=3)
-    survey = find_survey("custom-test", settings.surveys_path)
+    survey = find_survey("custom-test", settings.surveys_path, settings.project_dir)
     data = build_from_store(survey, settings)
     questions = data["overall"]["questions"]
 

@@ -218,7 +218,7 @@ def test_a_link_from_a_real_outbox_message(project, live, browser):
 
     # the wave went out an hour ago, links pointing at this collector
     settings = project.settings(public_url=live.base, now=live.now - timedelta(hours=1))
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     wave = WaveContext.begin(survey, settings)
     planned = prepare_wave(live.store, wave)
     renderer = InvitationRenderer(survey, settings, wave_id=planned.wave)
@@ -254,7 +254,7 @@ def _tasks(project, live):
     from cxops.spec import find_survey
     from cxops.store.models import Task
 
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     apply_rules(project.settings(), live.store, survey, now=live.now)
     with live.store.session() as session:
         return list(session.scalars(select(Task)))
@@ -273,7 +273,7 @@ def test_a_scanner_loading_every_link_confirms_nothing_then_a_person_does(projec
     inv = live.invite("scanned", contact=contact)
     # the invitation's real email, its links pointing at this collector
     settings = project.settings(public_url=live.base)
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     email = InvitationRenderer(survey, settings).render_one(
         SendView(
             send_id=inv.send_id,

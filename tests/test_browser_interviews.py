@@ -63,7 +63,7 @@ def live(project: Any) -> Iterator[LiveStudy]:
     settings = project.settings()
     store = open_store(settings.store_url)
     app = create_app(settings, store=store)
-    survey = find_survey("talk", project.root / "surveys")
+    survey = find_survey("talk", project.root / "surveys", project.root)
     try:
         with serving(app) as base:
             yield LiveStudy(base, store, app.state.collector.signing_key, survey, settings.clock())

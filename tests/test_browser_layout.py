@@ -32,7 +32,7 @@ TAP_TARGET = 44
 
 def _email_html(project: Project, locale: str = "en") -> str:
     settings = project.settings(public_url="https://cx.acme.example")
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     renderer = InvitationRenderer(survey, settings)
     message = renderer.render_one(
         SendView(

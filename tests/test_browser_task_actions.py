@@ -42,7 +42,7 @@ def task_page(empty_project, tmp_path):
     write_survey(empty_project.root, notify="{url: 'https://hooks.example/x'}" + STEPS)
     name = {"name": "Ada Lovelace"}
     add_response(store, "ada", {"score": 9}, when=at(AUGUST), wave="2026-08", contact=name)
-    surveys = project_surveys(empty_project.settings().surveys_path).surveys
+    surveys = project_surveys(empty_project.settings().surveys_path, empty_project.root).surveys
     apply_rules(empty_project.settings(now=at(AUGUST)), store, surveys["nps-test"])
     with store.session() as session:
         [august] = q.all_tasks(session)

@@ -25,7 +25,7 @@ RFC2369_LIST = re.compile(r"^<[^<>\s]+>(?:\s*,\s*<[^<>\s]+>)*$")
 
 def _message(project, **settings_overrides):
     settings = project.settings(**settings_overrides)
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     renderer = InvitationRenderer(survey, settings)
     return settings, renderer.render_one(
         SendView(
@@ -80,7 +80,9 @@ def test_the_outbox_message_carries_the_headers_readably(project) -> None:
         public_url="https://cx.acme.example",
         unsubscribe_mailto="mailto:unsubscribe@acme.example",
     )
-    renderer = InvitationRenderer(find_survey("nps-quarterly", project.root / "surveys"), settings)
+    renderer = InvitationRenderer(
+        find_survey("nps-quarterly", project.root / "surveys", project.root), settings
+    )
     [group] = renderer.render_groups(
         [
             SendView(

@@ -35,7 +35,7 @@ class Clocked:
         self.store_url = store_url
         self.store = open_store(store_url)
         self.base = project.settings(database_url=store_url).clock()
-        self.survey = find_survey("nps-quarterly", project.root / "surveys")
+        self.survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
 
     def client(self, at, agent=PERSON):
         settings = self.project.settings(database_url=self.store_url, now=at)

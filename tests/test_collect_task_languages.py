@@ -79,7 +79,7 @@ def pages(empty_project, tmp_path):
     write_survey(
         project.root, notify="{url: 'https://hooks.example/x'}\n    steps: [Step A, Step B]"
     )
-    surveys = project_surveys(project.settings().surveys_path).surveys
+    surveys = project_surveys(project.settings().surveys_path, project.root).surveys
     ada = {"name": "Ada Lovelace"}
     add_response(store, "ada", {"score": 9}, when=at(AUGUST), wave="2026-08", contact=ada)
     apply_rules(project.settings(now=at(AUGUST)), store, surveys["nps-test"])

@@ -15,7 +15,7 @@ from cxops.wave.summary import WaveSummary, artifact_key, summary_markdown
 
 
 def test_a_survey_compiles_to_a_flow_named_after_it(project):
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     flow = compile_survey(survey)
     assert flow.name == "wave-nps-quarterly"
     assert set(flow.parameters.properties) == {"project_dir", "wave", "dry_run", "resend_in_doubt"}
@@ -69,7 +69,7 @@ def test_a_big_source_is_planned_in_its_own_process_while_batches_go_out(
 
     monkeypatch.setattr(prepare, "PARALLEL_PLANNING_BYTES", 0)  # every source counts as big
     settings = project.settings(batch_size=25)
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     summary = run_wave(survey, settings).as_dict()
     assert (summary["sampled"], summary["sent"], summary["in_doubt"]) == (300, 300, 0)
     assert summary["excluded"] == {"duplicate_email": 2} and len(summary["bad_rows"]) == 11

@@ -189,7 +189,11 @@ def test_a_task_with_a_playbook_is_resolved_from_the_list(empty_project, store):
     )
     add_response(store, "new", {"score": 4}, when=at(NOW), contact={"name": "Nina New"})
     settings = empty_project.settings(now=at(NOW))
-    apply_rules(settings, store, project_surveys(settings.surveys_path).surveys["nps-test"])
+    apply_rules(
+        settings,
+        store,
+        project_surveys(settings.surveys_path, settings.project_dir).surveys["nps-test"],
+    )
     with store.session() as session:
         [view] = q.all_tasks(session)
     http = client(settings, store)

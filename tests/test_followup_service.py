@@ -358,7 +358,11 @@ def test_export_tasks_is_safe_for_spreadsheets(empty_project, store):
     out = io.StringIO()
     assert (
         export_tasks(
-            store, find_survey("nps-test", empty_project.path("surveys")), "csv", out, at(MONDAY)
+            store,
+            find_survey("nps-test", empty_project.path("surveys"), empty_project.root),
+            "csv",
+            out,
+            at(MONDAY),
         )
         == 2
     )
@@ -369,7 +373,11 @@ def test_export_tasks_is_safe_for_spreadsheets(empty_project, store):
     assert row["title"] == "Call -2+3 about their score of 3"
     jsonl = io.StringIO()
     export_tasks(
-        store, find_survey("nps-test", empty_project.path("surveys")), "jsonl", jsonl, at(MONDAY)
+        store,
+        find_survey("nps-test", empty_project.path("surveys"), empty_project.root),
+        "jsonl",
+        jsonl,
+        at(MONDAY),
     )
     records = [json.loads(line) for line in jsonl.getvalue().splitlines()]
     assert {

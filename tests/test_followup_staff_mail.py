@@ -56,7 +56,9 @@ def make_tasks(project, store, answers: dict[str, dict], when: str, contact=None
     for key, answer in answers.items():
         add_response(store, key, answer, when=at(when), contact=contact)
     settings = project.settings(now=at(when))
-    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+    apply_rules(
+        settings, store, find_survey(SURVEY_ID, settings.surveys_path, settings.project_dir)
+    )
 
 
 def escalate(project, store, when: str, **settings_options):
@@ -91,7 +93,9 @@ def test_fifty_overdue_tasks_of_one_lead_are_one_email_per_run(empty_project, st
     later = "2026-11-23T12:00:00+00:00"  # due Wednesday 12:00 UTC, after the others
     add_response(store, "late", {"score": 1}, when=at(later))
     settings = empty_project.settings(now=at(later))
-    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+    apply_rules(
+        settings, store, find_survey(SURVEY_ID, settings.surveys_path, settings.project_dir)
+    )
 
     first = escalate(empty_project, store, PAST_DUE)
     [message] = escalation_emails(empty_project)

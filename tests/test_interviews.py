@@ -45,7 +45,7 @@ KEY = "calendly-signing-key-for-tests"
 
 
 def survey(screen: str | None = None) -> Survey:
-    base = find_survey("interviews-power-users", REPO / "surveys")
+    base = find_survey("interviews-power-users", REPO / "surveys", REPO)
     if screen is None:
         return base
     interview = base.interview.model_copy(update={"screen": screen})  # type: ignore[union-attr]

@@ -22,7 +22,7 @@ STUDY = "interviews-power-users"
 
 
 def seed(project: Any, accepted: int, declined: int) -> list[str]:
-    spec = find_survey(STUDY, project.root / "surveys")
+    spec = find_survey(STUDY, project.root / "surveys", project.root)
     store = open_store(project.settings().store_url)
     try:
         people = accepted + declined

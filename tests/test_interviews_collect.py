@@ -35,7 +35,7 @@ class Study:
         self.app = create_app(self.settings, store=self.store)
         self.client = client_for(self.app)
         self.now = self.settings.clock()
-        self.survey = find_survey("talk", project.root / "surveys")
+        self.survey = find_survey("talk", project.root / "surveys", project.root)
 
     def invite(self, key: str) -> Any:
         return invite(

@@ -104,7 +104,7 @@ class LiveStudy:
         self.store = open_store(store_url)
         self.app = create_app(self.settings, store=self.store)
         self.now = self.settings.clock()
-        self.survey = find_survey("talk", project.root / "surveys")
+        self.survey = find_survey("talk", project.root / "surveys", project.root)
         self.http: httpx.Client
 
     def invite(self, key: str, locale: str = "en") -> SentInvitation:

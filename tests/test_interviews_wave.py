@@ -65,7 +65,7 @@ def test_the_goal_reached_mid_wave_stops_the_rest_and_a_no_show_reopens(
     project: Any, store: Store
 ) -> None:
     settings = project.settings(batch_size=5)
-    survey = find_survey(STUDY, project.root / "surveys")
+    survey = find_survey(STUDY, project.root / "surveys", project.root)
     wave = WaveContext.begin(survey, settings, "w1")
     planned = prepare_wave(store, wave)
     assert planned.sampled == 20
@@ -102,7 +102,7 @@ def test_the_contact_policy_holds_back_interview_recruits(project: Any, store: S
         }
     )
     settings = project.settings()
-    survey = find_survey(STUDY, project.root / "surveys")
+    survey = find_survey(STUDY, project.root / "surveys", project.root)
     planned = prepare_wave(store, WaveContext.begin(survey, settings, "w1"))
     assert planned.excluded.get("policy:no-enterprise-studies", 0) > 0
     with store.session() as session:

@@ -62,7 +62,7 @@ def test_plan_is_reproducible_and_lists_invitees(project):
 
 def test_plan_reads_history_from_the_store_without_changing_it(project):
     settings = project.settings()
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     store = open_store(settings.store_url)
     wave = WaveContext.begin(survey, settings)
     planned = prepare_wave(store, wave)

@@ -96,7 +96,7 @@ def test_a_reminder_is_held_by_a_rule_but_not_by_its_own_invitation(
             )
         }
     )
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     settings = project.settings()
     wave = "2026-11-01T0900"
     for email, title in (("boss@example.com", "CEO"), ("dev@example.com", "Engineer")):

@@ -41,7 +41,7 @@ DUE = (START + timedelta(days=3, hours=1)).isoformat()
 def invited(project: Any, store_url: str) -> None:
     """Wave q4 of the NPS survey sent at START (in process: no Prefect needed for it)."""
     settings = project.settings(now=START, database_url=store_url)
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
     wave = WaveContext.begin(survey, settings, "q4")
     store = open_store(store_url)
     channel = make_channel(settings)

@@ -26,7 +26,7 @@ from cxops.wave.send import finish_summary, send_one_batch
 
 
 def _survey(project, name="nps-quarterly"):
-    return find_survey(name, project.root / "surveys")
+    return find_survey(name, project.root / "surveys", project.root)
 
 
 def _send_all(store, survey, settings, channel, wave_id):

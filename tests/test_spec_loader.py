@@ -57,15 +57,16 @@ def test_load_survey_raises_every_problem_sorted(fixture_project: Project) -> No
     assert "expected greater than 0, found -1" in str(caught.value)
 
 
-def test_load_survey_uses_the_settings_project_dir(
+def test_load_survey_checks_against_the_project_dir_given(
     fixture_project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Never the ambient settings': the current folder and CXOPS_PROJECT_DIR are elsewhere."""
     fixture_project.write({"surveys/s.yaml": BASE.replace("contact.seats >= 5", "contact.x")})
-    monkeypatch.setenv("CXOPS_PROJECT_DIR", str(fixture_project.root))
+    monkeypatch.setenv("CXOPS_PROJECT_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
 
     with pytest.raises(SurveyError, match="unknown contact field 'x'"):
-        load_survey(fixture_project.path("surveys/s.yaml"))
+        load_survey(fixture_project.path("surveys/s.yaml"), fixture_project.root)
 
 
 def test_load_surveys_checks_ids_across_files(fixture_project: Project) -> None:
@@ -84,16 +85,16 @@ def test_find_survey_by_id_skips_broken_unrelated_files(fixture_project: Project
     fixture_project.write({"surveys/a.yaml": "a: [", "surveys/b.yaml": other})
     folder = fixture_project.path("surveys")
 
-    survey = find_survey("other", folder)
+    survey = find_survey("other", folder, fixture_project.root)
 
     assert survey.id == "other"
-    assert find_survey(str(folder / "b.yaml"), folder).id == "other"
+    assert find_survey(str(folder / "b.yaml"), folder, fixture_project.root).id == "other"
     with pytest.raises(NotFoundError):
-        find_survey("missing", folder)
+        find_survey("missing", folder, fixture_project.root)
     with pytest.raises(NotFoundError):
-        find_survey("nope.yaml", folder)
+        find_survey("nope.yaml", folder, fixture_project.root)
     with pytest.raises(SurveyError):
-        find_survey(str(folder / "a.yaml"), folder)
+        find_survey(str(folder / "a.yaml"), folder, fixture_project.root)
 
 
 def test_union_tags_are_not_taken_for_keys(fixture_project: Project) -> None:

@@ -36,7 +36,7 @@ def test_a_wave_on_a_dask_cluster_sends_every_contact_exactly_once(
         processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
     ) as cluster:
         settings = project.settings(task_runner=f"dask:{cluster.scheduler_address}", batch_size=25)
-        survey = find_survey("nps-quarterly", settings.surveys_path)
+        survey = find_survey("nps-quarterly", settings.surveys_path, settings.project_dir)
         summary = run_wave(survey, settings)
         ran = {prefix: n for prefix, n in _task_prefixes(cluster).items() if n}
 

@@ -37,7 +37,7 @@ def _stored_columns(store, survey_id: str) -> set[str]:
 
 def test_the_ledger_keeps_what_templates_rules_and_reports_read(project, store_url):
     settings = project.settings(database_url=store_url)
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     kept = kept_columns(survey, settings)
     assert kept is not None
     # follow-up rules read name, company and csm_email; the digest the name
@@ -57,7 +57,7 @@ def test_the_ledger_keeps_what_templates_rules_and_reports_read(project, store_u
 def test_a_template_that_reads_contact_whole_keeps_every_column(project, store_url):
     project.write({"templates/nps_invite.txt.j2": "{{ contact }} {{ links.answer }}"})
     settings = project.settings(database_url=store_url)
-    survey = find_survey("nps-quarterly", project.root / "surveys")
+    survey = find_survey("nps-quarterly", project.root / "surveys", project.root)
     assert kept_columns(survey, settings) is None
     store = open_store(settings.store_url)
     try:

@@ -65,7 +65,7 @@ def send_all(store: Store, wave: WaveContext) -> int:
 
 def invite(project: Any, store: Store) -> WaveContext:
     settings = settings_at(project, START)
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
     wave = WaveContext.begin(survey, settings, "q4")
     prepare_wave(store, wave)
     send_all(store, wave)
@@ -74,7 +74,7 @@ def invite(project: Any, store: Store) -> WaveContext:
 
 def remind(project: Any, store: Store, moment: datetime, **more: Any) -> ReminderSummary:
     settings = settings_at(project, moment, **more)
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
     return remind_survey(store, survey, settings, lambda wave: send_all(store, wave))
 
 
@@ -255,7 +255,7 @@ def test_reminders_speak_the_contacts_language(project: Any, store_url: str) -> 
     moment = datetime.fromisoformat("2026-11-20T09:00:00+00:00")
     store = open_store(store_url)
     try:
-        survey = find_survey("ces-onboarding", project.root / "surveys")
+        survey = find_survey("ces-onboarding", project.root / "surveys", project.root)
         wave = WaveContext.begin(survey, settings_at(project, moment), "w47")
         prepare_wave(store, wave)
         send_all(store, wave)
@@ -274,7 +274,7 @@ def test_reminders_speak_the_contacts_language(project: Any, store_url: str) -> 
 def test_a_dry_run_says_who_is_due_and_writes_nothing(project: Any, store: Store) -> None:
     invite(project, store)
     settings = settings_at(project, START + timedelta(days=3, minutes=1))
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
     summary = remind_survey(store, survey, settings, None)
     assert summary.dry_run and [(s.due, s.rendered) for s in summary.steps] == [(300, 300)]
     with store.session() as session:
@@ -289,7 +289,7 @@ def test_pending_reminders_of_people_who_answered_meanwhile_are_skipped(
     invite(project, store)
     moment = START + timedelta(days=3, minutes=1)
     settings = settings_at(project, moment)
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
 
     def die_before_sending(wave: WaveContext) -> int:
         raise KeyboardInterrupt  # the round dies after planning the step
@@ -312,7 +312,7 @@ def test_two_rounds_at_once_each_report_what_they_sent_themselves(
     invite(project, store)
     moment = START + timedelta(days=3, minutes=1)
     settings = settings_at(project, moment)
-    survey = find_survey(SURVEY, project.root / "surveys")
+    survey = find_survey(SURVEY, project.root / "surveys", project.root)
     other: list[ReminderSummary] = []
 
     def another_round_first(wave: WaveContext) -> int:

@@ -189,7 +189,7 @@ def diff_against_git(name: str, revision: str, settings: Any) -> dict[str, Any]:
     """The `cxops diff` result for survey `name` (an id or a path) against `revision`."""
     from cxops.spec import find_survey
 
-    new = find_survey(name, settings.surveys_path)
+    new = find_survey(name, settings.surveys_path, settings.project_dir)
     path = new.source_path
     if path is None:
         raise DiffError(f"survey {name}: no file to compare")

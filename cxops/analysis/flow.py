@@ -58,7 +58,7 @@ def report_flow(
     """Compute the report of `survey` (an id in surveys/, or a file), publish its figures
     as artifacts, and write the HTML page to `out` (relative to the project) when given."""
     settings = get_settings(project_dir=Path(project_dir) if project_dir else None)
-    spec = find_survey(survey, settings.surveys_path)
+    spec = find_survey(survey, settings.surveys_path, settings.project_dir)
     report = build_task(spec, settings, wave)
     keys = publish_task(report)
     written = None

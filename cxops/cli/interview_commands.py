@@ -43,7 +43,7 @@ def _interview_survey(name: str, settings: Any) -> Any:
     from cxops.errors import ConfigError
     from cxops.spec import find_survey
 
-    survey = find_survey(name, settings.surveys_path)
+    survey = find_survey(name, settings.surveys_path, settings.project_dir)
     if survey.interview is None:
         raise ConfigError(f"survey {survey.id!r} is not an interview (kind: {survey.kind})")
     return survey

@@ -55,7 +55,9 @@ def why_command(
 
     settings = settings_for(project_dir)
     everyone, _ = other_surveys(settings)
-    chosen = [find_survey(survey, settings.surveys_path)] if survey else everyone
+    chosen = (
+        [find_survey(survey, settings.surveys_path, settings.project_dir)] if survey else everyone
+    )
     policy = project_policy(settings)
     store = (
         open_store(settings.store_url, upgrade=False) if store_exists(settings.store_url) else None

@@ -35,7 +35,7 @@ def report_command(
     from cxops.spec import find_survey
 
     settings = settings_for(project_dir)
-    spec = find_survey(survey, settings.surveys_path)
+    spec = find_survey(survey, settings.surveys_path, settings.project_dir)
     report = build_from_store(spec, settings, wave=wave)
     if as_json:
         if out is not None:

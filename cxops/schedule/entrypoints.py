@@ -39,7 +39,7 @@ def survey_wave(
 ) -> dict[str, Any]:
     """The wave of `survey` (an id in the project's surveys/, or a file) due now."""
     settings = _settings(project_dir)
-    spec = find_survey(survey, settings.surveys_path)
+    spec = find_survey(survey, settings.surveys_path, settings.project_dir)
     wave_flow = compile_survey(spec, settings)
     summary = wave_flow(
         project_dir=str(settings.project_dir), wave=wave, resend_in_doubt=resend_in_doubt

@@ -46,13 +46,12 @@ class SurveyResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_survey(
-    path: Path, project_dir: Path | None = None, *, checks: bool = True
-) -> SurveyResult:
+def read_survey(path: Path, project_dir: Path, *, checks: bool = True) -> SurveyResult:
     """Parse and validate one file; problems are returned sorted, never raised.
 
-    `project_dir` resolves relative paths (CSV sources, templates); default: the
-    settings' project dir. `checks=False` stops after the model (no files read).
+    `project_dir` resolves relative paths (CSV sources, templates): the project's own
+    directory, never the current folder's settings. `checks=False` stops after the model
+    (no files read).
     """
     path = Path(path)
     document = parse_yaml_file(path)
@@ -66,14 +65,14 @@ def read_survey(
     else:
         survey.remember_source(path)
         if checks:
-            result.problems.extend(check_survey(survey, document, _project_dir(project_dir)))
+            result.problems.extend(check_survey(survey, document, Path(project_dir).resolve()))
         if not result.problems:
             result.survey = survey
     result.problems = sort_problems(result.problems)
     return result
 
 
-def load_survey(path: Path, project_dir: Path | None = None) -> Survey:
+def load_survey(path: Path, project_dir: Path) -> Survey:
     """One survey file as a model; SurveyError listing every problem."""
     result = read_survey(path, project_dir)
     if result.survey is None:
@@ -86,7 +85,7 @@ def survey_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix in SURVEY_SUFFIXES)
 
 
-def load_surveys(folder: Path, project_dir: Path | None = None) -> list[Survey]:
+def load_surveys(folder: Path, project_dir: Path) -> list[Survey]:
     """Every survey in `folder`; SurveyError with the problems of all files (ids unique)."""
     results = [read_survey(path, project_dir) for path in survey_files(folder)]
     problems = [p for result in results for p in result.problems]
@@ -103,14 +102,6 @@ def sort_problems(problems: Sequence[Problem]) -> list[Problem]:
         for p in problems
     }
     return [unique[key] for key in sorted(unique)]
-
-
-def _project_dir(project_dir: Path | None) -> Path:
-    if project_dir is not None:
-        return Path(project_dir).resolve()
-    from cxops.settings import get_settings
-
-    return get_settings().project_dir
 
 
 # -- pydantic errors -> problems ----------------------------------------------------------

@@ -1,11 +1,13 @@
 """The one survey lookup: by file path or by id, for every command, flow and the collector.
 
-- `find_survey(name, settings)`: `name` is a path when it ends in .yaml/.yml or is an
-  existing file, else an id among the files of the surveys folder. An unknown survey
-  is `NotFoundError` naming it and the ids there are; an id that two files carry is
-  `AmbiguousSurveyError` naming both (never the first file by name).
+- `find_survey(name, surveys_dir, project_dir)`: `name` is a path when it ends in
+  .yaml/.yml or is an existing file, else an id among the files of the surveys folder.
+  An unknown survey is `NotFoundError` naming it and the ids there are; an id that two
+  files carry is `AmbiguousSurveyError` naming both (never the first file by name).
 - `project_surveys(folder, project_dir)`: every survey of a project that loads, by id;
   a file that does not load, and every file of an ambiguous id, is skipped and named.
+- `SurveyLookup`: both, bound to one project (`SurveyLookup.of(settings)`), so that
+  sources and templates are always checked against that project's directory.
 
 Looking up by id parses only the YAML of the other files, so a broken unrelated
 survey does not stop this one.
@@ -16,11 +18,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cxops.errors import AmbiguousSurveyError, NotFoundError, SurveyError
 from cxops.spec.loader import SURVEY_SUFFIXES, read_survey, survey_files
 from cxops.spec.models import Survey
 from cxops.spec.yaml_marks import parse_yaml_file
+
+if TYPE_CHECKING:
+    from cxops.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,28 @@ class ProjectSurveys:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SurveyLookup:
+    """The surveys of one project: its surveys folder, read against its directory."""
+
+    surveys_dir: Path
+    project_dir: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> SurveyLookup:
+        return cls(settings.surveys_path, settings.project_dir)
+
+    def find(self, name: str | Path, *, checks: bool = True) -> Survey:
+        """`find_survey` in this project."""
+        return find_survey(name, self.surveys_dir, self.project_dir, checks=checks)
+
+    def surveys(self, *, checks: bool = True) -> ProjectSurveys:
+        """`project_surveys` of this project: every survey that loads, the others named."""
+        return project_surveys(self.surveys_dir, self.project_dir, checks=checks)
+
+
 def find_survey(
-    name: str | Path, surveys_dir: Path, project_dir: Path | None = None, *, checks: bool = True
+    name: str | Path, surveys_dir: Path, project_dir: Path, *, checks: bool = True
 ) -> Survey:
     """A survey by file path, or by id among the files in `surveys_dir`.
 
@@ -54,9 +80,7 @@ def find_survey(
     return _load(matches[0], project_dir, checks)
 
 
-def project_surveys(
-    folder: Path, project_dir: Path | None = None, *, checks: bool = True
-) -> ProjectSurveys:
+def project_surveys(folder: Path, project_dir: Path, *, checks: bool = True) -> ProjectSurveys:
     """Every survey in `folder` that loads, by id; the others named in `skipped`."""
     found = ProjectSurveys({})
     if not Path(folder).is_dir():
@@ -88,7 +112,7 @@ def _files_by_id(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _load(path: Path, project_dir: Path | None, checks: bool) -> Survey:
+def _load(path: Path, project_dir: Path, checks: bool) -> Survey:
     result = read_survey(path, project_dir, checks=checks)
     if result.survey is None:
         raise SurveyError(result.problems)

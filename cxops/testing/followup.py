@@ -227,7 +227,9 @@ def tasks_for(
     settings = project.settings(now=at(now))
     for key, answer in answers.items():
         add_response(store, key, answer, when=at(now), contact=contact)
-    apply_rules(settings, store, find_survey(SURVEY_ID, settings.surveys_path))
+    apply_rules(
+        settings, store, find_survey(SURVEY_ID, settings.surveys_path, settings.project_dir)
+    )
     with store.session() as session:
         return settings, task_queries.all_tasks(session)
 
