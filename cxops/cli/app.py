@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cxops.export import ExportFormat
+    from cxops.project import ProjectContext
     from cxops.settings import Settings
     from cxops.spec.models import Survey
     from cxops.store.db import Store
@@ -66,6 +67,7 @@ OutOption = Annotated[
 
 
 def export_survey(
+    ctx: typer.Context,
     survey: str,
     fmt: str,
     out: Path | None,
@@ -75,22 +77,31 @@ def export_survey(
 ) -> None:
     """An `export` command: SURVEY's `what` written by `write` to standard output, or to
     `out` (then the count is said)."""
-    from cxops.spec.lookup import find_survey
-    from cxops.store.db import open_store
-
-    settings = settings_for(project_dir)
-    found = find_survey(survey, settings.surveys_path, settings.project_dir, checks=False)
+    project = project_context(ctx, project_dir)
+    found = project.surveys.find(survey, checks=False)
     chosen = export_format(fmt)
-    store = open_store(settings.store_url)
-    try:
-        if out is None or str(out) == "-":  # `-`: standard output, as Unix tools read it
-            write(store, found, chosen, sys.stdout, settings)
-            return
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            count = write(store, found, chosen, handle, settings)
-    finally:
-        store.dispose()
+    if out is None or str(out) == "-":  # `-`: standard output, as Unix tools read it
+        write(project.store, found, chosen, sys.stdout, project.settings)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        count = write(project.store, found, chosen, handle, project.settings)
     console().print(f"{count} {what} written to {out}")
+
+
+def project_context(
+    ctx: typer.Context, project_dir: Path | None = None, **overrides: Any
+) -> ProjectContext:
+    """The running command's project, built once: settings from `--project-dir` and the
+    flags given (`settings_for`), the survey lookup bound to that directory, and a store
+    and a channel opened on first use. It is kept on `ctx.obj` and closed with the
+    command's context when the command ends, error or not."""
+    from cxops.project import ProjectContext, open_project
+
+    if isinstance(ctx.obj, ProjectContext):
+        return ctx.obj
+    project = ctx.with_resource(open_project(settings_for(project_dir, **overrides)))
+    ctx.obj = project
+    return project
 
 
 def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:

@@ -17,7 +17,7 @@ from cxops.cli.app import (
     app,
     console,
     export_survey,
-    settings_for,
+    project_context,
 )
 
 export_app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(export_app, name="export")
 
 @app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     project_dir: ProjectDirOption = None,
@@ -37,7 +38,7 @@ def serve(
     from cxops.collect.webhooks import webhook_mode
     from cxops.followup.collector import create_collector
 
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     check_can_listen(host, port)
     console().print(
         f"collector listening on http://{host}:{port} (links use {settings.public_url})"
@@ -49,6 +50,7 @@ def serve(
 
 @export_app.command("responses")
 def export_responses_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     fmt: FormatOption = "csv",
     out: OutOption = None,
@@ -58,6 +60,7 @@ def export_responses_command(
     from cxops.export import export_responses
 
     export_survey(
+        ctx,
         survey,
         fmt,
         out,

@@ -21,7 +21,7 @@ from cxops.cli.app import (
     escape,
     export_survey,
     print_json,
-    settings_for,
+    project_context,
 )
 from cxops.cli.collect_commands import export_app
 
@@ -48,6 +48,7 @@ def _run_flow(settings: Settings, name: str, **parameters: Any) -> dict[str, Any
 
 @app.command("followups")
 def followups_command(
+    ctx: typer.Context,
     replay: Annotated[
         bool,
         typer.Option(
@@ -60,8 +61,7 @@ def followups_command(
     as_json: JsonOption = False,
 ) -> None:
     """Turn new answers into follow-up tasks and escalate overdue ones (a Prefect flow run)."""
-    settings = settings_for(project_dir)
-    summary = _run_flow(settings, "followups", replay=replay)
+    summary = _run_flow(project_context(ctx, project_dir).settings, "followups", replay=replay)
     if as_json:
         print_json(summary)
         return
@@ -91,6 +91,7 @@ def followups_command(
 
 @app.command("digest")
 def digest_command(
+    ctx: typer.Context,
     timezone: Annotated[
         str, typer.Option("--timezone", help="Whose calendar day the digest is for.")
     ] = "UTC",
@@ -106,7 +107,7 @@ def digest_command(
 ) -> None:
     """Send each assignee one email with their open tasks, at most once a day (a Prefect flow run)."""
     _check_zone(timezone)
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     summary = _run_flow(settings, "digest", timezone=timezone, resend_in_doubt=resend_in_doubt)
     if as_json:
         print_json(summary)
@@ -169,28 +170,21 @@ def tasks_command(
         _check_zone(timezone)
     from cxops.followup.measures import loop_measures
     from cxops.followup.tasks import list_task_rows
-    from cxops.spec.lookup import find_survey, project_surveys
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    folder, root = settings.surveys_path, settings.project_dir
-    survey_id = find_survey(survey, folder, root, checks=False).id if survey else None
-    surveys = project_surveys(folder, root, checks=False).surveys
-    store = open_store(settings.store_url)
-    now = settings.clock()
-    try:
-        if summary:
-            measures = loop_measures(store, surveys, now)
-            if as_json:
-                print_json(measures)
-            else:
-                _print_measures(measures)
-            return
-        rows = list_task_rows(
-            store, surveys, now, status=chosen, assignee=assignee, survey_id=survey_id
-        )
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    survey_id = project.surveys.find(survey, checks=False).id if survey else None
+    surveys = project.surveys.surveys(checks=False).surveys
+    now = project.settings.clock()
+    if summary:
+        measures = loop_measures(project.store, surveys, now)
+        if as_json:
+            print_json(measures)
+        else:
+            _print_measures(measures)
+        return
+    rows = list_task_rows(
+        project.store, surveys, now, status=chosen, assignee=assignee, survey_id=survey_id
+    )
     if as_json:
         print_json(rows)
         return
@@ -258,6 +252,7 @@ def _print_measures(measures: dict[str, Any]) -> None:
 
 @tasks_app.command("close")
 def close_command(
+    ctx: typer.Context,
     task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
     outcome: Annotated[str, typer.Option("--outcome", help=OUTCOME_HELP)],
     note: Annotated[str | None, typer.Option("--note", help="What happened.")] = None,
@@ -274,14 +269,10 @@ def close_command(
 ) -> None:
     """Close an open task with an outcome and a note, ticking its playbook steps."""
     from cxops.followup.tasks import close_task
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    store = open_store(settings.store_url)
-    try:
-        result = close_task(store, task_id, outcome, note, settings.clock(), step or [])
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    now = project.settings.clock()
+    result = close_task(project.store, task_id, outcome, note, now, step or [])
     if as_json:
         print_json(result)
         return
@@ -290,6 +281,7 @@ def close_command(
 
 @tasks_app.command("assign")
 def assign_command(
+    ctx: typer.Context,
     task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
     email: Annotated[str, typer.Argument(help="Who takes it over.")],
     note: Annotated[str | None, typer.Option("--note", help="Why (kept with the task).")] = None,
@@ -297,18 +289,12 @@ def assign_command(
     as_json: JsonOption = False,
 ) -> None:
     """Give an open task to someone else; they get one email about it at once."""
-    from cxops.channels import make_channel
     from cxops.followup.tasks import assign_task
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    store = open_store(settings.store_url)
-    channel = make_channel(settings)
-    try:
-        result = assign_task(settings, store, channel, task_id, email, note, settings.clock())
-    finally:
-        channel.close()
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    settings = project.settings
+    store, channel = project.store, project.channel
+    result = assign_task(settings, store, channel, task_id, email, note, settings.clock())
     if as_json:
         print_json(result.as_dict())
         return
@@ -323,6 +309,7 @@ def assign_command(
 
 @tasks_app.command("snooze")
 def snooze_command(
+    ctx: typer.Context,
     task_id: Annotated[int, typer.Argument(help="The task's id (see `cxops tasks`).")],
     until: Annotated[
         str,
@@ -336,14 +323,10 @@ def snooze_command(
 ) -> None:
     """Snooze an open task: out of the digest and no escalation until then."""
     from cxops.followup.tasks import snooze_task
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    store = open_store(settings.store_url)
-    try:
-        result = snooze_task(settings, store, task_id, until, note, settings.clock())
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    settings = project.settings
+    result = snooze_task(settings, project.store, task_id, until, note, settings.clock())
     if as_json:
         print_json(result)
         return
@@ -352,6 +335,7 @@ def snooze_command(
 
 @export_app.command("tasks")
 def export_tasks_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     fmt: FormatOption = "csv",
     out: OutOption = None,
@@ -361,6 +345,7 @@ def export_tasks_command(
     from cxops.followup.export import export_tasks
 
     export_survey(
+        ctx,
         survey,
         fmt,
         out,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, project_context
 from cxops.cli.collect_commands import export_app
+
+if TYPE_CHECKING:
+    from cxops.project import ProjectContext
+    from cxops.spec.models import Survey
 
 interviews_app = typer.Typer(
     help="Interview studies: recruitment progress, bookings, incentives.",
@@ -39,26 +43,19 @@ INCENTIVE_COLUMNS = (
 )
 
 
-def _interview_survey(name: str, settings: Any) -> Any:
+def _interview_survey(name: str, project: ProjectContext) -> Survey:
     from cxops.errors import ConfigError
-    from cxops.spec import find_survey
 
-    survey = find_survey(name, settings.surveys_path, settings.project_dir)
+    survey = project.surveys.find(name)
     if survey.interview is None:
         raise ConfigError(f"survey {survey.id!r} is not an interview (kind: {survey.kind})")
     return survey
 
 
-def _all_surveys(settings: Any) -> list[Any]:
+def _all_surveys(project: ProjectContext) -> list[Survey]:
     from cxops.policy.history import other_surveys
 
-    return other_surveys(settings)[0]
-
-
-def _store(settings: Any) -> Any:
-    from cxops.store.db import open_store
-
-    return open_store(settings.store_url)
+    return other_surveys(project.settings)[0]
 
 
 def _out(text: str) -> None:
@@ -67,18 +64,17 @@ def _out(text: str) -> None:
 
 @interviews_app.command("status")
 def status_command(
-    survey: SurveyArgument, project_dir: ProjectDirOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    survey: SurveyArgument,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Invited, accepted, booked, completed and the goal of one study."""
     from cxops.interviews.service import recruitment
 
-    settings = settings_for(project_dir)
-    spec = _interview_survey(survey, settings)
-    store = _store(settings)
-    try:
-        state = recruitment(store, spec)
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    spec = _interview_survey(survey, project)
+    state = recruitment(project.store, spec)
     if as_json:
         print_json({"survey": spec.id, **state.as_dict()})
         return
@@ -87,29 +83,18 @@ def status_command(
 
 @interviews_app.command("list")
 def list_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Everyone who answered the study's invitation: reference, status, booking, incentive."""
-    from sqlalchemy import select
+    from cxops.interviews.service import interview_list
 
-    from cxops.interviews.service import describe, sync_interviews
-    from cxops.store.models import Interview
-
-    settings = settings_for(project_dir)
-    spec = _interview_survey(survey, settings)
-    store = _store(settings)
-    try:
-        sync_interviews(store, spec, settings.clock())
-        with store.session() as session:
-            query = select(Interview).where(Interview.survey_id == spec.id)
-            if status:
-                query = query.where(Interview.status == status.replace("-", "_"))
-            rows = [describe(row) for row in session.scalars(query.order_by(Interview.id))]
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    spec = _interview_survey(survey, project)
+    rows = interview_list(project.store, spec, project.settings.clock(), status)
     if as_json:
         print_json(rows)
         return
@@ -123,6 +108,7 @@ def list_command(
 
 @interviews_app.command("mark")
 def mark_command(
+    ctx: typer.Context,
     ref: RefArgument,
     status: Annotated[str, typer.Argument(help="booked, completed, no-show or cancelled.")],
     project_dir: ProjectDirOption = None,
@@ -131,12 +117,8 @@ def mark_command(
     """Record a booking, an interview done, a no-show or a cancellation (these free a place)."""
     from cxops.interviews.service import mark
 
-    settings = settings_for(project_dir)
-    store = _store(settings)
-    try:
-        row = mark(store, _all_surveys(settings), ref, status, settings.clock())
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    row = mark(project.store, _all_surveys(project), ref, status, project.settings.clock())
     if as_json:
         print_json(row)
         return
@@ -146,19 +128,18 @@ def mark_command(
 
 @interviews_app.command("pay")
 def pay_command(
-    ref: RefArgument, project_dir: ProjectDirOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    ref: RefArgument,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record that the incentive owed for a completed interview was paid."""
     from cxops.interviews.service import pay, person_year_total
 
-    settings = settings_for(project_dir)
-    now = settings.clock()
-    store = _store(settings)
-    try:
-        row = pay(store, _all_surveys(settings), ref, now)
-        totals = person_year_total(store, row["email"], now.year)
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    now = project.settings.clock()
+    row = pay(project.store, _all_surveys(project), ref, now)
+    totals = person_year_total(project.store, row["email"], now.year)
     if as_json:
         print_json({**row, "person_year_total": totals})
         return
@@ -171,6 +152,7 @@ def pay_command(
 
 @export_app.command("incentives")
 def export_incentives_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
@@ -183,13 +165,9 @@ def export_incentives_command(
 
     if fmt not in ("csv", "jsonl"):
         raise ConfigError(f"--format: expected csv or jsonl, found {fmt!r}")
-    settings = settings_for(project_dir)
-    spec = _interview_survey(survey, settings)
-    store = _store(settings)
-    try:
-        rows = list(incentive_rows(store, spec, settings.clock()))
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    spec = _interview_survey(survey, project)
+    rows = list(incentive_rows(project.store, spec, project.settings.clock()))
     handle = sys.stdout if out is None else out.open("w", encoding="utf-8", newline="")
     try:
         if fmt == "csv":

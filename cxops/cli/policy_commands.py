@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, project_context
 
 #: How many held-back people the terminal lists; --json lists the first 1,000.
 HELD_ON_SCREEN = 20
@@ -39,6 +39,7 @@ def print_held_back(held: list[dict[str, Any]], *, excluded: dict[str, int]) -> 
 
 @app.command("why")
 def why_command(
+    ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The person's email address.")],
     survey: Annotated[
         str | None, typer.Argument(help="Survey file or id (default: every survey).")
@@ -49,32 +50,22 @@ def why_command(
     """Explain one person: each past invitation, and what holds them back, until when."""
     from cxops.policy.explain import explain_person
     from cxops.policy.history import other_surveys, project_policy
-    from cxops.spec import find_survey
-    from cxops.store.db import open_store, store_exists
     from cxops.wave.ids import wave_id_for
 
-    settings = settings_for(project_dir)
+    project = project_context(ctx, project_dir)
+    settings = project.settings
     everyone, _ = other_surveys(settings)
-    chosen = (
-        [find_survey(survey, settings.surveys_path, settings.project_dir)] if survey else everyone
-    )
+    chosen = [project.surveys.find(survey)] if survey else everyone
     policy = project_policy(settings)
-    store = (
-        open_store(settings.store_url, upgrade=False) if store_exists(settings.store_url) else None
+    explanation = explain_person(
+        email,
+        chosen,
+        everyone,
+        settings,
+        policy,
+        project.existing_store(),  # `why` creates no store
+        wave_for=lambda spec: wave_id_for(spec.schedule, settings.clock()),
     )
-    try:
-        explanation = explain_person(
-            email,
-            chosen,
-            everyone,
-            settings,
-            policy,
-            store,
-            wave_for=lambda spec: wave_id_for(spec.schedule, settings.clock()),
-        )
-    finally:
-        if store is not None:
-            store.dispose()
     if as_json:
         print_json(explanation.as_dict())
         return

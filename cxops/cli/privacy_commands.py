@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, project_context
 from cxops.cli.collect_commands import export_app
+
+if TYPE_CHECKING:
+    from cxops.privacy.subject import Subject
+    from cxops.project import ProjectContext
 
 EmailArgument = Annotated[str, typer.Argument(help="The person's email address.")]
 
 
-def _context(project_dir: Path | None) -> tuple[Any, Any, list[Path]]:
+def _folders(project: ProjectContext) -> list[Path]:
+    """The folders of files that name people: the outbox and the previews."""
+    return [project.settings.outbox_path, project.settings.project_dir / "preview"]
+
+
+def _subject(project: ProjectContext, email: str) -> Subject:
     from cxops.privacy.subject import Subject
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    folders = [settings.outbox_path, settings.project_dir / "preview"]
-    return settings, (Subject, open_store(settings.store_url)), folders
+    return Subject.of(email, project.settings.signing_key())
 
 
-def _free_text(settings: Any) -> dict[str, frozenset[str]]:
-    from cxops.spec import project_surveys
-
-    surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False)
+def _free_text(project: ProjectContext) -> dict[str, frozenset[str]]:
+    surveys = project.surveys.surveys(checks=False)
     return {
         survey_id: frozenset(q.id for q in survey.questions if q.type == "text")
         for survey_id, survey in surveys.surveys.items()
@@ -34,23 +38,22 @@ def _free_text(settings: Any) -> dict[str, frozenset[str]]:
 
 @app.command("forget")
 def forget_command(
-    email: EmailArgument, project_dir: ProjectDirOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    email: EmailArgument,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Erase a person's personal data from the store and the outbox (answers stay, anonymous)."""
     from cxops.privacy.erase import forget_person
 
-    settings, (subject_type, store), folders = _context(project_dir)
-    try:
-        subject = subject_type.of(email, settings.signing_key())
-        report = forget_person(
-            store,
-            subject,
-            now=settings.clock(),
-            free_text=_free_text(settings),
-            folders=folders,
-        )
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    report = forget_person(
+        project.store,
+        _subject(project, email),
+        now=project.settings.clock(),
+        free_text=_free_text(project),
+        folders=_folders(project),
+    )
     if as_json:
         print_json(report.as_dict())
         return
@@ -71,13 +74,12 @@ def forget_command(
 
 
 @export_app.command("person")
-def export_person_command(email: EmailArgument, project_dir: ProjectDirOption = None) -> None:
+def export_person_command(
+    ctx: typer.Context, email: EmailArgument, project_dir: ProjectDirOption = None
+) -> None:
     """Everything stored about a person, as JSON (a subject-access request)."""
     from cxops.privacy.access import person_record
 
-    settings, (subject_type, store), folders = _context(project_dir)
-    try:
-        subject = subject_type.of(email, settings.signing_key())
-        print_json(person_record(store, subject, folders=folders))
-    finally:
-        store.dispose()
+    project = project_context(ctx, project_dir)
+    subject = _subject(project, email)
+    print_json(person_record(project.store, subject, folders=_folders(project)))

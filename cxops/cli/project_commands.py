@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, project_context
 
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -15,6 +15,7 @@ app.add_typer(db_app, name="db")
 
 @app.command("settings")
 def show_settings(
+    ctx: typer.Context,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
     markdown: Annotated[
@@ -32,7 +33,7 @@ def show_settings(
 
         sys.stdout.write(settings_table())
         return
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     shown = settings.redacted()
     if as_json:
         print_json(shown)
@@ -43,12 +44,10 @@ def show_settings(
 
 
 @db_app.command("upgrade")
-def db_upgrade(project_dir: ProjectDirOption = None) -> None:
+def db_upgrade(ctx: typer.Context, project_dir: ProjectDirOption = None) -> None:
     """Apply the store's migrations (also done on first use)."""
     from cxops.settings import hide_password
-    from cxops.store.db import open_store
 
-    settings = settings_for(project_dir)
-    store = open_store(settings.store_url)
-    store.dispose()
-    console().print(f"store is up to date: {hide_password(settings.store_url)}")
+    project = project_context(ctx, project_dir)
+    if project.store.dialect:  # opened, so migrated
+        console().print(f"store is up to date: {hide_password(project.settings.store_url)}")

@@ -13,12 +13,13 @@ from cxops.cli.app import (
     SurveyArgument,
     app,
     print_json,
-    settings_for,
+    project_context,
 )
 
 
 @app.command("report")
 def report_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     project_dir: ProjectDirOption = None,
     wave: Annotated[
@@ -32,10 +33,10 @@ def report_command(
 ) -> None:
     """NPS, CSAT and CES with 95% intervals by segment and wave, themes, closing the loop."""
     from cxops.analysis.report import build_from_store
-    from cxops.spec import find_survey
 
-    settings = settings_for(project_dir)
-    spec = find_survey(survey, settings.surveys_path, settings.project_dir)
+    project = project_context(ctx, project_dir)
+    settings = project.settings
+    spec = project.surveys.find(survey)
     report = build_from_store(spec, settings, wave=wave)
     if as_json:
         if out is not None:
@@ -110,6 +111,7 @@ def print_headline(report: dict[str, Any], path: Path) -> None:
 
 @app.command("diff")
 def diff_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     project_dir: ProjectDirOption = None,
     against: Annotated[
@@ -124,8 +126,7 @@ def diff_command(
     """What a change to a survey file does: questions, scales, audience counts before/after."""
     from cxops.analysis.diff import diff_against_git, diff_lines
 
-    settings = settings_for(project_dir)
-    result = diff_against_git(survey, against, settings)
+    result = diff_against_git(survey, against, project_context(ctx, project_dir).settings)
     if as_json:
         print_json(result)
     else:

@@ -10,11 +10,12 @@ from typing import Annotated
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, console, print_json, project_context
 
 
 @app.command("deploy")
 def deploy_command(
+    ctx: typer.Context,
     check: Annotated[
         bool,
         typer.Option("--check", help="Write nothing; exit 1 if prefect.yaml is out of date (CI)."),
@@ -25,7 +26,7 @@ def deploy_command(
     """Write the project's prefect.yaml from its surveys: a deployment per wave and loop flow."""
     from cxops.schedule.deploy import deploy_project
 
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     result = deploy_project(settings.project_dir, settings.surveys_path, check=check)
     if as_json:
         print_json(
@@ -43,6 +44,7 @@ def deploy_command(
 
 @app.command("up")
 def up_command(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", help="Port of the collector.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     prefect_port: Annotated[
@@ -58,7 +60,7 @@ def up_command(
     """
     from cxops.schedule.up import run_until_stopped, start_up
 
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     out = console()
     up = start_up(
         settings.project_dir,
@@ -100,12 +102,14 @@ def init_command(
 
 
 @app.command("status")
-def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = False) -> None:
+def status_command(
+    ctx: typer.Context, project_dir: ProjectDirOption = None, as_json: JsonOption = False
+) -> None:
     """Each survey and its next run, open waves, open and overdue tasks, `up` or a server."""
     from cxops.schedule.status import project_status
     from cxops.spec import load_surveys
 
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     surveys = (
         load_surveys(settings.surveys_path, project_dir=settings.project_dir)
         if settings.surveys_path.is_dir()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, settings_for
+from cxops.cli.app import JsonOption, ProjectDirOption, app, print_json, project_context
 from cxops.errors import Location, Problem
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 @app.command("validate")
 def validate(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
         typer.Argument(help="Survey files or folders (default: the project's surveys/)."),
@@ -33,7 +34,7 @@ def validate(
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
 
-    settings = settings_for(project_dir)
+    settings = project_context(ctx, project_dir).settings
     named = paths or [settings.surveys_path]
     policies, named = policy_files(named, settings.project_dir, default=paths is None)
     report = validate_paths(named, settings.project_dir) if named else _empty_report()

@@ -19,7 +19,7 @@ from cxops.cli.app import (
     app,
     console,
     print_json,
-    settings_for,
+    project_context,
 )
 
 if TYPE_CHECKING:
@@ -47,12 +47,6 @@ InsecureLinksOption = Annotated[
         help="Send through sendgrid/smtp although CXOPS_PUBLIC_URL is not https.",
     ),
 ]
-
-
-def _survey(name: str, settings: Settings) -> Survey:
-    from cxops.spec.lookup import find_survey
-
-    return find_survey(name, settings.surveys_path, settings.project_dir)
 
 
 def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20) -> None:
@@ -118,6 +112,7 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
 
 @app.command("plan")
 def plan_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     project_dir: ProjectDirOption = None,
     wave: WaveOption = None,
@@ -130,8 +125,8 @@ def plan_command(
     from cxops.wave.ids import WaveContext
     from cxops.wave.plan import plan_only
 
-    settings = settings_for(project_dir)
-    spec = _survey(survey, settings)
+    project = project_context(ctx, project_dir)
+    settings, spec = project.settings, project.surveys.find(survey)
     plan = plan_only(WaveContext.begin(spec, settings, wave))
     listed: list[dict[str, Any]] = []
     sample_preview: list[dict[str, Any]] = []
@@ -172,6 +167,7 @@ def plan_command(
 
 @app.command("preview")
 def preview_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     contact: Annotated[
         list[str] | None, typer.Option("--contact", help="Contact key (repeatable).")
@@ -193,8 +189,8 @@ def preview_command(
     from cxops.wave.ids import WaveContext
     from cxops.wave.preview import preview_invitations, write_preview
 
-    settings = settings_for(project_dir)
-    spec = _survey(survey, settings)
+    project = project_context(ctx, project_dir)
+    settings, spec = project.settings, project.surveys.find(survey)
     previews = preview_invitations(
         WaveContext.begin(spec, settings), keys=contact or [], locale=locale, count=count
     )
@@ -226,12 +222,16 @@ def preview_command(
 
 
 def _sending(
-    survey: str, project_dir: Path | None, allow_insecure_links: bool, dry_run: bool
+    ctx: typer.Context,
+    survey: str,
+    project_dir: Path | None,
+    allow_insecure_links: bool,
+    dry_run: bool,
 ) -> tuple[Settings, Survey]:
     """Settings and survey of a command that sends; links are checked before any flow
     starts (one clear line, nothing sent)."""
-    settings = settings_for(project_dir, allow_insecure_links=allow_insecure_links or None)
-    spec = _survey(survey, settings)
+    project = project_context(ctx, project_dir, allow_insecure_links=allow_insecure_links or None)
+    settings, spec = project.settings, project.surveys.find(survey)
     if not dry_run:
         from cxops.channels import check_public_url
 
@@ -241,6 +241,7 @@ def _sending(
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and render everything; send and store nothing.")
@@ -252,7 +253,7 @@ def run_command(
     allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
-    settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
+    settings, spec = _sending(ctx, survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
@@ -266,6 +267,7 @@ def run_command(
 
 @app.command("remind")
 def remind_command(
+    ctx: typer.Context,
     survey: SurveyArgument,
     dry_run: Annotated[
         bool,
@@ -277,7 +279,7 @@ def remind_command(
     allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Send the reminders due now to invitees who have not answered; print the round."""
-    settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
+    settings, spec = _sending(ctx, survey, project_dir, allow_insecure_links, dry_run)
     from cxops.wave.run import run_reminders
 
     summary = run_reminders(spec, settings, dry_run=dry_run, resend_in_doubt=resend_in_doubt)

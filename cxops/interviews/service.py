@@ -355,6 +355,19 @@ def _sync_all(store: Store, surveys: Sequence[Survey], now: datetime) -> None:
             sync_interviews(store, survey, now)
 
 
+def interview_list(
+    store: Store, survey: Survey, now: datetime, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Everyone who answered `survey`'s invitation, synced from the answers first, in
+    the order they came (`describe` each); `status` (`no-show` or `no_show`) keeps one."""
+    sync_interviews(store, survey, now)
+    with store.session() as session:
+        query = select(Interview).where(Interview.survey_id == survey.id)
+        if status:
+            query = query.where(Interview.status == status.replace("-", "_"))
+        return [describe(row) for row in session.scalars(query.order_by(Interview.id))]
+
+
 def describe(interview: Interview) -> dict[str, Any]:
     return {
         "ref": interview.send_id,
