@@ -20,19 +20,16 @@ from cxops.followup.digest_mail import send_digests
 from cxops.followup.escalation import escalate_overdue
 from cxops.followup.measures import loop_measures, measures_markdown
 from cxops.followup.webhooks import deliver_webhooks
+from cxops.project import open_project
 from cxops.settings import Settings, get_settings
-from cxops.spec.lookup import ProjectSurveys, project_surveys
-from cxops.store.db import Store, open_store
+from cxops.spec.lookup import ProjectSurveys
+from cxops.store.db import Store
 
 MEASURES_ARTIFACT = "followup-measures"
 
 
 def _settings(project_dir: str | None) -> Settings:
     return get_settings(project_dir=Path(project_dir) if project_dir else None)
-
-
-def _surveys(settings: Settings) -> ProjectSurveys:
-    return project_surveys(settings.surveys_path, settings.project_dir)
 
 
 def open_channel(settings: Settings) -> Channel:
@@ -81,16 +78,13 @@ def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> 
 @flow(name="followups")
 def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict[str, Any]:
     """New answers to tasks (all answers with `replay`), webhooks, escalations, measures."""
-    settings = _settings(project_dir)
-    store = open_store(settings.store_url)
-    try:
-        surveys = _surveys(settings)
+    with open_project(_settings(project_dir)) as project:
+        settings, store = project.settings, project.store
+        surveys = project.surveys.surveys()
         runs = apply_rules_task(settings, store, surveys, replay)
         hooks = webhooks_task(settings, store, surveys)
         escalations = escalations_task(settings, store, surveys)
         measures = measures_task(settings, store, surveys)
-    finally:
-        store.dispose()
     return {
         "now": settings.clock().isoformat(),
         "replay": replay,
@@ -114,20 +108,14 @@ def digest_flow(
 ) -> dict[str, Any]:
     """One email per assignee with open tasks, once a day (the day in `timezone`); a
     digest in doubt is sent again only with `resend_in_doubt`."""
-    settings = _settings(project_dir)
-    store = open_store(settings.store_url)
-    channel = open_channel(settings)
-    try:
-        surveys = _surveys(settings)
+    with open_project(_settings(project_dir)) as project:
+        store, channel = project.store, project.channel
         run = send_digests(
-            settings,
+            project.settings,
             store,
-            surveys.surveys,
+            project.surveys.surveys().surveys,
             channel,
             timezone=timezone,
             resend_in_doubt=resend_in_doubt,
         )
         return run.as_dict()
-    finally:
-        channel.close()
-        store.dispose()
