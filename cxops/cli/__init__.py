@@ -1,7 +1,9 @@
 """The `cxops` command line, the top layer: it may import everything, nothing imports it.
 
-Commands are thin: they parse, call plain functions, print. `main` is the one error
-handler (a `CxopsError` is its message; anything else one line; `--debug` the traceback).
+Commands are thin: they parse, call plain functions, print. Each builds its project once
+with `app.project_context(ctx, project_dir)` (settings, surveys, the store and channel
+opened on first use and closed when the command ends). `main` is the one error handler
+(a `CxopsError` is its message; anything else one line; `--debug` the traceback).
 
 Each area registers its commands from its own module; every module imports only
 typer and the standard library at import time so that `cxops validate` starts fast.
