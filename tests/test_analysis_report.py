@@ -10,6 +10,7 @@ import pytest
 from analysis_support import Row, seed
 
 from cxops.analysis.intervals import nps_difference_adjusted_wald, wilson_interval
+from cxops.analysis.report_model import Report
 from cxops.testing import Project
 
 SURVEY = """\
@@ -96,14 +97,19 @@ def seeded(project: Project, store_url: str) -> Project:
     return project
 
 
-def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict:
+def built(project: Project, wave: str | None = None, *, min_n: int = 5) -> Report:
     """The report computed in-process (the CLI tests below run the real command)."""
     from cxops.analysis.report import build_from_store
     from cxops.spec import find_survey
 
     settings = project.settings(database_url=project.store_url, min_n=min_n)  # type: ignore[attr-defined]
     survey = find_survey("nps-test", settings.surveys_path)
-    return json.loads(json.dumps(build_from_store(survey, settings, wave=wave)))
+    return build_from_store(survey, settings, wave=wave)
+
+
+def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict:
+    """The report's JSON document (what `cxops report --json` prints)."""
+    return json.loads(json.dumps(built(project, wave, min_n=min_n).document()))
 
 
 def test_wave_figures_by_hand(seeded: Project) -> None:
@@ -308,7 +314,7 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
 
     settings = project.settings(database_url=store_url, min_n=3)
     survey = find_survey("custom-test", settings.surveys_path)
-    data = build_from_store(survey, settings)
+    data = build_from_store(survey, settings).document()
     questions = data["overall"]["questions"]
 
     assert questions["ease"]["metrics"]["mean"]["value"] == 4.0  # (7+5+3+1+4)/5
@@ -328,7 +334,7 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
     assert data["themes"]["untagged"] == ["ok"]
     assert data["loop"] is None
     # The minimum applies per figure: 4 answers to `area` are too few under a minimum of 5.
-    strict = build_from_store(survey, project.settings(database_url=store_url))
+    strict = build_from_store(survey, project.settings(database_url=store_url)).document()
     assert strict["overall"]["questions"]["area"]["metrics"]["Billing"] == {
         "suppressed": True,
         "n": 4,
@@ -344,7 +350,7 @@ def test_the_html_report_has_each_id_once_and_every_reference_resolves(
 
     from cxops.analysis.html import render_html
 
-    html = render_html(report(seeded, min_n=2))
+    html = render_html(built(seeded, min_n=2))
     assert html.count("<svg") == 4
 
     class Ids(HTMLParser):
