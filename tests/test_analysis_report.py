@@ -4,7 +4,9 @@ themes, closing the loop, provenance, and the self-contained HTML page."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from analysis_support import Row, seed
@@ -369,3 +371,32 @@ def test_the_html_report_has_each_id_once_and_every_reference_resolves(
     references = set(re.findall(r'href="#([^"]+)"|url\(#([^)]+)\)', html))
     missing = {ref for pair in references for ref in pair if ref and ref not in parser.ids}
     assert missing == set()
+
+
+GOLDEN = Path(__file__).parent / "data" / "report" / "nps-test.json"
+
+
+def golden_document(project: Project) -> dict:
+    """The whole report of the hand-built store, as `cxops report --json` prints it, at a
+    fixed instant; the cxops version (it changes with every release) is left out."""
+    from datetime import UTC, datetime
+
+    from cxops.analysis.report import build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=project.store_url, min_n=2)  # type: ignore[attr-defined]
+    survey = find_survey("nps-test", settings.surveys_path)
+    document = build_from_store(survey, settings, now=datetime(2026, 12, 1, tzinfo=UTC)).document()
+    document["provenance"]["cxops_version"] = "VERSION"
+    return document
+
+
+def test_the_report_document_is_the_stored_golden_one(seeded: Project) -> None:
+    """The JSON shape is a contract: every key, its order and every value of the report of
+    a hand-built store. After a deliberate change to the report, rewrite the file with
+    WRITE_GOLDEN=1 and review its diff."""
+    text = json.dumps(golden_document(seeded), indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("WRITE_GOLDEN"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")

@@ -21,6 +21,21 @@ REPORT_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Number = int | float
 
 
+def _no_null(schema: dict[str, Any]) -> None:
+    """A field left out of the document when unset is never null in it."""
+    schema.pop("default", None)
+    options = [o for o in schema.pop("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+
+
+def absent() -> Any:
+    """An optional part: absent from the document unless the report has it."""
+    return Field(default=None, json_schema_extra=_no_null)
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -30,11 +45,12 @@ class Figure(_Part):
     fewer than `min_n` answers behind it, `{suppressed: true, n}` (and `n_previous`)."""
 
     suppressed: bool = False
+    #: null when no answer backs it (n = 0); absent when suppressed.
     value: Number | None = None
     ci: tuple[Number | None, Number | None] | None = None
     n: int
-    n_previous: int | None = None
-    verdict: str | None = None
+    n_previous: int | None = absent()
+    verdict: str | None = absent()
 
 
 class Distribution(_Part):
@@ -42,7 +58,7 @@ class Distribution(_Part):
 
     suppressed: bool = False
     n: int
-    counts: dict[str, int] | None = None
+    counts: dict[str, int] | None = absent()
 
 
 class QuestionFigures(_Part):
@@ -50,10 +66,10 @@ class QuestionFigures(_Part):
 
     type: str
     text: str
-    headline: str | None = None
+    headline: str | None = absent()
     n: int
     metrics: dict[str, Figure]
-    distribution: Distribution | None = None
+    distribution: Distribution | None = absent()
 
 
 class Group(_Part):
@@ -66,8 +82,8 @@ class Group(_Part):
     partial: int
     response_rate: Figure
     partial_rate: Figure
-    completion_rate: Figure | None = None
-    questions: dict[str, QuestionFigures] | None = None
+    completion_rate: Figure | None = absent()
+    questions: dict[str, QuestionFigures] | None = absent()
 
     def headline_figure(self, question_id: str | None, name: str) -> Figure:
         """The metric `name` of question `question_id`, or suppressed with this group's n."""
@@ -87,9 +103,9 @@ class WaveChange(_Part):
 
 class RevenueAtStake(_Part):
     suppressed: bool = False
-    value: Number | None = None
+    value: Number | None = absent()
     n: int
-    missing: int | None = None
+    missing: int | None = absent()
 
 
 class Theme(_Part):
@@ -99,12 +115,12 @@ class Theme(_Part):
     count: int
     share: Figure
     negative: int
-    metric: str | None = None
-    nps: Figure | None = None
-    satisfied: Figure | None = None
-    easy: Figure | None = None
-    mean: Figure | None = None
-    revenue_at_stake: RevenueAtStake | None = None
+    metric: str | None = absent()
+    nps: Figure | None = absent()
+    satisfied: Figure | None = absent()
+    easy: Figure | None = absent()
+    mean: Figure | None = absent()
+    revenue_at_stake: RevenueAtStake | None = absent()
     quotes: list[str]
 
     @property
@@ -133,9 +149,9 @@ class LoopGroup(_Part):
     """Negative answers whose task was closed (or not): churn and rescue among them."""
 
     n: int
-    churned: Figure | None = None
-    outcome_unknown: int | None = None
-    outcome_from: OutcomeSource | None = None
+    churned: Figure | None = absent()
+    outcome_unknown: int | None = absent()
+    outcome_from: OutcomeSource | None = absent()
     rescued: Figure
 
 
@@ -152,7 +168,7 @@ class Loop(_Part):
     negative_answers_with_tasks: int
     closed: LoopGroup
     not_closed: LoopGroup
-    churn_difference: Figure | None = None
+    churn_difference: Figure | None = absent()
     rescue_difference: Figure
     rescue_rate: Figure
 

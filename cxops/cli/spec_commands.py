@@ -1,12 +1,14 @@
 """Commands about survey files: `cxops validate` and `cxops schema`.
 
-Both import only the spec package (no Prefect, no SQLAlchemy) so they start fast.
+Both import only the spec package (no Prefect, no SQLAlchemy) so they start fast;
+`cxops schema report` imports the report's model alone (pydantic).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,16 +69,33 @@ def validate(
         raise typer.Exit(1)
 
 
+class SchemaOf(StrEnum):
+    """What `cxops schema` describes."""
+
+    SURVEY = "survey"
+    REPORT = "report"
+
+
 @app.command("schema")
 def schema(
+    what: Annotated[
+        SchemaOf,
+        typer.Argument(help="survey: survey files (the default); report: `cxops report --json`."),
+    ] = SchemaOf.SURVEY,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the schema to this file.")
     ] = None,
 ) -> None:
-    """Print the JSON Schema of survey files (for editor completion and checks)."""
-    from cxops.spec.schema import survey_json_schema_text
+    """Print the JSON Schema of survey files (for editor completion and checks), or of
+    the report document."""
+    if what is SchemaOf.REPORT:
+        from cxops.analysis.report_model import report_json_schema_text
 
-    text = survey_json_schema_text()
+        text = report_json_schema_text()
+    else:
+        from cxops.spec.schema import survey_json_schema_text
+
+        text = survey_json_schema_text()
     if out is None:
         sys.stdout.write(text)
     else:
