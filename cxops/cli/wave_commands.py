@@ -23,6 +23,7 @@ from cxops.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from cxops.wave.reminder_round import ReminderSummary
     from cxops.wave.summary import WaveSummary
 
 
@@ -284,43 +285,43 @@ def remind_command(
     if as_json:
         print_json(summary.as_dict())
         return
-    _print_reminders(summary.as_dict())
+    _print_reminders(summary)
 
 
-def _print_reminders(data: dict[str, Any]) -> None:
+def _print_reminders(summary: ReminderSummary) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     from cxops.wave.summary import rate_text
 
     out = console()
-    title = "reminders (dry run)" if data["dry_run"] else "reminders"
-    out.print(f"[bold]{title}[/] · survey {data['survey']} · {data['now']}")
+    title = "reminders (dry run)" if summary.dry_run else "reminders"
+    out.print(f"[bold]{title}[/] · survey {summary.survey} · {summary.now.isoformat()}")
     out.print(
-        f"due {data['due']} · sent {data['sent']} · in doubt {data['in_doubt']} · "
-        f"failed {data['failed']} · waiting {data['waiting']}"
+        f"due {summary.due} · sent {summary.sent_now} · in doubt {summary.in_doubt} · "
+        f"failed {summary.failed} · waiting {summary.waiting}"
     )
-    if data["steps"]:
+    if summary.steps:
         table = Table("wave", "reminder", "due", "sent now", "sent in all", "in doubt", "skipped")
-        for step in data["steps"]:
-            skipped = ", ".join(f"{reason} {n}" for reason, n in step["skipped"].items())
+        for step in summary.steps:
+            skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(step.skipped.items()))
             table.add_row(
-                escape(step["wave"]),
-                str(step["step"]),
-                str(step["due"]),
-                str(step["sent_now"]),
-                str(step["sent"]),
-                str(step["in_doubt"]),
+                escape(step.wave),
+                str(step.step),
+                str(step.due),
+                str(step.sent_now),
+                str(step.sent),
+                str(step.in_doubt),
                 escape(skipped) or "—",
             )
         out.print(table)
     else:
         out.print("no open wave to remind")
-    for wave in data["closed"]:
+    for wave in summary.closed:
         rate = rate_text(wave["response_rate"])
         out.print(
             f"wave {escape(wave['wave'])} closed: {wave['answered']} of {wave['invited']} "
             f"answered (response rate {rate})"
         )
-    for note in data["notes"]:
+    for note in summary.notes:
         out.print(f"note: {escape(note)}")
