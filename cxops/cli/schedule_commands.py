@@ -81,11 +81,12 @@ def init_command(
     """A new project: example surveys of each kind, sample data, .env.example, prefect.yaml."""
     from cxops.schedule.init import init_project
 
-    written = init_project(directory, force=force)
+    made = init_project(directory, force=force)
     out = console()
-    out.print(f"new cxops project in {directory}: {len(written)} files")
-    for path in written:
+    out.print(f"new cxops project in {directory}: {len(made.written)} files")
+    for path in made.written:
         out.print(f"  {path}")
+    out.print(f"git: {made.git}")
     out.print(
         f"next: cd {directory} && cxops validate && cxops plan nps && cxops preview nps "
         "&& cxops run nps --dry-run"
