@@ -64,7 +64,8 @@ def test_json_output_shape(empty_project: Project) -> None:
             "line": 7,
             "column": 9,
             "key_path": "schedule.cron",
-            "message": "expected a five-field cron expression, found '0 9 * MON'",
+            "message": "expected field 5, the day of week, to be 0-7 (0 and 7 are Sunday) or "
+            "SUN-SAT (values, ranges 1-5, lists 1,3, steps */3 or *), found 'MONDAY'",
         }
     ]
 

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.spec.cron import cron_problem
 from cxops.spec.report import ReportSettings
 from cxops.timezones import time_zone
 
@@ -173,10 +174,9 @@ class Schedule(Strict):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from croniter import croniter
-
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"expected a five-field cron expression, found {value!r}")
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("timezone")
