@@ -157,3 +157,26 @@ def test_schema_command_prints_the_generated_schema(empty_project: Project) -> N
 
     empty_project.run(["schema", "--out", "survey.schema.json"])
     assert json.loads(empty_project.path("survey.schema.json").read_text()) == survey_json_schema()
+
+
+def test_validate_renders_the_templates_a_survey_names_as_run_would(project: Project) -> None:
+    """A custom survey with the NPS template validated, and `run` failed on `question.text`."""
+    nps = project.path("surveys/nps-quarterly.yaml").read_text(encoding="utf-8")
+    custom = (
+        nps.replace("id: nps-quarterly", "id: custom-pulse")
+        .replace("kind: nps", "kind: custom")
+        .replace("type: nps", "type: rating")
+    )
+    assert "template: nps_invite" in custom and "kind: custom" in custom
+    project.write({"surveys/custom.yaml": custom})
+
+    result = project.run(["validate"], expect_pass=False)
+
+    assert result.exit_code == 1
+    problems = [line for line in result.stdout.splitlines() if ".yaml:" in line]
+    assert len(problems) == 1, result.stdout
+    assert problems[0].startswith("surveys/custom.yaml:")
+    assert ": invitation.template: cannot render the invitation in locale 'en'" in problems[0]
+    assert "template 'nps_invite.html.j2' line 13" in problems[0]
+    assert "'None' has no attribute 'text'" in problems[0]
+    assert "1 problem in 1 of 5 files" in result.stderr

@@ -29,6 +29,7 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.messages.sample_render import render_problems
     from cxops.policy.load import policy_files
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
@@ -36,7 +37,15 @@ def validate(
     settings = settings_for(project_dir)
     named = paths or [settings.surveys_path]
     policies, named = policy_files(named, settings.project_dir, default=paths is None)
-    report = validate_paths(named, settings.project_dir) if named else _empty_report()
+    report = (
+        validate_paths(
+            named,
+            settings.project_dir,
+            survey_check=lambda survey, document: render_problems(survey, document, settings),
+        )
+        if named
+        else _empty_report()
+    )
     for policy in policies:
         report.files.append(policy.path)
         report.problems.extend(policy.problems)
