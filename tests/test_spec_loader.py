@@ -314,3 +314,19 @@ def test_a_cron_error_names_its_field_or_the_count() -> None:
         "expected a five-field cron expression (minute hour day-of-month month day-of-week), "
         "found 4 fields in '0 9 * MON'"
     )
+
+
+def test_jinja_in_a_text_that_is_not_a_template_is_refused_where_it_is(
+    fixture_project: Project,
+) -> None:
+    """Options and playbook steps are shown as written: braces would reach people."""
+    text = BASE.replace(
+        '    text: "Why?"\n',
+        '    text: "Why, {{ contact.name }}?"\n',  # question text is a template: fine
+    ).replace("    context: [plan, region]\n", "    steps: ['Call {{ contact.name }}']\n")
+
+    found = messages(fixture_project, text)
+
+    assert [message.split(": ", 2)[:2] for message in found] == [
+        ["36:13 followup[0].steps[0]", "expected plain text"]
+    ], found
