@@ -67,7 +67,10 @@ def validate(
         else:
             bad_paths = {p.location.path for p in problems}
             # Survey files, and the project's template files that have a problem.
-            looked_at = len(report.files) + len(bad_paths & set(report.templates))
+            templates = {
+                _relative(Problem(Location(t), "", "")).location.path for t in report.templates
+            }
+            looked_at = len(report.files) + len(bad_paths & templates)
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
                 f"in {len(bad_paths)} of {looked_at} files\n"
