@@ -46,5 +46,11 @@ def test_status_lists_surveys_open_waves_tasks_and_apis(project):
     )
     assert status["tasks"] == {"open": 0, "overdue": 0}
     assert status["prefect"]["server"] == {"url": unreachable, "reachable": False}
+    # the id is the cron's slot, which people read as a send date: both are said
+    assert wave["wave"] == "2026-10-01T0900"
+    assert wave["label"] == "wave 2026-10-01T0900 (scheduled 1 Oct 2026 09:00, sent 23 Nov 2026)"
     human = project.run(["status"], env={"PREFECT_API_URL": unreachable}).stdout
-    assert "open wave nps-quarterly" in human and "NOT reachable" in human
+    assert "open wave nps-quarterly 2026-10-01T0900 (scheduled 1 Oct 2026 09:00, sent 23 Nov" in (
+        " ".join(human.split())
+    )
+    assert "NOT reachable" in human

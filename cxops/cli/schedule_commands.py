@@ -125,14 +125,14 @@ def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = F
     for wave in status["open_waves"]:
         reminders = ", ".join(f"reminder {k}: {n}" for k, n in wave["reminders_sent"].items())
         out.print(
-            f"open wave {wave['survey']} {wave['wave']} ({wave['status']}): sent {wave['sent']}, "
+            f"open wave {wave['survey']} {wave['label'].removeprefix('wave ')} ({wave['status']}): sent {wave['sent']}, "
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(
-            f"closed wave {wave['survey']} {wave['wave']}: {wave.get('answered', 0)} of "
+            f"closed wave {wave['survey']} {wave['label'].removeprefix('wave ')}: {wave.get('answered', 0)} of "
             f"{wave.get('invited', 0)} answered" + (f" ({rate} %)" if rate is not None else "")
         )
     tasks = status["tasks"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -60,8 +61,13 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
     from rich.markup import escape
     from rich.table import Table
 
+    from cxops.wave.ids import wave_label
+
     out = console()
-    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · wave {summary.wave}")
+    # This run's invitations go out now; a plan or a dry run sends none.
+    sent_at = None if summary.dry_run or title == "plan" else datetime.now(UTC)
+    label = wave_label(summary.wave, sent_at)
+    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · {escape(label)}")
     figures = [
         ("audience", summary.audience),
         ("bad rows", len(summary.bad_rows)),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from cxops.schedule.env import read_up_api
 from cxops.settings import Settings
 from cxops.spec.models import Schedule, Survey
+from cxops.wave.ids import wave_label
 
 
 def next_run(
@@ -97,7 +98,14 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         open_waves, closed_waves = [], []
         for wave in waves:
             if wave.status == "closed":
-                closed_waves.append({"survey": wave.survey_id, "wave": wave.wave_id})
+                closed_waves.append(
+                    {
+                        "survey": wave.survey_id,
+                        "wave": wave.wave_id,
+                        "started_at": _aware(wave.started_at).isoformat(),
+                        "label": _label(wave, surveys),
+                    }
+                )
                 closed_waves[-1].update(wave.summary.get("closed") or {})
                 continue
             if wave.status == "complete":
@@ -116,6 +124,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     "wave": wave.wave_id,
                     "status": wave.status,
                     "started_at": _aware(wave.started_at).isoformat(),
+                    "label": _label(wave, surveys),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
                     "reminders_sent": reminders,
                 }
@@ -164,3 +173,9 @@ def _apis(settings: Settings) -> dict[str, Any]:
         "up": {"url": up.url, "pid": up.pid, "collector": up.collector_url} if up else None,
         "server": {"url": configured, "reachable": api_healthy(configured)} if configured else None,
     }
+
+
+def _label(wave: Any, surveys: list[Survey]) -> str:
+    """The wave id with its schedule slot and when it went out, in the survey's zone."""
+    zone = next((s.timezone for s in surveys if s.id == wave.survey_id), "UTC")
+    return wave_label(wave.wave_id, _aware(wave.started_at), zone)
