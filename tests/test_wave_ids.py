@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 def test_a_wave_is_shown_with_its_schedule_slot_and_when_it_went_out() -> None:
     """An NPS wave sent on Dec 7 is labelled by the cron's last fire, 7 Oct."""
-    from cxops.wave.ids import wave_label
+    from cxops.wave_labels import wave_label
 
     sent = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
     assert wave_label("2026-10-07T0900", sent, "Europe/Berlin") == (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,13 +60,8 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
     from rich.markup import escape
     from rich.table import Table
 
-    from cxops.wave.ids import wave_label
-
     out = console()
-    # This run's invitations go out now; a plan or a dry run sends none.
-    sent_at = None if summary.dry_run or title == "plan" else datetime.now(UTC)
-    label = wave_label(summary.wave, sent_at)
-    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · {escape(label)}")
+    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · {escape(summary.label)}")
     figures = [
         ("audience", summary.audience),
         ("bad rows", len(summary.bad_rows)),

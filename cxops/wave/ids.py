@@ -86,30 +86,3 @@ class WaveContext:
     @property
     def survey_id(self) -> str:
         return self.survey.id
-
-
-def scheduled_for(wave_id: str) -> datetime | None:
-    """The schedule slot a derived wave id names (`2026-10-07T0900`, `2026-10-07`), or None
-    for an id given with `--wave`; wall time in the survey's zone, naive."""
-    for pattern in ("%Y-%m-%dT%H%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(wave_id, pattern)
-        except ValueError:
-            continue
-    return None
-
-
-def wave_label(wave_id: str, sent_at: datetime | None, zone: str = "UTC") -> str:
-    """`wave 2026-10-07T0900 (scheduled 7 Oct 2026 09:00, sent 7 Dec 2026)`: the id is
-    the schedule's slot, which people read as a send date; say both."""
-    parts = []
-    slot = scheduled_for(wave_id)
-    if slot is not None:
-        at = f" {slot:%H:%M}" if "T" in wave_id else ""
-        parts.append(f"scheduled {slot.day} {slot:%b %Y}{at}")
-    if sent_at is not None:
-        local = sent_at.astimezone(ZoneInfo(zone)) if sent_at.tzinfo else sent_at
-        parts.append(f"sent {local.day} {local:%b %Y}")
-    else:
-        parts.append("not sent yet")
-    return f"wave {wave_id} ({', '.join(parts)})"
