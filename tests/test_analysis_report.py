@@ -333,3 +333,20 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
         "suppressed": True,
         "n": 4,
     }
+
+
+def test_each_wave_is_shown_with_when_it_went_out(seeded: Project) -> None:
+    """A wave id is a schedule slot people read as a send date: say when it was sent."""
+    from cxops.analysis.html import render_html
+
+    data = report(seeded)
+
+    # w1's first invitation went out at T0 + 1 min (1 Aug 2026), w2's 90 days later
+    assert data["wave_labels"] == {
+        "w1": "wave w1 (sent 1 Aug 2026)",
+        "w2": "wave w2 (sent 30 Oct 2026)",
+    }
+    assert data["first_sent_at"]["w1"] == "2026-08-01T09:01:00+00:00"
+    page = render_html(report(seeded, "w2"))
+    assert "wave w2 (sent 30 Oct 2026)" in page  # the header
+    assert ">w1 (sent 1 Aug 2026)</th>" in page  # the trend table
