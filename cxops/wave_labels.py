@@ -23,14 +23,20 @@ def scheduled_for(wave_id: str) -> datetime | None:
     return None
 
 
+def scheduled_text(wave_id: str) -> str | None:
+    """`scheduled 7 Oct 2026 09:00` for a derived wave id, None for one given by hand."""
+    slot = scheduled_for(wave_id)
+    if slot is None:
+        return None
+    at = f" {slot:%H:%M}" if "T" in wave_id else ""
+    return f"scheduled {slot.day} {slot:%b %Y}{at}"
+
+
 def wave_label(wave_id: str, sent_at: datetime | None, zone: str = "UTC") -> str:
     """`wave 2026-10-07T0900 (scheduled 7 Oct 2026 09:00, sent 7 Dec 2026)`: the id is
     the schedule's slot, which people read as a send date; say both."""
-    parts = []
-    slot = scheduled_for(wave_id)
-    if slot is not None:
-        at = f" {slot:%H:%M}" if "T" in wave_id else ""
-        parts.append(f"scheduled {slot.day} {slot:%b %Y}{at}")
+    slot = scheduled_text(wave_id)
+    parts = [slot] if slot else []
     if sent_at is not None:
         local = sent_at.astimezone(ZoneInfo(zone)) if sent_at.tzinfo else sent_at
         parts.append(f"sent {local.day} {local:%b %Y}")
