@@ -186,6 +186,8 @@ def summary_markdown(summary: WaveSummary) -> str:
     lines = [
         f"# Wave `{summary.wave}` of `{summary.survey}`",
         "",
+        summary.label,
+        "",
         f"audience {summary.audience} · filtered out {summary.filtered_out} · "
         f"eligible {summary.eligible} · sampled {summary.sampled} · sent {summary.sent} · "
         f"in doubt {summary.in_doubt} · failed {summary.failed} · bad rows {len(summary.bad_rows)}",
