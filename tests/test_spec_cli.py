@@ -180,3 +180,34 @@ def test_validate_renders_the_templates_a_survey_names_as_run_would(project: Pro
     assert "template 'nps_invite.html.j2' line 13" in problems[0]
     assert "'None' has no attribute 'text'" in problems[0]
     assert "1 problem in 1 of 5 files" in result.stderr
+
+
+def test_an_sql_source_renders_with_values_typed_by_its_columns(empty_project: Project) -> None:
+    """validate opens no database: an SQL source's sample contact is typed by `columns:`."""
+    from cxops.messages.sample_render import render_problems
+    from cxops.spec.loader import read_survey
+
+    write_fixture_project(empty_project)
+    survey = (BROKEN / "unknown_key_suggestion.yaml").read_text(encoding="utf-8")
+    survey = survey.replace("scheduel:", "schedule:").replace(
+        "    csv: data/contacts.csv\n",
+        "    sql: SELECT * FROM people\n    url: sqlite:///nowhere.db\n",
+    )
+    empty_project.write(
+        {
+            "surveys/s.yaml": survey,
+            "templates/t_invite.txt.j2": "{{ contact.seats + 1 }} seats, {{ contact.name }}",
+        }
+    )
+    result = read_survey(empty_project.path("surveys/s.yaml"), empty_project.root)
+    assert result.survey is not None, result.problems
+    settings = empty_project.settings()
+
+    assert render_problems(result.survey, result.document, settings) == []
+
+    empty_project.write({"templates/t_invite.txt.j2": "{{ contact.seats.upper() }}"})
+    [problem] = render_problems(result.survey, result.document, settings)
+    assert problem.key_path == "invitation.template"
+    assert "a sample contact typed by the source's columns" in problem.message
+    assert "template 't_invite.txt.j2' line 1" in problem.message
+    assert not empty_project.path("nowhere.db").exists()
