@@ -20,6 +20,7 @@ from cxops.analysis.groups import CellFilter, changes, group, in_waves, segments
 from cxops.analysis.loop import loop_section
 from cxops.analysis.themes import themes_section
 from cxops.errors import CxopsError
+from cxops.wave_labels import wave_label
 
 REPORT_VERSION = 1
 
@@ -59,6 +60,13 @@ def build_report(
         "survey": {"id": survey.id, "name": survey.name, "kind": survey.kind},
         "wave": wave,
         "waves": waves,
+        # The ids are schedule slots; people also need when each wave went out.
+        "wave_labels": {
+            name: wave_label(name, data.first_sent.get(name), survey.timezone) for name in waves
+        },
+        "first_sent_at": {
+            name: data.first_sent[name].isoformat() for name in waves if name in data.first_sent
+        },
         "min_n": min_n,
         "level": 0.95,
         "excluded": {

@@ -31,6 +31,7 @@ from cxops.store.contact_log import (
 )
 from cxops.store.db import Store
 from cxops.store.ledger import MAYBE_SENT
+from cxops.wave_labels import scheduled_text
 
 _SUPPRESSED = {
     "unsubscribed": "unsubscribed",
@@ -64,6 +65,7 @@ class SurveyVerdict:
         return {
             "survey": self.survey,
             "wave": self.wave,
+            "wave_scheduled": scheduled_text(self.wave),
             "in_source": self.in_source,
             "key": self.key,
             "filter_passed": self.filter_passed,
@@ -92,7 +94,7 @@ class Explanation:
     def lines(self) -> list[str]:
         out = [f"{self.email} at {_when(self.now)}:", *(f"  {line}" for line in self.history)]
         for verdict in self.surveys:
-            out.append(f"{verdict.survey} (wave {verdict.wave}):")
+            out.append(f"{verdict.survey} ({_wave(verdict.wave)}):")
             out.extend(f"  {line}" for line in verdict.lines)
         return out
 
@@ -146,6 +148,13 @@ def explain_person(
     return explanation
 
 
+def _wave(wave_id: str) -> str:
+    """`wave 2026-10-07T0900, scheduled 7 Oct 2026 09:00`: the id is the schedule's
+    slot, not a send date (the line's own date says when the message was sent)."""
+    slot = scheduled_text(wave_id)
+    return f"wave {wave_id}, {slot}" if slot else f"wave {wave_id}"
+
+
 def _history_lines(
     sends: Sequence[PersonSend], suppressions: Sequence[PersonSuppression], has_store: bool
 ) -> list[str]:
@@ -163,7 +172,7 @@ def _history_lines(
             "pending": "planned, not sent yet",
             "skipped": "skipped",
         }.get(send.status, send.status)
-        text = f"{_when(send.at)}  {what} of {send.survey_id} (wave {send.wave_id}): {status}"
+        text = f"{_when(send.at)}  {what} of {send.survey_id} ({_wave(send.wave_id)}): {status}"
         text += "; counts as a contact" if counted else "; does not count as a contact"
         if send.answered is not None and send.answered_at is not None:
             text += f"; answered ({send.answered}) on {_when(send.answered_at)}"
