@@ -56,10 +56,18 @@ def forget_command(
         return
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
-        typer.echo(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
+        typer.echo(
+            f"{said}: nothing left to erase (erasure {report.subject[:16]}; "
+            "never contacted again)"
+        )
     else:
-        erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-        typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+        erased = ", ".join(
+            f"{name.replace('_', ' ')} {count}" for name, count in report.counts.items() if count
+        )
+        typer.echo(
+            f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept): "
+            "never contacted again"
+        )
     if report.kept_by:
         pids = ", ".join(str(pid) for pid in report.kept_by)
         typer.echo(

@@ -6,9 +6,16 @@ In the store, rows that matter for aggregates stay, with the person taken out:
   pseudonym, the copy of their source row and the provider's ids are emptied;
 - `responses`: the contact key becomes the pseudonym; scores and choices stay (they
   count in reports), free-text answers are removed (they may name anyone);
+- `sends` still `pending` (planned, not claimed) are `skipped` (error `erased`): nothing
+  goes out to them, nor to the placeholder;
 - `tasks` about them: pseudonym, the title and note (which name them) and the
-  context columns are emptied; tasks assigned to them get the placeholder address;
-- `webhook_events`, `notifications`, `suppressions`: their address is removed.
+  context columns are emptied, open ones are withdrawn (`person erased`: no digest,
+  no escalation); tasks assigned to them get the placeholder address, and so does
+  every note, title or context value that names them (a reassignment's line);
+- other people's ledger rows that name them in their contact copy (a `csm_email`
+  column of an erased CSM): the value becomes the placeholder address;
+- `webhook_events`, `notifications`, `suppressions`: their address is removed;
+  `webhook_rejects` (malformed events, kept as received) that mention them are deleted.
 
 - `interviews`: the address becomes the placeholder, the contact key the pseudonym, the
   booking link (the scheduler's record of them) is dropped; statuses and incentives stay.
@@ -28,6 +35,8 @@ the catalog is rewritten too. Files: see `cxops.privacy.files`. The erasure is r
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,13 +44,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cxops.privacy.files import scrub_files
 from cxops.privacy.subject import Subject
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, ERASED_NOTE
 from cxops.store.models import (
     Erasure,
     Interview,
@@ -51,6 +61,7 @@ from cxops.store.models import (
     Suppression,
     Task,
     WebhookEvent,
+    WebhookReject,
 )
 
 ERASED_TITLE = "(erased on request)"
@@ -60,6 +71,7 @@ PERSONAL_TABLES = (
     "responses",
     "tasks",
     "webhook_events",
+    "webhook_rejects",
     "notifications",
     "suppressions",
     "interviews",
@@ -113,7 +125,7 @@ def forget_person(
             session.execute(text("PRAGMA secure_delete = ON"))
         else:
             erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
-        report.counts = _erase_rows(session, subject, free_text)
+        report.counts = _erase_rows(session, subject, free_text, now)
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
     report.files, messages = scrub_files(folders, subject.email)
@@ -128,7 +140,7 @@ def forget_person(
 
 
 def _erase_rows(
-    session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]]
+    session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]], now: datetime
 ) -> dict[str, int]:
     email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
     sends = session.execute(
@@ -137,6 +149,13 @@ def _erase_rows(
     send_ids = [row.send_id for row in sends]
     keys = {(row.survey_id, row.contact_key) for row in sends}
     counts: dict[str, int] = {}
+    counts["pending_sends_skipped"] = _rowcount(
+        session.execute(
+            update(Send)
+            .where(Send.email == email, Send.status == "pending")
+            .values(status="skipped", error=ERASED)
+        )
+    )
     counts["sends"] = _rowcount(
         session.execute(
             update(Send)
@@ -150,8 +169,16 @@ def _erase_rows(
             )
         )
     )
+    counts["contact_copies"] = _erase_contact_copies(session, email, placeholder)
     counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text)
     counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder)
+    counts["tasks_withdrawn"] = _rowcount(
+        session.execute(
+            update(Task)
+            .where(Task.contact_key == pseudonym, Task.status == "open")
+            .values(status="withdrawn", outcome="withdrawn", note=ERASED_NOTE, closed_at=now)
+        )
+    )
     counts["webhook_events"] = _rowcount(
         session.execute(
             update(WebhookEvent)
@@ -159,6 +186,9 @@ def _erase_rows(
             .where(WebhookEvent.email.is_not(None))
             .values(email=None)
         )
+    )
+    counts["webhook_rejects"] = _rowcount(
+        session.execute(delete(WebhookReject).where(_mentions(WebhookReject.item, email)))
     )
     counts["notifications"] = _erase_notifications(session, email, placeholder)
     counts["suppressions"] = _rowcount(
@@ -216,7 +246,43 @@ def _erase_tasks(
     changed += _rowcount(
         session.execute(update(Task).where(Task.assignee == email).values(assignee=placeholder))
     )
+    naming = or_(
+        _mentions(Task.title, email), _mentions(Task.note, email), _mentions(Task.context, email)
+    )
+    for task in session.scalars(select(Task).where(naming)):
+        task.title = _replaced(task.title, email, placeholder)
+        task.note = _replaced(task.note, email, placeholder)
+        task.context = _replaced(task.context, email, placeholder)
+        changed += 1
     return changed
+
+
+def _erase_contact_copies(session: Session, email: str, placeholder: str) -> int:
+    """Other people's ledger rows whose copy of their source row names `email` (an
+    assignee's column): each such value becomes `placeholder`. A scan of the ledger."""
+    changed = 0
+    for send in session.scalars(select(Send).where(_mentions(Send.contact, email))):
+        send.contact = _replaced(send.contact, email, placeholder)
+        changed += 1
+    return changed
+
+
+def _mentions(column: Any, email: str) -> Any:
+    """SQL: the column's text (a JSON column's serialized text) contains `email`."""
+    as_text = func.lower(cast(column, Text))
+    forms = {email, json.dumps(email)[1:-1]}  # JSON escapes non-ASCII local parts
+    return or_(*(as_text.contains(form, autoescape=True) for form in sorted(forms)))
+
+
+def _replaced(value: Any, email: str, placeholder: str) -> Any:
+    """`value` (text, or JSON data) with every mention of `email`, in any case, replaced."""
+    if isinstance(value, str):
+        return re.sub(re.escape(email), placeholder, value, flags=re.IGNORECASE)
+    if isinstance(value, dict):
+        return {k: _replaced(v, email, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v, email, placeholder) for v in value]
+    return value
 
 
 def _erase_notifications(session: Session, email: str, placeholder: str) -> int:
