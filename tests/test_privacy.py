@@ -7,11 +7,16 @@
   are untouched;
 - the erasure is recorded under a keyed hash, never the address; a second `forget`
   changes nothing and records nothing new;
-- `export person` lists everything stored about the person before, nothing after.
+- `export person` lists everything stored about the person before, nothing after;
+- nothing is left beside the store's rows about them: malformed webhook events naming
+  them, their preview files (`KEY.html`/`.txt` name them without the address), reports
+  quoting their answers; an erased assignee's address leaves task notes and other
+  people's ledger contact copies (`csm_email`).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import mailbox
 from email.message import EmailMessage
@@ -20,7 +25,16 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from cxops.store.db import open_store
-from cxops.store.models import Interview, Notification, Send, Suppression, Task, WebhookEvent
+from cxops.store.models import (
+    Interview,
+    Notification,
+    Response,
+    Send,
+    Suppression,
+    Task,
+    WebhookEvent,
+    WebhookReject,
+)
 from cxops.testing.followup import add_response, at, write_survey
 
 PERSON = "c1@customer.example"
@@ -114,7 +128,7 @@ def _everything(store_url: str) -> str:
     try:
         with store.engine.connect() as connection:
             tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
-            tables += ["notifications", "erasures", "waves", "interviews"]
+            tables += ["notifications", "erasures", "waves", "interviews", "webhook_rejects"]
             rows = [
                 repr(tuple(row))
                 for table in tables
@@ -275,3 +289,90 @@ def test_forget_waits_for_transactions_that_could_still_see_the_old_rows(project
         holder.close()
     finally:
         store.dispose()
+
+
+CSM = "csm.anna@acme.example"
+
+
+def _leftovers(project, store_url: str) -> None:
+    """What `forget` used to leave behind: a malformed signed event naming the person,
+    their preview files, a report quoting them, a reassignment line naming the CSM."""
+    store = open_store(store_url)
+    try:
+        with store.session(write=True) as session:
+            item = {"email": PERSON, "name": NAME, "event": "open", "timestamp": "soon"}
+            session.add(
+                WebhookReject(received_at=WHEN, reason="bad timestamp", item=json.dumps(item))
+            )
+            answer = session.scalars(select(Response).where(Response.contact_key == "c2")).one()
+            session.add(
+                Task(
+                    response_id=answer.id,
+                    survey_id="nps-test",
+                    wave_id="2026-11",
+                    contact_key="c2",
+                    segment="smb",
+                    rule_id="promoter",
+                    rule_version="v1",
+                    title="Ask Customer c2 for a reference",
+                    assignee="csm.bo@acme.example",
+                    priority="normal",
+                    note=f"2026-11-23 09:00 reassigned from {CSM} to csm.bo@acme.example",
+                    created_at=WHEN,
+                    due_at=WHEN,
+                )
+            )
+    finally:
+        store.dispose()
+    preview = project.root / "preview"
+    preview.mkdir()
+    (preview / "c1.html").write_text(f"<p>Hello {html.escape(NAME)}</p>", encoding="utf-8")
+    (preview / "c1.txt").write_text(f"Subject: Hi\n\nHello {NAME}", encoding="utf-8")
+    (preview / "c1.eml").write_text(f"To: {NAME} <{PERSON}>\n\nHello", encoding="utf-8")
+    (preview / "c2.html").write_text("<p>Hello Other Person</p>", encoding="utf-8")
+    reports = project.root / "reports"
+    reports.mkdir()
+    quote = html.escape(f"I am {NAME} and   I am unhappy")  # as the report shows it
+    (reports / "nps-test.html").write_text(f"<blockquote>{quote}</blockquote>", encoding="utf-8")
+    (reports / "csat.html").write_text("<blockquote>fine</blockquote>", encoding="utf-8")
+
+
+def _stored_bytes(store_url: str) -> bytes:
+    if store_url.startswith("sqlite"):
+        database = Path(store_url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    return _postgresql_relation_files(store_url)
+
+
+def test_forget_leaves_no_copy_behind(project, store_url):
+    env = {"CXOPS_DATABASE_URL": store_url}
+    project.settings()
+    _seed(project, store_url)
+    _leftovers(project, store_url)
+    before = project.run(["export", "person", PERSON], env=env).json
+    assert [json.loads(r["item"])["name"] for r in before["webhook_rejects"]] == [NAME]
+
+    forgot = project.run(["forget", PERSON, "--json"], env=env).json
+    assert forgot["erased"]["webhook_rejects"] == 1
+    removed = sorted(Path(f).relative_to(project.root).as_posix() for f in forgot["files"])
+    assert removed == [
+        "outbox/nps-test/2026-11/batch-000001.mbox",
+        "preview/c1.eml",
+        "preview/c1.html",
+        "preview/c1.txt",
+        "reports/nps-test.html",
+    ]
+    assert [Path(f).name for f in forgot["reports_removed"]] == ["nps-test.html"]
+    assert (project.root / "preview" / "c2.html").exists()
+    assert (project.root / "reports" / "csat.html").exists()
+    stored = _everything(store_url)
+    assert PERSON not in stored and NAME.lower() not in stored
+    assert project.run(["export", "person", PERSON], env=env).json["webhook_rejects"] == []
+
+    assert CSM in stored, "the CSM is still in a task note and in c2's contact copy"
+    said = project.run(["forget", CSM], env=env).stdout
+    assert "contact copies 1, tasks 2" in said  # assigned one, reassigned from in another
+    stored = _everything(store_url)
+    assert CSM not in stored and "csm.bo@acme.example" in stored
+    raw = _stored_bytes(store_url).lower()
+    assert PERSON.encode() not in raw and CSM.encode() not in raw

@@ -48,6 +48,7 @@ def forget_command(
             now=settings.clock(),
             free_text=_free_text(settings),
             folders=folders,
+            reports=settings.project_dir / "reports",
         )
     finally:
         store.dispose()
@@ -57,8 +58,7 @@ def forget_command(
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
         typer.echo(
-            f"{said}: nothing left to erase (erasure {report.subject[:16]}; "
-            "never contacted again)"
+            f"{said}: nothing left to erase (erasure {report.subject[:16]}; never contacted again)"
         )
     else:
         erased = ", ".join(
@@ -68,6 +68,8 @@ def forget_command(
             f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept): "
             "never contacted again"
         )
+    for path in report.reports:
+        typer.echo(f"removed report {path}: it quoted them (`cxops report` makes it again)")
     if report.kept_by:
         pids = ", ".join(str(pid) for pid in report.kept_by)
         typer.echo(

@@ -48,7 +48,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from cxops.privacy.files import scrub_files
+from cxops.privacy.files import scrub_files, scrub_reports
 from cxops.privacy.subject import Subject
 from cxops.store.db import Store
 from cxops.store.erasures import ERASED, ERASED_NOTE
@@ -77,6 +77,13 @@ PERSONAL_TABLES = (
     "interviews",
 )
 
+#: Counts of the report that are not named after the table they changed.
+_TABLE_OF = {
+    "pending_sends_skipped": "sends",
+    "contact_copies": "sends",
+    "tasks_withdrawn": "tasks",
+}
+
 
 @dataclass(slots=True)
 class ErasureReport:
@@ -85,6 +92,8 @@ class ErasureReport:
     subject: str
     counts: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: Reports removed because they quoted the person (`cxops report` makes them again).
+    reports: list[str] = field(default_factory=list)
     already_erased: bool = False
     #: PostgreSQL backends whose transactions, open since before the erasure, kept old
     #: row versions in the rewritten tables (empty: none).
@@ -99,6 +108,7 @@ class ErasureReport:
             "subject": self.subject,
             "erased": dict(self.counts),
             "files": list(self.files),
+            "reports_removed": list(self.reports),
             "already_erased": self.already_erased,
             "kept_by": list(self.kept_by),
         }
@@ -111,9 +121,11 @@ def forget_person(
     now: datetime,
     free_text: Mapping[str, frozenset[str]],
     folders: list[Path],
+    reports: Path | None = None,
     wait_seconds: float = 60,
 ) -> ErasureReport:
-    """Erase `subject` from the store and from the files under `folders`; idempotent.
+    """Erase `subject` from the store and from the files under `folders`, and the
+    reports under `reports` that quote their free-text answers; idempotent.
 
     `free_text` maps a survey id to its free-text question ids (answers removed);
     for a survey not in it, only numbers and booleans are kept.
@@ -125,23 +137,28 @@ def forget_person(
             session.execute(text("PRAGMA secure_delete = ON"))
         else:
             erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
-        report.counts = _erase_rows(session, subject, free_text, now)
+        report.counts, answers = _erase_rows(session, subject, free_text, now)
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
     report.files, messages = scrub_files(folders, subject.email)
     report.counts["outbox_messages"] = messages
+    if reports is not None:
+        report.reports = scrub_reports(reports, answers)
+        report.files += report.reports
     if report.changed or not report.already_erased:
         with store.session(write=True) as session:
             session.add(Erasure(subject=subject.digest, erased_at=now, counts=report.counts))
     # A repeat rewrites every table: the first may have had to leave old versions behind.
-    changed = [t for t in PERSONAL_TABLES if report.counts.get(t) or report.already_erased]
+    touched = {_TABLE_OF.get(name, name) for name, count in report.counts.items() if count}
+    changed = [t for t in PERSONAL_TABLES if t in touched or report.already_erased]
     report.kept_by = _rewrite_storage(store, changed, erasing_xid, wait_seconds)
     return report
 
 
 def _erase_rows(
     session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]], now: datetime
-) -> dict[str, int]:
+) -> tuple[dict[str, int], list[str]]:
+    """Rows changed per table, and the free-text answers removed."""
     email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
     sends = session.execute(
         select(Send.send_id, Send.survey_id, Send.contact_key).where(Send.email == email)
@@ -170,7 +187,8 @@ def _erase_rows(
         )
     )
     counts["contact_copies"] = _erase_contact_copies(session, email, placeholder)
-    counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text)
+    answers: list[str] = []
+    counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text, answers)
     counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder)
     counts["tasks_withdrawn"] = _rowcount(
         session.execute(
@@ -202,7 +220,7 @@ def _erase_rows(
             .values(email=placeholder, contact_key=pseudonym, booking_uri=None)
         )
     )
-    return counts
+    return counts, answers
 
 
 def _anonymize_responses(
@@ -210,12 +228,20 @@ def _anonymize_responses(
     send_ids: list[str],
     pseudonym: str,
     free_text: Mapping[str, frozenset[str]],
+    removed: list[str],
 ) -> int:
+    """Responses anonymized; the text answers taken out are added to `removed`."""
     changed = 0
     for chunk in _chunks(send_ids):
         for response in session.scalars(select(Response).where(Response.send_id.in_(chunk))):
             response.contact_key = pseudonym
-            response.answers = _kept_answers(response.answers, free_text.get(response.survey_id))
+            kept = _kept_answers(response.answers, free_text.get(response.survey_id))
+            removed += [
+                value
+                for name, value in response.answers.items()
+                if name not in kept and isinstance(value, str)
+            ]
+            response.answers = kept
             changed += 1
     return changed
 
