@@ -11,7 +11,8 @@
 - nothing is left beside the store's rows about them: malformed webhook events naming
   them, their preview files (`KEY.html`/`.txt` name them without the address), reports
   quoting their answers; an erased assignee's address leaves task notes and other
-  people's ledger contact copies (`csm_email`).
+  people's ledger contact copies (`csm_email`), and their open tasks go to the rule's
+  fallback.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from cxops.store.models import (
     WebhookEvent,
     WebhookReject,
 )
-from cxops.testing.followup import add_response, at, write_survey
+from cxops.testing.followup import FALLBACK, add_response, at, write_survey
 
 PERSON = "c1@customer.example"
 NAME = "Zoltan Quixwell"
@@ -312,12 +313,12 @@ def _leftovers(project, store_url: str) -> None:
                     wave_id="2026-11",
                     contact_key="c2",
                     segment="smb",
-                    rule_id="promoter",
+                    rule_id="detractor",
                     rule_version="v1",
-                    title="Ask Customer c2 for a reference",
-                    assignee="csm.bo@acme.example",
+                    title="Call Customer c2",
+                    assignee=CSM,
                     priority="normal",
-                    note=f"2026-11-23 09:00 reassigned from {CSM} to csm.bo@acme.example",
+                    note=f"2026-11-23 09:00 reassigned from csm.bo@acme.example to {CSM}",
                     created_at=WHEN,
                     due_at=WHEN,
                 )
@@ -371,8 +372,18 @@ def test_forget_leaves_no_copy_behind(project, store_url):
 
     assert CSM in stored, "the CSM is still in a task note and in c2's contact copy"
     said = project.run(["forget", CSM], env=env).stdout
-    assert "contact copies 1, tasks 2" in said  # assigned one, reassigned from in another
+    assert "contact copies 1, tasks 2" in said  # c1's (withdrawn) and c2's (open)
     stored = _everything(store_url)
     assert CSM not in stored and "csm.bo@acme.example" in stored
+    store = open_store(store_url)
+    try:
+        with store.session() as session:
+            open_task = session.scalars(select(Task).where(Task.status == "open")).one()
+    finally:
+        store.dispose()
+    assert (open_task.assignee, open_task.assignment) == (FALLBACK, 1), "the rule's fallback"
+    assert open_task.note is not None and open_task.note.endswith(
+        f"reassigned to {FALLBACK}: the assignee was erased"
+    )
     raw = _stored_bytes(store_url).lower()
     assert PERSON.encode() not in raw and CSM.encode() not in raw

@@ -10,7 +10,8 @@ In the store, rows that matter for aggregates stay, with the person taken out:
   goes out to them, nor to the placeholder;
 - `tasks` about them: pseudonym, the title and note (which name them) and the
   context columns are emptied, open ones are withdrawn (`person erased`: no digest,
-  no escalation); tasks assigned to them get the placeholder address, and so does
+  no escalation); open tasks assigned to them go to their rule's fallback or the
+  survey's owner (else, and when closed, they get the placeholder address), and so does
   every note, title or context value that names them (a reassignment's line);
 - other people's ledger rows that name them in their contact copy (a `csm_email`
   column of an erased CSM): the value becomes the placeholder address;
@@ -122,13 +123,16 @@ def forget_person(
     free_text: Mapping[str, frozenset[str]],
     folders: list[Path],
     reports: Path | None = None,
+    successors: Mapping[tuple[str, str], str] | None = None,
     wait_seconds: float = 60,
 ) -> ErasureReport:
     """Erase `subject` from the store and from the files under `folders`, and the
     reports under `reports` that quote their free-text answers; idempotent.
 
     `free_text` maps a survey id to its free-text question ids (answers removed);
-    for a survey not in it, only numbers and booleans are kept.
+    for a survey not in it, only numbers and booleans are kept. `successors` maps a
+    (survey, rule) to who takes over the open tasks of an erased assignee (the rule's
+    fallback, else the survey's owner); without one they keep the placeholder address.
     """
     report = ErasureReport(subject.digest)
     erasing_xid = ""
@@ -137,7 +141,7 @@ def forget_person(
             session.execute(text("PRAGMA secure_delete = ON"))
         else:
             erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
-        report.counts, answers = _erase_rows(session, subject, free_text, now)
+        report.counts, answers = _erase_rows(session, subject, free_text, now, successors or {})
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
     report.files, messages = scrub_files(folders, subject.email)
@@ -156,7 +160,11 @@ def forget_person(
 
 
 def _erase_rows(
-    session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]], now: datetime
+    session: Session,
+    subject: Subject,
+    free_text: Mapping[str, frozenset[str]],
+    now: datetime,
+    successors: Mapping[tuple[str, str], str],
 ) -> tuple[dict[str, int], list[str]]:
     """Rows changed per table, and the free-text answers removed."""
     email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
@@ -189,7 +197,7 @@ def _erase_rows(
     counts["contact_copies"] = _erase_contact_copies(session, email, placeholder)
     answers: list[str] = []
     counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text, answers)
-    counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder)
+    counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder, successors, now)
     counts["tasks_withdrawn"] = _rowcount(
         session.execute(
             update(Task)
@@ -259,6 +267,8 @@ def _erase_tasks(
     email: str,
     pseudonym: str,
     placeholder: str,
+    successors: Mapping[tuple[str, str], str],
+    now: datetime,
 ) -> int:
     changed = 0
     for survey_id, contact_key in sorted(keys):
@@ -269,9 +279,17 @@ def _erase_tasks(
                 .values(contact_key=pseudonym, title=ERASED_TITLE, note=None, context={})
             )
         )
-    changed += _rowcount(
-        session.execute(update(Task).where(Task.assignee == email).values(assignee=placeholder))
-    )
+    named: set[int] = set()  # tasks changed below, each counted once
+    for task in session.scalars(select(Task).where(Task.assignee == email)):
+        successor = successors.get((task.survey_id, task.rule_id))
+        if task.status == "open" and successor and successor != email:
+            line = f"{now:%Y-%m-%d %H:%M} reassigned to {successor}: the assignee was erased"
+            task.note = f"{task.note}\n{line}" if task.note else line
+            task.assignee = successor
+            task.assignment += 1  # the erased assignee's links stop working
+        else:
+            task.assignee = placeholder
+        named.add(task.id)
     naming = or_(
         _mentions(Task.title, email), _mentions(Task.note, email), _mentions(Task.context, email)
     )
@@ -279,8 +297,8 @@ def _erase_tasks(
         task.title = _replaced(task.title, email, placeholder)
         task.note = _replaced(task.note, email, placeholder)
         task.context = _replaced(task.context, email, placeholder)
-        changed += 1
-    return changed
+        named.add(task.id)
+    return changed + len(named)
 
 
 def _erase_contact_copies(session: Session, email: str, placeholder: str) -> int:
