@@ -5,7 +5,8 @@
 - reminders of a wave they were invited to skip them;
 - their open task is withdrawn (`person erased`), and a replay of the rules neither
   reopens it nor makes a new one;
-- `why` and `export person` say they were erased and are never contacted again;
+- `why` and `export person` say they were erased and are never contacted again; a
+  preview of them is refused;
 - the store recognises them by a keyed hash only: no address of theirs is kept.
 """
 
@@ -202,6 +203,8 @@ def test_an_erased_person_is_never_contacted_again(project: Any, store_url: str)
     assert why["surveys"][0]["holds"][0]["reason"] == "erased"
     said = project.run(["why", PERSON], env=plan_env).stdout
     assert "never contacted again" in said
+    refused = project.run(["preview", SURVEY, "--contact", "p1"], env=env, expect_pass=False)
+    assert "'p1' was erased on request" in refused.stderr and "Traceback" not in refused.output
     exported = project.run(["export", "person", PERSON], env=plan_env).json
     assert exported["erased"] is True and "never contacted again" in exported["contact"]
     other = project.run(["export", "person", OTHER], env=plan_env).json
