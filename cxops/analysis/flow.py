@@ -26,14 +26,17 @@ from cxops.analysis.artifacts import (
 from cxops.analysis.report import build_from_store
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
+from cxops.wave.contact_free import contact_free_errors
 
 
-@task(name="build-report", cache_policy=NO_CACHE)
+@task(name="build-report", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def build_task(survey: Any, settings: Settings, wave: str | None) -> dict[str, Any]:
     return build_from_store(survey, settings, wave=wave)
 
 
-@task(name="publish-report-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-report-artifacts", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def publish_task(report: dict[str, Any]) -> list[str]:
     key = artifact_key(report["survey"]["id"])
     name = report["survey"]["name"]
@@ -48,7 +51,8 @@ def publish_task(report: dict[str, Any]) -> list[str]:
     return [key, *tables]
 
 
-@flow(name="survey-report")
+@flow(name="survey-report", persist_result=False)
+@contact_free_errors
 def report_flow(
     survey: str,
     wave: str | None = None,

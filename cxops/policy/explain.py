@@ -2,7 +2,7 @@
 
 `explain_person` reads the store (every invitation and reminder of the person,
 their answers and suppressions) and each survey's source, and runs the same
-checks a wave runs: filter, suppression, `surveyed_within`, the contact cap, the
+checks a wave runs: erasure, filter, suppression, `surveyed_within`, the contact cap, the
 `policy.yaml` rules and survey priority, each hold with until when it lasts.
 """
 
@@ -30,6 +30,7 @@ from cxops.store.contact_log import (
     person_record,
 )
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, erased_at
 from cxops.store.ledger import MAYBE_SENT
 from cxops.wave_labels import scheduled_text
 
@@ -88,6 +89,8 @@ class SurveyVerdict:
 class Explanation:
     email: str
     now: datetime
+    #: When `cxops forget` erased the person (None: never): never contacted again.
+    erased_at: datetime | None = None
     history: list[str] = field(default_factory=list)
     surveys: list[SurveyVerdict] = field(default_factory=list)
 
@@ -102,6 +105,7 @@ class Explanation:
         return {
             "email": self.email,
             "now": self.now.isoformat(),
+            "erased_at": self.erased_at.isoformat() if self.erased_at else None,
             "history": list(self.history),
             "surveys": [verdict.as_dict() for verdict in self.surveys],
         }
@@ -129,8 +133,18 @@ def explain_person(
     suppressions: list[PersonSuppression] = []
     if store is not None:
         sends, suppressions = person_record(store, email)
+        with store.engine.connect() as conn:
+            explanation.erased_at = erased_at(conn, email, settings.signing_key)
     explanation.history = _history_lines(sends, suppressions, store is not None)
+    if explanation.erased_at is not None:
+        explanation.history.append(
+            f"{_when(explanation.erased_at)}  erased on request (cxops forget): "
+            "never contacted again by any survey"
+        )
     for survey in surveys:
+        if explanation.erased_at is not None:
+            explanation.surveys.append(_erased_verdict(survey, wave_for(survey)))
+            continue
         explanation.surveys.append(
             _verdict(
                 email,
@@ -185,6 +199,15 @@ def _history_lines(
             f"{_when(suppression.at)}  {what} (via {suppression.source}): never invited again"
         )
     return lines
+
+
+def _erased_verdict(survey: Survey, wave_id: str) -> SurveyVerdict:
+    """An erased person is held back by every survey, whatever its source says."""
+    verdict = SurveyVerdict(survey.id, wave_id)
+    verdict.holds.append(Hold(ERASED, ERASED, None, "erased on request: never contacted again"))
+    verdict.lines.append("held back: erased on request; never contacted again")
+    verdict.lines.append("not invited now, nor later")
+    return verdict
 
 
 def _verdict(
