@@ -20,6 +20,8 @@ def test_markdown_says_too_few_answers_for_small_groups() -> None:
         "survey": {"id": "s", "name": "S | pipes", "kind": "nps"},
         "wave": None,
         "waves": [],
+        "wave_labels": {},
+        "first_sent_at": {},
         "min_n": 5,
         "level": 0.95,
         "overall": {

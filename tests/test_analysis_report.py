@@ -373,6 +373,23 @@ def test_the_html_report_has_each_id_once_and_every_reference_resolves(
     assert missing == set()
 
 
+def test_each_wave_is_shown_with_when_it_went_out(seeded: Project) -> None:
+    """A wave id is a schedule slot people read as a send date: say when it was sent."""
+    from cxops.analysis.html import render_html
+
+    data = report(seeded)
+
+    # w1's first invitation went out at T0 + 1 min (1 Aug 2026), w2's 90 days later
+    assert data["wave_labels"] == {
+        "w1": "wave w1 (sent 1 Aug 2026)",
+        "w2": "wave w2 (sent 30 Oct 2026)",
+    }
+    assert data["first_sent_at"]["w1"] == "2026-08-01T09:01:00+00:00"
+    page = render_html(built(seeded, "w2"))
+    assert "wave w2 (sent 30 Oct 2026)" in page  # the header
+    assert ">w1 (sent 1 Aug 2026)</th>" in page  # the trend table
+
+
 GOLDEN = Path(__file__).parent / "data" / "report" / "nps-test.json"
 
 

@@ -29,6 +29,7 @@ from cxops.analysis.report_model import (
 )
 from cxops.analysis.themes import themes_section
 from cxops.errors import CxopsError
+from cxops.wave_labels import wave_label
 
 if TYPE_CHECKING:
     from cxops.settings import Settings
@@ -92,6 +93,13 @@ def build_report(
         survey=SurveyRef(id=survey.id, name=survey.name, kind=survey.kind),
         wave=wave,
         waves=waves,
+        # The ids are schedule slots; people also need when each wave went out.
+        wave_labels={
+            name: wave_label(name, data.first_sent.get(name), survey.timezone) for name in waves
+        },
+        first_sent_at={
+            name: data.first_sent[name].isoformat() for name in waves if name in data.first_sent
+        },
         min_n=min_n,
         level=0.95,
         excluded=Excluded(

@@ -202,6 +202,10 @@ class Report(_Part):
     survey: SurveyRef
     wave: str | None
     waves: list[str]
+    #: wave -> how people read it: its id and when it went out ("wave w1 (sent 1 Aug 2026)").
+    wave_labels: dict[str, str]
+    #: wave -> when its first invitation was sent (ISO 8601, UTC); waves not sent yet absent.
+    first_sent_at: dict[str, str]
     min_n: int
     level: float
     excluded: Excluded

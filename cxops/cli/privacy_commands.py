@@ -22,13 +22,26 @@ def _context(project_dir: Path | None) -> tuple[Any, Any, list[Path]]:
     return settings, (Subject, open_store(settings.store_url)), folders
 
 
-def _free_text(settings: Any) -> dict[str, frozenset[str]]:
+def _surveys(settings: Any) -> dict[str, Any]:
     from cxops.spec import project_surveys
 
-    surveys = project_surveys(settings.surveys_path, settings.project_dir, checks=False)
+    return project_surveys(settings.surveys_path, settings.project_dir, checks=False).surveys
+
+
+def _free_text(surveys: dict[str, Any]) -> dict[str, frozenset[str]]:
     return {
         survey_id: frozenset(q.id for q in survey.questions if q.type == "text")
-        for survey_id, survey in surveys.surveys.items()
+        for survey_id, survey in surveys.items()
+    }
+
+
+def _successors(surveys: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(survey, rule) -> who takes over an erased assignee's open tasks of that rule."""
+    return {
+        (survey_id, survey.rule_id(index)): taker
+        for survey_id, survey in surveys.items()
+        for index, rule in enumerate(survey.followup)
+        if (taker := rule.fallback or survey.owner)
     }
 
 
@@ -42,12 +55,15 @@ def forget_command(
     settings, (subject_type, store), folders = _context(project_dir)
     try:
         subject = subject_type.of(email, settings.signing_key())
+        surveys = _surveys(settings)
         report = forget_person(
             store,
             subject,
             now=settings.clock(),
-            free_text=_free_text(settings),
+            free_text=_free_text(surveys),
             folders=folders,
+            reports=settings.project_dir / "reports",
+            successors=_successors(surveys),
         )
     finally:
         store.dispose()
@@ -56,10 +72,19 @@ def forget_command(
         return
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
-        typer.echo(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
+        typer.echo(
+            f"{said}: nothing left to erase (erasure {report.subject[:16]}; never contacted again)"
+        )
     else:
-        erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-        typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+        erased = ", ".join(
+            f"{name.replace('_', ' ')} {count}" for name, count in report.counts.items() if count
+        )
+        typer.echo(
+            f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept): "
+            "never contacted again"
+        )
+    for path in report.reports:
+        typer.echo(f"removed report {path}: it quoted them (`cxops report` makes it again)")
     if report.kept_by:
         pids = ", ".join(str(pid) for pid in report.kept_by)
         typer.echo(

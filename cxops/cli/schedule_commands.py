@@ -88,11 +88,12 @@ def init_command(
     """A new project: example surveys of each kind, sample data, .env.example, prefect.yaml."""
     from cxops.schedule.init import init_project
 
-    written = init_project(directory, force=force)
+    made = init_project(directory, force=force)
     out = console()
-    out.print(f"new cxops project in {directory}: {len(written)} files")
-    for path in written:
+    out.print(f"new cxops project in {directory}: {len(made.written)} files")
+    for path in made.written:
         out.print(f"  {path}")
+    out.print(f"git: {made.git}")
     out.print(
         f"next: cd {directory} && cxops validate && cxops plan nps && cxops preview nps "
         "&& cxops run nps --dry-run"
@@ -131,14 +132,14 @@ def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = F
     for wave in status["open_waves"]:
         reminders = ", ".join(f"reminder {k}: {n}" for k, n in wave["reminders_sent"].items())
         out.print(
-            f"open wave {wave['survey']} {wave['wave']} ({wave['status']}): sent {wave['sent']}, "
+            f"open wave {wave['survey']} {wave['label'].removeprefix('wave ')} ({wave['status']}): sent {wave['sent']}, "
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(
-            f"closed wave {wave['survey']} {wave['wave']}: {wave.get('answered', 0)} of "
+            f"closed wave {wave['survey']} {wave['label'].removeprefix('wave ')}: {wave.get('answered', 0)} of "
             f"{wave.get('invited', 0)} answered" + (f" ({rate} %)" if rate is not None else "")
         )
     tasks = status["tasks"]

@@ -31,6 +31,7 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.messages.sample_render import render_problems
     from cxops.policy.load import policy_files
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
@@ -38,7 +39,15 @@ def validate(
     settings = settings_for(project_dir)
     named = paths or [settings.surveys_path]
     policies, named = policy_files(named, settings.project_dir, default=paths is None)
-    report = validate_paths(named, settings.project_dir) if named else _empty_report()
+    report = (
+        validate_paths(
+            named,
+            settings.project_dir,
+            survey_check=lambda survey, document: render_problems(survey, document, settings),
+        )
+        if named
+        else _empty_report()
+    )
     for policy in policies:
         report.files.append(policy.path)
         report.problems.extend(policy.problems)
@@ -60,7 +69,10 @@ def validate(
         else:
             bad_paths = {p.location.path for p in problems}
             # Survey files, and the project's template files that have a problem.
-            looked_at = len(report.files) + len(bad_paths & set(report.templates))
+            templates = {
+                _relative(Problem(Location(t), "", "")).location.path for t in report.templates
+            }
+            looked_at = len(report.files) + len(bad_paths & templates)
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
                 f"in {len(bad_paths)} of {looked_at} files\n"

@@ -62,7 +62,7 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · wave {summary.wave}")
+    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · {escape(summary.label)}")
     figures = [
         ("audience", summary.audience),
         ("bad rows", len(summary.bad_rows)),

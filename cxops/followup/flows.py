@@ -23,6 +23,7 @@ from cxops.followup.webhooks import deliver_webhooks
 from cxops.settings import Settings, get_settings
 from cxops.spec.lookup import ProjectSurveys, project_surveys
 from cxops.store.db import Store, open_store
+from cxops.wave.contact_free import contact_free_errors
 
 MEASURES_ARTIFACT = "followup-measures"
 
@@ -42,7 +43,8 @@ def open_channel(settings: Settings) -> Channel:
     return make_channel(settings)
 
 
-@task(name="apply-followup-rules", cache_policy=NO_CACHE)
+@task(name="apply-followup-rules", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def apply_rules_task(
     settings: Settings, store: Store, surveys: ProjectSurveys, replay: bool
 ) -> list[dict[str, Any]]:
@@ -53,12 +55,14 @@ def apply_rules_task(
     ]
 
 
-@task(name="deliver-task-webhooks", cache_policy=NO_CACHE)
+@task(name="deliver-task-webhooks", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def webhooks_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     return deliver_webhooks(settings, store, surveys.surveys).as_dict()
 
 
-@task(name="escalate-overdue-tasks", cache_policy=NO_CACHE)
+@task(name="escalate-overdue-tasks", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def escalations_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     channel = open_channel(settings)
     try:
@@ -67,7 +71,8 @@ def escalations_task(settings: Settings, store: Store, surveys: ProjectSurveys) 
         channel.close()
 
 
-@task(name="publish-loop-measures", cache_policy=NO_CACHE)
+@task(name="publish-loop-measures", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     measures = loop_measures(store, surveys.surveys, settings.clock())
     create_markdown_artifact(
@@ -78,7 +83,8 @@ def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> 
     return measures
 
 
-@flow(name="followups")
+@flow(name="followups", persist_result=False)
+@contact_free_errors
 def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict[str, Any]:
     """New answers to tasks (all answers with `replay`), webhooks, escalations, measures."""
     settings = _settings(project_dir)
@@ -108,7 +114,8 @@ def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict
     }
 
 
-@flow(name="digest")
+@flow(name="digest", persist_result=False)
+@contact_free_errors
 def digest_flow(
     project_dir: str | None = None, timezone: str = "UTC", resend_in_doubt: bool = False
 ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from cxops.schedule.env import read_up_api
 from cxops.settings import Settings
 from cxops.spec.models import Schedule, Survey
+from cxops.wave_labels import wave_label
 
 
 def next_run(
@@ -97,8 +98,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         open_waves, closed_waves = [], []
         for wave in waves:
             if wave.status == "closed":
-                closed_waves.append({"survey": wave.survey_id, "wave": wave.wave_id})
-                closed_waves[-1].update(wave.summary.get("closed") or {})
+                closed_waves.append(wave)
                 continue
             if wave.status == "complete":
                 continue
@@ -116,6 +116,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     "wave": wave.wave_id,
                     "status": wave.status,
                     "started_at": _aware(wave.started_at).isoformat(),
+                    **_sent(counts["first_sent_at"], wave, surveys),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
                     "reminders_sent": reminders,
                 }
@@ -123,7 +124,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         return {
             "store": store.safe_url,
             "open_waves": open_waves,
-            "closed_waves": closed_waves[-20:],
+            "closed_waves": [_closed(store, wave, surveys) for wave in closed_waves[-20:]],
             "tasks": {"open": int(open_tasks), "overdue": int(overdue)},
             "last_starts": last_starts,
             "recruitment": _recruitment(store, surveys),
@@ -163,4 +164,27 @@ def _apis(settings: Settings) -> dict[str, Any]:
     return {
         "up": {"url": up.url, "pid": up.pid, "collector": up.collector_url} if up else None,
         "server": {"url": configured, "reachable": api_healthy(configured)} if configured else None,
+    }
+
+
+def _closed(store: Any, wave: Any, surveys: list[Survey]) -> dict[str, Any]:
+    from cxops.store import ledger
+
+    first_sent = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0)["first_sent_at"]
+    return {
+        "survey": wave.survey_id,
+        "wave": wave.wave_id,
+        "started_at": _aware(wave.started_at).isoformat(),
+        **_sent(first_sent, wave, surveys),
+        **(wave.summary.get("closed") or {}),
+    }
+
+
+def _sent(first_sent: datetime | None, wave: Any, surveys: list[Survey]) -> dict[str, Any]:
+    """When the wave's first invitation went out, and the wave as people are shown it:
+    its id, the schedule slot it names, and that date in the survey's zone."""
+    zone = next((s.timezone for s in surveys if s.id == wave.survey_id), "UTC")
+    return {
+        "first_sent_at": first_sent.isoformat() if first_sent else None,
+        "label": wave_label(wave.wave_id, first_sent, zone),
     }
