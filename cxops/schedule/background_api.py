@@ -140,7 +140,7 @@ def ensure_background_api(
             raise ProcessError(f"{project_dir / LOCK_FILE}: another command holds it")
         found = read_background_api(project_dir)
         # The health check is a request: it also tells an idle server it is in use again.
-        if found is not None and api_healthy(found.url, timeout=10):
+        if found is not None and api_healthy(found.url, timeout=30):
             return found
         if found is not None:
             stop_process(found.pid)
