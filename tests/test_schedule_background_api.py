@@ -36,6 +36,8 @@ pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 COMMAND = ["run", "nps-quarterly", "--dry-run", "--json"]
 #: Generous: each start is a real Prefect server on a busy 2-core machine.
 SERVER_WAIT = 300
+#: The line of a command whose background API did not start.
+FALLBACK = "the background Prefect API did not start"
 
 
 def servers_of(project_dir: Path) -> list[int]:
@@ -110,6 +112,9 @@ def test_second_command_reuses_the_server_status_shows_it_and_api_stop_stops_it(
 def test_commands_started_together_share_one_server(background: Project) -> None:
     results = run_cxops_at_once(COMMAND, count=2, cwd=background.root, timeout=SERVER_WAIT * 2)
     assert [result.exit_code for result in results] == [0, 0], [r.output for r in results]
+    # Neither fell back to an ephemeral API of its own (a second server on the same
+    # Prefect database fails to start, and the command then says so).
+    assert [FALLBACK in result.stderr for result in results] == [False, False]
     assert servers_of(background.root.resolve()) == [state_of(background)["pid"]]
 
 
@@ -148,7 +153,7 @@ def test_a_server_that_does_not_start_is_one_line_and_leaves_nothing(
         use_background_api(background.root, 30, env, timeout=0)
     message = str(raised.value)
     assert "\n" not in message
-    assert message.startswith("the background Prefect API did not answer at http://127.0.0.1:")
+    assert message.startswith(f"{FALLBACK}: no answer at http://127.0.0.1:")
     assert "prefect-api.log" in message
     assert "PREFECT_API_URL" not in env
     assert servers_of(background.root.resolve()) == []

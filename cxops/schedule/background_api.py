@@ -186,10 +186,11 @@ def start_background_api(project_dir: Path, idle_minutes: float, timeout: float)
     try:
         wait_healthy(url, child, timeout)
     except ProcessError:
-        child.stop(timeout=20)
+        exited = not child.alive()
+        code = child.stop(timeout=20)
+        why = f"it exited with {code}" if exited else f"no answer at {url} within {timeout:.0f} s"
         raise ProcessError(
-            f"the background Prefect API did not answer at {url} within {timeout:.0f} s "
-            f"(log: {log_path})"
+            f"the background Prefect API did not start: {why} (log: {log_path})"
         ) from None
     api = BackgroundApi(url, child.pid, host, port, datetime.now(UTC), idle_minutes)
     write_state(project_dir, api)
