@@ -1,7 +1,8 @@
 """`cxops status`: each survey and its next run, open waves, tasks, and which API is reachable.
 
 Reads only: the surveys, the store (not created when it does not exist yet),
-`.cxops/api.json` and the background API's `.cxops/prefect-api.json`; the figures are plain dicts for `--json` and the terminal alike.
+`.cxops/api.json` and the background API's `.cxops/prefect-api.json`; the figures are
+plain dicts for `--json` and the terminal alike.
 """
 
 from __future__ import annotations
