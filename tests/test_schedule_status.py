@@ -24,7 +24,11 @@ def test_status_lists_surveys_open_waves_tasks_and_apis(project):
     assert [s["survey"] for s in fresh["surveys"]] == sorted(
         p.stem for p in project.path("surveys").glob("*.yaml")
     )
-    assert fresh["store"] == "none yet" and fresh["prefect"] == {"up": None, "server": None}
+    assert fresh["store"] == "none yet" and fresh["prefect"] == {
+        "up": None,
+        "server": None,
+        "background": None,
+    }
     assert not project.path("cxops.db").exists()  # status creates nothing
 
     from cxops.channels.base import Delivery

@@ -149,3 +149,33 @@ def status_command(project_dir: ProjectDirOption = None, as_json: JsonOption = F
     if server:
         state = "reachable" if server["reachable"] else "NOT reachable"
         out.print(f"Prefect API {server['url']}: {state}")
+    background = status["prefect"]["background"]
+    out.print(
+        f"background Prefect API: {background['url']} (pid {background['pid']}, started "
+        f"{background['started']}, idle until {background['idle_until']})"
+        if background
+        else "background Prefect API: not running"
+    )
+
+
+api_app = typer.Typer(
+    help="The project's background Prefect API (started by `run`, `remind`, `followups`, "
+    "`digest`; stopped after CXOPS_PREFECT_IDLE_MINUTES unused).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(api_app, name="api")
+
+
+@api_app.command("stop")
+def api_stop_command(project_dir: ProjectDirOption = None) -> None:
+    """Stop the project's background Prefect API now (the next command starts another)."""
+    from cxops.schedule.background_api import stop_background_api
+
+    settings = settings_for(project_dir)
+    stopped = stop_background_api(settings.project_dir.resolve())
+    console().print(
+        f"stopped the background Prefect API {stopped.url} (pid {stopped.pid})"
+        if stopped
+        else "no background Prefect API runs for this project"
+    )

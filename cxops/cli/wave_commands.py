@@ -20,6 +20,7 @@ from cxops.cli.app import (
     console,
     print_json,
     settings_for,
+    use_flow_api,
 )
 
 if TYPE_CHECKING:
@@ -254,6 +255,7 @@ def run_command(
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
     settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
+    use_flow_api(settings)
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
@@ -279,6 +281,8 @@ def remind_command(
 ) -> None:
     """Send the reminders due now to invitees who have not answered; print the round."""
     settings, spec = _sending(survey, project_dir, allow_insecure_links, dry_run)
+    if not dry_run:  # a dry run of reminders runs no flow
+        use_flow_api(settings)
     from cxops.wave.run import run_reminders
 
     summary = run_reminders(spec, settings, dry_run=dry_run, resend_in_doubt=resend_in_doubt)

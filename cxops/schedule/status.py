@@ -1,7 +1,8 @@
 """`cxops status`: each survey and its next run, open waves, tasks, and which API is reachable.
 
-Reads only: the surveys, the store (not created when it does not exist yet) and
-`.cxops/api.json`; the figures are plain dicts for `--json` and the terminal alike.
+Reads only: the surveys, the store (not created when it does not exist yet),
+`.cxops/api.json` and the background API's `.cxops/prefect-api.json`; the figures are
+plain dicts for `--json` and the terminal alike.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cxops.schedule.background_api import read_background_api
 from cxops.schedule.env import read_up_api
 from cxops.settings import Settings
 from cxops.spec.models import Schedule, Survey
@@ -161,9 +163,21 @@ def _apis(settings: Settings) -> dict[str, Any]:
     configured = settings.prefect_api_url or os.environ.get("PREFECT_API_URL") or None
     if up is not None and configured == up.url:
         configured = None
+    background = read_background_api(settings.project_dir)
+    if background is not None and configured == background.url:
+        configured = None
     return {
         "up": {"url": up.url, "pid": up.pid, "collector": up.collector_url} if up else None,
         "server": {"url": configured, "reachable": api_healthy(configured)} if configured else None,
+        # Not asked over HTTP: a request would count as use and keep it running.
+        "background": {
+            "url": background.url,
+            "pid": background.pid,
+            "started": background.started.isoformat(timespec="seconds"),
+            "idle_until": background.idle_until(settings.project_dir).isoformat(timespec="seconds"),
+        }
+        if background
+        else None,
     }
 
 
