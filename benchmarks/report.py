@@ -115,7 +115,7 @@ settings = get_settings()
 survey = find_survey("bench-report", settings.surveys_path, settings.project_dir)
 started = time.perf_counter()
 report = build_from_store(survey, settings)
-print(json.dumps({"seconds": time.perf_counter() - started, "n": report["overall"]["n"]}))
+print(json.dumps({"seconds": time.perf_counter() - started, "n": report.overall.n}))
 """
 
 

@@ -197,7 +197,20 @@ class Settings(BaseSettings):
     )
     prefect_api_url: str | None = Field(
         default=None,
-        description="Prefect API for flow runs; unset uses PREFECT_API_URL or ephemeral mode.",
+        description=(
+            "Prefect API for flow runs; unset: PREFECT_API_URL, `cxops up`'s API, or the "
+            "background one (see CXOPS_PREFECT_IDLE_MINUTES)."
+        ),
+    )
+    prefect_idle_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=1440,
+        description=(
+            "Minutes the project's background Prefect API (started by the first command that "
+            "runs a flow, reused by the next) stays unused before it stops; 0: each command "
+            "starts Prefect's temporary one."
+        ),
     )
     task_runner: str = Field(
         default="thread",

@@ -10,29 +10,51 @@ from analysis_support import seed
 from test_analysis_report import ACCOUNTS, SURVEY, rows
 
 from cxops.analysis.artifacts import report_markdown
+from cxops.analysis.report_model import Report
 from cxops.testing import Project
 
 
 def test_markdown_says_too_few_answers_for_small_groups() -> None:
     report = {
+        "report_version": 1,
         "survey": {"id": "s", "name": "S | pipes", "kind": "nps"},
         "wave": None,
+        "waves": [],
+        "wave_labels": {},
+        "first_sent_at": {},
         "min_n": 5,
+        "level": 0.95,
         "overall": {
             "suppressed": True,
             "n": 3,
             "invited": 9,
+            "complete": 3,
+            "partial": 0,
             "response_rate": {"value": 33.3, "ci": [12.06, 64.58], "n": 9},
+            "partial_rate": {"value": 0.0, "ci": [0.0, 29.91], "n": 9},
         },
         "by_segment": {},
         "by_wave": {},
         "changes": [],
-        "excluded": {"total": 0},
-        "themes": {"themes": {}},
+        "excluded": {"suspect": {}, "total": 0},
+        "themes": {
+            "answers": 0,
+            "revenue_column": None,
+            "themes": {},
+            "untagged_count": 0,
+            "untagged": [],
+        },
         "loop": None,
-        "provenance": {"inputs_sha256": "ab", "cxops_version": "0", "generated_at": "t"},
+        "provenance": {
+            "survey_file": None,
+            "commit": None,
+            "dirty": None,
+            "inputs_sha256": "ab",
+            "cxops_version": "0",
+            "generated_at": "t",
+        },
     }
-    text = report_markdown(report)
+    text = report_markdown(Report.model_validate(report))
     assert "**too few answers** (n=3, minimum 5)" in text
     assert "S \\| pipes" in text
 

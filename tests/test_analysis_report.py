@@ -4,12 +4,15 @@ themes, closing the loop, provenance, and the self-contained HTML page."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from analysis_support import Row, seed
 
 from cxops.analysis.intervals import nps_difference_adjusted_wald, wilson_interval
+from cxops.analysis.report_model import Report
 from cxops.testing import Project
 
 SURVEY = """\
@@ -96,14 +99,19 @@ def seeded(project: Project, store_url: str) -> Project:
     return project
 
 
-def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict:
+def built(project: Project, wave: str | None = None, *, min_n: int = 5) -> Report:
     """The report computed in-process (the CLI tests below run the real command)."""
     from cxops.analysis.report import build_from_store
     from cxops.spec import find_survey
 
     settings = project.settings(database_url=project.store_url, min_n=min_n)  # type: ignore[attr-defined]
     survey = find_survey("nps-test", settings.surveys_path, settings.project_dir)
-    return json.loads(json.dumps(build_from_store(survey, settings, wave=wave)))
+    return build_from_store(survey, settings, wave=wave)
+
+
+def report(project: Project, wave: str | None = None, *, min_n: int = 5) -> dict:
+    """The report's JSON document (what `cxops report --json` prints)."""
+    return json.loads(json.dumps(built(project, wave, min_n=min_n).document()))
 
 
 def test_wave_figures_by_hand(seeded: Project) -> None:
@@ -308,7 +316,7 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
 
     settings = project.settings(database_url=store_url, min_n=3)
     survey = find_survey("custom-test", settings.surveys_path, settings.project_dir)
-    data = build_from_store(survey, settings)
+    data = build_from_store(survey, settings).document()
     questions = data["overall"]["questions"]
 
     assert questions["ease"]["metrics"]["mean"]["value"] == 4.0  # (7+5+3+1+4)/5
@@ -328,7 +336,7 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
     assert data["themes"]["untagged"] == ["ok"]
     assert data["loop"] is None
     # The minimum applies per figure: 4 answers to `area` are too few under a minimum of 5.
-    strict = build_from_store(survey, project.settings(database_url=store_url))
+    strict = build_from_store(survey, project.settings(database_url=store_url)).document()
     assert strict["overall"]["questions"]["area"]["metrics"]["Billing"] == {
         "suppressed": True,
         "n": 4,
@@ -344,7 +352,7 @@ def test_the_html_report_has_each_id_once_and_every_reference_resolves(
 
     from cxops.analysis.html import render_html
 
-    html = render_html(report(seeded, min_n=2))
+    html = render_html(built(seeded, min_n=2))
     assert html.count("<svg") == 4
 
     class Ids(HTMLParser):
@@ -363,3 +371,49 @@ def test_the_html_report_has_each_id_once_and_every_reference_resolves(
     references = set(re.findall(r'href="#([^"]+)"|url\(#([^)]+)\)', html))
     missing = {ref for pair in references for ref in pair if ref and ref not in parser.ids}
     assert missing == set()
+
+
+def test_each_wave_is_shown_with_when_it_went_out(seeded: Project) -> None:
+    """A wave id is a schedule slot people read as a send date: say when it was sent."""
+    from cxops.analysis.html import render_html
+
+    data = report(seeded)
+
+    # w1's first invitation went out at T0 + 1 min (1 Aug 2026), w2's 90 days later
+    assert data["wave_labels"] == {
+        "w1": "wave w1 (sent 1 Aug 2026)",
+        "w2": "wave w2 (sent 30 Oct 2026)",
+    }
+    assert data["first_sent_at"]["w1"] == "2026-08-01T09:01:00+00:00"
+    page = render_html(built(seeded, "w2"))
+    assert "wave w2 (sent 30 Oct 2026)" in page  # the header
+    assert ">w1 (sent 1 Aug 2026)</th>" in page  # the trend table
+
+
+GOLDEN = Path(__file__).parent / "data" / "report" / "nps-test.json"
+
+
+def golden_document(project: Project) -> dict:
+    """The whole report of the hand-built store, as `cxops report --json` prints it, at a
+    fixed instant; the cxops version (it changes with every release) is left out."""
+    from datetime import UTC, datetime
+
+    from cxops.analysis.report import build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=project.store_url, min_n=2)  # type: ignore[attr-defined]
+    survey = find_survey("nps-test", settings.surveys_path, settings.project_dir)
+    document = build_from_store(survey, settings, now=datetime(2026, 12, 1, tzinfo=UTC)).document()
+    document["provenance"]["cxops_version"] = "VERSION"
+    return document
+
+
+def test_the_report_document_is_the_stored_golden_one(seeded: Project) -> None:
+    """The JSON shape is a contract: every key, its order and every value of the report of
+    a hand-built store. After a deliberate change to the report, rewrite the file with
+    WRITE_GOLDEN=1 and review its diff."""
+    text = json.dumps(golden_document(seeded), indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("WRITE_GOLDEN"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")

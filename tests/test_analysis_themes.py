@@ -11,6 +11,7 @@ import pytest
 
 from cxops.analysis.data import Comment
 from cxops.analysis.provenance import git_state, provenance
+from cxops.analysis.report_model import Figure
 from cxops.analysis.themes import compile_themes, redact, themes_section
 
 THEMES = {
@@ -61,7 +62,7 @@ def test_an_answer_with_two_texts_counts_once_and_quotes_the_text_that_mentions_
         Comment(2, "w", "s", "reason", "Nice", 10, 50.0),
         Comment(3, "w", "s", "reason", "fair price", 10, None),
     ]
-    section = themes_section(SURVEY, comments, min_n=1)
+    section = themes_section(SURVEY, comments, min_n=1).model_dump(exclude_unset=True)
     pricing = section["themes"]["pricing"]
     assert section["answers"] == 3
     assert pricing["count"] == 2 and pricing["negative"] == 1
@@ -100,7 +101,7 @@ def test_charts_are_the_same_bytes_every_time_and_carry_no_date() -> None:
     first = distribution_chart("nps", counts, "Answers by score")
     assert first == distribution_chart("nps", counts, "Answers by score")
     assert first.startswith("<svg ") and "<dc:date>" not in first and "<?xml" not in first
-    rows = [("a", {"value": 10.0, "ci": [1.0, 20.0], "n": 9}), ("b", {"suppressed": True, "n": 2})]
+    rows = [("a", Figure(value=10.0, ci=(1.0, 20.0), n=9)), ("b", Figure(suppressed=True, n=2))]
     chart = interval_chart(rows, "NPS by segment", "pts", horizontal=True)
     assert "too few answers" in chart and chart == interval_chart(
         rows, "NPS by segment", "pts", horizontal=True

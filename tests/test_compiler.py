@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import httpx
@@ -35,6 +36,12 @@ def test_summary_markdown_has_a_row_per_segment():
     text = summary_markdown(summary)
     assert "| smb | 2 | 2 | 2 | 0 | 0 |" in text and "| other | 0 | 0 | 1 | 0 | 0 |" in text
     assert "| unsubscribed | 4 |" in text
+    sent = dataclasses.replace(
+        summary, wave="2026-10-07T0900", first_sent_at="2026-12-07T08:00:00+00:00"
+    )
+    assert "wave 2026-10-07T0900 (scheduled 7 Oct 2026 09:00, sent 7 Dec 2026)" in (
+        summary_markdown(sent)
+    )
 
 
 def test_only_prefects_own_failures_are_retried():

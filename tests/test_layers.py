@@ -83,3 +83,48 @@ def test_every_module_of_the_package_is_in_both_contracts() -> None:
     }
     assert modules - layered == set(), "not in the layers contract"
     assert modules - guarded == set(), "not in the test-support contract"
+
+
+def _map_rows() -> dict[str, str]:
+    """ARCHITECTURE.md's "Where things are": each row's path and its text."""
+    rows = {}
+    for line in (REPO_ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            path, _, text = line[3:].partition("`")
+            rows[path] = text
+    return rows
+
+
+def test_the_map_names_every_module_of_the_package() -> None:
+    """Each module is named in its package's row (the CLI's modules are one per area)."""
+    rows = _map_rows()
+    unnamed = []
+    for module in sorted((REPO_ROOT / "cxops").rglob("*.py")):
+        relative = module.relative_to(REPO_ROOT)
+        parts = relative.parts
+        if module.name in {"__init__.py", "__main__.py"} or parts[1] in {"cli", "testing"}:
+            continue
+        if "migrations" in parts:
+            continue
+        if len(parts) == 2:
+            if f"`{relative}`" not in (REPO_ROOT / "ARCHITECTURE.md").read_text("utf-8"):
+                unnamed.append(str(relative))
+            continue
+        row = rows.get(f"cxops/{parts[1]}/", "")
+        if (
+            f"`{module.name}`" not in row
+            and f"`{module.stem}`" not in row
+            and (f"`{module.stem}." not in row)
+        ):
+            unnamed.append(str(relative))
+    assert unnamed == [], "ARCHITECTURE.md does not name these"
+
+
+def test_every_file_the_map_names_exists() -> None:
+    text = (REPO_ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    import re
+
+    named = set(re.findall(r"`([\w/]+\.(?:py|j2|md|json))`", text))
+    files = {path.name for path in REPO_ROOT.rglob("*") if ".venv" not in path.parts}
+    missing = sorted(name for name in named if Path(name).name not in files)
+    assert missing == [], "ARCHITECTURE.md names files that do not exist"

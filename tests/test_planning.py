@@ -58,6 +58,9 @@ def test_plan_is_reproducible_and_lists_invitees(project):
     assert first["invitees"] == second["invitees"] and len(first["invitees"]) == 300
     human = project.run(["plan", "nps-quarterly"]).stdout
     assert "bad rows" in human and "row" in human and "duplicate key" in human
+    # the wave id is the schedule's slot, not a send date: the plan says so
+    assert f"wave {first['wave']} (scheduled " in human and "not sent yet)" in human
+    assert first["wave_label"].startswith(f"wave {first['wave']} (scheduled ")
 
 
 def test_plan_reads_history_from_the_store_without_changing_it(project):

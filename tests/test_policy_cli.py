@@ -178,6 +178,8 @@ def test_why_explains_history_and_each_hold_in_plain_words(pulse: Any) -> None:
         in lines
     )
     assert "in the audience source as p2 (row 3)" in lines
+    # the wave id is a slot of the schedule, said as such (people read it as a send date)
+    assert "pulse (wave 2026-11-23, scheduled 23 Nov 2026):" in lines, out
     assert any(
         line.startswith("held back: the contact cap allows 1 per 30d: 1 in the window")
         and line.endswith("until 2026-12-18 09:00 UTC")
@@ -192,6 +194,7 @@ def test_why_explains_history_and_each_hold_in_plain_words(pulse: Any) -> None:
     data = pulse.run(["why", "ada@example.com", "pulse", "--json"]).json
     [verdict] = data["surveys"]
     assert verdict["eligible"] is False
+    assert (verdict["wave"], verdict["wave_scheduled"]) == ("2026-11-23", "scheduled 23 Nov 2026")
     assert [hold["rule"] for hold in verdict["holds"]] == ["no-executives"]
     assert verdict["holds"][0]["until"] is None
     assert data["history"] == ["no invitation or reminder recorded"]

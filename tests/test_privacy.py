@@ -7,11 +7,17 @@
   are untouched;
 - the erasure is recorded under a keyed hash, never the address; a second `forget`
   changes nothing and records nothing new;
-- `export person` lists everything stored about the person before, nothing after.
+- `export person` lists everything stored about the person before, nothing after;
+- nothing is left beside the store's rows about them: malformed webhook events naming
+  them, their preview files (`KEY.html`/`.txt` name them without the address), reports
+  quoting their answers; an erased assignee's address leaves task notes and other
+  people's ledger contact copies (`csm_email`), and their open tasks go to the rule's
+  fallback.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import mailbox
 from email.message import EmailMessage
@@ -20,8 +26,17 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from cxops.store.db import open_store
-from cxops.store.models import Interview, Notification, Send, Suppression, Task, WebhookEvent
-from cxops.testing.followup import add_response, at, write_survey
+from cxops.store.models import (
+    Interview,
+    Notification,
+    Response,
+    Send,
+    Suppression,
+    Task,
+    WebhookEvent,
+    WebhookReject,
+)
+from cxops.testing.followup import FALLBACK, add_response, at, write_survey
 
 PERSON = "c1@customer.example"
 NAME = "Zoltan Quixwell"
@@ -114,7 +129,7 @@ def _everything(store_url: str) -> str:
     try:
         with store.engine.connect() as connection:
             tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
-            tables += ["notifications", "erasures", "waves", "interviews"]
+            tables += ["notifications", "erasures", "waves", "interviews", "webhook_rejects"]
             rows = [
                 repr(tuple(row))
                 for table in tables
@@ -275,3 +290,108 @@ def test_forget_waits_for_transactions_that_could_still_see_the_old_rows(project
         holder.close()
     finally:
         store.dispose()
+
+
+CSM = "csm.anna@acme.example"
+
+
+def _leftovers(project, store_url: str) -> None:
+    """What `forget` used to leave behind: a malformed signed event naming the person,
+    their preview files, a report quoting them, a reassignment line naming the CSM."""
+    store = open_store(store_url)
+    try:
+        with store.session(write=True) as session:
+            item = {"email": PERSON, "name": NAME, "event": "open", "timestamp": "soon"}
+            session.add(
+                WebhookReject(received_at=WHEN, reason="bad timestamp", item=json.dumps(item))
+            )
+            answer = session.scalars(select(Response).where(Response.contact_key == "c2")).one()
+            session.add(
+                Task(
+                    response_id=answer.id,
+                    survey_id="nps-test",
+                    wave_id="2026-11",
+                    contact_key="c2",
+                    segment="smb",
+                    rule_id="detractor",
+                    rule_version="v1",
+                    title="Call Customer c2",
+                    assignee=CSM,
+                    priority="normal",
+                    note=f"2026-11-23 09:00 reassigned from csm.bo@acme.example to {CSM}",
+                    events=[  # what the task page says, in its reader's language
+                        {
+                            "kind": "reassigned",
+                            "at": "2026-11-23T09:00:00+00:00",
+                            "from": "csm.bo@acme.example",
+                            "to": CSM,
+                        }
+                    ],
+                    created_at=WHEN,
+                    due_at=WHEN,
+                )
+            )
+    finally:
+        store.dispose()
+    preview = project.root / "preview"
+    preview.mkdir()
+    (preview / "c1.html").write_text(f"<p>Hello {html.escape(NAME)}</p>", encoding="utf-8")
+    (preview / "c1.txt").write_text(f"Subject: Hi\n\nHello {NAME}", encoding="utf-8")
+    (preview / "c1.eml").write_text(f"To: {NAME} <{PERSON}>\n\nHello", encoding="utf-8")
+    (preview / "c2.html").write_text("<p>Hello Other Person</p>", encoding="utf-8")
+    reports = project.root / "reports"
+    reports.mkdir()
+    quote = html.escape(f"I am {NAME} and   I am unhappy")  # as the report shows it
+    (reports / "nps-test.html").write_text(f"<blockquote>{quote}</blockquote>", encoding="utf-8")
+    (reports / "csat.html").write_text("<blockquote>fine</blockquote>", encoding="utf-8")
+
+
+def _stored_bytes(store_url: str) -> bytes:
+    if store_url.startswith("sqlite"):
+        database = Path(store_url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    return _postgresql_relation_files(store_url)
+
+
+def test_forget_leaves_no_copy_behind(project, store_url):
+    env = {"CXOPS_DATABASE_URL": store_url}
+    project.settings()
+    _seed(project, store_url)
+    _leftovers(project, store_url)
+    before = project.run(["export", "person", PERSON], env=env).json
+    assert [json.loads(r["item"])["name"] for r in before["webhook_rejects"]] == [NAME]
+
+    forgot = project.run(["forget", PERSON, "--json"], env=env).json
+    assert forgot["erased"]["webhook_rejects"] == 1
+    removed = sorted(Path(f).relative_to(project.root).as_posix() for f in forgot["files"])
+    assert removed == [
+        "outbox/nps-test/2026-11/batch-000001.mbox",
+        "preview/c1.eml",
+        "preview/c1.html",
+        "preview/c1.txt",
+        "reports/nps-test.html",
+    ]
+    assert [Path(f).name for f in forgot["reports_removed"]] == ["nps-test.html"]
+    assert (project.root / "preview" / "c2.html").exists()
+    assert (project.root / "reports" / "csat.html").exists()
+    stored = _everything(store_url)
+    assert PERSON not in stored and NAME.lower() not in stored
+    assert project.run(["export", "person", PERSON], env=env).json["webhook_rejects"] == []
+
+    assert CSM in stored, "the CSM is still in a task note and in c2's contact copy"
+    forgot_csm = project.run(["forget", CSM, "--json"], env=env).json
+    assert (forgot_csm["erased"]["contact_copies"], forgot_csm["erased"]["tasks"]) == (1, 2)
+    stored = _everything(store_url)
+    assert CSM not in stored and "csm.bo@acme.example" in stored
+    store = open_store(store_url)
+    try:
+        with store.session() as session:
+            open_task = session.scalars(select(Task).where(Task.status == "open")).one()
+    finally:
+        store.dispose()
+    assert (open_task.assignee, open_task.assignment) == (FALLBACK, 1), "the rule's fallback"
+    assert open_task.note is not None and open_task.note.endswith(
+        f"reassigned to {FALLBACK}: the assignee was erased"
+    )
+    assert forgot_csm["kept_by"] == [], "no transaction kept old row versions"
+    assert CSM.encode() not in _stored_bytes(store_url).lower()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 import yaml
 
@@ -41,7 +44,10 @@ def test_env_example_lists_every_setting_and_gitignore_the_local_state(tmp_path)
     for name in Settings.model_fields:
         assert f"# CXOPS_{name.upper()}=" in example
     ignored = (target / ".gitignore").read_text().splitlines()
-    assert {"cxops.db", "outbox/", ".cxops/", ".env"} <= set(ignored)
+    # reports quote customers; previews and exports name them
+    assert {"cxops.db", "outbox/", ".cxops/", ".env", "reports/", "preview/", "exports/"} <= set(
+        ignored
+    )
     assert (target / "templates" / "README.md").exists()
     assert [p.name for p in (target / "templates").iterdir()] == ["README.md"]
 
@@ -57,3 +63,24 @@ def test_init_refuses_a_non_empty_directory_without_force(tmp_path):
     assert (target / "notes.txt").read_text() == "mine" and (
         target / "surveys" / "nps.yaml"
     ).exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_init_makes_a_git_repository_unless_already_in_one(tmp_path):
+    target = tmp_path / "research"
+    made = run_cxops(["init", str(target)], cwd=tmp_path)
+    assert "made a git repository" in made.stdout
+    assert (target / ".git").is_dir()
+    ignored = subprocess.run(
+        ["git", "check-ignore", "reports/nps.html", "preview/x.html", "cxops.db"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ignored.stdout.split() == ["reports/nps.html", "preview/x.html", "cxops.db"]
+
+    inner = target / "second"
+    again = run_cxops(["init", str(inner)], cwd=tmp_path)
+    assert f"already in the git repository {target.resolve()}" in again.stdout
+    assert not (inner / ".git").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from cxops.wave.dry_run import dry_run_wave
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import long_lived_heap_frozen, prepare_wave
 from cxops.wave.send import finish_summary, send_one_batch
+from cxops.wave_labels import wave_label
 
 
 def _survey(project, name="nps-quarterly"):
@@ -62,6 +64,12 @@ def test_a_wave_sends_each_sampled_person_once_and_resumes(project, store):
     summary = finish_summary(store, WaveContext.begin(survey, settings, planned.wave), planned)
     assert (summary.sent, summary.failed, summary.in_doubt) == (300, 0, 0)
     assert sum(seg["sent"] for seg in summary.by_segment.values()) == 300
+    # the wave id is the schedule's slot; the summary also says when it went out
+    first_sent = summary.as_dict()["first_sent_at"]
+    assert first_sent is not None
+    assert summary.label == wave_label(planned.wave, datetime.fromisoformat(first_sent))
+    assert summary.label.startswith(f"wave {planned.wave} (scheduled ")
+    assert ", sent " in summary.label and summary.as_dict()["wave_label"] == summary.label
 
     messages = _outbox_messages(settings.outbox_path / survey.id / planned.wave)
     recipients = [m["To"] for m in messages]

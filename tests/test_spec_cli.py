@@ -64,7 +64,8 @@ def test_json_output_shape(empty_project: Project) -> None:
             "line": 7,
             "column": 9,
             "key_path": "schedule.cron",
-            "message": "expected a five-field cron expression, found '0 9 * MON'",
+            "message": "expected field 5, the day of week, to be 0-7 (0 and 7 are Sunday) or "
+            "SUN-SAT (values, ranges 1-5, lists 1,3, steps */3 or *), found 'MONDAY'",
         }
     ]
 
@@ -156,3 +157,57 @@ def test_schema_command_prints_the_generated_schema(empty_project: Project) -> N
 
     empty_project.run(["schema", "--out", "survey.schema.json"])
     assert json.loads(empty_project.path("survey.schema.json").read_text()) == survey_json_schema()
+
+
+def test_validate_renders_the_templates_a_survey_names_as_run_would(project: Project) -> None:
+    """A custom survey with the NPS template validated, and `run` failed on `question.text`."""
+    nps = project.path("surveys/nps-quarterly.yaml").read_text(encoding="utf-8")
+    custom = (
+        nps.replace("id: nps-quarterly", "id: custom-pulse")
+        .replace("kind: nps", "kind: custom")
+        .replace("type: nps", "type: rating")
+    )
+    assert "template: nps_invite" in custom and "kind: custom" in custom
+    project.write({"surveys/custom.yaml": custom})
+
+    result = project.run(["validate"], expect_pass=False)
+
+    assert result.exit_code == 1
+    problems = [line for line in result.stdout.splitlines() if ".yaml:" in line]
+    assert len(problems) == 1, result.stdout
+    assert problems[0].startswith("surveys/custom.yaml:")
+    assert ": invitation.template: cannot render the invitation in locale 'en'" in problems[0]
+    assert "template 'nps_invite.html.j2' line 13" in problems[0]
+    assert "'None' has no attribute 'text'" in problems[0]
+    assert "1 problem in 1 of 5 files" in result.stderr
+
+
+def test_an_sql_source_renders_with_values_typed_by_its_columns(empty_project: Project) -> None:
+    """validate opens no database: an SQL source's sample contact is typed by `columns:`."""
+    from cxops.messages.sample_render import render_problems
+    from cxops.spec.loader import read_survey
+
+    write_fixture_project(empty_project)
+    survey = (BROKEN / "unknown_key_suggestion.yaml").read_text(encoding="utf-8")
+    survey = survey.replace("scheduel:", "schedule:").replace(
+        "    csv: data/contacts.csv\n",
+        "    sql: SELECT * FROM people\n    url: sqlite:///nowhere.db\n",
+    )
+    empty_project.write(
+        {
+            "surveys/s.yaml": survey,
+            "templates/t_invite.txt.j2": "{{ contact.seats + 1 }} seats, {{ contact.name }}",
+        }
+    )
+    result = read_survey(empty_project.path("surveys/s.yaml"), empty_project.root)
+    assert result.survey is not None, result.problems
+    settings = empty_project.settings()
+
+    assert render_problems(result.survey, result.document, settings) == []
+
+    empty_project.write({"templates/t_invite.txt.j2": "{{ contact.seats.upper() }}"})
+    [problem] = render_problems(result.survey, result.document, settings)
+    assert problem.key_path == "invitation.template"
+    assert "a sample contact typed by the source's columns" in problem.message
+    assert "template 't_invite.txt.j2' line 1" in problem.message
+    assert not empty_project.path("nowhere.db").exists()

@@ -204,10 +204,26 @@ def test_default_locale_missing_points_at_the_template(fixture_project: Project)
     text = BASE.replace("  locales: [en, de]\n", "").replace("t_invite", "other_invite")
 
     assert messages(fixture_project, text) == [
-        "29:13 invitation.template: expected templates for locale 'en': other_invite.subject.j2, "
-        "other_invite.html.j2, other_invite.txt.j2 in the project's templates/ or the built-in "
-        "templates, found none"
+        "29:13 invitation.template: no template named 'other_invite' (did you mean 't_invite'?): "
+        "expected other_invite.subject.j2, other_invite.html.j2, other_invite.txt.j2 (and a "
+        "variant per locale) in the project's templates/ or the built-in templates"
     ]
+
+
+def test_a_template_name_that_does_not_exist_is_one_problem_at_template(
+    fixture_project: Project,
+) -> None:
+    """Not one per locale at `locales:`, and with the name it was probably meant to be."""
+    text = BASE.replace("[en, de]", "[en, de, fr]").replace(
+        "template: t_invite", "template: nps_invte"
+    )
+
+    found = messages(fixture_project, text)
+
+    assert len(found) == 1, found
+    assert found[0].startswith(
+        "29:13 invitation.template: no template named 'nps_invte' (did you mean 'nps_invite'?)"
+    )
 
 
 def test_interview_answers_and_names_per_field(fixture_project: Project) -> None:
@@ -254,3 +270,64 @@ def test_empty_theme_keyword(fixture_project: Project) -> None:
     assert messages(fixture_project, BASE.replace("[price, cost]", "[price, ' ']")) == [
         "38:20 themes.pricing[1]: expected a keyword, found empty text"
     ]
+
+
+def test_schema_errors_do_not_hide_the_other_problems_of_the_file(
+    fixture_project: Project,
+) -> None:
+    """A bad cron and a misspelt key used to be all a run reported; the rest came after."""
+    text = (
+        BASE.replace("scheduel:", "schedule:")
+        .replace('"0 9 * * MON"', '"0 9 7 */3 MONDAY"')
+        .replace("  segments:", "  segmnets:")
+        .replace("contact.seats >= 5", "contact.seets >= 5")
+        .replace("template: t_invite", "template: t_invte")
+        .replace("answers.score <= 6", "answers.scor <= 6")
+        .replace("    type: text\n", "    type: essay\n")
+    )
+
+    found = messages(fixture_project, text)
+
+    assert [message.split(": ", 1)[0] for message in found] == [
+        "7:9 schedule.cron",
+        "14:12 audience.filter",
+        "15:3 audience.segmnets",
+        "25:11 questions[1].type",
+        "29:13 invitation.template",
+        "33:12 followup[0].when",
+    ], found
+    assert "found 'MONDAY'" in found[0] and "'seets' (did you mean 'seats'?)" in found[1]
+    assert "'t_invte' (did you mean 't_invite'?)" in found[4] and "'scor'" in found[5]
+    # the question whose type was refused keeps its id: the task naming it is not flagged
+    assert not any(message.startswith("34:") for message in found)
+
+
+def test_a_cron_error_names_its_field_or_the_count() -> None:
+    from cxops.spec.cron import cron_problem
+
+    assert cron_problem("0 9 7 */3 MON") is None
+    assert cron_problem("0 9 7 */3 MONDAY") == (
+        "expected field 5, the day of week, to be 0-7 (0 and 7 are Sunday) or SUN-SAT "
+        "(values, ranges 1-5, lists 1,3, steps */3 or *), found 'MONDAY'"
+    )
+    assert (cron_problem("0 25 * * *") or "").startswith("expected field 2, the hour, to be 0-23")
+    assert cron_problem("0 9 * MON") == (
+        "expected a five-field cron expression (minute hour day-of-month month day-of-week), "
+        "found 4 fields in '0 9 * MON'"
+    )
+
+
+def test_jinja_in_a_text_that_is_not_a_template_is_refused_where_it_is(
+    fixture_project: Project,
+) -> None:
+    """Options and playbook steps are shown as written: braces would reach people."""
+    text = BASE.replace(
+        '    text: "Why?"\n',
+        '    text: "Why, {{ contact.name }}?"\n',  # question text is a template: fine
+    ).replace("    context: [plan, region]\n", "    steps: ['Call {{ contact.name }}']\n")
+
+    found = messages(fixture_project, text)
+
+    assert [message.split(": ", 2)[:2] for message in found] == [
+        ["36:13 followup[0].steps[0]", "expected plain text"]
+    ], found

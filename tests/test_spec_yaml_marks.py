@@ -153,6 +153,30 @@ def test_syntax_errors_and_several_documents() -> None:
     ]
 
 
+def test_indentation_errors_are_said_in_words_at_their_line() -> None:
+    """Not PyYAML's "expected <block end>, but found '<block mapping start>'"."""
+    between = b"audience:\n  source:\n    csv: x\n   filter: y\n"
+    assert problems(between) == [
+        "s.yaml:4:4: invalid YAML: this line is indented 3 spaces, deeper than 'source' on "
+        "line 2 (2 spaces) but less than line 3 (4 spaces): indent it 2 to stand beside "
+        "'source' or 4 to go with line 3"
+    ]
+    assert problems(b"questions:\n  - id: x\n    type: nps\n     text: hi\n") == [
+        "s.yaml:4:6: invalid YAML: this line is indented deeper than 'type' on line 3, which "
+        "already has a value: indent it 4 spaces like that key, or move the value onto lines "
+        "of its own"
+    ]
+    assert problems(b"a:\n  b: 1\n  - x\n")[0].startswith(
+        "s.yaml:3:3: invalid YAML: a list item ('- …') among the keys of a mapping"
+    )
+    assert problems(b"a:\n  b: 1\n  c\n  d: 2\n") == [
+        "s.yaml:3:3: invalid YAML: this line has no ':': expected 'key: value' (a text that "
+        "goes on over several lines needs quotes or '|')"
+    ]
+    for raw in (between, b"a:\n  - x\n - y\n", b"a:\n  b: 1\n  - x\n"):
+        assert "<block" not in problems(raw)[0]
+
+
 def test_python_tags_are_refused() -> None:
     assert problems(b"a: !!python/object/apply:os.system [ls]\n") == [
         "s.yaml:1:4: a: unsupported tag 'tag:yaml.org,2002:python/object/apply:os.system'"

@@ -383,6 +383,7 @@ def test_wave_counts_and_failed_reasons(store: Store) -> None:
         "skipped": 0,
     }
     assert counts["total"] == 6
+    assert counts["first_sent_at"] == NOW  # when the wave's first invitation went out
     assert counts["by_segment"]["smb"]["failed"] == 3
     assert counts["by_segment"]["ent"] == {
         "pending": 1,

@@ -326,3 +326,30 @@ def test_two_rounds_at_once_each_report_what_they_sent_themselves(
     assert first.as_dict()["sent"] == 0
     assert first.steps[0].sent == 300  # the step's total in the ledger
     assert len(rows(store, 1, "sent")) == 300
+
+
+def test_a_round_prints_its_totals_and_steps_from_the_typed_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`cxops remind` reads the `ReminderSummary` itself: the same totals as `--json`."""
+    from cxops.cli.wave_commands import _print_reminders
+    from cxops.wave.reminder_round import ReminderSummary, StepSummary
+
+    steps = [
+        StepSummary("w1", 1, due=4, waiting=1, skipped={"suppressed": 1, "answered": 2},
+                    sent=3, sent_now=2, in_doubt=1),
+        StepSummary("w2", 1, due=1, waiting=2, skipped={"answered": 1}, failed=1),
+    ]  # fmt: skip
+    summary = ReminderSummary("s", datetime(2026, 12, 1, 9), False, steps, notes=("hello",))
+
+    data = summary.as_dict()
+    assert (data["due"], data["sent"], data["in_doubt"], data["failed"], data["waiting"]) == (
+        5, 2, 1, 1, 3
+    )  # fmt: skip
+    assert data["skipped"] == {"answered": 3, "suppressed": 1}
+    _print_reminders(summary)
+    printed = capsys.readouterr().out
+    assert "reminders · survey s · 2026-12-01T09:00:00" in printed
+    assert "due 5 · sent 2 · in doubt 1 · failed 1 · waiting 3" in printed
+    assert printed.index("answered 2") < printed.index("suppressed 1")  # by reason
+    assert "note: hello" in printed

@@ -23,6 +23,7 @@ from cxops.analysis.intervals import (
     welch_difference,
 )
 from cxops.analysis.metrics import Tally, categories, moments
+from cxops.analysis.report_model import Figure
 
 NO_CHANGE = "no detectable change"
 
@@ -47,6 +48,10 @@ class Change:
         if high < 0:
             return "down"
         return NO_CHANGE
+
+    def figure(self, min_n: int = 0) -> Figure:
+        """`as_dict(min_n)` as the report's model."""
+        return Figure.model_validate(self.as_dict(min_n))
 
     def as_dict(self, min_n: int = 0) -> dict[str, Any]:
         if min(self.n, self.n_previous) < min_n:

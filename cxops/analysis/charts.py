@@ -13,7 +13,10 @@ import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cxops.analysis.report_model import Figure, Theme
 
 TOO_FEW = "too few answers"
 #: Colours that stay apart for the common colour-vision deficiencies (Okabe-Ito) and in grey.
@@ -108,29 +111,29 @@ def _score_colour(kind: str, score: int) -> str:
 
 
 def interval_chart(
-    rows: Sequence[tuple[str, Mapping[str, Any]]], title: str, unit: str, *, horizontal: bool
+    rows: Sequence[tuple[str, Figure]], title: str, unit: str, *, horizontal: bool
 ) -> str:
     """Points with 95% intervals, one per row (`{value, ci, n}` or suppressed).
 
     horizontal: rows down the side (segments); else along the bottom in order (waves,
     joined by a line)."""
     labels = [name for name, _ in rows]
-    shown = [(i, m) for i, (_, m) in enumerate(rows) if _drawable(m)]
+    shown = [(i, drawn) for i, (_, m) in enumerate(rows) if (drawn := _drawable(m)) is not None]
     with _style():
         figure = _figure(6.2, max(1.6, 0.42 * len(rows) + 0.9) if horizontal else 2.6)
         axes = figure.add_subplot()
         axes.set_title(title, loc="left")
         positions = [i for i, _ in shown]
-        values = [m["value"] for _, m in shown]
-        lows = [m["value"] - m["ci"][0] for _, m in shown]
-        highs = [m["ci"][1] - m["value"] for _, m in shown]
+        values = [value for _, (value, _, _) in shown]
+        lows = [value - low for _, (value, low, _) in shown]
+        highs = [high - value for _, (value, _, high) in shown]
         if horizontal:
             axes.errorbar(values, positions, xerr=[lows, highs], fmt="o", color=BLUE, capsize=3)
             axes.set_yticks(range(len(labels)), [_label(n, m) for n, m in rows])
             axes.invert_yaxis()
             axes.set_xlabel(unit)
             for i, (_, metric) in enumerate(rows):
-                if not _drawable(metric):
+                if _drawable(metric) is None:
                     axes.annotate(
                         TOO_FEW,
                         (0, i),
@@ -148,31 +151,33 @@ def interval_chart(
         return _svg(figure, title)
 
 
-def _drawable(metric: Mapping[str, Any]) -> bool:
-    return (
-        not metric.get("suppressed")
-        and metric.get("value") is not None
-        and metric.get("ci") is not None
-    )
+def _drawable(metric: Figure) -> tuple[float, float, float] | None:
+    """(value, low, high) of a figure that has them all, else None."""
+    if metric.suppressed or metric.value is None or metric.ci is None:
+        return None
+    low, high = metric.ci
+    if low is None or high is None:
+        return None
+    return float(metric.value), float(low), float(high)
 
 
-def _label(name: str, metric: Mapping[str, Any]) -> str:
-    return f"{name} (n={metric.get('n', 0)})"
+def _label(name: str, metric: Figure) -> str:
+    return f"{name} (n={metric.n})"
 
 
-def themes_chart(themes: Mapping[str, Mapping[str, Any]], title: str, *, by_revenue: bool) -> str:
+def themes_chart(themes: Mapping[str, Theme], title: str, *, by_revenue: bool) -> str:
     """One bar per theme: revenue at stake (or the number of answers mentioning it)."""
     rows: list[tuple[str, float, str]] = []
     for name, theme in themes.items():
         if by_revenue:
-            stake = theme.get("revenue_at_stake") or {}
-            if stake.get("suppressed"):
+            stake = theme.revenue_at_stake
+            if stake is not None and stake.suppressed:
                 rows.append((name, 0.0, TOO_FEW))
             else:
-                value = float(stake.get("value") or 0.0)
+                value = float((stake.value if stake is not None else None) or 0.0)
                 rows.append((name, value, f"{value:,.0f}"))
         else:
-            rows.append((name, float(theme["count"]), str(theme["count"])))
+            rows.append((name, float(theme.count), str(theme.count)))
     rows.sort(key=lambda row: (-row[1], row[0]))
     with _style():
         figure = _figure(6.2, max(1.4, 0.4 * len(rows) + 0.8))

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, false, func, null, or_, select
@@ -79,6 +80,9 @@ class SurveyData:
     #: (contact_key, wave) -> the outcome column (`report.outcome`) in that wave's ledger
     #: snapshot, for every contact with a task who was invited to the wave.
     wave_outcomes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: wave -> when its first invitation went out (aware UTC); shown beside the wave id,
+    #: which is the schedule's slot. Not an input of the figures (not in `canonical`).
+    first_sent: dict[str, datetime] = field(default_factory=dict)
 
     def canonical(self) -> str:
         """The inputs as canonical JSON text: what the provenance hash is taken over."""
@@ -151,6 +155,7 @@ def _counts(conn: Connection, survey: Survey) -> SurveyData:
     """The waves, invitations, statuses, answer tallies and follow-up cases."""
     data = SurveyData(waves=wave_order(conn, survey.id))
     data.invited = invited_counts(conn, survey.id)
+    data.first_sent = first_sends(conn, survey.id)
     counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
     if len(counted) <= _JOINT_LIMIT:
         _tally(conn, survey.id, counted, data, with_status=True)
@@ -185,6 +190,20 @@ def wave_order(conn: Connection, survey_id: str) -> list[str]:
         .order_by(_waves.c.started_at, _waves.c.wave_id)
     ).all()
     return [row.wave_id for row in rows]
+
+
+def first_sends(conn: Connection, survey_id: str) -> dict[str, datetime]:
+    """Wave -> when its first invitation (step 0) was sent, aware UTC."""
+    rows = conn.execute(
+        select(_sends.c.wave_id, func.min(_sends.c.sent_at))
+        .where(_sends.c.survey_id == survey_id, _sends.c.step == 0, _sends.c.status == "sent")
+        .group_by(_sends.c.wave_id)
+    ).all()
+    return {
+        wave_id: sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+        for wave_id, sent in rows
+        if sent is not None
+    }
 
 
 def invited_counts(conn: Connection, survey_id: str) -> Counter[Cell]:

@@ -13,21 +13,25 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxops.analysis.groups import SCORED, option_names, scale_of, text_of
 from cxops.errors import CxopsError
+
+if TYPE_CHECKING:
+    from cxops.settings import Settings
+    from cxops.spec.models import Question, Survey
 
 
 class DiffError(CxopsError):
     """The old version of a survey cannot be read."""
 
 
-def _question_key(question: Any) -> tuple[str, str]:
+def _question_key(question: Question) -> tuple[str, str]:
     return (question.type, text_of(question.text))
 
 
-def question_changes(old: Any, new: Any) -> list[dict[str, Any]]:
+def question_changes(old: Survey, new: Survey) -> list[dict[str, Any]]:
     """One entry per question change, in the new file's order then the removed ones."""
     before = {q.id: q for q in old.questions}
     after = {q.id: q for q in new.questions}
@@ -60,7 +64,7 @@ def _entry(qid: str, change: str, detail: str, *, breaking: bool) -> dict[str, A
     return {"question": qid, "change": change, "detail": detail, "breaking": breaking}
 
 
-def _compare(old: Any, new: Any) -> list[dict[str, Any]]:
+def _compare(old: Question, new: Question) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if old.type != new.type:
         found.append(_entry(new.id, "type changed", f"{old.type} -> {new.type}", breaking=True))
@@ -93,7 +97,7 @@ def _compare(old: Any, new: Any) -> list[dict[str, Any]]:
     return found
 
 
-def audience_changes(old: Any, new: Any) -> list[str]:
+def audience_changes(old: Survey, new: Survey) -> list[str]:
     """Which parts of the audience differ: source, filter, segments, sample, exclude."""
     a, b = old.audience, new.audience
     changed = [
@@ -113,12 +117,12 @@ def audience_changes(old: Any, new: Any) -> list[str]:
     return changed
 
 
-def other_changes(old: Any, new: Any) -> list[str]:
+def other_changes(old: Survey, new: Survey) -> list[str]:
     keys = ("name", "schedule", "invitation", "followup", "themes", "report", "interview")
     return [key for key in keys if getattr(old, key, None) != getattr(new, key, None)]
 
 
-def compare(old: Any, new: Any) -> dict[str, Any]:
+def compare(old: Survey, new: Survey) -> dict[str, Any]:
     """The differences of two survey models (no counts)."""
     questions = question_changes(old, new)
     kind_changed = old.kind != new.kind
@@ -131,7 +135,7 @@ def compare(old: Any, new: Any) -> dict[str, Any]:
     }
 
 
-def audience_counts(survey: Any, settings: Any) -> dict[str, Any]:
+def audience_counts(survey: Survey, settings: Settings) -> dict[str, Any]:
     """The plan's counts for `survey` on the current source (nothing sent or written)."""
     from cxops.wave.ids import WaveContext
     from cxops.wave.plan import plan_only
@@ -149,7 +153,7 @@ def audience_counts(survey: Any, settings: Any) -> dict[str, Any]:
     }
 
 
-def read_old_version(path: Path, revision: str, project_dir: Path) -> Any | None:
+def read_old_version(path: Path, revision: str, project_dir: Path) -> Survey | None:
     """The survey as it was at `revision` (None when the file did not exist there)."""
     from cxops.spec.loader import read_survey
 
@@ -185,7 +189,7 @@ def _git(folder: Path, *args: str, strip: bool = True) -> str | None:
     return done.stdout.strip() if strip else done.stdout
 
 
-def diff_against_git(name: str, revision: str, settings: Any) -> dict[str, Any]:
+def diff_against_git(name: str, revision: str, settings: Settings) -> dict[str, Any]:
     """The `cxops diff` result for survey `name` (an id or a path) against `revision`."""
     from cxops.spec import find_survey
 

@@ -24,19 +24,24 @@ from cxops.analysis.artifacts import (
     wave_rows,
 )
 from cxops.analysis.report import build_from_store
+from cxops.analysis.report_model import Report
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
+from cxops.spec.models import Survey
+from cxops.wave.contact_free import contact_free_errors
 
 
-@task(name="build-report", cache_policy=NO_CACHE)
-def build_task(survey: Any, settings: Settings, wave: str | None) -> dict[str, Any]:
+@task(name="build-report", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
+def build_task(survey: Survey, settings: Settings, wave: str | None) -> Report:
     return build_from_store(survey, settings, wave=wave)
 
 
-@task(name="publish-report-artifacts", cache_policy=NO_CACHE)
-def publish_task(report: dict[str, Any]) -> list[str]:
-    key = artifact_key(report["survey"]["id"])
-    name = report["survey"]["name"]
+@task(name="publish-report-artifacts", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
+def publish_task(report: Report) -> list[str]:
+    key = artifact_key(report.survey.id)
+    name = report.survey.name
     create_markdown_artifact(key=key, markdown=report_markdown(report), description=name)
     tables = {
         f"{key}-segments": segment_rows(report),
@@ -48,7 +53,8 @@ def publish_task(report: dict[str, Any]) -> list[str]:
     return [key, *tables]
 
 
-@flow(name="survey-report")
+@flow(name="survey-report", persist_result=False)
+@contact_free_errors
 def report_flow(
     survey: str,
     wave: str | None = None,

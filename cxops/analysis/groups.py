@@ -1,5 +1,6 @@
 """One group of answers (overall, a segment, a wave): response rates and every question's
-metrics, as plain JSON-ready data in docs/behaviour.md's metric shape.
+metrics, as the report's models (`cxops.analysis.report_model`) in docs/behaviour.md's
+metric shape.
 
 A group with fewer answers than `min_n` is `{"suppressed": true, "n": N}` plus its
 invitations and response rate (whose n is the invitations, so a biased sample
@@ -24,6 +25,21 @@ from cxops.analysis.metrics import (
     share,
     top_box,
 )
+from cxops.analysis.report_model import (
+    Distribution,
+    Figure,
+    Group,
+    QuestionFigures,
+    WaveChange,
+)
+from cxops.spec.models import (
+    SCALES,
+    MultiQuestion,
+    Question,
+    RatingQuestion,
+    SingleQuestion,
+    Survey,
+)
 
 SCORED = frozenset({"nps", "csat", "ces", "rating"})
 CHOICE = frozenset({"single", "multi"})
@@ -40,8 +56,11 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
-def option_names(question: Any) -> list[str]:
-    """The stored names of a choice question's options (per-locale options: their first text)."""
+def option_names(question: Question) -> list[str]:
+    """The stored names of a choice question's options (per-locale options: their first
+    text); none for other questions."""
+    if not isinstance(question, SingleQuestion | MultiQuestion):
+        return []
     return [text_of(option) for option in question.options]
 
 
@@ -61,7 +80,7 @@ def tally_of(data: SurveyData, question_id: str, keep: CellFilter) -> Counter[An
     return merged(data.tallies.get(question_id, {}), keep)
 
 
-def scored_tally(question: Any, data: SurveyData, keep: CellFilter) -> Counter[int]:
+def scored_tally(question: Question, data: SurveyData, keep: CellFilter) -> Counter[int]:
     """A scored question's tally, on-scale integer scores only."""
     low, high = scale_of(question)
     return Counter(
@@ -74,8 +93,8 @@ def scored_tally(question: Any, data: SurveyData, keep: CellFilter) -> Counter[i
 
 
 def group(
-    survey: Any, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
-) -> dict[str, Any]:
+    survey: Survey, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+) -> Group:
     """The figures of the answers in the cells `keep` accepts. `full=False`: the headline
     metric of each scored question only (trend rows)."""
     invited = count(data.invited, keep)
@@ -84,90 +103,104 @@ def group(
     )
     partial = sum(v for (w, s, st), v in data.statuses.items() if st == "partial" and keep((w, s)))
     answers = complete + partial
-    rates = {
-        "invited": invited,
-        "complete": complete,
-        "partial": partial,
-        # AAPOR RR1-style: complete responses per invitation sent; partial ones apart.
-        "response_rate": share(complete, invited).as_dict(),
-        "partial_rate": share(partial, invited).as_dict(),
-    }
+    # AAPOR RR1-style: complete responses per invitation sent; partial ones apart.
+    response_rate, partial_rate = (
+        share(complete, invited).figure(),
+        share(partial, invited).figure(),
+    )
     if answers < min_n:
-        return {"suppressed": True, "n": answers, **rates}
-    rates["completion_rate"] = share(complete, answers).as_dict(min_n)
-    questions: dict[str, Any] = {}
+        return Group(
+            suppressed=True,
+            n=answers,
+            invited=invited,
+            complete=complete,
+            partial=partial,
+            response_rate=response_rate,
+            partial_rate=partial_rate,
+        )
+    questions: dict[str, QuestionFigures] = {}
     for question in survey.questions:
         entry = question_figures(question, data, keep, min_n, full=full)
         if entry is not None:
             questions[question.id] = entry
-    return {"n": answers, **rates, "questions": questions}
+    return Group(
+        n=answers,
+        invited=invited,
+        complete=complete,
+        partial=partial,
+        response_rate=response_rate,
+        partial_rate=partial_rate,
+        completion_rate=share(complete, answers).figure(min_n),
+        questions=questions,
+    )
 
 
 def question_figures(
-    question: Any, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
-) -> dict[str, Any] | None:
+    question: Question, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+) -> QuestionFigures | None:
     kind = question.type
-    base = {"type": kind, "text": text_of(question.text)}
+    text = text_of(question.text)
     if kind in SCORED:
         tally = scored_tally(question, data, keep)
         metrics = scored_metrics(kind, tally)
         name = headline(kind) or "mean"
         if not full:
             metrics = {name: metrics[name]}
-        entry = {
-            **base,
-            "headline": name,
-            "n": sum(tally.values()),
-            "metrics": {key: metric.as_dict(min_n) for key, metric in metrics.items()},
-        }
-        if full:
-            entry["distribution"] = distribution(question, tally, min_n)
-        return entry
+        figures = {key: metric.figure(min_n) for key, metric in metrics.items()}
+        n = sum(tally.values())
+        if not full:
+            return QuestionFigures(type=kind, text=text, headline=name, n=n, metrics=figures)
+        return QuestionFigures(
+            type=kind,
+            text=text,
+            headline=name,
+            n=n,
+            metrics=figures,
+            distribution=distribution(question, tally, min_n),
+        )
     if kind in CHOICE and full:
         answered = count(data.answered.get(question.id, Counter()), keep)
         counts = tally_of(data, question.id, keep)
         names = option_names(question)
         names += sorted(str(k) for k in counts if str(k) not in names)
         metrics = choice_metrics(names, {str(k): v for k, v in counts.items()}, answered)
-        return {
-            **base,
-            "n": answered,
-            "metrics": {key: metric.as_dict(min_n) for key, metric in metrics.items()},
-        }
+        return QuestionFigures(
+            type=kind,
+            text=text,
+            n=answered,
+            metrics={key: metric.figure(min_n) for key, metric in metrics.items()},
+        )
     return None
 
 
-def scale_of(question: Any) -> tuple[int, int]:
-    if question.type == "nps":
-        return (0, 10)
-    if question.type == "csat":
-        return (1, 5)
-    if question.type == "ces":
-        return (1, 7)
-    return (int(question.min), int(question.max))
+def scale_of(question: Question) -> tuple[int, int]:
+    """The score range of a scored question (KeyError for others)."""
+    if isinstance(question, RatingQuestion):
+        return (question.min, question.max)
+    return SCALES[question.type]
 
 
-def distribution(question: Any, tally: Tally, min_n: int) -> dict[str, Any]:
+def distribution(question: Question, tally: Tally, min_n: int) -> Distribution:
     """Answers per score of the whole scale (0..10 for NPS), or suppressed."""
     n = sum(tally.values())
     if n < min_n:
-        return {"suppressed": True, "n": n}
+        return Distribution(suppressed=True, n=n)
     low, high = scale_of(question)
-    return {"n": n, "counts": {str(score): tally.get(score, 0) for score in range(low, high + 1)}}
+    counts = {str(score): tally.get(score, 0) for score in range(low, high + 1)}
+    return Distribution(n=n, counts=counts)
 
 
 def changes(
-    survey: Any, data: SurveyData, previous: str, current: str, min_n: int
-) -> dict[str, Any]:
+    survey: Survey, data: SurveyData, previous: str, current: str, min_n: int
+) -> WaveChange:
     """Every metric of wave `current` against wave `previous`."""
     before: CellFilter = lambda cell: cell[0] == previous  # noqa: E731
     after: CellFilter = lambda cell: cell[0] == current  # noqa: E731
-    result: dict[str, Any] = {}
     invited0, invited1 = count(data.invited, before), count(data.invited, after)
     done0 = sum(v for (w, _, st), v in data.statuses.items() if w == previous and st == "complete")
     done1 = sum(v for (w, _, st), v in data.statuses.items() if w == current and st == "complete")
-    result["response_rate"] = share_change(done0, invited0, done1, invited1).as_dict()
-    questions: dict[str, Any] = {}
+    response_rate = share_change(done0, invited0, done1, invited1).figure()
+    questions: dict[str, dict[str, Figure]] = {}
     for question in survey.questions:
         if question.type in SCORED:
             t0, t1 = scored_tally(question, data, before), scored_tally(question, data, after)
@@ -175,12 +208,12 @@ def changes(
             t0, t1 = tally_of(data, question.id, before), tally_of(data, question.id, after)
         found = _question_changes(question, data, t0, t1, before, after)
         if found:
-            questions[question.id] = {name: c.as_dict(min_n) for name, c in found.items()}
-    return {"from": previous, "to": current, **result, "questions": questions}
+            questions[question.id] = {name: c.figure(min_n) for name, c in found.items()}
+    return WaveChange(from_=previous, to=current, response_rate=response_rate, questions=questions)
 
 
 def _question_changes(
-    question: Any,
+    question: Question,
     data: SurveyData,
     t0: Counter[Any],
     t1: Counter[Any],

@@ -25,6 +25,7 @@ from typing import Any
 from cxops.analysis.change import share_change
 from cxops.analysis.data import LoopCase
 from cxops.analysis.metrics import share
+from cxops.analysis.report_model import Loop, LoopGroup, LoopOutcome, OutcomeSource
 from cxops.followup.category import NOT_NEGATIVE, is_negative, score_category
 
 CLOSING_OUTCOMES = frozenset({"contacted", "resolved"})
@@ -45,10 +46,12 @@ def loop_section(
     *,
     outcomes: Mapping[str, Any] | None,
     wave_outcomes: Mapping[tuple[str, str], Any] | None = None,
-    churned_value: Any,
+    churned_value: str | int | bool | None,
     min_n: int,
-) -> dict[str, Any]:
-    """The closing-the-loop figures; `outcomes`: contact key -> outcome column value now
+    outcome: LoopOutcome | None = None,
+) -> Loop:
+    """The closing-the-loop figures (`outcome`: the survey's outcome column, shown as is);
+    `outcomes`: contact key -> outcome column value now
     (None when the survey names no outcome column); `wave_outcomes`: (contact key, wave)
     -> the outcome column in that wave's ledger snapshot."""
     at_wave = wave_outcomes or {}
@@ -87,30 +90,49 @@ def loop_section(
         if following is not None:
             tally["answered_again"] += 1
             tally["rescued"] += score_category(kind, following) in NOT_NEGATIVE
-    result: dict[str, Any] = {"negative_answers_with_tasks": len(answers)}
+    sections: dict[str, LoopGroup] = {}
     for name, counts in groups.items():
-        entry: dict[str, Any] = {"n": counts["n"]}
-        if outcomes is not None:
-            entry["churned"] = share(counts["churned"], counts["known"]).as_dict(min_n)
-            entry["outcome_unknown"] = counts["n"] - counts["known"]
-            entry["outcome_from"] = {
-                "next_wave": counts["next_wave"],
-                "source_now": counts["source_now"],
-            }
-        entry["rescued"] = share(counts["rescued"], counts["answered_again"]).as_dict(min_n)
-        result[name] = entry
+        rescued = share(counts["rescued"], counts["answered_again"]).figure(min_n)
+        sections[name] = (
+            LoopGroup(n=counts["n"], rescued=rescued)
+            if outcomes is None
+            else LoopGroup(
+                n=counts["n"],
+                churned=share(counts["churned"], counts["known"]).figure(min_n),
+                outcome_unknown=counts["n"] - counts["known"],
+                outcome_from=OutcomeSource(
+                    next_wave=counts["next_wave"], source_now=counts["source_now"]
+                ),
+                rescued=rescued,
+            )
+        )
     done, other = groups["closed"], groups["not_closed"]
-    if outcomes is not None:
-        result["churn_difference"] = share_change(
-            other["churned"], other["known"], done["churned"], done["known"]
-        ).as_dict(min_n)
-    result["rescue_difference"] = share_change(
+    rescue_difference = share_change(
         other["rescued"], other["answered_again"], done["rescued"], done["answered_again"]
-    ).as_dict(min_n)
-    rescued = done["rescued"] + other["rescued"]
-    again = done["answered_again"] + other["answered_again"]
-    result["rescue_rate"] = share(rescued, again).as_dict(min_n)
-    return result
+    ).figure(min_n)
+    rescue_rate = share(
+        done["rescued"] + other["rescued"], done["answered_again"] + other["answered_again"]
+    ).figure(min_n)
+    if outcomes is None:
+        return Loop(
+            outcome=outcome,
+            negative_answers_with_tasks=len(answers),
+            closed=sections["closed"],
+            not_closed=sections["not_closed"],
+            rescue_difference=rescue_difference,
+            rescue_rate=rescue_rate,
+        )
+    return Loop(
+        outcome=outcome,
+        negative_answers_with_tasks=len(answers),
+        closed=sections["closed"],
+        not_closed=sections["not_closed"],
+        churn_difference=share_change(
+            other["churned"], other["known"], done["churned"], done["known"]
+        ).figure(min_n),
+        rescue_difference=rescue_difference,
+        rescue_rate=rescue_rate,
+    )
 
 
 def _outcome(

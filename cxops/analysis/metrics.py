@@ -26,6 +26,7 @@ from cxops.analysis.intervals import (
     t_interval,
     wilson_interval,
 )
+from cxops.analysis.report_model import Figure
 
 Tally = Mapping[int, int]
 
@@ -51,6 +52,10 @@ class Metric:
         ci = None if self.ci is None else [_round(self.ci[0], 2), _round(self.ci[1], 2)]
         value = None if self.value is None else _round(self.value, self.digits)
         return {"value": value, "ci": ci, "n": self.n}
+
+    def figure(self, min_n: int = 0) -> Figure:
+        """`as_dict(min_n)` as the report's model."""
+        return Figure.model_validate(self.as_dict(min_n))
 
     def suppressed(self, min_n: int) -> bool:
         return self.n < min_n

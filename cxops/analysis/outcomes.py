@@ -12,10 +12,13 @@ from __future__ import annotations
 import csv
 from collections.abc import Set
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cxops.spec.models import Survey
 
 
-def outcome_values(survey: Any, project_dir: Path, keys: Set[str]) -> dict[str, Any] | None:
+def outcome_values(survey: Survey, project_dir: Path, keys: Set[str]) -> dict[str, Any] | None:
     """contact key -> the outcome column now, for the `keys` asked for (None when the
     survey names no outcome column)."""
     outcome = survey.report.outcome

@@ -1,5 +1,6 @@
-"""The report's numbers: one JSON-ready document (`cxops report --json`), from which the
-HTML page, its charts and the Prefect artifacts are all drawn.
+"""The report's numbers: one `Report` model (`cxops.analysis.report_model`; its
+`document()` is `cxops report --json`), from which the HTML page, its charts and the
+Prefect artifacts are all drawn.
 
 Scope: without `wave`, `overall` and `by_segment` pool every wave; with it, that wave
 alone, and `by_wave` stops at it. `changes` compare each wave with the one before
@@ -13,13 +14,26 @@ import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxops.analysis.data import SurveyData
 from cxops.analysis.groups import CellFilter, changes, group, in_waves, segments_of
 from cxops.analysis.loop import loop_section
+from cxops.analysis.report_model import (
+    Excluded,
+    Loop,
+    LoopOutcome,
+    Provenance,
+    Report,
+    SurveyRef,
+)
 from cxops.analysis.themes import themes_section
 from cxops.errors import CxopsError
+from cxops.wave_labels import wave_label
+
+if TYPE_CHECKING:
+    from cxops.settings import Settings
+    from cxops.spec.models import Survey
 
 REPORT_VERSION = 1
 
@@ -29,15 +43,15 @@ class ReportError(CxopsError):
 
 
 def build_report(
-    survey: Any,
+    survey: Survey,
     data: SurveyData,
     *,
     wave: str | None,
     min_n: int,
     outcomes: Mapping[str, Any] | None,
     provenance: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The whole report as plain data."""
+) -> Report:
+    """The whole report."""
     if wave is not None and wave not in data.waves:
         known = ", ".join(data.waves[-5:]) or "none yet"
         raise ReportError(f"survey {survey.id}: no wave {wave!r} (latest waves: {known})")
@@ -54,47 +68,51 @@ def build_report(
     scoped_comments = [c for c in data.comments if c.wave in in_scope]
     scoped_cases = [c for c in data.loop if c.wave in in_waves_shown]
     main = survey.main_question
-    report: dict[str, Any] = {
-        "report_version": REPORT_VERSION,
-        "survey": {"id": survey.id, "name": survey.name, "kind": survey.kind},
-        "wave": wave,
-        "waves": waves,
-        "min_n": min_n,
-        "level": 0.95,
-        "excluded": {
-            "suspect": dict(sorted(data.suspect.items())),
-            "total": sum(data.suspect.values()),
-        },
-        "overall": group(survey, data, keep, min_n),
-        "by_segment": by_segment,
-        "by_wave": by_wave,
-        "changes": [changes(survey, data, a, b, min_n) for a, b in pairs],
-        "themes": themes_section(survey, scoped_comments, min_n),
-        "loop": None,
-        "provenance": dict(provenance),
-    }
+    loop: Loop | None = None
     if main is not None and main.type in ("nps", "csat", "ces"):
         outcome = survey.report.outcome
-        report["loop"] = {
-            "outcome": None
+        loop = loop_section(
+            main.type,
+            scoped_cases,
+            data.later_scores,
+            data.waves,
+            outcomes=outcomes,
+            wave_outcomes=data.wave_outcomes,
+            churned_value=outcome.churned if outcome is not None else None,
+            min_n=min_n,
+            outcome=None
             if outcome is None
-            else {
-                "column": outcome.column,
-                "churned": outcome.churned,
-                "as_of": "next wave, else source now",
-            },
-            **loop_section(
-                main.type,
-                scoped_cases,
-                data.later_scores,
-                data.waves,
-                outcomes=outcomes,
-                wave_outcomes=data.wave_outcomes,
-                churned_value=outcome.churned if outcome is not None else None,
-                min_n=min_n,
+            else LoopOutcome(
+                column=outcome.column,
+                churned=outcome.churned,
+                as_of="next wave, else source now",
             ),
-        }
-    return report
+        )
+    return Report(
+        report_version=REPORT_VERSION,
+        survey=SurveyRef(id=survey.id, name=survey.name, kind=survey.kind),
+        wave=wave,
+        waves=waves,
+        # The ids are schedule slots; people also need when each wave went out.
+        wave_labels={
+            name: wave_label(name, data.first_sent.get(name), survey.timezone) for name in waves
+        },
+        first_sent_at={
+            name: data.first_sent[name].isoformat() for name in waves if name in data.first_sent
+        },
+        min_n=min_n,
+        level=0.95,
+        excluded=Excluded(
+            suspect=dict(sorted(data.suspect.items())), total=sum(data.suspect.values())
+        ),
+        overall=group(survey, data, keep, min_n),
+        by_segment=by_segment,
+        by_wave=by_wave,
+        changes=[changes(survey, data, a, b, min_n) for a, b in pairs],
+        themes=themes_section(survey, scoped_comments, min_n),
+        loop=loop,
+        provenance=Provenance.model_validate(provenance),
+    )
 
 
 def _segment_filter(waves: list[str], segment: str) -> CellFilter:
@@ -103,8 +121,8 @@ def _segment_filter(waves: list[str], segment: str) -> CellFilter:
 
 
 def build_from_store(
-    survey: Any, settings: Any, *, wave: str | None = None, now: datetime | None = None
-) -> dict[str, Any]:
+    survey: Survey, settings: Settings, *, wave: str | None = None, now: datetime | None = None
+) -> Report:
     """Read the store and the survey's source, then build the report (the I/O edge)."""
     from cxops.analysis.data import load_survey_data
     from cxops.analysis.outcomes import outcome_values

@@ -17,11 +17,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxops.analysis.data import Comment
 from cxops.analysis.metrics import headline, scored_metrics, share
+from cxops.analysis.report_model import RevenueAtStake, Theme, Themes
 from cxops.followup.category import is_negative, score_category
+
+if TYPE_CHECKING:
+    from cxops.spec.models import Survey
 
 #: Addresses in quotes are replaced by this (a quote never names who wrote it).
 EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"']+")
@@ -85,8 +89,8 @@ def redact(text: str, limit: int = 400) -> str:
 
 
 def themes_section(
-    survey: Any, comments: Sequence[Comment], min_n: int, *, untagged_limit: int = 50
-) -> dict[str, Any]:
+    survey: Survey, comments: Sequence[Comment], min_n: int, *, untagged_limit: int = 50
+) -> Themes:
     """Per theme: answers mentioning it, their share of all commenting answers, the main
     metric among them, revenue at stake (the revenue column summed over the negative
     ones: detractors, dissatisfied) and up to three quotes (negative ones first, then the
@@ -124,43 +128,44 @@ def themes_section(
         if not tagged:
             untagged.append(texts)
     answers = len(by_response)
-    themes: dict[str, Any] = {}
+    themes: dict[str, Theme] = {}
     for name, found in mentions.items():
         count = len(found)
         negatives = [m for m in found if m[0]]
         revenues = [m[4] for m in negatives if m[4] is not None]
         entry: dict[str, Any] = {
             "count": count,
-            "share": share(count, answers).as_dict(),
+            "share": share(count, answers).figure(),
             "negative": len(negatives),
         }
         if kind:
             metric_name = headline(kind) or "mean"
             scores = Counter(m[3] for m in found if m[3] is not None)
             entry["metric"] = metric_name
-            entry[metric_name] = scored_metrics(kind, scores)[metric_name].as_dict(min_n)
+            entry[metric_name] = scored_metrics(kind, scores)[metric_name].figure(min_n)
         if survey.report.revenue:
             entry["revenue_at_stake"] = (
-                {"suppressed": True, "n": count}
+                RevenueAtStake(suppressed=True, n=count)
                 if count < min_n
-                else {
-                    "value": round(sum(revenues), 2),
-                    "n": len(negatives),
-                    "missing": len(negatives) - len(revenues),
-                }
+                else RevenueAtStake(
+                    value=round(sum(revenues), 2),
+                    n=len(negatives),
+                    missing=len(negatives) - len(revenues),
+                )
             )
         quoted = heapq.nsmallest(3, found, key=lambda m: (not m[0], -m[1]))
         entry["quotes"] = [redact(m[2]) for m in quoted]
-        themes[name] = entry
-    return {
-        "answers": answers,
-        "revenue_column": survey.report.revenue,
-        "themes": themes,
-        "untagged_count": len(untagged),
-        "untagged": [
+        # The metric's figure is keyed by its own name (`nps`, `satisfied`, …).
+        themes[name] = Theme.model_validate(entry)
+    return Themes(
+        answers=answers,
+        revenue_column=survey.report.revenue,
+        themes=themes,
+        untagged_count=len(untagged),
+        untagged=[
             redact(" / ".join(c.text for c in texts)) for texts in untagged[-untagged_limit:][::-1]
         ],
-    }
+    )
 
 
 def _negative_scores(kind: str) -> dict[int | None, bool]:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 #: Strongest first: a person held back for several reasons counts under the first.
 EXCLUSION_REASONS = (
+    "erased",
     "unsubscribed",
     "spam",
     "bounced",
@@ -29,7 +30,7 @@ class History(Protocol):
         ...
 
     def exclusion(self, email: str) -> str | None:
-        """The strongest history reason (one of EXCLUSION_REASONS[:5]) to skip `email`, or None."""
+        """The strongest history reason (one of EXCLUSION_REASONS[:6]) to skip `email`, or None."""
         ...
 
 

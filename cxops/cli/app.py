@@ -119,6 +119,25 @@ def settings_for(project_dir: Path | None = None, **overrides: Any) -> Settings:
     return settings
 
 
+def use_flow_api(settings: Settings) -> None:
+    """Before a command's flow runs: the project's background Prefect API (started by the
+    first such command, stopped when idle) unless an API is chosen or `up` runs; when it
+    does not start, one line and Prefect's ephemeral API for this command."""
+    from cxops.schedule.background_api import use_background_api
+    from cxops.schedule.processes import ProcessError
+
+    if settings.prefect_api_url:
+        return
+    try:
+        use_background_api(settings.project_dir, settings.prefect_idle_minutes)
+    except ProcessError as exc:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[yellow]warning:[/] {escape(str(exc))}; this command starts its own"
+        )
+
+
 def console_error(message: str) -> None:
     from rich.console import Console
 

@@ -22,6 +22,7 @@ from cxops.cli.app import (
     export_survey,
     print_json,
     project_context,
+    use_flow_api,
 )
 from cxops.cli.collect_commands import export_app
 
@@ -38,6 +39,7 @@ OUTCOME_HELP = "contacted, resolved, no response or not needed"
 def _run_flow(settings: Settings, name: str, **parameters: Any) -> dict[str, Any]:
     from cxops.wave.run import configure_prefect_api
 
+    use_flow_api(settings)
     configure_prefect_api(settings)
     from cxops.followup.flows import digest_flow, followups_flow
 

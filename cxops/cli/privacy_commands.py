@@ -13,6 +13,7 @@ from cxops.cli.collect_commands import export_app
 if TYPE_CHECKING:
     from cxops.privacy.subject import Subject
     from cxops.project import ProjectContext
+    from cxops.spec.models import Survey
 
 EmailArgument = Annotated[str, typer.Argument(help="The person's email address.")]
 
@@ -28,11 +29,24 @@ def _subject(project: ProjectContext, email: str) -> Subject:
     return Subject.of(email, project.settings.signing_key())
 
 
-def _free_text(project: ProjectContext) -> dict[str, frozenset[str]]:
-    surveys = project.surveys.surveys(checks=False)
+def _surveys(project: ProjectContext) -> dict[str, Survey]:
+    return project.surveys.surveys(checks=False).surveys
+
+
+def _free_text(surveys: dict[str, Survey]) -> dict[str, frozenset[str]]:
     return {
         survey_id: frozenset(q.id for q in survey.questions if q.type == "text")
-        for survey_id, survey in surveys.surveys.items()
+        for survey_id, survey in surveys.items()
+    }
+
+
+def _successors(surveys: dict[str, Survey]) -> dict[tuple[str, str], str]:
+    """(survey, rule) -> who takes over an erased assignee's open tasks of that rule."""
+    return {
+        (survey_id, survey.rule_id(index)): taker
+        for survey_id, survey in surveys.items()
+        for index, rule in enumerate(survey.followup)
+        if (taker := rule.fallback or survey.owner)
     }
 
 
@@ -47,22 +61,34 @@ def forget_command(
     from cxops.privacy.erase import forget_person
 
     project = project_context(ctx, project_dir)
+    surveys = _surveys(project)
     report = forget_person(
         project.store,
         _subject(project, email),
         now=project.settings.clock(),
-        free_text=_free_text(project),
+        free_text=_free_text(surveys),
         folders=_folders(project),
+        reports=project.settings.project_dir / "reports",
+        successors=_successors(surveys),
     )
     if as_json:
         print_json(report.as_dict())
         return
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
-        typer.echo(f"{said}: nothing left to erase (erasure {report.subject[:16]})")
+        typer.echo(
+            f"{said}: nothing left to erase (erasure {report.subject[:16]}; never contacted again)"
+        )
     else:
-        erased = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-        typer.echo(f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept)")
+        erased = ", ".join(
+            f"{name.replace('_', ' ')} {count}" for name, count in report.counts.items() if count
+        )
+        typer.echo(
+            f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept): "
+            "never contacted again"
+        )
+    for path in report.reports:
+        typer.echo(f"removed report {path}: it quoted them (`cxops report` makes it again)")
     if report.kept_by:
         pids = ", ".join(str(pid) for pid in report.kept_by)
         typer.echo(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from cxops.cli.app import (
     print_json,
     project_context,
 )
+
+if TYPE_CHECKING:
+    from cxops.analysis.report_model import Report
+    from cxops.settings import Settings
 
 
 @app.command("report")
@@ -41,14 +45,14 @@ def report_command(
     if as_json:
         if out is not None:
             _write_html(report, out, settings)
-        print_json(report)
+        print_json(report.document())
         return
     target = out or Path("reports") / f"{spec.id}{'-' + wave if wave else ''}.html"
     written = _write_html(report, target, settings)
     print_headline(report, written)
 
 
-def _write_html(report: dict[str, Any], out: Path, settings: Any) -> Path:
+def _write_html(report: Report, out: Path, settings: Settings) -> Path:
     from cxops.analysis.html import render_html
 
     path = out if out.is_absolute() else settings.project_dir / out
@@ -57,9 +61,9 @@ def _write_html(report: dict[str, Any], out: Path, settings: Any) -> Path:
     return path
 
 
-def headline_lines(report: dict[str, Any]) -> list[str]:
+def headline_lines(report: Report) -> list[str]:
     """The report's headline numbers as short lines (terminal and `make demo`)."""
-    from cxops.analysis.html import cell, change_text, label, main_question, unit
+    from cxops.analysis.html import cell, change_text, label, unit
 
     def plain(markup: Any) -> str:
         import re
@@ -67,28 +71,28 @@ def headline_lines(report: dict[str, Any]) -> list[str]:
         return re.sub(r"<[^>]+>", "", str(markup)).replace("&amp;", "&")
 
     lines = []
-    overall = report["overall"]
-    qid, main = main_question(report)
-    if main is not None and qid is not None:
-        name = main["headline"]
-        lines.append(f"{label(name)}: {plain(cell(main['metrics'][name], unit(name)))}")
-        if report["changes"]:
-            last = report["changes"][-1]
-            change = last["questions"].get(qid, {}).get(name)
+    overall = report.overall
+    qid, main = report.main_question()
+    if main is not None and qid is not None and main.headline is not None:
+        name = main.headline
+        lines.append(f"{label(name)}: {plain(cell(main.metrics[name], unit(name)))}")
+        if report.changes:
+            last = report.changes[-1]
+            change = last.questions.get(qid, {}).get(name)
             lines.append(
-                f"change {last['from']} → {last['to']}: {plain(change_text(change, unit(name)))}"
+                f"change {last.from_} → {last.to}: {plain(change_text(change, unit(name)))}"
             )
-    elif overall.get("suppressed"):
-        lines.append(f"too few answers (n = {overall['n']}, minimum {report['min_n']})")
+    elif overall.suppressed:
+        lines.append(f"too few answers (n = {overall.n}, minimum {report.min_n})")
     lines.append(
-        f"answers {overall['n']} of {overall['invited']} invited · response rate "
-        f"{plain(cell(overall['response_rate'], '%'))} · suspect left out "
-        f"{report['excluded']['total']}"
+        f"answers {overall.n} of {overall.invited} invited · response rate "
+        f"{plain(cell(overall.response_rate, '%'))} · suspect left out "
+        f"{report.excluded.total}"
     )
-    themes = report["themes"]["themes"]
+    themes = report.themes.themes
     if themes:
-        top = sorted(themes.items(), key=lambda item: -item[1]["count"])[:3]
-        lines.append("top themes: " + ", ".join(f"{name} ({t['count']})" for name, t in top))
+        top = sorted(themes.items(), key=lambda item: -item[1].count)[:3]
+        lines.append("top themes: " + ", ".join(f"{name} ({t.count})" for name, t in top))
     return lines
 
 
@@ -98,13 +102,11 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-def print_headline(report: dict[str, Any], path: Path) -> None:
+def print_headline(report: Report, path: Path) -> None:
     from rich.markup import escape
 
     out = _console()
-    out.print(
-        f"[bold]{escape(report['survey']['name'])}[/] · report written to {escape(str(path))}"
-    )
+    out.print(f"[bold]{escape(report.survey.name)}[/] · report written to {escape(str(path))}")
     for line in headline_lines(report):
         out.print("  " + escape(line))
 

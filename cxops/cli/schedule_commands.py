@@ -90,11 +90,12 @@ def init_command(
     """A new project: example surveys of each kind, sample data, .env.example, prefect.yaml."""
     from cxops.schedule.init import init_project
 
-    written = init_project(directory, force=force)
+    made = init_project(directory, force=force)
     out = console()
-    out.print(f"new cxops project in {directory}: {len(written)} files")
-    for path in written:
+    out.print(f"new cxops project in {directory}: {len(made.written)} files")
+    for path in made.written:
         out.print(f"  {path}")
+    out.print(f"git: {made.git}")
     out.print(
         f"next: cd {directory} && cxops validate && cxops plan nps && cxops preview nps "
         "&& cxops run nps --dry-run"
@@ -135,14 +136,14 @@ def status_command(
     for wave in status["open_waves"]:
         reminders = ", ".join(f"reminder {k}: {n}" for k, n in wave["reminders_sent"].items())
         out.print(
-            f"open wave {wave['survey']} {wave['wave']} ({wave['status']}): sent {wave['sent']}, "
+            f"open wave {wave['survey']} {wave['label'].removeprefix('wave ')} ({wave['status']}): sent {wave['sent']}, "
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(
-            f"closed wave {wave['survey']} {wave['wave']}: {wave.get('answered', 0)} of "
+            f"closed wave {wave['survey']} {wave['label'].removeprefix('wave ')}: {wave.get('answered', 0)} of "
             f"{wave.get('invited', 0)} answered" + (f" ({rate} %)" if rate is not None else "")
         )
     tasks = status["tasks"]
@@ -152,3 +153,33 @@ def status_command(
     if server:
         state = "reachable" if server["reachable"] else "NOT reachable"
         out.print(f"Prefect API {server['url']}: {state}")
+    background = status["prefect"]["background"]
+    out.print(
+        f"background Prefect API: {background['url']} (pid {background['pid']}, started "
+        f"{background['started']}, idle until {background['idle_until']})"
+        if background
+        else "background Prefect API: not running"
+    )
+
+
+api_app = typer.Typer(
+    help="The project's background Prefect API (started by `run`, `remind`, `followups`, "
+    "`digest`; stopped after CXOPS_PREFECT_IDLE_MINUTES unused).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(api_app, name="api")
+
+
+@api_app.command("stop")
+def api_stop_command(ctx: typer.Context, project_dir: ProjectDirOption = None) -> None:
+    """Stop the project's background Prefect API now (the next command starts another)."""
+    from cxops.schedule.background_api import stop_background_api
+
+    settings = project_context(ctx, project_dir).settings
+    stopped = stop_background_api(settings.project_dir.resolve())
+    console().print(
+        f"stopped the background Prefect API {stopped.url} (pid {stopped.pid})"
+        if stopped
+        else "no background Prefect API runs for this project"
+    )

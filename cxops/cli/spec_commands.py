@@ -1,12 +1,14 @@
 """Commands about survey files: `cxops validate` and `cxops schema`.
 
-Both import only the spec package (no Prefect, no SQLAlchemy) so they start fast.
+Both import only the spec package (no Prefect, no SQLAlchemy) so they start fast;
+`cxops schema report` imports the report's model alone (pydantic).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +32,7 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
+    from cxops.messages.sample_render import render_problems
     from cxops.policy.load import policy_files
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
@@ -37,7 +40,15 @@ def validate(
     settings = project_context(ctx, project_dir).settings
     named = paths or [settings.surveys_path]
     policies, named = policy_files(named, settings.project_dir, default=paths is None)
-    report = validate_paths(named, settings.project_dir) if named else _empty_report()
+    report = (
+        validate_paths(
+            named,
+            settings.project_dir,
+            survey_check=lambda survey, document: render_problems(survey, document, settings),
+        )
+        if named
+        else _empty_report()
+    )
     for policy in policies:
         report.files.append(policy.path)
         report.problems.extend(policy.problems)
@@ -59,7 +70,10 @@ def validate(
         else:
             bad_paths = {p.location.path for p in problems}
             # Survey files, and the project's template files that have a problem.
-            looked_at = len(report.files) + len(bad_paths & set(report.templates))
+            templates = {
+                _relative(Problem(Location(t), "", "")).location.path for t in report.templates
+            }
+            looked_at = len(report.files) + len(bad_paths & templates)
             sys.stderr.write(
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} "
                 f"in {len(bad_paths)} of {looked_at} files\n"
@@ -68,16 +82,33 @@ def validate(
         raise typer.Exit(1)
 
 
+class SchemaOf(StrEnum):
+    """What `cxops schema` describes."""
+
+    SURVEY = "survey"
+    REPORT = "report"
+
+
 @app.command("schema")
 def schema(
+    what: Annotated[
+        SchemaOf,
+        typer.Argument(help="survey: survey files (the default); report: `cxops report --json`."),
+    ] = SchemaOf.SURVEY,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the schema to this file.")
     ] = None,
 ) -> None:
-    """Print the JSON Schema of survey files (for editor completion and checks)."""
-    from cxops.spec.schema import survey_json_schema_text
+    """Print the JSON Schema of survey files (for editor completion and checks), or of
+    the report document."""
+    if what is SchemaOf.REPORT:
+        from cxops.analysis.report_model import report_json_schema_text
 
-    text = survey_json_schema_text()
+        text = report_json_schema_text()
+    else:
+        from cxops.spec.schema import survey_json_schema_text
+
+        text = survey_json_schema_text()
     if out is None:
         sys.stdout.write(text)
     else:

@@ -20,9 +20,11 @@ from cxops.cli.app import (
     console,
     print_json,
     project_context,
+    use_flow_api,
 )
 
 if TYPE_CHECKING:
+    from cxops.wave.reminder_round import ReminderSummary
     from cxops.wave.summary import WaveSummary
 
 
@@ -55,7 +57,7 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · wave {summary.wave}")
+    out.print(f"[bold]{escape(title)}[/] · survey {summary.survey} · {escape(summary.label)}")
     figures = [
         ("audience", summary.audience),
         ("bad rows", len(summary.bad_rows)),
@@ -254,6 +256,7 @@ def run_command(
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
     settings, spec = _sending(ctx, survey, project_dir, allow_insecure_links, dry_run)
+    use_flow_api(settings)
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
@@ -280,49 +283,51 @@ def remind_command(
 ) -> None:
     """Send the reminders due now to invitees who have not answered; print the round."""
     settings, spec = _sending(ctx, survey, project_dir, allow_insecure_links, dry_run)
+    if not dry_run:  # a dry run of reminders runs no flow
+        use_flow_api(settings)
     from cxops.wave.run import run_reminders
 
     summary = run_reminders(spec, settings, dry_run=dry_run, resend_in_doubt=resend_in_doubt)
     if as_json:
         print_json(summary.as_dict())
         return
-    _print_reminders(summary.as_dict())
+    _print_reminders(summary)
 
 
-def _print_reminders(data: dict[str, Any]) -> None:
+def _print_reminders(summary: ReminderSummary) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     from cxops.wave.summary import rate_text
 
     out = console()
-    title = "reminders (dry run)" if data["dry_run"] else "reminders"
-    out.print(f"[bold]{title}[/] · survey {data['survey']} · {data['now']}")
+    title = "reminders (dry run)" if summary.dry_run else "reminders"
+    out.print(f"[bold]{title}[/] · survey {summary.survey} · {summary.now.isoformat()}")
     out.print(
-        f"due {data['due']} · sent {data['sent']} · in doubt {data['in_doubt']} · "
-        f"failed {data['failed']} · waiting {data['waiting']}"
+        f"due {summary.due} · sent {summary.sent_now} · in doubt {summary.in_doubt} · "
+        f"failed {summary.failed} · waiting {summary.waiting}"
     )
-    if data["steps"]:
+    if summary.steps:
         table = Table("wave", "reminder", "due", "sent now", "sent in all", "in doubt", "skipped")
-        for step in data["steps"]:
-            skipped = ", ".join(f"{reason} {n}" for reason, n in step["skipped"].items())
+        for step in summary.steps:
+            skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(step.skipped.items()))
             table.add_row(
-                escape(step["wave"]),
-                str(step["step"]),
-                str(step["due"]),
-                str(step["sent_now"]),
-                str(step["sent"]),
-                str(step["in_doubt"]),
+                escape(step.wave),
+                str(step.step),
+                str(step.due),
+                str(step.sent_now),
+                str(step.sent),
+                str(step.in_doubt),
                 escape(skipped) or "—",
             )
         out.print(table)
     else:
         out.print("no open wave to remind")
-    for wave in data["closed"]:
+    for wave in summary.closed:
         rate = rate_text(wave["response_rate"])
         out.print(
             f"wave {escape(wave['wave'])} closed: {wave['answered']} of {wave['invited']} "
             f"answered (response rate {rate})"
         )
-    for note in data["notes"]:
+    for note in summary.notes:
         out.print(f"note: {escape(note)}")

@@ -24,6 +24,7 @@ from cxops.project import open_project
 from cxops.settings import Settings, get_settings
 from cxops.spec.lookup import ProjectSurveys
 from cxops.store.db import Store
+from cxops.wave.contact_free import contact_free_errors
 
 MEASURES_ARTIFACT = "followup-measures"
 
@@ -39,7 +40,8 @@ def open_channel(settings: Settings) -> Channel:
     return make_channel(settings)
 
 
-@task(name="apply-followup-rules", cache_policy=NO_CACHE)
+@task(name="apply-followup-rules", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def apply_rules_task(
     settings: Settings, store: Store, surveys: ProjectSurveys, replay: bool
 ) -> list[dict[str, Any]]:
@@ -50,12 +52,14 @@ def apply_rules_task(
     ]
 
 
-@task(name="deliver-task-webhooks", cache_policy=NO_CACHE)
+@task(name="deliver-task-webhooks", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def webhooks_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     return deliver_webhooks(settings, store, surveys.surveys).as_dict()
 
 
-@task(name="escalate-overdue-tasks", cache_policy=NO_CACHE)
+@task(name="escalate-overdue-tasks", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def escalations_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     channel = open_channel(settings)
     try:
@@ -64,7 +68,8 @@ def escalations_task(settings: Settings, store: Store, surveys: ProjectSurveys) 
         channel.close()
 
 
-@task(name="publish-loop-measures", cache_policy=NO_CACHE)
+@task(name="publish-loop-measures", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> dict[str, Any]:
     measures = loop_measures(store, surveys.surveys, settings.clock())
     create_markdown_artifact(
@@ -75,7 +80,8 @@ def measures_task(settings: Settings, store: Store, surveys: ProjectSurveys) -> 
     return measures
 
 
-@flow(name="followups")
+@flow(name="followups", persist_result=False)
+@contact_free_errors
 def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict[str, Any]:
     """New answers to tasks (all answers with `replay`), webhooks, escalations, measures."""
     with open_project(_settings(project_dir)) as project:
@@ -102,7 +108,8 @@ def followups_flow(project_dir: str | None = None, replay: bool = False) -> dict
     }
 
 
-@flow(name="digest")
+@flow(name="digest", persist_result=False)
+@contact_free_errors
 def digest_flow(
     project_dir: str | None = None, timezone: str = "UTC", resend_in_doubt: bool = False
 ) -> dict[str, Any]:

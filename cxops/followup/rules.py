@@ -9,8 +9,8 @@ One task per (response, rule), whatever happens:
 
 Which responses count: complete ones, and partial ones that hold the answer to the
 survey's main question (a detractor who only clicked a score in the email still
-needs a call). Answers marked suspect (a link scanner) never make tasks, and
-withdraw the open tasks they made.
+needs a call). Answers marked suspect (a link scanner) and answers of a person erased
+by `cxops forget` never make tasks, and withdraw the open tasks they made.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cxops.followup.assign import Assignment, choose_assignee
 from cxops.followup.category import response_category
 from cxops.followup.sla import due_at
 from cxops.spec.models import FollowupRule, Survey
+from cxops.store.erasures import ERASED_NOTE, is_pseudonym
 from cxops.store.facts import ExistingTask, ResponseFacts
 
 
@@ -158,9 +159,10 @@ def decide(
     for rule_id, task in existing.items():
         if rule_id not in rules and task.status == "open":
             decisions.append(Withdraw(task.id, rule_id, "the rule was removed from the survey"))
-    if response.suspect:
+    if response.suspect or is_pseudonym(response.contact_key):
+        reason = "the answer is marked suspect" if response.suspect else ERASED_NOTE
         decisions.extend(
-            Withdraw(task.id, rule_id, "the answer is marked suspect")
+            Withdraw(task.id, rule_id, reason)
             for rule_id, task in existing.items()
             if rule_id in rules and task.status == "open"
         )

@@ -213,9 +213,11 @@ class InvitationRenderer:
         """The reference rendering of one recipient's message."""
         return next(self.render_alone(send).expand())
 
-    def render_alone(self, send: RenderableSend) -> MessageGroup:
-        """One recipient's message as a group of one (no substitutions)."""
-        return self._alone(self._prepare(send, self.settings.clock(), self.settings.signing_key()))
+    def render_alone(self, send: RenderableSend, *, key: bytes | None = None) -> MessageGroup:
+        """One recipient's message as a group of one (no substitutions); links signed
+        with `key` (default: the settings' signing key)."""
+        signing_key = self.settings.signing_key() if key is None else key
+        return self._alone(self._prepare(send, self.settings.clock(), signing_key))
 
     def render_groups(self, sends: Sequence[RenderableSend]) -> list[MessageGroup]:
         """Every send's message, rendered once per group of look-alike messages."""

@@ -2,7 +2,7 @@
 
 `explain_person` reads the store (every invitation and reminder of the person,
 their answers and suppressions) and each survey's source, and runs the same
-checks a wave runs: filter, suppression, `surveyed_within`, the contact cap, the
+checks a wave runs: erasure, filter, suppression, `surveyed_within`, the contact cap, the
 `policy.yaml` rules and survey priority, each hold with until when it lasts.
 """
 
@@ -30,7 +30,9 @@ from cxops.store.contact_log import (
     person_record,
 )
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, erased_at
 from cxops.store.ledger import MAYBE_SENT
+from cxops.wave_labels import scheduled_text
 
 _SUPPRESSED = {
     "unsubscribed": "unsubscribed",
@@ -64,6 +66,7 @@ class SurveyVerdict:
         return {
             "survey": self.survey,
             "wave": self.wave,
+            "wave_scheduled": scheduled_text(self.wave),
             "in_source": self.in_source,
             "key": self.key,
             "filter_passed": self.filter_passed,
@@ -86,13 +89,15 @@ class SurveyVerdict:
 class Explanation:
     email: str
     now: datetime
+    #: When `cxops forget` erased the person (None: never): never contacted again.
+    erased_at: datetime | None = None
     history: list[str] = field(default_factory=list)
     surveys: list[SurveyVerdict] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"{self.email} at {_when(self.now)}:", *(f"  {line}" for line in self.history)]
         for verdict in self.surveys:
-            out.append(f"{verdict.survey} (wave {verdict.wave}):")
+            out.append(f"{verdict.survey} ({_wave(verdict.wave)}):")
             out.extend(f"  {line}" for line in verdict.lines)
         return out
 
@@ -100,6 +105,7 @@ class Explanation:
         return {
             "email": self.email,
             "now": self.now.isoformat(),
+            "erased_at": self.erased_at.isoformat() if self.erased_at else None,
             "history": list(self.history),
             "surveys": [verdict.as_dict() for verdict in self.surveys],
         }
@@ -127,8 +133,18 @@ def explain_person(
     suppressions: list[PersonSuppression] = []
     if store is not None:
         sends, suppressions = person_record(store, email)
+        with store.engine.connect() as conn:
+            explanation.erased_at = erased_at(conn, email, settings.signing_key)
     explanation.history = _history_lines(sends, suppressions, store is not None)
+    if explanation.erased_at is not None:
+        explanation.history.append(
+            f"{_when(explanation.erased_at)}  erased on request (cxops forget): "
+            "never contacted again by any survey"
+        )
     for survey in surveys:
+        if explanation.erased_at is not None:
+            explanation.surveys.append(_erased_verdict(survey, wave_for(survey)))
+            continue
         explanation.surveys.append(
             _verdict(
                 email,
@@ -144,6 +160,13 @@ def explain_person(
             )
         )
     return explanation
+
+
+def _wave(wave_id: str) -> str:
+    """`wave 2026-10-07T0900, scheduled 7 Oct 2026 09:00`: the id is the schedule's
+    slot, not a send date (the line's own date says when the message was sent)."""
+    slot = scheduled_text(wave_id)
+    return f"wave {wave_id}, {slot}" if slot else f"wave {wave_id}"
 
 
 def _history_lines(
@@ -163,7 +186,7 @@ def _history_lines(
             "pending": "planned, not sent yet",
             "skipped": "skipped",
         }.get(send.status, send.status)
-        text = f"{_when(send.at)}  {what} of {send.survey_id} (wave {send.wave_id}): {status}"
+        text = f"{_when(send.at)}  {what} of {send.survey_id} ({_wave(send.wave_id)}): {status}"
         text += "; counts as a contact" if counted else "; does not count as a contact"
         if send.answered is not None and send.answered_at is not None:
             text += f"; answered ({send.answered}) on {_when(send.answered_at)}"
@@ -176,6 +199,15 @@ def _history_lines(
             f"{_when(suppression.at)}  {what} (via {suppression.source}): never invited again"
         )
     return lines
+
+
+def _erased_verdict(survey: Survey, wave_id: str) -> SurveyVerdict:
+    """An erased person is held back by every survey, whatever its source says."""
+    verdict = SurveyVerdict(survey.id, wave_id)
+    verdict.holds.append(Hold(ERASED, ERASED, None, "erased on request: never contacted again"))
+    verdict.lines.append("held back: erased on request; never contacted again")
+    verdict.lines.append("not invited now, nor later")
+    return verdict
 
 
 def _verdict(

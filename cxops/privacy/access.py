@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import Text, cast, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from cxops.chunks import chunks
@@ -22,6 +22,7 @@ from cxops.store.models import (
     Suppression,
     Task,
     WebhookEvent,
+    WebhookReject,
 )
 
 
@@ -56,8 +57,18 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
                 Interview,
                 or_(Interview.email == subject.email, Interview.send_id.in_(sent)),
             ),
+            "webhook_rejects": _rows(
+                session,
+                WebhookReject,
+                func.lower(cast(WebhookReject.item, Text)).contains(subject.email, autoescape=True),
+            ),
             "erasures": _rows(session, Erasure, Erasure.subject == subject.digest),
         }
+    erasures = record["erasures"]
+    record["erased"] = bool(erasures)
+    if erasures:
+        first = min(erasure["erased_at"] for erasure in erasures)
+        record["contact"] = f"erased on request on {first[:10]}: never contacted again"
     record["outbox_messages"] = [
         {
             "file": str(path),

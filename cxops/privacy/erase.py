@@ -6,9 +6,17 @@ In the store, rows that matter for aggregates stay, with the person taken out:
   pseudonym, the copy of their source row and the provider's ids are emptied;
 - `responses`: the contact key becomes the pseudonym; scores and choices stay (they
   count in reports), free-text answers are removed (they may name anyone);
+- `sends` still `pending` (planned, not claimed) are `skipped` (error `erased`): nothing
+  goes out to them, nor to the placeholder;
 - `tasks` about them: pseudonym, the title and note (which name them) and the
-  context columns are emptied; tasks assigned to them get the placeholder address;
-- `webhook_events`, `notifications`, `suppressions`: their address is removed.
+  context columns are emptied, open ones are withdrawn (`person erased`: no digest,
+  no escalation); open tasks assigned to them go to their rule's fallback or the
+  survey's owner (else, and when closed, they get the placeholder address), and so does
+  every note, title or context value that names them (a reassignment's line);
+- other people's ledger rows that name them in their contact copy (a `csm_email`
+  column of an erased CSM): the value becomes the placeholder address;
+- `webhook_events`, `notifications`, `suppressions`: their address is removed;
+  `webhook_rejects` (malformed events, kept as received) that mention them are deleted.
 
 - `interviews`: the address becomes the placeholder, the contact key the pseudonym, the
   booking link (the scheduler's record of them) is dropped; statuses and incentives stay.
@@ -28,6 +36,8 @@ the catalog is rewritten too. Files: see `cxops.privacy.files`. The erasure is r
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,13 +45,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from cxops.privacy.files import scrub_files
+from cxops.privacy.files import scrub_files, scrub_reports
 from cxops.privacy.subject import Subject
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, ERASED_NOTE
 from cxops.store.models import (
     Erasure,
     Interview,
@@ -51,7 +62,9 @@ from cxops.store.models import (
     Suppression,
     Task,
     WebhookEvent,
+    WebhookReject,
 )
+from cxops.store.task_events import record_event
 
 ERASED_TITLE = "(erased on request)"
 #: The tables that hold personal data (vacuumed on PostgreSQL after an erasure).
@@ -60,10 +73,18 @@ PERSONAL_TABLES = (
     "responses",
     "tasks",
     "webhook_events",
+    "webhook_rejects",
     "notifications",
     "suppressions",
     "interviews",
 )
+
+#: Counts of the report that are not named after the table they changed.
+_TABLE_OF = {
+    "pending_sends_skipped": "sends",
+    "contact_copies": "sends",
+    "tasks_withdrawn": "tasks",
+}
 
 
 @dataclass(slots=True)
@@ -73,6 +94,8 @@ class ErasureReport:
     subject: str
     counts: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: Reports removed because they quoted the person (`cxops report` makes them again).
+    reports: list[str] = field(default_factory=list)
     already_erased: bool = False
     #: PostgreSQL backends whose transactions, open since before the erasure, kept old
     #: row versions in the rewritten tables (empty: none).
@@ -87,6 +110,7 @@ class ErasureReport:
             "subject": self.subject,
             "erased": dict(self.counts),
             "files": list(self.files),
+            "reports_removed": list(self.reports),
             "already_erased": self.already_erased,
             "kept_by": list(self.kept_by),
         }
@@ -99,12 +123,17 @@ def forget_person(
     now: datetime,
     free_text: Mapping[str, frozenset[str]],
     folders: list[Path],
+    reports: Path | None = None,
+    successors: Mapping[tuple[str, str], str] | None = None,
     wait_seconds: float = 60,
 ) -> ErasureReport:
-    """Erase `subject` from the store and from the files under `folders`; idempotent.
+    """Erase `subject` from the store and from the files under `folders`, and the
+    reports under `reports` that quote their free-text answers; idempotent.
 
     `free_text` maps a survey id to its free-text question ids (answers removed);
-    for a survey not in it, only numbers and booleans are kept.
+    for a survey not in it, only numbers and booleans are kept. `successors` maps a
+    (survey, rule) to who takes over the open tasks of an erased assignee (the rule's
+    fallback, else the survey's owner); without one they keep the placeholder address.
     """
     report = ErasureReport(subject.digest)
     erasing_xid = ""
@@ -113,23 +142,32 @@ def forget_person(
             session.execute(text("PRAGMA secure_delete = ON"))
         else:
             erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
-        report.counts = _erase_rows(session, subject, free_text)
+        report.counts, answers = _erase_rows(session, subject, free_text, now, successors or {})
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
     report.files, messages = scrub_files(folders, subject.email)
     report.counts["outbox_messages"] = messages
+    if reports is not None:
+        report.reports = scrub_reports(reports, answers)
+        report.files += report.reports
     if report.changed or not report.already_erased:
         with store.session(write=True) as session:
             session.add(Erasure(subject=subject.digest, erased_at=now, counts=report.counts))
     # A repeat rewrites every table: the first may have had to leave old versions behind.
-    changed = [t for t in PERSONAL_TABLES if report.counts.get(t) or report.already_erased]
+    touched = {_TABLE_OF.get(name, name) for name, count in report.counts.items() if count}
+    changed = [t for t in PERSONAL_TABLES if t in touched or report.already_erased]
     report.kept_by = _rewrite_storage(store, changed, erasing_xid, wait_seconds)
     return report
 
 
 def _erase_rows(
-    session: Session, subject: Subject, free_text: Mapping[str, frozenset[str]]
-) -> dict[str, int]:
+    session: Session,
+    subject: Subject,
+    free_text: Mapping[str, frozenset[str]],
+    now: datetime,
+    successors: Mapping[tuple[str, str], str],
+) -> tuple[dict[str, int], list[str]]:
+    """Rows changed per table, and the free-text answers removed."""
     email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
     sends = session.execute(
         select(Send.send_id, Send.survey_id, Send.contact_key).where(Send.email == email)
@@ -137,6 +175,13 @@ def _erase_rows(
     send_ids = [row.send_id for row in sends]
     keys = {(row.survey_id, row.contact_key) for row in sends}
     counts: dict[str, int] = {}
+    counts["pending_sends_skipped"] = _rowcount(
+        session.execute(
+            update(Send)
+            .where(Send.email == email, Send.status == "pending")
+            .values(status="skipped", error=ERASED)
+        )
+    )
     counts["sends"] = _rowcount(
         session.execute(
             update(Send)
@@ -151,8 +196,17 @@ def _erase_rows(
             )
         )
     )
-    counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text)
-    counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder)
+    counts["contact_copies"] = _erase_contact_copies(session, email, placeholder)
+    answers: list[str] = []
+    counts["responses"] = _anonymize_responses(session, send_ids, pseudonym, free_text, answers)
+    counts["tasks"] = _erase_tasks(session, keys, email, pseudonym, placeholder, successors, now)
+    counts["tasks_withdrawn"] = _rowcount(
+        session.execute(
+            update(Task)
+            .where(Task.contact_key == pseudonym, Task.status == "open")
+            .values(status="withdrawn", outcome="withdrawn", note=ERASED_NOTE, closed_at=now)
+        )
+    )
     counts["webhook_events"] = _rowcount(
         session.execute(
             update(WebhookEvent)
@@ -160,6 +214,9 @@ def _erase_rows(
             .where(WebhookEvent.email.is_not(None))
             .values(email=None)
         )
+    )
+    counts["webhook_rejects"] = _rowcount(
+        session.execute(delete(WebhookReject).where(_mentions(WebhookReject.item, email)))
     )
     counts["notifications"] = _erase_notifications(session, email, placeholder)
     counts["suppressions"] = _rowcount(
@@ -173,7 +230,7 @@ def _erase_rows(
             .values(email=placeholder, contact_key=pseudonym, booking_uri=None)
         )
     )
-    return counts
+    return counts, answers
 
 
 def _anonymize_responses(
@@ -181,13 +238,21 @@ def _anonymize_responses(
     send_ids: list[str],
     pseudonym: str,
     free_text: Mapping[str, frozenset[str]],
+    removed: list[str],
 ) -> int:
+    """Responses anonymized; the text answers taken out are added to `removed`."""
     changed = 0
     for chunk in _chunks(send_ids):
         for response in session.scalars(select(Response).where(Response.send_id.in_(chunk))):
             response.contact_key = pseudonym
             response.client = None  # a keyed hash of their address and browser
-            response.answers = _kept_answers(response.answers, free_text.get(response.survey_id))
+            kept = _kept_answers(response.answers, free_text.get(response.survey_id))
+            removed += [
+                value
+                for name, value in response.answers.items()
+                if name not in kept and isinstance(value, str)
+            ]
+            response.answers = kept
             changed += 1
     return changed
 
@@ -205,6 +270,8 @@ def _erase_tasks(
     email: str,
     pseudonym: str,
     placeholder: str,
+    successors: Mapping[tuple[str, str], str],
+    now: datetime,
 ) -> int:
     changed = 0
     for survey_id, contact_key in sorted(keys):
@@ -212,13 +279,64 @@ def _erase_tasks(
             session.execute(
                 update(Task)
                 .where(Task.survey_id == survey_id, Task.contact_key == contact_key)
-                .values(contact_key=pseudonym, title=ERASED_TITLE, note=None, context={})
+                .values(
+                    contact_key=pseudonym, title=ERASED_TITLE, note=None, events=None, context={}
+                )
             )
         )
-    changed += _rowcount(
-        session.execute(update(Task).where(Task.assignee == email).values(assignee=placeholder))
+    named: set[int] = set()  # tasks changed below, each counted once
+    for task in session.scalars(select(Task).where(Task.assignee == email)):
+        successor = successors.get((task.survey_id, task.rule_id))
+        if task.status == "open" and successor and successor != email:
+            record_event(task, "reassigned", now, to=successor, text="the assignee was erased")
+            line = f"{now:%Y-%m-%d %H:%M} reassigned to {successor}: the assignee was erased"
+            task.note = f"{task.note}\n{line}" if task.note else line
+            task.assignee = successor
+            task.assignment += 1  # the erased assignee's links stop working
+        else:
+            task.assignee = placeholder
+        named.add(task.id)
+    naming = or_(
+        _mentions(Task.title, email),
+        _mentions(Task.note, email),
+        _mentions(Task.context, email),
+        _mentions(Task.events, email),  # a reassignment's from and to
     )
+    for task in session.scalars(select(Task).where(naming)):
+        task.title = _replaced(task.title, email, placeholder)
+        task.note = _replaced(task.note, email, placeholder)
+        task.context = _replaced(task.context, email, placeholder)
+        task.events = _replaced(task.events, email, placeholder)
+        named.add(task.id)
+    return changed + len(named)
+
+
+def _erase_contact_copies(session: Session, email: str, placeholder: str) -> int:
+    """Other people's ledger rows whose copy of their source row names `email` (an
+    assignee's column): each such value becomes `placeholder`. A scan of the ledger."""
+    changed = 0
+    for send in session.scalars(select(Send).where(_mentions(Send.contact, email))):
+        send.contact = _replaced(send.contact, email, placeholder)
+        changed += 1
     return changed
+
+
+def _mentions(column: Any, email: str) -> Any:
+    """SQL: the column's text (a JSON column's serialized text) contains `email`."""
+    as_text = func.lower(cast(column, Text))
+    forms = {email, json.dumps(email)[1:-1]}  # JSON escapes non-ASCII local parts
+    return or_(*(as_text.contains(form, autoescape=True) for form in sorted(forms)))
+
+
+def _replaced(value: Any, email: str, placeholder: str) -> Any:
+    """`value` (text, or JSON data) with every mention of `email`, in any case, replaced."""
+    if isinstance(value, str):
+        return re.sub(re.escape(email), placeholder, value, flags=re.IGNORECASE)
+    if isinstance(value, dict):
+        return {k: _replaced(v, email, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v, email, placeholder) for v in value]
+    return value
 
 
 def _erase_notifications(session: Session, email: str, placeholder: str) -> int:

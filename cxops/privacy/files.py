@@ -1,9 +1,13 @@
-"""A person's messages out of the files the project wrote: the outbox and previews.
+"""A person's messages out of the files the project wrote: the outbox, previews, reports.
 
 An mbox file is rewritten without every message that mentions the address (in any
 header or any decoded part), through a temporary file and an atomic rename; a file
 left empty is removed. Other files (previews: `.eml`, `.html`, `.txt`, `.json`) that
-mention the address are removed: they are copies that `cxops preview` makes again.
+mention the address are removed with the files beside them of the same name (a
+preview's `KEY.html` and `KEY.txt` name the person without their address, its
+`KEY.eml` has it): they are copies that `cxops preview` makes again. A report that
+quotes one of the person's free-text answers is removed too (`cxops report` makes it
+again from the store, where the answer is gone).
 """
 
 from __future__ import annotations
@@ -11,9 +15,13 @@ from __future__ import annotations
 import email
 import email.header
 import email.policy
+import glob
+import html
+import json
 import mailbox
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from email.message import Message
 from pathlib import Path
 
@@ -30,10 +38,50 @@ def scrub_files(folders: list[Path], address: str) -> tuple[list[str], int]:
             if dropped:
                 changed.append(str(path))
                 removed += dropped
-        elif path.suffix in _COPIES and _mentions(path.read_bytes(), address):
-            path.unlink()
-            changed.append(str(path))
+        elif path.suffix in _COPIES and path.exists() and _mentions(path.read_bytes(), address):
+            for copy in [path, *_siblings(path)]:
+                copy.unlink()
+                changed.append(str(copy))
     return changed, removed
+
+
+def _siblings(path: Path) -> list[Path]:
+    """The other copies made with `path` (same folder and name, another copy suffix)."""
+    return sorted(
+        p
+        for p in path.parent.glob(f"{glob.escape(path.stem)}.*")
+        if p != path and p.is_file() and p.suffix in _COPIES and p.stem == path.stem
+    )
+
+
+#: Addresses in a quote, as the report replaces them (`cxops.analysis.themes.redact`).
+_ADDRESS_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"']+")
+#: A shorter answer ("too slow") would match reports that do not quote the person.
+_MIN_QUOTE = 12
+_REPORTS = (".html", ".json", ".md", ".txt", ".csv")
+
+
+def scrub_reports(folder: Path, answers: Iterable[str]) -> list[str]:
+    """Reports under `folder` that quote one of `answers` (free text), removed."""
+    fragments = {_fragment(answer) for answer in answers} - {""}
+    if not fragments or not folder.is_dir():
+        return []
+    forms = fragments | {json.dumps(f)[1:-1] for f in fragments}
+    removed: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in _REPORTS):
+        text = " ".join(html.unescape(path.read_text(encoding="utf-8", errors="replace")).split())
+        if any(form in text for form in forms):
+            path.unlink()
+            removed.append(str(path))
+    return removed
+
+
+def _fragment(answer: str) -> str:
+    """The longest part of `answer` a report shows verbatim (whitespace collapsed,
+    addresses replaced, cut at 120 characters), or "" when too short to tell."""
+    parts = _ADDRESS_IN_TEXT.split(" ".join(answer.split()))
+    longest = max((part.strip() for part in parts), key=len, default="")[:120].strip()
+    return longest if len(longest) >= _MIN_QUOTE else ""
 
 
 def messages_about(folders: list[Path], address: str) -> Iterator[tuple[Path, Message]]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 from cxops.audience.contacts import normalize_email
 from cxops.errors import ConfigError
+from cxops.store.erasures import PLACEHOLDER_DOMAIN, PSEUDONYM_PREFIX, erasure_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +21,14 @@ class Subject:
         email = normalize_email(raw)
         if email is None:
             raise ConfigError(f"expected an email address, found {raw!r}")
-        digest = hmac.new(key, b"cxops-erasure:" + email.encode(), hashlib.sha256).hexdigest()
-        return cls(email, digest)
+        return cls(email, erasure_digest(email, key))
 
     @property
     def pseudonym(self) -> str:
         """What replaces their contact key: stable per person, meaningless without the key."""
-        return f"erased:{self.digest[:16]}"
+        return f"{PSEUDONYM_PREFIX}{self.digest[:16]}"
 
     @property
     def placeholder_email(self) -> str:
         """What replaces their address in columns that must hold one (never deliverable)."""
-        return f"erased-{self.digest[:16]}@erased.invalid"
+        return f"erased-{self.digest[:16]}{PLACEHOLDER_DOMAIN}"

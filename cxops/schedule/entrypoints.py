@@ -6,7 +6,8 @@ sets the working directory to the project (a pull step) and these flows read the
 project's settings from there, or from `project_dir` when given.
 
 This is the only module of `cxops.schedule` that imports the flows of the other
-layers; the deployments of `deploy.LOOP_FLOWS` exist only for the functions here.
+layers; the deployments `deploy.loop_deployments` and `deploy.wave_deployment` write
+name only the functions here.
 """
 
 from __future__ import annotations

@@ -4,12 +4,15 @@ The example files ship inside the package (`example_project/`): four surveys (on
 per kind: nps, csat, ces, interview), sample contacts and tickets, an empty
 `templates/` with a README on overrides and a `.gitignore`. `.env.example` is
 written from the `Settings` model (every setting, commented) and `prefect.yaml` by
-`cxops deploy`.
+`cxops deploy`. The project becomes a git repository (`cxops diff` compares survey
+files with git revisions) unless it is inside one already or git is not installed.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,17 @@ EXAMPLE = Path(__file__).resolve().parent / "example_project"
 RENAMED = {"dot-gitignore": ".gitignore"}
 
 
-def init_project(target: Path, *, force: bool = False) -> list[Path]:
-    """Write the example project into `target`; the files written, relative to it."""
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """The files written (relative to the project) and what became of git."""
+
+    written: list[Path]
+    #: One sentence: a repository was created, one already holds the project, or no git.
+    git: str
+
+
+def init_project(target: Path, *, force: bool = False) -> InitResult:
+    """Write the example project into `target` and make it a git repository if it is none."""
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target}: exists and is not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
@@ -45,7 +57,28 @@ def init_project(target: Path, *, force: bool = False) -> list[Path]:
     written.append(Path(".env.example"))
     deploy_project(target.resolve(), target.resolve() / "surveys")
     written.append(Path("prefect.yaml"))
-    return sorted(written)
+    return InitResult(sorted(written), git_repository(target.resolve()))
+
+
+def git_repository(folder: Path) -> str:
+    """`git init` in `folder` unless it is in a repository already; what happened, in words."""
+    git = shutil.which("git")
+    if git is None:
+        return "git is not installed: no repository made (cxops diff needs one: git init)"
+    inside = _git(git, folder, "rev-parse", "--show-toplevel")
+    if inside.returncode == 0:
+        return f"already in the git repository {inside.stdout.strip()}"
+    made = _git(git, folder, "init", "--quiet")
+    if made.returncode != 0:
+        reason = made.stderr.strip().splitlines()[-1:] or ["unknown reason"]
+        return f"git init failed ({reason[0]}): cxops diff needs a repository"
+    return "made a git repository (cxops diff compares survey files with its commits)"
+
+
+def _git(git: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [git, *args], cwd=folder, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def env_example() -> str:

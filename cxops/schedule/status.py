@@ -1,7 +1,8 @@
 """`cxops status`: each survey and its next run, open waves, tasks, and which API is reachable.
 
-Reads only: the surveys, the store (not created when it does not exist yet) and
-`.cxops/api.json`; the figures are plain dicts for `--json` and the terminal alike.
+Reads only: the surveys, the store (not created when it does not exist yet),
+`.cxops/api.json` and the background API's `.cxops/prefect-api.json`; the figures are
+plain dicts for `--json` and the terminal alike.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cxops.schedule.background_api import read_background_api
 from cxops.schedule.env import read_up_api
 from cxops.settings import Settings
 from cxops.spec.models import Schedule, Survey
+from cxops.wave_labels import wave_label
 
 
 def next_run(
@@ -97,8 +100,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         open_waves, closed_waves = [], []
         for wave in waves:
             if wave.status == "closed":
-                closed_waves.append({"survey": wave.survey_id, "wave": wave.wave_id})
-                closed_waves[-1].update(wave.summary.get("closed") or {})
+                closed_waves.append(wave)
                 continue
             if wave.status == "complete":
                 continue
@@ -116,6 +118,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     "wave": wave.wave_id,
                     "status": wave.status,
                     "started_at": _aware(wave.started_at).isoformat(),
+                    **_sent(counts["first_sent_at"], wave, surveys),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
                     "reminders_sent": reminders,
                 }
@@ -123,7 +126,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         return {
             "store": store.safe_url,
             "open_waves": open_waves,
-            "closed_waves": closed_waves[-20:],
+            "closed_waves": [_closed(store, wave, surveys) for wave in closed_waves[-20:]],
             "tasks": {"open": int(open_tasks), "overdue": int(overdue)},
             "last_starts": last_starts,
             "recruitment": _recruitment(store, surveys),
@@ -160,7 +163,42 @@ def _apis(settings: Settings) -> dict[str, Any]:
     configured = settings.prefect_api_url or os.environ.get("PREFECT_API_URL") or None
     if up is not None and configured == up.url:
         configured = None
+    background = read_background_api(settings.project_dir)
+    if background is not None and configured == background.url:
+        configured = None
     return {
         "up": {"url": up.url, "pid": up.pid, "collector": up.collector_url} if up else None,
         "server": {"url": configured, "reachable": api_healthy(configured)} if configured else None,
+        # Not asked over HTTP: a request would count as use and keep it running.
+        "background": {
+            "url": background.url,
+            "pid": background.pid,
+            "started": background.started.isoformat(timespec="seconds"),
+            "idle_until": background.idle_until(settings.project_dir).isoformat(timespec="seconds"),
+        }
+        if background
+        else None,
+    }
+
+
+def _closed(store: Any, wave: Any, surveys: list[Survey]) -> dict[str, Any]:
+    from cxops.store import ledger
+
+    first_sent = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0)["first_sent_at"]
+    return {
+        "survey": wave.survey_id,
+        "wave": wave.wave_id,
+        "started_at": _aware(wave.started_at).isoformat(),
+        **_sent(first_sent, wave, surveys),
+        **(wave.summary.get("closed") or {}),
+    }
+
+
+def _sent(first_sent: datetime | None, wave: Any, surveys: list[Survey]) -> dict[str, Any]:
+    """When the wave's first invitation went out, and the wave as people are shown it:
+    its id, the schedule slot it names, and that date in the survey's zone."""
+    zone = next((s.timezone for s in surveys if s.id == wave.survey_id), "UTC")
+    return {
+        "first_sent_at": first_sent.isoformat() if first_sent else None,
+        "label": wave_label(wave.wave_id, first_sent, zone),
     }

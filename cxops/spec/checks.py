@@ -288,6 +288,7 @@ def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> I
     invitation = survey.invitation
     search_path = template_search_path(project_dir)
     parts = [p for p in EMAIL_PARTS if not (p == "subject" and invitation.subject is not None)]
+    missing_by_locale: list[tuple[int, str, list[str], list[str]]] = []
     for index, locale in enumerate(invitation.locales):
         chain = locale_chain(locale) or [DEFAULT_LOCALE]
         missing = [
@@ -298,8 +299,14 @@ def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> I
                 for candidate in chain
             )
         ]
-        if not missing:
-            continue
+        if missing:
+            missing_by_locale.append((index, locale, missing, chain))
+    if not missing_by_locale:
+        return
+    if not template_names(search_path) & {invitation.template}:
+        yield _unknown_template(invitation.template, document, search_path)
+        return
+    for index, locale, missing, chain in missing_by_locale:
         key_path: KeyPath = ("invitation", "locales", index)
         if not document.has(key_path):
             key_path = ("invitation", "template")
@@ -311,6 +318,28 @@ def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> I
             f"expected templates for locale '{locale}': {expected}{also} in the project's "
             "templates/ or the built-in templates, found none",
         )
+
+
+def template_names(search_path: Sequence[Path]) -> set[str]:
+    """The names of the email templates found (`nps_invite` of `nps_invite.de.html.j2`)."""
+    names: set[str] = set()
+    for folder in search_path:
+        for path in folder.glob("*.j2"):
+            pieces = path.name.split(".")
+            if len(pieces) >= 3 and pieces[-2] in EMAIL_PARTS:
+                names.add(pieces[0])
+    return names
+
+
+def _unknown_template(name: str, document: MarkedDocument, search_path: Sequence[Path]) -> Problem:
+    """One problem at `template:` when no file of any locale has the name."""
+    known = sorted(template_names(search_path))
+    files = ", ".join(template_file_name(name, part) for part in EMAIL_PARTS)
+    return document.problem(
+        ("invitation", "template"),
+        f"no template named {name!r}{_suggest(name, known)}: expected {files} (and a "
+        "variant per locale) in the project's templates/ or the built-in templates",
+    )
 
 
 # -- sampling, follow-ups, themes, reminders -------------------------------------------

@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from cxops.errors import Problem, SurveyError
 from cxops.spec.checks import check_survey, duplicate_id_problems
 from cxops.spec.models import Survey
+from cxops.spec.partial import partial_survey
 from cxops.spec.yaml_marks import (
     KeyPath,
     MarkedDocument,
@@ -62,6 +63,12 @@ def read_survey(path: Path, project_dir: Path, *, checks: bool = True) -> Survey
         survey = Survey.model_validate(document.data)
     except ValidationError as exc:
         result.problems.extend(validation_problems(exc, document))
+        if checks:
+            # Every other problem of the file too, from the parts that passed.
+            partial = partial_survey(document.data, lambda error: _error_paths(error, document))
+            if partial is not None:
+                partial.remember_source(path)
+                result.problems.extend(check_survey(partial, document, Path(project_dir).resolve()))
     else:
         survey.remember_source(path)
         if checks:
@@ -112,6 +119,14 @@ def validation_problems(
 ) -> list[Problem]:
     """One located Problem per pydantic error of `root` (the survey, or another file's model)."""
     return [_error_problem(error, document, root) for error in exc.errors(include_url=False)]
+
+
+def _error_paths(exc: ValidationError, document: MarkedDocument) -> list[tuple[str, KeyPath]]:
+    """(error type, the path in the data it is about) of each of pydantic's errors."""
+    return [
+        (error["type"], _walk(tuple(error["loc"]), document.data).path)
+        for error in exc.errors(include_url=False)
+    ]
 
 
 @dataclass

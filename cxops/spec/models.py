@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -29,6 +30,7 @@ from pydantic import (
 )
 
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
+from cxops.spec.cron import cron_problem
 from cxops.spec.report import ReportSettings
 from cxops.timezones import time_zone
 
@@ -104,9 +106,30 @@ TextTemplate = Annotated[
 Email = Annotated[str, Field(pattern=EMAIL_RE.pattern, description="An email address.")]
 
 
+#: What starts Jinja syntax; shown as written in a field that is not a template.
+_JINJA_MARKS = ("{{", "{%", "{#")
+TEMPLATED_FIELDS = "questions' text, invitation.subject, and a follow-up rule's task and assign_to"
+
+
+def _no_jinja(text: str) -> str:
+    """Plain text: Jinja syntax here would reach people as written, braces and all."""
+    for mark in _JINJA_MARKS:
+        if mark in text:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise ValueError(
+                f"expected plain text: this field is not a template, and {mark!r} would be "
+                f"shown as written (templates go in {TEMPLATED_FIELDS}), found {shown!r}"
+            )
+    return text
+
+
+def _not_a_template(value: Any) -> str:
+    return _no_jinja(_plain_text(value))
+
+
 def _localized(value: Any, *, template: bool) -> str | dict[str, str]:
     """A string, or a mapping of locale to string (docs/survey-format.md, "Languages")."""
-    check = _text_template if template else _plain_text
+    check = _text_template if template else _not_a_template
     if isinstance(value, dict):
         if not value:
             raise ValueError("expected a text or a mapping of locale to text, found {}")
@@ -142,7 +165,7 @@ def _localized_schema(description: str) -> dict[str, Any]:
     }
 
 
-#: Customer-facing text: a string or {locale: string}.
+#: Customer-facing text, never a template: a string or {locale: string}.
 LocalizedText = Annotated[
     str | dict[str, str],
     PlainValidator(lambda value: _localized(value, template=False)),
@@ -173,10 +196,9 @@ class Schedule(Strict):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from croniter import croniter
-
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"expected a five-field cron expression, found {value!r}")
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("timezone")
@@ -509,10 +531,12 @@ class FollowupRule(Strict):
         default_factory=list, description="Contact fields shown with the task and in digests."
     )
     notify: Notify | None = None
-    steps: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list,
-        max_length=20,
-        description="A playbook: the checklist the task page shows; `resolved` needs every step.",
+    steps: list[Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_jinja)]] = (
+        Field(
+            default_factory=list,
+            max_length=20,
+            description="A playbook: the checklist the task page shows; `resolved` needs every step.",
+        )
     )
 
 

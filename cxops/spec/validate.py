@@ -6,7 +6,7 @@ enough for editors and pre-commit hooks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from cxops.spec.loader import SURVEY_SUFFIXES, read_survey, sort_problems, surve
 from cxops.spec.models import Survey
 from cxops.spec.template_checks import template_problems
 from cxops.spec.text_checks import locale_warnings
+from cxops.spec.yaml_marks import MarkedDocument
 
 
 @dataclass
@@ -56,8 +57,17 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
     return unique, problems
 
 
-def validate_paths(paths: Sequence[Path], project_dir: Path) -> ValidationReport:
-    """Validate every survey file under `paths`; survey ids must be unique across them."""
+#: A check of a valid survey that needs more than the spec layer (rendering its templates).
+SurveyCheck = Callable[[Survey, MarkedDocument], list[Problem]]
+
+
+def validate_paths(
+    paths: Sequence[Path], project_dir: Path, *, survey_check: SurveyCheck | None = None
+) -> ValidationReport:
+    """Validate every survey file under `paths`; survey ids must be unique across them.
+
+    `survey_check` runs on each survey that has no problem of its own.
+    """
     files, problems = collect_files([Path(p) for p in paths])
     report = ValidationReport(files=files, problems=problems)
     documents = []
@@ -73,6 +83,8 @@ def validate_paths(paths: Sequence[Path], project_dir: Path) -> ValidationReport
         if result.survey is not None:
             report.surveys.append(result.survey)
             report.warnings.extend(locale_warnings(result.survey, result.document))
+            if survey_check is not None:
+                report.problems.extend(survey_check(result.survey, result.document))
     report.problems.extend(duplicate_id_problems(documents))
     report.templates, template_issues = template_problems(project_dir)
     report.problems.extend(template_issues)

@@ -28,6 +28,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cxops.errors import Location, Problem
+from cxops.spec.yaml_words import syntax_in_words
 
 MAX_FILE_BYTES = 1024 * 1024
 #: Values built from one file, counting every alias expansion again.
@@ -258,6 +259,9 @@ def _syntax_problem(document: MarkedDocument, exc: yaml.MarkedYAMLError) -> Prob
         return document.problem_at(
             tab[0], tab[1], "", "expected spaces for indentation, found a tab"
         )
+    said = syntax_in_words(document.lines, exc)
+    if said is not None:
+        return document.problem_at(said.line, said.column, "", f"invalid YAML: {said.message}")
     mark = exc.problem_mark or exc.context_mark
     line, column = _position(mark) if mark else (1, 1)
     message = exc.problem or "invalid YAML"

@@ -6,7 +6,7 @@ and a dict: `exclusion()` is a constant-time lookup for a million contacts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from cxops.durations import Duration, Limit
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, ErasedAddresses, erased_addresses
 from cxops.store.ledger import MAYBE_SENT
 from cxops.store.models import Send, Suppression
 from cxops.store.suppressions import REASONS
@@ -25,8 +26,10 @@ _STREAM = 10_000
 
 @dataclass(frozen=True)
 class StoreHistory:
-    """History read from the store: suppressions, recent invitations, the contact cap."""
+    """History read from the store: erasures, suppressions, recent invitations, the cap."""
 
+    #: People erased by `cxops forget` (by keyed hash): never invited again.
+    erased: ErasedAddresses | None = None
     #: email -> the strongest suppression reason.
     suppressed: dict[str, str] = field(default_factory=dict)
     #: Invited to this survey (another wave) within `surveyed_within`.
@@ -37,6 +40,8 @@ class StoreHistory:
 
     def exclusion(self, email: str) -> str | None:
         """The strongest reason to skip `email`, or None."""
+        if self.erased and email in self.erased:
+            return ERASED
         reason = self.suppressed.get(email)
         if reason is not None:
             return reason
@@ -55,14 +60,17 @@ def load_history(
     now: datetime,
     surveyed_within: Duration | None,
     cap: Limit | None,
+    erasure_key: Callable[[], bytes] | None = None,
 ) -> StoreHistory:
     """Read the history that decides exclusions for a wave of `survey_id` at `now`.
 
     An invitation counts when its step-0 row is `sent`, `sending` or `in_doubt`,
     at `coalesce(sent_at, claimed_at, created_at)`. Rows of the wave being planned
     never count: a re-run resumes the wave, it does not exclude its own people.
+    Erased people are recognised when `erasure_key` gives the project's secret key.
     """
     with store.engine.connect() as conn:
+        erased = erased_addresses(conn, erasure_key) if erasure_key is not None else None
         suppressed = _suppressed(conn)
         surveyed: frozenset[str] = frozenset()
         if surveyed_within is not None:
@@ -78,7 +86,7 @@ def load_history(
                 .having(func.count() >= cap.count)
             )
             capped = frozenset(_column(conn, query))
-    return StoreHistory(suppressed=suppressed, surveyed=surveyed, capped=capped)
+    return StoreHistory(erased=erased, suppressed=suppressed, surveyed=surveyed, capped=capped)
 
 
 def _suppressed(conn: Connection) -> dict[str, str]:

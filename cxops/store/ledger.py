@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -121,22 +121,26 @@ def has_pending(store: Store, survey_id: str, wave_id: str, step: int = 0) -> bo
 
 
 def wave_counts(store: Store, survey_id: str, wave_id: str, step: int = 0) -> dict[str, Any]:
-    """Rows by status (every status, zeros included), `total`, and `by_segment`
-    ({segment: {status: count}})."""
+    """Rows by status (every status, zeros included), `total`, `by_segment`
+    ({segment: {status: count}}) and `first_sent_at` (aware UTC, None before any send)."""
     with store.session() as session:
         rows = session.execute(
-            select(Send.segment, Send.status, func.count())
+            select(Send.segment, Send.status, func.count(), func.min(Send.sent_at))
             .where(Send.survey_id == survey_id, Send.wave_id == wave_id, Send.step == step)
             .group_by(Send.segment, Send.status)
         ).all()
     totals: Counter[str] = Counter()
     by_segment: dict[str, dict[str, int]] = {}
-    for segment, status, count in rows:
+    first_sent: list[datetime] = []
+    for segment, status, count, sent_at in rows:
         totals[status] += count
         by_segment.setdefault(segment, dict.fromkeys(STATUSES, 0))[status] = count
+        if status == "sent" and sent_at is not None:
+            first_sent.append(sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC))
     result: dict[str, Any] = {status: totals[status] for status in STATUSES}
     result["total"] = sum(totals.values())
     result["by_segment"] = dict(sorted(by_segment.items()))
+    result["first_sent_at"] = min(first_sent, default=None)
     return result
 
 

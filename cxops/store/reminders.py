@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from cxops.chunks import chunks
 from cxops.store.db import Store
+from cxops.store.erasures import ERASED, is_placeholder
 from cxops.store.models import Response, Send, Suppression
 from cxops.store.responses import CONFIRMED
 from cxops.store.sql import in_values
@@ -43,7 +44,7 @@ class ReminderCandidate:
     previous_at: datetime | None
     #: A person confirmed an answer (a provisional one-click score is not one).
     answered: bool
-    #: unsubscribed, bounced or spam; None when the address may be written to.
+    #: erased, unsubscribed, bounced or spam; None when the address may be written to.
     suppressed: str | None
 
 
@@ -102,7 +103,7 @@ def reminder_candidates(
                 invited_at=row[5],
                 previous_at=row[6],
                 answered=bool(row[7]),
-                suppressed=row[8],
+                suppressed=ERASED if is_placeholder(row[1]) else row[8],
             )
 
 

@@ -37,11 +37,14 @@ from cxops.testing.services import (
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's CXOPS_* settings or Prefect profile."""
+    """No test sees the developer's CXOPS_* settings or Prefect profile, and no command
+    starts a background Prefect API (CXOPS_PREFECT_IDLE_MINUTES=0)."""
     for name in list(os.environ):
         if name.startswith("CXOPS_") and name != "CXOPS_TEST_POSTGRES_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CXOPS_NOW", DEFAULT_NOW)
+    # No command leaves a background Prefect API running (tests that want one set this).
+    monkeypatch.setenv("CXOPS_PREFECT_IDLE_MINUTES", "0")
     monkeypatch.setenv("CXOPS_PROJECT_DIR", str(tmp_path / "project"))
     (tmp_path / "project").mkdir(exist_ok=True)
 

@@ -11,6 +11,10 @@ Prefect at the top.
 flight) or `dask` / `dask:ADDRESS` (prefect-dask: as many batches in flight as the
 cluster has threads, each claimed in the database, so they never overlap).
 
+Every task and flow here handles contacts: none persists its result, and each raises
+only contact-free errors (`cxops.wave.contact_free`), so Prefect's records (states,
+events, logs, stored results) never hold a contact's address or row.
+
 Over 400 lines on purpose: it is the whole Prefect side of the wave path (the wave and
 reminder flows, their tasks, the task runners), kept together so that no other module
 needs Prefect at import time.
@@ -41,6 +45,7 @@ from cxops.spec.models import Survey
 from cxops.store.db import Store, open_store
 from cxops.store.liveness import new_claim_id
 from cxops.wave import status
+from cxops.wave.contact_free import contact_free_errors
 from cxops.wave.dry_run import dry_run_wave
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import (
@@ -85,10 +90,12 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 @task(
     name="plan",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=2,
     retry_delay_seconds=1,
     retry_condition_fn=worth_retrying,
 )
+@contact_free_errors
 def plan_task(store: Store, wave: WaveContext, in_own_process: bool) -> WaveSummary:
     if in_own_process:
         return prepare_wave_in_process(wave)
@@ -98,10 +105,12 @@ def plan_task(store: Store, wave: WaveContext, in_own_process: bool) -> WaveSumm
 @task(
     name="send-batch",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=worth_retrying,
 )
+@contact_free_errors
 def send_batch_task(
     store: Store, wave: WaveContext, renderer: InvitationRenderer, claim_id: str
 ) -> BatchResult:
@@ -115,10 +124,12 @@ def send_batch_task(
 @task(
     name="send-batch",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=worth_retrying,
 )
+@contact_free_errors
 def send_batch_on_worker(wave: WaveContext, claim_id: str) -> BatchResult:
     """`send-batch` on a Dask worker: only the wave's typed values travel; the store and
     the renderer are the worker process's own (`_worker_parts`)."""
@@ -204,7 +215,8 @@ def _cluster_threads() -> int:
     return max(1, int(sum(client.nthreads().values())))
 
 
-@task(name="summarize", cache_policy=NO_CACHE)
+@task(name="summarize", cache_policy=NO_CACHE, persist_result=False)
+@contact_free_errors
 def summarize_task(store: Store, wave: WaveContext, planned: WaveSummary) -> WaveSummary:
     summary = status.finished(store, wave, finish_summary(store, wave, planned))
     create_markdown_artifact(
@@ -354,7 +366,9 @@ def compile_reminders(
         description=f"Reminders of the survey {survey.name!r} to invitees who have not answered.",
         validate_parameters=True,
         log_prints=False,
+        persist_result=False,
     )
+    @contact_free_errors
     def remind_flow(
         project_dir: str, dry_run: bool = False, resend_in_doubt: bool = False
     ) -> ReminderSummary:
@@ -417,8 +431,10 @@ def compile_survey(survey: Survey, settings: Settings | None = None) -> Flow[...
         description=f"One invitation wave of the survey {survey.name!r}.",
         validate_parameters=True,
         log_prints=False,
+        persist_result=False,
         **options,
     )
+    @contact_free_errors
     def wave_flow(
         project_dir: str,
         wave: str | None = None,

@@ -90,6 +90,7 @@ def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]
         now=wave.now,
         surveyed_within=survey.audience.exclude.surveyed_within,
         cap=None,  # the contact policy counts the cap, invitations and reminders alike
+        erasure_key=wave.settings.signing_key,
     )
     held = policy_history(store, history, survey, wave.settings, wave_id=wave.wave_id, now=wave.now)
     accepted = accepted_interviews(store, survey) if survey.interview else 0

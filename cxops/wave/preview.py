@@ -17,6 +17,8 @@ from cxops.messages.render import InvitationRenderer, SendView
 from cxops.messages.types import OutgoingMessage
 from cxops.settings import Settings
 from cxops.spec.models import Survey
+from cxops.store.db import open_store, store_exists
+from cxops.store.erasures import erased_addresses
 from cxops.wave.ids import WaveContext
 from cxops.wave.plan import json_safe, plan_only
 
@@ -50,7 +52,24 @@ def _chosen_contacts(survey: Survey, settings: Settings, keys: Sequence[str]) ->
         raise NotFoundError(
             f"no valid contact with key {', '.join(repr(k) for k in missing)} in the survey's source"
         )
+    erased = [key for key in keys if _was_erased(settings, found[key].email)]
+    if erased:
+        raise NotFoundError(
+            f"contact {', '.join(repr(k) for k in erased)} was erased on request "
+            "(cxops forget): no preview is made of them"
+        )
     return [found[key] for key in keys]
+
+
+def _was_erased(settings: Settings, email: str) -> bool:
+    if not store_exists(settings.store_url):
+        return False
+    store = open_store(settings.store_url, upgrade=False)
+    try:
+        with store.engine.connect() as conn:
+            return email in erased_addresses(conn, settings.signing_key)
+    finally:
+        store.dispose()
 
 
 def preview_invitations(

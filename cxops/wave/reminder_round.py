@@ -89,21 +89,38 @@ class ReminderSummary:
     def in_doubt(self) -> int:
         return sum(step.in_doubt for step in self.steps)
 
-    def as_dict(self) -> dict[str, Any]:
-        skipped: dict[str, int] = {}
+    @property
+    def due(self) -> int:
+        return sum(step.due for step in self.steps)
+
+    @property
+    def failed(self) -> int:
+        return sum(step.failed for step in self.steps)
+
+    @property
+    def waiting(self) -> int:
+        return sum(step.waiting for step in self.steps)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Reason -> people skipped, over every step, by reason."""
+        total: dict[str, int] = {}
         for step in self.steps:
             for reason, count in step.skipped.items():
-                skipped[reason] = skipped.get(reason, 0) + count
+                total[reason] = total.get(reason, 0) + count
+        return dict(sorted(total.items()))
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "survey": self.survey,
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
-            "due": sum(step.due for step in self.steps),
+            "due": self.due,
             "sent": self.sent_now,
             "in_doubt": self.in_doubt,
-            "failed": sum(step.failed for step in self.steps),
-            "waiting": sum(step.waiting for step in self.steps),
-            "skipped": dict(sorted(skipped.items())),
+            "failed": self.failed,
+            "waiting": self.waiting,
+            "skipped": self.skipped,
             "steps": [step.as_dict() for step in self.steps],
             "closed": list(self.closed),
             "notes": list(self.notes),

@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cxops.audience import Tally
+from cxops.wave_labels import wave_label
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,14 @@ class WaveSummary:
     #: A closed wave's final figures: closed_at, invited, answered, response_rate,
     #: reminders_sent (by step).
     closed: dict[str, Any] | None = None
+    #: After sending: when the wave's first invitation went out (ISO, UTC).
+    first_sent_at: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The wave as people are shown it: id, schedule slot, when it went out."""
+        sent = self.first_sent_at
+        return wave_label(self.wave, datetime.fromisoformat(sent) if sent else None)
 
     def noted(self, *notes: str) -> WaveSummary:
         """This summary with `notes` added."""
@@ -72,6 +82,7 @@ class WaveSummary:
             "by_segment": {name: dict(counts) for name, counts in self.by_segment.items()},
             "bad_rows": list(self.bad_rows),
             "notes": list(self.notes),
+            "wave_label": self.label,
         }
         for name in (
             "pending",
@@ -84,6 +95,7 @@ class WaveSummary:
             "recruitment",
             "status",
             "closed",
+            "first_sent_at",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -129,6 +141,7 @@ def with_counts(
     """
     in_doubt = counts.get("in_doubt", 0)
     in_flight = counts.get("sending", 0)
+    first_sent = counts.get("first_sent_at")
     by_segment = {name: dict(figures) for name, figures in planned.by_segment.items()}
     for segment, by_status in counts["by_segment"].items():
         target = by_segment.setdefault(segment, {})
@@ -145,6 +158,7 @@ def with_counts(
         skipped=counts.get("skipped", 0),
         in_flight=in_flight,
         failed_reasons=reasons or None,
+        first_sent_at=first_sent.isoformat() if first_sent is not None else None,
     )
     if in_flight:
         summary = summary.noted(
@@ -171,6 +185,8 @@ def rate_text(rate: float | None) -> str:
 def summary_markdown(summary: WaveSummary) -> str:
     lines = [
         f"# Wave `{summary.wave}` of `{summary.survey}`",
+        "",
+        summary.label,
         "",
         f"audience {summary.audience} · filtered out {summary.filtered_out} · "
         f"eligible {summary.eligible} · sampled {summary.sampled} · sent {summary.sent} · "
