@@ -13,6 +13,7 @@ import contextlib
 import mailbox
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from cxops.store.db import open_store
 from cxops.store.models import Notification, Response, Task
@@ -42,12 +43,21 @@ def _seconds(command: str) -> float:
     return RUN_SECONDS.get(command, 2.0)
 
 
-def _kill_mid_run(project, env: dict[str, str], command: str, chance: random.Random) -> float:
+def _kill_mid_run(
+    project, env: dict[str, str], command: str, chance: random.Random, start_over
+) -> float:
     """Start `cxops COMMAND`, SIGKILL its process group at a random point of a run's
-    length; fails when the run had already ended (the kill would prove nothing)."""
-    delay = chance.uniform(0.05, 0.7) * _seconds(command)
-    assert _kill_after(project, env, command, delay), f"{command} ended before {delay:.2f} s"
-    return delay
+    length. A run that ended before its kill point proves nothing: on a machine whose
+    load just fell (a shared CI or developer machine) it is shorter than any timed
+    before, so that length is remembered, `start_over()` puts the store back as it was,
+    and a new point is drawn; three runs that all end first fail the test."""
+    for _ in range(3):
+        delay = chance.uniform(0.05, 0.7) * _seconds(command)
+        if _kill_after(project, env, command, delay):
+            return delay
+        RUN_SECONDS[command] = min(_seconds(command), delay)
+        start_over()
+    pytest.fail(f"{command} ended before each of three kill points")
 
 
 def _kill_after(project, env: dict[str, str], command: str, delay: float) -> bool:
@@ -93,7 +103,14 @@ def test_followups_and_digest_killed_then_resumed_never_duplicate(empty_project,
     store = open_store(empty_project.settings().store_url)
     try:
         _answers_for_three_assignees(store)
-        _kill_mid_run(empty_project, prefect_env, "followups", chance)
+
+        def no_tasks_yet() -> None:  # the tasks, their emails and the follow-up cursor
+            with store.session(write=True) as session:
+                session.execute(delete(Task))
+                session.execute(delete(Notification))
+            shutil.rmtree(empty_project.root / "outbox", ignore_errors=True)
+
+        _kill_mid_run(empty_project, prefect_env, "followups", chance, no_tasks_yet)
         with store.session() as session:
             assert session.scalar(select(func.count()).select_from(Task)) in (0, 150)
         _resume(empty_project, prefect_env, "followups")

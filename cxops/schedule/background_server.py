@@ -14,7 +14,6 @@ removes the state file and stops the server (SIGTERM to itself: uvicorn shuts do
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from cxops.schedule.background_api import (
     locked,
     remove_state,
 )
+from cxops.wave.prefect_api import stop_this_server
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -89,9 +89,7 @@ def watch_idle(project_dir: Path, activity: Activity, idle_seconds: float) -> th
                 if not held or activity.idle_for() < idle_seconds:
                     continue
                 remove_state(project_dir, os.getpid())
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(STOP_SECONDS)
-            os._exit(1)
+            stop_this_server(STOP_SECONDS)
 
     thread = threading.Thread(target=watch, name="watch-idle", daemon=True)
     thread.start()

@@ -81,6 +81,14 @@ def own_ephemeral_api() -> None:
         ServerEndedWithParent()
 
 
+def stop_this_server(grace_seconds: float) -> None:
+    """SIGTERM to this process (uvicorn shuts down cleanly), then exit if that takes
+    longer than `grace_seconds`. Called from a watching thread."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(grace_seconds)
+    os._exit(1)
+
+
 def watch_parent(parent: int) -> threading.Thread:
     """A daemon thread that stops this process once `parent` is no longer its parent:
     SIGTERM to itself (uvicorn shuts down), then exit if that took too long."""
@@ -88,9 +96,7 @@ def watch_parent(parent: int) -> threading.Thread:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(WATCH_SECONDS)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(STOP_SECONDS)
-        os._exit(1)
+        stop_this_server(STOP_SECONDS)
 
     thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
     thread.start()
