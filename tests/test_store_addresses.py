@@ -18,7 +18,7 @@ from cxops.store.models import (
     WebhookEvent,
 )
 from cxops.store.suppressions import suppression_reason
-from cxops.testing.migrations import add_old_notifications
+from cxops.testing.migrations import add_old_notifications, add_old_rows
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -60,8 +60,9 @@ def _fill_at_0008(store: Store) -> None:
     with store.engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0008_privacy_health")
     with store.session() as session:
-        session.add_all([_send(1, "Ann@X.Example"), _send(2, "bob@x.example")])
-        session.add_all(
+        add_old_rows(session, [_send(1, "Ann@X.Example"), _send(2, "bob@x.example")])
+        add_old_rows(
+            session,
             [
                 # One address in three spellings: unsubscribed is the strongest.
                 _suppression("Ann@X.Example", "bounced", 0),
@@ -70,57 +71,73 @@ def _fill_at_0008(store: Store) -> None:
                 # Only a mixed-case row: it must stay, lower-cased.
                 _suppression("Carl@Y.Example", "bounced", 0),
                 _suppression("dora@y.example", "spam", 0),
-            ]
+            ],
         )
         session.flush()
-        session.add(
-            Response(
-                send_id="s1",
-                survey_id="nps",
-                wave_id="w1",
-                contact_key="c1",
-                segment="all",
-                locale="en",
-                status="complete",
-                answers={"score": 3},
-                first_answered_at=T0,
-                updated_at=T0,
-            )
+        add_old_rows(
+            session,
+            [
+                Response(
+                    send_id="s1",
+                    survey_id="nps",
+                    wave_id="w1",
+                    contact_key="c1",
+                    segment="all",
+                    locale="en",
+                    status="complete",
+                    answers={"score": 3},
+                    first_answered_at=T0,
+                    updated_at=T0,
+                )
+            ],
         )
-        session.add(
-            Interview(
-                send_id="s1",
-                survey_id="nps",
-                wave_id="w1",
-                contact_key="c1",
-                email="Ann@X.Example",
-                status="accepted",
-                answered_at=T0,
-                updated_at=T0,
-            )
+        add_old_rows(
+            session,
+            [
+                Interview(
+                    send_id="s1",
+                    survey_id="nps",
+                    wave_id="w1",
+                    contact_key="c1",
+                    email="Ann@X.Example",
+                    status="accepted",
+                    answered_at=T0,
+                    updated_at=T0,
+                )
+            ],
         )
-        session.add(
-            WebhookEvent(
-                event_id="e1", event="bounce", send_id="s1", email="ANN@X.EXAMPLE", received_at=T0
-            )
+        add_old_rows(
+            session,
+            [
+                WebhookEvent(
+                    event_id="e1",
+                    event="bounce",
+                    send_id="s1",
+                    email="ANN@X.EXAMPLE",
+                    received_at=T0,
+                )
+            ],
         )
         session.flush()
         response_id = session.scalar(select(Response.id))
-        session.add(
-            Task(
-                response_id=response_id,
-                survey_id="nps",
-                wave_id="w1",
-                contact_key="c1",
-                segment="all",
-                rule_id="detractor",
-                rule_version="v1",
-                title="call",
-                assignee="Csm@X.Example",
-                priority="high",
-                created_at=T0,
-                due_at=T0,
-            )
+        add_old_rows(
+            session,
+            [
+                Task(
+                    response_id=response_id,
+                    survey_id="nps",
+                    wave_id="w1",
+                    contact_key="c1",
+                    segment="all",
+                    rule_id="detractor",
+                    rule_version="v1",
+                    title="call",
+                    assignee="Csm@X.Example",
+                    priority="high",
+                    created_at=T0,
+                    due_at=T0,
+                )
+            ],
         )
         add_old_notifications(
             session,

@@ -37,6 +37,7 @@ ORDER: dict[str, str] = {
     "deploy": OPERATIONS,
     "init": OPERATIONS,
     "status": OPERATIONS,
+    "api": OPERATIONS,
     "settings": OPERATIONS,
     "db": OPERATIONS,
 }

@@ -28,3 +28,13 @@ def add_old_notifications(session: Session, rows: Sequence[dict[str, Any]]) -> N
     needs key, kind, recipient, status and created_at (attempts default 1)."""
     values = [{"attempts": 1, "error": None, "sent_at": None, **row} for row in rows]
     session.execute(sa.insert(NOTIFICATIONS_BEFORE_0011), values)
+
+
+def add_old_rows(session: Session, rows: Sequence[Any]) -> None:
+    """Insert model instances as an older revision's table could take them: only the
+    columns each row sets (a column a later revision added is left out of the INSERT,
+    where the ORM would name it and the older table would refuse it)."""
+    for row in rows:
+        table = type(row).__table__
+        values = {c.key: getattr(row, c.key) for c in table.columns}
+        session.execute(sa.insert(table), {k: v for k, v in values.items() if v is not None})
