@@ -10,6 +10,7 @@ import yaml
 
 from cxops.settings import Settings
 from cxops.testing import run_cxops
+from cxops.testing.services import require_service
 
 
 @pytest.mark.prefect
@@ -65,8 +66,8 @@ def test_init_refuses_a_non_empty_directory_without_force(tmp_path):
     ).exists()
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_init_makes_a_git_repository_unless_already_in_one(tmp_path):
+    require_service(shutil.which("git") is not None, "git is not installed")
     target = tmp_path / "research"
     made = run_cxops(["init", str(target)], cwd=tmp_path)
     assert "made a git repository" in made.stdout
