@@ -121,6 +121,10 @@ class Send(Base):
     provider_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    #: The earliest time the row may leave (None: due at once); claims take only due rows.
+    not_before: Mapped[datetime | None]
+    #: Why the row waits (the gate that held it back), while it does.
+    held: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
