@@ -255,3 +255,13 @@ def test_the_settings_reference_lists_every_setting():
         assert f"| `CXOPS_{name.upper()}` | `{name}` |" in table
         assert field.description in table
     assert "| `CXOPS_SEND_LEASE_SECONDS` | `send_lease_seconds` | `900` |" in table
+
+
+def test_every_setting_belongs_to_exactly_one_group():
+    from cxops.settings import GROUPS
+
+    grouped = [name for group in GROUPS for name in group.model_fields]
+    assert sorted(grouped) == sorted(Settings.model_fields)
+    assert len(grouped) == len(set(grouped))
+    # The reference and `model_fields` list them in the groups' order.
+    assert grouped == list(Settings.model_fields)

@@ -82,18 +82,21 @@ def _git(git: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def env_example() -> str:
-    """Every setting of `cxops.settings.Settings`, commented out, with its description."""
-    from cxops.settings import ENV_PREFIX, Settings
+    """Every setting of `cxops.settings.Settings`, commented out, with its description,
+    group by group."""
+    from cxops.settings import ENV_PREFIX, GROUPS
 
     lines = [
         "# Settings of this cxops project. Copy to .env (never commit .env) and uncomment",
         "# what you change; the environment wins over .env. `cxops settings` shows them all.",
         "",
     ]
-    for name, field in Settings.model_fields.items():
-        lines.append(f"# {field.description or name}")
-        lines.append(f"# {ENV_PREFIX}{name.upper()}={_default(field.default)}")
-        lines.append("")
+    for group in GROUPS:
+        lines += [f"# -- {group.__doc__ or group.__name__}", ""]
+        for name, field in group.model_fields.items():
+            lines.append(f"# {field.description or name}")
+            lines.append(f"# {ENV_PREFIX}{name.upper()}={_default(field.default)}")
+            lines.append("")
     return "\n".join(lines)
 
 

@@ -1,0 +1,291 @@
+"""The settings in groups, one model each: what a part of cxops reads.
+
+`Settings` (`cxops.settings.model`) is all of them at once, so a setting keeps its flat
+name everywhere users write it (`CXOPS_CHANNEL`, `channel = …` in `[tool.cxops]`) and in
+code (`settings.channel`); the groups order the reference (`docs/settings.md`,
+`cxops init`'s `.env.example`) and keep each setting's checks beside it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from cxops.settings.values import (
+    StaffMember,
+    check_key_strength,
+    check_locale,
+    check_timezone,
+    parse_contact_cap,
+)
+
+
+def _http_url(value: str) -> str:
+    # A space, newline or other control character would end up inside every link.
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        raise ValueError(
+            f"expected an http(s):// URL without spaces or control characters, found {value!r}"
+        )
+    if not re.match(r"^https?://[^/?#]+", value):
+        raise ValueError(f"expected an http(s):// URL, found {value!r}")
+    return value.rstrip("/")
+
+
+class ProjectSettings(BaseModel):
+    """Project: where it is, and its calendar."""
+
+    project_dir: Path = Field(
+        default_factory=Path.cwd,
+        description="Project directory: relative paths in surveys, templates/, surveys/.",
+    )
+    now: datetime | None = Field(
+        default=None, description="The clock, as an ISO datetime (backfills and tests)."
+    )
+    holidays: str | None = Field(
+        default=None, description="Country code whose public holidays are not business days."
+    )
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,3})?", value):
+            raise ValueError(f"expected a country code like 'DE' or 'US', found {value!r}")
+        return value.upper()
+
+
+class StoreSettings(BaseModel):
+    """Store: the database of the send ledger, answers and tasks, and how waves write it."""
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default sqlite:///cxops.db in the project dir.",
+    )
+    batch_size: int = Field(
+        default=1000, ge=1, le=10_000, description="Contacts per batch in a wave."
+    )
+    send_lease_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=86_400,
+        description="After this long, a batch claimed by a run on another machine is in doubt.",
+    )
+
+
+class ChannelSettings(BaseModel):
+    """Channel: how invitations and other emails leave."""
+
+    channel: Literal["outbox", "sendgrid", "smtp"] = Field(
+        default="outbox", description="How invitations and other emails leave."
+    )
+    outbox_dir: Path | None = Field(
+        default=None, description="Folder of the outbox channel; default outbox/ in the project."
+    )
+    sendgrid_api_key: SecretStr | None = Field(default=None, description="SendGrid API key.")
+    sendgrid_api_url: str = Field(
+        default="https://api.sendgrid.com", description="Base URL of the SendGrid v3 API."
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="smtp://user:password@host:port (STARTTLS) or smtps://… (SSL).",
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="An address for a mailto: alternative in List-Unsubscribe (RFC 2369).",
+    )
+    channel_retry_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=3600,
+        description="When a whole batch fails, the wait before the next one, doubled after "
+        "each; a wave stops after 5 failed batches in a row (15 times this, waited in all).",
+    )
+
+    @field_validator("sendgrid_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        address = value.removeprefix("mailto:").strip()
+        if not re.fullmatch(r"[^@\s<>,;?]+@[^@\s<>,;?]+\.[^@\s<>,;?]+", address):
+            raise ValueError(
+                f"expected an email address like unsubscribe@acme.example, found {value!r}"
+            )
+        return address
+
+
+class CollectorSettings(BaseModel):
+    """Collector: the web pages and webhooks that take answers and events."""
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public base URL of the collector."
+    )
+    allow_insecure_links: bool = Field(
+        default=False,
+        description="Let sendgrid/smtp send links to a non-https public URL (not for real mail).",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class SecuritySettings(BaseModel):
+    """Security: the key that signs links, and the keys that prove webhooks genuine."""
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signing key for links; generated once into .cxops/secret_key when unset.",
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="SendGrid event-webhook public key; when set, unsigned events are refused.",
+    )
+    sendgrid_webhook_insecure: bool = Field(
+        default=False,
+        description="Accept unsigned SendGrid events (no public key set); logged loudly.",
+    )
+    calendly_webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Calendly webhook signing key; /webhooks/calendly refuses everything without it.",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_key_strength(value.get_secret_value().encode(), "the key given")
+        return value
+
+
+class PolicySettings(BaseModel):
+    """Contact policy: how often one person may be asked, across surveys."""
+
+    contact_cap: str = Field(
+        default="1 per 30d",
+        description="Invitations and reminders per person across all surveys: 'N per DURATION' "
+        "or none.",
+    )
+
+    @field_validator("contact_cap")
+    @classmethod
+    def _cap(cls, value: str) -> str:
+        parse_contact_cap(value)
+        return value
+
+
+class StaffSettings(BaseModel):
+    """Staff emails: how CSMs and leads read their digests, assignments and escalations."""
+
+    staff_locale: str = Field(
+        default="en",
+        description="Language of the digests, assignment and escalation emails (en, de, fr).",
+    )
+    staff_timezone: str | None = Field(
+        default=None,
+        description="Time zone of the times in those emails; default the survey's time zone.",
+    )
+    staff: dict[str, StaffMember] = Field(
+        default_factory=dict,
+        description="Per assignee, over staff_locale and staff_timezone (JSON, or a "
+        '[tool.cxops.staff] table): {"anna@acme.example": {"locale": "de", '
+        '"timezone": "Europe/Berlin"}}.',
+    )
+
+    @field_validator("staff_locale")
+    @classmethod
+    def _staff_locale(cls, value: str) -> str:
+        return check_locale(value)
+
+    @field_validator("staff_timezone")
+    @classmethod
+    def _staff_timezone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
+
+    @field_validator("staff")
+    @classmethod
+    def _staff_addresses(cls, value: dict[str, StaffMember]) -> dict[str, StaffMember]:
+        return {email.strip().lower(): member for email, member in value.items()}
+
+
+class ScheduleSettings(BaseModel):
+    """Schedule: the Prefect API flow runs use, and where a wave's batches run."""
+
+    prefect_api_url: str | None = Field(
+        default=None,
+        description=(
+            "Prefect API for flow runs; unset: PREFECT_API_URL, `cxops up`'s API, or the "
+            "background one (see CXOPS_PREFECT_IDLE_MINUTES)."
+        ),
+    )
+    prefect_idle_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=1440,
+        description=(
+            "Minutes the project's background Prefect API (started by the first command that "
+            "runs a flow, reused by the next) stays unused before it stops; 0: each command "
+            "starts Prefect's temporary one."
+        ),
+    )
+    task_runner: str = Field(
+        default="thread",
+        description=(
+            "Where a wave's batches run: thread (in the flow's process), dask (a local Dask "
+            "cluster) or dask:ADDRESS (an existing scheduler); dask needs the cxops[dask] extra."
+        ),
+    )
+
+    @field_validator("task_runner")
+    @classmethod
+    def _task_runner(cls, value: str) -> str:
+        text = value.strip()
+        if text in ("thread", "dask") or (text.startswith("dask:") and text[5:].strip()):
+            return text
+        raise ValueError(
+            f"expected thread, dask or dask:ADDRESS (like dask:tcp://scheduler:8786), found {value!r}"
+        )
+
+
+class ReportSettings(BaseModel):
+    """Report: what shared outputs may show."""
+
+    min_n: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="Smallest group shown in shared outputs; fewer answers show 'too few answers'.",
+    )
+
+
+#: The groups in the order the reference lists them.
+GROUPS: tuple[type[BaseModel], ...] = (
+    ProjectSettings,
+    StoreSettings,
+    ChannelSettings,
+    CollectorSettings,
+    SecuritySettings,
+    PolicySettings,
+    StaffSettings,
+    ScheduleSettings,
+    ReportSettings,
+)
