@@ -14,19 +14,15 @@ background commands <= 0.3 x the ephemeral median.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-NOW = "2026-11-23T09:00:00+00:00"
+from cli_runs import CSAT_SUPPORT_SENT, REPO, project_copy, timed_cxops
+
 COMMANDS = {
     "run": ["run", "csat-support", "--json"],
     "followups": ["followups", "--json"],
@@ -34,24 +30,8 @@ COMMANDS = {
 
 
 def timed(project: Path, command: str, index: int, env: dict[str, str]) -> float:
-    run_env = {
-        **env,
-        "CXOPS_DATABASE_URL": f"sqlite:///{project / f'store-{command}-{index}.db'}",
-        "CXOPS_OUTBOX_DIR": str(project / f"outbox-{index}"),
-    }
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "cxops", *COMMANDS[command]],
-        cwd=project,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0 or (command == "run" and json.loads(done.stdout)["sent"] != 125):
-        raise SystemExit(f"cxops {command} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    sent = CSAT_SUPPORT_SENT if command == "run" else None
+    return timed_cxops(project, COMMANDS[command], f"{command}-{index}", env, sent=sent)
 
 
 def main() -> None:
@@ -61,12 +41,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     from cxops.schedule.background_api import read_background_api
 
-    with tempfile.TemporaryDirectory(prefix="cxops-bench-bg-") as folder:
-        project = Path(folder)
-        for name in ("surveys", "templates", "data"):
-            shutil.copytree(REPO / name, project / name)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("CXOPS_", "PREFECT_"))}
-        base.update({"CXOPS_NOW": NOW, "CXOPS_PROJECT_DIR": str(project)})
+    with project_copy("cxops-bench-bg-") as (project, base):
         ephemeral = {
             **base,
             "PREFECT_HOME": str(project / "ephemeral-home"),

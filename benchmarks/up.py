@@ -11,41 +11,21 @@ both alike; the medians and their ratio are printed. Target: up / ephemeral <= 0
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-NOW = "2026-11-23T09:00:00+00:00"
+from cli_runs import CSAT_SUPPORT_SENT, REPO, project_copy, timed_cxops
 
 
 def timed_run(project: Path, index: int, env: dict[str, str]) -> float:
-    run_env = {
-        **env,
-        "CXOPS_DATABASE_URL": f"sqlite:///{project / f'store-{index}.db'}",
-        "CXOPS_OUTBOX_DIR": str(project / f"outbox-{index}"),
-    }
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "cxops", "run", "csat-support", "--json"],
-        cwd=project,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0 or json.loads(done.stdout)["sent"] != 125:
-        raise SystemExit(f"cxops run failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    args = ["run", "csat-support", "--json"]
+    return timed_cxops(project, args, str(index), env, sent=CSAT_SUPPORT_SENT)
 
 
 def main() -> None:
@@ -56,12 +36,7 @@ def main() -> None:
     from cxops.schedule.env import API_FILE
     from cxops.schedule.processes import free_port
 
-    with tempfile.TemporaryDirectory(prefix="cxops-bench-up-") as folder:
-        project = Path(folder)
-        for name in ("surveys", "templates", "data"):
-            shutil.copytree(REPO / name, project / name)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("CXOPS_", "PREFECT_"))}
-        base.update({"CXOPS_NOW": NOW, "CXOPS_PROJECT_DIR": str(project)})
+    with project_copy("cxops-bench-up-") as (project, base):
         ephemeral_home = project / "ephemeral-home"
         ephemeral = {**base, "PREFECT_HOME": str(ephemeral_home)}
         up_env = {**base, "PREFECT_HOME": str(project / "client-home")}
