@@ -276,3 +276,64 @@ def test_a_quota_reached_while_a_round_is_in_flight_overshoots_by_at_most_that_r
         assert _claim_due(store, gate, "enterprise", wave.now, 10) == 10
     finally:
         store.dispose()
+
+
+# -- what plan says --------------------------------------------------------------------
+
+
+def test_plan_expects_answers_and_margin_from_the_past_response_rate() -> None:
+    from cxops.store.quotas import SegmentHistory
+    from cxops.wave.quota_plan import ASSUMED_RESPONSE_RATE, segment_expectation
+
+    survey = find_survey_model({"nps_margin": 15, "rounds": {"size": 150, "every": "3d"}})
+    quota = survey.audience.quota
+    assert quota is not None
+    # 400 invited before, 100 answered (25%), half promoters, a fifth detractors.
+    past = SegmentHistory(400, Counter({10: 50, 8: 30, 2: 20}))
+    seen = segment_expectation(survey, quota, "smb", 1000, past)
+    assert (seen.response_rate, seen.rate_from, seen.expected_answers) == (0.25, "past waves", 250)
+    # 250 answers spread 50/30/20: the adjusted-Wald margin of 125/75/50 of 250.
+    assert seen.expected_precision == pytest.approx(nps_margin({10: 125, 8: 75, 2: 50}))
+    # k rounds bring 150k x 25% answers; the margin reaches ±15 at 3 rounds (112 answers).
+    assert (seen.rounds, seen.rounds_needed) == (7, 3)
+    assert nps_margin({10: 56, 8: 34, 2: 22}) <= 15 < nps_margin({10: 38, 8: 22, 2: 15})
+    first = segment_expectation(survey, quota, "growth", 1000, None)
+    assert (first.response_rate, first.rate_from) == (ASSUMED_RESPONSE_RATE, "assumed")
+    assert first.expected_answers == 200
+    # The widest spread: half promoters, half detractors.
+    assert first.expected_precision == pytest.approx(nps_margin({10: 100, 0: 100}))
+
+
+def find_survey_model(quota: dict[str, object]):
+    from cxops.spec.models import Survey
+
+    return Survey.model_validate(
+        {
+            "id": "s",
+            "name": "S",
+            "kind": "nps",
+            "audience": {
+                "source": {"csv": "c.csv", "key": "id"},
+                "sample": {"seed": 1},
+                "quota": quota,
+            },
+            "questions": [{"id": "score", "type": "nps", "text": "How likely?"}],
+            "invitation": {"template": "nps_invite", "from": "r@acme.example"},
+        }
+    )
+
+
+def test_plan_shows_the_quota_per_segment_with_its_stated_assumption(project) -> None:
+    _rounds_project(project, "    per_segment: 20\n    rounds: {size: 40, every: 2d}\n")
+    data = project.run(["plan", ROUNDS_SURVEY, "--json"]).json
+    quota = data["quota"]
+    assert quota["target"] == "answers" and quota["rounds"] == {"size": 40, "every": "2d"}
+    assert "20% is assumed" in quota["assumption"]
+    smb = quota["segments"]["smb"]
+    assert smb["rate_from"] == "assumed" and smb["quota"] == 20
+    assert smb["invited"] == data["by_segment"]["smb"]["sampled"]
+    assert smb["expected_answers"] == round(smb["invited"] * 0.2)
+    assert smb["rounds_needed"] == 3  # 40 x 20% = 8 answers a round
+    human = project.run(["plan", ROUNDS_SURVEY]).stdout
+    assert "quota (answers), rounds of 40 every 2d" in human and "3 of" in human
+    assert "20% is assumed" in human
