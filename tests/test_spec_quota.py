@@ -87,7 +87,7 @@ def test_the_schema_describes_segment_quotas_as_positive_integers() -> None:
 
 
 def test_the_contracts_example_block_is_a_precision_quota_in_rounds() -> None:
-    # audience.quota of the contract's nps-global example (DESIGN.md).
+    # The block of a relationship NPS in rounds until each segment is known to ±10 points.
     quota = Quota.model_validate({"nps_margin": 10, "rounds": {"size": 150, "every": "3d"}})
     assert quota.target == "nps_margin" and quota.answers_for("growth") is None
     assert quota.rounds is not None and quota.rounds.size == 150
