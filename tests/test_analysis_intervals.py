@@ -181,3 +181,26 @@ def test_bad_counts_are_refused() -> None:
         wilson_interval(5, 3)
     with pytest.raises(ValueError, match="confidence level"):
         z_quantile(1.5)
+
+
+def test_the_nps_margin_is_the_half_width_rocks_gives() -> None:
+    from cxops.intervals import nps_adjusted_wald_margin
+
+    # 50/30/20 of 100: 0.1405-0.4420 (Rocks 2016), half of that width.
+    assert nps_adjusted_wald_margin(50, 20, 100) == pytest.approx(0.15075, abs=5e-5)
+    low, high = nps_adjusted_wald(50, 20, 100)
+    assert nps_adjusted_wald_margin(50, 20, 100) == pytest.approx((high - low) / 2)
+    # Nothing known: ¾ + ¾ of 3 -> Var 1/6 -> ±0.8001.
+    assert nps_adjusted_wald_margin(0, 0, 0) == pytest.approx(0.80015, abs=5e-5)
+    # Unclipped where the interval is clipped: 5 promoters of 5 reach past +1.
+    low, high = nps_adjusted_wald(5, 0, 5)
+    assert high == 1.0
+    assert nps_adjusted_wald_margin(5, 0, 5) > (high - low) / 2
+
+
+def test_the_analysis_layer_re_exports_the_leaf_functions_not_copies() -> None:
+    import cxops.analysis.intervals as analysis
+    import cxops.intervals as leaf
+
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is getattr(leaf, name)

@@ -13,6 +13,7 @@ from cxops.audience import (
     Invitee,
     NoHistory,
     Tally,
+    rank,
     select_audience,
 )
 from cxops.expr import Evaluator
@@ -193,3 +194,28 @@ def test_a_sample_as_large_as_the_audience_takes_everyone(size: int) -> None:
     s = survey(sample={"size": size, "seed": 1})
     invitees, tally = run(s, [contact(n) for n in range(40)])
     assert len(invitees) == 40 == tally.sampled
+
+
+def test_quota_rounds_cut_each_segment_in_the_seeded_order_and_invite_nobody_twice() -> None:
+    s = survey(
+        segments={"even": "contact.num % 2 == 0"},
+        sample={"seed": 5},
+        quota={"per_segment": 100, "rounds": {"size": 7, "every": "2d"}},
+    )
+    rows: list[Contact | BadRow] = [contact(n, num=n) for n in range(1, 42)]  # 20 even, 21 other
+    invitees, tally = run(s, rows)
+    keys = [i.contact.key for i in invitees]
+    assert len(keys) == len(set(keys)) == 41  # everyone eligible, each in one round only
+    assert [i.round for i in invitees] == sorted(i.round for i in invitees)
+    for segment, rounds in (("even", 3), ("other", 3)):
+        mine = [i for i in invitees if i.segment == segment]
+        sizes = [sum(1 for i in mine if i.round == k) for k in range(1, rounds + 1)]
+        assert sizes[:-1] == [7] * (rounds - 1) and 0 < sizes[-1] <= 7
+        # Round k holds lower ranks than round k + 1: the seeded order, cut in rounds.
+        by_rank = sorted(mine, key=lambda i: rank(5, i.contact.key))
+        assert [i.round for i in by_rank] == sorted(i.round for i in mine)
+        assert tally.by_segment[segment]["rounds"] == rounds
+    assert (tally.eligible, tally.sampled) == (41, 41)
+    # The same seed gives the same rounds whatever the row order.
+    again, _ = run(s, list(reversed(rows)))
+    assert {(i.contact.key, i.round) for i in again} == {(i.contact.key, i.round) for i in invitees}

@@ -27,11 +27,9 @@ from cxops.analysis.intervals import (
     wilson_interval,
 )
 from cxops.analysis.report_model import Figure
+from cxops.spec.models import TOP_BOX as TOP_BOX  # where the report found it
 
 Tally = Mapping[int, int]
-
-#: Which scores count as the "top box" of each kind (CSAT satisfied, CES agreeing).
-TOP_BOX: dict[str, tuple[int, int]] = {"csat": (4, 5), "ces": (5, 7)}
 
 
 @dataclass(frozen=True, slots=True)

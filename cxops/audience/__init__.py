@@ -6,7 +6,7 @@ SQL or Parquet source is read.
 
 from cxops.audience.contacts import BadRow, Contact, coerce, normalize_email
 from cxops.audience.eligibility import EXCLUSION_REASONS, History, NoHistory
-from cxops.audience.sample import StratifiedSampler, allocate, rank
+from cxops.audience.sample import RoundSampler, StratifiedSampler, allocate, rank
 from cxops.audience.select import OTHER_SEGMENT, Invitee, Tally, select_audience
 from cxops.audience.sources import expand_env, read_source
 
@@ -18,6 +18,7 @@ __all__ = [
     "History",
     "Invitee",
     "NoHistory",
+    "RoundSampler",
     "StratifiedSampler",
     "Tally",
     "allocate",

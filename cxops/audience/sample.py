@@ -4,6 +4,11 @@ Each contact gets a rank from a keyed hash of (seed, contact key): the sample of
 stratum is its `k` lowest ranks, so the same input and seed give the same sample
 whatever the row order. Only the `size` lowest ranks of each stratum are kept
 (bottom-k in a heap), never every eligible contact.
+
+With quota rounds (`audience.quota.rounds`) there is no size: every eligible contact is
+kept, and each stratum (segment) is cut in the same seeded order into rounds of `size`:
+round 1 is a stratum's `size` lowest ranks, round 2 the next `size`, and so on
+(`RoundSampler`). A person is in one round only, so the rounds never invite anyone twice.
 """
 
 from __future__ import annotations
@@ -120,3 +125,38 @@ class StratifiedSampler(Generic[T]):
         for name in sorted(self._strata):
             chosen.extend(self._strata[name].lowest(allocation[name]))
         return chosen
+
+
+class RoundSampler(Generic[T]):
+    """Every item, cut per stratum into rounds of `size` in the seeded order: round k is
+    the stratum's ranks (k - 1) x size ... k x size - 1. Memory: O(items)."""
+
+    def __init__(self, size: int, seed: int = 0):
+        if size < 1:
+            raise ValueError(f"expected a round size >= 1, found {size}")
+        self.size = size
+        self.seed = seed
+        self._strata: dict[str, list[tuple[int, str, T]]] = {}
+
+    def add(self, key: str, stratum: str, item: T) -> None:
+        """Offer `item` (identified by the unique `key`) in `stratum`."""
+        self._strata.setdefault(stratum, []).append((rank(self.seed, key), key, item))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items offered per stratum."""
+        return {name: len(items) for name, items in self._strata.items()}
+
+    def rounds(self) -> dict[str, int]:
+        """How many rounds each stratum takes."""
+        return {name: -(-n // self.size) for name, n in self.counts.items()}
+
+    def draw(self) -> list[tuple[int, T]]:
+        """(round, item) of every item: by stratum, then the seeded order."""
+        drawn: list[tuple[int, T]] = []
+        for name in sorted(self._strata):
+            ordered = sorted(self._strata[name], key=lambda entry: (entry[0], entry[1]))
+            drawn.extend(
+                (1 + index // self.size, item) for index, (_, _, item) in enumerate(ordered)
+            )
+        return drawn

@@ -13,10 +13,10 @@ from typing import Any
 
 from cxops.audience.contacts import BadRow, Contact, SeenIndex
 from cxops.audience.eligibility import EXCLUSION_REASONS, ContactHistory, History
-from cxops.audience.sample import StratifiedSampler
+from cxops.audience.sample import RoundSampler, StratifiedSampler
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator, Scope
-from cxops.spec.models import Survey
+from cxops.spec.models import Sample, Survey
 
 #: The segment of a contact no segment expression matched.
 OTHER_SEGMENT = "other"
@@ -27,6 +27,8 @@ DUPLICATE_EMAIL = "duplicate_email"
 class Invitee:
     contact: Contact
     segment: str
+    #: The quota round that invites them (1, 2, …), 0 without rounds (`audience.quota`).
+    round: int = 0
 
 
 @dataclass
@@ -83,9 +85,13 @@ def select_audience(
     survey_info = survey_context(survey)
     seen_emails = SeenIndex()
     sample = audience.sample
-    sampler: StratifiedSampler[Invitee] | None = (
-        StratifiedSampler(sample.size, sample.seed) if sample else None
-    )
+    rounds = audience.quota.rounds if audience.quota is not None else None
+    sampler: StratifiedSampler[Invitee] | RoundSampler[Invitee] | None = None
+    if rounds is not None:
+        # Rounds are per segment, in the sample's seeded order (no size: see `RoundSampler`).
+        sampler = RoundSampler(rounds.size, sample.seed if sample else 0)
+    elif sample is not None and sample.size is not None:
+        sampler = StratifiedSampler(sample.size, sample.seed)
 
     for item in rows:
         tally.audience += 1
@@ -119,14 +125,23 @@ def select_audience(
             tally._segment(segment)["sampled"] += 1
             yield invitee
         else:
-            assert sample is not None  # a sampler exists only for a sample
-            sampler.add(item.key, _stratum(sample.stratify, invitee), invitee)
+            stratum = segment if rounds is not None else _stratum(sample, invitee)
+            sampler.add(item.key, stratum, invitee)
 
     if by_contact is not None:
         tally.notes.extend(by_contact.notes())
         tally.held = by_contact.held_rows()
-    if sampler is not None:
+    if isinstance(sampler, RoundSampler):
+        # Round by round (round k's rows are due later), source order within a round.
+        drawn = sorted(
+            (Invitee(invitee.contact, invitee.segment, k) for k, invitee in sampler.draw()),
+            key=lambda invitee: (invitee.round, invitee.contact.row),
+        )
+        for name, count in sampler.rounds().items():
+            tally._segment(name)["rounds"] = count
+    elif sampler is not None:
         drawn = sorted(sampler.draw(), key=lambda invitee: invitee.contact.row)
+    if sampler is not None:
         for invitee in drawn:
             tally.sampled += 1
             tally._segment(invitee.segment)["sampled"] += 1
@@ -189,7 +204,8 @@ def _strength(reason: str) -> int:
         return len(EXCLUSION_REASONS)
 
 
-def _stratum(stratify: str | None, invitee: Invitee) -> str:
+def _stratum(sample: Sample | None, invitee: Invitee) -> str:
+    stratify = sample.stratify if sample is not None else None
     if stratify is None:
         return ""
     if stratify == "segment":

@@ -129,7 +129,8 @@ def plan_command(
 
     project = project_context(ctx, project_dir)
     settings, spec = project.settings, project.surveys.find(survey)
-    plan = plan_only(WaveContext.begin(spec, settings, wave))
+    context = WaveContext.begin(spec, settings, wave)
+    plan = plan_only(context)
     listed: list[dict[str, Any]] = []
     sample_preview: list[dict[str, Any]] = []
     for invitee in plan.invitees:
@@ -147,10 +148,15 @@ def plan_command(
         summary = dataclasses.replace(summary, invitees=listed)
     if plan.tally.held:
         summary = dataclasses.replace(summary, held_back=plan.tally.held)
+    from cxops.wave.quota_plan import quota_expectations
+
+    quota = quota_expectations(context, plan.tally.by_segment)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(summary.as_dict() | ({"quota": quota} if quota else {}))
         return
     print_summary(summary, title="plan")
+    if quota:
+        print_quota(quota)
     if plan.tally.held:
         from cxops.cli.policy_commands import print_held_back
 
@@ -165,6 +171,40 @@ def plan_command(
             out.print(
                 f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}"
             )
+
+
+def print_quota(quota: dict[str, Any]) -> None:
+    """`plan`'s quota block (`cxops.wave.quota_plan`): per segment, what to expect."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    target = quota["target"]
+    wanted = {"answers": "answers", "nps_margin": "± NPS points", "ci_width": "width, points"}
+    rounds = quota["rounds"]
+    title = f"quota ({wanted[target]})" + (
+        f", rounds of {rounds['size']} every {rounds['every']}" if rounds else ""
+    )
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for column in ("segment", "invited", "response rate", "expected answers", "quota"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
+    if target != "answers":
+        table.add_column("expected", justify="right")
+    if rounds:
+        table.add_column("rounds needed", justify="right")
+    for name, data in quota["segments"].items():
+        rate = f"{data['response_rate']:.0%}" + ("*" if data["rate_from"] == "assumed" else "")
+        goal = "—" if data["quota"] is None else f"{data['quota']:g}"
+        cells = [escape(name), str(data["invited"]), rate, str(data["expected_answers"]), goal]
+        if target != "answers":
+            cells.append(f"{data['expected_precision']:.1f}")
+        if rounds:
+            needed = data["rounds_needed"]
+            cells.append(f"{needed} of {data['rounds']}" if needed else f"not in {data['rounds']}")
+        table.add_row(*cells)
+    out = console()
+    out.print(table)
+    if quota["assumption"]:
+        out.print(f"  * {escape(quota['assumption'])}")
 
 
 @app.command("preview")

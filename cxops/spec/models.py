@@ -276,12 +276,105 @@ Source = Annotated[
 
 
 class Sample(Strict):
-    size: int = Field(gt=0, le=10_000_000, description="How many contacts to invite.")
+    size: int | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="How many contacts to invite (none with quota.rounds: the rounds decide).",
+    )
     stratify: str | None = Field(
         default=None,
         description="'segment' or a source column: proportional allocation over its values.",
     )
     seed: int = Field(default=0, description="Same input and seed give the same sample.")
+
+
+class Rounds(Strict):
+    size: int = Field(gt=0, le=1_000_000, description="How many more of each segment per round.")
+    every: DurationField = Field(
+        description="Round k is due at the wave's start + (k - 1) x every."
+    )
+
+
+class Quota(BaseModel):
+    """When a segment has enough: answers (`per_segment`, or a number per segment name) or
+    precision (`nps_margin`, `ci_width`), optionally invited in `rounds`."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        frozen=True,
+        json_schema_extra={
+            "additionalProperties": {
+                "type": "integer",
+                "exclusiveMinimum": 0,
+                "description": "A segment's quota of confirmed answers.",
+            }
+        },
+    )
+    #: Segment name -> its quota of confirmed answers (the keys that are not fields).
+    __pydantic_extra__: dict[str, Annotated[int, Field(gt=0, le=10_000_000, strict=True)]]
+
+    per_segment: int | None = Field(
+        default=None, gt=0, le=10_000_000, description="Confirmed answers each segment needs."
+    )
+    nps_margin: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Enough once the segment's 95% adjusted-Wald NPS margin is at most ± this "
+        "(points).",
+    )
+    ci_width: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Enough once the full width of the segment's 95% interval of % satisfied "
+        "(CSAT) or % easy (CES) is at most this (percentage points).",
+    )
+    rounds: Rounds | None = Field(
+        default=None,
+        description="Invite the next `size` of each segment still short every `every`.",
+    )
+
+    @property
+    def by_segment(self) -> dict[str, int]:
+        """The per-segment quotas named one by one (`{enterprise: 50, smb: 200}`)."""
+        return dict(self.__pydantic_extra__ or {})
+
+    @property
+    def target(self) -> str:
+        """Which kind of quota: answers, nps_margin or ci_width."""
+        if self.nps_margin is not None:
+            return "nps_margin"
+        if self.ci_width is not None:
+            return "ci_width"
+        return "answers"
+
+    def answers_for(self, segment: str) -> int | None:
+        """A segment's quota of answers, None when it has none (precision, or not named)."""
+        if self.per_segment is not None:
+            return self.per_segment
+        return self.by_segment.get(segment)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Quota:
+        given = [
+            name
+            for name, present in (
+                ("per_segment", self.per_segment is not None),
+                ("nps_margin", self.nps_margin is not None),
+                ("ci_width", self.ci_width is not None),
+                ("a number per segment", bool(self.__pydantic_extra__)),
+            )
+            if present
+        ]
+        if len(given) != 1:
+            found = " and ".join(given) if given else "none"
+            raise ValueError(
+                "expected one kind of quota: per_segment, a number per segment, nps_margin "
+                f"or ci_width, found {found}"
+            )
+        return self
 
 
 class Exclude(Strict):
@@ -297,6 +390,10 @@ class Audience(Strict):
         default_factory=dict, description="Segment name -> expression; first match wins."
     )
     sample: Sample | None = None
+    quota: Quota | None = Field(
+        default=None,
+        description="Stop inviting a segment once it has enough (answers or precision).",
+    )
     exclude: Exclude = Field(default_factory=Exclude)
 
     @field_validator("segments")
@@ -407,6 +504,8 @@ Question = Annotated[
 ]
 
 SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+#: The scores that count as the "top box" of each kind (CSAT satisfied, CES agreeing).
+TOP_BOX: dict[str, tuple[int, int]] = {"csat": (4, 5), "ces": (5, 7)}
 
 
 def question_scale(question: Any) -> tuple[int, int] | None:

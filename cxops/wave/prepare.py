@@ -19,6 +19,7 @@ from typing import Any
 
 from cxops.audience import Invitee
 from cxops.errors import CxopsError
+from cxops.gates.quota import RoundTimes
 from cxops.locales import resolve_locale
 from cxops.store.db import Store, open_store
 from cxops.store.ledger import add_invitees
@@ -85,7 +86,11 @@ def prepare_wave(store: Store, wave: WaveContext) -> WaveSummary:
     history, accepted = history_and_accepted(store, wave)
     plan = plan_wave(wave, history=history, accepted=accepted)
     kept = kept_columns(wave.survey, wave.settings)
-    add_in_locale_batches(wave, store, (ledger_row(invitee, kept) for invitee in plan.invitees))
+    # Quota rounds: round k's rows wait until the wave's start + (k - 1) x every.
+    rounds = RoundTimes.of(wave.survey, wave.now, wave.settings.holidays)
+    rows = rounds.timed((ledger_row(invitee, kept), invitee.round) for invitee in plan.invitees)
+    add_in_locale_batches(wave, store, rows)
+    rounds.write_stopgap(store, wave.survey_id, wave.wave_id, wave.step)
     summary = plan.summary()
     status.mark_planned(store, wave, summary)
     return summary
