@@ -189,6 +189,29 @@ class Settings(BaseSettings):
         le=86_400,
         description="After this long, a batch claimed by a run on another machine is in doubt.",
     )
+    breaker_bounce_rate: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="A wave pauses when more than this share of its messages with an outcome "
+        "hard-bounced (SendGrid `bounce` events of type bounce; blocks, deferrals and drops "
+        "do not count); `cxops run SURVEY --wave W --resume` continues it.",
+    )
+    breaker_complaint_rate: float = Field(
+        default=0.001,
+        gt=0,
+        le=1,
+        description="A wave pauses when more than this share of its delivered messages were "
+        "reported as spam (SendGrid `spamreport` events).",
+    )
+    breaker_min_delivered: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="Messages a wave needs with an outcome before the breaker judges it: "
+        "delivered (the complaint rate's base), delivered or hard-bounced (the bounce "
+        "rate's); after a resume, counted among the messages sent since.",
+    )
     min_n: int = Field(
         default=5,
         ge=1,
