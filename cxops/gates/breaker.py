@@ -152,7 +152,7 @@ def pause_text(reason: str | None, figures: dict[str, Any] | None) -> str:
         rate_text(Rate("bounce rate", bounced, delivered + bounced, bounce_limit, minimum)),
         rate_text(Rate("complaint rate", spam, delivered, complaint_limit, minimum)),
     ]
-    return f"{reason or 'breaker'} over its limit: " + "; ".join(parts)
+    return f"tripped by the {reason or 'breaker'}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

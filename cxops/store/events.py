@@ -286,7 +286,7 @@ def wave_delivery_figures(
 ) -> DeliveryFigures:
     """The wave's figures (all its steps) from the events received since
     `received_since` (the wave's start: none of its events can be older), about messages
-    sent since `sent_since` (a resume: earlier messages were judged by a person)."""
+    sent after `sent_since` (a resume: earlier messages were judged by a person)."""
     blocked = func.coalesce(func.lower(func.substr(WebhookEvent.detail, 1, 7)), "") == "blocked"
     kind = case(
         (WebhookEvent.event != "bounce", WebhookEvent.event),
@@ -300,7 +300,7 @@ def wave_delivery_figures(
         Send.wave_id == wave_id,
     ]
     if sent_since is not None:
-        where.append(Send.sent_at >= sent_since)
+        where.append(Send.sent_at > sent_since)
     statement = (
         select(kind.label("kind"), func.count(distinct(WebhookEvent.send_id)))
         .select_from(WebhookEvent)
