@@ -337,3 +337,59 @@ def test_figures_count_each_message_once_per_kind(make_wave):
         wave.store, "nps-quarterly", WAVE, received_since=wave.context.now - breaker.CLOCK_MARGIN
     )
     assert figures.deferred == 5
+
+
+# -- the commands ----------------------------------------------------------------------
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_run_says_why_status_shows_it_and_resume_goes_on(project, private_key, prefect_env):
+    wave = Wave(project, project.settings().store_url, private_key, breaker_min_delivered=50)
+    try:
+        wave.send_batch()
+        first = wave.sent()
+        wave.post(
+            wave.events(first[:90], "delivered")
+            + wave.events(first[90:], "bounce", type="bounce")
+            + wave.events(first[:1], "spamreport")
+        )
+        with pytest.raises(WavePaused):
+            wave.send_batch()
+    finally:
+        wave.close()
+
+    status = project.run(["status", "--json"], env=prefect_env).json
+    [shown] = [w for w in status["open_waves"] if w["wave"] == WAVE]
+    assert shown["pending"] == 200 and shown["paused"]["reason"] == "bounce rate"
+    assert shown["paused"]["figures"]["hard_bounced"] == 10
+    assert shown["paused"]["resume"] == f"cxops run nps-quarterly --wave {WAVE} --resume"
+    human = project.run(["status"], env=prefect_env).stdout
+    assert "paused by the deliverability breaker" in human
+    assert "bounce rate 10% (10 hard bounces of 100 delivered or hard-bounced" in " ".join(
+        human.split()
+    )
+
+    # without --resume: one line, why with the figures, nothing sent
+    stopped = project.run(
+        ["run", "nps-quarterly", "--wave", WAVE], env=prefect_env, expect_pass=False
+    )
+    line = " ".join(stopped.output.split())
+    assert "paused by the deliverability breaker" in line
+    assert "complaint rate 1.11% (1 spam reports of 90 delivered; limit 0.1%)" in line
+    assert "100 of 300 sent, 200 pending" in line
+    assert "Traceback" not in stopped.output
+    assert len(_outbox(wave.settings)) == 100
+
+    # --resume needs the wave
+    project.run(["run", "nps-quarterly", "--resume"], env=prefect_env, expect_pass=False)
+
+    resumed = project.run(
+        ["run", "nps-quarterly", "--wave", WAVE, "--resume", "--json"], env=prefect_env
+    ).json
+    assert resumed["sent"] == 300
+    assert any("resumed" in note for note in resumed["notes"])
+    recipients = [m["To"] for m in _outbox(wave.settings)]
+    assert len(recipients) == len(set(recipients)) == 300
+    after = project.run(["status", "--json"], env=prefect_env).json
+    assert not [w for w in after["open_waves"] if w["wave"] == WAVE and w["paused"]]
