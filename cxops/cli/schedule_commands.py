@@ -140,6 +140,12 @@ def status_command(
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
+        if wave.get("paused"):
+            paused = wave["paused"]
+            out.print(
+                f"  paused by the deliverability breaker at {paused['at']}: {paused['why']}; "
+                f"once decided, `{paused['resume']}` goes on"
+            )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(

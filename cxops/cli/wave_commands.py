@@ -290,17 +290,34 @@ def run_command(
     ] = False,
     resend_in_doubt: ResendInDoubtOption = False,
     wave: WaveOption = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Go on with a wave the deliverability breaker paused (needs --wave).",
+        ),
+    ] = False,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
     allow_insecure_links: InsecureLinksOption = False,
 ) -> None:
     """Run one invitation wave now, as a Prefect flow run; print the wave summary."""
     settings, spec = _sending(ctx, survey, project_dir, allow_insecure_links, dry_run)
+    if resume and wave is None:
+        from cxops.errors import ConfigError
+
+        raise ConfigError(f"--resume needs the wave: `cxops run {spec.id} --wave W --resume`")
     use_flow_api(settings)
     from cxops.wave.run import run_with_progress
 
     summary = run_with_progress(
-        spec, settings, wave=wave, dry_run=dry_run, resend_in_doubt=resend_in_doubt, quiet=as_json
+        spec,
+        settings,
+        wave=wave,
+        dry_run=dry_run,
+        resend_in_doubt=resend_in_doubt,
+        resume=resume,
+        quiet=as_json,
     )
     if as_json:
         print_json(summary.as_dict())

@@ -121,6 +121,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     **_sent(counts["first_sent_at"], wave, surveys),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
                     "reminders_sent": reminders,
+                    "paused": _paused(wave),
                 }
             )
         return {
@@ -133,6 +134,22 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
         }
     finally:
         store.dispose()
+
+
+def _paused(wave: Any) -> dict[str, Any] | None:
+    """The breaker's pause of an open wave: when, why (in words, with the figures), and
+    how to go on; None when it is not paused."""
+    if wave.paused_at is None:
+        return None
+    from cxops.gates.breaker import pause_text
+
+    return {
+        "at": _aware(wave.paused_at).isoformat(),
+        "reason": wave.pause_reason,
+        "figures": wave.pause_figures or {},
+        "why": pause_text(wave.pause_reason, wave.pause_figures),
+        "resume": f"cxops run {wave.survey_id} --wave {wave.wave_id} --resume",
+    }
 
 
 def _recruitment(store: Any, surveys: list[Survey]) -> dict[str, dict[str, Any]]:

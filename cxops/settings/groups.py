@@ -193,6 +193,35 @@ class PolicySettings(BaseModel):
         return value
 
 
+class BreakerSettings(BaseModel):
+    """Deliverability breaker: when a wave pauses because its messages bounce or are
+    reported as spam."""
+
+    breaker_bounce_rate: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="A wave pauses when more than this share of its messages with an outcome "
+        "hard-bounced (SendGrid `bounce` events of type bounce; blocks, deferrals and drops "
+        "do not count); `cxops run SURVEY --wave W --resume` continues it.",
+    )
+    breaker_complaint_rate: float = Field(
+        default=0.001,
+        gt=0,
+        le=1,
+        description="A wave pauses when more than this share of its delivered messages were "
+        "reported as spam (SendGrid `spamreport` events).",
+    )
+    breaker_min_delivered: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="Messages a wave needs with an outcome before the breaker judges it: "
+        "delivered (the complaint rate's base), delivered or hard-bounced (the bounce "
+        "rate's); after a resume, counted among the messages sent since.",
+    )
+
+
 class StaffSettings(BaseModel):
     """Staff emails: how CSMs and leads read their digests, assignments and escalations."""
 
@@ -285,6 +314,7 @@ GROUPS: tuple[type[BaseModel], ...] = (
     CollectorSettings,
     SecuritySettings,
     PolicySettings,
+    BreakerSettings,
     StaffSettings,
     ScheduleSettings,
     ReportSettings,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cxops.durations import Limit
 from cxops.errors import ConfigError
 from cxops.settings.groups import (
+    BreakerSettings,
     ChannelSettings,
     CollectorSettings,
     PolicySettings,
@@ -38,6 +39,7 @@ class Settings(
     ReportSettings,
     ScheduleSettings,
     StaffSettings,
+    BreakerSettings,
     PolicySettings,
     SecuritySettings,
     CollectorSettings,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, case, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from cxops.chunks import chunks
@@ -240,3 +240,81 @@ def _apply(
         .execution_options(synchronize_session=False)
     )
     summary.sends_updated += result.rowcount if isinstance(result, CursorResult) else 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFigures:
+    """What SendGrid's events say about one wave's messages (each message counted once
+    per kind of event), the deliverability breaker's input.
+
+    SendGrid's definitions (Event Webhook reference): `delivered`, the receiving server
+    accepted the message; `bounce` of type `bounce`, the server rejected it for good (a
+    hard bounce); `bounce` of type `blocked`, a temporary block; `deferred`, a temporary
+    refusal SendGrid retries; `dropped`, SendGrid did not send it; `spamreport`, the
+    recipient marked it as spam. Only delivered, hard bounces and spam reports are judged.
+    """
+
+    delivered: int = 0
+    hard_bounced: int = 0
+    blocked: int = 0
+    deferred: int = 0
+    dropped: int = 0
+    spam_reports: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "hard_bounced": self.hard_bounced,
+            "blocked": self.blocked,
+            "deferred": self.deferred,
+            "dropped": self.dropped,
+            "spam_reports": self.spam_reports,
+        }
+
+
+#: The events the figures count (others say nothing of deliverability).
+_FIGURE_EVENTS = ("delivered", "bounce", "deferred", "dropped", "spamreport")
+
+
+def wave_delivery_figures(
+    store: Store,
+    survey_id: str,
+    wave_id: str,
+    *,
+    received_since: datetime,
+    sent_since: datetime | None = None,
+) -> DeliveryFigures:
+    """The wave's figures (all its steps) from the events received since
+    `received_since` (the wave's start: none of its events can be older), about messages
+    sent after `sent_since` (a resume: earlier messages were judged by a person)."""
+    blocked = func.coalesce(func.lower(func.substr(WebhookEvent.detail, 1, 7)), "") == "blocked"
+    kind = case(
+        (WebhookEvent.event != "bounce", WebhookEvent.event),
+        (blocked, "blocked"),
+        else_="hard_bounced",
+    )
+    where = [
+        WebhookEvent.received_at >= received_since,
+        WebhookEvent.event.in_(_FIGURE_EVENTS),
+        Send.survey_id == survey_id,
+        Send.wave_id == wave_id,
+    ]
+    if sent_since is not None:
+        where.append(Send.sent_at > sent_since)
+    statement = (
+        select(kind.label("kind"), func.count(distinct(WebhookEvent.send_id)))
+        .select_from(WebhookEvent)
+        .join(Send, Send.send_id == WebhookEvent.send_id)
+        .where(*where)
+        .group_by(kind)
+    )
+    with store.session() as session:
+        counts = {str(name): int(count) for name, count in session.execute(statement)}
+    return DeliveryFigures(
+        delivered=counts.get("delivered", 0),
+        hard_bounced=counts.get("hard_bounced", 0),
+        blocked=counts.get("blocked", 0),
+        deferred=counts.get("deferred", 0),
+        dropped=counts.get("dropped", 0),
+        spam_reports=counts.get("spamreport", 0),
+    )

@@ -79,6 +79,13 @@ class Wave(Base):
     status: Mapped[str] = mapped_column(String(16), default="planning")
     #: The wave summary of the planning step (audience, filtered_out, excluded, bad_rows …).
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Set while the deliverability breaker holds the wave (see migration 0018).
+    paused_at: Mapped[datetime | None]
+    #: The last pause's reason ("bounce rate", "complaint rate") and figures.
+    pause_reason: Mapped[str | None] = mapped_column(String(64))
+    pause_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: When a person last resumed it: the breaker then judges the messages sent since.
+    resumed_at: Mapped[datetime | None]
 
 
 class Send(Base):
@@ -191,6 +198,8 @@ class WebhookEvent(Base):
     """
 
     __tablename__ = "webhook_events"
+    #: The breaker reads the events received since a wave started (migration 0018).
+    __table_args__ = (Index("ix_webhook_events_received_at", "received_at"),)
 
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     event: Mapped[str] = mapped_column(String(32))

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from cxops.store.db import Store
@@ -68,6 +68,38 @@ def save_wave_summary(
         wave = _wave(session, survey_id, wave_id)
         wave.summary = dict(summary)
         return wave
+
+
+def pause_wave(
+    store: Store,
+    survey_id: str,
+    wave_id: str,
+    reason: str,
+    figures: Mapping[str, Any],
+    now: datetime,
+) -> bool:
+    """Pause the wave (the breaker tripped): True when this call paused it, False when it
+    was paused already (two runs of one wave tripping at once write one pause)."""
+    with store.session(write=True) as session:
+        result = session.execute(
+            update(Wave)
+            .where(Wave.survey_id == survey_id, Wave.wave_id == wave_id, Wave.paused_at.is_(None))
+            .values(paused_at=now, pause_reason=reason[:64], pause_figures=dict(figures))
+            .execution_options(synchronize_session=False)
+        )
+        return isinstance(result, CursorResult) and result.rowcount == 1
+
+
+def resume_wave(store: Store, survey_id: str, wave_id: str, now: datetime) -> bool:
+    """A person resumed the wave: True when it was paused. From `now` the breaker judges
+    the messages sent since; the last pause's reason and figures stay."""
+    with store.session(write=True) as session:
+        wave = _wave(session, survey_id, wave_id)
+        if wave.paused_at is None:
+            return False
+        wave.paused_at = None
+        wave.resumed_at = now
+        return True
 
 
 def survey_waves(store: Store, survey_id: str) -> list[Wave]:

@@ -63,17 +63,20 @@ def run_wave(
     wave: str | None = None,
     dry_run: bool = False,
     resend_in_doubt: bool = False,
+    resume: bool = False,
 ) -> WaveSummary:
-    """Run one wave of `survey` as a Prefect flow run; the summary."""
+    """Run one wave of `survey` as a Prefect flow run; the summary. `resume`: a person
+    decided that the wave the breaker paused goes on (`cxops.wave.pause`)."""
     from cxops.channels import make_channel
     from cxops.wave.flow import compile_survey
 
     if not dry_run:
         make_channel(settings).close()  # a misconfigured channel fails here, before any flow run
+    note = _resume(survey, settings, wave) if resume and not dry_run else None
     configure_prefect_api(settings)
     wave_flow = compile_survey(survey, settings)
-    resume = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
-    return _flow_run(
+    again = f"cxops run {survey.id}" + (f" --wave {wave}" if wave else "")
+    summary = _flow_run(
         survey,
         lambda: wave_flow(
             project_dir=str(settings.project_dir),
@@ -81,8 +84,21 @@ def run_wave(
             dry_run=dry_run,
             resend_in_doubt=resend_in_doubt,
         ),
-        resume,
+        again,
     )
+    return summary if note is None else summary.noted(note)
+
+
+def _resume(survey: Survey, settings: Settings, wave: str | None) -> str:
+    """Lift the breaker's pause of `wave` (before its flow run); the note saying so."""
+    from cxops.store.db import open_store
+    from cxops.wave.pause import resume
+
+    store = open_store(settings.store_url)
+    try:
+        return resume(store, survey.id, wave, settings.clock())
+    finally:
+        store.dispose()
 
 
 def run_reminders(
@@ -157,6 +173,7 @@ def run_with_progress(
     wave: str | None = None,
     dry_run: bool = False,
     resend_in_doubt: bool = False,
+    resume: bool = False,
     quiet: bool = False,
 ) -> WaveSummary:
     """Run one wave as a Prefect flow run; a rich progress bar on stderr while it sends."""
@@ -187,7 +204,12 @@ def run_with_progress(
     try:
         with progress:
             return run_wave(
-                survey, settings, wave=wave, dry_run=dry_run, resend_in_doubt=resend_in_doubt
+                survey,
+                settings,
+                wave=wave,
+                dry_run=dry_run,
+                resend_in_doubt=resend_in_doubt,
+                resume=resume,
             )
     finally:
         remove_progress_listener(listener)

@@ -18,6 +18,7 @@ from cxops.store.ledger import failed_reasons, has_pending, wave_counts
 from cxops.store.reminders import invitation_times
 from cxops.wave.deliver import send_and_record
 from cxops.wave.ids import WaveContext
+from cxops.wave.pause import stop_if_paused
 from cxops.wave.progress import notify_planned, notify_progress
 from cxops.wave.summary import WaveSummary, with_counts
 
@@ -77,6 +78,8 @@ def send_one_batch(
         # Goal reached mid-wave (people accepted while it was sending): send no more.
         if stop_if_goal_reached(store, survey, wave.wave_id, now):
             return BatchResult(batch=-1, claimed=0)
+    # The deliverability breaker (until the gates' registry asks it with the others).
+    stop_if_paused(store, wave, now)
     expires_at = survey.invitation.expires_after.after(now, settings.holidays)
     rows = claim_batch(
         store,
