@@ -98,7 +98,7 @@ def test_a_bad_policy_file_names_each_place(tmp_path: Path) -> None:
         "5:11: rules[1].name: duplicate rule name 'a' (first used on line 2)",
         "6:11: rules[1].when: unknown name 'answers': a policy expression may use "
         "business_days_since, contact, days_since, days_until, duration_days, hours_since, "
-        "now, today",
+        "now, survey, today",
     ]
     with pytest.raises(SurveyError):
         load_policy(tmp_path)
@@ -176,3 +176,121 @@ def test_a_higher_priority_survey_keeps_the_person_when_only_one_fits(tmp_path: 
     assert roomy.holds({}, [sent(3)], NOW, reservations=[soon])[0].reason == "priority:nps"
     # no counting limit at all: priority has nothing to protect
     assert ContactPolicy.build(PolicyFile(), None).holds({}, [], NOW, reservations=[soon]) == []
+
+
+NPS = {"id": "rnps", "kind": "nps", "priority": 10, "triggered": False}
+CSAT = {"id": "csat-support", "kind": "csat", "priority": 0, "triggered": False}
+
+
+def test_a_rule_may_name_the_survey_being_planned(tmp_path: Path) -> None:
+    rules = policy(
+        "rules:\n"
+        "  - name: relationship-quarterly\n"
+        "    when: \"survey.kind == 'nps' and not survey.triggered\"\n"
+        "    limit: 1 per 90d\n"
+        "  - name: no-low-priority-for-ceos\n"
+        "    when: \"survey.priority < 5 and contact.title == 'CEO'\"\n"
+        "    limit: never\n",
+        tmp_path,
+    )
+    [hold] = rules.holds({}, [sent(40, "ces")], NOW, survey=NPS)
+    assert hold.reason == "policy:relationship-quarterly"
+    # the rule is about the relationship NPS: the CSAT is not held by it
+    assert rules.holds({}, [sent(40, "ces")], NOW, survey=CSAT) == []
+    [hold] = rules.holds({"title": "CEO"}, [], NOW, survey=CSAT)
+    assert hold.reason == "policy:no-low-priority-for-ceos"
+    assert rules.holds({"title": "CEO"}, [], NOW, survey=NPS) == []
+    # without a survey its fields read as none, as a contact's missing column does: the
+    # first rule does not apply, the second fails (None < 5) and holds, as failing rules do
+    [hold] = rules.holds({}, [sent(40, "ces")], NOW)
+    assert hold.rule == "no-low-priority-for-ceos" and "failed" in hold.detail
+
+
+def test_policy_names_are_checked_with_a_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - name: a\n"
+        "    when: \"srvey.kind == 'nps'\"\n"
+        "    limit: never\n"
+        "  - name: b\n"
+        "    when: \"survey.knd == 'nps'\"\n"
+        "    limit: never\n"
+        "  - name: c\n"
+        '    when: "true"\n'
+        '    per: "survey.id ~ contact.account_id"\n'
+        "    limit: 1 per 30d\n",
+        encoding="utf-8",
+    )
+    shown = [str(problem).split("policy.yaml:")[1] for problem in read_policy(path).problems]
+    assert shown[0].startswith(
+        "3:11: rules[0].when: unknown name 'srvey' (did you mean 'survey'?): "
+        "a policy expression may use business_days_since, contact,"
+    )
+    assert shown[1] == (
+        "6:11: rules[1].when: unknown survey field 'knd' (did you mean 'kind'?): "
+        "expected one of id, kind, priority, triggered"
+    )
+    assert shown[2].startswith(
+        "10:10: rules[2].per: unknown name 'survey': 'per' (a key over the contact) may use "
+    )
+    assert len(shown) == 3
+
+
+def test_surveys_outside_the_cap_are_not_held_by_it_and_do_not_count_towards_it() -> None:
+    cap = ContactPolicy.build(
+        PolicyFile(), parse_limit("1 per 30d"), cap_exempt="survey.kind == 'csat'"
+    ).counting_only([NPS, CSAT], NOW)
+    assert cap.uncounted == frozenset({"csat-support"})
+    # the CSAT is not held by the cap, whatever the person had
+    assert cap.holds({}, [sent(3, "rnps")], NOW, survey=CSAT) == []
+    # nor kept for the relationship NPS through the cap: it takes no room under it
+    soon = Reservation("rnps", 10, NOW + 7 * DAY)
+    assert cap.holds({}, [], NOW, reservations=[soon], survey=CSAT) == []
+    # the NPS is not held by a CSAT sent three days ago …
+    assert cap.holds({}, [sent(3, "csat-support")], NOW, survey=NPS) == []
+    # … and another survey is not kept for the CSAT (which needs no room) …
+    later_csat = Reservation("csat-support", 20, NOW + DAY)
+    assert cap.holds({}, [], NOW, reservations=[later_csat], survey=NPS) == []
+    # … but is held by the NPS sent three days ago, as before
+    [hold] = cap.holds({}, [sent(3, "rnps")], NOW, survey={**NPS, "id": "ces"})
+    assert hold.reason == "contact_cap"
+    # without the exemption, all of it holds as before
+    plain = ContactPolicy.build(PolicyFile(), parse_limit("1 per 30d"))
+    assert plain.holds({}, [sent(3, "rnps")], NOW, survey=CSAT)[0].reason == "contact_cap"
+    assert plain.holds({}, [], NOW, reservations=[soon], survey=CSAT)[0].reason == "priority:rnps"
+
+
+def test_rules_still_count_and_hold_surveys_outside_the_cap(tmp_path: Path) -> None:
+    rules = ContactPolicy.build(
+        PolicyFile.model_validate(
+            {"rules": [{"name": "any-two", "when": "true", "limit": "2 per 30d"}]}
+        ),
+        parse_limit("1 per 30d"),
+        cap_exempt="survey.triggered or survey.kind == 'csat'",
+    ).counting_only([NPS, CSAT], NOW)
+    two = [sent(3, "csat-support"), sent(5, "csat-support")]
+    assert rules.holds({}, two, NOW, survey=CSAT)[0].reason == "policy:any-two"
+    assert rules.holds({}, two, NOW, survey=NPS)[0].reason == "policy:any-two"
+
+
+def test_the_exemption_setting_is_an_expression_over_survey() -> None:
+    from cxops.errors import ConfigError
+    from cxops.policy.survey import check_cap_exempt
+
+    assert check_cap_exempt(None) is None and check_cap_exempt(" ") is None
+    assert check_cap_exempt("survey.triggered") == "survey.triggered"
+    for bad, expected in (
+        (
+            "srvey.triggered",
+            "unknown name 'srvey' (did you mean 'survey'?): the exemption may use survey",
+        ),
+        ("contact.plan == 'x'", "unknown name 'contact': the exemption may use survey"),
+        ("survey.trigered", "unknown survey field 'trigered' (did you mean 'triggered'?)"),
+        ("survey.kind ==", "invalid expression"),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            check_cap_exempt(bad)
+        assert str(raised.value).startswith(
+            "setting contact_cap_exempt (CXOPS_CONTACT_CAP_EXEMPT): " + expected
+        ), str(raised.value)

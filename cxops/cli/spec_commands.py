@@ -34,10 +34,12 @@ def validate(
     """Check survey files; print every problem as file:line:column, exit 1 on any."""
     from cxops.messages.sample_render import render_problems
     from cxops.policy.load import policy_files
+    from cxops.policy.survey import check_cap_exempt
     from cxops.spec.loader import sort_problems
     from cxops.spec.validate import problem_as_dict, validate_paths
 
     settings = project_context(ctx, project_dir).settings
+    check_cap_exempt(settings.contact_cap_exempt)  # a bad setting: one line, exit 1
     named = paths or [settings.surveys_path]
     policies, named = policy_files(named, settings.project_dir, default=paths is None)
     report = (

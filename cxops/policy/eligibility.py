@@ -99,6 +99,7 @@ class PolicyHistory:
         *,
         reservations: Mapping[str, Sequence[Reservation]] | None = None,
         priority: int = 0,
+        survey: Mapping[str, Any] | None = None,
         notes: Sequence[str] = (),
     ):
         self.base = base
@@ -108,6 +109,8 @@ class PolicyHistory:
         self.now = now
         self.reservations = reservations or {}
         self.priority = priority
+        #: The facts of the survey being planned (`cxops.policy.survey.survey_facts`).
+        self.survey = survey
         self.held: list[HeldBack] = []
         self.held_count = 0
         self.failed: dict[str, int] = {}
@@ -134,6 +137,7 @@ class PolicyHistory:
             group=self.log.group,
             reservations=self.reservations.get(contact.email, ()),
             priority=self.priority,
+            survey=self.survey,
             first_only=True,
             keys=keys,
         )

@@ -9,9 +9,12 @@ policy lets the person be contacted now.
 Rules:
 - `CXOPS_CONTACT_CAP` (`N per D`) holds a person back when they were contacted
   (invitation or reminder, any survey) N times or more within D before now,
-  until the N-th most recent of those contacts is D old.
-- A `policy.yaml` rule applies when its `when` is true for the contact (a field
-  the contact's source does not have reads as none). `never` holds them back
+  until the N-th most recent of those contacts is D old. The surveys that
+  `CXOPS_CONTACT_CAP_EXEMPT` names are outside the cap: it never holds them back,
+  and their contacts do not count towards it (`uncounted`).
+- A `policy.yaml` rule applies when its `when` is true for the contact and the
+  survey being planned (`survey`, see `cxops.policy.survey`; a field the
+  contact's source does not have reads as none). `never` holds them back
   as long as `when` holds; `N per D` counts the person's contacts, or with `per`
   the contacts of everyone whose key (the `per` expression over the contact
   fields stored with each past send) equals theirs. A rule that fails to
@@ -24,8 +27,8 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,8 +36,10 @@ from cxops.durations import Limit
 from cxops.errors import ExpressionError
 from cxops.expr import Evaluator, Scope
 from cxops.policy.model import PolicyFile, PolicyRule
+from cxops.policy.survey import exempt_from_cap
 
 CAP_RULE = "contact_cap"
+CAP_LABEL = "the contact cap"
 #: How far `why` looks ahead for the day a `never` rule stops applying.
 LOOKAHEAD_DAYS = 400
 
@@ -87,15 +92,40 @@ class ContactPolicy:
     rules: tuple[PolicyRule, ...] = ()
     cap: Limit | None = None
     holidays: str | None = None
+    #: `CXOPS_CONTACT_CAP_EXEMPT`: an expression over `survey`, true for surveys outside the cap.
+    cap_exempt: str | None = None
+    #: The project's surveys outside the cap (ids): their contacts do not count towards it.
+    uncounted: frozenset[str] = frozenset()
     _helpers: dict[datetime, tuple[Evaluator, Callable[[Any], int]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _exempt: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
-        cls, policy: PolicyFile | None, cap: Limit | None, holidays: str | None = None
+        cls,
+        policy: PolicyFile | None,
+        cap: Limit | None,
+        holidays: str | None = None,
+        cap_exempt: str | None = None,
     ) -> ContactPolicy:
-        return cls(tuple(policy.rules) if policy else (), cap, holidays)
+        return cls(tuple(policy.rules) if policy else (), cap, holidays, cap_exempt)
+
+    def exempt(self, survey: Mapping[str, Any], now: datetime) -> bool:
+        """Whether the contact cap leaves the survey with these facts alone."""
+        if self.cap_exempt is None:
+            return False
+        found = self._exempt.get(survey["id"])
+        if found is None:
+            found = self._exempt[survey["id"]] = exempt_from_cap(self.cap_exempt, survey, now)
+        return found
+
+    def counting_only(self, surveys: Iterable[Mapping[str, Any]], now: datetime) -> ContactPolicy:
+        """This policy, knowing which of the project's `surveys` (facts) are outside the cap."""
+        if self.cap is None or self.cap_exempt is None:
+            return self
+        uncounted = frozenset(survey["id"] for survey in surveys if self.exempt(survey, now))
+        return replace(self, uncounted=uncounted)
 
     @property
     def empty(self) -> bool:
@@ -122,6 +152,7 @@ class ContactPolicy:
         group: Callable[[str, str], Sequence[Contacted]] | None = None,
         reservations: Sequence[Reservation] = (),
         priority: int = 0,
+        survey: Mapping[str, Any] | None = None,
         first_only: bool = False,
         explain: bool = False,
         keys: list[tuple[str, str]] | None = None,
@@ -129,21 +160,23 @@ class ContactPolicy:
         """Every hold on the contact with `fields` at `now`, cap first, then rules in order.
 
         `own`: the person's past contacts; `group(rule, key)`: the contacts of the
-        `per` group `key` of `rule`. `explain` also works out until when a
+        `per` group `key` of `rule`; `survey`: the facts of the survey being planned
+        (`cxops.policy.survey.survey_facts`). `explain` also works out until when a
         `never` rule applies (it re-evaluates `when` day by day). `keys`, when
         given, receives (rule, key) of every `per` rule that applies.
         """
         found: list[Hold] = []
         #: (limit, contacts it counts, label) of every counting limit that applies.
         counting: list[tuple[Limit, Sequence[Contacted], str]] = []
-        if self.cap is not None:
-            counting.append((self.cap, own, "the contact cap"))
-            hold = _count_hold(CAP_RULE, CAP_RULE, self.cap, own, now, "the contact cap")
+        if self.cap is not None and not (survey is not None and self.exempt(survey, now)):
+            counted = self._cap_counts(own)
+            counting.append((self.cap, counted, CAP_LABEL))
+            hold = _count_hold(CAP_RULE, CAP_RULE, self.cap, counted, now, CAP_LABEL)
             if hold is not None:
                 found.append(hold)
                 if first_only:
                     return found
-        scope = self._scope(fields, now) if self.rules else None
+        scope = self._scope(fields, now, survey) if self.rules else None
         for rule in self.rules:
             assert scope is not None
             reason = f"policy:{rule.name}"
@@ -161,7 +194,7 @@ class ContactPolicy:
                 continue
             if not applies:
                 continue
-            hold = self._rule_hold(rule, reason, key, own, group, fields, now, explain)
+            hold = self._rule_hold(rule, reason, key, own, group, fields, survey, now, explain)
             if rule.limit.within is not None:
                 counted = own if rule.per is None else _group(group, rule.name, key)
                 counting.append((rule.limit, counted, f"rule {rule.name!r}"))
@@ -170,12 +203,20 @@ class ContactPolicy:
                 if first_only:
                     return found
         if not found:
-            hold = _priority_hold(counting, reservations, priority, now)
+            hold = _priority_hold(counting, reservations, priority, now, self.uncounted)
             if hold is not None:
                 found.append(hold)
         return found
 
-    def _scope(self, fields: Mapping[str, Any], now: datetime) -> Scope:
+    def _cap_counts(self, own: Sequence[Contacted]) -> Sequence[Contacted]:
+        """The contacts the cap counts: not those of surveys outside it."""
+        if not self.uncounted:
+            return own
+        return [contact for contact in own if contact.survey_id not in self.uncounted]
+
+    def _scope(
+        self, fields: Mapping[str, Any], now: datetime, survey: Mapping[str, Any] | None
+    ) -> Scope:
         """A scope over the contact; the helpers are built once per clock (a wave has one)."""
         cached = self._helpers.get(now)
         if cached is None:
@@ -184,7 +225,9 @@ class ContactPolicy:
             cached = (Evaluator(now, self.holidays), days_until_helper(now))
             self._helpers[now] = cached
         evaluator, days_until = cached
-        return evaluator.scope({"contact": PolicyFields(fields), "days_until": days_until})
+        return evaluator.scope(
+            {"contact": PolicyFields(fields), "days_until": days_until, "survey": _survey(survey)}
+        )
 
     def _rule_hold(
         self,
@@ -194,11 +237,12 @@ class ContactPolicy:
         own: Sequence[Contacted],
         group: Callable[[str, str], Sequence[Contacted]] | None,
         fields: Mapping[str, Any],
+        survey: Mapping[str, Any] | None,
         now: datetime,
         explain: bool,
     ) -> Hold | None:
         if rule.limit.within is None:
-            until = self._never_until(rule, fields, now) if explain else None
+            until = self._never_until(rule, fields, survey, now) if explain else None
             if until is None:
                 detail = f"rule {rule.name!r} ({rule.when}) says never"
             else:
@@ -211,12 +255,16 @@ class ContactPolicy:
         return _count_hold(rule.name, reason, rule.limit, contacts, now, label)
 
     def _never_until(
-        self, rule: PolicyRule, fields: Mapping[str, Any], now: datetime
+        self,
+        rule: PolicyRule,
+        fields: Mapping[str, Any],
+        survey: Mapping[str, Any] | None,
+        now: datetime,
     ) -> datetime | None:
         """The first day ahead on which `when` no longer holds (None: not within a year)."""
         for days in range(1, LOOKAHEAD_DAYS + 1):
             later = now + timedelta(days=days)
-            scope = _scope(Evaluator(later, self.holidays), fields, later)
+            scope = _scope(Evaluator(later, self.holidays), fields, later, survey)
             try:
                 if not scope.test(rule.when):
                     return later.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -256,8 +304,24 @@ def days_until_helper(now: datetime) -> Callable[[Any], int]:
     return days_until
 
 
-def _scope(evaluator: Evaluator, fields: Mapping[str, Any], now: datetime) -> Scope:
-    return evaluator.scope({"contact": PolicyFields(fields), "days_until": days_until_helper(now)})
+def _scope(
+    evaluator: Evaluator,
+    fields: Mapping[str, Any],
+    now: datetime,
+    survey: Mapping[str, Any] | None = None,
+) -> Scope:
+    return evaluator.scope(
+        {
+            "contact": PolicyFields(fields),
+            "days_until": days_until_helper(now),
+            "survey": _survey(survey),
+        }
+    )
+
+
+def _survey(survey: Mapping[str, Any] | None) -> PolicyFields:
+    """`survey` in a rule: its facts; without a survey (a `why` of no survey) all none."""
+    return PolicyFields(survey or {})
 
 
 def _group(
@@ -300,13 +364,17 @@ def _priority_hold(
     reservations: Sequence[Reservation],
     priority: int,
     now: datetime,
+    uncounted: frozenset[str] = frozenset(),
 ) -> Hold | None:
-    """The first higher-priority survey that would find no room left if we contacted now."""
+    """The first higher-priority survey that would find no room left if we contacted now.
+    A survey outside the cap takes no room under it, so it reserves nobody through it."""
     for reservation in sorted(reservations, key=lambda r: (-r.priority, r.at, r.survey_id)):
         if reservation.priority <= priority:
             continue
         for limit, contacts, label in counting:
             assert limit.within is not None
+            if label == CAP_LABEL and reservation.survey_id in uncounted:
+                continue
             if reservation.at - now > limit.within.approx_timedelta():
                 continue
             if len(recent(contacts, limit, now)) + 2 > limit.count:

@@ -20,6 +20,7 @@ from cxops.expr import Evaluator
 from cxops.policy.eligibility import build_log
 from cxops.policy.evaluate import ContactPolicy, Hold, Reservation
 from cxops.policy.priority import reservations_for
+from cxops.policy.survey import survey_facts
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.contact_log import (
@@ -340,6 +341,7 @@ def _policy_holds(
         group=log.group,
         reservations=reservations,
         priority=survey.priority,
+        survey=survey_facts(survey),
         explain=True,
     )
 

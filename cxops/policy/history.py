@@ -21,15 +21,36 @@ from cxops.policy.eligibility import ContactLog, PolicyHistory, build_log
 from cxops.policy.evaluate import ContactPolicy, Reservation
 from cxops.policy.load import load_policy
 from cxops.policy.priority import reservations_for
+from cxops.policy.survey import check_cap_exempt, survey_facts
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.contact_log import contacts_since
 from cxops.store.db import Store
 
 
-def project_policy(settings: Settings) -> ContactPolicy:
-    """The cap setting and the project's `policy.yaml` (SurveyError when it is invalid)."""
-    return ContactPolicy.build(load_policy(settings.project_dir), settings.cap, settings.holidays)
+def project_policy(settings: Settings, surveys: Sequence[Survey] | None = None) -> ContactPolicy:
+    """The cap settings and the project's `policy.yaml` (SurveyError when it is invalid,
+    ConfigError when `CXOPS_CONTACT_CAP_EXEMPT` is), knowing which of `surveys` (default:
+    the project's) are outside the cap."""
+    policy = _base_policy(settings)
+    if policy.cap is not None and policy.cap_exempt is not None and surveys is None:
+        surveys, _ = other_surveys(settings)
+    return _with_exemptions(policy, surveys or (), settings.clock())
+
+
+def _base_policy(settings: Settings) -> ContactPolicy:
+    return ContactPolicy.build(
+        load_policy(settings.project_dir),
+        settings.cap,
+        settings.holidays,
+        check_cap_exempt(settings.contact_cap_exempt),
+    )
+
+
+def _with_exemptions(
+    policy: ContactPolicy, surveys: Sequence[Survey], now: datetime
+) -> ContactPolicy:
+    return policy.counting_only((survey_facts(survey) for survey in surveys), now)
 
 
 def other_surveys(settings: Settings) -> tuple[list[Survey], list[str]]:
@@ -62,10 +83,14 @@ def policy_history(
 ) -> History:
     """`base` (the store's history, None without a store) with the contact policy on top."""
     base = base if base is not None else NoHistory()
-    policy = project_policy(settings)
+    policy = _base_policy(settings)
     if policy.empty:
         return base
     window = policy.longest_window()
+    notes: list[str] = []
+    if window is not None and surveys is None:
+        surveys, notes = other_surveys(settings)
+    policy = _with_exemptions(policy, [*(surveys or ()), survey], now)
     log = ContactLog()
     if store is not None and window is not None:
         entries = contacts_since(
@@ -76,10 +101,8 @@ def policy_history(
         )
         log = build_log(entries, policy, now)
     reservations: dict[str, list[Reservation]] = {}
-    notes: list[str] = []
     if window is not None:
-        if surveys is None:
-            surveys, notes = other_surveys(settings)
+        assert surveys is not None
         reservations, more = reservations_for(
             survey, surveys, settings.project_dir, now, window, settings.holidays
         )
@@ -91,5 +114,6 @@ def policy_history(
         now,
         reservations=reservations,
         priority=survey.priority,
+        survey=survey_facts(survey),
         notes=notes,
     )

@@ -14,14 +14,18 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cxops.errors import Problem, SurveyError
-from cxops.expr import HELPER_NAMES, references
+from cxops.expr import HELPER_NAMES
 from cxops.policy.model import PolicyFile
+from cxops.policy.survey import name_problem
 from cxops.spec.loader import sort_problems, validation_problems
 from cxops.spec.yaml_marks import MarkedDocument, parse_yaml_file
 
 POLICY_FILE = "policy.yaml"
-#: What a policy expression may name: the contact and the clock helpers.
-POLICY_NAMES = frozenset({"contact", "days_until"}) | HELPER_NAMES
+#: What a policy rule's `when` may name: the contact, the survey and the clock helpers.
+POLICY_NAMES = frozenset({"contact", "days_until", "survey"}) | HELPER_NAMES
+#: What `per` may name: a key over the contact alone (the contacts it groups were sent by
+#: other surveys, so `survey` would mean a different thing for each of them).
+PER_NAMES = POLICY_NAMES - {"survey"}
 
 
 @dataclass
@@ -93,16 +97,13 @@ def _check(policy: PolicyFile, document: MarkedDocument) -> list[Problem]:
             )
         else:
             seen[rule.name] = index
-        for key, source in (("when", rule.when), ("per", rule.per)):
+        for key, source, allowed, what in (
+            ("when", rule.when, POLICY_NAMES, "a policy expression"),
+            ("per", rule.per, PER_NAMES, "'per' (a key over the contact)"),
+        ):
             if source is None:
                 continue
-            unknown = sorted(references(source).names - POLICY_NAMES)
-            if unknown:
-                allowed = ", ".join(sorted(POLICY_NAMES))
-                problems.append(
-                    document.problem(
-                        ("rules", index, key),
-                        f"unknown name {unknown[0]!r}: a policy expression may use {allowed}",
-                    )
-                )
+            problem = name_problem(source, allowed, what)
+            if problem is not None:
+                problems.append(document.problem(("rules", index, key), problem))
     return problems

@@ -185,6 +185,12 @@ class PolicySettings(BaseModel):
         description="Invitations and reminders per person across all surveys: 'N per DURATION' "
         "or none.",
     )
+    contact_cap_exempt: str | None = Field(
+        default=None,
+        description="An expression over `survey` (id, kind, priority, triggered), e.g. "
+        "\"survey.kind == 'csat'\": the surveys it is true for are outside the contact cap "
+        "(never held back by it, their contacts not counted towards it).",
+    )
 
     @field_validator("contact_cap")
     @classmethod

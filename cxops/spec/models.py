@@ -660,6 +660,11 @@ class Survey(Strict):
         description="The heading customers see (default: a neutral one per kind, translated).",
     )
     schedule: Schedule | None = None
+    cooldown: DurationField | None = Field(
+        default=None,
+        description="Per person, this survey only: no second invitation within this duration "
+        "(e.g. 14d), whichever wave it would be in.",
+    )
     audience: Audience
     questions: list[Question] = Field(default_factory=list)
     interview: Interview | None = None
@@ -690,6 +695,13 @@ class Survey(Strict):
     @property
     def timezone(self) -> str:
         return self.schedule.timezone if self.schedule else "UTC"
+
+    @property
+    def triggered(self) -> bool:
+        """Whether events, rather than a schedule or a person, start its invitations.
+
+        The one place this is derived: no survey is triggered until `trigger:` exists."""
+        return False
 
     def rule_id(self, index: int) -> str:
         rule = self.followup[index]

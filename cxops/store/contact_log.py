@@ -68,6 +68,25 @@ def contacts_since(
             )
 
 
+def last_invitations(
+    store: Store, survey_id: str, since: datetime, *, skip_wave: str | None = None
+) -> dict[str, datetime]:
+    """Per email, the latest invitation (step 0) of `survey_id` that may have reached the
+    person at or after `since`, leaving out wave `skip_wave` (a survey's `cooldown`)."""
+    at = func.coalesce(Send.sent_at, Send.claimed_at, Send.created_at)
+    query = select(Send.email, func.max(at)).where(
+        Send.survey_id == survey_id,
+        Send.step == 0,
+        Send.status.in_(MAYBE_SENT),
+        at >= since,
+    )
+    if skip_wave is not None:
+        query = query.where(Send.wave_id != skip_wave)
+    with store.engine.connect() as conn:
+        rows = conn.execution_options(yield_per=_STREAM).execute(query.group_by(Send.email))
+        return {str(row[0]): _aware(row[1]) for row in rows}
+
+
 def _fields(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 

@@ -14,6 +14,7 @@ from typing import Any
 from cxops.audience import Invitee, NoHistory, Tally, read_source, select_audience
 from cxops.audience.eligibility import History
 from cxops.expr import Evaluator
+from cxops.gates.cooldown import CooldownGate, with_cooldown
 from cxops.policy.history import policy_history
 from cxops.spec.models import Sample, Survey
 from cxops.store.db import Store, open_store, store_exists
@@ -93,6 +94,9 @@ def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]
         erasure_key=wave.settings.signing_key,
     )
     held = policy_history(store, history, survey, wave.settings, wave_id=wave.wave_id, now=wave.now)
+    # Until the gate registry asks every gate at planning, the survey's cooldown is asked here.
+    cooldown = CooldownGate.for_wave(store, survey, wave.wave_id, wave.now)
+    held = with_cooldown(held, cooldown, wave.now)
     accepted = accepted_interviews(store, survey) if survey.interview else 0
     return held, accepted
 
