@@ -327,3 +327,17 @@ def test_the_sample_customers_leave_over_a_day_and_their_bad_zones_are_counted()
     untils = [d.until for d in decisions if isinstance(d, Hold)]
     assert len({r["timezone"] for r in rows} - {""}) >= 20
     assert max(untils) - min(untils) > timedelta(hours=18)
+
+
+def test_the_wave_summary_carries_the_count_only_when_there_is_one() -> None:
+    from cxops.wave.summary import WaveSummary, summary_markdown
+
+    gate = WindowGate(window(timezone="contact.timezone"), fallback="UTC")
+    gate.for_contact(candidate("c-1", timezone="CEST"), Moment.PLAN, MONDAY_EARLY)
+    summary = WaveSummary("nps", "2026-11-23", bad_timezone=gate.bad_timezone)
+    assert summary.as_dict()["bad_timezone"] == 1
+    assert WaveSummary.from_stored(summary.as_dict()).bad_timezone == 1
+    assert "1 without a known time zone" in summary_markdown(summary)
+    plain = WaveSummary("nps", "2026-11-23")
+    assert "bad_timezone" not in plain.as_dict()
+    assert "time zone" not in summary_markdown(plain)
