@@ -130,6 +130,10 @@ def test_a_zone_written_as_is_or_an_expression(
             "(did you mean 'Europe/Berlin'?)",
         ),
         (
+            '{from: "09:00", to: "11:00", timezone: localtime}',
+            "12:55 invitation.send_window.timezone: expected an IANA time zone",
+        ),
+        (
             '{from: "09:00", to: "11:00", timezone: "\'CEST\'"}',
             "12:55 invitation.send_window.timezone: expected an IANA time zone",
         ),

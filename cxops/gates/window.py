@@ -37,7 +37,7 @@ from cxops.errors import ExpressionError
 from cxops.expr import Evaluator
 from cxops.gates.base import SEND, Candidate, Decision, Hold, Moment
 from cxops.spec.models import Survey
-from cxops.spec.send_window import SendWindow
+from cxops.spec.send_window import SendWindow, is_zone_name
 from cxops.timezones import time_zone
 
 REASON = "send window"
@@ -96,11 +96,8 @@ class WindowGate:
         if window.zone is not None:
             return time_zone(window.zone)
         value = self._zone_value(window.timezone, candidate, now)
-        if isinstance(value, str) and value.strip():
-            try:
-                return time_zone(value.strip())
-            except ValueError:
-                pass
+        if isinstance(value, str) and is_zone_name(value.strip()):
+            return time_zone(value.strip())
         self._bad.add(candidate.contact_key)
         return time_zone(self.fallback)
 

@@ -71,11 +71,21 @@ ClockTime = Annotated[
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+#: Files of a system's zone database that are not IANA zones: `localtime` is the
+#: machine's own zone, which would make a survey mean something else on each machine.
+_SYSTEM_FILES = frozenset({"localtime", "posixrules"})
+
+
 @cache
 def _zone_names() -> frozenset[str]:
     from zoneinfo import available_timezones
 
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _SYSTEM_FILES
+
+
+def is_zone_name(name: str) -> bool:
+    """Whether `name` is an IANA time zone (`Europe/Berlin`, `UTC`), not a system file."""
+    return name in _zone_names()
 
 
 def zone_literal(timezone: str) -> str | None:
@@ -91,13 +101,7 @@ def zone_literal(timezone: str) -> str | None:
 
 
 def _zone_problem(name: str) -> str | None:
-    from cxops.timezones import time_zone
-
-    try:
-        time_zone(name)
-    except ValueError:
-        pass
-    else:
+    if is_zone_name(name):
         return None
     close = difflib.get_close_matches(name, sorted(_zone_names()), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
