@@ -73,6 +73,17 @@ class WindowGate:
     name: str = REASON
     _bad: set[str] = field(default_factory=set, init=False, repr=False)
     _evaluator: Evaluator | None = field(default=None, init=False, repr=False)
+    #: Read once: the one zone of every contact, or the column / expression naming it.
+    _fixed: ZoneInfo | None = field(default=None, init=False, repr=False)
+    _column: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        window = self.window
+        if window.expression is None:
+            self._fixed = time_zone(window.zone or self.fallback)
+        else:
+            column = _COLUMN.match(window.expression)
+            self._column = column[1] if column else None
 
     @property
     def bad_timezone(self) -> int:
@@ -90,21 +101,21 @@ class WindowGate:
 
     def zone_of(self, candidate: Candidate, now: datetime) -> ZoneInfo:
         """The contact's zone; the fallback (counted) when it has none that exists."""
-        window = self.window
-        if window.timezone is None:
-            return time_zone(self.fallback)
-        if window.zone is not None:
-            return time_zone(window.zone)
-        value = self._zone_value(window.timezone, candidate, now)
-        if isinstance(value, str) and is_zone_name(value.strip()):
-            return time_zone(value.strip())
+        if self._fixed is not None:
+            return self._fixed
+        value = self._zone_value(candidate, now)
+        if isinstance(value, str):
+            value = value.strip()
+            if is_zone_name(value):
+                return time_zone(value)
         self._bad.add(candidate.contact_key)
         return time_zone(self.fallback)
 
-    def _zone_value(self, expression: str, candidate: Candidate, now: datetime) -> Any:
-        column = _COLUMN.match(expression)
-        if column is not None:
-            return candidate.contact.get(column[1])
+    def _zone_value(self, candidate: Candidate, now: datetime) -> Any:
+        if self._column is not None:
+            return candidate.contact.get(self._column)
+        expression = self.window.expression
+        assert expression is not None  # no fixed zone: __post_init__
         if self._evaluator is None:
             self._evaluator = Evaluator(now)
         context = {"contact": candidate.contact, "survey": dict(self.survey)}
@@ -134,7 +145,7 @@ def next_slot(window: SendWindow, zone: ZoneInfo, key: str, now: datetime) -> da
         day = today + timedelta(days=offset)
         if day.weekday() not in weekdays:
             continue
-        at = _at_or_after(day_window(zone, day, window.from_, window.to), share, now)
+        at = _at_or_after(_measured(zone, day, window.from_, window.to), share, now)
         if at is not None and (best is None or at < best):
             best, found = at, offset if best is None else found
     if best is None:  # pragma: no cover - every allowed weekday comes twice in the search
@@ -147,9 +158,20 @@ def _share(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
-def _at_or_after(intervals: tuple[Interval, ...], share: int, now: datetime) -> datetime | None:
-    """The first instant ≥ `now` in `intervals` and ≥ the slot `share` gives; None if none."""
-    total = sum(int((end - start).total_seconds()) for start, end in intervals)
+@lru_cache(maxsize=4096)
+def _measured(
+    zone: ZoneInfo, day: date, opens: time, closes: time
+) -> tuple[tuple[Interval, ...], int]:
+    """`day_window` with its length in whole seconds."""
+    intervals = day_window(zone, day, opens, closes)
+    return intervals, sum(int((end - start).total_seconds()) for start, end in intervals)
+
+
+def _at_or_after(
+    measured: tuple[tuple[Interval, ...], int], share: int, now: datetime
+) -> datetime | None:
+    """The first instant ≥ `now` in the intervals and ≥ the slot `share` gives; None if none."""
+    intervals, total = measured
     if total <= 0:
         return None
     left = timedelta(seconds=share * total >> 64)  # < total: the slot is inside

@@ -108,6 +108,16 @@ def _zone_problem(name: str) -> str | None:
     return f"expected an IANA time zone like 'Europe/Berlin' or an expression over contact, found {name!r}{hint}"
 
 
+@cache
+def weekday_numbers(days: str | tuple[str, ...]) -> frozenset[int]:
+    """`days` (`all`, `weekdays` or day names) as `date.weekday()` numbers (Monday 0)."""
+    if days == "all":
+        return frozenset(range(7))
+    if days == "weekdays":
+        return frozenset(range(5))
+    return frozenset(DAY_NAMES.index(day) for day in days)
+
+
 class SendWindow(BaseModel):
     """The local hours and days a contact's invitation and reminders may leave."""
 
@@ -176,11 +186,7 @@ class SendWindow(BaseModel):
     @property
     def weekdays(self) -> frozenset[int]:
         """The allowed days as `date.weekday()` numbers (Monday 0)."""
-        if self.days == "all":
-            return frozenset(range(7))
-        if self.days == "weekdays":
-            return frozenset(range(5))
-        return frozenset(DAY_NAMES.index(day) for day in self.days)
+        return weekday_numbers(self.days if isinstance(self.days, str) else tuple(self.days))
 
     @property
     def zone(self) -> str | None:
