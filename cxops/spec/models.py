@@ -32,6 +32,7 @@ from pydantic import (
 from cxops.durations import Duration, DurationSyntaxError, parse_duration
 from cxops.spec.cron import cron_problem
 from cxops.spec.report import ReportSettings
+from cxops.spec.send_window import SendWindow
 from cxops.timezones import time_zone
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -549,6 +550,9 @@ class Invitation(Strict):
     locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     reminder: Reminder | None = None
     expires_after: DurationField = Field(default_factory=lambda: parse_duration("14d"))
+    send_window: SendWindow | None = Field(
+        default=None, description="The local hours and days invitations and reminders leave."
+    )
 
     @field_validator("from_", "reply_to")
     @classmethod

@@ -55,6 +55,9 @@ class WaveSummary:
     closed: dict[str, Any] | None = None
     #: After sending: when the wave's first invitation went out (ISO, UTC).
     first_sent_at: str | None = None
+    #: A send window's contacts whose time zone was missing or unknown: their window was
+    #: read in the survey's zone (`cxops.gates.window.WindowGate.bad_timezone`).
+    bad_timezone: int | None = None
 
     @property
     def label(self) -> str:
@@ -96,6 +99,7 @@ class WaveSummary:
             "status",
             "closed",
             "first_sent_at",
+            "bad_timezone",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -203,6 +207,12 @@ def summary_markdown(summary: WaveSummary) -> str:
     if summary.excluded:
         lines += ["", "| excluded because | people |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    if summary.bad_timezone:
+        lines += [
+            "",
+            f"{summary.bad_timezone} without a known time zone: their send window is in the "
+            "survey's zone (bad_timezone)",
+        ]
     if summary.closed:
         c = summary.closed
         rate = rate_text(c["response_rate"])
