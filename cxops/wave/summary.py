@@ -55,6 +55,9 @@ class WaveSummary:
     closed: dict[str, Any] | None = None
     #: After sending: when the wave's first invitation went out (ISO, UTC).
     first_sent_at: str | None = None
+    #: Reason -> rows a gate made wait or skipped (`cxops.gates`): at planning, those
+    #: planned to wait; after sending, the ledger's rows still waiting or skipped by one.
+    held: dict[str, int] | None = None
 
     @property
     def label(self) -> str:
@@ -96,6 +99,7 @@ class WaveSummary:
             "status",
             "closed",
             "first_sent_at",
+            "held",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -128,7 +132,14 @@ def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummar
         by_segment={name: dict(counts) for name, counts in tally.by_segment.items()},
         bad_rows=[row.as_dict() for row in tally.bad_rows],
         notes=notes,
+        held=dict(sorted(tally.holds.items())),
     )
+
+
+def with_held(summary: WaveSummary, held: Mapping[str, int]) -> WaveSummary:
+    """The summary with the ledger's rows held or skipped by a gate, by reason
+    (`cxops.store.holds.held_counts`)."""
+    return dataclasses.replace(summary, held=dict(held))
 
 
 def with_counts(
@@ -203,6 +214,9 @@ def summary_markdown(summary: WaveSummary) -> str:
     if summary.excluded:
         lines += ["", "| excluded because | people |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in summary.excluded.items()]
+    if summary.held:
+        lines += ["", "| held by a gate because | rows |", "| --- | ---: |"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.held.items()]
     if summary.closed:
         c = summary.closed
         rate = rate_text(c["response_rate"])
