@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from cxops.channels.base import BatchContext, Channel, Delivery
 from cxops.errors import ConfigError, CxopsError, TemplateError
+from cxops.gates.base import Gates
 from cxops.messages.render import InvitationRenderer, RenderableSend
 from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
@@ -73,14 +74,17 @@ def send_one_batch(
     channel: Channel,
     renderer: InvitationRenderer,
     claim_id: str,
+    *,
+    gates: Gates | None = None,
 ) -> BatchResult:
     """Claim up to `batch_size` pending rows, render, send and record; claimed=0 when done.
 
-    The wave's gates are asked first for each segment (only the segments they let through
-    are claimed), then for each claimed row (`cxops.wave.gating`)."""
+    The wave's gates (default: `cxops.gates.registry.gates_for`'s, built once per run) are
+    asked first for each segment (only the segments they let through are claimed), then
+    for each claimed row (`cxops.wave.gating`)."""
     settings, survey = wave.settings, wave.survey
     now = settings.clock()
-    gates = claim_gates(store, wave)
+    gates = gates if gates is not None else claim_gates(store, wave)
     segments = allowed_segments(store, wave, gates, now)
     if segments is not None and not segments:
         return BatchResult(batch=-1, claimed=0)
