@@ -283,3 +283,36 @@ def test_a_reminder_held_by_a_gate_is_planned_to_wait_and_a_skip_is_counted(
     assert sorted(row["contact_key"] for row in waiting) == sorted(invited[:2])
     assert all((row["not_before"], row["held"]) == (LATER, "test hold") for row in waiting)
     assert plan.due == len(invited) - 1
+
+
+def test_why_and_status_show_what_a_gate_holds_back(project: Any) -> None:
+    settings = project.settings(batch_size=1000, contact_cap="none")
+    survey = find_survey(NPS, project.root / "surveys", project.root)
+    wave = WaveContext.begin(survey, settings, "w1")
+    store = open_store(settings.store_url)
+    try:
+        prepare_wave(store, wave)
+        waiting, skipped = (row.contact_key for row in rows_of(store, "w1")[:2])
+        emails = {row.contact_key: row.email for row in rows_of(store, "w1")}
+        gate = RuleGate(hold_keys=frozenset({waiting}), skip_keys=frozenset({skipped}))
+        renderer = InvitationRenderer(survey, settings, wave_id="w1")
+        send_one_batch(store, wave, make_channel(settings), renderer, "c1", gates=Gates((gate,)))
+    finally:
+        store.dispose()
+    env = {"CXOPS_CONTACT_CAP": "none", "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    why = project.run(["why", emails[waiting], NPS, "--json"], env=env).json
+    (verdict,) = why["surveys"]
+    assert [(g["reason"], g["status"], g["until"]) for g in verdict["gated"]] == [
+        ("test hold", "pending", LATER.isoformat())
+    ]
+    assert (
+        "invitation of wave w1: waiting until 2027-01-04 09:00 UTC (test hold)"
+        in (verdict["lines"])
+    )
+    why_skipped = project.run(["why", emails[skipped], NPS], env=env).stdout
+    assert "skipped (test skip), not sent" in why_skipped
+    status = project.run(["status", "--json"], env=env).json
+    (open_wave,) = status["open_waves"]
+    assert open_wave["held"] == {"test hold": 1, "test skip": 1}
+    human = project.run(["status"], env=env).stdout
+    assert "waiting or skipped because of a gate: test hold 1, test skip 1" in human

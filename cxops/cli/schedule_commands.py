@@ -140,6 +140,9 @@ def status_command(
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
+        held = ", ".join(f"{reason} {count}" for reason, count in wave.get("held", {}).items())
+        if held:
+            out.print(f"  waiting or skipped because of a gate: {held}")
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(

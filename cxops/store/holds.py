@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, inspect, or_, select, update
 
 from cxops.store.db import Store
 from cxops.store.models import Send
@@ -146,8 +146,13 @@ def held_counts(store: Store, survey_id: str, wave_id: str, step: int) -> dict[s
 
 
 def person_holds(store: Store, email: str, survey_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """`cxops why`: the person's ledger rows a gate holds back or skipped, newest first."""
+    """`cxops why`: the person's ledger rows a gate holds back or skipped, newest first
+    (none in a store older than the `held` column: `why` does not migrate)."""
     if not survey_ids:
+        return []
+    with store.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("sends")}
+    if "held" not in columns:
         return []
     query = (
         select(
