@@ -98,12 +98,14 @@ def screen_claimed(
     """Ask each claimed row; write the holds and skips; the rows that may go."""
     if not gates.gates:
         return Screened(rows)
+    # One gate (the usual: the contact policy) is asked directly: this runs for every row.
+    ask = gates.gates[0].for_contact if len(gates.gates) == 1 else gates.for_contact
     keep: list[ClaimedSend] = []
     holds: dict[tuple[datetime, str], list[int]] = defaultdict(list)
     skips: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         candidate = Candidate(row.contact_key, row.email, row.segment, row.step, row.contact)
-        decision = effective(gates.for_contact(candidate, Moment.CLAIM, now), now)
+        decision = effective(ask(candidate, Moment.CLAIM, now), now)
         if isinstance(decision, Skip):
             skips[decision.reason].append(row.id)
         elif isinstance(decision, Hold):

@@ -51,6 +51,8 @@ class StepSummary:
     #: Sent by this round (the rest of `sent` went out in earlier rounds).
     sent_now: int = 0
     rendered: int | None = None
+    #: Reason -> due people a gate made wait (planned with `not_before`).
+    held: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -67,6 +69,8 @@ class StepSummary:
         }
         if self.rendered is not None:
             data["rendered"] = self.rendered
+        if self.held:
+            data["held"] = dict(sorted(self.held.items()))
         return data
 
 
@@ -209,6 +213,7 @@ def _summary(
         pending=counts.get("pending", 0),
         sent_now=sent_now,
         rendered=rendered,
+        held=dict(plan.held),
     )
 
 
