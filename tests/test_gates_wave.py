@@ -316,3 +316,29 @@ def test_why_and_status_show_what_a_gate_holds_back(project: Any) -> None:
     assert open_wave["held"] == {"test hold": 1, "test skip": 1}
     human = project.run(["status"], env=env).stdout
     assert "waiting or skipped because of a gate: test hold 1, test skip 1" in human
+
+
+@dataclass
+class PastHold:
+    """A gate that holds everyone until a moment already past."""
+
+    name: str = "past"
+
+    def for_contact(self, candidate: Candidate, moment: Moment, now: datetime) -> Decision:
+        return Hold(now - timedelta(seconds=1), "past hold")
+
+    def for_segment(self, segment: str, now: datetime) -> Decision:
+        return Hold(now - timedelta(seconds=1), "past hold")
+
+
+def test_a_hold_until_a_moment_already_past_lets_the_rows_go(project: Any, store: Store) -> None:
+    settings = project.settings(batch_size=1000, contact_cap="none")
+    survey = find_survey(NPS, project.root / "surveys", project.root)
+    wave = WaveContext.begin(survey, settings, "w1")
+    planned = prepare_wave(store, wave)
+    renderer = InvitationRenderer(survey, settings, wave_id="w1")
+    result = send_one_batch(
+        store, wave, make_channel(settings), renderer, "c1", gates=Gates((PastHold(),))
+    )
+    assert (result.sent, result.gated) == (planned.sampled, {})
+    assert {row.held for row in rows_of(store, "w1")} == {None}

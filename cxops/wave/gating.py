@@ -44,7 +44,8 @@ def claim_gates(store: Store, wave: WaveContext) -> Gates:
 
 
 def effective(decision: Decision, now: datetime) -> Decision:
-    """A hold until a time already past lets the send go (it would be due at once)."""
+    """A hold until a time already past lets the send go: the row would be due at once,
+    claimed and held again, for ever."""
     if isinstance(decision, Hold) and decision.until <= now:
         return SEND
     return decision
@@ -57,7 +58,7 @@ def allowed_segments(
     the others are skipped or made to wait, as their gate said."""
     if not gates.gates:
         return None
-    known = [*wave.survey.audience.segments, OTHER_SEGMENT]
+    known = dict.fromkeys([*wave.survey.audience.segments, OTHER_SEGMENT])
     decided = {segment: effective(gates.for_segment(segment, now), now) for segment in known}
     if all(isinstance(decision, Send) for decision in decided.values()):
         return None  # the common case: no query, no filter
