@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cxops.audience import NoHistory
 from cxops.channels import make_channel
 from cxops.followup.apply import apply_rules
+from cxops.gates.base import Gates
 from cxops.messages.render import InvitationRenderer
 from cxops.spec import find_survey
 from cxops.store import claims
@@ -175,7 +175,7 @@ def test_an_erased_person_is_never_contacted_again(project: Any, store_url: str)
     store = open_store(store_url)
     try:
         wave = WaveContext(survey, settings, "w1", settings.clock(), 1)
-        step = plan_step(store, wave, NoHistory(), goal_reached=False)
+        step = plan_step(store, wave, Gates())
         assert step.skipped == {"erased": 1, "answered": 1}
         assert [r["email"] for r in step.rows] == [OTHER]
         with store.session() as session:

@@ -7,7 +7,14 @@ SQL or Parquet source is read.
 from cxops.audience.contacts import BadRow, Contact, coerce, normalize_email
 from cxops.audience.eligibility import EXCLUSION_REASONS, History, NoHistory
 from cxops.audience.sample import RoundSampler, StratifiedSampler, allocate, rank
-from cxops.audience.select import OTHER_SEGMENT, Invitee, Tally, select_audience
+from cxops.audience.select import (
+    OTHER_SEGMENT,
+    Invitee,
+    PlanGate,
+    Tally,
+    Waits,
+    select_audience,
+)
 from cxops.audience.sources import expand_env, read_source
 
 __all__ = [
@@ -18,9 +25,11 @@ __all__ = [
     "History",
     "Invitee",
     "NoHistory",
+    "PlanGate",
     "RoundSampler",
     "StratifiedSampler",
     "Tally",
+    "Waits",
     "allocate",
     "coerce",
     "expand_env",

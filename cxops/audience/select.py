@@ -3,13 +3,18 @@
 `select_audience` is a generator over the source's rows. It counts everything in
 a `Tally` (the numbers of the wave summary) as it goes. Without `sample`, invitees
 come out as soon as they are found; with `sample`, at the end, in source order.
+
+A `PlanGate` (the wave's gates, `cxops.gates`) is asked about each contact the store's
+history lets through: it may skip them (counted under `excluded` by its reason) or plan
+them to wait (`Invitee.waits`, counted under `Tally.holds` once sampled).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from cxops.audience.contacts import BadRow, Contact, SeenIndex
 from cxops.audience.eligibility import EXCLUSION_REASONS, ContactHistory, History
@@ -24,11 +29,29 @@ DUPLICATE_EMAIL = "duplicate_email"
 
 
 @dataclass(frozen=True, slots=True)
+class Waits:
+    """A contact planned to wait: due at `until` (UTC-aware) because of `reason`."""
+
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invitee:
     contact: Contact
     segment: str
+    #: A gate held them back at planning: planned, but due only at `waits.until`.
+    waits: Waits | None = None
     #: The quota round that invites them (1, 2, …), 0 without rounds (`audience.quota`).
     round: int = 0
+
+
+class PlanGate(Protocol):
+    """The wave's gates asked at planning, about one contact of a segment."""
+
+    def decide(self, contact: Contact, segment: str) -> str | Waits | None:
+        """None: plan them; a reason: skip them; `Waits`: plan them to wait."""
+        ...
 
 
 @dataclass
@@ -51,6 +74,8 @@ class Tally:
     notes: list[str] = field(default_factory=list)
     #: The first people the contact policy held back (`cxops plan` lists them).
     held: list[dict[str, Any]] = field(default_factory=list)
+    #: Reason -> sampled invitees a gate planned to wait (`Invitee.waits`).
+    holds: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,8 +100,10 @@ def select_audience(
     evaluator: Evaluator,
     history: History,
     tally: Tally,
+    gate: PlanGate | None = None,
 ) -> Iterator[Invitee]:
-    """The invitees among `rows`, counting every row in `tally`."""
+    """The invitees among `rows`, counting every row in `tally`; `gate` is asked about
+    each contact the history lets through."""
     audience = survey.audience
     tally.history_available = bool(history.available)
     for name in audience.segments:
@@ -113,16 +140,22 @@ def select_audience(
             reason = by_contact.contact_exclusion(item)
         else:
             reason = _exclusion(history, item.email, duplicate)
+        waits: Waits | None = None
+        if reason is None and gate is not None:
+            decided = gate.decide(item, segment)
+            if isinstance(decided, Waits):
+                waits = decided
+            else:
+                reason = decided
         if reason is not None:
             tally.excluded[reason] = tally.excluded.get(reason, 0) + 1
             continue
 
         tally.eligible += 1
         tally._segment(segment)["eligible"] += 1
-        invitee = Invitee(item, segment)
+        invitee = Invitee(item, segment, waits)
         if sampler is None:
-            tally.sampled += 1
-            tally._segment(segment)["sampled"] += 1
+            _count_sampled(tally, invitee)
             yield invitee
         else:
             stratum = segment if rounds is not None else _stratum(sample, invitee)
@@ -134,7 +167,10 @@ def select_audience(
     if isinstance(sampler, RoundSampler):
         # Round by round (round k's rows are due later), source order within a round.
         drawn = sorted(
-            (Invitee(invitee.contact, invitee.segment, k) for k, invitee in sampler.draw()),
+            (
+                Invitee(invitee.contact, invitee.segment, invitee.waits, round=k)
+                for k, invitee in sampler.draw()
+            ),
             key=lambda invitee: (invitee.round, invitee.contact.row),
         )
         for name, count in sampler.rounds().items():
@@ -143,9 +179,16 @@ def select_audience(
         drawn = sorted(sampler.draw(), key=lambda invitee: invitee.contact.row)
     if sampler is not None:
         for invitee in drawn:
-            tally.sampled += 1
-            tally._segment(invitee.segment)["sampled"] += 1
+            _count_sampled(tally, invitee)
         yield from drawn
+
+
+def _count_sampled(tally: Tally, invitee: Invitee) -> None:
+    tally.sampled += 1
+    tally._segment(invitee.segment)["sampled"] += 1
+    if invitee.waits is not None:
+        reason = invitee.waits.reason
+        tally.holds[reason] = tally.holds.get(reason, 0) + 1
 
 
 class _RowFailed(Exception):

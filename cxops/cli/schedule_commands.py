@@ -146,6 +146,9 @@ def status_command(
                 f"  paused by the deliverability breaker at {paused['at']}: {paused['why']}; "
                 f"once decided, `{paused['resume']}` goes on"
             )
+        held = ", ".join(f"{reason} {count}" for reason, count in wave.get("held", {}).items())
+        if held:
+            out.print(f"  waiting or skipped because of a gate: {held}")
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(

@@ -91,6 +91,15 @@ def print_summary(summary: WaveSummary, *, title: str, bad_rows_limit: int = 20)
         for reason, count in summary.excluded.items():
             table.add_row(reason, str(count))
         out.print(table)
+    if summary.held:
+        table = Table(
+            title="waiting or skipped because of a gate", title_justify="left", show_edge=False
+        )
+        table.add_column("reason")
+        table.add_column("rows", justify="right")
+        for reason, count in summary.held.items():
+            table.add_row(escape(reason), str(count))
+        out.print(table)
     bad_rows = summary.bad_rows
     if bad_rows:
         shown = bad_rows[:bad_rows_limit]

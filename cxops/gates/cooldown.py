@@ -7,19 +7,15 @@ at planning and again when a due row is claimed (another wave's invitation may h
 meanwhile). Reminders are never held by it: they follow an invitation that passed.
 Business days count as calendar days, as `audience.exclude.surveyed_within`'s do.
 
-Until the gate registry asks every gate at planning, `with_cooldown` puts the gate in
-front of the planning's history (`cxops.wave.plan.history_and_accepted`), so a held
-person is counted under `cooldown` in the plan's `excluded`.
+The registry asks it before the contact policy, so a person it skips is counted under
+`cooldown` in the plan's `excluded` and never counted into a rule's group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
-from cxops.audience.contacts import Contact
-from cxops.audience.eligibility import ContactHistory, History
 from cxops.durations import Duration
 from cxops.gates.base import SEND, Candidate, Decision, Moment, Skip
 from cxops.spec.models import Survey
@@ -59,43 +55,3 @@ class CooldownGate:
 
     def for_segment(self, segment: str, now: datetime) -> Decision:
         return SEND
-
-
-def with_cooldown(history: History, gate: CooldownGate | None, now: datetime) -> History:
-    """The planning's `history` with the cooldown asked after the store's reasons (erased,
-    suppressed, surveyed) and before the contact policy."""
-    return history if gate is None else CooldownHistory(history, gate, now)
-
-
-class CooldownHistory:
-    """A planning `History` that also asks a `CooldownGate` at `Moment.PLAN`."""
-
-    def __init__(self, inner: History, gate: CooldownGate, now: datetime):
-        self.inner = inner
-        self.gate = gate
-        self.now = now
-        self.available = inner.available
-
-    def exclusion(self, email: str) -> str | None:
-        reason = self.inner.exclusion(email)
-        if reason is None and self._skipped(Contact("", email, 0, {})):
-            return REASON
-        return reason
-
-    def contact_exclusion(self, contact: Contact) -> str | None:
-        reason = self.inner.exclusion(contact.email)
-        if reason is None and self._skipped(contact):
-            return REASON
-        if reason is None and isinstance(self.inner, ContactHistory):
-            return self.inner.contact_exclusion(contact)
-        return reason
-
-    def _skipped(self, contact: Contact) -> bool:
-        candidate = Candidate(contact.key, contact.email, "", 0, contact.fields)
-        return isinstance(self.gate.for_contact(candidate, Moment.PLAN, self.now), Skip)
-
-    def notes(self) -> list[str]:
-        return self.inner.notes() if isinstance(self.inner, ContactHistory) else []
-
-    def held_rows(self) -> list[dict[str, Any]]:
-        return self.inner.held_rows() if isinstance(self.inner, ContactHistory) else []

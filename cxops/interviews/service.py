@@ -191,29 +191,9 @@ def _answered(status: str, answers: dict[str, Any]) -> str | None:
     return None
 
 
-#: The ledger's error for invitations a wave did not send because the goal was reached.
+#: The ledger's error for invitations a wave did not send because the goal was reached
+#: (the interview goal's gate, `cxops.gates.goal`, skips them).
 GOAL_REACHED = "interview goal reached"
-
-
-def stop_if_goal_reached(store: Store, survey: Survey, wave_id: str, now: datetime) -> int:
-    """Before each batch of an interview wave: when the goal is reached, the wave's pending
-    invitations are skipped (not sent) and their number returned; 0 otherwise."""
-    from sqlalchemy import update
-
-    if survey.interview is None or holding_places(store, survey) < survey.interview.goal:
-        return 0
-    with store.session(write=True) as session:
-        result = session.execute(
-            update(Send)
-            .where(
-                Send.survey_id == survey.id,
-                Send.wave_id == wave_id,
-                Send.step == 0,
-                Send.status == "pending",
-            )
-            .values(status="skipped", error=GOAL_REACHED)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def goal_skipped(store: Store, survey_id: str, wave_id: str) -> int:

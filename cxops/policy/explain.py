@@ -3,7 +3,8 @@
 `explain_person` reads the store (every invitation and reminder of the person,
 their answers and suppressions) and each survey's source, and runs the same
 checks a wave runs: erasure, filter, suppression, `surveyed_within`, the contact cap, the
-`policy.yaml` rules and survey priority, each hold with until when it lasts.
+`policy.yaml` rules and survey priority, each hold with until when it lasts. The person's
+ledger rows a gate made wait or skipped (`cxops.store.holds`) are shown with their reason.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from cxops.store.contact_log import (
 )
 from cxops.store.db import Store
 from cxops.store.erasures import ERASED, erased_at
+from cxops.store.holds import person_holds
 from cxops.store.ledger import MAYBE_SENT
 from cxops.wave_labels import scheduled_text
 
@@ -51,6 +53,8 @@ class SurveyVerdict:
     filter_passed: bool | None = None
     holds: list[Hold] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    #: Their ledger rows of this survey a gate holds back or skipped (`person_holds`).
+    gated: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def eligible(self) -> bool:
@@ -82,6 +86,7 @@ class SurveyVerdict:
                 for hold in self.holds
             ],
             "earliest": earliest.isoformat() if earliest else None,
+            "gated": [dict(row) for row in self.gated],
             "lines": list(self.lines),
         }
 
@@ -137,6 +142,7 @@ def explain_person(
         with store.engine.connect() as conn:
             explanation.erased_at = erased_at(conn, email, settings.signing_key)
     explanation.history = _history_lines(sends, suppressions, store is not None)
+    gated = person_holds(store, email, [survey.id for survey in surveys]) if store else []
     if explanation.erased_at is not None:
         explanation.history.append(
             f"{_when(explanation.erased_at)}  erased on request (cxops forget): "
@@ -146,21 +152,33 @@ def explain_person(
         if explanation.erased_at is not None:
             explanation.surveys.append(_erased_verdict(survey, wave_for(survey)))
             continue
-        explanation.surveys.append(
-            _verdict(
-                email,
-                survey,
-                wave_for(survey),
-                all_surveys,
-                settings,
-                policy,
-                store,
-                sends,
-                suppressions,
-                now,
-            )
+        verdict = _verdict(
+            email,
+            survey,
+            wave_for(survey),
+            all_surveys,
+            settings,
+            policy,
+            store,
+            sends,
+            suppressions,
+            now,
         )
+        verdict.gated = [row for row in gated if row["survey"] == survey.id]
+        verdict.lines[:0] = [_gated_line(row) for row in verdict.gated]
+        explanation.surveys.append(verdict)
     return explanation
+
+
+def _gated_line(row: dict[str, Any]) -> str:
+    """One ledger row a gate holds back or skipped, in words."""
+    what = "invitation" if row["step"] == 0 else f"reminder {row['step']}"
+    where = f"{what} of {_wave(row['wave'])}"
+    if row["status"] == "pending":
+        until = datetime.fromisoformat(row["until"]) if row["until"] else None
+        when = f"until {_when(until)}" if until else "for now"
+        return f"{where}: waiting {when} ({row['reason']})"
+    return f"{where}: skipped ({row['reason']}), not sent"
 
 
 def _wave(wave_id: str) -> str:

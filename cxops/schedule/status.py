@@ -81,6 +81,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
 
     from cxops.store import ledger
     from cxops.store.db import open_store
+    from cxops.store.holds import held_counts
     from cxops.store.models import Task, Wave
     from cxops.store.reminders import step_rows
 
@@ -122,6 +123,8 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
                     "reminders_sent": reminders,
                     "paused": _paused(wave),
+                    # Reason -> rows a gate made wait or skipped (`cxops.gates`).
+                    "held": held_counts(store, wave.survey_id, wave.wave_id, 0),
                 }
             )
         return {

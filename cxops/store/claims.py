@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -82,13 +82,15 @@ def claim_batch(
     now: datetime,
     *,
     expires_at: datetime | None = None,
+    segments: Collection[str] | None = None,
 ) -> list[ClaimedSend]:
     """Move up to `limit` pending rows to `sending` under `claim_id`, and return them.
 
     No two callers ever get the same row. Rows whose email is suppressed at claim
     time become `skipped` (error = the reason) instead; an empty list means
     nothing is pending any more. The rows come as `ClaimedSend`, ordered by batch
-    and id, carrying `expires_at` (default: `now`).
+    and id, carrying `expires_at` (default: `now`). `segments`, when given, limits the
+    claim to rows of those segments (the ones the wave's gates let through).
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
@@ -111,6 +113,8 @@ def claim_batch(
                 .order_by(_SENDS.c.batch, _SENDS.c.id)
                 .limit(limit - claimed)
             )
+            if segments is not None:
+                query = query.where(_SENDS.c.segment.in_(list(segments)))
             if store.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=_SENDS)
             candidates = conn.execute(query).all()

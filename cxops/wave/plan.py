@@ -7,15 +7,23 @@ wave flow feeds the same invitees into the ledger (`cxops.wave.prepare`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from cxops.audience import Invitee, NoHistory, Tally, read_source, select_audience
+from cxops.audience import (
+    Contact,
+    Invitee,
+    NoHistory,
+    Tally,
+    Waits,
+    read_source,
+    select_audience,
+)
 from cxops.audience.eligibility import History
 from cxops.expr import Evaluator
-from cxops.gates.cooldown import CooldownGate, with_cooldown
-from cxops.policy.history import policy_history
+from cxops.gates.base import Candidate, Gates, Hold, Moment, Skip
+from cxops.gates.registry import bad_timezones, gate_held_rows, gate_notes, gates_for
 from cxops.spec.models import Sample, Survey
 from cxops.store.db import Store, open_store, store_exists
 from cxops.store.history import load_history
@@ -30,13 +38,28 @@ class WavePlan:
     wave: WaveContext
     tally: Tally
     invitees: Iterator[Invitee]
-    goal_reached: bool = False
+    gates: Gates = field(default_factory=Gates)
 
     def summary(self) -> WaveSummary:
         summary = summary_from_tally(self.wave.survey_id, self.wave.wave_id, self.tally)
-        if self.goal_reached:
-            summary = summary.noted("interview goal reached: nobody more is invited")
-        return summary
+        return replace(summary, bad_timezone=bad_timezones(self.gates))
+
+
+class GatesAtPlanning:
+    """The wave's gates asked at PLAN, as the audience selection asks (`PlanGate`)."""
+
+    def __init__(self, gates: Gates, now: datetime):
+        self.gates = gates
+        self.now = now
+
+    def decide(self, contact: Contact, segment: str) -> str | Waits | None:
+        candidate = Candidate(contact.key, contact.email, segment, 0, contact.fields)
+        decision = self.gates.for_contact(candidate, Moment.PLAN, self.now)
+        if isinstance(decision, Skip):
+            return decision.reason
+        if isinstance(decision, Hold):
+            return Waits(decision.until, decision.reason)
+        return None
 
 
 def effective_survey(survey: Survey) -> Survey:
@@ -53,13 +76,14 @@ def effective_survey(survey: Survey) -> Survey:
     return survey.model_copy(update={"audience": audience})
 
 
-def plan_wave(wave: WaveContext, *, history: History | None = None, accepted: int = 0) -> WavePlan:
-    """Select the wave's invitees (lazily): read the source, filter, segment, exclude, sample."""
+def plan_wave(
+    wave: WaveContext, *, history: History | None = None, gates: Gates | None = None
+) -> WavePlan:
+    """Select the wave's invitees (lazily): read the source, filter, segment, exclude (the
+    store's history, then the gates), sample."""
     survey, settings = wave.survey, wave.settings
+    gates = gates if gates is not None else Gates()
     tally = Tally()
-    if survey.interview is not None and accepted >= survey.interview.goal:
-        tally.history_available = True  # the store answered: the goal is reached
-        return WavePlan(wave, tally, iter(()), goal_reached=True)
     selected = effective_survey(survey)
     rows = read_source(selected.audience.source, settings.project_dir)
     invitees = select_audience(
@@ -68,21 +92,21 @@ def plan_wave(wave: WaveContext, *, history: History | None = None, accepted: in
         evaluator=Evaluator(wave.now, settings.holidays),
         history=history or NoHistory(),
         tally=tally,
+        gate=GatesAtPlanning(gates, wave.now) if gates.gates else None,
     )
-    return WavePlan(wave, tally, invitees)
+    return WavePlan(wave, tally, _then_reported(invitees, tally, gates), gates)
 
 
-def accepted_interviews(store: Store, survey: Survey) -> int:
-    """How many people hold a place towards the interview goal (accepted, booked or
-    completed; a no-show or cancellation freed theirs)."""
-    from cxops.interviews.service import holding_places
+def _then_reported(invitees: Iterator[Invitee], tally: Tally, gates: Gates) -> Iterator[Invitee]:
+    """The invitees; once they are all out, what the gates have to say goes into `tally`."""
+    yield from invitees
+    tally.notes.extend(gate_notes(gates))
+    tally.held = gate_held_rows(gates)
 
-    return holding_places(store, survey)
 
-
-def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]:
-    """Who the store and the contact policy hold back for this wave, and interviews
-    accepted so far."""
+def history_and_gates(store: Store, wave: WaveContext) -> tuple[History, Gates]:
+    """What the store holds against people of this wave (suppressions, `surveyed_within`),
+    and the wave's gates (the contact policy, the interview goal …)."""
     survey = wave.survey
     history = load_history(
         store,
@@ -90,15 +114,10 @@ def history_and_accepted(store: Store, wave: WaveContext) -> tuple[History, int]
         wave_id=wave.wave_id,
         now=wave.now,
         surveyed_within=survey.audience.exclude.surveyed_within,
-        cap=None,  # the contact policy counts the cap, invitations and reminders alike
+        cap=None,  # the contact policy (a gate) counts the cap, invitations and reminders alike
         erasure_key=wave.settings.signing_key,
     )
-    held = policy_history(store, history, survey, wave.settings, wave_id=wave.wave_id, now=wave.now)
-    # Until the gate registry asks every gate at planning, the survey's cooldown is asked here.
-    cooldown = CooldownGate.for_wave(store, survey, wave.wave_id, wave.now)
-    held = with_cooldown(held, cooldown, wave.now)
-    accepted = accepted_interviews(store, survey) if survey.interview else 0
-    return held, accepted
+    return history, gates_for(store, wave)
 
 
 def plan_only(wave: WaveContext) -> WavePlan:
@@ -106,15 +125,13 @@ def plan_only(wave: WaveContext) -> WavePlan:
     url = wave.settings.store_url
     if not store_exists(url):
         # No store: nobody was contacted yet, but `never` rules still hold people back.
-        settings = wave.settings
-        held = policy_history(None, None, wave.survey, settings, wave_id=wave.wave_id, now=wave.now)
-        return plan_wave(wave, history=held)
+        return plan_wave(wave, history=NoHistory(), gates=gates_for(None, wave))
     store = open_store(url, upgrade=False)
     try:
-        history, accepted = history_and_accepted(store, wave)
+        history, gates = history_and_gates(store, wave)
     finally:
         store.dispose()
-    return plan_wave(wave, history=history, accepted=accepted)
+    return plan_wave(wave, history=history, gates=gates)
 
 
 def json_safe(fields: dict[str, Any]) -> dict[str, Any]:

@@ -22,11 +22,12 @@ from cxops.errors import CxopsError
 from cxops.gates.quota import RoundTimes
 from cxops.locales import resolve_locale
 from cxops.store.db import Store, open_store
+from cxops.store.holds import reason_text
 from cxops.store.ledger import add_invitees
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
 from cxops.wave.minimise import kept_columns, minimised
-from cxops.wave.plan import history_and_accepted, json_safe, plan_wave
+from cxops.wave.plan import history_and_gates, json_safe, plan_wave
 from cxops.wave.summary import WaveSummary
 
 #: Sources larger than this are planned in a separate process (the machine's other
@@ -37,16 +38,22 @@ PARALLEL_PLANNING_BYTES = 4 * 1024 * 1024
 
 def ledger_row(invitee: Invitee, kept: frozenset[str] | None = None) -> dict[str, Any]:
     """An invitee as `add_invitees` takes it, with only the `kept` contact columns
-    (`cxops.wave.minimise.kept_columns`; None: all)."""
+    (`cxops.wave.minimise.kept_columns`; None: all), and `not_before`/`held` when a gate
+    planned them to wait."""
     contact = invitee.contact
     fields = contact.fields if kept is None else minimised(contact.fields, kept)
-    return {
+    row: dict[str, Any] = {
         "contact_key": contact.key,
         "email": contact.email,
         "segment": invitee.segment,
         "locale": (contact.locale or "en")[:16],
         "contact": json_safe(fields),
     }
+    if invitee.waits is not None:
+        # A gate held them back at planning: the row waits, due at `not_before`.
+        row["not_before"] = invitee.waits.until
+        row["held"] = reason_text(invitee.waits.reason)
+    return row
 
 
 def add_in_locale_batches(
@@ -83,8 +90,8 @@ def prepare_wave(store: Store, wave: WaveContext) -> WaveSummary:
     earlier = status.planned_summary(store, wave)
     if earlier is not None:
         return earlier.noted("resumed: the wave was planned by an earlier run")
-    history, accepted = history_and_accepted(store, wave)
-    plan = plan_wave(wave, history=history, accepted=accepted)
+    history, gates = history_and_gates(store, wave)
+    plan = plan_wave(wave, history=history, gates=gates)
     kept = kept_columns(wave.survey, wave.settings)
     # Quota rounds: round k's rows wait until the wave's start + (k - 1) x every.
     rounds = RoundTimes.of(wave.survey, wave.now, wave.settings.holidays)

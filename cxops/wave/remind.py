@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cxops.audience.contacts import Contact
-from cxops.audience.eligibility import ContactHistory, History
 from cxops.durations import Duration
+from cxops.gates.base import Candidate, Gates, Hold, Moment, Skip
 from cxops.spec.models import Reminder, Survey
 from cxops.store.db import Store
 from cxops.store.reminders import ReminderCandidate, reminder_candidates, skip_answered_pending
@@ -30,8 +29,6 @@ from cxops.wave.ids import WaveContext
 WAITING = "waiting"
 #: The decision for someone due now.
 DUE = "due"
-#: Interview studies stop reminding once the goal is reached.
-GOAL_REACHED = "goal reached"
 
 
 def decide(
@@ -66,13 +63,17 @@ class StepPlan:
     waiting: int = 0
     #: Reason -> people who get no reminder at this step (answered, expired, unsubscribed …).
     skipped: Counter[str] = field(default_factory=Counter)
+    #: Reason -> due people a gate made wait (planned with `not_before`; in `due` too).
+    held: Counter[str] = field(default_factory=Counter)
     #: The due people's ledger rows (not kept in the summary).
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-def plan_step(store: Store, wave: WaveContext, history: History, *, goal_reached: bool) -> StepPlan:
+def plan_step(store: Store, wave: WaveContext, gates: Gates) -> StepPlan:
     """Who is due reminder `wave.step` of the wave now; writes nothing (the due people's
-    ledger rows are `plan.rows`, for the caller to write)."""
+    ledger rows are `plan.rows`, for the caller to write). The wave's gates are asked about
+    each due person (`Moment.REMIND`): a skip is counted by its reason, a hold plans the
+    row to wait (`not_before`, `held`)."""
     survey = wave.survey
     reminder = _reminder(survey)
     plan = StepPlan(wave.step)
@@ -80,17 +81,20 @@ def plan_step(store: Store, wave: WaveContext, history: History, *, goal_reached
     holidays = wave.settings.holidays
     for candidate in reminder_candidates(store, survey.id, wave.wave_id, wave.step):
         decision = decide(candidate, reminder, expires_after, wave.now, holidays)
-        if decision == DUE and goal_reached:
-            decision = GOAL_REACHED
-        if decision == DUE and isinstance(history, ContactHistory):
-            held = history.contact_exclusion(
-                Contact(candidate.contact_key, candidate.email, 0, candidate.contact)
-            )
-            if held is not None:
-                decision = held
+        hold: Hold | None = None
+        if decision == DUE and gates.gates:
+            asked = gates.for_contact(_candidate(candidate, wave.step), Moment.REMIND, wave.now)
+            if isinstance(asked, Skip):
+                decision = asked.reason
+            elif isinstance(asked, Hold) and asked.until > wave.now:
+                hold = asked
         if decision == DUE:
             plan.due += 1
-            plan.rows.append(_ledger_row(candidate))
+            row = _ledger_row(candidate)
+            if hold is not None:
+                row["not_before"], row["held"] = hold.until, hold.reason[:64]
+                plan.held[hold.reason] += 1
+            plan.rows.append(row)
         elif decision == WAITING:
             plan.waiting += 1
         else:
@@ -115,6 +119,12 @@ def _reminder(survey: Survey) -> Reminder:
     if reminder is None:
         raise ValueError(f"survey {survey.id!r} has no invitation.reminder")
     return reminder
+
+
+def _candidate(candidate: ReminderCandidate, step: int) -> Candidate:
+    return Candidate(
+        candidate.contact_key, candidate.email, candidate.segment, step, candidate.contact
+    )
 
 
 def _ledger_row(candidate: ReminderCandidate) -> dict[str, Any]:

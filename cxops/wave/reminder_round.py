@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cxops.gates.goal import REMINDER_GOAL_REACHED
+from cxops.gates.registry import gates_for
 from cxops.messages.render import SendView
-from cxops.policy.history import policy_history
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
@@ -50,6 +51,8 @@ class StepSummary:
     #: Sent by this round (the rest of `sent` went out in earlier rounds).
     sent_now: int = 0
     rendered: int | None = None
+    #: Reason -> due people a gate made wait (planned with `not_before`).
+    held: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -66,6 +69,8 @@ class StepSummary:
         }
         if self.rendered is not None:
             data["rendered"] = self.rendered
+        if self.held:
+            data["held"] = dict(sorted(self.held.items()))
         return data
 
 
@@ -136,26 +141,27 @@ def remind_survey(
     resend_in_doubt_too: bool = False,
 ) -> ReminderSummary:
     """One round for `survey`; `send_step` None is a dry run (plans, renders, writes nothing).
-    Each wave's reminders are held to the contact policy (`policy.yaml`), as invitations are."""
+    Each wave's reminders are asked of the wave's gates (`cxops.gates.registry`: the contact
+    policy, the interview goal …), as invitations are."""
     now = settings.clock()
     dry_run = send_step is None
     notes: list[str] = []
     if survey.invitation.reminder is None:
         return ReminderSummary(survey.id, now, dry_run, notes=("the survey sends no reminders",))
     closed = [] if dry_run else status.close_expired(store, survey, settings, now)
-    goal_reached = _goal_reached(store, survey)
     steps: list[StepSummary] = []
     for wave_id in status.open_waves(store, survey.id):
-        history = policy_history(store, None, survey, settings, wave_id=wave_id, now=now)
+        # One wave's steps share its gates: a `per` group counts a person once a round.
+        gates = gates_for(store, WaveContext(survey, settings, wave_id, now, 1))
         for step in reminder_steps(survey):
             wave = WaveContext(survey, settings, wave_id, now, step)
             if send_step is None:
-                plan = plan_step(store, wave, history, goal_reached=goal_reached)
+                plan = plan_step(store, wave, gates)
                 steps.append(_summary(wave, plan, {}, 0, rendered=_render_all(wave, plan)))
                 continue
             notes += start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
             skip_answered(store, wave)
-            plan = plan_step(store, wave, history, goal_reached=goal_reached)
+            plan = plan_step(store, wave, gates)
             add_in_locale_batches(wave, store, plan.rows)
             # What this round sent is what its own claims sent: a round running at the
             # same time sends the rest, and each reports its own.
@@ -164,17 +170,9 @@ def remind_survey(
                 sent_now = send_step(wave)
             counts = wave_counts(store, survey.id, wave_id, step)
             steps.append(_summary(wave, plan, counts, sent_now))
-    if goal_reached:
+    if any(REMINDER_GOAL_REACHED in step.skipped for step in steps):
         notes.append("the interview goal is reached: no more reminders")
     return ReminderSummary(survey.id, now, dry_run, steps, closed, tuple(notes))
-
-
-def _goal_reached(store: Store, survey: Survey) -> bool:
-    if survey.interview is None:
-        return False
-    from cxops.interviews.service import holding_places
-
-    return holding_places(store, survey) >= survey.interview.goal
 
 
 def _render_all(wave: WaveContext, plan: StepPlan) -> int:
@@ -215,6 +213,7 @@ def _summary(
         pending=counts.get("pending", 0),
         sent_now=sent_now,
         rendered=rendered,
+        held=dict(plan.held),
     )
 
 

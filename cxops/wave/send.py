@@ -7,20 +7,23 @@ message is rendered, and its outcome is recorded by `cxops.wave.deliver`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cxops.channels.base import BatchContext, Channel, Delivery
 from cxops.errors import ConfigError, CxopsError, TemplateError
+from cxops.gates.base import Gates
 from cxops.messages.render import InvitationRenderer, RenderableSend
 from cxops.store.claims import claim_batch, mark_results, recover_dead_claims, resend_in_doubt
 from cxops.store.db import Store
+from cxops.store.holds import held_counts
 from cxops.store.ledger import failed_reasons, has_pending, wave_counts
 from cxops.store.reminders import invitation_times
 from cxops.wave.deliver import send_and_record
+from cxops.wave.gating import allowed_segments, claim_gates, screen_claimed
 from cxops.wave.ids import WaveContext
 from cxops.wave.pause import stop_if_paused
 from cxops.wave.progress import notify_planned, notify_progress
-from cxops.wave.summary import WaveSummary, with_counts
+from cxops.wave.summary import WaveSummary, with_counts, with_held
 
 
 @dataclass
@@ -33,11 +36,15 @@ class BatchResult:
     retry: int = 0
     #: The channel's reason for the last message back to `retry` (None: none was).
     error: str | None = None
+    #: Claimed rows a gate made wait or skipped (not sent by this batch), by reason.
+    gated: dict[str, int] = field(default_factory=dict)
 
     @property
     def progressed(self) -> bool:
-        """Whether any message of the batch got an outcome other than `retry`."""
-        return self.retry < self.claimed
+        """Whether any message of the batch got an outcome other than `retry` (a row a
+        gate held or skipped got its outcome)."""
+        offered = self.claimed - sum(self.gated.values())
+        return offered == 0 or self.retry < offered
 
 
 def start_sending(store: Store, wave: WaveContext, *, resend_in_doubt_too: bool) -> list[str]:
@@ -68,20 +75,25 @@ def send_one_batch(
     channel: Channel,
     renderer: InvitationRenderer,
     claim_id: str,
+    *,
+    gates: Gates | None = None,
 ) -> BatchResult:
-    """Claim up to `batch_size` pending rows, render, send and record; claimed=0 when done."""
+    """Claim up to `batch_size` pending rows, render, send and record; claimed=0 when done.
+
+    The wave's gates (default: `cxops.gates.registry.gates_for`'s, built once per run) are
+    asked first for each segment (only the segments they let through are claimed), then
+    for each claimed row (`cxops.wave.gating`)."""
     settings, survey = wave.settings, wave.survey
     now = settings.clock()
-    if survey.interview is not None and wave.step == 0:
-        from cxops.interviews.service import stop_if_goal_reached
-
-        # Goal reached mid-wave (people accepted while it was sending): send no more.
-        if stop_if_goal_reached(store, survey, wave.wave_id, now):
-            return BatchResult(batch=-1, claimed=0)
-    # The deliverability breaker (until the gates' registry asks it with the others).
+    # The deliverability breaker judges the wave as a whole: its hold pauses the wave
+    # (written, one line) instead of making rows wait (`cxops.wave.pause`).
     stop_if_paused(store, wave, now)
+    gates = gates if gates is not None else claim_gates(store, wave)
+    segments = allowed_segments(store, wave, gates, now)
+    if segments is not None and not segments:
+        return BatchResult(batch=-1, claimed=0)
     expires_at = survey.invitation.expires_after.after(now, settings.holidays)
-    rows = claim_batch(
+    claimed = claim_batch(
         store,
         survey.id,
         wave.wave_id,
@@ -90,9 +102,18 @@ def send_one_batch(
         settings.batch_size,
         now,
         expires_at=expires_at,
+        segments=segments,
     )
-    if not rows:
+    if not claimed:
         return BatchResult(batch=-1, claimed=0)
+    screened = screen_claimed(store, wave, gates, claim_id, claimed, now)
+    gated = {**screened.held}
+    for reason, count in screened.skipped.items():
+        gated[reason] = gated.get(reason, 0) + count
+    rows = screened.rows
+    if not rows:
+        notify_progress("batch", len(claimed))
+        return BatchResult(batch=-1, claimed=len(claimed), gated=gated)
     if wave.step > 0:
         # A reminder's links are the invitation's: they expire when the invitation does.
         invited = invitation_times(store, survey.id, wave.wave_id, [r.contact_key for r in rows])
@@ -102,7 +123,7 @@ def send_one_batch(
                 row.expires_at = survey.invitation.expires_after.after(start, settings.holidays)
     # Claims are disjoint, so their first ledger id names the batch uniquely (outbox files).
     batch_no = min(row.id for row in rows)
-    result = BatchResult(batch=batch_no, claimed=len(rows))
+    result = BatchResult(batch=batch_no, claimed=len(claimed), gated=gated)
 
     def release() -> None:
         retry = [Delivery(row.send_id, "retry") for row in rows]
@@ -182,6 +203,7 @@ def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> Wav
     counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
     reasons = failed_reasons(store, wave.survey_id, wave.wave_id, wave.step)
     summary = with_counts(planned, counts, reasons)
+    summary = with_held(summary, held_counts(store, wave.survey_id, wave.wave_id, wave.step))
     if wave.survey.interview is not None:
         from cxops.interviews.service import with_recruitment
 

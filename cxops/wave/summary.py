@@ -58,6 +58,9 @@ class WaveSummary:
     #: A send window's contacts whose time zone was missing or unknown: their window was
     #: read in the survey's zone (`cxops.gates.window.WindowGate.bad_timezone`).
     bad_timezone: int | None = None
+    #: Reason -> rows a gate made wait or skipped (`cxops.gates`): at planning, those
+    #: planned to wait; after sending, the ledger's rows still waiting or skipped by one.
+    held: dict[str, int] | None = None
 
     @property
     def label(self) -> str:
@@ -100,6 +103,7 @@ class WaveSummary:
             "closed",
             "first_sent_at",
             "bad_timezone",
+            "held",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -132,7 +136,14 @@ def summary_from_tally(survey_id: str, wave_id: str, tally: Tally) -> WaveSummar
         by_segment={name: dict(counts) for name, counts in tally.by_segment.items()},
         bad_rows=[row.as_dict() for row in tally.bad_rows],
         notes=notes,
+        held=dict(sorted(tally.holds.items())),
     )
+
+
+def with_held(summary: WaveSummary, held: Mapping[str, int]) -> WaveSummary:
+    """The summary with the ledger's rows held or skipped by a gate, by reason
+    (`cxops.store.holds.held_counts`)."""
+    return dataclasses.replace(summary, held=dict(held))
 
 
 def with_counts(
@@ -213,6 +224,9 @@ def summary_markdown(summary: WaveSummary) -> str:
             f"{summary.bad_timezone} without a known time zone: their send window is in the "
             "survey's zone (bad_timezone)",
         ]
+    if summary.held:
+        lines += ["", "| held by a gate because | rows |", "| --- | ---: |"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.held.items()]
     if summary.closed:
         c = summary.closed
         rate = rate_text(c["response_rate"])
