@@ -196,8 +196,8 @@ def test_0009_on_a_store_already_lower_case_changes_nothing(store_url: str) -> N
         with store.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0008_privacy_health")
         with store.session() as session:
-            session.add(_send(1, "ann@x.example"))
-            session.add(_suppression("ann@x.example", "spam", 0))
+            add_old_rows(session, [_send(1, "ann@x.example")])
+            add_old_rows(session, [_suppression("ann@x.example", "spam", 0)])
         store.upgrade()
         with store.session() as session:
             (row,) = session.scalars(select(Suppression))
