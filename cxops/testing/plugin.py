@@ -9,6 +9,8 @@ Loaded by `tests/conftest.py` (`pytest_plugins = ["cxops.testing.plugin"]`). Fix
 - `store_url`: one test on SQLite and on PostgreSQL; `store`: that store, opened.
 - `prefect_harness` / `prefect_env`: one `prefect_test_harness` for the whole session.
 - `browser`: Debian's chromium driven by Playwright.
+
+It also loads `cxops.testing.cpu_time` (`--cpu-durations=N`: what each test costs in CPU).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from cxops.testing.services import (
     postgres_available,
     require_service,
 )
+
+pytest_plugins = ["cxops.testing.cpu_time"]
 
 
 @pytest.fixture(autouse=True)
