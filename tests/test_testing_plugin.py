@@ -82,3 +82,53 @@ def test_cpu_durations_count_the_children_a_test_waited_for(tmp_path: Path):
     by_file = lines[lines.index(next(line for line in lines if "test files" in line)) + 1]
     assert by_file.split()[1] == "test_other.py" and float(by_file.split()[0]) >= 1.5
     assert 'name="cpu_seconds"' in (tmp_path / "report.xml").read_text(encoding="utf-8")
+
+
+SLOW_TESTS = """
+import pytest
+
+@pytest.mark.slow
+def test_slow_one():
+    pass
+
+@pytest.mark.slow
+def test_slow_two():
+    pass
+"""
+
+SOME_SLOW = """
+import pytest
+
+def test_quick():
+    pass
+
+@pytest.mark.slow
+def test_slow():
+    pass
+"""
+
+
+COLLECT_ONLY = (*ISOLATED[:4], "--collect-only", "-W", "ignore::pytest.PytestUnknownMarkWarning")
+
+
+def test_files_with_more_slow_tests_are_handed_out_first(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n", encoding="utf-8")
+    (tmp_path / "test_a_quick.py").write_text("def test_quick():\n    pass\n", encoding="utf-8")
+    (tmp_path / "test_b_some.py").write_text(SOME_SLOW, encoding="utf-8")
+    (tmp_path / "test_c_slow.py").write_text(SLOW_TESTS, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "cxops.testing.plugin", *COLLECT_ONLY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert [line for line in completed.stdout.splitlines() if "::" in line] == [
+        "test_c_slow.py::test_slow_one",
+        "test_c_slow.py::test_slow_two",
+        "test_b_some.py::test_quick",
+        "test_b_some.py::test_slow",
+        "test_a_quick.py::test_quick",
+    ]

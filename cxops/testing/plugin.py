@@ -39,6 +39,19 @@ from cxops.testing.services import (
 pytest_plugins = ["cxops.testing.cpu_time"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with the most tests marked `slow` (real servers, real flows) first.
+
+    `--dist loadfile` hands whole files to the workers in this order, so the long ones
+    start early and the last to be handed out are quick: no worker waits idle at the end
+    for the other to finish a big file. Tests keep their order inside their file."""
+    slow: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.nodeid.split("::", 1)[0]])
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's CXOPS_* settings or Prefect profile, and no command
