@@ -83,11 +83,26 @@ def background(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
         wait_gone(pid, 30)
 
 
-def test_second_command_reuses_the_server_status_shows_it_and_api_stop_stops_it(
+def test_a_stale_state_file_is_replaced_the_next_command_reuses_the_server_and_api_stop_stops_it(
     background: Project,
 ) -> None:
+    # A state file left by a server that died: the first command starts a new server.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = {
+        "url": "http://127.0.0.1:9/api",
+        "pid": dead.pid,
+        "host": "127.0.0.1",
+        "port": 9,
+        "started": "2026-01-01T00:00:00+00:00",
+        "idle_minutes": 30.0,
+    }
+    background.write({str(STATE_FILE): json.dumps(stale)})
+    assert read_background_api(background.root) is None
+
     background.run(COMMAND, timeout=SERVER_WAIT * 2)
     first = state_of(background)
+    assert first["pid"] != dead.pid
     assert servers_of(background.root.resolve()) == [first["pid"]]
 
     background.run(["followups", "--json"], timeout=SERVER_WAIT)
@@ -116,26 +131,6 @@ def test_commands_started_together_share_one_server(background: Project) -> None
     # Prefect database fails to start, and the command then says so).
     assert [FALLBACK in result.stderr for result in results] == [False, False]
     assert servers_of(background.root.resolve()) == [state_of(background)["pid"]]
-
-
-def test_a_stale_state_file_is_replaced(background: Project) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = {
-        "url": "http://127.0.0.1:9/api",
-        "pid": dead.pid,
-        "host": "127.0.0.1",
-        "port": 9,
-        "started": "2026-01-01T00:00:00+00:00",
-        "idle_minutes": 30.0,
-    }
-    background.write({str(STATE_FILE): json.dumps(stale)})
-    assert read_background_api(background.root) is None
-
-    background.run(COMMAND, timeout=SERVER_WAIT * 2)
-    replaced = state_of(background)
-    assert replaced["pid"] != dead.pid
-    assert servers_of(background.root.resolve()) == [replaced["pid"]]
 
 
 def test_an_idle_server_stops_itself(background: Project) -> None:

@@ -78,18 +78,39 @@ def _flow_names(api_url: str) -> set[str]:
     return {flow["name"] for flow in flows}
 
 
-def test_up_serves_the_project_commands_use_its_api_ctrl_c_stops_all_restart_resends_nothing(
+def _environ(pid: int) -> dict[str, str]:
+    raw = (Path("/proc") / str(pid) / "environ").read_bytes()
+    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
+def test_up_serves_the_project_links_follow_its_port_ctrl_c_stops_all_restart_resends_nothing(
     project,
 ):
+    """One `up`, stopped and started again (each start is a Prefect server, a collector
+    and a Runner: the expensive part, so one test checks everything around the two)."""
     root = project.root
     port = free_port()
+    links = f"http://127.0.0.1:{port}"
     no_api = {"PREFECT_API_URL": ""}
     up = _start_up(root, port)
     try:
         api = _wait_api(root, up)
         assert api["pid"] == up.pid and port_open("127.0.0.1", port)
+        assert api["public_url"] == links
+        assert f"links in emails use {links}" in (root / "up.out").read_text()
         children = _children(up.pid)
         assert len(children) == 3
+        # the collector and the schedules' flow runs link to this port …
+        assert {_environ(pid).get("CXOPS_PUBLIC_URL") for pid in children} >= {links}
+        # … and so do the project's commands while `up` runs, unless the URL is set
+        assert project.run(["settings", "--json"]).json["public_url"] == links
+        explicit = {"CXOPS_PUBLIC_URL": "https://cx.acme.example"}
+        shown = project.run(["settings", "--json"], env=explicit).json["public_url"]
+        assert shown == "https://cx.acme.example"
+        # the Prefect UI asks /ui-settings where its API is: the one `up` started
+        ui = api["url"].removesuffix("/api")
+        assert httpx.get(f"{ui}/ui-settings", timeout=30).json()["api_url"] == api["url"]
+
         deadline = time.monotonic() + 180
         while True:  # the Runner registers its deployments once it has started
             served = httpx.post(f"{api['url']}/deployments/filter", json={}, timeout=30).json()
@@ -106,6 +127,11 @@ def test_up_serves_the_project_commands_use_its_api_ctrl_c_stops_all_restart_res
         assert {"wave-nps-quarterly", "followups"} <= _flow_names(api["url"])  # up's API ran them
 
         assert _stop(up) == 0
+        said = (root / "up.out").read_text()
+        for name in ("schedules", "collector", "prefect server"):
+            line = next((line for line in said.splitlines() if f"{name} (pid " in line), "")
+            assert "stopped; log " in line or "ended by" in line, said
+        assert f"logs in {root / '.cxops' / 'logs'}" in said
         assert not (root / API_FILE).exists()
         assert [pid for pid in children if pid_alive(pid)] == []
         assert _processes_of(root) == []  # no orphan anywhere in the tree
@@ -123,6 +149,9 @@ def test_up_serves_the_project_commands_use_its_api_ctrl_c_stops_all_restart_res
         for log in ("prefect-server.log", "collector.log", "schedules.log"):
             text = (logs / log).read_text()
             assert "Traceback" not in text, f"{log}:\n{text[-3000:]}"
+            # each start appends to the logs (a start line each), overwriting nothing
+            starts = [i for i, line in enumerate(text.splitlines()) if "cxops up started" in line]
+            assert len(starts) == 2 and starts[1] > starts[0] + 1, f"{log}:\n{text[-3000:]}"
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
@@ -146,54 +175,6 @@ def test_a_second_up_for_the_same_project_is_refused(project, tmp_path):
     finally:
         listener.close()
     assert "already runs for this project" in refused.stderr
-
-
-def _environ(pid: int) -> dict[str, str]:
-    raw = (Path("/proc") / str(pid) / "environ").read_bytes()
-    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if item)
-
-
-def test_up_links_follow_its_port_its_ui_finds_its_api_logs_append_and_ctrl_c_says_what_stopped(
-    project,
-):
-    root = project.root
-    port = free_port()
-    links = f"http://127.0.0.1:{port}"
-    up = _start_up(root, port)
-    try:
-        api = _wait_api(root, up)
-        assert api["public_url"] == links
-        assert f"links in emails use {links}" in (root / "up.out").read_text()
-        # the collector and the schedules' flow runs link to this port …
-        children = _children(up.pid)
-        assert {_environ(pid).get("CXOPS_PUBLIC_URL") for pid in children} >= {links}
-        # … and so do the project's commands while `up` runs, unless the URL is set
-        assert project.run(["settings", "--json"]).json["public_url"] == links
-        explicit = {"CXOPS_PUBLIC_URL": "https://cx.acme.example"}
-        shown = project.run(["settings", "--json"], env=explicit).json["public_url"]
-        assert shown == "https://cx.acme.example"
-        # the Prefect UI asks /ui-settings where its API is: the one `up` started
-        ui = api["url"].removesuffix("/api")
-        assert httpx.get(f"{ui}/ui-settings", timeout=30).json()["api_url"] == api["url"]
-
-        assert _stop(up) == 0
-        said = (root / "up.out").read_text()
-        for name in ("schedules", "collector", "prefect server"):
-            line = next((line for line in said.splitlines() if f"{name} (pid " in line), "")
-            assert "stopped; log " in line or "ended by" in line, said
-        assert f"logs in {root / '.cxops' / 'logs'}" in said
-
-        up = _start_up(root, port)
-        _wait_api(root, up)
-        assert _stop(up) == 0
-        for log in ("prefect-server.log", "collector.log", "schedules.log"):
-            text = (root / ".cxops" / "logs" / log).read_text()
-            starts = [i for i, line in enumerate(text.splitlines()) if "cxops up started" in line]
-            assert len(starts) == 2 and starts[1] > starts[0] + 1, f"{log}:\n{text[-3000:]}"
-    finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait(30)
 
 
 def test_begin_log_appends_a_start_line_and_keeps_one_old_generation(tmp_path, monkeypatch):

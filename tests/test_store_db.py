@@ -54,6 +54,44 @@ def test_the_revisions_form_one_line_to_head() -> None:
     ]
 
 
+def test_the_head_read_from_the_files_is_alembics(tmp_path: Path) -> None:
+    from cxops.store import db
+
+    assert db.shipped_head() == db.head_revision() == HEAD
+    # A line of revisions with a merge (two parents) is not read: Alembic is asked.
+    (tmp_path / "versions").mkdir()
+    for name, parent in (("a1", "None"), ("b1", '"a1"'), ("c1", '("a1", "b1")')):
+        text = f'revision: str = "{name}"\ndown_revision = {parent}\n'
+        (tmp_path / "versions" / f"{name}.py").write_text(text, encoding="utf-8")
+    original = db.MIGRATIONS_DIR
+    db.MIGRATIONS_DIR = tmp_path
+    try:
+        assert db._read_shipped_head() is None
+        (tmp_path / "versions" / "c1.py").write_text(
+            'revision = "c1"\ndown_revision: str | None = "b1"\n', encoding="utf-8"
+        )
+        assert db._read_shipped_head() == "c1"
+    finally:
+        db.MIGRATIONS_DIR = original
+
+
+def test_a_current_store_is_opened_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    open_store(url).dispose()
+    code = (
+        "import sys; from cxops.store.db import open_store; "
+        f"open_store({url!r}).dispose(); print('alembic' in sys.modules)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert completed.stdout.strip() == "False"
+    with sqlite3.connect(tmp_path / "store.db") as conn:  # an older revision: migrated
+        conn.execute("UPDATE alembic_version SET version_num = '0016_task_notes'")
+    with open_store(url) as store:
+        assert store.revision() == HEAD
+
+
 def test_upgrading_a_populated_store_keeps_its_rows(store_url: str) -> None:
     from datetime import UTC, datetime
 

@@ -9,6 +9,7 @@ Modes" recipe). Migrations are Alembic scripts shipped in `cxops/store/migration
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,8 +55,8 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply every pending migration (`alembic upgrade head`); safe to race."""
-        if self.revision() == head_revision():
-            return  # the common case: no lock taken
+        if self._is_current():
+            return  # the common case: no lock taken, Alembic not even imported
         with self._guard("migrate"), self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
@@ -72,6 +73,18 @@ class Store:
 
         with self._guard("read"), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def _is_current(self) -> bool:
+        """True when the database is at the newest shipped revision, read without Alembic
+        (a command that opens a store pays neither its import nor its script loading)."""
+        head = shipped_head()
+        if head is None:
+            return self.revision() == head_revision()
+        with self._guard("read"), self.engine.connect() as conn:
+            if not inspect(conn).has_table(VERSION_TABLE):
+                return False
+            versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+            return list(versions) == [head]
 
     def has_schema(self) -> bool:
         with self._guard("read"), self.engine.connect() as conn:
@@ -145,6 +158,40 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+#: Alembic's table of the database's revision (its default name).
+VERSION_TABLE = "alembic_version"
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(None|\"([^\"]+)\")", re.M)
+_shipped_head: tuple[str | None] | None = None
+
+
+def shipped_head() -> str | None:
+    """The newest shipped revision, from the migration files' `revision` and
+    `down_revision` lines, without importing Alembic; None when the files do not read
+    as one line of revisions (then `head_revision`, Alembic's answer, is the one to ask).
+    tests/test_store_db.py checks that both agree."""
+    global _shipped_head
+    if _shipped_head is None:
+        _shipped_head = (_read_shipped_head(),)
+    return _shipped_head[0]
+
+
+def _read_shipped_head() -> str | None:
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {
+            name: value
+            for name, _, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8"))
+        }
+        if "revision" not in found or not found["revision"] or "down_revision" not in found:
+            return None  # a file this reading does not understand (a merge, say)
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
 def head_revision() -> str | None:

@@ -9,6 +9,8 @@ Loaded by `tests/conftest.py` (`pytest_plugins = ["cxops.testing.plugin"]`). Fix
 - `store_url`: one test on SQLite and on PostgreSQL; `store`: that store, opened.
 - `prefect_harness` / `prefect_env`: one `prefect_test_harness` for the whole session.
 - `browser`: Debian's chromium driven by Playwright.
+
+It also loads `cxops.testing.cpu_time` (`--cpu-durations=N`: what each test costs in CPU).
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ from cxops.testing.services import (
     postgres_available,
     require_service,
 )
+
+pytest_plugins = ["cxops.testing.cpu_time"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with the most tests marked `slow` (real servers, real flows) first.
+
+    `--dist loadfile` hands whole files to the workers in this order, so the long ones
+    start early and the last to be handed out are quick: no worker waits idle at the end
+    for the other to finish a big file. Tests keep their order inside their file."""
+    slow: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.nodeid.split("::", 1)[0]])
 
 
 @pytest.fixture(autouse=True)
