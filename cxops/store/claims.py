@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
 from cxops.store.db import Store
+from cxops.store.ledger import due
 from cxops.store.liveness import claim_process_gone, new_claim_id
 from cxops.store.models import Send, Suppression
 from cxops.store.sql import ResultUpdate, in_values, result_update
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClaimedSend",
     "claim_batch",
+    "hold_rows",
     "mark_results",
     "new_claim_id",
     "recover_dead_claims",
@@ -85,7 +87,8 @@ def claim_batch(
 ) -> list[ClaimedSend]:
     """Move up to `limit` pending rows to `sending` under `claim_id`, and return them.
 
-    No two callers ever get the same row. Rows whose email is suppressed at claim
+    Only due rows are claimed: `not_before` NULL or at most `now` (a claimed row's
+    `held` is cleared). No two callers ever get the same row. Rows whose email is suppressed at claim
     time become `skipped` (error = the reason) instead; an empty list means
     nothing is pending any more. The rows come as `ClaimedSend`, ordered by batch
     and id, carrying `expires_at` (default: `now`).
@@ -107,6 +110,7 @@ def claim_batch(
                     _SENDS.c.wave_id == wave_id,
                     _SENDS.c.step == step,
                     _SENDS.c.status == "pending",
+                    due(claimed_at),
                 )
                 .order_by(_SENDS.c.batch, _SENDS.c.id)
                 .limit(limit - claimed)
@@ -123,7 +127,7 @@ def claim_batch(
             statement = (
                 update(_SENDS)
                 .where(in_values(store, _SENDS.c.id, ids))
-                .values(status="sending", claim_id=claim_id, claimed_at=claimed_at)
+                .values(status="sending", claim_id=claim_id, claimed_at=claimed_at, held=None)
             )
             if returning:
                 rows.extend(conn.execute(statement.returning(*_CLAIM_READ)).all())
@@ -157,6 +161,30 @@ def claim_batch(
         )
         for row in rows
     ]
+
+
+def hold_rows(store: Store, ids: Sequence[int], until: datetime, reason: str) -> int:
+    """Put claimed rows back to wait: `pending` again, due at `until`, `held` = `reason`
+    (a gate's hold); returns how many. Only rows still `sending` are touched, so a row
+    whose outcome was recorded is never put back."""
+    if not ids:
+        return 0
+    total = 0
+    with store.connect(write=True) as conn:
+        for part in (ids[start : start + 5_000] for start in range(0, len(ids), 5_000)):
+            result = conn.execute(
+                update(_SENDS)
+                .where(in_values(store, _SENDS.c.id, part), _SENDS.c.status == "sending")
+                .values(
+                    status="pending",
+                    claim_id=None,
+                    claimed_at=None,
+                    not_before=until,
+                    held=reason[:64],
+                )
+            )
+            total += result.rowcount
+    return total
 
 
 def _skip_suppressed(conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
