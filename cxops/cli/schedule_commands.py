@@ -140,6 +140,13 @@ def status_command(
             f"in doubt {wave['in_doubt']}, failed {wave['failed']}, pending {wave['pending']}"
             + (f"; {reminders}" if reminders else "")
         )
+    for row in status["waiting"]:
+        step = "invitations" if row["step"] == 0 else f"reminder {row['step']}"
+        why = f", {row['held']}" if row["held"] else ""
+        out.print(
+            f"waiting {row['survey']} {row['wave']} {step}{why}: {row['count']} due from "
+            f"{row['earliest']} until {row['latest']}"
+        )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(

@@ -20,12 +20,12 @@ from cxops.policy.history import policy_history
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
-from cxops.store.ledger import has_pending, wave_counts
+from cxops.store.ledger import wave_counts
 from cxops.wave import status
 from cxops.wave.dry_run import render_all
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import add_in_locale_batches
-from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
+from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_stale
 from cxops.wave.send import start_sending
 from cxops.wave.summary import rate_text
 
@@ -154,13 +154,13 @@ def remind_survey(
                 steps.append(_summary(wave, plan, {}, 0, rendered=_render_all(wave, plan)))
                 continue
             notes += start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
-            skip_answered(store, wave)
+            skip_stale(store, wave, now)
             plan = plan_step(store, wave, history, goal_reached=goal_reached)
             add_in_locale_batches(wave, store, plan.rows)
             # What this round sent is what its own claims sent: a round running at the
             # same time sends the rest, and each reports its own.
             sent_now = 0
-            if plan.due or has_pending(store, survey.id, wave_id, step):
+            if plan.due:
                 sent_now = send_step(wave)
             counts = wave_counts(store, survey.id, wave_id, step)
             steps.append(_summary(wave, plan, counts, sent_now))

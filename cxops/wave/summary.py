@@ -55,6 +55,9 @@ class WaveSummary:
     closed: dict[str, Any] | None = None
     #: After sending: when the wave's first invitation went out (ISO, UTC).
     first_sent_at: str | None = None
+    #: After sending: pending rows whose `not_before` is still to come — {count, earliest,
+    #: latest} (ISO, UTC); `cxops send-due` sends them when they are due.
+    waiting: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -96,6 +99,7 @@ class WaveSummary:
             "status",
             "closed",
             "first_sent_at",
+            "waiting",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -159,10 +163,17 @@ def with_counts(
         in_flight=in_flight,
         failed_reasons=reasons or None,
         first_sent_at=first_sent.isoformat() if first_sent is not None else None,
+        waiting=counts.get("waiting"),
     )
     if in_flight:
         summary = summary.noted(
             f"{in_flight} being sent by another run of this wave right now (not in doubt)"
+        )
+    waiting = counts.get("waiting") or {}
+    if waiting.get("count"):
+        summary = summary.noted(
+            f"{waiting['count']} waiting to be sent, from {waiting['earliest']} until "
+            f"{waiting['latest']} (`cxops send-due` sends them when they are due)"
         )
     if in_doubt:
         summary = summary.noted(
