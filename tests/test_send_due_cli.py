@@ -180,3 +180,14 @@ def test_send_due_killed_then_resumed_sends_nobody_twice(
     found = recipients(project)
     assert len(found) == len(set(found)), "someone was sent twice"
     assert rows["sent"] <= len(found) <= due
+
+
+def test_up_serves_send_due_every_minute(project: Any) -> None:
+    """`cxops up`'s Runner serves what `cxops deploy` writes: `send-due`, every minute."""
+    from cxops.schedule.serving import runner_deployments
+
+    served = {deployment.name: deployment for deployment in runner_deployments(project.root)}
+    send_due = served["send-due"]
+    assert send_due.parameters == {"project_dir": str(project.root)}
+    (schedule,) = send_due.schedules
+    assert schedule.schedule.interval == timedelta(seconds=60)
