@@ -299,9 +299,8 @@ def _send_wave(
         if not isinstance(planning, PrefectConcurrentFuture):
             raise TypeError(f"expected a future of the thread pool, got {planning!r}")
         while not planning.wrapped_future.done():
-            if has_work(store, wave):
-                send_a_batch()
-            else:
+            # Pending rows that are not due yet (a later not_before) claim nothing: wait.
+            if not (has_work(store, wave) and send_a_batch().claimed):
                 planning.wait(timeout=0.2)
         planned = planning.result()
     else:
