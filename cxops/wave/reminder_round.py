@@ -2,11 +2,11 @@
 
 For every open wave and each step 1 … `reminder.max`: rows of dead runs become in
 doubt (or pending again with `--resend-in-doubt`), pending rows of people who answered
-meanwhile are skipped, the newly due are planned into the ledger (one locale per
-batch), and the step is sent by `send_step` (the flow's batch loop). A dry run plans
-and renders, and writes nothing. Prefect-free: the flow (`cxops.wave.flow`) passes
-`send_step`.
-"""
+or whose invitation expired meanwhile are skipped, the newly due are planned into the
+ledger (one locale per batch) and so are those who will be due later (rows with a
+`not_before`, which `cxops send-due` or a later round sends), and the step's due rows
+are sent by `send_step` (the flow's batch loop). A dry run plans and renders, and
+writes nothing. Prefect-free: the flow (`cxops.wave.flow`) passes `send_step`."""
 
 from __future__ import annotations
 
