@@ -51,6 +51,8 @@ def test_each_survey_has_a_deployment_with_its_schedule():
     assert deployments["followups"]["schedules"] == [{"interval": 900}]
     assert deployments["reminders"]["schedules"] == [{"interval": 3600}]  # hourly
     assert deployments["reminders"]["entrypoint"].endswith(":remind_flow")
+    assert deployments["send-due"]["schedules"] == [{"interval": 60}]  # every minute
+    assert deployments["send-due"]["entrypoint"].endswith(":send_due_flow")
     zones = {s["timezone"] for s in deployments["digest"]["schedules"]}
     assert zones == {"Europe/Berlin", "America/New_York", "Europe/London", "UTC"}
 
@@ -158,7 +160,8 @@ def test_loop_deployments_exist_only_for_flows_that_exist(tmp_path):
     )
     assert only_followups.names == ("followups",)
     everything = deploy.deploy_project(tmp_path, tmp_path / "surveys", has_flow=lambda name: True)
-    assert everything.names == ("followups", "reminders", "digest")  # reports are per survey
+    # reports are per survey
+    assert everything.names == ("followups", "send-due", "reminders", "digest")
     assert deploy.entrypoint_exists("survey_wave") and not deploy.entrypoint_exists("no_such_flow")
     from cxops.schedule import entrypoints
 

@@ -35,7 +35,7 @@ def test_init_makes_a_project_that_validates_plans_previews_and_dry_runs(tmp_pat
     names = {
         d["name"] for d in yaml.safe_load((target / "prefect.yaml").read_text())["deployments"]
     }
-    assert {"nps", "csat", "ces", "interview", "followups", "digest"} <= names
+    assert {"nps", "csat", "ces", "interview", "followups", "digest", "send-due"} <= names
 
 
 def test_env_example_lists_every_setting_and_gitignore_the_local_state(tmp_path):

@@ -114,7 +114,7 @@ def test_up_serves_the_project_links_follow_its_port_ctrl_c_stops_all_restart_re
         deadline = time.monotonic() + 180
         while True:  # the Runner registers its deployments once it has started
             served = httpx.post(f"{api['url']}/deployments/filter", json={}, timeout=30).json()
-            if {"nps-quarterly", "followups", "digest"} <= {d["name"] for d in served}:
+            if {"nps-quarterly", "followups", "digest", "send-due"} <= {d["name"] for d in served}:
                 break
             assert time.monotonic() < deadline, (root / ".cxops/logs/schedules.log").read_text()
             time.sleep(1)

@@ -110,7 +110,12 @@ def test_reminders_go_once_to_non_responders_after_the_delay(project: Any, store
     early = remind(project, store, START + timedelta(days=2, hours=23))
     assert [(s.step, s.due, s.waiting, s.sent_now) for s in early.steps] == [(1, 0, 298, 0)]
     assert early.steps[0].skipped == {"answered": 1, "unsubscribed": 1}
-    assert rows(store, 1) == []
+    # The waiting are planned at once as rows due `after` the invitation went out.
+    waiting = rows(store, 1)
+    assert len(waiting) == 298 and {row.status for row in waiting} == {"pending"}
+    sent_at = {row.contact_key: row.sent_at for row in invited}
+    assert all(row.not_before == sent_at[row.contact_key] + timedelta(days=3) for row in waiting)
+    assert reminder_mail(project) == []
 
     due = remind(project, store, START + timedelta(days=3, minutes=1))
     step = due.steps[0]

@@ -24,6 +24,7 @@ ORDER: dict[str, str] = {
     "why": AUTHORING,
     "run": SENDING,
     "remind": SENDING,
+    "send-due": SENDING,
     "serve": SENDING,
     "up": SENDING,
     "interviews": SENDING,

@@ -149,6 +149,13 @@ def status_command(
         held = ", ".join(f"{reason} {count}" for reason, count in wave.get("held", {}).items())
         if held:
             out.print(f"  waiting or skipped because of a gate: {held}")
+    for row in status["waiting"]:
+        step = "invitations" if row["step"] == 0 else f"reminder {row['step']}"
+        why = f", {row['held']}" if row["held"] else ""
+        out.print(
+            f"waiting {row['survey']} {row['wave']} {step}{why}: {row['count']} due from "
+            f"{row['earliest']} until {row['latest']}"
+        )
     for wave in status["closed_waves"]:
         rate = wave.get("response_rate")
         out.print(

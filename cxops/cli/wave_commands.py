@@ -24,6 +24,7 @@ from cxops.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from cxops.wave.due import DueSummary
     from cxops.wave.reminder_round import ReminderSummary
     from cxops.wave.summary import WaveSummary
 
@@ -358,6 +359,70 @@ def remind_command(
         print_json(summary.as_dict())
         return
     _print_reminders(summary)
+
+
+@app.command("send-due")
+def send_due_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what is due, by survey, wave and step; send nothing."),
+    ] = False,
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+    allow_insecure_links: InsecureLinksOption = False,
+) -> None:
+    """Send every due invitation and reminder of every survey (rows that waited), as one
+    Prefect flow run; print what was sent and what still waits."""
+    project = project_context(ctx, project_dir, allow_insecure_links=allow_insecure_links or None)
+    settings = project.settings
+    if not dry_run:
+        from cxops.channels import check_public_url
+
+        check_public_url(settings)
+        use_flow_api(settings)
+    from cxops.wave.run import run_send_due
+
+    summary = run_send_due(settings, dry_run=dry_run)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    _print_due(summary)
+
+
+def _print_due(summary: DueSummary) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = console()
+    data = summary.as_dict()
+    title = "due sends (dry run)" if summary.dry_run else "due sends"
+    out.print(f"[bold]{title}[/] · {data['now']}")
+    figures = f"due {data['due']}"
+    if not summary.dry_run:
+        figures += f" · sent {data['sent']} · in doubt {data['in_doubt']} · failed {data['failed']}"
+    waiting = data["waiting"]
+    figures += f" · waiting {waiting['count']}"
+    if waiting["count"]:
+        figures += f" (from {waiting['earliest']} until {waiting['latest']})"
+    out.print(figures)
+    if summary.steps:
+        table = Table("survey", "wave", "step", "due", "sent now", "stale", "pending after")
+        for step in summary.steps:
+            table.add_row(
+                escape(step.survey),
+                escape(step.wave),
+                "invitation" if step.step == 0 else f"reminder {step.step}",
+                str(step.due),
+                "—" if summary.dry_run else str(step.sent_now),
+                "—" if summary.dry_run else str(step.stale),
+                "—" if summary.dry_run else str(step.pending),
+            )
+        out.print(table)
+    else:
+        out.print("nothing is due")
+    for note in summary.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def _print_reminders(summary: ReminderSummary) -> None:

@@ -31,7 +31,7 @@ from cxops.gates.base import SEND, Candidate, Decision, Moment, Skip
 from cxops.intervals import nps_adjusted_wald_margin, wilson_interval
 from cxops.spec.models import TOP_BOX, Quota, Survey
 from cxops.store.db import Store
-from cxops.store.quotas import Scores, segment_answers, write_round_times
+from cxops.store.quotas import Scores, segment_answers
 
 #: Why a segment's rows are skipped once it has enough.
 QUOTA_MET = "quota met"
@@ -147,8 +147,6 @@ class RoundTimes:
     start: datetime
     every: Duration | None
     holidays: str | None = None
-    #: (not_before, held) -> the contact keys of that round (for `write_stopgap`).
-    _keys: dict[tuple[datetime, str], list[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, survey: Survey, start: datetime, holidays: str | None = None) -> RoundTimes:
@@ -166,23 +164,15 @@ class RoundTimes:
         }
 
     def timed(self, rows: Iterable[tuple[Mapping[str, Any], int]]) -> Iterator[dict[str, Any]]:
-        """Ledger rows (`ledger_row`'s shape, with their round) with their round's fields."""
+        """Ledger rows (`ledger_row`'s shape, with their round) with their round's fields;
+        a row a gate already made wait keeps the later of the two times and its reason."""
         due: dict[int, dict[str, Any]] = {}
         for row, k in rows:
             extra = due.get(k)
             if extra is None:
                 extra = due[k] = self.fields(k)
-            if not extra:
+            waits = row.get("not_before")
+            if not extra or (waits is not None and waits >= extra["not_before"]):
                 yield dict(row)
-                continue
-            self._keys.setdefault((extra["not_before"], extra["held"]), []).append(
-                row["contact_key"]
-            )
-            yield {**row, **extra}
-
-    def write_stopgap(self, store: Store, survey_id: str, wave_id: str, step: int) -> int:
-        """Write the rounds' times on the rows just inserted, for a ledger insert that does
-        not write `not_before`/`held` itself (`cxops.store.quotas.write_round_times`)."""
-        if not self._keys:
-            return 0
-        return write_round_times(store, survey_id, wave_id, step, self._keys)
+            else:
+                yield {**row, **extra}

@@ -25,9 +25,12 @@ BEGIN = (
 END = "  # <<< cxops deploy"
 ENTRYPOINTS = "cxops.schedule.entrypoints"
 WORK_POOL = "cxops"
-#: How often the loop flows run (docs/commands.md, `deploy`: follow-ups every 15 min, reminders hourly).
+#: How often the loop flows run (docs/commands.md, `deploy`: follow-ups every 15 min,
+#: due sends every minute, reminders hourly).
 FOLLOWUPS_SECONDS = 900
 REMINDERS_SECONDS = 3600
+#: Due sends (reminders, send windows, quota rounds, held rows) leave within a minute.
+SEND_DUE_SECONDS = 60
 DIGEST_CRON = "0 8 * * *"
 #: Each survey's report: Monday 07:00 in the survey's time zone, before the week's digests.
 REPORT_CRON = "0 7 * * MON"
@@ -76,7 +79,8 @@ def survey_schedules(survey: Survey) -> list[dict[str, Any]]:
 def loop_deployments(
     surveys: Sequence[Survey], has_flow: Callable[[str], bool]
 ) -> list[dict[str, Any]]:
-    """Follow-ups, escalations, reminders, digests: one deployment per flow that exists."""
+    """Follow-ups, escalations, due sends, reminders, digests: one deployment per flow
+    that exists."""
     timezones = sorted({survey.timezone for survey in surveys} | {"UTC"})
     wanted: list[tuple[str, str, str, list[dict[str, Any]]]] = [
         (
@@ -84,6 +88,12 @@ def loop_deployments(
             "followups_flow",
             "New answers to follow-up tasks, webhooks and overdue escalations.",
             [{"interval": FOLLOWUPS_SECONDS}],
+        ),
+        (
+            "send-due",
+            "send_due_flow",
+            "Every due invitation and reminder of every survey (rows that waited).",
+            [{"interval": SEND_DUE_SECONDS}],
         ),
         (
             "reminders",

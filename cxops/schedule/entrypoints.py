@@ -22,9 +22,19 @@ from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
 from cxops.spec.lookup import project_surveys
-from cxops.wave.flow import compile_reminders, compile_survey
+from cxops.wave.flow import compile_reminders, compile_send_due, compile_survey
 
-__all__ = ["digest_flow", "followups_flow", "remind_flow", "report_flow", "survey_wave"]
+__all__ = [
+    "digest_flow",
+    "followups_flow",
+    "remind_flow",
+    "report_flow",
+    "send_due_flow",
+    "survey_wave",
+]
+
+#: Every due invitation and reminder of every survey (the `send-due` loop, every minute).
+send_due_flow = compile_send_due()
 
 
 def _settings(project_dir: str | None) -> Settings:

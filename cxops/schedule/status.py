@@ -1,4 +1,5 @@
-"""`cxops status`: each survey and its next run, open waves, tasks, and which API is reachable.
+"""`cxops status`: each survey and its next run, open waves, what waits to be sent and
+until when, tasks, and which API is reachable.
 
 Reads only: the surveys, the store (not created when it does not exist yet),
 `.cxops/api.json` and the background API's `.cxops/prefect-api.json`; the figures are
@@ -74,6 +75,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
             "open_waves": [],
             "closed_waves": [],
             "tasks": {"open": 0, "overdue": 0},
+            "waiting": [],
             "last_starts": {},
             "recruitment": {},
         }
@@ -105,7 +107,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                 continue
             if wave.status == "complete":
                 continue
-            counts = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0)
+            counts = ledger.wave_counts(store, wave.survey_id, wave.wave_id, 0, now=now)
             reminders = {
                 str(step): by_status.get("sent", 0)
                 for step, by_status in sorted(
@@ -121,6 +123,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
                     "started_at": _aware(wave.started_at).isoformat(),
                     **_sent(counts["first_sent_at"], wave, surveys),
                     **{name: counts[name] for name in ("sent", "in_doubt", "failed", "pending")},
+                    "waiting": counts["waiting"],
                     "reminders_sent": reminders,
                     "paused": _paused(wave),
                     # Reason -> rows a gate made wait or skipped (`cxops.gates`).
@@ -132,6 +135,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
             "open_waves": open_waves,
             "closed_waves": [_closed(store, wave, surveys) for wave in closed_waves[-20:]],
             "tasks": {"open": int(open_tasks), "overdue": int(overdue)},
+            "waiting": _waiting(store, now),
             "last_starts": last_starts,
             "recruitment": _recruitment(store, surveys),
         }
@@ -153,6 +157,17 @@ def _paused(wave: Any) -> dict[str, Any] | None:
         "why": pause_text(wave.pause_reason, wave.pause_figures),
         "resume": f"cxops run {wave.survey_id} --wave {wave.wave_id} --resume",
     }
+
+
+def _waiting(store: Any, now: datetime) -> list[dict[str, Any]]:
+    """Rows that wait for a later `not_before`, by survey, wave, step and why, with the
+    first and last moment they come due (`cxops send-due` sends them then)."""
+    from cxops.store.ledger import waiting_rows
+
+    return [
+        {**row, "earliest": row["earliest"].isoformat(), "latest": row["latest"].isoformat()}
+        for row in waiting_rows(store, now)
+    ]
 
 
 def _recruitment(store: Any, surveys: list[Survey]) -> dict[str, dict[str, Any]]:

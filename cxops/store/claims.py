@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
 from cxops.store.db import Store
+from cxops.store.ledger import due
 from cxops.store.liveness import claim_process_gone, new_claim_id
 from cxops.store.models import Send, Suppression
 from cxops.store.sql import ResultUpdate, in_values, result_update
@@ -86,7 +87,8 @@ def claim_batch(
 ) -> list[ClaimedSend]:
     """Move up to `limit` pending rows to `sending` under `claim_id`, and return them.
 
-    No two callers ever get the same row. Rows whose email is suppressed at claim
+    Only due rows are claimed: `not_before` NULL or at most `now` (a claimed row's
+    `held` is cleared). No two callers ever get the same row. Rows whose email is suppressed at claim
     time become `skipped` (error = the reason) instead; an empty list means
     nothing is pending any more. The rows come as `ClaimedSend`, ordered by batch
     and id, carrying `expires_at` (default: `now`). `segments`, when given, limits the
@@ -109,6 +111,7 @@ def claim_batch(
                     _SENDS.c.wave_id == wave_id,
                     _SENDS.c.step == step,
                     _SENDS.c.status == "pending",
+                    due(claimed_at),
                 )
                 .order_by(_SENDS.c.batch, _SENDS.c.id)
                 .limit(limit - claimed)
@@ -127,7 +130,7 @@ def claim_batch(
             statement = (
                 update(_SENDS)
                 .where(in_values(store, _SENDS.c.id, ids))
-                .values(status="sending", claim_id=claim_id, claimed_at=claimed_at)
+                .values(status="sending", claim_id=claim_id, claimed_at=claimed_at, held=None)
             )
             if returning:
                 rows.extend(conn.execute(statement.returning(*_CLAIM_READ)).all())

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, inspect, select, update
 
 from cxops.store.db import Store
+from cxops.store.ledger import due
 from cxops.store.models import Send
 from cxops.store.sql import in_values
 
@@ -39,10 +40,7 @@ def _step(survey_id: str, wave_id: str, step: int) -> tuple[ColumnElement[bool],
 
 
 def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (
-        _SENDS.c.status == "pending",
-        or_(_SENDS.c.not_before.is_(None), _SENDS.c.not_before <= now.astimezone(UTC)),
-    )
+    return (_SENDS.c.status == "pending", due(now.astimezone(UTC)))
 
 
 def due_segments(store: Store, survey_id: str, wave_id: str, step: int, now: datetime) -> list[str]:

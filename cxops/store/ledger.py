@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 
 from cxops.chunks import chunks
 from cxops.store.db import Store
@@ -40,7 +41,8 @@ def add_invitees(
     """Insert `pending` rows; those already in the ledger are left untouched.
 
     Each row has `contact_key`, `email`, `segment`, `locale` and `contact` (a
-    JSON-safe dict). New rows get a random `send_id` and the batch number
+    JSON-safe dict), and may have `not_before` (aware: the earliest it may leave; absent
+    or None, due at once) and `held` (why it waits, up to 64 characters). New rows get a random `send_id` and the batch number
     `first + position // batch_size`, `position` counting `rows` from 0 and `first`
     following the step's existing batches: at most `batch_size` rows per batch,
     in the order given. Returns how many rows were new. Commits every few thousand
@@ -58,6 +60,7 @@ def add_invitees(
     insert = fast_insert(store.engine.dialect)
     created_at = insert.bind("created_at", now)
     bind_contact = insert.processors["contact"] or (lambda value: value)
+    bind_when = insert.processors["not_before"] or (lambda value: value)
     added = 0
     position = 0
     for chunk in chunks(rows, _INSERT_CHUNK):
@@ -79,6 +82,8 @@ def add_invitees(
                         "pending",
                         first_batch + (position + index) // batch_size,
                         created_at,
+                        None if (due := row.get("not_before")) is None else bind_when(due),
+                        row.get("held"),
                     )
                 )
             )
@@ -101,6 +106,104 @@ def send_ids(count: int) -> list[str]:
     return [shared + own[20 * index : 20 * index + 20] for index in range(count)]
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """A ledger row may leave at `now`: it has no `not_before`, or that has come."""
+    return or_(Send.not_before.is_(None), Send.not_before <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class DueGroup:
+    """A step of a wave of a survey with rows that may be claimed now."""
+
+    survey_id: str
+    wave_id: str
+    step: int
+    #: Pending rows due now.
+    due: int
+
+
+def due_groups(store: Store, now: datetime) -> list[DueGroup]:
+    """Every (survey, wave, step) with pending rows due at `now`, in that order."""
+    key = (Send.survey_id, Send.wave_id, Send.step)
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(*key, func.count())
+            .where(Send.status == "pending", due(now))
+            .group_by(*key)
+            .order_by(*key)
+        ).all()
+    return [DueGroup(survey, wave, int(step), int(count)) for survey, wave, step, count in rows]
+
+
+def waiting_rows(
+    store: Store,
+    now: datetime,
+    survey_id: str | None = None,
+    wave_id: str | None = None,
+    step: int | None = None,
+) -> list[dict[str, Any]]:
+    """Pending rows not due before a later moment, by survey, wave, step and the reason
+    they wait (`held`, None for a plain not_before): {survey, wave, step, held, count,
+    earliest, latest} (aware UTC), in that order."""
+    key = (Send.survey_id, Send.wave_id, Send.step, Send.held)
+    query = select(*key, func.count(), func.min(Send.not_before), func.max(Send.not_before)).where(
+        Send.status == "pending", Send.not_before > now
+    )
+    for column, value in ((Send.survey_id, survey_id), (Send.wave_id, wave_id), (Send.step, step)):
+        if value is not None:
+            query = query.where(column == value)
+    with store.connect() as conn:
+        rows = conn.execute(query.group_by(*key).order_by(*key)).all()
+    return [
+        {
+            "survey": survey,
+            "wave": wave,
+            "step": int(step),
+            "held": held,
+            "count": int(count),
+            "earliest": _utc(earliest),
+            "latest": _utc(latest),
+        }
+        for survey, wave, step, held, count, earliest, latest in rows
+    ]
+
+
+def pending_split(
+    store: Store, survey_id: str, wave_id: str, step: int, now: datetime
+) -> tuple[int, int]:
+    """A step's pending rows: (due at `now`, waiting for a later `not_before`)."""
+    is_due = func.sum(case((due(now), 1), else_=0))
+    with store.connect() as conn:
+        row = conn.execute(
+            select(is_due, func.count()).where(
+                Send.survey_id == survey_id,
+                Send.wave_id == wave_id,
+                Send.step == step,
+                Send.status == "pending",
+            )
+        ).one()
+    ready, total = int(row[0] or 0), int(row[1] or 0)
+    return ready, total - ready
+
+
+def waiting_figures(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """{count, earliest, latest} (ISO, None when nothing waits) of `waiting_rows` rows."""
+    listed = list(rows)
+    earliest = min((row["earliest"] for row in listed), default=None)
+    latest = max((row["latest"] for row in listed), default=None)
+    return {
+        "count": sum(row["count"] for row in listed),
+        "earliest": earliest.isoformat() if earliest is not None else None,
+        "latest": latest.isoformat() if latest is not None else None,
+    }
+
+
+def _utc(moment: datetime | None) -> datetime:
+    # Not None: the rows counted are those with a not_before.
+    assert moment is not None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 # -- reporting ---------------------------------------------------------------------------
 
 
@@ -120,9 +223,13 @@ def has_pending(store: Store, survey_id: str, wave_id: str, step: int = 0) -> bo
     return found is not None
 
 
-def wave_counts(store: Store, survey_id: str, wave_id: str, step: int = 0) -> dict[str, Any]:
+def wave_counts(
+    store: Store, survey_id: str, wave_id: str, step: int = 0, *, now: datetime | None = None
+) -> dict[str, Any]:
     """Rows by status (every status, zeros included), `total`, `by_segment`
-    ({segment: {status: count}}) and `first_sent_at` (aware UTC, None before any send)."""
+    ({segment: {status: count}}) and `first_sent_at` (aware UTC, None before any send);
+    with `now`, also `waiting`: {count, earliest, latest} of the pending rows not due
+    before a later moment (`waiting_figures`)."""
     with store.session() as session:
         rows = session.execute(
             select(Send.segment, Send.status, func.count(), func.min(Send.sent_at))
@@ -141,6 +248,8 @@ def wave_counts(store: Store, survey_id: str, wave_id: str, step: int = 0) -> di
     result["total"] = sum(totals.values())
     result["by_segment"] = dict(sorted(by_segment.items()))
     result["first_sent_at"] = min(first_sent, default=None)
+    if now is not None:
+        result["waiting"] = waiting_figures(waiting_rows(store, now, survey_id, wave_id, step))
     return result
 
 

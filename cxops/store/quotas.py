@@ -5,22 +5,16 @@ answers that arrive while a round is being sent are counted before the next roun
 leaves; `plan` reads `segment_history` (earlier waves' invitations, answers and
 scores) to say what a wave may expect. Answers count only when a person confirmed them
 and they are not suspect, as everywhere (`cxops.store.responses.CONFIRMED`).
-
-`write_round_times` puts quota rounds' `not_before`/`held` on rows already inserted
-(see its docstring: a stopgap until `add_invitees` writes them with the insert).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy import ColumnElement, false, func, select
 
-from cxops.chunks import chunks
 from cxops.store.db import Store
 from cxops.store.ledger import MAYBE_SENT
 from cxops.store.models import Response, Send
@@ -115,36 +109,3 @@ def segment_history(
         segment: SegmentHistory(counts.get(segment, 0), answers.get(segment, Counter()))
         for segment in sorted(segments)
     }
-
-
-def write_round_times(
-    store: Store,
-    survey_id: str,
-    wave_id: str,
-    step: int,
-    rounds: Mapping[tuple[datetime, str], Iterable[str]],
-) -> int:
-    """Give the pending rows of these contact keys their round's `not_before` and `held`
-    ({(not_before, held): contact keys}), where the insert left `not_before` empty.
-
-    A stopgap: the ledger's insert (`add_invitees`) is to write a row's `not_before` and
-    `held` itself, in the same statement; until it does, this sets them right after.
-    Returns the rows changed.
-    """
-    changed = 0
-    for (not_before, held), keys in rounds.items():
-        for chunk in chunks(keys, 500):
-            with store.connect(write=True) as conn:
-                changed += conn.execute(
-                    update(Send)
-                    .where(
-                        Send.survey_id == survey_id,
-                        Send.wave_id == wave_id,
-                        Send.step == step,
-                        Send.status == "pending",
-                        Send.not_before.is_(None),
-                        Send.contact_key.in_(chunk),
-                    )
-                    .values(not_before=not_before, held=held)
-                ).rowcount
-    return changed

@@ -9,7 +9,7 @@ time, the previous step's, whether a person confirmed an answer, and any suppres
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from cxops.chunks import chunks
 from cxops.store.db import Store
 from cxops.store.erasures import ERASED, is_placeholder
+from cxops.store.ledger import due
 from cxops.store.models import Response, Send, Suppression
 from cxops.store.responses import CONFIRMED
 from cxops.store.sql import in_values
@@ -158,6 +159,44 @@ def skip_answered_pending(store: Store, survey_id: str, wave_id: str, step: int)
             .values(status="skipped", error="answered")
         )
     return int(result.rowcount or 0)
+
+
+def skip_expired_pending(
+    store: Store,
+    survey_id: str,
+    wave_id: str,
+    step: int,
+    now: datetime,
+    expires: Callable[[datetime], datetime],
+) -> int:
+    """Pending reminders due at `now` whose invitation has expired (`expires(invited_at)`
+    at or before `now`) become `skipped` (error `expired`); how many. A reminder planned
+    to wait can come due after its invitation's links stopped working."""
+    invitation = aliased(Send)
+    invited_at = func.coalesce(invitation.claimed_at, invitation.sent_at, invitation.created_at)
+    query = (
+        select(Send.id, invited_at)
+        .join(invitation, and_(_same_person(invitation, Send), invitation.step == 0))
+        .where(
+            Send.survey_id == survey_id,
+            Send.wave_id == wave_id,
+            Send.step == step,
+            Send.status == "pending",
+            due(now),
+        )
+    )
+    with store.connect() as conn:
+        expired = [row_id for row_id, at in conn.execute(query) if expires(at) <= now]
+    skipped = 0
+    for part in chunks(expired, 5_000):
+        with store.connect(write=True) as conn:
+            result = conn.execute(
+                update(Send)
+                .where(in_values(store, _SENDS.c.id, part), Send.status == "pending")
+                .values(status="skipped", error="expired")
+            )
+            skipped += int(result.rowcount or 0)
+    return skipped
 
 
 def step_rows(store: Store, survey_id: str, wave_id: str) -> dict[int, dict[str, int]]:

@@ -53,7 +53,7 @@ class FastInsert:
 
     COLUMNS = (
         "send_id", "survey_id", "wave_id", "step", "contact_key", "email",
-        "segment", "locale", "contact", "status", "batch", "created_at",
+        "segment", "locale", "contact", "status", "batch", "created_at", "not_before", "held",
     )  # fmt: skip
 
     def __init__(self, dialect: Dialect):
@@ -71,7 +71,7 @@ class FastInsert:
         table = Send.__table__
         self.processors: dict[str, Processor] = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in ("created_at", "contact")
+            for name in ("created_at", "contact", "not_before")
         }
 
     def bind(self, name: str, value: Any) -> Any:

@@ -22,6 +22,7 @@ needs Prefect at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -47,6 +48,7 @@ from cxops.store.liveness import new_claim_id
 from cxops.wave import status
 from cxops.wave.contact_free import contact_free_errors
 from cxops.wave.dry_run import dry_run_wave
+from cxops.wave.due import DueSummary, due_markdown, send_due
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import (
     long_lived_heap_frozen,
@@ -297,9 +299,8 @@ def _send_wave(
         if not isinstance(planning, PrefectConcurrentFuture):
             raise TypeError(f"expected a future of the thread pool, got {planning!r}")
         while not planning.wrapped_future.done():
-            if has_work(store, wave):
-                send_a_batch()
-            else:
+            # Pending rows that are not due yet (a later not_before) claim nothing: wait.
+            if not (has_work(store, wave) and send_a_batch().claimed):
                 planning.wait(timeout=0.2)
         planned = planning.result()
     else:
@@ -354,6 +355,64 @@ def send_reminders(
             resend_in_doubt_too=resend_in_doubt,
         )
     return summary
+
+
+def send_due_rows(store: Store, settings: Settings, surveys: dict[str, Survey]) -> DueSummary:
+    """The send-due flow's body: every due row of every survey (`cxops.wave.due`), each
+    step sent by the wave's batch task; a failing channel or a signal stops it with one
+    line naming the step in progress."""
+    current: list[WaveContext] = []
+
+    def send_step(wave: WaveContext) -> int:
+        announce_planned(store, wave)
+        send_a_batch = _batch_sender(store, wave)
+        sent = 0
+        while (result := send_a_batch()).claimed:
+            sent += result.sent
+        return sent
+
+    def on_step(wave: WaveContext | None) -> None:
+        current[:] = [] if wave is None else [wave]
+
+    with _stopped_in_one_line(store, lambda: current[0] if current else None):
+        return send_due(store, settings, surveys, send_step, on_step=on_step)
+
+
+def compile_send_due(settings: Settings | None = None) -> Flow[..., DueSummary]:
+    """The Prefect flow that sends every due row of every survey of a project, as one
+    flow run (`cxops send-due`, and the `send-due` deployment every minute)."""
+
+    @flow(
+        name="send-due",
+        description="Every due invitation and reminder of every survey of the project.",
+        validate_parameters=True,
+        log_prints=False,
+        persist_result=False,
+    )
+    @contact_free_errors
+    def send_due_flow(project_dir: str | None = None) -> DueSummary:
+        from cxops.spec.lookup import project_surveys
+
+        own = (
+            _flow_settings(settings, project_dir)
+            if project_dir is not None
+            else settings or get_settings()
+        )
+        surveys = project_surveys(own.surveys_path, own.project_dir)
+        store = open_store(own.store_url)
+        try:
+            with TagsContext(current_tags=set()):
+                summary = send_due_rows(store, own, dict(surveys.surveys))
+        finally:
+            store.dispose()
+        skipped = tuple(f"{path} not read: {why}" for path, why in sorted(surveys.skipped.items()))
+        summary = dataclasses.replace(summary, notes=(*summary.notes, *skipped))
+        create_markdown_artifact(
+            key="send-due", markdown=due_markdown(summary), description="Due sends"
+        )
+        return summary
+
+    return send_due_flow
 
 
 def compile_reminders(

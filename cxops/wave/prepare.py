@@ -97,7 +97,6 @@ def prepare_wave(store: Store, wave: WaveContext) -> WaveSummary:
     rounds = RoundTimes.of(wave.survey, wave.now, wave.settings.holidays)
     rows = rounds.timed((ledger_row(invitee, kept), invitee.round) for invitee in plan.invitees)
     add_in_locale_batches(wave, store, rows)
-    rounds.write_stopgap(store, wave.survey_id, wave.wave_id, wave.step)
     summary = plan.summary()
     status.mark_planned(store, wave, summary)
     return summary

@@ -2,11 +2,11 @@
 
 For every open wave and each step 1 … `reminder.max`: rows of dead runs become in
 doubt (or pending again with `--resend-in-doubt`), pending rows of people who answered
-meanwhile are skipped, the newly due are planned into the ledger (one locale per
-batch), and the step is sent by `send_step` (the flow's batch loop). A dry run plans
-and renders, and writes nothing. Prefect-free: the flow (`cxops.wave.flow`) passes
-`send_step`.
-"""
+or whose invitation expired meanwhile are skipped, the newly due are planned into the
+ledger (one locale per batch) and so are those who will be due later (rows with a
+`not_before`, which `cxops send-due` or a later round sends), and the step's due rows
+are sent by `send_step` (the flow's batch loop). A dry run plans and renders, and
+writes nothing. Prefect-free: the flow (`cxops.wave.flow`) passes `send_step`."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from cxops.messages.render import SendView
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
-from cxops.store.ledger import has_pending, wave_counts
+from cxops.store.ledger import wave_counts
 from cxops.wave import status
 from cxops.wave.dry_run import render_all
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import add_in_locale_batches
-from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_answered
+from cxops.wave.remind import StepPlan, plan_step, reminder_steps, skip_stale
 from cxops.wave.send import start_sending
 from cxops.wave.summary import rate_text
 
@@ -160,13 +160,13 @@ def remind_survey(
                 steps.append(_summary(wave, plan, {}, 0, rendered=_render_all(wave, plan)))
                 continue
             notes += start_sending(store, wave, resend_in_doubt_too=resend_in_doubt_too)
-            skip_answered(store, wave)
+            skip_stale(store, wave, now)
             plan = plan_step(store, wave, gates)
             add_in_locale_batches(wave, store, plan.rows)
             # What this round sent is what its own claims sent: a round running at the
             # same time sends the rest, and each reports its own.
             sent_now = 0
-            if plan.due or has_pending(store, survey.id, wave_id, step):
+            if plan.due:
                 sent_now = send_step(wave)
             counts = wave_counts(store, survey.id, wave_id, step)
             steps.append(_summary(wave, plan, counts, sent_now))

@@ -16,6 +16,7 @@ from cxops.spec.models import Survey
 from cxops.wave.summary import WaveSummary
 
 if TYPE_CHECKING:
+    from cxops.wave.due import DueSummary
     from cxops.wave.reminder_round import ReminderSummary
 
 Result = TypeVar("Result")
@@ -130,7 +131,34 @@ def run_reminders(
     )
 
 
-def _flow_run(survey: Survey, call: Callable[[], Result], resume: str) -> Result:
+def run_send_due(settings: Settings, *, dry_run: bool = False) -> DueSummary:
+    """Every due row of every survey of the project: one Prefect flow run; a dry run says
+    what is due without Prefect and writes nothing."""
+    from cxops.channels import make_channel
+    from cxops.store.db import open_store
+
+    if dry_run:
+        from cxops.spec.lookup import project_surveys
+        from cxops.wave.due import send_due
+
+        surveys = project_surveys(settings.surveys_path, settings.project_dir)
+        store = open_store(settings.store_url)
+        try:
+            return send_due(store, settings, dict(surveys.surveys), None)
+        finally:
+            store.dispose()
+    from cxops.wave.flow import compile_send_due
+
+    quiet_flow_logs()
+    make_channel(settings).close()
+    configure_prefect_api(settings)
+    due_flow = compile_send_due(settings)
+    return _flow_run(
+        None, lambda: due_flow(project_dir=str(settings.project_dir)), "cxops send-due"
+    )
+
+
+def _flow_run(survey: Survey | None, call: Callable[[], Result], resume: str) -> Result:
     """`call()` (a flow run) under the survey's tags, stopped by SIGTERM/SIGINT with one
     line, and tried again when Prefect itself fails (the ledger makes it a resume)."""
     from prefect import tags
@@ -141,7 +169,7 @@ def _flow_run(survey: Survey, call: Callable[[], Result], resume: str) -> Result
     attempt = 1
     while True:
         try:
-            with stop_on_signals(), tags(*survey_tags(survey)):
+            with stop_on_signals(), tags(*(survey_tags(survey) if survey else ["cxops"])):
                 return call()
         except WaveStopped:
             raise

@@ -200,7 +200,7 @@ def finish_summary(store: Store, wave: WaveContext, planned: WaveSummary) -> Wav
         settings.clock(),
         settings.send_lease_seconds,
     )
-    counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step)
+    counts = wave_counts(store, wave.survey_id, wave.wave_id, wave.step, now=settings.clock())
     reasons = failed_reasons(store, wave.survey_id, wave.wave_id, wave.step)
     summary = with_counts(planned, counts, reasons)
     summary = with_held(summary, held_counts(store, wave.survey_id, wave.wave_id, wave.step))

@@ -61,6 +61,9 @@ class WaveSummary:
     #: Reason -> rows a gate made wait or skipped (`cxops.gates`): at planning, those
     #: planned to wait; after sending, the ledger's rows still waiting or skipped by one.
     held: dict[str, int] | None = None
+    #: After sending: pending rows whose `not_before` is still to come — {count, earliest,
+    #: latest} (ISO, UTC); `cxops send-due` sends them when they are due.
+    waiting: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -104,6 +107,7 @@ class WaveSummary:
             "first_sent_at",
             "bad_timezone",
             "held",
+            "waiting",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -174,10 +178,17 @@ def with_counts(
         in_flight=in_flight,
         failed_reasons=reasons or None,
         first_sent_at=first_sent.isoformat() if first_sent is not None else None,
+        waiting=counts.get("waiting"),
     )
     if in_flight:
         summary = summary.noted(
             f"{in_flight} being sent by another run of this wave right now (not in doubt)"
+        )
+    waiting = counts.get("waiting") or {}
+    if waiting.get("count"):
+        summary = summary.noted(
+            f"{waiting['count']} waiting to be sent, from {waiting['earliest']} until "
+            f"{waiting['latest']} (`cxops send-due` sends them when they are due)"
         )
     if in_doubt:
         summary = summary.noted(
