@@ -13,8 +13,9 @@ from __future__ import annotations
 import mailbox
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 from sqlalchemy import select, update
@@ -27,6 +28,7 @@ from cxops.store import claims
 from cxops.store.db import Store
 from cxops.store.models import Send, Wave
 from cxops.store.responses import save_answers
+from cxops.store.waves import pause_wave, resume_wave
 from cxops.wave.due import DueSummary, send_due
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
@@ -215,3 +217,62 @@ def test_a_waiting_reminder_whose_invitation_expired_is_not_sent(
     assert [(s.due, s.stale, s.sent_now) for s in summary.steps] == [(300, 300, 0)]
     assert {(row.status, row.error) for row in rows(store, 1)} == {("skipped", "expired")}
     assert mail(project, "reminder1-") == []
+
+
+def test_send_windows_hold_each_contact_to_their_own_local_morning(
+    project: Any, store: Store
+) -> None:
+    """The window gate, the due claims and `send_due` together: a wave planned at one
+    moment leaves over the following days, each invitation inside its contact's own
+    window (09:00-11:00 local, weekdays; an unknown zone read in the survey's)."""
+    path = project.root / "surveys" / f"{SURVEY}.yaml"
+    text = path.read_text(encoding="utf-8")
+    window = (
+        '  send_window: {from: "09:00", to: "11:00", days: weekdays, timezone: contact.timezone}\n'
+    )
+    text = text.replace("  template: nps_invite\n", "  template: nps_invite\n" + window)
+    # 80 people (a run of send-due each time one comes due: each has a moment of their own).
+    path.write_text(text.replace("    size: 300\n", "    size: 80\n"))
+    survey = survey_of(project)
+    wave = WaveContext.begin(survey, project.settings(now=START, batch_size=40), "q4")
+    planned = prepare_wave(store, wave)
+    assert planned.held and planned.held.get("send window", 0) > 0
+    assert planned.bad_timezone and planned.bad_timezone > 0
+    send_all(store, wave)  # the wave's own run sends only who is due now
+    # As the every-minute `send-due` would: a run at each moment a row comes due.
+    calls = 0
+    while waiting := [row.not_before for row in rows(store) if row.status == "pending"]:
+        moment = max(min(when for when in waiting if when is not None), START)
+        calls += 1
+        assert calls <= 400, "rows keep coming due and are never sent"
+        due_at(project, store, moment)
+    sent = rows(store)
+    assert {row.status for row in sent} == {"sent"} and len(sent) == 80
+    for row in sent:
+        assert row.sent_at is not None
+        local = row.sent_at.astimezone(_zone(row.contact.get("timezone")))
+        assert local.weekday() < 5, (row.contact_key, local)
+        assert time(9) <= local.time() < time(11), (row.contact_key, local)
+    assert len({row.sent_at for row in sent}) > 5  # spread over the days, not one moment
+
+
+def _zone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo("Europe/Berlin")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Berlin")  # the survey's schedule.timezone
+
+
+def test_a_paused_wave_is_passed_over_until_a_person_resumes_it(project: Any, store: Store) -> None:
+    """The breaker's pause holds for send-due too: its due rows are left as they are, with
+    a note, and go once the wave is resumed."""
+    planned_waiting(project, store, seed=3)
+    later = START + timedelta(days=1)
+    assert pause_wave(store, SURVEY, "q4", "bounce", {"delivered": 250}, START)
+    summary = due_at(project, store, later)
+    assert summary.steps == []
+    assert any("deliverability breaker paused it" in note for note in summary.notes)
+    assert {row.status for row in rows(store)} == {"pending"}
+    assert resume_wave(store, SURVEY, "q4", later)
+    due_at(project, store, later)
+    assert {row.status for row in rows(store)} == {"sent"}
