@@ -33,6 +33,7 @@ ORDER: dict[str, str] = {
     "report": LOOP,
     "diff": LOOP,
     "export": LOOP,
+    "sync": LOOP,
     "forget": LOOP,
     "deploy": OPERATIONS,
     "init": OPERATIONS,

@@ -21,6 +21,7 @@ from cxops.settings.groups import (
     SecuritySettings,
     StaffSettings,
     StoreSettings,
+    SyncSettings,
 )
 from cxops.settings.values import (
     ENV_PREFIX,
@@ -35,6 +36,7 @@ from cxops.settings.values import (
 # Pydantic collects the fields of the last base first: the groups are listed backwards so
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
+    SyncSettings,
     ReportSettings,
     ScheduleSettings,
     StaffSettings,
