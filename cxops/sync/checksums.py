@@ -139,7 +139,7 @@ def block_checksums(conn: Connection, source: str) -> dict[str, str]:
         rows: Sequence[Any] = conn.execute(query).all()
         return {"0": f"{rows[0][1]}:{rows[0][2] or 0}"} if rows[0][1] else {}
     ident = watched.table.c[watched.id_column]
-    block = (ident / BLOCK).label("block")
+    block = (ident // BLOCK).label("block")
     weighted = ((ident % 65521) + 1) * code
     query = select(block, func.count(), func.sum(weighted)).group_by(block)
     return {str(int(b)): f"{count}:{total}" for b, count, total in conn.execute(query)}

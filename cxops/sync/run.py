@@ -86,7 +86,7 @@ def pipeline_for(destination: Destination, project_dir: Path) -> Any:
     return pipeline
 
 
-def _hints(table: Table, destination: Destination, loaded: bool, personal_data: bool) -> Any:
+def _hints(table: Table, destination: Destination, personal_data: bool) -> Any:
     import dlt
 
     columns: dict[str, Any] = {}
@@ -99,9 +99,11 @@ def _hints(table: Table, destination: Destination, loaded: bool, personal_data: 
             "description": column.description,
             "nullable": column.name not in table.primary_key,
         }
-    if destination.appends or not loaded:
+    if destination.appends:
         disposition: Any = "append"
     else:
+        # Merged even into an empty table: a load job that committed just before a kill
+        # and runs again on resume replaces its rows instead of adding them twice.
         disposition = {"disposition": "merge", "strategy": "delete-insert"}
         columns["_cxops_deleted"]["hard_delete"] = True
     return dlt.mark.make_hints(
@@ -118,14 +120,21 @@ def _destination_rows(
 ) -> dict[tuple[Any, ...], int]:
     """Key -> fingerprint of the destination's current rows in `ranges` (all when None)."""
     keys = ", ".join(f'"{name}"' for name in table.primary_key)
-    query = f'SELECT {keys}, "_cxops_fp", "_cxops_deleted", "_cxops_synced_at" FROM "{table.name}"'
-    if ranges:
-        query += " WHERE " + " OR ".join(
-            f'("_cxops_row" >= {low} AND "_cxops_row" < {high})' for low, high in ranges
-        )
     width = len(table.primary_key)
     found: dict[tuple[Any, ...], tuple[Any, int, bool]] = {}
-    for row in pipeline.dataset()(query).fetchall():
+    # dlt's SQL client runs the query as written (its dataset API rewrites queries with
+    # sqlglot); Parquet destinations get DuckDB views over their files.
+    with pipeline.sql_client() as client:
+        query = (
+            f'SELECT {keys}, "_cxops_fp", "_cxops_deleted", "_cxops_synced_at" '
+            f"FROM {client.make_qualified_table_name(table.name)}"
+        )
+        if ranges:
+            query += " WHERE " + " OR ".join(
+                f'("_cxops_row" >= {low} AND "_cxops_row" < {high})' for low, high in ranges
+            )
+        rows = client.execute_sql(query) or []
+    for row in rows:
         key = tuple(row[:width])
         fp, deleted, synced_at = row[width], row[width + 1], row[width + 2]
         earlier = found.get(key)
@@ -193,10 +202,7 @@ class _Plan:
             for t in tables
             if t.name in self.loaded
         }
-        hints = {
-            t.name: _hints(t, self.destination, t.name in self.loaded, self.context.personal_data)
-            for t in tables
-        }
+        hints = {t.name: _hints(t, self.destination, self.context.personal_data) for t in tables}
         seen: dict[str, set[tuple[Any, ...]]] = {t.name: set() for t in tables}
         for chunk in self._chunks(source, ranges or []):
             for table in tables:
