@@ -329,3 +329,184 @@ def test_sync_json_is_plain_data(project):
     seed(project, project.settings().store_url)
     result = sync(project, "duckdb:///w.duckdb")
     assert json.loads(json.dumps(result.as_dict()))["rows"]["surveys"] == 1
+
+
+# -- a killed sync --------------------------------------------------------------------
+
+
+def _waiting_on(url: str, schema: str, table: str) -> list[int]:
+    """Backends waiting for a lock on `schema.table`."""
+    with psycopg.connect(url) as con:
+        rows = con.execute(
+            "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT l.granted AND n.nspname = %s AND c.relname = %s",
+            (schema, table),
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+@pytest.mark.postgres
+def test_a_sync_killed_mid_load_resumes_without_duplicates(project, postgres_url):
+    """The load is held on a table lock (so the kill lands inside it, every time), the
+    sync is killed with SIGKILL, its server backend ended; the next sync finishes the
+    interrupted load and the warehouse equals the store, each key once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store_url = project.settings().store_url
+    seed(project, store_url)
+    base = libpq_url(postgres_url)
+    schema = f"wh_{uuid.uuid4().hex[:8]}"
+    warehouse = postgres_warehouse(postgres_url, schema)
+    try:
+        sync(project, warehouse.url)
+        store = open_store(store_url)
+        try:
+            for i in range(200):
+                add_response(store, f"n{i}", {"score": i % 11, "reason": f"r{i}"}, when=LATER)
+        finally:
+            store.dispose()
+        with psycopg.connect(base) as holder:
+            # Reads go on (the sync compares with the destination); its merge waits.
+            holder.execute(f'LOCK TABLE "{schema}"."responses" IN EXCLUSIVE MODE')
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cxops", "sync", "--to", warehouse.url],
+                cwd=project.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 300
+            waiting: list[int] = []
+            while not waiting and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)  # polling a condition, not timing anything
+                waiting = _waiting_on(base, schema, "responses")
+            assert waiting, f"the sync never reached the load: {process.communicate()[0]!r}"
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            assert process.returncode == -signal.SIGKILL
+            with psycopg.connect(base, autocommit=True) as admin:
+                for pid in waiting:  # its server side dies with it, as in a crash
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            holder.rollback()
+        assert warehouse.count("responses") == 3, "the killed load never merged responses"
+        resumed = sync(project, warehouse.url)
+        assert resumed.resumed, "the next sync finished the interrupted load"
+        assert_in_step(warehouse, store_url, surveys=1)
+        assert sync(project, warehouse.url).rows == {}
+    finally:
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}_staging" CASCADE')
+
+
+# -- erasure ----------------------------------------------------------------------------
+
+PERSON = "c1@customer.example"
+NAME = "Zoltan Quixwell"
+SAID = "Quixwell-support-was-slow"
+
+
+def _seed_person(project: Any) -> str:
+    with (project.root / "pyproject.toml").open("a", encoding="utf-8") as file:
+        file.write("\n[tool.cxops.sync]\npersonal_data = true\n")
+    write_survey(project.root)
+    store_url = project.settings().store_url
+    store = open_store(store_url)
+    try:
+        add_response(store, "c1", {"score": 3, "reason": SAID}, when=WHEN, contact={"name": NAME})
+        add_response(store, "c2", {"score": 9, "reason": "fine"}, when=WHEN)
+    finally:
+        store.dispose()
+    return store_url
+
+
+def _duckdb_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def _folder_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def _postgres_bytes(url: str, schemas: tuple[str, ...]) -> bytes:
+    """The bytes of every table, index and TOAST file of `schemas` after a checkpoint
+    (read by the server: `pg_read_binary_file` needs the test server's superuser)."""
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CHECKPOINT")
+        paths = con.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'i', 't') "
+            "UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(%s) AND c.reltoastrelid <> 0",
+            (list(schemas), list(schemas)),
+        ).fetchall()
+        return b"".join(
+            con.execute("SELECT pg_read_binary_file(%s)", (path,)).fetchone()[0]
+            for (path,) in paths
+            if path
+        )
+
+
+def _leaks(raw: bytes) -> list[str]:
+    return [s for s in (PERSON, NAME, SAID) if s.encode() in raw]
+
+
+@pytest.mark.postgres
+def test_forget_erases_the_person_in_every_destination_to_the_last_byte(project, postgres_url):
+    store_url = _seed_person(project)
+    base = libpq_url(postgres_url)
+    schema = f"wh_{uuid.uuid4().hex[:8]}"
+    pg = postgres_warehouse(postgres_url, schema)
+    duck = project.root / "warehouse.duckdb"
+    try:
+        for url in ("duckdb:///warehouse.duckdb", "parquet:///pq", pg.url):
+            sync(project, url)
+        # Each destination holds the person's address, name and words before the erasure.
+        assert _leaks(_duckdb_bytes(duck)) == [PERSON, NAME, SAID]
+        assert _leaks(_folder_bytes(project.root / "pq")) == [PERSON, NAME, SAID]
+        assert _leaks(_postgres_bytes(base, (schema,))) == [PERSON, NAME, SAID]
+        listed = project.run(["export", "person", PERSON]).json["sync_destinations"]
+        assert {d["kind"] for d in listed} == {"duckdb", "parquet", "postgres"}
+        assert all(d["addresses_and_names"] for d in listed)
+
+        result = project.run(["forget", PERSON, "--json"]).json
+        assert [d["status"] for d in result["sync_destinations"]] == ["erased"] * 3
+
+        assert _leaks(_duckdb_bytes(duck)) == []
+        assert _leaks(_folder_bytes(project.root / "pq")) == []
+        assert _leaks(_postgres_bytes(base, (schema, f"{schema}_staging"))) == []
+        assert _leaks(_folder_bytes(project.root / ".cxops" / "sync")) == []
+        warehouse = duckdb_warehouse(duck)
+        assert_in_step(warehouse, store_url, surveys=1)
+        assert_in_step(pg, store_url, surveys=1)
+        keys = {k for (k,) in warehouse.query("SELECT contact_key FROM responses")}
+        assert "c2" in keys and any(k.startswith("erased:") for k in keys)
+        assert warehouse.query("SELECT value_text FROM answers WHERE value_text = 'fine'")
+        assert sync(project, "duckdb:///warehouse.duckdb").rows == {}
+    finally:
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}_staging" CASCADE')
+
+
+def test_forget_marks_an_unreachable_destination_and_the_next_sync_erases(project):
+    _seed_person(project)
+    duck = project.root / "warehouse.duckdb"
+    sync(project, "duckdb:///warehouse.duckdb")
+    with duckdb.connect(str(duck)):  # another process holds the file: forget cannot open it
+        result = project.run(["forget", PERSON, "--json"]).json
+    [outcome] = result["sync_destinations"]
+    assert outcome["status"] == "pending"
+    assert _leaks(_duckdb_bytes(duck)) == [PERSON, NAME, SAID]
+    listed = project.run(["export", "person", "c2@customer.example"]).json
+    assert listed["sync_destinations"][0]["erasures_pending"] == 1
+
+    out = project.run(["sync", "--json"]).json
+    assert out["rewritten_after_erasure"] is True
+    assert _leaks(_duckdb_bytes(duck)) == []

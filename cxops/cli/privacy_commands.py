@@ -93,6 +93,8 @@ def forget_command(
     for outcome in destinations:
         if outcome.status == "erased":
             typer.echo(f"erased them in {outcome.destination} (rows replaced, files rewritten)")
+        elif outcome.status == "kept":
+            typer.echo(f"warning: {outcome.destination}: {outcome.detail}", err=True)
         else:
             typer.echo(
                 f"warning: {outcome.destination} unreachable ({outcome.detail}): the next "

@@ -19,6 +19,7 @@ edited. So:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,19 @@ from cxops.sync.tables import TABLES
 STAGING_SUFFIX = "_staging"
 
 
-def compact(destination: Destination, pipeline: Any) -> None:
+def compact(destination: Destination) -> list[int]:
+    """Rewrite `destination`'s files; PostgreSQL backends whose old snapshots kept row
+    versions alive (empty: none; a later erasure rewrites again)."""
     if destination.kind == "duckdb":
         assert destination.path is not None
         rewrite_duckdb(destination.path, destination.dataset)
     elif destination.kind == "postgres":
         assert destination.credentials is not None
-        rewrite_postgres(destination.credentials, destination.dataset)
+        return rewrite_postgres(destination.credentials, destination.dataset)
     elif destination.kind == "parquet":
         assert destination.path is not None
         rewrite_parquet(destination.path / destination.dataset)
+    return []
 
 
 def rewrite_duckdb(path: Path, dataset: str) -> None:
@@ -66,7 +70,9 @@ def rewrite_duckdb(path: Path, dataset: str) -> None:
     Path(f"{path}.wal").unlink(missing_ok=True)
 
 
-def rewrite_postgres(url: str, dataset: str) -> None:
+def rewrite_postgres(url: str, dataset: str, wait_seconds: float = 60) -> list[int]:
+    """Empty the staging tables, then rewrite every table of both schemas; the backends
+    whose snapshots kept old row versions alive past `wait_seconds` (empty: none)."""
     import psycopg
 
     staging = f"{dataset}{STAGING_SUFFIX}"
@@ -79,8 +85,31 @@ def rewrite_postgres(url: str, dataset: str) -> None:
         for schema, name in tables:
             if schema == staging:
                 con.execute(f'TRUNCATE "{schema}"."{name}"')
+        # VACUUM (FULL) copies row versions a transaction begun before the deletes may
+        # still see: wait for those to end first.
+        row = con.execute("SELECT pg_current_xact_id()::text").fetchone()
+        assert row is not None
+        holders = _wait_for_older_snapshots(con, int(row[0]) % 2**32, wait_seconds)
         for schema, name in tables:
             con.execute(f'VACUUM (FULL, ANALYZE) "{schema}"."{name}"')
+    return holders
+
+
+def _wait_for_older_snapshots(con: Any, xid: int, wait_seconds: float) -> list[int]:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        pids = [
+            int(pid)
+            for (pid,) in con.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND (age(backend_xmin) >= age(%s::text::xid) "
+                "OR age(backend_xid) >= age(%s::text::xid))",
+                (str(xid), str(xid)),
+            ).fetchall()
+        ]
+        if not pids or time.monotonic() >= deadline:
+            return pids
+        time.sleep(0.2)
 
 
 def rewrite_parquet(folder: Path) -> None:

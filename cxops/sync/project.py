@@ -50,8 +50,9 @@ def sync_deployment(entrypoints: str, work_pool: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ErasureOutcome:
-    """What `forget` did in one destination: `erased` (synced and rewritten now) or
-    `pending` (unreachable: the next sync into it erases)."""
+    """What `forget` did in one destination: `erased` (synced and rewritten now),
+    `pending` (unreachable: the next sync into it erases) or `kept` (PostgreSQL: open
+    transactions kept old row versions in the rewritten files)."""
 
     destination: str
     status: str
@@ -77,10 +78,15 @@ def erase_in_destinations(project: ProjectContext) -> list[ErasureOutcome]:
             erasures_pending=int(entry.get("erasures_pending", 0)) + 1,
         )
         try:
-            sync_project(project, destination.url)
+            result = sync_project(project, destination.url)
         except CxopsError as exc:  # unreachable: the mark stays, the next sync erases
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             outcomes.append(ErasureOutcome(destination.safe_url, "pending", reason))
+            continue
+        if result.kept_by:
+            pids = ", ".join(str(pid) for pid in result.kept_by)
+            detail = f"transactions (pid {pids}) kept old row versions: forget again later"
+            outcomes.append(ErasureOutcome(destination.safe_url, "kept", detail))
             continue
         outcomes.append(ErasureOutcome(destination.safe_url, "erased"))
     return outcomes

@@ -56,6 +56,8 @@ class SyncResult:
     deleted: dict[str, int] = field(default_factory=dict)
     resumed: bool = False
     compacted: bool = False
+    #: PostgreSQL backends whose snapshots kept erased row versions in the files.
+    kept_by: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class SyncResult:
             "deleted": dict(self.deleted),
             "resumed_interrupted_load": self.resumed,
             "rewritten_after_erasure": self.compacted,
+            "kept_by": list(self.kept_by),
         }
 
 
@@ -358,7 +361,7 @@ def _sync(
         result.rows, result.deleted = plan.rows, plan.deleted
     _forget_loaded_files(pipeline)
     if erasures:
-        compact(destination, pipeline)
+        result.kept_by = compact(destination)
         result.compacted = True
     remember(project_dir, destination, now=now, personal_data=personal_data, erasures_pending=0)
     return result
