@@ -510,3 +510,31 @@ def test_forget_marks_an_unreachable_destination_and_the_next_sync_erases(projec
     out = project.run(["sync", "--json"]).json
     assert out["rewritten_after_erasure"] is True
     assert _leaks(_duckdb_bytes(duck)) == []
+
+
+def test_a_destination_of_another_schema_version_is_refused(project, monkeypatch):
+    seed(project, project.settings().store_url)
+    sync(project, "duckdb:///w.duckdb")
+    monkeypatch.setattr("cxops.sync.run.SCHEMA_VERSION", 2)
+    with pytest.raises(ConfigError, match="holds warehouse schema version 1, this cxops writes"):
+        sync(project, "duckdb:///w.duckdb")
+
+
+def test_destination_urls(tmp_path):
+    from cxops.sync.destinations import parse_destination
+
+    duck = parse_destination(None, tmp_path)
+    assert duck.kind == "duckdb" and duck.path == (tmp_path / "warehouse.duckdb").resolve()
+    assert parse_destination("duckdb:////srv/w.duckdb", tmp_path).path == Path("/srv/w.duckdb")
+    pg = parse_destination("postgresql://cx:s3cret@db.internal:5433/analytics?schema=cx", tmp_path)
+    assert (pg.kind, pg.dataset) == ("postgres", "cx")
+    assert "s3cret" not in pg.safe_url and pg.safe_url.startswith(
+        "postgresql://cx@db.internal:5433/"
+    )
+    assert parse_destination("postgresql://db/analytics", tmp_path).dataset == "cxops"
+    assert parse_destination("parquet:///out", tmp_path).path == (tmp_path / "out").resolve()
+    snowflake = parse_destination("dlt:snowflake", tmp_path)
+    assert (snowflake.kind, snowflake.dlt_name) == ("dlt", "snowflake")
+    for bad in ("duckdb://w.duckdb", "postgresql:///nohost", "s3://bucket"):
+        with pytest.raises(ConfigError):
+            parse_destination(bad, tmp_path)
