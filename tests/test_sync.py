@@ -538,3 +538,17 @@ def test_destination_urls(tmp_path):
     for bad in ("duckdb://w.duckdb", "postgresql:///nohost", "s3://bucket"):
         with pytest.raises(ConfigError):
             parse_destination(bad, tmp_path)
+
+
+def test_the_scheduled_sync_is_one_sync_of_the_project(project):
+    from cxops.schedule.deploy import ENTRYPOINTS, WORK_POOL
+    from cxops.sync.flow import sync_flow
+    from cxops.sync.project import SYNC_INTERVAL_SECONDS, sync_deployment
+
+    seed(project, project.settings().store_url)
+    done = sync_flow.fn(project_dir=str(project.root))  # the flow's body, no Prefect run
+    assert done["rows"]["invitations"] == 3
+    assert (project.root / "warehouse.duckdb").is_file()
+    deployment = sync_deployment(ENTRYPOINTS, WORK_POOL)
+    assert deployment["entrypoint"] == f"{ENTRYPOINTS}:sync_flow"
+    assert deployment["schedules"] == [{"interval": SYNC_INTERVAL_SECONDS}] == [{"interval": 3600}]
