@@ -25,6 +25,7 @@ from cxops.cli import (  # noqa: F401
     report_commands,
     schedule_commands,
     spec_commands,
+    sync_commands,
     wave_commands,
 )
 

@@ -34,6 +34,7 @@ ORDER: dict[str, str] = {
     "report": LOOP,
     "diff": LOOP,
     "export": LOOP,
+    "sync": LOOP,
     "forget": LOOP,
     "deploy": OPERATIONS,
     "init": OPERATIONS,

@@ -59,6 +59,7 @@ def forget_command(
 ) -> None:
     """Erase a person's personal data from the store and the outbox (answers stay, anonymous)."""
     from cxops.privacy.erase import forget_person
+    from cxops.sync.project import erase_in_destinations
 
     project = project_context(ctx, project_dir)
     surveys = _surveys(project)
@@ -71,8 +72,10 @@ def forget_command(
         reports=project.settings.project_dir / "reports",
         successors=_successors(surveys),
     )
+    # Every warehouse a sync wrote: synced and rewritten now, or at its next sync.
+    destinations = erase_in_destinations(project)
     if as_json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "sync_destinations": [d.as_dict() for d in destinations]})
         return
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
@@ -87,6 +90,17 @@ def forget_command(
             f"erased {erased}; recorded as erasure {report.subject[:16]} (no address kept): "
             "never contacted again"
         )
+    for outcome in destinations:
+        if outcome.status == "erased":
+            typer.echo(f"erased them in {outcome.destination} (rows replaced, files rewritten)")
+        elif outcome.status == "kept":
+            typer.echo(f"warning: {outcome.destination}: {outcome.detail}", err=True)
+        else:
+            typer.echo(
+                f"warning: {outcome.destination} unreachable ({outcome.detail}): the next "
+                "`cxops sync` into it erases them",
+                err=True,
+            )
     for path in report.reports:
         typer.echo(f"removed report {path}: it quoted them (`cxops report` makes it again)")
     if report.kept_by:
@@ -105,7 +119,11 @@ def export_person_command(
 ) -> None:
     """Everything stored about a person, as JSON (a subject-access request)."""
     from cxops.privacy.access import person_record
+    from cxops.sync.project import destinations_sent
 
     project = project_context(ctx, project_dir)
     subject = _subject(project, email)
-    print_json(person_record(project.store, subject, folders=_folders(project)))
+    record = person_record(project.store, subject, folders=_folders(project))
+    # Where `cxops sync` sent the store's rows (theirs among them when they were invited).
+    record["sync_destinations"] = destinations_sent(project) if record["sends"] else []
+    print_json(record)

@@ -312,6 +312,34 @@ class ReportSettings(BaseModel):
     )
 
 
+class SyncOptions(BaseModel):
+    """`sync:` in `[tool.cxops]` (`[tool.cxops.sync]`): what `cxops sync` sends."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    personal_data: bool = Field(
+        default=False,
+        description="Send addresses and names (`email`, `name` columns) to the warehouse.",
+    )
+    to: str | None = Field(
+        default=None,
+        description="The destination when `--to` is not given (default duckdb:///warehouse.duckdb).",
+    )
+
+
+class SyncSettings(BaseModel):
+    """Sync: what `cxops sync` loads into a warehouse (docs/warehouse.md)."""
+
+    sync: SyncOptions = Field(
+        default_factory=SyncOptions,
+        description=(
+            "`personal_data` (default false: no `email` or `name` column leaves the store) "
+            "and `to` (the default destination URL); `[tool.cxops.sync]` in pyproject.toml, "
+            "or CXOPS_SYNC='{\"personal_data\": true}'."
+        ),
+    )
+
+
 #: The groups in the order the reference lists them.
 GROUPS: tuple[type[BaseModel], ...] = (
     ProjectSettings,
@@ -324,4 +352,5 @@ GROUPS: tuple[type[BaseModel], ...] = (
     StaffSettings,
     ScheduleSettings,
     ReportSettings,
+    SyncSettings,
 )

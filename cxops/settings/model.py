@@ -22,6 +22,7 @@ from cxops.settings.groups import (
     SecuritySettings,
     StaffSettings,
     StoreSettings,
+    SyncSettings,
 )
 from cxops.settings.values import (
     ENV_PREFIX,
@@ -36,6 +37,7 @@ from cxops.settings.values import (
 # Pydantic collects the fields of the last base first: the groups are listed backwards so
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
+    SyncSettings,
     ReportSettings,
     ScheduleSettings,
     StaffSettings,

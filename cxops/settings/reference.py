@@ -8,7 +8,11 @@ from cxops.settings.groups import GROUPS
 from cxops.settings.values import ENV_PREFIX
 
 #: Defaults computed when settings are read, said in words.
-_COMPUTED_DEFAULTS = {"project_dir": "the current directory", "staff": "none"}
+_COMPUTED_DEFAULTS = {
+    "project_dir": "the current directory",
+    "staff": "none",
+    "sync": "`{personal_data = false}`",
+}
 
 
 def settings_table() -> str:
