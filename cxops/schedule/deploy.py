@@ -79,8 +79,8 @@ def survey_schedules(survey: Survey) -> list[dict[str, Any]]:
 def loop_deployments(
     surveys: Sequence[Survey], has_flow: Callable[[str], bool]
 ) -> list[dict[str, Any]]:
-    """Follow-ups, escalations, due sends, reminders, digests: one deployment per flow
-    that exists."""
+    """Follow-ups, escalations, due sends, reminders, digests, the hourly warehouse sync:
+    one deployment per flow that exists."""
     timezones = sorted({survey.timezone for survey in surveys} | {"UTC"})
     wanted: list[tuple[str, str, str, list[dict[str, Any]]]] = [
         (
@@ -111,7 +111,7 @@ def loop_deployments(
             ],
         ),
     ]
-    return [
+    loops = [
         {
             "name": name,
             "description": description,
@@ -123,6 +123,11 @@ def loop_deployments(
         for name, function, description, schedules in wanted
         if has_flow(function)
     ]
+    if has_flow("sync_flow"):
+        from cxops.sync.project import sync_deployment  # SQLAlchemy and dlt: only here
+
+        loops.append(sync_deployment(ENTRYPOINTS, WORK_POOL))
+    return loops
 
 
 def report_deployment(survey: Survey) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
 from cxops.spec.lookup import project_surveys
+from cxops.sync.flow import sync_flow
 from cxops.wave.flow import compile_reminders, compile_send_due, compile_survey
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "report_flow",
     "send_due_flow",
     "survey_wave",
+    "sync_flow",
 ]
 
 #: Every due invitation and reminder of every survey (the `send-due` loop, every minute).
