@@ -129,3 +129,12 @@ def test_an_event_only_source_without_a_trigger_is_an_error(empty_project: Proje
     text = text.split("old_trigger:")[0] + "audience:" + text.split("audience:")[1]
     found = problems(empty_project, text)
     assert any("needs a 'trigger:'" in p for p in found), found
+
+
+def test_the_contact_policy_sees_a_triggered_survey(empty_project: Project) -> None:
+    from cxops.policy.survey import survey_facts
+
+    shutil.copy(DATA / "csat-ticket-solved.yaml", empty_project.root / "s.yaml")
+    survey = read_survey(empty_project.root / "s.yaml", empty_project.root).survey
+    assert survey is not None
+    assert survey_facts(survey)["triggered"] is True
