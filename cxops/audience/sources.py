@@ -19,8 +19,9 @@ from typing import Any
 from cxops.audience.contacts import BadRow, Contact, SeenIndex, coerce, normalize_email
 from cxops.errors import SourceError
 from cxops.spec.models import CsvSource, ParquetSource, SqlSource
+from cxops.spec.trigger import EventSource
 
-AnySource = CsvSource | SqlSource | ParquetSource
+AnySource = CsvSource | SqlSource | ParquetSource | EventSource
 
 SNIFF_BYTES = 16 * 1024
 SQL_BATCH = 1000
@@ -48,6 +49,12 @@ def read_source(source: AnySource, project_dir: Path) -> Iterator[Contact | BadR
         rows = _read_parquet(source, _resolve(source.parquet, project_dir))
     elif isinstance(source, SqlSource):
         where, rows = "audience.source.sql", _read_sql(source)
+    elif isinstance(source, EventSource):
+        raise SourceError(
+            "audience.source",
+            "has no rows to read: the survey's contacts come from events "
+            "(see `cxops plan SURVEY --event FILE.json`)",
+        )
     else:
         raise TypeError(f"expected a CsvSource, SqlSource or ParquetSource, found {source!r}")
     return _refuse_unusable(rows, source, where)

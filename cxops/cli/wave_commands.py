@@ -132,6 +132,14 @@ def plan_command(
     invitees: Annotated[
         bool, typer.Option("--invitees", help="List every invitee (key, segment, email).")
     ] = False,
+    event: Annotated[
+        Path | None,
+        typer.Option(
+            "--event",
+            help="What one event (a JSON file) would do for a triggered survey; stores nothing.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Who would be invited now, and why not the others. Sends and writes nothing."""
     from cxops.wave.ids import WaveContext
@@ -139,6 +147,9 @@ def plan_command(
 
     project = project_context(ctx, project_dir)
     settings, spec = project.settings, project.surveys.find(survey)
+    if event is not None:
+        _plan_event(spec, settings, event, as_json=as_json)
+        return
     context = WaveContext.begin(spec, settings, wave)
     plan = plan_only(context)
     listed: list[dict[str, Any]] = []
@@ -462,3 +473,48 @@ def _print_reminders(summary: ReminderSummary) -> None:
         )
     for note in summary.notes:
         out.print(f"note: {escape(note)}")
+
+
+def _plan_event(spec: Survey, settings: Settings, path: Path, *, as_json: bool) -> None:
+    """`plan --event`: the contact, filter, segment, dedupe value and due time of one event."""
+    import json
+    from datetime import UTC, datetime
+
+    from cxops.audience.events import plan_event
+    from cxops.errors import ConfigError
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the event: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: expected one event as JSON: {exc}") from None
+    now = settings.now or datetime.now(UTC)
+    result = plan_event(spec, raw, now, settings.holidays).as_dict()
+    if as_json:
+        print_json(result)
+    else:
+        _print_event_plan(spec, result)
+    if result["error"]:
+        raise typer.Exit(1)
+
+
+def _print_event_plan(spec: Survey, result: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"[bold]plan[/] · survey {spec.id} · event {escape(str(result['event_id']))}")
+    if result["contact"] is not None:
+        for name, value in result["contact"].items():
+            out.print(f"  contact.{escape(name)} = {escape(repr(value))}")
+    for name in ("filter", "segment", "dedupe", "occurred_at", "due_at"):
+        if result.get(name) is not None:
+            out.print(f"  {name}: {escape(str(result[name]))}")
+    if result["invited"]:
+        note = " (then the send window)" if spec.invitation.send_window is not None else ""
+        out.print(
+            f"[green]would invite[/] {escape(result['contact']['email'])} at "
+            f"{escape(result['due_at'])}{note}"
+        )
+    else:
+        out.print(f"[yellow]would not invite:[/] {escape(result['reason'])}")

@@ -21,6 +21,7 @@ from cxops.errors import Problem
 from cxops.expr import HELPER_NAMES, references
 from cxops.locales import DEFAULT_LOCALE, locale_chain
 from cxops.spec.models import EMAIL_RE, CsvSource, ParquetSource, Survey
+from cxops.spec.trigger import EventSource, trigger_problems
 from cxops.spec.yaml_marks import KeyPath, MarkedDocument
 from cxops.template_files import (
     EMAIL_PARTS,
@@ -46,6 +47,8 @@ def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) ->
     columns = source_columns(survey, project_dir)
     problems = list(_question_ids(survey, document))
     problems += _source_header(survey, document, project_dir)
+    if survey.trigger is not None:
+        problems += trigger_problems(survey.trigger, survey.audience.source.columns, document)
     problems += _expressions(survey, document, columns)
     problems += _templates(survey, document, project_dir)
     problems += _sample(survey, document, columns)
@@ -89,7 +92,9 @@ def source_columns(survey: Survey, project_dir: Path) -> frozenset[str] | None:
     """
     source = survey.audience.source
     header: list[str] | None = None
-    if isinstance(source, CsvSource):
+    if isinstance(source, EventSource) and survey.trigger is not None:
+        header = list(survey.trigger.contact)
+    elif isinstance(source, CsvSource):
         header = csv_header(_resolve(source.csv, project_dir))
     elif isinstance(source, ParquetSource):
         header = _parquet_columns(_resolve(source.parquet, project_dir))

@@ -33,6 +33,7 @@ from cxops.durations import Duration, DurationSyntaxError, parse_duration
 from cxops.spec.cron import cron_problem
 from cxops.spec.report import ReportSettings
 from cxops.spec.send_window import SendWindow
+from cxops.spec.trigger import EventSource, Trigger
 from cxops.timezones import time_zone
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -257,8 +258,14 @@ def _source_kind(value: Any) -> str | None:
         for kind in ("csv", "parquet", "sql"):
             if kind in value:
                 return kind
-        return None
-    for kind, model in (("csv", CsvSource), ("parquet", ParquetSource), ("sql", SqlSource)):
+        # Only `columns:`: the contacts of a triggered survey come from events.
+        return "event" if value and set(value) <= {"columns"} else None
+    for kind, model in (
+        ("csv", CsvSource),
+        ("parquet", ParquetSource),
+        ("sql", SqlSource),
+        ("event", EventSource),
+    ):
         if isinstance(value, model):
             return kind
     return None
@@ -267,7 +274,8 @@ def _source_kind(value: Any) -> str | None:
 Source = Annotated[
     Annotated[CsvSource, Tag("csv")]
     | Annotated[ParquetSource, Tag("parquet")]
-    | Annotated[SqlSource, Tag("sql")],
+    | Annotated[SqlSource, Tag("sql")]
+    | Annotated[EventSource, Tag("event")],
     Discriminator(
         _source_kind,
         custom_error_type="source_kind",
@@ -664,6 +672,10 @@ class Survey(Strict):
         description="The heading customers see (default: a neutral one per kind, translated).",
     )
     schedule: Schedule | None = None
+    trigger: Trigger | None = Field(
+        default=None,
+        description="Events start invitations: which event, how long after, the contact.",
+    )
     cooldown: DurationField | None = Field(
         default=None,
         description="Per person, this survey only: no second invitation within this duration "
@@ -704,8 +716,8 @@ class Survey(Strict):
     def triggered(self) -> bool:
         """Whether events, rather than a schedule or a person, start its invitations.
 
-        The one place this is derived: no survey is triggered until `trigger:` exists."""
-        return False
+        The one place this is derived: a survey is triggered when it has `trigger:`."""
+        return self.trigger is not None
 
     def rule_id(self, index: int) -> str:
         rule = self.followup[index]
@@ -713,6 +725,11 @@ class Survey(Strict):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Survey:
+        if isinstance(self.audience.source, EventSource) and self.trigger is None:
+            raise ValueError(
+                "audience.source with only 'columns' needs a 'trigger:' (contacts from "
+                "events); otherwise expected one of the keys 'csv', 'parquet' or 'sql'"
+            )
         if self.kind == "interview" and self.interview is None:
             raise ValueError("kind 'interview' needs an 'interview' section")
         if self.kind != "interview" and self.interview is not None:
