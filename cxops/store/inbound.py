@@ -96,7 +96,7 @@ def list_keys(store: Store) -> list[KeyRow]:
 
 def revoke_key(store: Store, name: str, now: datetime) -> bool:
     """Revoke the key `name`; False when there is no such key (revoking twice keeps the
-    first time); ConfigError never."""
+    first revocation time)."""
     with store.session(write=True) as session:
         found = session.scalar(select(ApiKey.id).where(ApiKey.name == name))
         if found is None:
