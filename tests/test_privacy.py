@@ -27,6 +27,7 @@ from sqlalchemy import select, text
 
 from cxops.store.db import open_store
 from cxops.store.models import (
+    InboundEvent,
     Interview,
     Notification,
     Response,
@@ -130,6 +131,7 @@ def _everything(store_url: str) -> str:
         with store.engine.connect() as connection:
             tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
             tables += ["notifications", "erasures", "waves", "interviews", "webhook_rejects"]
+            tables += ["inbound_events"]
             rows = [
                 repr(tuple(row))
                 for table in tables
@@ -305,6 +307,18 @@ def _leftovers(project, store_url: str) -> None:
             session.add(
                 WebhookReject(received_at=WHEN, reason="bad timestamp", item=json.dumps(item))
             )
+            for event_id, requester in (("evt_them", PERSON.upper()), ("evt_other", "o@x.example")):
+                data = {"requester": {"email": requester, "name": NAME}, "ticket": {"id": 1}}
+                session.add(
+                    InboundEvent(
+                        event_id=event_id,
+                        type="ticket.solved",
+                        occurred_at=WHEN,
+                        received_at=WHEN,
+                        data=data if requester != "o@x.example" else {"requester": requester},
+                        credential="key:zendesk",
+                    )
+                )
             answer = session.scalars(select(Response).where(Response.contact_key == "c2")).one()
             session.add(
                 Task(
@@ -363,6 +377,7 @@ def test_forget_leaves_no_copy_behind(project, store_url):
 
     forgot = project.run(["forget", PERSON, "--json"], env=env).json
     assert forgot["erased"]["webhook_rejects"] == 1
+    assert forgot["erased"]["inbound_events"] == 1
     removed = sorted(Path(f).relative_to(project.root).as_posix() for f in forgot["files"])
     assert removed == [
         "outbox/nps-test/2026-11/batch-000001.mbox",
@@ -377,6 +392,7 @@ def test_forget_leaves_no_copy_behind(project, store_url):
     stored = _everything(store_url)
     assert PERSON not in stored and NAME.lower() not in stored
     assert project.run(["export", "person", PERSON], env=env).json["webhook_rejects"] == []
+    assert "evt_other" in stored, "an event about someone else stays"
 
     assert CSM in stored, "the CSM is still in a task note and in c2's contact copy"
     forgot_csm = project.run(["forget", CSM, "--json"], env=env).json

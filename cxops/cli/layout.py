@@ -40,6 +40,7 @@ ORDER: dict[str, str] = {
     "init": OPERATIONS,
     "status": OPERATIONS,
     "api": OPERATIONS,
+    "keys": OPERATIONS,
     "settings": OPERATIONS,
     "db": OPERATIONS,
 }

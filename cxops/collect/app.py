@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from cxops.collect import calendly, routes, webhooks
+from cxops.collect import calendly, events, routes, webhooks
 from cxops.collect.i18n import message, page_locale
 from cxops.collect.pages import Pages
 from cxops.collect.security import (
@@ -84,6 +84,7 @@ def create_app(
     app.state.answer_script = pages.source("pages/answer.js")
     app.include_router(routes.router)
     app.include_router(webhooks.router)
+    app.include_router(events.router)
     app.include_router(calendly.router)
     for router in routers:
         app.include_router(router)

@@ -22,7 +22,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Request bodies above this are refused with 413 (a whole survey fits many times over).
 BODY_LIMIT = 64 * 1024
-#: SendGrid posts batches of events; those may be bigger.
+#: SendGrid posts batches of events, and so do senders of /api/v1/events; those may be bigger.
 WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024
 
 access_log = logging.getLogger("cxops.collect.access")
@@ -94,7 +94,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        limit = self.webhook_limit if path.startswith("/webhooks/") else self.limit
+        limit = self.webhook_limit if path.startswith(("/webhooks/", "/api/")) else self.limit
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 
 from cxops.collect.answers import FormQuestion
+from cxops.collect.events import events_verifier
 from cxops.collect.webhooks import SignatureVerifier
 from cxops.settings import Settings
 from cxops.spec.lookup import project_surveys
@@ -37,6 +38,7 @@ class CollectorState:
         self.signing_key: bytes = settings.signing_key()
         key = settings.sendgrid_webhook_public_key
         self.webhook_verifier = SignatureVerifier(key) if key else None
+        self.events_verifier = events_verifier(settings)
         if key is None and settings.sendgrid_webhook_insecure:
             log.warning(
                 "SendGrid webhook INSECURE: unsigned events are accepted "

@@ -17,6 +17,8 @@ In the store, rows that matter for aggregates stay, with the person taken out:
   column of an erased CSM): the value becomes the placeholder address;
 - `webhook_events`, `notifications`, `suppressions`: their address is removed;
   `webhook_rejects` (malformed events, kept as received) that mention them are deleted.
+- `inbound_events` (events posted to `/api/v1/events`) whose data mentions their
+  address are deleted.
 
 - `interviews`: the address becomes the placeholder, the contact key the pseudonym, the
   booking link (the scheduler's record of them) is dropped; statuses and incentives stay.
@@ -55,6 +57,7 @@ from cxops.store.db import Store
 from cxops.store.erasures import ERASED, ERASED_NOTE
 from cxops.store.models import (
     Erasure,
+    InboundEvent,
     Interview,
     Notification,
     Response,
@@ -77,6 +80,7 @@ PERSONAL_TABLES = (
     "notifications",
     "suppressions",
     "interviews",
+    "inbound_events",
 )
 
 #: Counts of the report that are not named after the table they changed.
@@ -217,6 +221,9 @@ def _erase_rows(
     )
     counts["webhook_rejects"] = _rowcount(
         session.execute(delete(WebhookReject).where(_mentions(WebhookReject.item, email)))
+    )
+    counts["inbound_events"] = _rowcount(
+        session.execute(delete(InboundEvent).where(_mentions(InboundEvent.data, email)))
     )
     counts["notifications"] = _erase_notifications(session, email, placeholder)
     counts["suppressions"] = _rowcount(

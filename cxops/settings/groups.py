@@ -168,6 +168,13 @@ class SecuritySettings(BaseModel):
         default=None,
         description="Calendly webhook signing key; /webhooks/calendly refuses everything without it.",
     )
+    events_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Standard Webhooks secret (whsec_…) for signed posts to /api/v1/events; "
+            "unset: only API keys are accepted."
+        ),
+    )
 
     @field_validator("secret_key")
     @classmethod

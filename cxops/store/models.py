@@ -235,6 +235,42 @@ class WebhookReject(Base):
     item: Mapped[str] = mapped_column(Text)
 
 
+class InboundEvent(Base):
+    """An event received on `POST /api/v1/events` (a ticket solved, a deal won).
+
+    `event_id` is the sender's id and unique: an event delivered twice is stored once.
+    `credential` says what authenticated it: `key:NAME` (an API key) or `webhook` (a
+    Standard Webhooks signature).
+    """
+
+    __tablename__ = "inbound_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(255), index=True)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    credential: Mapped[str] = mapped_column(String(140))
+
+
+class ApiKey(Base):
+    """A key that may post events (`cxops keys create`), kept as a keyed hash only.
+
+    `key_hash` is HMAC-SHA256 of the key under the project's signing key: the key cannot
+    be read back. `survey_id`: the survey the key is meant for (None: any).
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    survey_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class Task(Base):
     """A follow-up for a human: one per (response, rule)."""
 

@@ -1,0 +1,193 @@
+"""`POST /api/v1/events`: keys and signatures, replay, duplicates, malformed items, limits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from cxops.collect import create_app
+from cxops.store.db import open_store
+from cxops.store.inbound import create_key, revoke_key, stored_events
+from cxops.testing.collect import client_for, serve_process
+
+SECRET = "whsec_" + base64.b64encode(b"events-test-secret-" + b"x" * 13).decode()
+PATH = "/api/v1/events"
+
+
+def event(event_id: str, **extra):
+    return {"id": event_id, "type": "ticket.solved", "data": {"ticket": {"id": 7}}, **extra}
+
+
+class Api:
+    def __init__(self, project, store_url):
+        self.settings = project.settings(database_url=store_url, events_webhook_secret=SECRET)
+        self.store = open_store(store_url)
+        self.client = client_for(create_app(self.settings, store=self.store))
+        self.now = self.settings.clock()
+        self.key = create_key(self.store, "zendesk", self.settings.signing_key(), self.now)
+
+    def post(self, body, *, key=None, headers=None):
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        return self.client.post(PATH, content=content, headers=sent)
+
+
+@pytest.fixture
+def api(project, store_url):
+    made = Api(project, store_url)
+    yield made
+    made.client.close()
+    made.store.dispose()
+
+
+def signed(body: bytes, msg_id: str, at: float) -> dict[str, str]:
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(int(at), UTC)
+    signature = Webhook(SECRET).sign(msg_id, when, body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at)), "webhook-signature": signature}
+
+
+def test_a_key_stores_an_event_once_and_a_redelivery_is_a_duplicate(api):
+    first = api.post(event("evt_1", occurred_at="2026-12-07T10:05:00Z"), key=api.key)
+    assert first.status_code == 202, first.text
+    assert first.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    again = api.post([event("evt_1"), event("evt_1")], key=api.key)
+    assert again.status_code == 202
+    assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    (stored,) = stored_events(api.store)
+    assert (stored.event_id, stored.type, stored.credential) == (
+        "evt_1",
+        "ticket.solved",
+        "key:zendesk",
+    )
+    assert stored.occurred_at.isoformat() == "2026-12-07T10:05:00+00:00"
+    assert stored.data == {"ticket": {"id": 7}}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer cx_not-a-key"}, {"Authorization": "Basic abc"}],
+    ids=["none", "unknown", "not-bearer"],
+)
+def test_no_or_a_bad_key_is_401_and_stores_nothing(api, headers):
+    reply = api.post([event("evt_x")], headers=headers)
+    assert reply.status_code == 401
+    assert stored_events(api.store) == []
+
+
+def test_a_revoked_key_is_401(api):
+    assert api.post(event("evt_a"), key=api.key).status_code == 202
+    assert revoke_key(api.store, "zendesk", api.now)
+    assert api.post(event("evt_b"), key=api.key).status_code == 401
+    assert [e.event_id for e in stored_events(api.store)] == ["evt_a"]
+
+
+def test_a_signed_request_is_accepted_and_a_forged_or_stale_one_is_not(api):
+    body = json.dumps([event("evt_s")]).encode()
+    good = api.post(body, headers=signed(body, "msg_1", time.time()))
+    assert good.status_code == 202, good.text
+    assert stored_events(api.store)[0].credential == "webhook"
+    other = json.dumps([event("evt_forged")]).encode()
+    forged = api.post(other, headers=signed(body, "msg_2", time.time()))
+    assert forged.status_code == 401
+    stale_body = json.dumps([event("evt_stale")]).encode()
+    stale = api.post(stale_body, headers=signed(stale_body, "msg_3", time.time() - 6 * 60))
+    assert stale.status_code == 401
+    future = api.post(stale_body, headers=signed(stale_body, "msg_4", time.time() + 6 * 60))
+    assert future.status_code == 401
+    garbled = api.post(
+        stale_body, headers={**signed(stale_body, "m", time.time()), "webhook-signature": "v1"}
+    )
+    assert garbled.status_code == 401
+    assert [e.event_id for e in stored_events(api.store)] == ["evt_s"]
+
+
+def test_malformed_items_are_rejected_with_their_path_and_the_others_kept(api):
+    batch = [
+        event("ok_1"),
+        "nope",
+        {"type": "t", "data": {}},
+        event("ok_2", occurred_at="yesterday"),
+        event("ok_3", occurred_at="2026-12-07T10:05:00"),
+        {"id": "x", "type": "t", "data": [1]},
+        event("ok_4"),
+    ]
+    reply = api.post(batch, key=api.key)
+    assert reply.status_code == 202
+    body = reply.json()
+    assert (body["accepted"], body["duplicates"]) == (2, 0)
+    assert [(r["index"], r["path"]) for r in body["rejected"]] == [
+        (1, ""),
+        (2, "id"),
+        (3, "occurred_at"),
+        (4, "occurred_at"),
+        (5, "data"),
+    ]
+    assert all(r["error"].startswith("expected") for r in body["rejected"])
+    assert [e.event_id for e in stored_events(api.store)] == ["ok_1", "ok_4"]
+
+
+def test_a_batch_of_only_malformed_items_is_422(api):
+    reply = api.post([{"id": 1}, []], key=api.key)
+    assert reply.status_code == 422
+    assert [r["path"] for r in reply.json()["rejected"]] == ["id", ""]
+    assert api.post(b"{not json", key=api.key).status_code == 400
+
+
+def test_limits_are_413(api):
+    assert api.post([event(f"e{i}") for i in range(1001)], key=api.key).status_code == 413
+    big = {"id": "big", "type": "t", "data": {"x": "a" * (6 * 1024 * 1024)}}
+    assert api.post(big, key=api.key).status_code == 413
+    assert api.post([event(f"e{i}") for i in range(1000)], key=api.key).json()["accepted"] == 1000
+    assert stored_events(api.store)[-1].event_id == "e999"
+
+
+def test_concurrent_deliveries_of_one_event_store_it_once(api):
+    replies = []
+
+    def deliver():
+        replies.append(api.post([event("evt_race")], key=api.key).json())
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["accepted"] for r in replies) == 1
+    assert sum(r["duplicates"] for r in replies) == 7
+    assert len(stored_events(api.store)) == 1
+
+
+def test_keys_commands_and_real_http_against_cxops_serve(project, store_url):
+    env = {"CXOPS_DATABASE_URL": store_url, "CXOPS_SECRET_KEY": "events-serve-" + "k" * 32}
+    created = project.run(["keys", "create", "hubspot", "--survey", "nps-quarterly"], env=env)
+    key = created.stdout.strip().splitlines()[0]
+    assert key.startswith("cx_")
+    listed = project.run(["keys", "list", "--json"], env=env)
+    (row,) = json.loads(listed.stdout)
+    assert (row["name"], row["survey"], row["revoked_at"]) == ("hubspot", "nps-quarterly", None)
+    assert key not in listed.stdout
+    with serve_process(project.root, env) as served:
+        url = served.base + PATH
+        reply = httpx.post(
+            url, json=[event("evt_h1"), {"id": "bad"}], headers={"Authorization": f"Bearer {key}"}
+        )
+        assert reply.status_code == 202, reply.text
+        assert reply.json()["accepted"] == 1
+        assert reply.json()["rejected"][0]["path"] == "type"
+        again = httpx.post(url, json=event("evt_h1"), headers={"Authorization": f"Bearer {key}"})
+        assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+        project.run(["keys", "revoke", "hubspot"], env=env)
+        revoked = httpx.post(url, json=event("evt_h2"), headers={"Authorization": f"Bearer {key}"})
+        assert revoked.status_code == 401
+    missing = project.run(["keys", "revoke", "nobody"], env=env, expect_pass=False)
+    assert "no API key named 'nobody'" in missing.output
