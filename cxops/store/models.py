@@ -254,6 +254,40 @@ class InboundEvent(Base):
     credential: Mapped[str] = mapped_column(String(140))
 
 
+class TriggerDedupe(Base):
+    """One invitation per (triggered survey, dedupe value), ever: the event that made it
+    and the ledger row (`send_id`) written in the same transaction."""
+
+    __tablename__ = "trigger_dedupe"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "dedupe", name="uq_trigger_dedupe_survey_id_dedupe"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    dedupe: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))
+    send_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class TriggerProcessed(Base):
+    """A stored event one triggered survey has looked at, and what came of it (`outcome`:
+    `invited`, `duplicate`, or why not), so no later run looks at it again."""
+
+    __tablename__ = "trigger_processed"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "event_id", name="uq_trigger_processed_survey_id_event"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    #: `inbound_events.id` (the store's id, not the sender's).
+    event_id: Mapped[int] = mapped_column(ForeignKey("inbound_events.id"))
+    outcome: Mapped[str] = mapped_column(String(255))
+    processed_at: Mapped[datetime]
+
+
 class ApiKey(Base):
     """A key that may post events (`cxops keys create`), kept as a keyed hash only.
 
