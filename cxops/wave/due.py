@@ -8,7 +8,8 @@ claims become in doubt first and are not resent. Before a reminder step is claim
 rows of people who answered or whose invitation expired meanwhile are skipped (a
 suppressed address is skipped by the claim). Rows of a survey no longer in the project
 are left where they are and named. Prefect-free: the flow (`cxops.wave.flow`) passes
-`send_step`; a dry run (`send_step` None) says what is due and writes nothing.
+`send_step`; a dry run (`send_step` None) says what is due and writes nothing. A real
+run first turns stored events into rows of the triggered surveys (`cxops.wave.moments`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cxops.store.ledger import due_groups, waiting_figures, waiting_rows, wave_c
 from cxops.store.waves import get_wave
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
+from cxops.wave.moments import plan_moments
 from cxops.wave.remind import skip_stale
 from cxops.wave.send import start_sending
 from cxops.wave.summary import WaveSummary, with_counts
@@ -122,6 +124,9 @@ def send_due(
     steps: list[DueStep] = []
     left: list[dict[str, Any]] = []
     paused: list[str] = []
+    if not dry_run:
+        # Stored events first: the every-minute loop turns them into due rows, then sends.
+        plan_moments(store, settings, surveys, now)
     for group in due_groups(store, now):
         survey = surveys.get(group.survey_id)
         row = get_wave(store, group.survey_id, group.wave_id)

@@ -1,0 +1,188 @@
+"""Stored events become invitations through `send_due` (SQLite and PostgreSQL), without
+Prefect: the example CSAT survey and ticket event of tests/data.
+
+- an event is one message, sent once its delay has passed, not before;
+- the same event stored twice, or two events with one dedupe value a week apart: one;
+- an unsubscribed or erased person: none;
+- a second (or interrupted) run never invites anybody twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import mailbox
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cxops.spec.loader import load_survey
+from cxops.spec.models import Survey
+from cxops.store.db import Store
+from cxops.store.inbound import NewEvent, store_events
+from cxops.store.models import Send, TriggerDedupe, TriggerProcessed
+from cxops.store.suppressions import suppress
+from cxops.wave.due import send_due
+from cxops.wave.moments import plan_moments
+from tests.test_wave_due import send_all
+
+DATA = Path(__file__).parent / "data"
+SURVEY = "csat-ticket-solved"
+SOLVED = datetime(2026, 12, 7, 10, 5, tzinfo=UTC)  # a Monday
+DUE = SOLVED + timedelta(days=1)  # 1 business day, inside the Berlin send window
+#: The end of that day's window (09:00-17:00 Berlin): each contact's slot is before it.
+WINDOW_END = datetime(2026, 12, 8, 16, 0, tzinfo=UTC)
+
+
+def survey() -> Survey:
+    return load_survey(DATA / "csat-ticket-solved.yaml", DATA)
+
+
+def payload(**changes: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((DATA / "event-ticket-solved.json").read_text())
+    event = copy.deepcopy(loaded)
+    event.update(changes)
+    return event
+
+
+def store_event(store: Store, raw: dict[str, Any], now: datetime = SOLVED) -> None:
+    occurred = datetime.fromisoformat(raw["occurred_at"])
+    event = NewEvent(raw["id"], raw["type"], occurred, raw["data"])
+    store_events(store, [event], "key:test", now)
+
+
+def run_due(project: Any, store: Store, moment: datetime) -> int:
+    settings = project.settings(now=moment)
+    summary = send_due(store, settings, {SURVEY: survey()}, lambda wave: send_all(store, wave))
+    return summary.sent_now
+
+
+def run_when_due(project: Any, store: Store) -> int:
+    """`send_due` at the latest moment a pending row is due (its slot in the send window)."""
+    waiting = [row.not_before for row in ledger(store) if row.status == "pending"]
+    return run_due(project, store, max(w for w in waiting if w is not None))
+
+
+def ledger(store: Store) -> list[Send]:
+    with store.session() as session:
+        rows = list(session.scalars(select(Send).where(Send.survey_id == SURVEY)))
+        session.expunge_all()
+    return rows
+
+
+def messages(project: Any) -> list[Any]:
+    folder = project.root / "outbox" / SURVEY
+    return [m for path in sorted(folder.rglob("*.mbox")) for m in mailbox.mbox(path)]
+
+
+def test_an_event_is_one_message_after_its_delay(project: Any, store: Store) -> None:
+    store_event(store, payload())
+    assert run_due(project, store, SOLVED + timedelta(minutes=5)) == 0
+    [row] = ledger(store)
+    # Due a business day later, at the contact's slot in that day's send window.
+    due = row.not_before
+    assert row.status == "pending" and due is not None and DUE <= due < WINDOW_END
+    assert row.held == ("send window" if due > DUE else None)
+    assert row.wave_id == "2026-12-08" and row.segment == "priority"
+    assert row.contact["ticket_id"] == "48213"
+    assert run_due(project, store, due - timedelta(seconds=1)) == 0
+    assert run_due(project, store, due) == 1
+    [message] = messages(project)
+    assert message["To"].endswith("<ana.42@customer42.example>") or "ana.42" in message["To"]
+    assert run_due(project, store, due + timedelta(minutes=1)) == 0
+    assert len(messages(project)) == 1
+
+
+def test_the_same_event_twice_is_one_invitation(project: Any, store: Store) -> None:
+    store_event(store, payload())
+    store_event(store, payload())
+    run_due(project, store, SOLVED + timedelta(minutes=1))
+    store_event(store, payload())
+    run_due(project, store, DUE)
+    run_when_due(project, store)
+    assert len(ledger(store)) == 1
+    assert len(messages(project)) == 1
+
+
+def test_one_dedupe_value_a_week_apart_is_one_invitation(project: Any, store: Store) -> None:
+    store_event(store, payload())
+    run_due(project, store, SOLVED)
+    run_when_due(project, store)
+    # Reopened and solved again a week later, now asked by a colleague (whom the
+    # survey's 14-day cooldown would not hold back): the ticket was asked about already.
+    later = payload(id="zd-evt-000999", occurred_at="2026-12-14T10:05:00Z")
+    later["data"]["requester"] = {
+        "id": "C43",
+        "email": "jo@customer42.example",
+        "name": "Jo",
+        "locale": "en",
+    }
+    store_event(store, later, now=SOLVED + timedelta(days=7))
+    run_due(project, store, SOLVED + timedelta(days=9))
+    assert len(ledger(store)) == 1
+    assert len(messages(project)) == 1
+    with store.session() as session:
+        outcomes = sorted(session.scalars(select(TriggerProcessed.outcome)))
+    assert outcomes == ["duplicate", "invited"]
+
+
+def test_an_unsubscribed_person_is_not_invited(project: Any, store: Store) -> None:
+    with store.session(write=True) as session:
+        suppress(session, "Ana.42@customer42.example", "unsubscribed", source="test", now=SOLVED)
+    store_event(store, payload())
+    run_due(project, store, WINDOW_END)
+    assert ledger(store) == []
+    assert messages(project) == []
+    with store.session() as session:
+        assert list(session.scalars(select(TriggerProcessed.outcome))) == ["excluded: unsubscribed"]
+
+
+def test_runs_again_and_interrupted_invite_nobody_twice(
+    project: Any, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxops.wave import moments
+
+    store_event(store, payload())
+    store_event(store, payload(id="zd-evt-000124"))  # another event, same ticket
+    other = payload(id="zd-evt-000125")
+    other["data"]["ticket"]["id"] = "48214"
+    other["data"]["requester"] = {
+        "id": "C7",
+        "email": "bo@customer7.example",
+        "name": "Bo",
+        "locale": "en",
+    }
+    store_event(store, other)
+    settings = project.settings(now=SOLVED + timedelta(minutes=1))
+
+    # A crash in the middle of writing the second invitation: its transaction is undone.
+    real = moments.send_ids
+    calls = {"n": 0}
+
+    def failing(count: int) -> list[str]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed")
+        return real(count)
+
+    monkeypatch.setattr(moments, "send_ids", failing)
+    with pytest.raises(RuntimeError, match="killed"):
+        plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
+    monkeypatch.setattr(moments, "send_ids", real)
+    assert len(ledger(store)) == 1
+    with store.session() as session:
+        assert len(list(session.scalars(select(TriggerDedupe)))) == 1
+
+    first = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
+    second = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
+    assert first.invited == 1 and second.invited == 0 and second.outcomes == {}
+    assert sorted(row.email for row in ledger(store)) == [
+        "ana.42@customer42.example",
+        "bo@customer7.example",
+    ]
+    run_when_due(project, store)
+    assert {row.status for row in ledger(store)} == {"sent"}
+    assert len(messages(project)) == 2
