@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import mailbox
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from sqlalchemy import select
 
 from cxops.spec.loader import load_survey
 from cxops.spec.models import Survey
-from cxops.store.db import Store
-from cxops.store.inbound import NewEvent, store_events
+from cxops.store.db import Store, open_store
+from cxops.store.inbound import NewEvent, store_events, stored_events
 from cxops.store.models import Send, TriggerDedupe, TriggerProcessed
 from cxops.store.suppressions import suppress
+from cxops.testing import Project
+from cxops.testing.project import run_cxops
 from cxops.wave.due import send_due
 from cxops.wave.moments import plan_moments
 from tests.test_wave_due import send_all
@@ -186,3 +189,49 @@ def test_runs_again_and_interrupted_invite_nobody_twice(
     run_when_due(project, store)
     assert {row.status for row in ledger(store)} == {"sent"}
     assert len(messages(project)) == 2
+
+
+def test_cli_trigger_queues_one_event_for_the_next_send_due(empty_project: Project) -> None:
+    empty_project.path("surveys").mkdir()
+    shutil.copy(DATA / "csat-ticket-solved.yaml", empty_project.path("surveys/csat.yaml"))
+    event = DATA / "event-ticket-solved.json"
+    args = ["trigger", SURVEY, "--event", str(event)]
+    result = json.loads(run_cxops([*args, "--json"], cwd=empty_project.root).stdout)
+    assert (result["queued"], result["duplicate"]) == (True, False)
+    assert result["plan"]["due_at"] == "2026-12-08T10:05:00+00:00"
+    again = run_cxops(args, cwd=empty_project.root)
+    assert "was stored before: nothing changed" in again.stdout
+
+    store = open_store(empty_project.settings().store_url)
+    try:
+        [stored] = stored_events(store)
+        assert (stored.event_id, stored.credential) == ("zd-evt-000123", "cli")
+        settings = empty_project.settings(now=SOLVED)
+        assert plan_moments(store, settings, {SURVEY: survey()}, SOLVED).invited == 1
+    finally:
+        store.dispose()
+
+
+def test_cli_trigger_refuses_an_event_the_survey_cannot_use(empty_project: Project) -> None:
+    empty_project.path("surveys").mkdir()
+    shutil.copy(DATA / "csat-ticket-solved.yaml", empty_project.path("surveys/csat.yaml"))
+    for change, expected in (
+        ({"type": "ticket.created"}, "is not the trigger's 'ticket.solved'"),
+        ({"data": {"ticket": {"id": "1"}}}, "data.requester.id: expected a value"),
+    ):
+        bad = empty_project.root / "bad.json"
+        bad.write_text(json.dumps(payload(**change)))
+        result = run_cxops(
+            ["trigger", SURVEY, "--event", str(bad)], cwd=empty_project.root, expect_pass=False
+        )
+        assert expected in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+    assert not any(empty_project.root.glob("*.db")) or _no_events(empty_project)
+
+
+def _no_events(project: Project) -> bool:
+    store = open_store(project.settings().store_url)
+    try:
+        return stored_events(store) == []
+    finally:
+        store.dispose()

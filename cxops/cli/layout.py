@@ -25,6 +25,7 @@ ORDER: dict[str, str] = {
     "run": SENDING,
     "remind": SENDING,
     "send-due": SENDING,
+    "trigger": SENDING,
     "serve": SENDING,
     "up": SENDING,
     "interviews": SENDING,

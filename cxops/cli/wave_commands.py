@@ -372,6 +372,88 @@ def remind_command(
     _print_reminders(summary)
 
 
+@app.command("trigger")
+def trigger_command(
+    ctx: typer.Context,
+    survey: SurveyArgument,
+    event: Annotated[
+        Path,
+        typer.Option(
+            "--event",
+            help="One event (a JSON file) to queue, stored as POST /api/v1/events would.",
+            dir_okay=False,
+        ),
+    ],
+    project_dir: ProjectDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue one event for a triggered survey; the next `cxops send-due` plans and sends it."""
+    from datetime import UTC, datetime
+
+    from cxops.errors import ConfigError
+    from cxops.store.db import open_store
+    from cxops.store.inbound import NewEvent, store_events
+
+    project = project_context(ctx, project_dir)
+    settings, spec = project.settings, project.surveys.find(survey)
+    raw = _read_event_file(event)
+    now = settings.now or datetime.now(UTC)
+    planned = _event_plan(spec, settings, raw, now)
+    if planned["error"] or (spec.trigger is not None and raw.get("type") != spec.trigger.event):
+        raise ConfigError(f"{event}: {planned['reason']}")
+    occurred = datetime.fromisoformat(planned["occurred_at"])
+    store = open_store(settings.store_url)
+    try:
+        stored = store_events(
+            store, [NewEvent(raw["id"], raw["type"], occurred, raw.get("data", {}))], "cli", now
+        )
+    finally:
+        store.dispose()
+    result = {
+        "event_id": raw["id"],
+        "queued": stored.accepted == 1,
+        "duplicate": stored.duplicates == 1,
+        "plan": planned,
+    }
+    if as_json:
+        print_json(result)
+        return
+    from rich.markup import escape
+
+    out = console()
+    if result["duplicate"]:
+        out.print(f"event {escape(raw['id'])} was stored before: nothing changed")
+    elif planned["invited"]:
+        out.print(
+            f"queued event {escape(raw['id'])}: the next `cxops send-due` plans an invitation "
+            f"to {escape(planned['contact']['email'])}, due at {escape(planned['due_at'])}"
+        )
+    else:
+        out.print(
+            f"queued event {escape(raw['id'])}; it would not invite: {escape(planned['reason'])}"
+        )
+
+
+def _read_event_file(path: Path) -> Any:
+    import json
+
+    from cxops.errors import ConfigError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the event: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: expected one event as JSON: {exc}") from None
+
+
+def _event_plan(spec: Survey, settings: Settings, raw: Any, now: Any) -> dict[str, Any]:
+    from cxops.audience.events import plan_event
+
+    result: dict[str, Any] = plan_event(spec, raw, now, settings.holidays).as_dict()
+    return result
+
+
 @app.command("send-due")
 def send_due_command(
     ctx: typer.Context,
@@ -477,20 +559,11 @@ def _print_reminders(summary: ReminderSummary) -> None:
 
 def _plan_event(spec: Survey, settings: Settings, path: Path, *, as_json: bool) -> None:
     """`plan --event`: the contact, filter, segment, dedupe value and due time of one event."""
-    import json
     from datetime import UTC, datetime
 
-    from cxops.audience.events import plan_event
-    from cxops.errors import ConfigError
-
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the event: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: expected one event as JSON: {exc}") from None
+    raw = _read_event_file(path)
     now = settings.now or datetime.now(UTC)
-    result = plan_event(spec, raw, now, settings.holidays).as_dict()
+    result = _event_plan(spec, settings, raw, now)
     if as_json:
         print_json(result)
     else:
