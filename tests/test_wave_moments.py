@@ -23,8 +23,9 @@ from sqlalchemy import select
 from cxops.spec.loader import load_survey
 from cxops.spec.models import Survey
 from cxops.store.db import Store, open_store
+from cxops.store.erasures import erasure_digest
 from cxops.store.inbound import NewEvent, store_events, stored_events
-from cxops.store.models import Send, TriggerDedupe, TriggerProcessed
+from cxops.store.models import Erasure, Send, TriggerDedupe, TriggerProcessed
 from cxops.store.suppressions import suppress
 from cxops.testing import Project
 from cxops.testing.project import run_cxops
@@ -141,6 +142,19 @@ def test_an_unsubscribed_person_is_not_invited(project: Any, store: Store) -> No
     assert messages(project) == []
     with store.session() as session:
         assert list(session.scalars(select(TriggerProcessed.outcome))) == ["excluded: unsubscribed"]
+
+
+def test_an_erased_person_is_not_invited(project: Any, store: Store) -> None:
+    key = project.settings(now=SOLVED).signing_key()
+    with store.session(write=True) as session:
+        digest = erasure_digest("ana.42@customer42.example", key)
+        session.add(Erasure(subject=digest, erased_at=SOLVED, counts={}))
+    store_event(store, payload())
+    run_due(project, store, WINDOW_END)
+    assert ledger(store) == []
+    assert messages(project) == []
+    with store.session() as session:
+        assert list(session.scalars(select(TriggerProcessed.outcome))) == ["excluded: erased"]
 
 
 def test_runs_again_and_interrupted_invite_nobody_twice(
