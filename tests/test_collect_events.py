@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import threading
 import time
 
 import httpx
@@ -15,6 +15,7 @@ from cxops.collect import create_app
 from cxops.store.db import open_store
 from cxops.store.inbound import create_key, revoke_key, stored_events
 from cxops.testing.collect import client_for, serve_process
+from cxops.testing.followup import serving
 
 SECRET = "whsec_" + base64.b64encode(b"events-test-secret-" + b"x" * 13).decode()
 PATH = "/api/v1/events"
@@ -152,16 +153,19 @@ def test_limits_are_413(api):
 
 
 def test_concurrent_deliveries_of_one_event_store_it_once(api):
-    replies = []
+    """Eight deliveries of one event at once, over real HTTP (a test client shared by
+    threads can deadlock on its portal): one stored, seven duplicates."""
+    body = json.dumps([event("evt_race")]).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api.key}"}
 
-    def deliver():
-        replies.append(api.post([event("evt_race")], key=api.key).json())
+    async def deliver_all(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            return await asyncio.gather(
+                *(client.post(PATH, content=body, headers=headers) for _ in range(8))
+            )
 
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with serving(create_app(api.settings, store=api.store)) as base:
+        replies = [reply.json() for reply in asyncio.run(deliver_all(base))]
     assert sum(r["accepted"] for r in replies) == 1
     assert sum(r["duplicates"] for r in replies) == 7
     assert len(stored_events(api.store)) == 1
