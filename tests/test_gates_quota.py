@@ -343,35 +343,23 @@ def test_rounds_go_out_through_send_due_until_each_segment_meets_its_quota(proje
     """The whole chain: the wave's run sends round 1, `send_due` sends each later round
     when it comes due, and the quota gate (from the registry) skips a segment once its
     answers meet the quota, while the others go on."""
-    from cxops.channels import make_channel
-    from cxops.messages.render import InvitationRenderer
-    from cxops.store import claims
+    from cxops.testing.waves import send_all
     from cxops.wave.due import send_due
-    from cxops.wave.send import send_one_batch
 
     _rounds_project(project, "    per_segment: 10\n    rounds: {size: 15, every: 2d}\n")
     store, wave = _planned(project)
-
-    def send_all(step_wave: WaveContext) -> int:
-        renderer = InvitationRenderer(step_wave.survey, step_wave.settings, wave_id=wave.wave_id)
-        channel = make_channel(step_wave.settings)
-        claim_id, sent = claims.new_claim_id(), 0
-        try:
-            while (result := send_one_batch(store, step_wave, channel, renderer, claim_id)).claimed:
-                sent += result.sent
-        finally:
-            channel.close()
-        return sent
 
     def sent_by_segment() -> Counter[str]:
         return Counter(row.segment for row in _rows(store, survey_id=ROUNDS_SURVEY, status="sent"))
 
     try:
-        assert send_all(wave) == 45  # round 1: 15 of each of the three segments
+        assert send_all(store, wave) == 45  # round 1: 15 of each of the three segments
         for row in _rows(store, survey_id=ROUNDS_SURVEY, segment="smb", status="sent")[:10]:
             _answer(store, row, 9)  # smb meets its quota of 10 answers
         later = project.settings(now=NOW + timedelta(days=2, minutes=1))
-        summary = send_due(store, later, {ROUNDS_SURVEY: wave.survey}, send_all)
+        summary = send_due(
+            store, later, {ROUNDS_SURVEY: wave.survey}, lambda step: send_all(store, step)
+        )
         assert sum(step.sent_now for step in summary.steps) == 30  # round 2 of the two short
         assert sent_by_segment() == Counter({"enterprise": 30, "growth": 30, "smb": 15})
         skipped = _rows(store, survey_id=ROUNDS_SURVEY, segment="smb", status="skipped")

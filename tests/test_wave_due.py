@@ -20,20 +20,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pytest
 from sqlalchemy import select, update
 
-from cxops.channels import make_channel
-from cxops.messages.render import InvitationRenderer
 from cxops.spec import find_survey
 from cxops.spec.models import Survey
-from cxops.store import claims
 from cxops.store.db import Store
 from cxops.store.models import Send, Wave
 from cxops.store.responses import save_answers
 from cxops.store.waves import pause_wave, resume_wave
+from cxops.testing.waves import send_all
 from cxops.wave.due import DueSummary, send_due
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
 from cxops.wave.reminder_round import remind_survey
-from cxops.wave.send import finish_summary, send_one_batch
+from cxops.wave.send import finish_summary
 
 SURVEY = "nps-quarterly"
 START = datetime.fromisoformat("2026-10-01T09:00:00+00:00")
@@ -41,20 +39,6 @@ START = datetime.fromisoformat("2026-10-01T09:00:00+00:00")
 
 def survey_of(project: Any) -> Survey:
     return find_survey(SURVEY, project.root / "surveys", project.root)
-
-
-def send_all(store: Store, wave: WaveContext) -> int:
-    """The flow's batch loop without Prefect; how many it sent."""
-    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
-    channel = make_channel(wave.settings)
-    claim_id = claims.new_claim_id()
-    sent = 0
-    try:
-        while (result := send_one_batch(store, wave, channel, renderer, claim_id)).claimed:
-            sent += result.sent
-    finally:
-        channel.close()
-    return sent
 
 
 def due_at(project: Any, store: Store, moment: datetime, *, dry_run: bool = False) -> DueSummary:

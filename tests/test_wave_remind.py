@@ -19,20 +19,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cxops.channels import make_channel
-from cxops.messages.render import InvitationRenderer
 from cxops.messages.tokens import TokenError, read_token
 from cxops.spec import find_survey
-from cxops.store import claims
 from cxops.store.db import Store, open_store
 from cxops.store.models import Response, Send, Wave
 from cxops.store.responses import save_answers
 from cxops.store.suppressions import suppress
+from cxops.testing.waves import send_all
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
 from cxops.wave.reminder_round import ReminderSummary, remind_survey
-from cxops.wave.send import send_one_batch
 
 SURVEY = "nps-quarterly"
 START = datetime.fromisoformat("2026-10-01T09:00:00+00:00")
@@ -47,20 +44,6 @@ def store(project: Any, store_url: str) -> Iterator[Store]:
 
 def settings_at(project: Any, moment: datetime, **more: Any) -> Any:
     return project.settings(now=moment, batch_size=50, **more)
-
-
-def send_all(store: Store, wave: WaveContext) -> int:
-    """The flow's batch loop without Prefect; how many it sent."""
-    renderer = InvitationRenderer(wave.survey, wave.settings, wave_id=wave.wave_id)
-    channel = make_channel(wave.settings)
-    claim_id = claims.new_claim_id()
-    sent = 0
-    try:
-        while (result := send_one_batch(store, wave, channel, renderer, claim_id)).claimed:
-            sent += result.sent
-    finally:
-        channel.close()
-    return sent
 
 
 def invite(project: Any, store: Store) -> WaveContext:
