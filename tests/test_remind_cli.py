@@ -11,10 +11,6 @@ from __future__ import annotations
 import mailbox
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +24,7 @@ from cxops.spec import find_survey
 from cxops.store import claims
 from cxops.store.db import open_store
 from cxops.store.models import Send
-from cxops.testing.project import run_cxops_at_once
+from cxops.testing.project import kill_cxops_once, run_cxops_at_once
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
 from cxops.wave.send import send_one_batch
@@ -139,21 +135,14 @@ def test_a_reminder_round_killed_then_resumed_reminds_nobody_twice(
         "CXOPS_NOW": DUE,
         "CXOPS_BATCH_SIZE": "10",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", "remind", SURVEY],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    kill_cxops_once(
+        ["remind", SURVEY],
+        project.root,
+        env,
+        lambda: step_rows(store_url)["sent"],
+        kill_after,
+        what="the round",
     )
-    deadline = time.monotonic() + 300
-    while step_rows(store_url)["sent"] < kill_after:
-        assert process.poll() is None, "the round ended before it could be killed"
-        assert time.monotonic() < deadline, "no reminder went out"
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
     killed = step_rows(store_url)
     assert killed["sent"] < 300
 

@@ -13,10 +13,6 @@ from __future__ import annotations
 import mailbox
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +23,7 @@ from sqlalchemy import func, select, update
 from cxops.spec import find_survey
 from cxops.store.db import open_store
 from cxops.store.models import Send
-from cxops.testing.project import run_cxops_at_once
+from cxops.testing.project import kill_cxops_once, run_cxops_at_once
 from cxops.wave.ids import WaveContext
 from cxops.wave.prepare import prepare_wave
 
@@ -157,21 +153,14 @@ def test_send_due_killed_then_resumed_sends_nobody_twice(
     due = planned(project, store_url)
     kill_after = random.Random(seed).randint(10, due - 50)  # sent when SIGKILL comes
     env = {**os.environ, **env_for(prefect_env, store_url)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cxops", "send-due"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    kill_cxops_once(
+        ["send-due"],
+        project.root,
+        env,
+        lambda: statuses(store_url)["sent"],
+        kill_after,
+        what="send-due",
     )
-    deadline = time.monotonic() + 300
-    while statuses(store_url)["sent"] < kill_after:
-        assert process.poll() is None, "send-due ended before it could be killed"
-        assert time.monotonic() < deadline, "nothing went out"
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
     killed = statuses(store_url)
     assert killed["sent"] < due
 

@@ -8,7 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,3 +132,34 @@ def copy_example_project(source: Path, target: Path, *, with_surveys: bool = Tru
         part = source / name
         if part.is_dir():
             shutil.copytree(part, target / name, dirs_exist_ok=True)
+
+
+def kill_cxops_once(
+    args: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    sent: Callable[[], int],
+    kill_after: int,
+    *,
+    what: str,
+) -> None:
+    """Start `cxops ARGS` in a session of its own and SIGKILL the whole session as soon as
+    `sent()` reaches `kill_after` (within 300 s; `what` names the work in the messages)."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cxops", *args],
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while sent() < kill_after:
+        assert process.poll() is None, f"{what} ended before it could be killed"
+        assert time.monotonic() < deadline, f"nothing of {what} went out"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
