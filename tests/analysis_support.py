@@ -29,6 +29,7 @@ class Row:
     contact: dict[str, Any] = field(default_factory=dict)
     #: (status, outcome) of a follow-up task about this answer.
     task: tuple[str, str | None] | None = None
+    locale: str = "en"
 
 
 def seed(
@@ -69,7 +70,7 @@ def seed(
                         "contact_key": row.key,
                         "email": f"{row.key}@example.com",
                         "segment": row.segment,
-                        "locale": "en",
+                        "locale": row.locale,
                         "contact": {"name": f"Person {row.key}", **row.contact},
                         "status": "sent",
                         "batch": 0,
@@ -87,7 +88,7 @@ def seed(
                         "wave_id": row.wave,
                         "contact_key": row.key,
                         "segment": row.segment,
-                        "locale": "en",
+                        "locale": row.locale,
                         "status": row.status,
                         "answers": row.answers,
                         "suspect": row.suspect_reason is not None,
