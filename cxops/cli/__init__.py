@@ -27,6 +27,7 @@ from cxops.cli import (  # noqa: F401
     schedule_commands,
     spec_commands,
     sync_commands,
+    theme_commands,
     wave_commands,
 )
 

@@ -33,6 +33,7 @@ ORDER: dict[str, str] = {
     "digest": LOOP,
     "tasks": LOOP,
     "report": LOOP,
+    "themes": LOOP,
     "diff": LOOP,
     "export": LOOP,
     "sync": LOOP,
