@@ -4,7 +4,11 @@ survey's codebook does not know), deterministic, within min-n, pasteable as YAML
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +136,23 @@ def test_the_same_answers_in_any_order_give_the_same_groups(
     again = suggest_themes(labelled.themes, shuffled, 5)
     assert again == suggested
     assert again.yaml() == suggested.yaml()
+
+
+def test_the_same_groups_whatever_the_hash_seed(suggested: Suggestions) -> None:
+    """Sets of words iterate in an order that changes with PYTHONHASHSEED: none leaks."""
+    script = (
+        "import json, sys, yaml\n"
+        "from cxops.analysis.theme_suggest import TextAnswer, suggest_themes\n"
+        f"data = yaml.safe_load(open({str(DATA / 'comments.yaml')!r}, encoding='utf-8'))\n"
+        f"themes = yaml.safe_load(open({str(SURVEY_FILE)!r}, encoding='utf-8'))['themes']\n"
+        "answers = [TextAnswer(i, r[0], r[2]) for i, r in enumerate(data['comments'], 1)]\n"
+        "print(json.dumps(suggest_themes(themes, answers, 5).document()))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == suggested.document()
 
 
 def test_every_group_obeys_min_n_and_says_its_share(

@@ -37,7 +37,7 @@ import textwrap
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import yaml
@@ -106,8 +106,6 @@ class Suggestions:
     covered: int
     #: Whether the survey already has a `themes:` block (the YAML is then its entries only).
     has_themes: bool = False
-    #: Theme ids already in the survey (a proposed id never takes one).
-    existing: tuple[str, ...] = field(default=())
 
     def yaml(self) -> str:
         """The groups as YAML to paste into the survey: entries indented under the
@@ -151,7 +149,6 @@ def suggest_themes(
             tagged_terms.update(_answer_terms(texts).keys())
         else:
             untagged[response_id] = texts
-    existing = tuple(themes)
     base = Suggestions(
         answers=len(by_response),
         untagged=len(untagged),
@@ -159,12 +156,11 @@ def suggest_themes(
         themes=(),
         covered=0,
         has_themes=bool(themes),
-        existing=existing,
     )
     if len(untagged) < max(min_n, 1):
         return base
     index = _TermIndex.build(untagged, tagged_terms, tagged=len(by_response) - len(untagged))
-    found = _groups(index, untagged, min_n, set(existing))
+    found = _groups(index, untagged, min_n, set(themes))
     covered: set[int] = set()
     for _, docs in found:
         covered |= docs
@@ -175,7 +171,6 @@ def suggest_themes(
         themes=tuple(theme for theme, _ in found),
         covered=len(covered),
         has_themes=base.has_themes,
-        existing=existing,
     )
 
 
