@@ -13,15 +13,16 @@ every tie is broken by the term's text).
 2. Distinctive terms: in at least two untagged answers, relatively more common among
    untagged answers than among tagged ones, scored by TF-IDF over all commenting
    answers (document frequency among the untagged × log of its rarity overall). A word
-   that mostly occurs inside one two-word term is left to that term.
+   that mostly occurs inside two-word terms ("mode" in "dark mode", "mode sombre") is
+   left to them.
 3. Groups, greedily: the best-scoring term over the answers no accepted group covers
-   yet seeds a group; a term joins when at least half of its answers are already in the
-   group and it brings answers the group lacks (synonyms, other spellings), up to
+   yet seeds a group; a term joins when at least half of its answers, and at least half
+   of `min_n`, are already in the group and it brings answers the group lacks, up to
    `MAX_TERMS`. A group is proposed when its keywords, matched exactly as the survey's
    themes are (`cxops.analysis.themes.compile_themes`), cover at least `min_n` untagged
    answers, most of them not covered by an earlier group.
 4. Each group: an id from its first keyword (unique, not one of the survey's), its
-   keywords (each term's spellings seen in the group's answers), the answers it covers
+   keywords (each term's commonest spellings), the answers it covers
    and their share of the untagged answers, the languages, and up to three example
    quotes (redacted and cut as the report's quotes are, never the same text twice).
 
