@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ import duckdb
 import pytest
 from sqlalchemy import select
 
+from cxops.analysis.metrics import mean, nps, share, top_box
 from cxops.analysis.report import build_from_store
 from cxops.followup.apply import apply_rules
 from cxops.intervals import t_quantile, z_quantile
@@ -369,6 +371,37 @@ def test_csat_satisfied_and_mean_by_segment_equal_the_report(built):
             continue
         assert figure(row, "top_box_pct", ci="top_box") == expected["satisfied"]
         assert figure(row, "mean", 2) == expected["mean"]
+
+
+def test_every_mart_figure_is_the_report_metric_to_the_bit(built):
+    """Beyond the report's decimals: the SQL is the Python arithmetic in the same order, so
+    each unrounded figure of every group is the very double `cxops.analysis.metrics`
+    computes from the same tally."""
+    tallies: dict[tuple[str, str, str], Counter[int]] = {}
+    kinds = {}
+    for row in built.rows("SELECT * FROM analytics.cxops_scored_answers"):
+        key = (row["survey_id"], row["wave_id"], row["segment"])
+        tallies.setdefault(key, Counter())[row["score"]] += 1
+        kinds[key] = row["kind"]
+    marts = built.rows("SELECT * FROM analytics.cxops_scores_by_wave")
+    assert {(r["survey_id"], r["wave_id"], r["segment"]) for r in marts} == set(tallies)
+    for row in marts:
+        key = (row["survey_id"], row["wave_id"], row["segment"])
+        tally, kind = tallies[key], kinds[key]
+        if kind == "nps":
+            headline, name = nps(tally), "nps"
+        else:
+            headline, name = share(top_box(kind, tally), sum(tally.values())), "top_box"
+        average = mean(tally)
+        value = row["nps"] if kind == "nps" else row["top_box_pct"]
+        assert (value, row[f"{name}_ci_low"], row[f"{name}_ci_high"]) == (
+            headline.value,
+            *(headline.ci or (None, None)),
+        ), key
+        assert (row["mean"], row["mean_ci_low"], row["mean_ci_high"]) == (
+            average.value,
+            *(average.ci or (None, None)),
+        ), key
 
 
 def test_loop_by_assignee_counts_what_the_store_holds(built):
