@@ -20,10 +20,13 @@ venv: $(STAMP)
 # extra of pyproject.toml cannot share `dev`'s (pathspec: dbt-core <0.13, mypy >=1.0).
 DBT_VENV := .venv-dbt
 DBT_STAMP := $(DBT_VENV)/.installed
-$(DBT_STAMP): pyproject.toml
+# The same duckdb as .venv: the test reads with one what the other wrote.
+$(DBT_STAMP): pyproject.toml $(STAMP)
 	test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
 	$(DBT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(DBT_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dbt"]))')
+	$(DBT_VENV)/bin/python -m pip install --quiet \
+	  $$($(BIN)/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dbt"]))') \
+	  "duckdb==$$($(BIN)/python -c 'import duckdb; print(duckdb.__version__)')"
 	touch $(DBT_STAMP)
 
 dbt-env: $(DBT_STAMP)
