@@ -28,6 +28,7 @@ from cxops.cli import (  # noqa: F401
     spec_commands,
     sync_commands,
     wave_commands,
+    webhook_commands,
 )
 
 # isort: split
