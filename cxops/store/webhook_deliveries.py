@@ -189,16 +189,13 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = {}
     rows = session.execute(
         select(
-            WebhookDelivery.endpoint,
-            WebhookDelivery.status,
-            WebhookDelivery.attempts > 0,
-            func.count(),
-        ).group_by(WebhookDelivery.endpoint, WebhookDelivery.status, WebhookDelivery.attempts > 0)
+            WebhookDelivery.endpoint, WebhookDelivery.status, WebhookDelivery.attempts, func.count()
+        ).group_by(WebhookDelivery.endpoint, WebhookDelivery.status, WebhookDelivery.attempts)
     )
-    for endpoint, status, tried, count in rows:
+    for endpoint, status, attempts, count in rows:
         figures = found.setdefault(endpoint, {name: 0 for name in (*STATUSES, "failing")})
         figures[status] += count
-        if status == "pending" and tried:
+        if status == "pending" and attempts:
             figures["failing"] += count
     return found
 
