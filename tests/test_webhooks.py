@@ -7,27 +7,27 @@ receiver checks it against its own clock). The outbox's counts are checked after
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from cxops.settings import Settings, get_settings
-from cxops.store import webhook_deliveries as outbox
 from cxops.store.db import Store
 from cxops.store.models import Task, WebhookDelivery
 from cxops.store.suppressions import suppress
-from cxops.testing.followup import add_response, at
-from cxops.testing.webhook_receiver import WebhookReceiver
+from cxops.testing.followup import add_response
+from cxops.testing.webhooks import (
+    SECRET,
+    T0,
+    WebhookReceiver,
+    add_task,
+    counts,
+    settings_for,
+)
 from cxops.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS
 from cxops.webhooks.run import send_webhooks
-
-SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
-T0 = at("2026-12-01T09:00:00+00:00")
-ALL_EVENTS = ["response.completed", "task.created", "task.closed", "person.unsubscribed"]
 
 
 @pytest.fixture
@@ -36,43 +36,6 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
     started = WebhookReceiver(SECRET).start()
     yield started
     started.stop()
-
-
-def settings_for(store: Store, url: str, events: list[str] | None = None, **more: Any) -> Settings:
-    return get_settings(
-        database_url=store.url,
-        webhooks=[{"url": url, "events": events or ALL_EVENTS, "secret_env": "HOOK_SECRET"}],
-        **more,
-    )
-
-
-def counts(store: Store, endpoint: str) -> dict[str, int]:
-    with store.session() as session:
-        found = outbox.counts(session).get(endpoint, {})
-    return {name: count for name, count in found.items() if count}
-
-
-def add_task(store: Store, response_id: int, key: str, created: datetime) -> int:
-    with store.session(write=True) as session:
-        task = Task(
-            response_id=response_id,
-            survey_id="nps",
-            wave_id="2026-11",
-            contact_key=key,
-            segment="smb",
-            rule_id="detractor",
-            rule_version="v1",
-            title=f"Call Customer {key}",
-            assignee="csm.anna@acme.example",
-            priority="high",
-            status="open",
-            context={},
-            created_at=created,
-            due_at=created + timedelta(days=2),
-        )
-        session.add(task)
-        session.flush()
-        return task.id
 
 
 def close_task(store: Store, task_id: int, when: datetime) -> None:
