@@ -340,7 +340,8 @@ class SyncSettings(BaseModel):
     sync: SyncOptions = Field(
         default_factory=SyncOptions,
         description=(
-            "`personal_data` (default false: no `email` or `name` column leaves the store) "
+            "`personal_data` (default false: no `email` or `name` column leaves the store, "
+            "nor an address, name or task title in a webhook) "
             "and `to` (the default destination URL); `[tool.cxops.sync]` in pyproject.toml, "
             "or CXOPS_SYNC='{\"personal_data\": true}'."
         ),
