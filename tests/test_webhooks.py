@@ -78,14 +78,25 @@ def test_personal_data_only_when_the_project_says_so(
     store: Store, receiver: WebhookReceiver
 ) -> None:
     settings = settings_for(
-        store, receiver.url, ["response.completed"], sync={"personal_data": True}
+        store,
+        receiver.url,
+        ["response.completed", "person.unsubscribed"],
+        sync={"personal_data": True},
     )
     start(settings, store)
     add_response(store, "c1", {"score": 10}, when=T0 + timedelta(minutes=1))
-    send_webhooks(settings, store, now=T0 + timedelta(minutes=2))
-    (got,) = receiver.received
-    assert got.body["data"]["email"] == "c1@customer.example"
-    assert got.body["data"]["name"] == "Customer c1"
+    with store.session(write=True) as session:
+        for email in ("c1@customer.example", "never.invited@customer.example"):
+            suppress(session, email, "unsubscribed", source="link", now=T0 + timedelta(minutes=1))
+    run = send_webhooks(settings, store, now=T0 + timedelta(minutes=2))
+    assert run.total("delivered") == 2  # no contact key for someone never invited: no event
+    completed, unsubscribed = sorted(receiver.received, key=lambda r: r.body["type"])[::-1]
+    assert completed.body["data"]["email"] == "c1@customer.example"
+    assert completed.body["data"]["name"] == "Customer c1"
+    assert unsubscribed.body["data"]["email"] == "c1@customer.example"
+    with store.session() as session:
+        keys = list(session.scalars(select(WebhookDelivery.event_key)))
+    assert not any("customer.example" in key for key in keys)  # the outbox's keys hold none
 
 
 def test_a_receiver_down_for_an_hour_misses_nothing(

@@ -112,6 +112,7 @@ def send_webhooks(
                 since=state.scanned_until,
                 until=now,
                 personal=settings.sync.personal_data,
+                key=settings.signing_key(),
             )
             result.queued = outbox.enqueue(session, events)
             outbox.advance_cursor(session, endpoint.name, now)

@@ -11,15 +11,18 @@ goes out, and no erased person (`erased:` contact keys) does.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cxops.chunks import chunks
 from cxops.settings.groups import WebhookEndpoint
 from cxops.store.erasures import PSEUDONYM_PREFIX
-from cxops.store.models import Response, Send, Suppression, Task
+from cxops.store.models import Response, Send, Suppression, Task, WebhookDelivery
 from cxops.store.webhook_deliveries import QueuedEvent
 from cxops.webhooks.payloads import body, person_data, response_data, task_data
 
@@ -35,17 +38,18 @@ def events_since(
     since: datetime,
     until: datetime,
     personal: bool,
+    key: bytes,
 ) -> list[QueuedEvent]:
     """The events `endpoint` subscribes to that happened in (since − LOOKBACK, until]
-    and after `first` (when it was configured)."""
+    and after `first` (when it was configured). `key` (the project's signing key) makes
+    an unsubscribe's event key from the address without keeping the address."""
     start = max(first, since - LOOKBACK)
     found: list[QueuedEvent] = []
-    for type_, key, contact_key, at, data in _facts(
-        session, endpoint.events, start, until, personal
-    ):
+    facts = _facts(session, endpoint, start, until, personal, key)
+    for type_, key_, contact_key, at, data in facts:
         if at > first:
             found.append(
-                QueuedEvent(endpoint.name, key, type_, contact_key, body(type_, at, data), at)
+                QueuedEvent(endpoint.name, key_, type_, contact_key, body(type_, at, data), at)
             )
     return found
 
@@ -54,8 +58,14 @@ _Fact = tuple[str, str, str | None, datetime, dict[str, object]]
 
 
 def _facts(
-    session: Session, types: tuple[str, ...], start: datetime, until: datetime, personal: bool
+    session: Session,
+    endpoint: WebhookEndpoint,
+    start: datetime,
+    until: datetime,
+    personal: bool,
+    key: bytes,
 ) -> Iterator[_Fact]:
+    types = endpoint.events
     if "response.completed" in types:
         rows = session.execute(
             select(Response, Send.email, Send.contact)
@@ -95,17 +105,23 @@ def _facts(
             if type_ == "task.closed":
                 if task.closed_at is None or task.status == "open":
                     continue
-                at, key = task.closed_at, f"task.closed:{task.id}:{int(task.closed_at.timestamp())}"
+                at, event_key = (
+                    task.closed_at,
+                    f"task.closed:{task.id}:{int(task.closed_at.timestamp())}",
+                )
             else:
-                at, key = task.created_at, f"task.created:{task.id}"
-            yield type_, key, task.contact_key, at, task_data(task, personal=personal)
+                at, event_key = task.created_at, f"task.created:{task.id}"
+            yield type_, event_key, task.contact_key, at, task_data(task, personal=personal)
     if "person.unsubscribed" in types:
-        yield from _unsubscribes(session, start, until, personal)
+        yield from _unsubscribes(session, endpoint.name, start, until, personal, key)
 
 
 def _unsubscribes(
-    session: Session, start: datetime, until: datetime, personal: bool
+    session: Session, endpoint: str, start: datetime, until: datetime, personal: bool, key: bytes
 ) -> Iterator[_Fact]:
+    """Unsubscribes not queued yet for `endpoint`, with the contact keys of their address:
+    one read of the ledger by address per chunk of new ones (`sends.email` has no index:
+    one more would cost every wave's inserts)."""
     suppressions = session.scalars(
         select(Suppression)
         .where(
@@ -114,19 +130,42 @@ def _unsubscribes(
             Suppression.created_at <= until,
         )
         .order_by(Suppression.created_at)
-    )
-    for suppression in suppressions:
-        sends = session.execute(
-            select(Send.id, Send.contact_key)
-            .where(Send.email == suppression.email)
+    ).all()
+    event_keys = {s.email: _unsubscribe_key(s.email, s.created_at, key) for s in suppressions}
+    queued: set[str] = set()
+    for chunk in chunks(list(event_keys.values()), 500):
+        queued |= set(
+            session.scalars(
+                select(WebhookDelivery.event_key).where(
+                    WebhookDelivery.endpoint == endpoint, WebhookDelivery.event_key.in_(chunk)
+                )
+            )
+        )
+    new = [s for s in suppressions if event_keys[s.email] not in queued]
+    keys_of: dict[str, list[str]] = {}
+    for chunk in chunks([s.email for s in new], 500):
+        rows = session.execute(
+            select(Send.email, Send.contact_key)
+            .where(Send.email.in_(chunk))
             .order_by(Send.id.desc())
-        ).all()
-        keys = list(dict.fromkeys(row.contact_key for row in sends))
-        if not keys:  # never invited: no key to tell a receiver about
+        )
+        for email, contact_key in rows:
+            found = keys_of.setdefault(email, [])
+            if contact_key not in found:
+                found.append(contact_key)
+    for suppression in new:
+        contact_keys = keys_of.get(suppression.email)
+        if not contact_keys:  # never invited: no key to tell a receiver about
             continue
         at = suppression.created_at
         data = person_data(
-            keys, "unsubscribed_at", at, email=suppression.email if personal else None
+            contact_keys, "unsubscribed_at", at, email=suppression.email if personal else None
         )
-        key = f"person.unsubscribed:{sends[0].id}:{int(at.timestamp())}"
-        yield "person.unsubscribed", key, keys[0], at, data
+        yield "person.unsubscribed", event_keys[suppression.email], contact_keys[0], at, data
+
+
+def _unsubscribe_key(email: str, at: datetime, key: bytes) -> str:
+    """The event key of an unsubscribe: a keyed hash of the address (the store keeps no
+    address in the outbox) and the moment."""
+    digest = hmac.new(key, b"cxops-webhook-unsubscribe:" + email.encode(), hashlib.sha256)
+    return f"person.unsubscribed:{digest.hexdigest()[:32]}:{int(at.timestamp())}"
