@@ -56,3 +56,28 @@ def test_send_status_and_retry_from_the_command_line(empty_project: Project) -> 
         assert str(refused.exception) == "expected either --endpoint URL or --all"
     finally:
         receiver.stop()
+
+
+def test_the_loop_flow_sends_and_is_deployed_every_minute(empty_project: Project) -> None:
+    from cxops.schedule.deploy import ENTRYPOINTS
+    from cxops.webhooks.flow import webhooks_flow
+    from cxops.webhooks.run import webhooks_deployment
+
+    assert webhooks_flow.fn(project_dir=str(empty_project.root)) == {"endpoints": []}
+    receiver = WebhookReceiver(SECRET).start()
+    try:
+        empty_project.write(
+            {
+                "pyproject.toml": "[tool.cxops]\n[[tool.cxops.webhooks]]\n"
+                f'url = "{receiver.url}"\nevents = ["task.closed"]\nsecret_env = "S"\n'
+            }
+        )
+        done = webhooks_flow.fn(project_dir=str(empty_project.root))  # the body, no Prefect run
+        (endpoint,) = done["endpoints"]
+        assert endpoint["endpoint"] == receiver.url
+        assert endpoint["error"] == "environment variable S (its secret) is not set"
+    finally:
+        receiver.stop()
+    deployment = webhooks_deployment(ENTRYPOINTS, "cxops")
+    assert deployment["entrypoint"] == f"{ENTRYPOINTS}:webhooks_flow"
+    assert deployment["schedules"] == [{"interval": 60}]
