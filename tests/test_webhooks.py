@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from cxops.settings import Settings, get_settings
+from cxops.store import webhook_deliveries as outbox
 from cxops.store.db import Store
 from cxops.store.models import Task, WebhookDelivery
 from cxops.store.suppressions import suppress
@@ -28,6 +29,7 @@ from cxops.testing.webhooks import (
 )
 from cxops.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS
 from cxops.webhooks.run import send_webhooks
+from cxops.webhooks.scan import events_since
 
 
 @pytest.fixture
@@ -291,3 +293,35 @@ def test_url_env_is_read_at_delivery(
     (got,) = receiver.received
     assert got.verified and got.body["data"]["rule"] == "detractor"
     assert "title" not in got.body["data"]  # a rule may write a name into it
+
+
+def test_a_run_that_died_holding_a_claim_is_sent_again_after_its_lease(
+    store: Store, receiver: WebhookReceiver
+) -> None:
+    from cxops.webhooks.run import BATCH
+
+    settings = settings_for(store, receiver.url, ["response.completed"])
+    start(settings, store)
+    add_response(store, "c1", {"score": 5}, when=T0 + timedelta(seconds=1))
+    with store.session(write=True) as session:
+        (event,) = events_since(
+            session,
+            settings.webhooks[0],
+            first=T0,
+            since=T0,
+            until=T0 + timedelta(minutes=1),
+            personal=False,
+            key=settings.signing_key(),
+        )
+        outbox.enqueue(session, [event])
+        outbox.advance_cursor(session, receiver.url, T0 + timedelta(minutes=1))
+    lease = timedelta(seconds=BATCH * settings.webhook_timeout + 60)
+    with store.session(write=True) as session:  # a run claims it, then dies before posting
+        (claimed,) = outbox.claim_due(
+            session, receiver.url, T0 + timedelta(minutes=1), limit=BATCH, lease=lease
+        )
+    held = send_webhooks(settings, store, now=T0 + timedelta(minutes=2))
+    assert held.total("delivered") == 0 and counts(store, receiver.url) == {"pending": 1}
+    after = send_webhooks(settings, store, now=T0 + timedelta(minutes=1) + lease)
+    assert after.total("delivered") == 1 and counts(store, receiver.url) == {"delivered": 1}
+    assert receiver.ids() == [claimed.delivery_id]
