@@ -29,6 +29,7 @@ from cxops.cli import (  # noqa: F401
     sync_commands,
     theme_commands,
     wave_commands,
+    webhook_commands,
 )
 
 # isort: split

@@ -37,6 +37,7 @@ ORDER: dict[str, str] = {
     "diff": LOOP,
     "export": LOOP,
     "sync": LOOP,
+    "webhooks": LOOP,
     "forget": LOOP,
     "deploy": OPERATIONS,
     "init": OPERATIONS,

@@ -71,6 +71,7 @@ def forget_command(
         folders=_folders(project),
         reports=project.settings.project_dir / "reports",
         successors=_successors(surveys),
+        webhooks=project.settings.webhooks,
     )
     # Every warehouse a sync wrote: synced and rewritten now, or at its next sync.
     destinations = erase_in_destinations(project)

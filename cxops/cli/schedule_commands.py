@@ -162,6 +162,11 @@ def status_command(
             f"closed wave {wave['survey']} {wave['label'].removeprefix('wave ')}: {wave.get('answered', 0)} of "
             f"{wave.get('invited', 0)} answered" + (f" ({rate} %)" if rate is not None else "")
         )
+    for endpoint, dead in status["webhook_dead_letters"].items():
+        out.print(
+            f"webhook dead letters {endpoint}: {dead} (`cxops webhooks status` says why; "
+            f"`cxops webhooks retry --endpoint {endpoint}` sends them again)"
+        )
     tasks = status["tasks"]
     out.print(f"tasks: {tasks['open']} open, {tasks['overdue']} overdue · store {status['store']}")
     up, server = status["prefect"]["up"], status["prefect"]["server"]

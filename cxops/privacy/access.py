@@ -24,6 +24,7 @@ from cxops.store.models import (
     WebhookEvent,
     WebhookReject,
 )
+from cxops.webhooks.privacy import endpoints_sent
 
 
 def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dict[str, Any]:
@@ -63,6 +64,10 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
                 func.lower(cast(WebhookReject.item, Text)).contains(subject.email, autoescape=True),
             ),
             "erasures": _rows(session, Erasure, Erasure.subject == subject.digest),
+            # Webhook endpoints that received events about them (by their contact keys).
+            "webhook_endpoints": endpoints_sent(
+                session, list(dict.fromkeys(send.contact_key for send in sends))
+            ),
         }
     erasures = record["erasures"]
     record["erased"] = bool(erasures)

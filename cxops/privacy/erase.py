@@ -20,6 +20,10 @@ In the store, rows that matter for aggregates stay, with the person taken out:
 - `inbound_events` (events posted to `/api/v1/events`) whose data mentions their
   address are deleted.
 
+- `webhook_deliveries` about them (by their contact keys): queued ones never go out
+  (`erased`), delivered ones keep no payload, all get the pseudonym; a `person.erased`
+  event (their contact keys, no address) is queued for every webhook endpoint
+  subscribed to it (`cxops.webhooks.privacy`).
 - `interviews`: the address becomes the placeholder, the contact key the pseudonym, the
   booking link (the scheduler's record of them) is dropped; statuses and incentives stay.
 
@@ -41,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +57,7 @@ from sqlalchemy.orm import Session
 
 from cxops.privacy.files import scrub_files, scrub_reports
 from cxops.privacy.subject import Subject
+from cxops.settings.groups import WebhookEndpoint
 from cxops.store.db import Store
 from cxops.store.erasures import ERASED, ERASED_NOTE
 from cxops.store.models import (
@@ -68,6 +73,7 @@ from cxops.store.models import (
     WebhookReject,
 )
 from cxops.store.task_events import record_event
+from cxops.webhooks.privacy import erase_person as erase_webhook_deliveries
 
 ERASED_TITLE = "(erased on request)"
 #: The tables that hold personal data (vacuumed on PostgreSQL after an erasure).
@@ -81,6 +87,7 @@ PERSONAL_TABLES = (
     "suppressions",
     "interviews",
     "inbound_events",
+    "webhook_deliveries",
 )
 
 #: Counts of the report that are not named after the table they changed.
@@ -130,6 +137,7 @@ def forget_person(
     reports: Path | None = None,
     successors: Mapping[tuple[str, str], str] | None = None,
     wait_seconds: float = 60,
+    webhooks: Sequence[WebhookEndpoint] = (),
 ) -> ErasureReport:
     """Erase `subject` from the store and from the files under `folders`, and the
     reports under `reports` that quote their free-text answers; idempotent.
@@ -138,6 +146,7 @@ def forget_person(
     for a survey not in it, only numbers and booleans are kept. `successors` maps a
     (survey, rule) to who takes over the open tasks of an erased assignee (the rule's
     fallback, else the survey's owner); without one they keep the placeholder address.
+    `webhooks`: the configured endpoints (those subscribed get `person.erased`).
     """
     report = ErasureReport(subject.digest)
     erasing_xid = ""
@@ -146,7 +155,9 @@ def forget_person(
             session.execute(text("PRAGMA secure_delete = ON"))
         else:
             erasing_xid = str(session.scalar(text("SELECT pg_current_xact_id()")))
-        report.counts, answers = _erase_rows(session, subject, free_text, now, successors or {})
+        report.counts, answers = _erase_rows(
+            session, subject, free_text, now, successors or {}, webhooks
+        )
         earlier = session.scalar(select(Erasure.id).where(Erasure.subject == subject.digest))
         report.already_erased = earlier is not None
     report.files, messages = scrub_files(folders, subject.email)
@@ -170,15 +181,22 @@ def _erase_rows(
     free_text: Mapping[str, frozenset[str]],
     now: datetime,
     successors: Mapping[tuple[str, str], str],
+    webhooks: Sequence[WebhookEndpoint],
 ) -> tuple[dict[str, int], list[str]]:
     """Rows changed per table, and the free-text answers removed."""
     email, pseudonym, placeholder = subject.email, subject.pseudonym, subject.placeholder_email
     sends = session.execute(
-        select(Send.send_id, Send.survey_id, Send.contact_key).where(Send.email == email)
+        select(Send.send_id, Send.survey_id, Send.contact_key)
+        .where(Send.email == email)
+        .order_by(Send.id.desc())
     ).all()
     send_ids = [row.send_id for row in sends]
     keys = {(row.survey_id, row.contact_key) for row in sends}
     counts: dict[str, int] = {}
+    contact_keys = list(dict.fromkeys(row.contact_key for row in sends))
+    counts["webhook_deliveries"] = erase_webhook_deliveries(
+        session, webhooks, contact_keys, pseudonym=pseudonym, subject=subject.digest, now=now
+    )
     counts["pending_sends_skipped"] = _rowcount(
         session.execute(
             update(Send)

@@ -24,6 +24,7 @@ from cxops.spec import find_survey
 from cxops.spec.lookup import project_surveys
 from cxops.sync.flow import sync_flow
 from cxops.wave.flow import compile_reminders, compile_send_due, compile_survey
+from cxops.webhooks.flow import webhooks_flow
 
 __all__ = [
     "digest_flow",
@@ -33,6 +34,7 @@ __all__ = [
     "send_due_flow",
     "survey_wave",
     "sync_flow",
+    "webhooks_flow",
 ]
 
 #: Every due invitation and reminder of every survey (the `send-due` loop, every minute).

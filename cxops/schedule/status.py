@@ -78,6 +78,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
             "waiting": [],
             "last_starts": {},
             "recruitment": {},
+            "webhook_dead_letters": {},
         }
     from sqlalchemy import func, select
 
@@ -86,6 +87,7 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
     from cxops.store.holds import held_counts
     from cxops.store.models import Task, Wave
     from cxops.store.reminders import step_rows
+    from cxops.webhooks.admin import dead_letter_count
 
     store = open_store(url)
     try:
@@ -138,6 +140,8 @@ def _store_figures(settings: Settings, now: datetime, surveys: list[Survey]) -> 
             "waiting": _waiting(store, now),
             "last_starts": last_starts,
             "recruitment": _recruitment(store, surveys),
+            # Endpoint -> deliveries that failed their last attempt (`cxops webhooks retry`).
+            "webhook_dead_letters": dead_letter_count(store),
         }
     finally:
         store.dispose()

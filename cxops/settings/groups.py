@@ -340,11 +340,126 @@ class SyncSettings(BaseModel):
     sync: SyncOptions = Field(
         default_factory=SyncOptions,
         description=(
-            "`personal_data` (default false: no `email` or `name` column leaves the store) "
+            "`personal_data` (default false: no `email` or `name` column leaves the store, "
+            "nor an address, name or task title in a webhook) "
             "and `to` (the default destination URL); `[tool.cxops.sync]` in pyproject.toml, "
             "or CXOPS_SYNC='{\"personal_data\": true}'."
         ),
     )
+
+
+#: The events an outbound webhook may subscribe to (docs/webhooks.md).
+WEBHOOK_EVENTS = (
+    "response.completed",
+    "task.created",
+    "task.closed",
+    "person.unsubscribed",
+    "person.erased",
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WebhookEndpoint(BaseModel):
+    """One entry of `webhooks:`: where events go, which ones, and the signing secret's
+    variable. `name` identifies it in the store and in `cxops webhooks`: the URL, or
+    `env:NAME` when the URL is read from a variable at delivery time."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    url: str | None = None
+    url_env: str | None = None
+    events: tuple[str, ...]
+    secret_env: str
+
+    @property
+    def name(self) -> str:
+        return self.url if self.url is not None else f"env:{self.url_env}"
+
+
+def _webhook_entry(index: int, raw: object) -> WebhookEndpoint:
+    """One `webhooks:` entry checked, or a ValueError naming it and what was expected."""
+    if isinstance(raw, WebhookEndpoint):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"entry {index}: expected a table {{url | url_env, events, secret_env}}, found {raw!r}"
+        )
+    url, url_env = raw.get("url"), raw.get("url_env")
+    where = f"entry {index} ({url or url_env or 'no url'})"
+    unknown = sorted(set(raw) - {"url", "url_env", "events", "secret_env"})
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key {unknown[0]!r}; expected url or url_env, events, secret_env"
+        )
+    if (url is None) == (url_env is None):
+        raise ValueError(f"{where}: expected exactly one of url and url_env")
+    if url is not None:
+        if not isinstance(url, str):
+            raise ValueError(f"{where}: expected url to be an http(s):// URL, found {url!r}")
+        try:
+            url = _http_url(url)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    for key in ("url_env", "secret_env"):
+        value = raw.get(key)
+        if key == "url_env" and value is None:
+            continue
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            raise ValueError(
+                f"{where}: expected {key} to name an environment variable, found {value!r}"
+            )
+    events = raw.get("events")
+    if isinstance(events, str) or not isinstance(events, list | tuple) or not events:
+        raise ValueError(
+            f"{where}: expected events to be a list of {', '.join(WEBHOOK_EVENTS)}, found {events!r}"
+        )
+    for event in events:
+        if event not in WEBHOOK_EVENTS:
+            raise ValueError(
+                f"{where}: unknown event {event!r}; expected one of {', '.join(WEBHOOK_EVENTS)}"
+            )
+    if len(set(events)) != len(events):
+        raise ValueError(f"{where}: an event is named twice in {list(events)!r}")
+    return WebhookEndpoint(
+        url=url, url_env=url_env, events=tuple(events), secret_env=raw["secret_env"]
+    )
+
+
+class WebhookSettings(BaseModel):
+    """Webhooks: the signed events cxops posts to other systems (docs/webhooks.md)."""
+
+    webhooks: tuple[WebhookEndpoint, ...] = Field(
+        default_factory=tuple,
+        description=(
+            "Endpoints that receive Standard Webhooks: `[[tool.cxops.webhooks]]` tables "
+            "(or JSON) with `url` or `url_env`, `events` (response.completed, task.created, "
+            "task.closed, person.unsubscribed, person.erased) and `secret_env` (a variable "
+            "holding a `whsec_…` secret)."
+        ),
+    )
+    webhook_timeout: float = Field(
+        default=10,
+        gt=0,
+        le=120,
+        description="Seconds a receiver has to answer one delivery before it counts as failed.",
+    )
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _webhooks(cls, value: object) -> tuple[WebhookEndpoint, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of endpoint tables, found {value!r}")
+        endpoints = tuple(_webhook_entry(index, raw) for index, raw in enumerate(value, 1))
+        names = [endpoint.name for endpoint in endpoints]
+        for index, name in enumerate(names, 1):
+            if names.index(name) != index - 1:
+                raise ValueError(
+                    f"entry {index} ({name}): the same endpoint as entry "
+                    f"{names.index(name) + 1}; expected each URL once"
+                )
+        return endpoints
 
 
 #: The groups in the order the reference lists them.
@@ -360,4 +475,5 @@ GROUPS: tuple[type[BaseModel], ...] = (
     ScheduleSettings,
     ReportSettings,
     SyncSettings,
+    WebhookSettings,
 )

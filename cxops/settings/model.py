@@ -23,6 +23,7 @@ from cxops.settings.groups import (
     StaffSettings,
     StoreSettings,
     SyncSettings,
+    WebhookSettings,
 )
 from cxops.settings.values import (
     ENV_PREFIX,
@@ -37,6 +38,7 @@ from cxops.settings.values import (
 # Pydantic collects the fields of the last base first: the groups are listed backwards so
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
+    WebhookSettings,
     SyncSettings,
     ReportSettings,
     ScheduleSettings,
@@ -113,6 +115,8 @@ class Settings(
                 value = "**********"
             elif isinstance(value, Path | datetime | timedelta):
                 value = str(value)
+            elif name == "webhooks":
+                value = [endpoint.model_dump(exclude_none=True) for endpoint in value]
             elif name == "staff":
                 value = {email: m.model_dump(exclude_none=True) for email, m in value.items()}
             shown[name] = value

@@ -174,6 +174,8 @@ class Response(Base):
         # tasks). Contact first, so it never competes with `ix_responses_survey_id`
         # for a survey's scans (migration 0010).
         Index("ix_responses_contact_survey", "contact_key", "survey_id"),
+        # What changed since a moment: the outbound webhooks' scan (migration 0021).
+        Index("ix_responses_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -425,6 +427,58 @@ class Erasure(Base):
     erased_at: Mapped[datetime]
     #: What was erased: table or place -> how many rows or messages.
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebhookEndpointState(Base):
+    """One configured outbound webhook endpoint, as the store remembers it.
+
+    `name` is the URL, or `env:NAME` when the URL is read from a variable. Events that
+    happened after `scanned_until` have not been looked for yet (the scan looks back a
+    little further, see `cxops.webhooks.scan`); nothing before `created_at` (when the
+    endpoint was first configured) is sent. A 410 Gone answer disables it.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    name: Mapped[str] = mapped_column(String(400), primary_key=True)
+    created_at: Mapped[datetime]
+    scanned_until: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: Why the last run could not deliver at all (a variable not set, a bad secret).
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the outbox of outbound webhooks.
+
+    `delivery_id` (the `webhook-id` header) is derived from (endpoint, event_key), so it
+    is the same on every attempt. Status: `pending` (due at `next_attempt_at`; a claim
+    moves that time forward by a lease) -> `delivered` | `dead` (after the last attempt,
+    or a 410) | `erased` (the person was erased before it went out; no payload kept).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint", "event_key", name="uq_webhook_deliveries_endpoint_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_contact_key", "contact_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(400))
+    event_key: Mapped[str] = mapped_column(String(400))
+    type: Mapped[str] = mapped_column(String(32))
+    contact_key: Mapped[str | None] = mapped_column(String(255))
+    #: The body as sent (`{"type", "timestamp", "data"}`), fixed when the event is queued.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
 
 
 class HealthCheck(Base):
