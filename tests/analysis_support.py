@@ -29,6 +29,8 @@ class Row:
     contact: dict[str, Any] = field(default_factory=dict)
     #: (status, outcome) of a follow-up task about this answer.
     task: tuple[str, str | None] | None = None
+    #: The invitation variant of the ledger row (None: no experiment).
+    variant: str | None = None
 
 
 def seed(
@@ -75,6 +77,7 @@ def seed(
                         "batch": 0,
                         "created_at": moment,
                         "sent_at": moment,
+                        "variant": row.variant,
                     }
                 )
                 if row.answers is None:
