@@ -225,3 +225,43 @@ def _needed(base: _Counts, own: _Counts, metric: str | None) -> dict[str, int] |
         if 0 < p1 + p2 < 2:
             needed[metric] = two_proportions_n(p1, p2, DETECT[metric] / 100)
     return needed or None
+
+
+def experiment_lines(section: Variants | None) -> list[str]:
+    """`cxops report --experiment`: which variants ran in which waves, the winner, and
+    each variant's figures against the first."""
+    if section is None:
+        return ["no invitation variants in this survey's waves"]
+    split = ", ".join(f"{name} {share:g}%" for name, share in section.split.items())
+    lines = [f"split now: {split}" + (f" · winner: {section.winner}" if section.winner else "")]
+    for entry in section.history:
+        sent = ", ".join(f"{name} {count}" for name, count in entry.invited.items())
+        lines.append(f"wave {entry.wave}: {sent}")
+    for name, figures in section.variants.items():
+        rate = _text(figures.response_rate, "%")
+        score = "".join(
+            f" · {metric} {_text(figure, '')}" for metric, figure in figures.metrics.items()
+        )
+        lines.append(f"{name}: invited {figures.invited} · response rate {rate}{score}")
+        if figures.difference is not None:
+            difference = figures.difference
+            parts = [("response rate", difference.response_rate, " points")]
+            parts += [(metric, f, " points") for metric, f in difference.metrics.items()]
+            for label, figure, unit in parts:
+                lines.append(f"  vs {difference.to}, {label}: {_text(figure, unit)}")
+        if figures.needed_n:
+            needs = ", ".join(f"{k} {v}" for k, v in figures.needed_n.items())
+            detect = ", ".join(f"{k} {v:g}" for k, v in section.detect.items())
+            lines.append(f"  needed per variant to detect ({detect}): {needs}")
+    return lines
+
+
+def _text(figure: Figure, unit: str) -> str:
+    if figure.suppressed:
+        return f"too few answers (n = {figure.n})"
+    if figure.value is None:
+        return "—"
+    text = f"{figure.value:g}{unit}"
+    if figure.ci is not None and None not in figure.ci:
+        text += f" [{figure.ci[0]:g}, {figure.ci[1]:g}]"
+    return text + (f" · {figure.verdict}" if figure.verdict else "")

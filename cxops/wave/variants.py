@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from cxops.audience import Invitee
 from cxops.audience.variants import VariantAssigner, seed_text, variant_of
+from cxops.errors import NotFoundError
 from cxops.spec.models import Survey
 
 Assign = Callable[[Invitee], str | None]
@@ -31,3 +32,18 @@ def one_variant(survey: Survey, contact_key: str) -> str | None:
     if not weights:
         return None
     return variant_of(weights, seed_text(survey.invitation.seed, survey.id, "events"), contact_key)
+
+
+def preview_variant(survey: Survey, variant: str | None) -> Survey:
+    """The survey as `preview --variant` renders it: that variant (default: the winner,
+    else the first); the survey as it is without variants."""
+    invitation = survey.invitation
+    ids = [known.id for known in invitation.variants]
+    if variant is None:
+        return survey.for_variant(invitation.winner or (ids[0] if ids else None))
+    if variant not in ids:
+        known = ", ".join(ids) or "none"
+        raise NotFoundError(
+            f"survey {survey.id}: no invitation variant {variant!r} (variants: {known})"
+        )
+    return survey.for_variant(variant)
