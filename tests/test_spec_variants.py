@@ -133,3 +133,21 @@ def test_the_json_schema_knows_variants() -> None:
     document["invitation"]["variants"][0]["colour"] = "red"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, survey_json_schema())
+
+
+def test_validate_renders_each_variant_and_names_the_one_that_fails(
+    empty_project: Project,
+) -> None:
+    from cxops.messages.sample_render import render_problems
+
+    experiment = (
+        "  variants:\n    - {id: a, subject: A}\n"
+        "    - {id: b, subject: '{{ contact.name | nosuchfilter }}'}\n"
+    )
+    assert problems(empty_project, experiment) == []  # the names are right
+    result = read_survey(empty_project.path("surveys/s.yaml"), empty_project.root)
+    assert result.survey is not None and result.document is not None
+    settings = empty_project.settings()
+    [problem] = render_problems(result.survey, result.document, settings)
+    assert (problem.location.line, problem.key_path) == (14, "invitation.variants[1]")
+    assert "of variant 'b'" in problem.message

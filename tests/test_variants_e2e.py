@@ -197,3 +197,17 @@ def test_a_wave_killed_mid_send_then_resumed_keeps_every_variant(
     by_send = {row.send_id: row for row in after.values()}
     for message in outbox(project, "*.mbox"):
         assert subject(message) == expected_subject(by_send[message["X-Cxops-Send-Id"]])
+
+
+def test_plan_preview_and_the_experiment_at_the_terminal(project: Any) -> None:
+    with_variants(project)
+    plan = project.run(["plan", SURVEY, "--json"]).json
+    assert plan["variants"]["split"] == {"plain": 50.0, "personal": 50.0}
+    assert sum(plan["variants"]["invitees"].values()) == plan["sampled"]
+    preview = project.run(["preview", SURVEY, "--variant", "personal", "--count", "1", "--json"])
+    assert preview.json[0]["subject"].endswith(", one question about Acme")
+    unknown = project.run(["preview", SURVEY, "--variant", "nope"], expect_pass=False)
+    assert "no invitation variant 'nope' (variants: plain, personal)" in unknown.output
+    experiment = project.run(["report", SURVEY, "--experiment", "--json"]).json
+    assert experiment["split"] == {"plain": 50.0, "personal": 50.0}
+    assert experiment["history"] == [] and experiment["variants"]["plain"]["invited"] == 0
