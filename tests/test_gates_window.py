@@ -312,12 +312,12 @@ def test_window_gate_is_built_from_the_survey_with_its_zone_as_the_fallback() ->
         "send_window": {"from": "09:00", "to": "11:00", "timezone": "contact.timezone"},
     }
     gate = window_gate(Survey.model_validate({**SURVEY, "invitation": invitation}))
-    assert gate is not None and gate.name == "send window"
+    assert isinstance(gate, WindowGate) and gate.name == "send window"
     assert gate.fallback == "Europe/Berlin"
     assert gate.survey["id"] == "nps-global"
     unscheduled = {key: value for key, value in SURVEY.items() if key != "schedule"}
     plain = window_gate(Survey.model_validate({**unscheduled, "invitation": invitation}))
-    assert plain is not None and plain.fallback == "UTC"
+    assert isinstance(plain, WindowGate) and plain.fallback == "UTC"
 
 
 def test_the_sample_customers_leave_over_a_day_and_their_bad_zones_are_counted() -> None:
