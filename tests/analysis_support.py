@@ -30,6 +30,8 @@ class Row:
     #: (status, outcome) of a follow-up task about this answer.
     task: tuple[str, str | None] | None = None
     locale: str = "en"
+    #: The invitation variant of the ledger row (None: no experiment).
+    variant: str | None = None
 
 
 def seed(
@@ -76,6 +78,7 @@ def seed(
                         "batch": 0,
                         "created_at": moment,
                         "sent_at": moment,
+                        "variant": row.variant,
                     }
                 )
                 if row.answers is None:

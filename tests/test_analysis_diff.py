@@ -93,3 +93,31 @@ def test_validate_names_an_unknown_report_column(project: Project) -> None:
 
     assert "nps-quarterly.yaml:" in result.output and "report.revenue" in result.output
     assert "'mrrr'" in result.output and "mrr" in result.output
+
+
+def test_adding_or_ending_a_variant_is_not_breaking() -> None:
+    from cxops.analysis.diff import compare, diff_lines
+    from cxops.spec.models import Survey
+
+    def survey(**invitation: object) -> Survey:
+        return Survey.model_validate(
+            {
+                "id": "exp",
+                "name": "Experiment",
+                "kind": "nps",
+                "audience": {"source": {"csv": "data/c.csv", "key": "id"}},
+                "questions": [{"id": "score", "type": "nps", "text": "How likely?"}],
+                "invitation": {"template": "nps_invite", "from": "r@acme.example", **invitation},
+            }
+        )
+
+    two = [{"id": "a", "subject": "A"}, {"id": "b", "subject": "B"}]
+    added = compare(survey(), survey(variants=two))
+    assert added["variants"] == ["variant a added", "variant b added"]
+    assert not added["breaking"]
+    ended = compare(survey(variants=two), survey(variants=two, winner="b"))
+    assert ended["variants"] == ["winner b: the other variants end"] and not ended["breaking"]
+    removed = compare(survey(variants=two), survey(variants=two[1:]))
+    assert removed["variants"] == ["variant a ended"] and not removed["breaking"]
+    lines = diff_lines({"survey": "exp", "file": "f", "against": "HEAD", **removed})
+    assert "  invitation: variant a ended (not breaking: metrics are over every variant)" in lines

@@ -312,12 +312,12 @@ def test_window_gate_is_built_from_the_survey_with_its_zone_as_the_fallback() ->
         "send_window": {"from": "09:00", "to": "11:00", "timezone": "contact.timezone"},
     }
     gate = window_gate(Survey.model_validate({**SURVEY, "invitation": invitation}))
-    assert gate is not None and gate.name == "send window"
+    assert isinstance(gate, WindowGate) and gate.name == "send window"
     assert gate.fallback == "Europe/Berlin"
     assert gate.survey["id"] == "nps-global"
     unscheduled = {key: value for key, value in SURVEY.items() if key != "schedule"}
     plain = window_gate(Survey.model_validate({**unscheduled, "invitation": invitation}))
-    assert plain is not None and plain.fallback == "UTC"
+    assert isinstance(plain, WindowGate) and plain.fallback == "UTC"
 
 
 def test_the_sample_customers_leave_over_a_day_and_their_bad_zones_are_counted() -> None:
@@ -344,3 +344,36 @@ def test_the_wave_summary_carries_the_count_only_when_there_is_one() -> None:
     plain = WaveSummary("nps", "2026-11-23")
     assert "bad_timezone" not in plain.as_dict()
     assert "time zone" not in summary_markdown(plain)
+
+
+def test_a_variant_with_its_own_window_holds_its_rows_by_it() -> None:
+    from cxops.gates.window import VariantWindows
+
+    invitation = {
+        **SURVEY["invitation"],
+        "send_window": {"from": "09:00", "to": "11:00", "timezone": "Europe/Berlin"},
+        "variants": [
+            {"id": "morning", "subject": "A"},
+            {"id": "afternoon", "send_window": {"from": "14:00", "to": "16:00"}},
+        ],
+    }
+    gate = window_gate(Survey.model_validate({**SURVEY, "invitation": invitation}))
+    assert isinstance(gate, VariantWindows) and gate.name == "send window"
+    # Monday 10:30 in Berlin: inside the invitation's window, before the afternoon's.
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    key = "c-1"
+    morning = Candidate(key, "c@example.com", "smb", 0, {}, "morning")
+    afternoon = Candidate(key, "c@example.com", "smb", 0, {}, "afternoon")
+    no_variant = Candidate(key, "c@example.com", "smb", 0, {})
+    expected = decide(window("09:00", "11:00"), BERLIN, key, at)
+    assert gate.for_contact(morning, Moment.CLAIM, at) == expected
+    assert gate.for_contact(no_variant, Moment.PLAN, at) == expected
+    held = gate.for_contact(afternoon, Moment.CLAIM, at)
+    assert held == decide(window("14:00", "16:00"), BERLIN, key, at)
+    assert isinstance(held, Hold) and local(held.until, BERLIN).hour in (14, 15)
+    # Without a window of the invitation's own, only the variant's rows wait.
+    bare = {**invitation, "send_window": None}
+    only = window_gate(Survey.model_validate({**SURVEY, "invitation": bare}))
+    assert isinstance(only, VariantWindows)
+    assert only.for_contact(morning, Moment.CLAIM, at) == SEND
+    assert isinstance(only.for_contact(afternoon, Moment.CLAIM, at), Hold)

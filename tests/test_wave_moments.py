@@ -249,3 +249,22 @@ def _no_events(project: Project) -> bool:
         return stored_events(store) == []
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_event_of_a_survey_with_variants_gets_the_persons_variant(
+    project: Any, store: Store
+) -> None:
+    from cxops.spec.models import Variant
+    from cxops.wave.variants import one_variant
+
+    base = survey()
+    variants = [Variant(id="a", subject="A"), Variant(id="b", subject="B")]
+    invitation = base.invitation.model_copy(update={"variants": variants})
+    with_variants = base.model_copy(update={"invitation": invitation})
+    store_event(store, payload())
+    settings = project.settings(now=SOLVED + timedelta(minutes=5))
+    send_due(store, settings, {SURVEY: with_variants}, lambda wave: send_all(store, wave))
+    [row] = ledger(store)
+    assert row.variant in ("a", "b")
+    assert row.variant == one_variant(with_variants, row.contact_key)

@@ -117,6 +117,26 @@ def audience_changes(old: Survey, new: Survey) -> list[str]:
     return changed
 
 
+def variant_changes(old: Survey, new: Survey) -> list[str]:
+    """Invitation variants added, ended (removed, or another won) and changed; never
+    breaking: the survey's metrics are over every variant."""
+    a, b = old.invitation, new.invitation
+    before = {variant.id: variant for variant in a.variants}
+    after = {variant.id: variant for variant in b.variants}
+    changed: list[str] = []
+    for name in after:
+        if name not in before:
+            changed.append(f"variant {name} added")
+        elif before[name] != after[name]:
+            changed.append(f"variant {name} changed")
+    changed += [f"variant {name} ended" for name in before if name not in after]
+    if b.winner is not None and b.winner != a.winner:
+        changed.append(f"winner {b.winner}: the other variants end")
+    elif a.split != b.split and b.winner is None:
+        changed.append("split changed")
+    return changed
+
+
 def other_changes(old: Survey, new: Survey) -> list[str]:
     keys = ("name", "schedule", "invitation", "followup", "themes", "report", "interview")
     return [key for key in keys if getattr(old, key, None) != getattr(new, key, None)]
@@ -130,6 +150,7 @@ def compare(old: Survey, new: Survey) -> dict[str, Any]:
         "kind": {"before": old.kind, "after": new.kind} if kind_changed else None,
         "questions": questions,
         "audience": audience_changes(old, new),
+        "variants": variant_changes(old, new),
         "other": other_changes(old, new),
         "breaking": kind_changed or any(change["breaking"] for change in questions),
     }
@@ -238,6 +259,8 @@ def diff_lines(result: dict[str, Any]) -> list[str]:
                 f"    segment {segment:<12} {before['by_segment'].get(segment, 0):>4} -> "
                 f"{after['by_segment'].get(segment, 0)} eligible"
             )
+    for item in result.get("variants", []):
+        lines.append(f"  invitation: {item} (not breaking: metrics are over every variant)")
     if result["other"]:
         lines.append("  also changed: " + ", ".join(result["other"]))
     if len(lines) == 1:

@@ -125,17 +125,21 @@ def build_from_store(
 ) -> Report:
     """Read the store and the survey's source, then build the report (the I/O edge)."""
     from cxops.analysis.data import load_survey_data
+    from cxops.analysis.experiment import with_experiment
+    from cxops.analysis.experiment_data import ExperimentData, load_experiment_data
     from cxops.analysis.outcomes import outcome_values
     from cxops.analysis.provenance import provenance
     from cxops.store.db import open_store, store_exists
 
     with _collector_paused():
+        experiment = ExperimentData()
         if not store_exists(settings.store_url):
             data = SurveyData(waves=[])
         else:
             store = open_store(settings.store_url)
             try:
                 data = load_survey_data(store, survey)
+                experiment = load_experiment_data(store, survey)
             finally:
                 store.dispose()
         keys = {case.contact_key for case in data.loop}
@@ -145,9 +149,10 @@ def build_from_store(
             canonical += repr(sorted((k, str(v)) for k, v in outcomes.items()))
         stamp = now or settings.clock()
         facts = provenance(survey.source_path, settings.project_dir, canonical, stamp)
-        return build_report(
+        report = build_report(
             survey, data, wave=wave, min_n=settings.min_n, outcomes=outcomes, provenance=facts
         )
+        return with_experiment(report, survey, experiment)
 
 
 @contextmanager

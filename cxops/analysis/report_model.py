@@ -195,6 +195,55 @@ class Provenance(_Part):
     generated_at: str
 
 
+class VariantDifference(_Part):
+    """A variant against the first one (`to`): each figure's value is this variant's
+    minus the first's, with its 95% interval and a verdict ("higher", "lower" or
+    "no detectable difference" when the interval includes zero)."""
+
+    to: str
+    response_rate: Figure
+    completion_rate: Figure
+    metrics: dict[str, Figure]
+
+
+class VariantFigures(_Part):
+    """One invitation variant: what it got, over the waves in scope."""
+
+    #: Its share of invitees now, in percent (0 once another variant won).
+    share: Number
+    waves: list[str]
+    invited: int
+    answers: int
+    response_rate: Figure
+    completion_rate: Figure
+    #: The survey's score metric (nps, satisfied, easy or mean) under its name.
+    metrics: dict[str, Figure]
+    difference: VariantDifference | None = absent()
+    #: What each variant would need to detect `Variants.detect` (invitations for the
+    #: response rate, answers for the score), at 95% confidence and 80% power.
+    needed_n: dict[str, int] | None = absent()
+
+
+class ExperimentWave(_Part):
+    """Which variants one wave sent, and how many invitations each."""
+
+    wave: str
+    invited: dict[str, int]
+
+
+class Variants(_Part):
+    """The invitation experiment (`invitation.variants`); the headline is over all of them."""
+
+    metric: str | None
+    winner: str | None = absent()
+    #: The split now, in percent (the winner alone once there is one).
+    split: dict[str, Number]
+    #: The differences `needed_n` is for (response rate in points, the score in its units).
+    detect: dict[str, Number]
+    variants: dict[str, VariantFigures]
+    history: list[ExperimentWave]
+
+
 class Report(_Part):
     """The whole report (docs/behaviour.md, "the report")."""
 
@@ -216,6 +265,8 @@ class Report(_Part):
     themes: Themes
     loop: Loop | None
     provenance: Provenance
+    #: The invitation experiment, when the survey has or had variants.
+    variants: Variants | None = absent()
 
     def document(self) -> dict[str, Any]:
         """The JSON document (`cxops report --json`): only the keys each part has."""

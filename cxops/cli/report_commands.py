@@ -34,6 +34,13 @@ def report_command(
         typer.Option("--out", help="HTML file to write (default: reports/SURVEY.html)."),
     ] = None,
     as_json: JsonOption = False,
+    experiment: Annotated[
+        bool,
+        typer.Option(
+            "--experiment",
+            help="The invitation experiment only: variants by wave, the winner, the figures.",
+        ),
+    ] = False,
 ) -> None:
     """NPS, CSAT and CES with 95% intervals by segment and wave, themes, closing the loop."""
     from cxops.analysis.report import build_from_store
@@ -42,6 +49,9 @@ def report_command(
     settings = project.settings
     spec = project.surveys.find(survey)
     report = build_from_store(spec, settings, wave=wave)
+    if experiment:
+        _print_experiment(report, as_json=as_json)
+        return
     if as_json:
         if out is not None:
             _write_html(report, out, settings)
@@ -50,6 +60,21 @@ def report_command(
     target = out or Path("reports") / f"{spec.id}{'-' + wave if wave else ''}.html"
     written = _write_html(report, target, settings)
     print_headline(report, written)
+
+
+def _print_experiment(report: Report, *, as_json: bool) -> None:
+    from rich.markup import escape
+
+    from cxops.analysis.experiment import experiment_lines
+
+    if as_json:
+        section = report.variants
+        print_json(None if section is None else section.model_dump(mode="json", exclude_unset=True))
+        return
+    out = _console()
+    out.print(f"[bold]{escape(report.survey.name)}[/] · invitation experiment")
+    for line in experiment_lines(report.variants):
+        out.print("  " + escape(line))
 
 
 def _write_html(report: Report, out: Path, settings: Settings) -> Path:
@@ -84,6 +109,9 @@ def headline_lines(report: Report) -> list[str]:
             )
     elif overall.suppressed:
         lines.append(f"too few answers (n = {overall.n}, minimum {report.min_n})")
+    if report.variants is not None:
+        split = ", ".join(f"{k} {v:g}%" for k, v in report.variants.split.items())
+        lines.append(f"over every invitation variant (split now: {split})")
     lines.append(
         f"answers {overall.n} of {overall.invited} invited · response rate "
         f"{plain(cell(overall.response_rate, '%'))} · suspect left out "

@@ -150,16 +150,23 @@ def plan_command(
     if event is not None:
         _plan_event(spec, settings, event, as_json=as_json)
         return
+    from cxops.wave.variants import assignment
+
     context = WaveContext.begin(spec, settings, wave)
     plan = plan_only(context)
     listed: list[dict[str, Any]] = []
     sample_preview: list[dict[str, Any]] = []
+    assign = assignment(spec, context.wave_id)
+    per_variant: dict[str, int] = dict.fromkeys(spec.invitation.weights(), 0)
     for invitee in plan.invitees:
         entry = {
             "key": invitee.contact.key,
             "segment": invitee.segment,
             "email": invitee.contact.email,
         }
+        if (variant := assign(invitee)) is not None:
+            entry["variant"] = variant
+            per_variant[variant] += 1
         if invitees:
             listed.append(entry)
         elif len(sample_preview) < 10:
@@ -172,12 +179,16 @@ def plan_command(
     from cxops.wave.quota_plan import quota_expectations
 
     quota = quota_expectations(context, plan.tally.by_segment)
+    variants = _variants_plan(spec, per_variant)
     if as_json:
-        print_json(summary.as_dict() | ({"quota": quota} if quota else {}))
+        extra = ({"quota": quota} if quota else {}) | ({"variants": variants} if variants else {})
+        print_json(summary.as_dict() | extra)
         return
     print_summary(summary, title="plan")
     if quota:
         print_quota(quota)
+    if variants:
+        print_variants(variants)
     if plan.tally.held:
         from cxops.cli.policy_commands import print_held_back
 
@@ -192,6 +203,32 @@ def plan_command(
             out.print(
                 f"  {escape(entry['key'])}  {escape(entry['segment'])}  {escape(entry['email'])}"
             )
+
+
+def _variants_plan(spec: Any, per_variant: dict[str, int]) -> dict[str, Any] | None:
+    """`plan`'s variants: the split now (percent), the winner, invitees per variant."""
+    invitation = spec.invitation
+    if not invitation.variants:
+        return None
+    found: dict[str, Any] = {
+        "split": {name: round(100 * w, 1) for name, w in invitation.weights().items()},
+        "invitees": per_variant,
+    }
+    if invitation.winner is not None:
+        found["winner"] = invitation.winner
+    return found
+
+
+def print_variants(variants: dict[str, Any]) -> None:
+    """`plan`'s variants line: each variant's share of the split and its invitees."""
+    from rich.markup import escape
+
+    parts = [
+        f"{escape(name)} {share:g}% ({variants['invitees'].get(name, 0)})"
+        for name, share in variants["split"].items()
+    ]
+    winner = f" (winner: {escape(variants['winner'])})" if "winner" in variants else ""
+    console().print("variants: " + ", ".join(parts) + winner)
 
 
 def print_quota(quota: dict[str, Any]) -> None:
@@ -247,13 +284,22 @@ def preview_command(
     ] = 3,
     project_dir: ProjectDirOption = None,
     as_json: JsonOption = False,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="Render this invitation variant (default: the winner, else the first).",
+        ),
+    ] = None,
 ) -> None:
     """Render invitations for real contacts, without sending anything."""
     from cxops.wave.ids import WaveContext
     from cxops.wave.preview import preview_invitations, write_preview
+    from cxops.wave.variants import preview_variant
 
     project = project_context(ctx, project_dir)
     settings, spec = project.settings, project.surveys.find(survey)
+    spec = preview_variant(spec, variant)
     previews = preview_invitations(
         WaveContext.begin(spec, settings), keys=contact or [], locale=locale, count=count
     )

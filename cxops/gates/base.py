@@ -71,6 +71,8 @@ class Candidate:
     step: int
     #: The contact's columns as planning read them (as the ledger keeps them later).
     contact: dict[str, Any]
+    #: The invitation variant of the row (None: none, or not assigned yet at PLAN).
+    variant: str | None = None
 
 
 class Gate(Protocol):

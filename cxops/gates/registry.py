@@ -25,7 +25,7 @@ from cxops.gates.cooldown import CooldownGate
 from cxops.gates.goal import GoalGate
 from cxops.gates.policy import PolicyGate
 from cxops.gates.quota import quota_gate
-from cxops.gates.window import WindowGate, window_gate
+from cxops.gates.window import VariantWindows, WindowGate, window_gate
 from cxops.policy.eligibility import PolicyHistory
 from cxops.policy.history import policy_history
 from cxops.settings import Settings
@@ -105,5 +105,5 @@ def gate_held_rows(gates: Gates) -> list[dict[str, Any]]:
 def bad_timezones(gates: Gates) -> int | None:
     """Contacts whose send window was read in the survey's zone (theirs missing or
     unknown), None without a send window."""
-    windows = [gate for gate in gates.gates if isinstance(gate, WindowGate)]
+    windows = [g for g in gates.gates if isinstance(g, WindowGate | VariantWindows)]
     return sum(gate.bad_timezone for gate in windows) or None if windows else None

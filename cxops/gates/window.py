@@ -52,12 +52,20 @@ _STEP = timedelta(hours=1)
 Interval = tuple[datetime, datetime]
 
 
-def window_gate(survey: Survey) -> WindowGate | None:
-    """The survey's send window gate, or None when it has no `invitation.send_window`."""
+def window_gate(survey: Survey) -> WindowGate | VariantWindows | None:
+    """The survey's send window gate, or None when it has no `invitation.send_window`
+    (and no variant has one); `VariantWindows` when a variant has its own."""
+    context = survey_context(survey)
     window = survey.invitation.send_window
-    if window is None:
-        return None
-    return WindowGate(window, fallback=survey.timezone, survey=survey_context(survey))
+    default = None if window is None else WindowGate(window, survey.timezone, context)
+    own = {v.id: v.send_window for v in survey.invitation.variants if v.send_window is not None}
+    if not own:
+        return default
+    by_variant = {
+        variant_id: WindowGate(variant_window, survey.timezone, context)
+        for variant_id, variant_window in own.items()
+    }
+    return VariantWindows(default, by_variant)
 
 
 @dataclass
@@ -89,6 +97,11 @@ class WindowGate:
     def bad_timezone(self) -> int:
         """Contacts whose zone was missing or not an IANA zone (they got `fallback`)."""
         return len(self._bad)
+
+    @property
+    def bad_keys(self) -> frozenset[str]:
+        """The contact keys counted in `bad_timezone`."""
+        return frozenset(self._bad)
 
     def for_contact(self, candidate: Candidate, moment: Moment, now: datetime) -> Decision:
         """The same rule for an invitation and each reminder, at every moment."""
@@ -243,3 +256,29 @@ def _offset(zone: ZoneInfo, instant: datetime) -> timedelta:
     offset = instant.astimezone(zone).utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return offset
+
+
+@dataclass
+class VariantWindows:
+    """Send windows per invitation variant: a row of a variant with its own window is
+    asked by that window, every other row by the invitation's (None: no window).
+
+    At PLAN a contact has no variant yet (`Candidate.variant` None): the invitation's
+    window plans the row, and its variant's window holds it again when it is claimed."""
+
+    default: WindowGate | None
+    by_variant: dict[str, WindowGate]
+    name: str = REASON
+
+    def for_contact(self, candidate: Candidate, moment: Moment, now: datetime) -> Decision:
+        gate = self.by_variant.get(candidate.variant or "", self.default)
+        return SEND if gate is None else gate.for_contact(candidate, moment, now)
+
+    def for_segment(self, segment: str, now: datetime) -> Decision:
+        return SEND
+
+    @property
+    def bad_timezone(self) -> int:
+        """Contacts whose zone was missing or unknown in any of the windows."""
+        gates = [*self.by_variant.values(), *([self.default] if self.default else [])]
+        return len(set().union(*(gate.bad_keys for gate in gates)))

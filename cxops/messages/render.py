@@ -92,6 +92,8 @@ class SendView:
     step: int
     #: When the answer and honeypot links stop working.
     expires_at: datetime
+    #: The invitation variant (None: the survey's invitation as it is).
+    variant: str | None = None
 
 
 @dataclass(slots=True)
@@ -145,6 +147,25 @@ class InvitationRenderer:
         self._locales: dict[str | None, str] = {}
         self._shapes: dict[TemplateSet, Shape] = {}
         self._compiled: dict[str, jinja2.Template] = {}
+        #: The invitation variant this renderer renders (None: the survey's invitation).
+        self.variant: str | None = None
+        self._by_variant: dict[str, InvitationRenderer] = {}
+
+    def for_variant(self, variant: str | None) -> InvitationRenderer:
+        """The renderer of invitation variant `variant` (its subject, template): this one
+        for None, for an id the survey does not have, or when this one renders a variant."""
+        if variant is None or self.variant is not None:
+            return self
+        if not any(known.id == variant for known in self.survey.invitation.variants):
+            return self
+        renderer = self._by_variant.get(variant)
+        if renderer is None:
+            renderer = InvitationRenderer(
+                self.survey.for_variant(variant), self.settings, wave_id=self.wave_id
+            )
+            renderer.variant = variant
+            self._by_variant[variant] = renderer
+        return renderer
 
     # -- what a recipient gets ---------------------------------------------------------
 
@@ -216,11 +237,28 @@ class InvitationRenderer:
     def render_alone(self, send: RenderableSend, *, key: bytes | None = None) -> MessageGroup:
         """One recipient's message as a group of one (no substitutions); links signed
         with `key` (default: the settings' signing key)."""
+        renderer = self.for_variant(getattr(send, "variant", None))
+        if renderer is not self:
+            return renderer.render_alone(send, key=key)
         signing_key = self.settings.signing_key() if key is None else key
         return self._alone(self._prepare(send, self.settings.clock(), signing_key))
 
     def render_groups(self, sends: Sequence[RenderableSend]) -> list[MessageGroup]:
-        """Every send's message, rendered once per group of look-alike messages."""
+        """Every send's message, rendered once per group of look-alike messages (a
+        send with an invitation variant, `variant`, by that variant's renderer)."""
+        if self.variant is None and self.survey.invitation.variants:
+            by_variant: dict[str | None, list[RenderableSend]] = {}
+            for send in sends:
+                by_variant.setdefault(getattr(send, "variant", None), []).append(send)
+            if set(by_variant) != {None}:
+                groups: list[MessageGroup] = []
+                for variant, members in by_variant.items():
+                    renderer = self.for_variant(variant)
+                    groups += renderer._render_groups(members)
+                return groups
+        return self._render_groups(sends)
+
+    def _render_groups(self, sends: Sequence[RenderableSend]) -> list[MessageGroup]:
         now = self.settings.clock()
         key = self.settings.signing_key()
         batch = _Batch()
@@ -284,6 +322,8 @@ class InvitationRenderer:
         custom_args = {"survey": self.survey.id, "send_id": send.send_id}
         if self.wave_id is not None:
             custom_args["wave"] = self.wave_id
+        if self.variant is not None:
+            custom_args["variant"] = self.variant
         name = send.contact.get("name")
         recipient = Recipient(
             send_id=send.send_id,

@@ -50,7 +50,10 @@ def render_problems(survey: Survey, document: MarkedDocument, settings: Settings
     renderer = InvitationRenderer(survey, settings, wave_id="validate")
     expires_at = settings.clock() + timedelta(days=14)
     reminders = survey.invitation.reminder.max if survey.invitation.reminder else 0
-    for locale, step in itertools.product(survey.invitation.locales, range(reminders + 1)):
+    # The invitation as it is, then each variant (its subject, its template).
+    variants: list[str | None] = [None, *(v.id for v in survey.invitation.variants)]
+    steps = range(reminders + 1)
+    for variant, locale, step in itertools.product(variants, survey.invitation.locales, steps):
         view = SendView(
             send_id="validate000000",
             email=str(contact.get("email") or "sample@example.com"),
@@ -60,18 +63,27 @@ def render_problems(survey: Survey, document: MarkedDocument, settings: Settings
             contact=contact,
             step=step,
             expires_at=expires_at,
+            variant=variant,
         )
         try:
             renderer.render_alone(view, key=_SAMPLE_KEY)
         except CxopsError as exc:
             which = f"reminder {step}" if step else "the invitation"
+            if variant is not None:
+                which += f" of variant {variant!r}"
             return [
                 document.problem(
-                    _template_key(document),
+                    _variant_key(survey, variant) or _template_key(document),
                     f"cannot render {which} in locale {locale!r} for {described}: {exc}",
                 )
             ]
     return []
+
+
+def _variant_key(survey: Survey, variant: str | None) -> Sequence[Hashable] | None:
+    """Where a variant is declared (None: the invitation itself)."""
+    ids = [known.id for known in survey.invitation.variants]
+    return None if variant is None else ("invitation", "variants", ids.index(variant))
 
 
 def _template_key(document: MarkedDocument) -> Sequence[Hashable]:

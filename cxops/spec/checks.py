@@ -20,8 +20,9 @@ from pathlib import Path
 from cxops.errors import Problem
 from cxops.expr import HELPER_NAMES, references
 from cxops.locales import DEFAULT_LOCALE, locale_chain
-from cxops.spec.models import EMAIL_RE, CsvSource, ParquetSource, Survey
+from cxops.spec.models import EMAIL_RE, CsvSource, Invitation, ParquetSource, Survey
 from cxops.spec.trigger import EventSource, trigger_problems
+from cxops.spec.variant_checks import variant_problems
 from cxops.spec.yaml_marks import KeyPath, MarkedDocument
 from cxops.template_files import (
     EMAIL_PARTS,
@@ -57,6 +58,7 @@ def check_survey(survey: Survey, document: MarkedDocument, project_dir: Path) ->
     problems += _themes(survey, document)
     problems += _report(survey, document, columns)
     problems += _reminder(survey, document)
+    problems += variant_problems(survey.invitation, document)
     return problems
 
 
@@ -227,6 +229,13 @@ def _expression_fields(survey: Survey) -> Iterator[tuple[KeyPath, str, bool, fro
     window = survey.invitation.send_window
     if window is not None and window.expression is not None:
         yield ("invitation", "send_window", "timezone"), window.expression, True, AUDIENCE_NAMES
+    for index, variant in enumerate(survey.invitation.variants):
+        at: KeyPath = ("invitation", "variants", index)
+        if variant.subject is not None:
+            yield (*at, "subject"), variant.subject, False, TEXT_NAMES
+        window = variant.send_window
+        if window is not None and window.expression is not None:
+            yield (*at, "send_window", "timezone"), window.expression, True, AUDIENCE_NAMES
     if survey.interview is not None and survey.interview.screen is not None:
         yield ("interview", "screen"), survey.interview.screen, True, SCREEN_NAMES
     for index, rule in enumerate(survey.followup):
@@ -294,8 +303,23 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
 
 
 def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> Iterator[Problem]:
-    invitation = survey.invitation
     search_path = template_search_path(project_dir)
+    yield from _invitation_templates(
+        survey.invitation, document, search_path, ("invitation", "template")
+    )
+    for index, variant in enumerate(survey.invitation.variants):
+        if variant.template is not None:
+            yield from _invitation_templates(
+                survey.invitation.for_variant(variant.id),
+                document,
+                search_path,
+                ("invitation", "variants", index, "template"),
+            )
+
+
+def _invitation_templates(
+    invitation: Invitation, document: MarkedDocument, search_path: list[Path], at: KeyPath
+) -> Iterator[Problem]:
     parts = [p for p in EMAIL_PARTS if not (p == "subject" and invitation.subject is not None)]
     missing_by_locale: list[tuple[int, str, list[str], list[str]]] = []
     for index, locale in enumerate(invitation.locales):
@@ -313,12 +337,12 @@ def _templates(survey: Survey, document: MarkedDocument, project_dir: Path) -> I
     if not missing_by_locale:
         return
     if not template_names(search_path) & {invitation.template}:
-        yield _unknown_template(invitation.template, document, search_path)
+        yield _unknown_template(invitation.template, document, search_path, at)
         return
     for index, locale, missing, chain in missing_by_locale:
         key_path: KeyPath = ("invitation", "locales", index)
-        if not document.has(key_path):
-            key_path = ("invitation", "template")
+        if at != ("invitation", "template") or not document.has(key_path):
+            key_path = at
         expected = ", ".join(template_file_name(invitation.template, p, locale) for p in missing)
         fallback = chain[1:]
         also = f" (or the {', '.join(fallback)} variant)" if fallback else ""
@@ -340,12 +364,17 @@ def template_names(search_path: Sequence[Path]) -> set[str]:
     return names
 
 
-def _unknown_template(name: str, document: MarkedDocument, search_path: Sequence[Path]) -> Problem:
+def _unknown_template(
+    name: str,
+    document: MarkedDocument,
+    search_path: Sequence[Path],
+    at: KeyPath = ("invitation", "template"),
+) -> Problem:
     """One problem at `template:` when no file of any locale has the name."""
     known = sorted(template_names(search_path))
     files = ", ".join(template_file_name(name, part) for part in EMAIL_PARTS)
     return document.problem(
-        ("invitation", "template"),
+        at,
         f"no template named {name!r}{_suggest(name, known)}: expected {files} (and a "
         "variant per locale) in the project's templates/ or the built-in templates",
     )

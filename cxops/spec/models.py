@@ -548,8 +548,28 @@ class Reminder(Strict):
     max: int = Field(default=1, ge=1, le=5)
 
 
+TEMPLATE_NAME = r"^[A-Za-z0-9_-]+$"
+VARIANT_ID = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class VariantReminder(Strict):
+    after: DurationField
+
+
+class Variant(Strict):
+    """One arm of an invitation experiment: what it changes of the invitation."""
+
+    id: str = Field(pattern=VARIANT_ID, max_length=32, description="Names the variant.")
+    subject: TextTemplate | None = Field(default=None, description="Its subject line.")
+    template: str | None = Field(default=None, pattern=TEMPLATE_NAME, description="Its template.")
+    reminder: VariantReminder | None = Field(
+        default=None, description="Its reminder's `after` (the count stays the invitation's)."
+    )
+    send_window: SendWindow | None = Field(default=None, description="Its send window.")
+
+
 class Invitation(Strict):
-    template: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="templates/NAME.*.j2")
+    template: str = Field(pattern=TEMPLATE_NAME, description="templates/NAME.*.j2")
     from_: str = Field(alias="from", description="'Name <address>' or an address.")
     reply_to: str | None = None
     subject: TextTemplate | None = Field(
@@ -561,6 +581,55 @@ class Invitation(Strict):
     send_window: SendWindow | None = Field(
         default=None, description="The local hours and days invitations and reminders leave."
     )
+    variants: list[Variant] = Field(
+        default_factory=list,
+        description="An experiment: each variant changes the subject, template, reminder "
+        "or send window; each invitee gets one, at random (seeded, stratified by segment).",
+    )
+    split: dict[str, float] | None = Field(
+        default=None, description="Variant id -> weight (default: even)."
+    )
+    winner: str | None = Field(
+        default=None, description="The chosen variant: later waves send only it."
+    )
+    seed: int | None = Field(
+        default=None,
+        description="Seeds the assignment (default: derived from the survey id and the wave).",
+    )
+
+    def variant(self, variant_id: str) -> Variant:
+        """The variant named `variant_id` (KeyError when there is none)."""
+        for variant in self.variants:
+            if variant.id == variant_id:
+                return variant
+        raise KeyError(variant_id)
+
+    def weights(self) -> dict[str, float]:
+        """Variant id -> the share of invitees it gets now (the winner alone once there is
+        one; even without a split); empty without variants."""
+        if not self.variants:
+            return {}
+        if self.winner is not None:
+            return {self.winner: 1.0}
+        split = self.split or {variant.id: 1.0 for variant in self.variants}
+        total = sum(split.get(variant.id, 0.0) for variant in self.variants)
+        return {variant.id: split.get(variant.id, 0.0) / total for variant in self.variants}
+
+    def for_variant(self, variant_id: str | None) -> Invitation:
+        """The invitation as `variant_id` sends it (None or unknown: as it is)."""
+        if variant_id is None or not any(v.id == variant_id for v in self.variants):
+            return self
+        variant = self.variant(variant_id)
+        update: dict[str, Any] = {}
+        if variant.subject is not None:
+            update["subject"] = variant.subject
+        if variant.template is not None:
+            update["template"] = variant.template
+        if variant.send_window is not None:
+            update["send_window"] = variant.send_window
+        if variant.reminder is not None and self.reminder is not None:
+            update["reminder"] = self.reminder.model_copy(update={"after": variant.reminder.after})
+        return self.model_copy(update=update)
 
     @field_validator("from_", "reply_to")
     @classmethod
@@ -718,6 +787,15 @@ class Survey(Strict):
 
         The one place this is derived: a survey is triggered when it has `trigger:`."""
         return self.trigger is not None
+
+    def for_variant(self, variant_id: str | None) -> Survey:
+        """The survey as invitation variant `variant_id` sends it (None: as it is)."""
+        invitation = self.invitation.for_variant(variant_id)
+        if invitation is self.invitation:
+            return self
+        copy = self.model_copy(update={"invitation": invitation})
+        copy.remember_source(self.source_path)
+        return copy
 
     def rule_id(self, index: int) -> str:
         rule = self.followup[index]

@@ -61,6 +61,8 @@ class ClaimedSend:
     claimed_at: datetime
     #: When the send's answer and honeypot links stop working (the claimer says).
     expires_at: datetime
+    #: The invitation variant the row was assigned (None: no experiment).
+    variant: str | None = None
 
 
 _SENDS = cast(Table, Send.__table__)
@@ -69,6 +71,7 @@ _CLAIM_READ = tuple(
     _SENDS.c[name]
     for name in (
         "id", "send_id", "step", "contact_key", "email", "segment", "locale", "contact", "batch",
+        "variant",
     )
 )  # fmt: skip
 
@@ -161,6 +164,7 @@ def claim_batch(
             claim_id,
             claimed_at,
             expiry,
+            row.variant,
         )
         for row in rows
     ]

@@ -42,7 +42,8 @@ def add_invitees(
 
     Each row has `contact_key`, `email`, `segment`, `locale` and `contact` (a
     JSON-safe dict), and may have `not_before` (aware: the earliest it may leave; absent
-    or None, due at once) and `held` (why it waits, up to 64 characters). New rows get a random `send_id` and the batch number
+    or None, due at once), `held` (why it waits, up to 64 characters) and `variant` (the
+    invitation variant assigned, None without an experiment). New rows get a random `send_id` and the batch number
     `first + position // batch_size`, `position` counting `rows` from 0 and `first`
     following the step's existing batches: at most `batch_size` rows per batch,
     in the order given. Returns how many rows were new. Commits every few thousand
@@ -84,6 +85,7 @@ def add_invitees(
                         created_at,
                         None if (due := row.get("not_before")) is None else bind_when(due),
                         row.get("held"),
+                        row.get("variant"),
                     )
                 )
             )

@@ -147,6 +147,8 @@ class Send(Base):
     delivered_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
+    #: The invitation variant the row was assigned (None: the survey has no variants).
+    variant: Mapped[str | None] = mapped_column(String(32))
     #: A hidden link no person sees was fetched: answers through this send are suspect.
     honeypot_at: Mapped[datetime | None]
     #: The clients that fetched it (`cxops.collect.clients.client_hash`, at most 16).

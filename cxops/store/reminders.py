@@ -47,6 +47,8 @@ class ReminderCandidate:
     answered: bool
     #: erased, unsubscribed, bounced or spam; None when the address may be written to.
     suppressed: str | None
+    #: The invitation's variant (its reminders keep it); None without an experiment.
+    variant: str | None = None
 
 
 def reminder_candidates(
@@ -71,6 +73,7 @@ def reminder_candidates(
         invitation.sent_at if step == 1 else previous.sent_at,
         answered,
         Suppression.reason,
+        invitation.variant,
     )
     query = select(*columns)
     if step > 1:
@@ -105,6 +108,7 @@ def reminder_candidates(
                 previous_at=row[6],
                 answered=bool(row[7]),
                 suppressed=ERASED if is_placeholder(row[1]) else row[8],
+                variant=row[9],
             )
 
 

@@ -54,6 +54,7 @@ class FastInsert:
     COLUMNS = (
         "send_id", "survey_id", "wave_id", "step", "contact_key", "email",
         "segment", "locale", "contact", "status", "batch", "created_at", "not_before", "held",
+        "variant",
     )  # fmt: skip
 
     def __init__(self, dialect: Dialect):

@@ -14,6 +14,7 @@ from cxops.wave.ids import WaveContext
 from cxops.wave.plan import json_safe, plan_only
 from cxops.wave.progress import notify_progress
 from cxops.wave.summary import WaveSummary
+from cxops.wave.variants import assignment
 
 T = TypeVar("T")
 
@@ -21,6 +22,8 @@ T = TypeVar("T")
 def dry_run_wave(wave: WaveContext) -> WaveSummary:
     """Plan and render every invitation of the wave, send and store nothing."""
     plan = plan_only(wave)
+    # The variants the wave would assign, in the plan's order (each invitee once).
+    assign = assignment(wave.survey, wave.wave_id)
 
     def view(index: int, invitee: Invitee, expires_at: datetime) -> SendView:
         return SendView(
@@ -32,6 +35,7 @@ def dry_run_wave(wave: WaveContext) -> WaveSummary:
             contact=json_safe(invitee.contact.fields),
             step=wave.step,
             expires_at=expires_at,
+            variant=assign(invitee),
         )
 
     rendered = render_all(wave, plan.invitees, view, on_chunk=lambda n: notify_progress("batch", n))

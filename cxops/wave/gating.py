@@ -105,7 +105,9 @@ def screen_claimed(
     holds: dict[tuple[datetime, str], list[int]] = defaultdict(list)
     skips: dict[str, list[int]] = defaultdict(list)
     for row in rows:
-        candidate = Candidate(row.contact_key, row.email, row.segment, row.step, row.contact)
+        candidate = Candidate(
+            row.contact_key, row.email, row.segment, row.step, row.contact, row.variant
+        )
         decision = effective(ask(candidate, Moment.CLAIM, now), now)
         if isinstance(decision, Skip):
             skips[decision.reason].append(row.id)

@@ -39,6 +39,7 @@ from cxops.store.sql import session_insert
 from cxops.wave.ids import WaveContext
 from cxops.wave.minimise import kept_columns, minimised
 from cxops.wave.plan import GatesAtPlanning, history_and_gates, json_safe
+from cxops.wave.variants import one_variant
 
 INVITED = "invited"
 DUPLICATE = "duplicate"
@@ -142,6 +143,7 @@ def _plan_event(
                 "contact": json_safe(minimised(contact.fields, kept_columns(survey, settings))),
                 "not_before": not_before,
                 "held": held,
+                "variant": one_variant(survey, contact.key),
             }
             outcome = INVITED
         else:
@@ -238,6 +240,7 @@ def _write(
                 created_at=now,
                 not_before=row["not_before"],
                 held=row["held"],
+                variant=row["variant"],
             )
             .on_conflict_do_nothing(index_elements=["survey_id", "wave_id", "contact_key", "step"])
             .returning(sends.c.id)

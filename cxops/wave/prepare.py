@@ -29,6 +29,7 @@ from cxops.wave.ids import WaveContext
 from cxops.wave.minimise import kept_columns, minimised
 from cxops.wave.plan import history_and_gates, json_safe, plan_wave
 from cxops.wave.summary import WaveSummary
+from cxops.wave.variants import assignment
 
 #: Sources larger than this are planned in a separate process (the machine's other
 #: core) while the first batches are already being sent; smaller ones are planned first,
@@ -36,10 +37,12 @@ from cxops.wave.summary import WaveSummary
 PARALLEL_PLANNING_BYTES = 4 * 1024 * 1024
 
 
-def ledger_row(invitee: Invitee, kept: frozenset[str] | None = None) -> dict[str, Any]:
+def ledger_row(
+    invitee: Invitee, kept: frozenset[str] | None = None, variant: str | None = None
+) -> dict[str, Any]:
     """An invitee as `add_invitees` takes it, with only the `kept` contact columns
-    (`cxops.wave.minimise.kept_columns`; None: all), and `not_before`/`held` when a gate
-    planned them to wait."""
+    (`cxops.wave.minimise.kept_columns`; None: all), `not_before`/`held` when a gate
+    planned them to wait, and the invitation `variant` assigned (if any)."""
     contact = invitee.contact
     fields = contact.fields if kept is None else minimised(contact.fields, kept)
     row: dict[str, Any] = {
@@ -49,6 +52,8 @@ def ledger_row(invitee: Invitee, kept: frozenset[str] | None = None) -> dict[str
         "locale": (contact.locale or "en")[:16],
         "contact": json_safe(fields),
     }
+    if variant is not None:
+        row["variant"] = variant
     if invitee.waits is not None:
         # A gate held them back at planning: the row waits, due at `not_before`.
         row["not_before"] = invitee.waits.until
@@ -95,7 +100,11 @@ def prepare_wave(store: Store, wave: WaveContext) -> WaveSummary:
     kept = kept_columns(wave.survey, wave.settings)
     # Quota rounds: round k's rows wait until the wave's start + (k - 1) x every.
     rounds = RoundTimes.of(wave.survey, wave.now, wave.settings.holidays)
-    rows = rounds.timed((ledger_row(invitee, kept), invitee.round) for invitee in plan.invitees)
+    # Variants are assigned here, in the plan's (seeded) order, and written with the row.
+    assign = assignment(wave.survey, wave.wave_id)
+    rows = rounds.timed(
+        (ledger_row(invitee, kept, assign(invitee)), invitee.round) for invitee in plan.invitees
+    )
     add_in_locale_batches(wave, store, rows)
     summary = plan.summary()
     status.mark_planned(store, wave, summary)

@@ -92,13 +92,15 @@ def plan_step(store: Store, wave: WaveContext, gates: Gates) -> StepPlan:
     waiting person (`Moment.REMIND`, and again when the row is claimed): a skip is
     counted by its reason, a hold makes the row wait (`not_before`, `held`)."""
     survey = wave.survey
-    reminder = _reminder(survey)
+    reminders = _reminders(survey)
     plan = StepPlan(wave.step)
     plan.due, plan.waiting = pending_split(store, survey.id, wave.wave_id, wave.step, wave.now)
     expires_after = survey.invitation.expires_after
     holidays = wave.settings.holidays
     later: list[dict[str, Any]] = []
     for candidate in reminder_candidates(store, survey.id, wave.wave_id, wave.step):
+        # A variant may change the reminder's `after`; the person keeps their variant.
+        reminder = reminders.get(candidate.variant) or reminders[None]
         decision = decide(candidate, reminder, expires_after, wave.now, holidays)
         comes_due = decision == WAITING and candidate.previous_at is not None
         hold: Hold | None = None
@@ -159,16 +161,26 @@ def reminder_steps(survey: Survey) -> Iterator[int]:
         yield from range(1, reminder.max + 1)
 
 
-def _reminder(survey: Survey) -> Reminder:
+def _reminders(survey: Survey) -> dict[str | None, Reminder]:
+    """The reminder of each variant (None: of a person without one)."""
     reminder = survey.invitation.reminder
     if reminder is None:
         raise ValueError(f"survey {survey.id!r} has no invitation.reminder")
-    return reminder
+    found: dict[str | None, Reminder] = {None: reminder}
+    for variant in survey.invitation.variants:
+        own = survey.invitation.for_variant(variant.id).reminder
+        found[variant.id] = own if own is not None else reminder
+    return found
 
 
 def _candidate(candidate: ReminderCandidate, step: int) -> Candidate:
     return Candidate(
-        candidate.contact_key, candidate.email, candidate.segment, step, candidate.contact
+        candidate.contact_key,
+        candidate.email,
+        candidate.segment,
+        step,
+        candidate.contact,
+        candidate.variant,
     )
 
 
@@ -179,4 +191,5 @@ def _ledger_row(candidate: ReminderCandidate) -> dict[str, Any]:
         "segment": candidate.segment,
         "locale": candidate.locale,
         "contact": candidate.contact,
+        "variant": candidate.variant,
     }

@@ -188,6 +188,7 @@ def _render_all(wave: WaveContext, plan: StepPlan) -> int:
             contact=row["contact"],
             step=wave.step,
             expires_at=expires_at,
+            variant=row.get("variant"),
         )
 
     return render_all(wave, plan.rows, view)
