@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy import BigInteger, Integer, Text, bindparam, cast, func, literal, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxops.store.db import Store
@@ -170,6 +171,9 @@ def store_checksums(store: Store) -> dict[str, dict[str, str]]:
         with store.connect() as conn:
             return block_checksums(conn, source)
 
+    if isinstance(store.engine.pool, SingletonThreadPool | StaticPool):
+        # An in-memory SQLite database: another thread's connection would be another one.
+        return {source: one(source) for source in SOURCES}
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cxops-sync-sums") as pool:
         futures = {source: pool.submit(one, source) for source in SOURCES}
         return {source: future.result() for source, future in futures.items()}
