@@ -8,13 +8,15 @@ The store is `benchmarks/report.py`'s (four waves of an NPS survey, 1.25 invitat
 response, a comment on one response in five, tasks on one detractor in ten). Measured:
 
 - **read**: the store's rows as the warehouse's Arrow tables (`cxops.sync.rows`, the
-  readers the sync uses), every table, no destination;
+  readers the sync uses: the driver's cursor, columns converted by Arrow), every
+  table, no destination;
 - **bulk insert**: those same Arrow tables written into a new DuckDB file with DuckDB's
   own `CREATE TABLE … AS SELECT * FROM arrow` (no dlt);
 - **sync**: `cxops.sync.run.sync` into a new DuckDB file (reading, comparing, dlt's
   extract, normalize and merge load), in-process;
-- **no-change sync**: the same sync again (nothing new), in-process, and `cxops sync`
-  as a user runs it (interpreter start-up and imports included).
+- **no-change sync**: the same sync again (nothing new: the block sums equal the last
+  sync's, so dlt is not used), in-process, and `cxops sync` as a user runs it
+  (interpreter start-up and imports included).
 
 dlt and DuckDB are imported before any clock starts (their import is start-up, which
 the last figure includes). dlt's own step times (extract includes reading the store)
@@ -69,7 +71,7 @@ def measure(project: Path) -> dict[str, float]:
     from cxops.sync.run import sync
 
     settings = get_settings(project_dir=project)
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {"load_before": os.getloadavg()[0]}
     with open_project(settings) as context:
         surveys = context.surveys.surveys(checks=False).surveys
         store = context.store
@@ -126,11 +128,9 @@ def measure(project: Path) -> dict[str, float]:
         again = sync(store, destination, **options)  # type: ignore[arg-type]
         figures["no_change"] = time.perf_counter() - started
         figures["no_change_cpu"] = time.process_time() - cpu
-        with store.connect() as conn:
-            started = time.perf_counter()
-            for source in checksums.SOURCES:
-                checksums.block_checksums(conn, source)
-            figures["checksums"] = time.perf_counter() - started
+        started = time.perf_counter()
+        checksums.store_checksums(store)
+        figures["checksums"] = time.perf_counter() - started
         assert again.rows == {}, again.rows
 
     started = time.perf_counter()
@@ -142,12 +142,16 @@ def measure(project: Path) -> dict[str, float]:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     figures["no_change_cli"] = time.perf_counter() - started
+    figures["load_after"] = os.getloadavg()[0]
     return figures
 
 
 def print_figures(f: dict[str, float], answers: int) -> None:
     baseline = f["read"] + f["bulk"]
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"load average (1 min): {f['load_before']:.1f} at the start, {f['load_after']:.1f} at the end"
+    )
     print(f"store: {answers:,} responses; warehouse rows: {int(f['rows']):,} (sync wrote "
           f"{int(f['synced_rows']):,})")  # fmt: skip
     print(f"read (store rows as Arrow tables)    {f['read']:8.1f} s")

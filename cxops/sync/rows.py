@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 
 from cxops.spec.models import Survey
 from cxops.store.models import Response, Send, Suppression, Task
+from cxops.sync import cursor
+from cxops.sync.state import survey_version
 from cxops.sync.tables import (
     ANSWERS,
     HIDDEN,
@@ -89,30 +91,47 @@ def _value_columns(table: Table, personal_data: bool) -> list[Column]:
 
 
 class Builder:
-    """Rows of one warehouse table, collected column by column."""
+    """Rows of one warehouse table, collected row by row (the small sources)."""
 
     def __init__(self, table: Table, context: Context):
         self.table = table
         self.context = context
         self.columns = _value_columns(table, context.personal_data)
         self.data: dict[str, list[Any]] = {c.name: [] for c in self.columns}
-        self.data["_cxops_row"] = []
+        self.rows: list[int] = []
 
     def add(self, row: int, values: Mapping[str, Any]) -> None:
         for column in self.columns:
             self.data[column.name].append(values.get(column.name))
-        self.data["_cxops_row"].append(row)
+        self.rows.append(row)
 
     def arrow(self) -> pa.Table:
-        count = len(self.data["_cxops_row"])
-        arrays = {c.name: pa.array(self.data[c.name], type=_ARROW[c.type]) for c in self.columns}
-        arrays["_cxops_row"] = pa.array(self.data["_cxops_row"], type=pa.int64())
-        arrays["_cxops_fp"] = fingerprints(pa.table(arrays), [c.name for c in self.columns])
-        arrays["_cxops_deleted"] = pa.array([False] * count, type=pa.bool_())
-        arrays["_cxops_synced_at"] = pa.array(
-            [self.context.synced_at] * count, type=_ARROW["timestamp"]
+        return assemble(self.table, self.data, self.rows, self.context)
+
+
+def assemble(
+    table: Table,
+    values: Mapping[str, pa.Array | Sequence[Any]],
+    rows: pa.Array | Sequence[int],
+    context: Context,
+) -> pa.Table:
+    """`table`'s rows from its columns' values (Arrow arrays, or lists to convert), the
+    store rows they come from, and the bookkeeping columns (fingerprint, sync time)."""
+    columns = _value_columns(table, context.personal_data)
+    arrays: dict[str, pa.Array] = {}
+    for column in columns:
+        given = values[column.name]
+        arrays[column.name] = (
+            given if isinstance(given, pa.Array) else pa.array(given, type=_ARROW[column.type])
         )
-        return pa.table(arrays, schema=schema(self.table, personal_data=self.context.personal_data))
+    count = len(rows)
+    arrays["_cxops_row"] = rows if isinstance(rows, pa.Array) else pa.array(rows, pa.int64())
+    arrays["_cxops_fp"] = fingerprints(pa.table(arrays), [c.name for c in columns])
+    arrays["_cxops_deleted"] = pa.repeat(pa.scalar(False), count)
+    arrays["_cxops_synced_at"] = pa.repeat(
+        pa.scalar(context.synced_at, type=_ARROW["timestamp"]), count
+    )
+    return pa.table(arrays, schema=schema(table, personal_data=context.personal_data))
 
 
 def fingerprints(values: pa.Table, names: list[str]) -> pa.Array:
@@ -129,72 +148,123 @@ def fingerprints(values: pa.Table, names: list[str]) -> pa.Array:
 # -- the sources ------------------------------------------------------------------
 
 
-def _ranged(conn: Connection, table: Any, ranges: list[tuple[int, int]]) -> Iterator[Any]:
+def _columns(
+    conn: Connection, table: Any, names: tuple[str, ...], ranges: list[tuple[int, int]]
+) -> Iterator[dict[str, Any]]:
+    """Chunks of `table`'s rows in `ranges`: each column as an Arrow array, and JSON
+    columns as their raw text (to be parsed by the reader that needs them)."""
+    dialect = conn.dialect.name
+    kinds = {name: cursor.kind_of(table.c[name]) for name in names}
     for low, high in ranges:
-        query = select(table).where(table.c.id >= low, table.c.id < high).order_by(table.c.id)
-        yield from conn.execution_options(yield_per=CHUNK).execute(query)
+        sql = cursor.ranged_sql(conn, table, names, low, high)
+        for rows in cursor.fetch(conn, sql, CHUNK):
+            chunk: dict[str, Any] = {}
+            for name, values in zip(names, zip(*rows, strict=True), strict=True):
+                kind = kinds[name]
+                chunk[name] = values if kind == "json" else cursor.arrow(values, kind, dialect)
+            yield chunk
 
 
-def _chunked(
-    rows: Iterator[Any], tables: tuple[Table, ...], context: Context, add: Callable[..., None]
-) -> Iterator[dict[str, pa.Table]]:
-    builders = {t.name: Builder(t, context) for t in tables}
-    count = 0
-    for row in rows:
-        add(builders, row)
-        count += 1
-        if count % CHUNK == 0:
-            yield {name: b.arrow() for name, b in builders.items()}
-            builders = {t.name: Builder(t, context) for t in tables}
-    if count % CHUNK:
-        yield {name: b.arrow() for name, b in builders.items()}
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _parsed(texts: Sequence[str | None]) -> list[Any]:
+    """Each JSON text parsed (None for NULL): the whole column in one parse when every
+    text is one JSON value, as the store writes them (a parse per text costs 3 × more)."""
+    try:
+        values = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != len(texts):
+        return [_loads(text) for text in texts]
+    return values
+
+
+_SEND_COLUMNS = (
+    "send_id", "survey_id", "wave_id", "step", "contact_key", "segment", "locale", "status",
+    "channel", "created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "email",
+)  # fmt: skip
 
 
 def read_sends(
     conn: Connection, ranges: list[tuple[int, int]], context: Context
 ) -> Iterator[dict[str, pa.Table]]:
-    def add(builders: dict[str, Builder], row: Any) -> None:
-        values = dict(row._mapping)
-        contact = values.get("contact") or {}
-        values["name"] = contact.get("name") if isinstance(contact, dict) else None
-        builders["invitations"].add(row.id, values)
-
-    return _chunked(_ranged(conn, Send.__table__, ranges), (INVITATIONS,), context, add)
+    personal = ("email", "contact") if context.personal_data else ()
+    names = ("id", *(n for n in _SEND_COLUMNS if n != "email"), *personal)
+    for chunk in _columns(conn, Send.__table__, names, ranges):
+        values: dict[str, Any] = {n: chunk[n] for n in names if n in _SEND_COLUMNS}
+        if context.personal_data:
+            contacts = _parsed(chunk["contact"])
+            values["name"] = [c.get("name") if isinstance(c, dict) else None for c in contacts]
+        yield {"invitations": assemble(INVITATIONS, values, chunk["id"], context)}
 
 
 def _number(value: Any) -> float | None:
+    kind = type(value)
+    if kind is int or kind is float:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
+def _value_json(value: Any) -> str:
+    if type(value) is int:  # most answers: a score, written as json.dumps writes it
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+_RESPONSE_COLUMNS = (
+    "id", "send_id", "survey_id", "wave_id", "contact_key", "segment", "locale", "status",
+    "suspect", "first_answered_at", "submitted_at", "updated_at", "revision", "confirmed_at",
+    "answers",
+)  # fmt: skip
+
+
 def read_responses(
     conn: Connection, ranges: list[tuple[int, int]], context: Context
 ) -> Iterator[dict[str, pa.Table]]:
-    def add(builders: dict[str, Builder], row: Any) -> None:
-        values = dict(row._mapping)
-        answers = values["answers"] or {}
-        main = context.main_question(row.survey_id)
-        values["response_id"] = row.id
-        values["score"] = _number(answers.get(main)) if main else None
-        values["confirmed"] = row.confirmed_at is not None
-        builders["responses"].add(row.id, values)
-        for question_id, value in sorted(answers.items()):
-            builders["answers"].add(
-                row.id,
-                {
-                    "response_id": row.id,
-                    "question_id": question_id,
-                    "survey_id": row.survey_id,
-                    "contact_key": row.contact_key,
-                    "question_type": context.question_type(row.survey_id, question_id),
-                    "value_number": _number(value),
-                    "value_text": value if isinstance(value, str) else None,
-                    "value_json": json.dumps(value, sort_keys=True, ensure_ascii=False),
-                },
-            )
-
-    return _chunked(_ranged(conn, Response.__table__, ranges), (RESPONSES, ANSWERS), context, add)
+    main_questions: dict[str, str | None] = {}
+    types: dict[tuple[str, str], str | None] = {}
+    for chunk in _columns(conn, Response.__table__, _RESPONSE_COLUMNS, ranges):
+        ids: list[int] = chunk["id"].to_pylist()
+        surveys: list[str] = chunk["survey_id"].to_pylist()
+        keys: list[str] = chunk["contact_key"].to_pylist()
+        scores: list[float | None] = []
+        answers: list[tuple[Any, ...]] = []
+        for response_id, survey_id, contact_key, given in zip(
+            ids, surveys, keys, _parsed(chunk["answers"]), strict=True
+        ):
+            if survey_id not in main_questions:
+                main_questions[survey_id] = context.main_question(survey_id)
+            main = main_questions[survey_id]
+            if not given:
+                scores.append(None)
+                continue
+            scores.append(_number(given.get(main)) if main else None)
+            for question_id in sorted(given):
+                value = given[question_id]
+                known = types.get((survey_id, question_id), "")
+                if known == "":
+                    known = types[(survey_id, question_id)] = context.question_type(
+                        survey_id, question_id
+                    )
+                text = value if isinstance(value, str) else None
+                answers.append(
+                    (response_id, question_id, survey_id, contact_key, known, _number(value),
+                     text, _value_json(value))
+                )  # fmt: skip
+        names = [c.name for c in ANSWERS.columns]
+        listed = list(zip(*answers, strict=True)) or [()] * len(names)
+        values: dict[str, Any] = {n: chunk[n] for n in _RESPONSE_COLUMNS if n != "answers"}
+        values["response_id"] = chunk["id"]
+        values["score"] = scores
+        values["confirmed"] = chunk["confirmed_at"].is_valid()
+        yield {
+            "responses": assemble(RESPONSES, values, chunk["id"], context),
+            "answers": assemble(ANSWERS, dict(zip(names, listed, strict=True)), listed[0], context),
+        }
 
 
 def _event_time(value: Any) -> datetime | None:
@@ -206,30 +276,42 @@ def _event_time(value: Any) -> datetime | None:
         return None
 
 
+_TASK_COLUMNS = (
+    "id", "response_id", "survey_id", "wave_id", "contact_key", "segment", "rule_id",
+    "rule_version", "assignee", "priority", "status", "outcome", "created_at", "due_at",
+    "first_action_at", "closed_at", "snoozed_until", "escalation_step", "events",
+)  # fmt: skip
+
+
 def read_tasks(
     conn: Connection, ranges: list[tuple[int, int]], context: Context
 ) -> Iterator[dict[str, pa.Table]]:
-    def add(builders: dict[str, Builder], row: Any) -> None:
-        values = dict(row._mapping)
-        values["task_id"] = row.id
-        builders["tasks"].add(row.id, values)
-        for seq, event in enumerate(row.events or [], start=1):
-            builders["task_events"].add(
-                row.id,
-                {
-                    "task_id": row.id,
-                    "seq": seq,
-                    "kind": event.get("kind"),
-                    "at": _event_time(event.get("at")),
-                    "outcome": event.get("outcome"),
-                    "from_assignee": event.get("from"),
-                    "to_assignee": event.get("to"),
-                    "until": event.get("until"),
-                    "text": event.get("text"),
-                },
-            )
-
-    return _chunked(_ranged(conn, Task.__table__, ranges), (TASKS, TASK_EVENTS), context, add)
+    personal = ("title", "note") if context.personal_data else ()
+    names = (*_TASK_COLUMNS, *personal)
+    for chunk in _columns(conn, Task.__table__, names, ranges):
+        values: dict[str, Any] = {n: chunk[n] for n in names if n != "events"}
+        values["task_id"] = chunk["id"]
+        events = Builder(TASK_EVENTS, context)
+        for task_id, listed in zip(chunk["id"].to_pylist(), _parsed(chunk["events"]), strict=True):
+            for seq, event in enumerate(listed or [], start=1):
+                events.add(
+                    task_id,
+                    {
+                        "task_id": task_id,
+                        "seq": seq,
+                        "kind": event.get("kind"),
+                        "at": _event_time(event.get("at")),
+                        "outcome": event.get("outcome"),
+                        "from_assignee": event.get("from"),
+                        "to_assignee": event.get("to"),
+                        "until": event.get("until"),
+                        "text": event.get("text"),
+                    },
+                )
+        yield {
+            "tasks": assemble(TASKS, values, chunk["id"], context),
+            "task_events": events.arrow(),
+        }
 
 
 def suppression_id(email: str, key: bytes) -> str:
@@ -249,28 +331,17 @@ def read_suppressions(
     )
     keys = {email: contact_key for email, contact_key, _ in conn.execute(latest)}
     key = context.key()
-
-    def add(builders: dict[str, Builder], row: Any) -> None:
+    builder = Builder(SUPPRESSIONS, context)
+    for row in conn.execute(select(suppressions).order_by(suppressions.c.email)):
         values = dict(row._mapping)
         values["suppression_id"] = suppression_id(row.email, key)
         values["contact_key"] = keys.get(row.email)
-        builders["suppressions"].add(0, values)
-
-    rows = conn.execute(select(suppressions).order_by(suppressions.c.email))
-    return _chunked(iter(rows), (SUPPRESSIONS,), context, add)
+        builder.add(0, values)
+    if builder.rows:
+        yield {"suppressions": builder.arrow()}
 
 
 # -- the survey files -------------------------------------------------------------
-
-
-def survey_version(survey: Survey) -> str:
-    """A digest of the survey's kind and questions (what answers are read against)."""
-    document = {
-        "kind": survey.kind,
-        "questions": [q.model_dump(mode="json") for q in survey.questions],
-    }
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _commit(path: Path | None, project_dir: Path) -> str | None:
@@ -313,11 +384,6 @@ def survey_rows(context: Context) -> pa.Table:
             },
         )
     return builder.arrow()
-
-
-def survey_checksum(context: Context) -> dict[str, str]:
-    versions = sorted(f"{sid}:{survey_version(s)}" for sid, s in context.surveys.items())
-    return {"0": hashlib.sha256("\n".join(versions).encode()).hexdigest()} if versions else {}
 
 
 READERS: dict[str, Callable[..., Iterator[dict[str, pa.Table]]]] = {

@@ -1,17 +1,19 @@
 """`cxops sync`: the store's changes since the last sync, loaded with dlt.
 
+0. The database sums each block of rows (`cxops.sync.checksums`). When the sums equal
+   those of the last sync that completed into this destination (`cxops.sync.state`) and
+   no erasure is pending, the sync stops there: dlt is not even imported.
 1. A load a killed sync left behind is finished first (dlt keeps it in the pipeline's
    folder, `.cxops/sync/<destination>/`): nothing is extracted twice.
-2. The database sums each block of rows (`cxops.sync.checksums`); blocks that moved
-   since the checksums kept in the destination's state are read.
+2. Blocks whose sums moved since the checksums kept in the destination's state are read
+   (through the driver's cursor, `cxops.sync.rows`).
 3. Their rows are compared by fingerprint with the destination's rows of the same blocks:
    new and changed rows are written (databases merge them by key), keys gone from the
    store are deleted (Parquet gets a row with `_cxops_deleted`).
 4. The new checksums go into dlt's state, loaded in the same package as the rows.
 
 A second sync with nothing new reads and writes no row. After `cxops forget` the
-destination's files are rewritten (`cxops.sync.compact`).
-"""
+destination's files are rewritten (`cxops.sync.compact`)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from cxops.errors import ConfigError, CxopsError
 from cxops.spec.models import Survey
@@ -31,8 +31,20 @@ from cxops.store.db import Store
 from cxops.sync import checksums
 from cxops.sync.compact import compact
 from cxops.sync.destinations import Destination, read_destinations, remember, sync_folder
-from cxops.sync.rows import READERS, SOURCE_TABLES, Context, survey_checksum, survey_rows
+from cxops.sync.state import (
+    Blocks,
+    clear_state,
+    read_state,
+    survey_checksum,
+    unchanged,
+    write_state,
+)
 from cxops.sync.tables import HIDDEN, SCHEMA_VERSION, Table
+
+if TYPE_CHECKING:  # Arrow, DuckDB and dlt are imported once there is something to load
+    import pyarrow as pa
+
+    from cxops.sync.rows import Context
 
 SOURCE_NAME = "cxops"
 #: The order sources are read and loaded in.
@@ -154,6 +166,8 @@ def _keys(values: pa.Table, table: Table) -> list[tuple[Any, ...]]:
 def _tombstones(
     table: Table, keys: list[tuple[Any, ...]], context: Context, personal: bool
 ) -> pa.Table:
+    import pyarrow as pa
+
     from cxops.sync.rows import schema
 
     shape = schema(table, personal_data=personal)
@@ -194,6 +208,9 @@ class _Plan:
 
     def items(self, source: str, state: Callable[[], None]) -> Iterator[Any]:
         import dlt
+        import pyarrow as pa
+
+        from cxops.sync.rows import SOURCE_TABLES
 
         state()
         tables = SOURCE_TABLES[source]
@@ -210,10 +227,10 @@ class _Plan:
         for chunk in self._chunks(source, ranges or []):
             for table in tables:
                 values = chunk[table.name]
-                keys = _keys(values, table)
-                seen[table.name].update(keys)
                 before = existing.get(table.name)
-                if before is not None:
+                if before is not None:  # a new table has nothing to compare or delete
+                    keys = _keys(values, table)
+                    seen[table.name].update(keys)
                     fps = values.column("_cxops_fp").to_pylist()
                     mask = [before.get(k) != fp for k, fp in zip(keys, fps, strict=True)]
                     values = values.filter(pa.array(mask, type=pa.bool_()))
@@ -232,6 +249,8 @@ class _Plan:
                 yield dlt.mark.with_hints(dead, hints[table.name], create_table_variant=True)
 
     def _chunks(self, source: str, ranges: list[tuple[int, int]]) -> Iterator[dict[str, pa.Table]]:
+        from cxops.sync.rows import READERS, survey_rows
+
         if source == "surveys":
             yield {"surveys": survey_rows(self.context)}
             return
@@ -268,12 +287,28 @@ def sync(
     key: Callable[[], bytes],
 ) -> SyncResult:
     """Load the store's changes into `destination`; see the module's docstring."""
+    result = SyncResult(destination.safe_url)
+    blocks: Blocks = {"surveys": survey_checksum(surveys), **checksums.store_checksums(store)}
+    erasures = int(
+        read_destinations(project_dir).get(destination.slug, {}).get("erasures_pending", 0)
+    )
+    last = read_state(project_dir, destination.slug)
+    if not erasures and unchanged(
+        last, blocks, schema_version=SCHEMA_VERSION, personal_data=personal_data
+    ):
+        remember(project_dir, destination, now=now, personal_data=personal_data)
+        return result
+    clear_state(project_dir, destination.slug)
+
     import duckdb
     import psycopg
     from dlt.common.exceptions import DltException
 
     try:
-        return _sync(
+        _sync(
+            result,
+            blocks,
+            erasures,
             store,
             destination,
             surveys=surveys,
@@ -288,9 +323,20 @@ def sync(
             cause = cause.__cause__
         said = (str(cause).strip().splitlines() or [type(cause).__name__])[-1][:400]
         raise SyncError(f"sync into {destination.safe_url} failed: {said}") from exc
+    write_state(
+        project_dir,
+        destination.slug,
+        blocks=blocks,
+        schema_version=SCHEMA_VERSION,
+        personal_data=personal_data,
+    )
+    return result
 
 
 def _sync(
+    result: SyncResult,
+    after: Blocks,
+    erasures: int,
     store: Store,
     destination: Destination,
     *,
@@ -299,10 +345,11 @@ def _sync(
     now: datetime,
     personal_data: bool,
     key: Callable[[], bytes],
-) -> SyncResult:
+) -> None:
     import dlt
 
-    result = SyncResult(destination.safe_url)
+    from cxops.sync.rows import Context
+
     pipeline = pipeline_for(destination, project_dir)
     result.resumed = _finish_interrupted(pipeline)
     if not _known_state(pipeline):
@@ -327,14 +374,8 @@ def _sync(
     if last and stamp <= datetime.fromisoformat(last):
         stamp = datetime.fromisoformat(last) + timedelta(microseconds=1)
     context = Context(personal_data, surveys, stamp, key, project_dir)
-    before: dict[str, dict[str, str]] = known.get("blocks", {})
-    after: dict[str, dict[str, str]] = {"surveys": survey_checksum(context)}
-    with store.connect() as conn:
-        for source in SOURCES[1:]:
-            after[source] = checksums.block_checksums(conn, source)
-    changed = {s: checksums.changed_blocks(before.get(s, {}), after[s]) for s in SOURCES}
-    entry = read_destinations(project_dir).get(destination.slug, {})
-    erasures = int(entry.get("erasures_pending", 0))
+    before: Blocks = known.get("blocks", {})
+    changed = {s: checksums.changed_blocks(before.get(s, {}), after.get(s, {})) for s in SOURCES}
     if any(changed.values()):
         plan = _Plan(store, pipeline, destination, context, changed)
 
@@ -364,7 +405,6 @@ def _sync(
         result.kept_by = compact(destination)
         result.compacted = True
     remember(project_dir, destination, now=now, personal_data=personal_data, erasures_pending=0)
-    return result
 
 
 def _forget_loaded_files(pipeline: Any) -> None:
