@@ -15,6 +15,7 @@ from cxops.settings.groups import (
     BreakerSettings,
     ChannelSettings,
     CollectorSettings,
+    CrmSettings,
     PolicySettings,
     ProjectSettings,
     ReportSettings,
@@ -37,6 +38,7 @@ from cxops.settings.values import (
 # Pydantic collects the fields of the last base first: the groups are listed backwards so
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
+    CrmSettings,
     SyncSettings,
     ReportSettings,
     ScheduleSettings,

@@ -12,6 +12,7 @@ _COMPUTED_DEFAULTS = {
     "project_dir": "the current directory",
     "staff": "none",
     "sync": "`{personal_data = false}`",
+    "crm": "none",
 }
 
 
