@@ -55,6 +55,8 @@ def test_each_survey_has_a_deployment_with_its_schedule():
     assert deployments["send-due"]["entrypoint"].endswith(":send_due_flow")
     assert deployments["warehouse-sync"]["schedules"] == [{"interval": 3600}]  # hourly
     assert deployments["warehouse-sync"]["entrypoint"].endswith(":sync_flow")
+    assert deployments["crm-push"]["schedules"] == [{"interval": 3600}]  # hourly, with the sync
+    assert deployments["crm-push"]["entrypoint"].endswith(":crm_push_flow")
     zones = {s["timezone"] for s in deployments["digest"]["schedules"]}
     assert zones == {"Europe/Berlin", "America/New_York", "Europe/London", "UTC"}
 
@@ -163,7 +165,14 @@ def test_loop_deployments_exist_only_for_flows_that_exist(tmp_path):
     assert only_followups.names == ("followups",)
     everything = deploy.deploy_project(tmp_path, tmp_path / "surveys", has_flow=lambda name: True)
     # reports are per survey
-    assert everything.names == ("followups", "send-due", "reminders", "digest", "warehouse-sync")
+    assert everything.names == (
+        "followups",
+        "send-due",
+        "reminders",
+        "digest",
+        "warehouse-sync",
+        "crm-push",
+    )
     assert deploy.entrypoint_exists("survey_wave") and not deploy.entrypoint_exists("no_such_flow")
     from cxops.schedule import entrypoints
 

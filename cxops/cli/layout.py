@@ -36,6 +36,7 @@ ORDER: dict[str, str] = {
     "diff": LOOP,
     "export": LOOP,
     "sync": LOOP,
+    "crm": LOOP,
     "forget": LOOP,
     "deploy": OPERATIONS,
     "init": OPERATIONS,

@@ -333,14 +333,18 @@ class _Handler(BaseHTTPRequestHandler):
 
         def answer(status: int, payload: Any, problems: Iterable[str] = (), **extra: str) -> None:
             shown = None if body is NOT_JSON else body
-            state.record(Received(method, parts.path, query, headers, shown, status, tuple(problems)))
+            state.record(
+                Received(method, parts.path, query, headers, shown, status, tuple(problems))
+            )
             self._answer(status, payload, extra)
 
         check = spec_check()
         operation, known = check.find(method, parts.path)
         if operation is None:
             status = 405 if known else 404
-            answer(status, _error("OBJECT_NOT_FOUND", f"{method} {parts.path}"), ["no such operation"])
+            answer(
+                status, _error("OBJECT_NOT_FOUND", f"{method} {parts.path}"), ["no such operation"]
+            )
             return
         if self.headers.get("Authorization") != f"Bearer {state.token}":
             message = "Authentication credentials not found."
@@ -349,12 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
         problems = check.request_problems(
             operation, query, self.headers.get("Content-Type"), body, bool(raw)
         )
-        if not problems and isinstance(body, dict) and isinstance(body.get("inputs"), list):
-            if len(body["inputs"]) > MAX_BATCH_INPUTS:
-                problems.append(
-                    f"Batch input size {len(body['inputs'])} exceeds the limit of "
-                    f"{MAX_BATCH_INPUTS}"
-                )
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not problems and isinstance(inputs, list) and len(inputs) > MAX_BATCH_INPUTS:
+            problems.append(
+                f"Batch input size {len(inputs)} exceeds the limit of {MAX_BATCH_INPUTS}"
+            )
         if problems:
             answer(400, _error("VALIDATION_ERROR", "; ".join(problems)), problems)
             return
@@ -416,7 +419,9 @@ def running_hubspot_server(
 ) -> Iterator[HubSpotServer]:
     """A server on 127.0.0.1 (ephemeral port unless given) for the `with` block."""
     state = HubSpotServer(token=token, faults=list(faults))
-    items = contacts.items() if isinstance(contacts, Mapping) else ((e, {}) for e in contacts)
+    items: Iterable[tuple[str, Mapping[str, str]]] = (
+        contacts.items() if isinstance(contacts, Mapping) else ((e, {}) for e in contacts)
+    )
     for email, properties in items:
         state.add_contact(email, **properties)
     spec_check()

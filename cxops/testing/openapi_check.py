@@ -43,9 +43,7 @@ class OpenApiCheck:
         self._registry: Registry[Any] = Registry().with_resource(_BASE, resource)
         self.operations: list[Operation] = []
         for template, item in document["paths"].items():
-            pattern = re.compile(
-                "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-            )
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
             for method, spec in item.items():
                 if method in ("get", "post", "put", "patch", "delete"):
                     self.operations.append(Operation(method.upper(), template, pattern, spec))
@@ -117,14 +115,14 @@ class OpenApiCheck:
         ]
 
     def _query_problems(self, operation: Operation, query: Mapping[str, list[str]]) -> list[str]:
-        declared = {
-            p["name"]: p for p in map(self._resolved, operation.spec.get("parameters", []))
-        }
+        declared = {p["name"]: p for p in map(self._resolved, operation.spec.get("parameters", []))}
         problems = []
         for name, values in query.items():
             parameter = declared.get(name)
             if parameter is None or parameter.get("in") != "query":
-                problems.append(f"query parameter {name!r} is not one of {operation.operation_id}'s")
+                problems.append(
+                    f"query parameter {name!r} is not one of {operation.operation_id}'s"
+                )
                 continue
             kind = parameter.get("schema", {}).get("type")
             for value in values:
