@@ -288,3 +288,16 @@ def test_forget_clears_the_properties_at_once_or_at_the_next_push(project, store
     with store.session() as session:
         assert session.scalars(select(CrmContact)).all() == []
     assert server.rejected == []
+
+
+def test_the_hourly_flow_pushes_when_a_crm_is_configured_and_says_so_when_not(
+    project, store, server
+):
+    from cxops.crm.flow import crm_push_flow
+
+    add_response(store, "a", {"score": 9}, when=WHEN)
+    server.add_contact(email("a"))
+    done = crm_push_flow.fn(project_dir=str(project.root))  # the flow's body, no Prefect run
+    assert (done["updated"], done["requests"], done["stopped"]) == (1, 2, None)
+    (project.root / "pyproject.toml").unlink()
+    assert crm_push_flow.fn(project_dir=str(project.root)) == {"crm": None, "configured": False}
