@@ -117,6 +117,7 @@ class HubSpotServer:
     url: str = ""
     _contacts: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _meta: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    _by_email: dict[str, str] = field(default_factory=dict, repr=False)
     _next_id: int = 1001
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -129,6 +130,7 @@ class HubSpotServer:
             contact_id = str(self._next_id)
             self._next_id += 1
             self._contacts[contact_id] = {"email": email.lower(), **properties}
+            self._by_email[email.strip().lower()] = contact_id
             self._meta[contact_id] = (now, now)
         return contact_id
 
@@ -137,6 +139,7 @@ class HubSpotServer:
             contact_id = self._id_of(email)
             if contact_id is not None:
                 del self._contacts[contact_id]
+                del self._by_email[email.strip().lower()]
 
     def contact(self, email: str) -> dict[str, str] | None:
         """The contact's properties (a copy), or None."""
@@ -217,6 +220,9 @@ class HubSpotServer:
                     missing.append(item["id"])
                     continue
                 contact = self._contacts[contact_id]
+                if item["properties"].get("email"):
+                    self._by_email.pop(contact.get("email", ""), None)
+                    self._by_email[item["properties"]["email"].strip().lower()] = contact_id
                 for name, value in item["properties"].items():
                     if value == "":
                         contact.pop(name, None)
@@ -234,11 +240,7 @@ class HubSpotServer:
         return None
 
     def _id_of(self, email: str) -> str | None:
-        wanted = email.strip().lower()
-        for contact_id, properties in self._contacts.items():
-            if properties.get("email") == wanted:
-                return contact_id
-        return None
+        return self._by_email.get(email.strip().lower())
 
     def _public(self, contact_id: str, names: Iterable[str]) -> dict[str, Any]:
         created, updated = self._meta[contact_id]
