@@ -93,6 +93,10 @@ class ChannelError(CxopsError):
     """A channel refused a whole batch for good (bad key, bad request)."""
 
 
+class CrmError(CxopsError):
+    """The CRM refused a request for good, or stayed unreachable through the retries."""
+
+
 class TokenError(CxopsError):
     """A signed link token is invalid (tampered) or expired."""
 

@@ -57,6 +57,8 @@ def test_each_survey_has_a_deployment_with_its_schedule():
     assert deployments["warehouse-sync"]["entrypoint"].endswith(":sync_flow")
     assert deployments["webhooks"]["schedules"] == [{"interval": 60}]  # every minute
     assert deployments["webhooks"]["entrypoint"].endswith(":webhooks_flow")
+    assert deployments["crm-push"]["schedules"] == [{"interval": 3600}]  # hourly, with the sync
+    assert deployments["crm-push"]["entrypoint"].endswith(":crm_push_flow")
     zones = {s["timezone"] for s in deployments["digest"]["schedules"]}
     assert zones == {"Europe/Berlin", "America/New_York", "Europe/London", "UTC"}
 
@@ -172,6 +174,7 @@ def test_loop_deployments_exist_only_for_flows_that_exist(tmp_path):
         "digest",
         "warehouse-sync",
         "webhooks",
+        "crm-push",
     )
     assert deploy.entrypoint_exists("survey_wave") and not deploy.entrypoint_exists("no_such_flow")
     from cxops.schedule import entrypoints

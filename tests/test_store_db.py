@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0022_variants"
+HEAD = "0023_crm_contacts"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:
@@ -37,6 +37,7 @@ def test_the_revisions_form_one_line_to_head() -> None:
     assert script.get_heads() == [HEAD]
     assert [r.revision for r in script.walk_revisions()] == [
         HEAD,
+        "0022_variants",
         "0021_webhooks",
         "0020_trigger_dedupe",
         "0019_events",

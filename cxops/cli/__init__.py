@@ -17,6 +17,7 @@ import sys
 # Register the commands (each module adds its commands to `app`).
 from cxops.cli import (  # noqa: F401
     collect_commands,
+    crm_commands,
     event_commands,
     followup_commands,
     interview_commands,

@@ -38,6 +38,7 @@ ORDER: dict[str, str] = {
     "export": LOOP,
     "sync": LOOP,
     "webhooks": LOOP,
+    "crm": LOOP,
     "forget": LOOP,
     "deploy": OPERATIONS,
     "init": OPERATIONS,

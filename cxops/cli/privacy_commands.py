@@ -58,14 +58,16 @@ def forget_command(
     as_json: JsonOption = False,
 ) -> None:
     """Erase a person's personal data from the store and the outbox (answers stay, anonymous)."""
+    from cxops.crm.project import erase_in_crm
     from cxops.privacy.erase import forget_person
     from cxops.sync.project import erase_in_destinations
 
     project = project_context(ctx, project_dir)
     surveys = _surveys(project)
+    subject = _subject(project, email)
     report = forget_person(
         project.store,
-        _subject(project, email),
+        subject,
         now=project.settings.clock(),
         free_text=_free_text(surveys),
         folders=_folders(project),
@@ -75,8 +77,16 @@ def forget_command(
     )
     # Every warehouse a sync wrote: synced and rewritten now, or at its next sync.
     destinations = erase_in_destinations(project)
+    # The CRM properties cxops wrote on their contact: cleared now, or by the next push.
+    crms = erase_in_crm(project, subject.digest)
     if as_json:
-        print_json({**report.as_dict(), "sync_destinations": [d.as_dict() for d in destinations]})
+        print_json(
+            {
+                **report.as_dict(),
+                "sync_destinations": [d.as_dict() for d in destinations],
+                "crm": [c.as_dict() for c in crms],
+            }
+        )
         return
     if not report.changed:
         said = "already erased" if report.already_erased else "nothing stored"
@@ -102,6 +112,15 @@ def forget_command(
                 "`cxops sync` into it erases them",
                 err=True,
             )
+    for crm in crms:
+        if crm.status == "cleared":
+            typer.echo(f"cleared the properties cxops wrote on their {crm.crm} contact")
+        else:
+            typer.echo(
+                f"warning: {crm.crm}: {crm.detail}: the next `cxops crm push` clears the "
+                "properties cxops wrote on their contact",
+                err=True,
+            )
     for path in report.reports:
         typer.echo(f"removed report {path}: it quoted them (`cxops report` makes it again)")
     if report.kept_by:
@@ -119,6 +138,7 @@ def export_person_command(
     ctx: typer.Context, email: EmailArgument, project_dir: ProjectDirOption = None
 ) -> None:
     """Everything stored about a person, as JSON (a subject-access request)."""
+    from cxops.crm.project import crm_sent
     from cxops.privacy.access import person_record
     from cxops.sync.project import destinations_sent
 
@@ -127,4 +147,6 @@ def export_person_command(
     record = person_record(project.store, subject, folders=_folders(project))
     # Where `cxops sync` sent the store's rows (theirs among them when they were invited).
     record["sync_destinations"] = destinations_sent(project) if record["sends"] else []
+    # The CRM contact cxops wrote their latest NPS onto (`cxops crm push`).
+    record["crm_destinations"] = crm_sent(project, subject.digest)
     print_json(record)

@@ -79,8 +79,8 @@ def survey_schedules(survey: Survey) -> list[dict[str, Any]]:
 def loop_deployments(
     surveys: Sequence[Survey], has_flow: Callable[[str], bool]
 ) -> list[dict[str, Any]]:
-    """Follow-ups, escalations, due sends, reminders, digests, the hourly warehouse sync,
-    the every-minute webhooks: one deployment per flow that exists."""
+    """Follow-ups, escalations, due sends, reminders, digests, the hourly warehouse sync
+    and CRM push, the every-minute webhooks: one deployment per flow that exists."""
     timezones = sorted({survey.timezone for survey in surveys} | {"UTC"})
     wanted: list[tuple[str, str, str, list[dict[str, Any]]]] = [
         (
@@ -131,6 +131,10 @@ def loop_deployments(
         from cxops.webhooks.run import webhooks_deployment  # httpx: only here
 
         loops.append(webhooks_deployment(ENTRYPOINTS, WORK_POOL))
+    if has_flow("crm_push_flow"):
+        from cxops.crm.project import crm_deployment  # SQLAlchemy and httpx: only here
+
+        loops.append(crm_deployment(ENTRYPOINTS, WORK_POOL))
     return loops
 
 

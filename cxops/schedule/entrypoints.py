@@ -18,6 +18,7 @@ from typing import Any
 from prefect import flow
 
 from cxops.analysis.flow import report_flow
+from cxops.crm.flow import crm_push_flow
 from cxops.followup.flows import digest_flow, followups_flow
 from cxops.settings import Settings, get_settings
 from cxops.spec import find_survey
@@ -27,6 +28,7 @@ from cxops.wave.flow import compile_reminders, compile_send_due, compile_survey
 from cxops.webhooks.flow import webhooks_flow
 
 __all__ = [
+    "crm_push_flow",
     "digest_flow",
     "followups_flow",
     "remind_flow",

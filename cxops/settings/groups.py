@@ -462,6 +462,95 @@ class WebhookSettings(BaseModel):
         return endpoints
 
 
+#: HubSpot's internal property names: lowercase letters, digits and underscores.
+_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+
+
+class HubSpotProperties(BaseModel):
+    """`crm.hubspot.properties`: the contact property each value is written to."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    score: str = Field(default="cx_nps_score", description="The latest NPS score (0-10).")
+    category: str = Field(default="cx_nps_category", description="promoter, passive or detractor.")
+    date: str = Field(default="cx_nps_date", description="The date of that answer (UTC).")
+    open_task: str = Field(
+        default="cx_open_task", description="true while a follow-up task about them is open."
+    )
+
+    @field_validator("score", "category", "date", "open_task")
+    @classmethod
+    def _property_name(cls, value: str) -> str:
+        if not _PROPERTY_NAME.fullmatch(value):
+            raise ValueError(
+                "expected a HubSpot property's internal name (lowercase letters, digits, "
+                f"underscores, starting with a letter), found {value!r}"
+            )
+        return value
+
+    def names(self) -> dict[str, str]:
+        """Value -> property name, in the order of the fields."""
+        return {
+            "score": self.score,
+            "category": self.category,
+            "date": self.date,
+            "open_task": self.open_task,
+        }
+
+
+class HubSpotOptions(BaseModel):
+    """`crm.hubspot`: where and how `cxops crm push` writes (docs/crm.md)."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    token_env: str = Field(
+        description="The environment variable holding the private app's access token."
+    )
+    properties: HubSpotProperties = Field(default_factory=HubSpotProperties)
+    api_url: str = Field(default="https://api.hubapi.com", description="HubSpot's API.")
+    # HubSpot's published limits for private apps: 100 requests per 10 s and 250,000 a
+    # day on Free and Starter; 190 and 625,000 (Professional) or 1,000,000 (Enterprise).
+    requests_per_10s: int = Field(
+        default=100, ge=1, le=1000, description="Requests per rolling 10 seconds."
+    )
+    daily_limit: int = Field(
+        default=250_000, ge=1, le=10_000_000, description="Requests one push makes at most."
+    )
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError(f"expected an environment variable's name, found {value!r}")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class CrmOptions(BaseModel):
+    """`crm:` in `[tool.cxops]` (`[tool.cxops.crm.hubspot]`): the CRM `cxops crm push` writes."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    hubspot: HubSpotOptions | None = None
+
+
+class CrmSettings(BaseModel):
+    """CRM: the NPS values `cxops crm push` writes onto each person's CRM contact (docs/crm.md)."""
+
+    crm: CrmOptions = Field(
+        default_factory=CrmOptions,
+        description=(
+            "`hubspot: {token_env, properties: {score, category, date, open_task}, "
+            "requests_per_10s (100), daily_limit (250000), api_url}`; unset: no CRM. "
+            "`[tool.cxops.crm.hubspot]` in pyproject.toml, or CXOPS_CRM='{\"hubspot\": {…}}'."
+        ),
+    )
+
+
 #: The groups in the order the reference lists them.
 GROUPS: tuple[type[BaseModel], ...] = (
     ProjectSettings,
@@ -476,4 +565,5 @@ GROUPS: tuple[type[BaseModel], ...] = (
     ReportSettings,
     SyncSettings,
     WebhookSettings,
+    CrmSettings,
 )

@@ -15,6 +15,7 @@ from cxops.settings.groups import (
     BreakerSettings,
     ChannelSettings,
     CollectorSettings,
+    CrmSettings,
     PolicySettings,
     ProjectSettings,
     ReportSettings,
@@ -39,6 +40,7 @@ from cxops.settings.values import (
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
     WebhookSettings,
+    CrmSettings,
     SyncSettings,
     ReportSettings,
     ScheduleSettings,

@@ -13,6 +13,7 @@ _COMPUTED_DEFAULTS = {
     "staff": "none",
     "sync": "`{personal_data = false}`",
     "webhooks": "none",
+    "crm": "none",
 }
 
 

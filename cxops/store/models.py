@@ -483,6 +483,26 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class CrmContact(Base):
+    """What cxops last wrote onto one person's CRM contact (`cxops crm push`).
+
+    `person` is the keyed hash `forget` records erasures under, never the address.
+    `values` holds property -> value as last written (or, with no `contact_id`, as
+    wanted when no contact was found, `checked_at`). `erase_pending`: `forget` asked to
+    clear these properties and the CRM was unreachable; the next push clears them.
+    """
+
+    __tablename__ = "crm_contacts"
+
+    crm: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checked_at: Mapped[datetime]
+    written_at: Mapped[datetime | None]
+    erase_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class HealthCheck(Base):
     """One row the collector's `/healthz` writes, to prove the store takes writes."""
 
