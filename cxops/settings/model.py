@@ -39,8 +39,8 @@ from cxops.settings.values import (
 # Pydantic collects the fields of the last base first: the groups are listed backwards so
 # that `model_fields` follows `cxops.settings.groups.GROUPS`.
 class Settings(
-    WebhookSettings,
     CrmSettings,
+    WebhookSettings,
     SyncSettings,
     ReportSettings,
     ScheduleSettings,
