@@ -162,7 +162,7 @@ def test_change_between_waves(seeded: Project) -> None:
     assert nps["value"] == round(100 * (1 / 13 - (-2 / 6)), 1)
     assert nps["ci"] == [round(100 * low, 2), round(100 * high, 2)]
     assert nps["verdict"] == ("no detectable change" if low < 0 < high else "up")
-    assert data["by_wave"]["w1"]["questions"]["score"]["metrics"]["nps"]["value"] == -33.3
+    assert data["by_period"]["w1"]["questions"]["score"]["metrics"]["nps"]["value"] == -33.3
     # Pooled over both waves: 19 answers.
     assert data["overall"]["n"] == 19
 

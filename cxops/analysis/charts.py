@@ -144,11 +144,33 @@ def interval_chart(
                     )
         else:
             axes.errorbar(positions, values, yerr=[lows, highs], fmt="-o", color=BLUE, capsize=3)
-            axes.set_xticks(range(len(labels)), [_label(n, m) for n, m in rows], fontsize=8)
+            ticks, names = axis_ticks(rows)
+            crowded = len(rows) > MAX_TICKS // 2
+            axes.set_xticks(
+                ticks,
+                names,
+                fontsize=8,
+                rotation=45 if crowded else 0,
+                ha="right" if crowded else "center",
+            )
             axes.set_ylabel(unit)
             if len(labels) == 1:
                 axes.set_xlim(-1, 1)
         return _svg(figure, title)
+
+
+#: At most this many labels along a trend's axis; the others are left out, evenly.
+MAX_TICKS = 12
+
+
+def axis_ticks(rows: Sequence[tuple[str, Figure]]) -> tuple[list[int], list[str]]:
+    """The positions and labels along a trend's axis: every row while they fit, else every
+    k-th row ending at the latest (the n is then in the table, not on the axis)."""
+    if len(rows) <= MAX_TICKS // 2:
+        return list(range(len(rows))), [_label(name, metric) for name, metric in rows]
+    step = -(-len(rows) // MAX_TICKS)
+    ticks = list(range(len(rows) - 1, -1, -step))[::-1]
+    return ticks, [rows[i][0] for i in ticks]
 
 
 def _drawable(metric: Figure) -> tuple[float, float, float] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,8 +81,10 @@ class SurveyData:
     #: snapshot, for every contact with a task who was invited to the wave.
     wave_outcomes: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: wave -> when its first invitation went out (aware UTC); shown beside the wave id,
-    #: which is the schedule's slot. Not an input of the figures (not in `canonical`).
+    #: which is the schedule's slot; with `started`, what puts a wave in a period.
     first_sent: dict[str, datetime] = field(default_factory=dict)
+    #: wave -> when it started (aware UTC).
+    started: dict[str, datetime] = field(default_factory=dict)
 
     def canonical(self) -> str:
         """The inputs as canonical JSON text: what the provenance hash is taken over."""
@@ -126,8 +128,13 @@ _tasks = Task.__table__
 _waves = Wave.__table__
 
 
-def load_survey_data(store: Store, survey: Survey) -> SurveyData:
-    """Read everything the report of `survey` needs, from one snapshot of the store.
+def load_survey_data(
+    store: Store,
+    survey: Survey,
+    then: Callable[[Connection, SurveyData], None] | None = None,
+) -> SurveyData:
+    """Read everything the report of `survey` needs, from one snapshot of the store;
+    `then(conn, counts)` reads more from the same snapshot once the counts are in.
 
     The counting GROUP BYs and the row-by-row reads (comments, the next answers of
     contacts with tasks) are independent scans of every answer: they run at once on
@@ -136,24 +143,26 @@ def load_survey_data(store: Store, survey: Survey) -> SurveyData:
     with shared_snapshot(store, 2) as conns:
         if len(conns) == 1:
             data = _counts(conns[0], survey)
+            if then is not None:
+                then(conns[0], data)
             rows = _rows(conns[0], survey)
         else:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 reading = pool.submit(_rows, conns[1], survey)
                 data = _counts(conns[0], survey)
+                if then is not None:
+                    then(conns[0], data)
                 rows = reading.result()
     data.comments, later, outcomes_at_wave = rows
     if data.loop:  # only contacts with (not withdrawn) tasks have a loop to measure
         data.later_scores, data.wave_outcomes = later, outcomes_at_wave
-    known = set(data.waves)
-    extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
-    data.waves += sorted(extra - known)
     return data
 
 
 def _counts(conn: Connection, survey: Survey) -> SurveyData:
     """The waves, invitations, statuses, answer tallies and follow-up cases."""
-    data = SurveyData(waves=wave_order(conn, survey.id))
+    started = wave_starts(conn, survey.id)
+    data = SurveyData(waves=list(started), started=started)
     data.invited = invited_counts(conn, survey.id)
     data.first_sent = first_sends(conn, survey.id)
     counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
@@ -164,6 +173,9 @@ def _counts(conn: Connection, survey: Survey) -> SurveyData:
         for question in counted:
             _tally(conn, survey.id, [question], data, with_status=False)
     data.loop = loop_cases(conn, survey)
+    known = set(data.waves)
+    extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
+    data.waves += sorted(extra - known)
     return data
 
 
@@ -182,14 +194,17 @@ def _rows(
     return comment_rows(conn, survey), later, outcomes_at_wave
 
 
-def wave_order(conn: Connection, survey_id: str) -> list[str]:
-    """The survey's waves, oldest first (by when each started)."""
+def wave_starts(conn: Connection, survey_id: str) -> dict[str, datetime]:
+    """The survey's waves, oldest first (by when each started), with that time (aware UTC)."""
     rows = conn.execute(
         select(_waves.c.wave_id, _waves.c.started_at)
         .where(_waves.c.survey_id == survey_id)
         .order_by(_waves.c.started_at, _waves.c.wave_id)
     ).all()
-    return [row.wave_id for row in rows]
+    return {
+        row.wave_id: row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+        for row in rows
+    }
 
 
 def first_sends(conn: Connection, survey_id: str) -> dict[str, datetime]:

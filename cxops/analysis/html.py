@@ -141,10 +141,15 @@ def charts_for(report: Report, main_id: str | None) -> dict[str, Markup]:
                     rows, f"{label(name)} by segment", unit(name), horizontal=True
                 )
             )
-        trend = [(w, g.headline_figure(main_id, name)) for w, g in report.by_wave.items()]
+        trend = [
+            (_short(report.period_labels.get(p, p)), g.headline_figure(main_id, name))
+            for p, g in report.by_period.items()
+        ]
         if trend:
             found["trend"] = Markup(
-                charts.interval_chart(trend, f"{label(name)} by wave", unit(name), horizontal=False)
+                charts.interval_chart(
+                    trend, f"{label(name)} by {report.by}", unit(name), horizontal=False
+                )
             )
     themes = report.themes.themes
     if themes:
@@ -152,6 +157,13 @@ def charts_for(report: Report, main_id: str | None) -> dict[str, Markup]:
         title = "Themes by revenue at stake" if by_revenue else "Themes by answers"
         found["themes"] = Markup(charts.themes_chart(themes, title, by_revenue=by_revenue))
     return {name: Markup(charts.scope_ids(svg, f"chart-{name}")) for name, svg in found.items()}
+
+
+def _short(period_label: str) -> str:
+    """A period's label on an axis: a wave's id without "wave" and its parenthesis."""
+    if period_label.startswith("wave "):
+        return period_label[5:].split(" (", 1)[0]
+    return period_label
 
 
 def render_html(report: Report) -> str:
@@ -185,6 +197,7 @@ def render_html(report: Report) -> str:
         question_columns=columns,
         segment_rows=list(report.by_segment.items()),
         last_change=changes[-1] if changes else None,
+        head=report.headline,
         change_into=change_into,
         charts=charts_for(report, main_id),
         label=label,

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cxops.analysis.clusters import ClusterCells, cluster_for
 from cxops.analysis.data import SurveyData
 from cxops.analysis.groups import CellFilter, changes, group, in_waves, segments_of
 from cxops.analysis.loop import loop_section
+from cxops.analysis.periods import PERIODS, Periods, group_waves
 from cxops.analysis.report_model import (
     Excluded,
+    Group,
+    Headline,
     Loop,
     LoopOutcome,
     Provenance,
@@ -35,11 +40,51 @@ if TYPE_CHECKING:
     from cxops.settings import Settings
     from cxops.spec.models import Survey
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 class ReportError(CxopsError):
     """A report cannot be made as asked (an unknown wave, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which waves a report covers: `waves` (the trend, up to `--wave`), `scope` (what the
+    overall and segment figures pool: that wave, or all of them) and their periods."""
+
+    waves: list[str]
+    scope: list[str]
+    periods: Periods
+
+    def buckets(self) -> dict[str, list[str]]:
+        """wave -> the groups pooling several waves it is in (`POOLED` and its period)."""
+        found: dict[str, list[str]] = {}
+        if len(self.scope) > 1:
+            for wave in self.scope:
+                found.setdefault(wave, []).append(POOLED)
+        for period, held in self.periods.waves.items():
+            if len(held) > 1:
+                for wave in held:
+                    found.setdefault(wave, []).append(period)
+        return found
+
+
+#: The cluster bucket of every wave in scope (the overall and segment figures).
+POOLED = "*"
+
+
+def plan_scope(survey: Survey, data: SurveyData, wave: str | None, by: str | None) -> Scope:
+    """The waves, scope and periods of a report (ReportError for an unknown wave or `by`)."""
+    if wave is not None and wave not in data.waves:
+        known = ", ".join(data.waves[-5:]) or "none yet"
+        raise ReportError(f"survey {survey.id}: no wave {wave!r} (latest waves: {known})")
+    if by is not None and by not in PERIODS:
+        raise ReportError(f"--by {by!r}: expected one of {', '.join(PERIODS)}")
+    waves = data.waves[: data.waves.index(wave) + 1] if wave is not None else list(data.waves)
+    scope = [wave] if wave is not None else waves
+    every = group_waves(data.waves, data.first_sent, data.started, by, survey.timezone)
+    periods = group_waves(waves, data.first_sent, data.started, every.by, survey.timezone)
+    return Scope(waves, scope, periods)
 
 
 def build_report(
@@ -50,20 +95,41 @@ def build_report(
     min_n: int,
     outcomes: Mapping[str, Any] | None,
     provenance: Mapping[str, Any],
+    by: str | None = None,
+    clusters: Mapping[str, ClusterCells] | None = None,
 ) -> Report:
-    """The whole report."""
-    if wave is not None and wave not in data.waves:
-        known = ", ".join(data.waves[-5:]) or "none yet"
-        raise ReportError(f"survey {survey.id}: no wave {wave!r} (latest waves: {known})")
-    waves = data.waves[: data.waves.index(wave) + 1] if wave is not None else list(data.waves)
-    scope = [wave] if wave is not None else waves
+    """The whole report. `by`: what a period is (None: `wave` when the survey's waves are
+    a week apart or more, else `month`); `clusters`: question id -> its answers by contact
+    in each pooled group (`cxops.analysis.clusters.cluster_cells`; None: intervals as if
+    every answer came from someone else)."""
+    plan = plan_scope(survey, data, wave, by)
+    waves, scope, periods = plan.waves, plan.scope, plan.periods
     keep = in_waves(scope)
+    cells = clusters or {}
+    pooled_by = _pooled(cells, POOLED, len(scope)) if len(scope) > 1 else None
     by_segment = {
-        segment: group(survey, data, _segment_filter(scope, segment), min_n)
+        segment: group(
+            survey,
+            data,
+            _segment_filter(scope, segment),
+            min_n,
+            **_clustered(pooled_by, _in_segment(segment)),
+        )
         for segment in segments_of(data, scope)
     }
-    by_wave = {name: group(survey, data, in_waves([name]), min_n, full=False) for name in waves}
-    pairs = list(itertools.pairwise(waves))
+    by_period: dict[str, Group] = {}
+    full_period: dict[str, Group] = {}
+    for period in periods.order:
+        held = list(periods.waves[period])
+        clustered = (
+            _clustered(_pooled(cells, period, len(held)), lambda cell: True)
+            if len(held) > 1
+            else {}
+        )
+        by_period[period] = group(survey, data, in_waves(held), min_n, full=False, **clustered)
+        full_period[period] = group(survey, data, in_waves(held), min_n, **clustered)
+    answered = [p for p in periods.order if by_period[p].n > 0]
+    pairs = list(itertools.pairwise(answered))
     in_scope, in_waves_shown = set(scope), set(waves)
     scoped_comments = [c for c in data.comments if c.wave in in_scope]
     scoped_cases = [c for c in data.loop if c.wave in in_waves_shown]
@@ -88,6 +154,12 @@ def build_report(
                 as_of="next wave, else source now",
             ),
         )
+    extra: dict[str, Any] = {}
+    if answered:
+        latest = answered[-1]
+        extra["headline"] = Headline(
+            period=latest, label=periods.labels[latest], group=full_period[latest]
+        )
     return Report(
         report_version=REPORT_VERSION,
         survey=SurveyRef(id=survey.id, name=survey.name, kind=survey.kind),
@@ -100,19 +172,31 @@ def build_report(
         first_sent_at={
             name: data.first_sent[name].isoformat() for name in waves if name in data.first_sent
         },
+        by=periods.by,
+        periods=list(periods.order),
+        period_waves={period: list(held) for period, held in periods.waves.items()},
+        period_labels=dict(periods.labels),
         min_n=min_n,
         level=0.95,
         excluded=Excluded(
             suspect=dict(sorted(data.suspect.items())), total=sum(data.suspect.values())
         ),
-        overall=group(survey, data, keep, min_n),
+        **extra,
+        overall=group(survey, data, keep, min_n, **_clustered(pooled_by, lambda cell: True)),
         by_segment=by_segment,
-        by_wave=by_wave,
-        changes=[changes(survey, data, a, b, min_n) for a, b in pairs],
+        by_period=by_period,
+        changes=[
+            changes(survey, data, list(periods.waves[a]), list(periods.waves[b]), a, b, min_n)
+            for a, b in pairs
+        ],
         themes=themes_section(survey, scoped_comments, min_n),
         loop=loop,
         provenance=Provenance.model_validate(provenance),
     )
+
+
+def _in_segment(segment: str) -> Callable[[tuple[str, str]], bool]:
+    return lambda cell: cell[1] == segment
 
 
 def _segment_filter(waves: list[str], segment: str) -> CellFilter:
@@ -120,22 +204,67 @@ def _segment_filter(waves: list[str], segment: str) -> CellFilter:
     return lambda cell: cell[0] in wanted and cell[1] == segment
 
 
+_Pooling = tuple[dict[str, ClusterCells], int]
+
+
+def _pooled(cells: Mapping[str, ClusterCells], bucket: str, waves: int) -> _Pooling:
+    """Each question's contact shapes in one bucket, and how many waves it pools."""
+    return (
+        {
+            qid: {cell: shapes for cell, shapes in by_cell.items() if cell[0] == bucket}
+            for qid, by_cell in cells.items()
+        },
+        waves,
+    )
+
+
+def _clustered(pooling: _Pooling | None, keep: Callable[[tuple[str, str]], bool]) -> dict[str, Any]:
+    """`group`'s keyword arguments for a pooled group (nothing when it pools nothing)."""
+    if pooling is None or not pooling[0]:
+        return {}
+    cells, waves = pooling
+    return {"clusters": cluster_for(cells, keep), "waves": waves}
+
+
 def build_from_store(
-    survey: Survey, settings: Settings, *, wave: str | None = None, now: datetime | None = None
+    survey: Survey,
+    settings: Settings,
+    *,
+    wave: str | None = None,
+    now: datetime | None = None,
+    by: str | None = None,
 ) -> Report:
     """Read the store and the survey's source, then build the report (the I/O edge)."""
+    from sqlalchemy.engine import Connection
+
+    from cxops.analysis.clusters import cluster_cells
     from cxops.analysis.data import load_survey_data
+    from cxops.analysis.groups import SCORED, scale_of
     from cxops.analysis.outcomes import outcome_values
     from cxops.analysis.provenance import provenance
     from cxops.store.db import open_store, store_exists
 
     with _collector_paused():
+        clusters: dict[str, ClusterCells] = {}
+
+        def read_clusters(conn: Connection, counts: SurveyData) -> None:
+            pairs = sorted(
+                (wave_id, bucket)
+                for wave_id, buckets in plan_scope(survey, counts, wave, by).buckets().items()
+                for bucket in buckets
+            )
+            for question in survey.questions:
+                if pairs and question.type in SCORED:
+                    clusters[question.id] = cluster_cells(
+                        conn, survey.id, question.id, question.type, scale_of(question), pairs
+                    )
+
         if not store_exists(settings.store_url):
             data = SurveyData(waves=[])
         else:
             store = open_store(settings.store_url)
             try:
-                data = load_survey_data(store, survey)
+                data = load_survey_data(store, survey, read_clusters)
             finally:
                 store.dispose()
         keys = {case.contact_key for case in data.loop}
@@ -146,7 +275,14 @@ def build_from_store(
         stamp = now or settings.clock()
         facts = provenance(survey.source_path, settings.project_dir, canonical, stamp)
         return build_report(
-            survey, data, wave=wave, min_n=settings.min_n, outcomes=outcomes, provenance=facts
+            survey,
+            data,
+            wave=wave,
+            by=by,
+            min_n=settings.min_n,
+            outcomes=outcomes,
+            provenance=facts,
+            clusters=clusters,
         )
 
 

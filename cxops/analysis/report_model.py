@@ -72,8 +72,18 @@ class QuestionFigures(_Part):
     distribution: Distribution | None = absent()
 
 
+class Pooled(_Part):
+    """A group pooling several waves (or people who answered more than once): the
+    intervals of its scored questions are clustered by contact (`method`)."""
+
+    waves: int
+    respondents: int
+    answers_more_than_once: bool
+    method: str
+
+
 class Group(_Part):
-    """The figures of one group of answers (overall, a segment, a wave)."""
+    """The figures of one group of answers (overall, a segment, a period)."""
 
     suppressed: bool = False
     n: int
@@ -83,6 +93,7 @@ class Group(_Part):
     response_rate: Figure
     partial_rate: Figure
     completion_rate: Figure | None = absent()
+    pooled: Pooled | None = absent()
     questions: dict[str, QuestionFigures] | None = absent()
 
     def headline_figure(self, question_id: str | None, name: str) -> Figure:
@@ -93,7 +104,7 @@ class Group(_Part):
 
 
 class WaveChange(_Part):
-    """Every metric of wave `to` against wave `from`."""
+    """Every metric of period `to` against period `from` (the one before it with answers)."""
 
     from_: str = Field(alias="from")
     to: str
@@ -195,6 +206,14 @@ class Provenance(_Part):
     generated_at: str
 
 
+class Headline(_Part):
+    """The latest period with answers, in full: what the report leads with."""
+
+    period: str
+    label: str
+    group: Group
+
+
 class Report(_Part):
     """The whole report (docs/behaviour.md, "the report")."""
 
@@ -206,12 +225,21 @@ class Report(_Part):
     wave_labels: dict[str, str]
     #: wave -> when its first invitation was sent (ISO 8601, UTC); waves not sent yet absent.
     first_sent_at: dict[str, str]
+    #: what a period is: `wave`, `week`, `month` or `quarter` (in the survey's time zone).
+    by: str
+    #: the periods, oldest first, each with the waves it holds and how people read it.
+    periods: list[str]
+    period_waves: dict[str, list[str]]
+    period_labels: dict[str, str]
     min_n: int
     level: float
     excluded: Excluded
+    #: the latest period with answers (absent while no period has any).
+    headline: Headline | None = absent()
+    #: every answer in scope, pooled over its periods (`pooled` says so).
     overall: Group
     by_segment: dict[str, Group]
-    by_wave: dict[str, Group]
+    by_period: dict[str, Group]
     changes: list[WaveChange]
     themes: Themes
     loop: Loop | None
