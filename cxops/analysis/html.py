@@ -13,6 +13,7 @@ from cxops.analysis.report_model import Figure, QuestionFigures, Report, Revenue
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 TOO_FEW = "too few answers"
+PROTECTS = "hidden: protects a smaller group"
 
 _LABELS = {
     "nps": "NPS",
@@ -208,4 +209,5 @@ def render_html(report: Report) -> str:
         verdict=verdict,
         change_text=change_text,
         money=money,
+        PROTECTS=PROTECTS,
     )

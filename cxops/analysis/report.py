@@ -32,6 +32,7 @@ from cxops.analysis.report_model import (
     Report,
     SurveyRef,
 )
+from cxops.analysis.suppression import protect, protect_changes, same_hiding
 from cxops.analysis.themes import themes_section
 from cxops.errors import CxopsError
 from cxops.wave_labels import wave_label
@@ -128,6 +129,10 @@ def build_report(
         )
         by_period[period] = group(survey, data, in_waves(held), min_n, full=False, **clustered)
         full_period[period] = group(survey, data, in_waves(held), min_n, **clustered)
+    overall = group(survey, data, keep, min_n, **_clustered(pooled_by, lambda cell: True))
+    by_segment = protect(overall, by_segment, min_n)
+    if wave is None:  # the periods then partition the overall figures
+        by_period = protect(overall, by_period, min_n)
     answered = [p for p in periods.order if by_period[p].n > 0]
     pairs = list(itertools.pairwise(answered))
     in_scope, in_waves_shown = set(scope), set(waves)
@@ -158,7 +163,9 @@ def build_report(
     if answered:
         latest = answered[-1]
         extra["headline"] = Headline(
-            period=latest, label=periods.labels[latest], group=full_period[latest]
+            period=latest,
+            label=periods.labels[latest],
+            group=same_hiding(full_period[latest], by_period[latest]),
         )
     return Report(
         report_version=REPORT_VERSION,
@@ -182,13 +189,16 @@ def build_report(
             suspect=dict(sorted(data.suspect.items())), total=sum(data.suspect.values())
         ),
         **extra,
-        overall=group(survey, data, keep, min_n, **_clustered(pooled_by, lambda cell: True)),
+        overall=overall,
         by_segment=by_segment,
         by_period=by_period,
-        changes=[
-            changes(survey, data, list(periods.waves[a]), list(periods.waves[b]), a, b, min_n)
-            for a, b in pairs
-        ],
+        changes=protect_changes(
+            [
+                changes(survey, data, list(periods.waves[a]), list(periods.waves[b]), a, b, min_n)
+                for a, b in pairs
+            ],
+            by_period,
+        ),
         themes=themes_section(survey, scoped_comments, min_n),
         loop=loop,
         provenance=Provenance.model_validate(provenance),

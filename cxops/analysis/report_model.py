@@ -67,6 +67,9 @@ class QuestionFigures(_Part):
     type: str
     text: str
     headline: str | None = absent()
+    #: true: hidden although it has enough answers, so that a smaller group's figures
+    #: cannot be worked out by subtraction (complementary suppression).
+    complementary: bool | None = absent()
     n: int
     metrics: dict[str, Figure]
     distribution: Distribution | None = absent()
@@ -86,6 +89,9 @@ class Group(_Part):
     """The figures of one group of answers (overall, a segment, a period)."""
 
     suppressed: bool = False
+    #: true: suppressed although it has enough answers, so that a smaller group's figures
+    #: cannot be worked out by subtraction (complementary suppression).
+    complementary: bool | None = absent()
     n: int
     invited: int
     complete: int
