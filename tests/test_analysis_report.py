@@ -140,7 +140,23 @@ def test_wave_figures_by_hand(seeded: Project) -> None:
         "ci": [round(100 * low, 2), round(100 * high, 2)],
         "n": 21,
     }
-    assert enterprise["questions"]["score"]["metrics"]["nps"]["value"] == 20.0
+    # smb (3 answers) is too few; with only two segments, enterprise's figures would tell
+    # smb's by subtraction from the overall ones: hidden too (complementary suppression).
+    assert enterprise["suppressed"] is True and enterprise["complementary"] is True
+    assert "questions" not in enterprise
+    shown = report(seeded, "w2", min_n=3)["by_segment"]["enterprise"]
+    assert shown["questions"]["score"]["metrics"]["nps"]["value"] == 20.0
+
+
+def test_suspect_answers_are_those_of_the_waves_shown(seeded: Project) -> None:
+    """`report --wave W2` said "left out as suspect 2" for two W1 answers."""
+    url = seeded.store_url  # type: ignore[attr-defined]
+    too_fast = [Row("w1", "smb", f"x{i}", {"score": 1}, suspect_reason="too_fast") for i in (1, 2)]
+    seed(url, "nps-test", ["w1"], too_fast, first_id=300)
+
+    assert report(seeded, "w2")["excluded"] == {"suspect": {"honeypot": 1}, "total": 1}
+    assert report(seeded, "w1")["excluded"] == {"suspect": {"too_fast": 2}, "total": 2}
+    assert report(seeded)["excluded"]["total"] == 3
 
 
 def test_small_segments_say_too_few_answers(seeded: Project) -> None:
@@ -333,7 +349,8 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
     assert questions["used"]["metrics"]["Alerts"]["value"] == pytest.approx(33.3)
     assert questions["used"]["metrics"]["Export"]["value"] == pytest.approx(33.3)
     assert data["themes"]["themes"]["billing"]["count"] == 1
-    assert data["themes"]["untagged"] == ["ok"]
+    # Two comments in all: under the minimum of 3, none is quoted.
+    assert data["themes"]["untagged_count"] == 1 and data["themes"]["untagged"] == []
     assert data["loop"] is None
     # The minimum applies per figure: 4 answers to `area` are too few under a minimum of 5.
     strict = build_from_store(survey, project.settings(database_url=store_url)).document()

@@ -191,7 +191,9 @@ def themes_chart(themes: Mapping[str, Theme], title: str, *, by_revenue: bool) -
     """One bar per theme: revenue at stake (or the number of answers mentioning it)."""
     rows: list[tuple[str, float, str]] = []
     for name, theme in themes.items():
-        if by_revenue:
+        if theme.suppressed:
+            rows.append((name, 0.0, TOO_FEW))
+        elif by_revenue:
             stake = theme.revenue_at_stake
             if stake is not None and stake.suppressed:
                 rows.append((name, 0.0, TOO_FEW))
@@ -209,7 +211,9 @@ def themes_chart(themes: Mapping[str, Theme], title: str, *, by_revenue: bool) -
         axes.barh(range(len(rows)), [row[1] for row in rows], color=RED if by_revenue else BLUE)
         axes.set_yticks(range(len(rows)), names)
         axes.invert_yaxis()
-        axes.set_xlabel("revenue at stake (detractors)" if by_revenue else "answers")
+        axes.set_xlabel("revenue at stake (customers, each once)" if by_revenue else "answers")
+        # Nothing to draw: an axis from 0 (matplotlib would centre it, -0.04 to 0.04).
+        axes.set_xlim(0, max([row[1] for row in rows] + [0.0]) * 1.15 or 1.0)
         for index, (_, value, text) in enumerate(rows):
             axes.annotate(
                 text,

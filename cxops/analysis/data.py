@@ -41,6 +41,7 @@ class Comment(NamedTuple):
     response_id: int
     wave: str
     segment: str
+    contact_key: str
     question: str
     text: str
     #: The answer to the survey's main question (None without one).
@@ -67,8 +68,8 @@ class SurveyData:
     invited: Counter[Cell] = field(default_factory=Counter)
     #: (wave, segment, status) -> responses not suspect.
     statuses: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    #: suspect reason -> responses left out.
-    suspect: Counter[str] = field(default_factory=Counter)
+    #: (wave, suspect reason) -> responses left out.
+    suspect: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: question id -> (wave, segment) -> value -> count (multi: each chosen option).
     tallies: dict[str, dict[Cell, Counter[Any]]] = field(default_factory=dict)
     #: question id -> (wave, segment) -> how many answered it (multi: people, not options).
@@ -233,9 +234,9 @@ def invited_counts(conn: Connection, survey_id: str) -> Counter[Cell]:
 
 def status_counts(
     conn: Connection, survey_id: str
-) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
+) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str]]]:
     """Confirmed responses by (wave, segment, status) when not suspect; suspect ones by
-    reason. A provisional one-click score (no person confirmed it) counts nowhere."""
+    (wave, reason). A provisional one-click score (no person confirmed it) counts nowhere."""
     r = _responses.c
     rows = conn.execute(
         select(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason, func.count())
@@ -243,10 +244,10 @@ def status_counts(
         .group_by(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason)
     ).all()
     statuses: Counter[tuple[str, str, str]] = Counter()
-    suspect: Counter[str] = Counter()
+    suspect: Counter[tuple[str, str]] = Counter()
     for wave, segment, status, is_suspect, reason, count in rows:
         if is_suspect:
-            suspect[reason or "suspect"] += count
+            suspect[(wave, reason or "suspect")] += count
         else:
             statuses[(wave, segment, status)] += count
     return statuses, suspect
@@ -294,7 +295,7 @@ def _tally(
         count = row[-1]
         if with_status:
             if row[3]:
-                data.suspect[row[4] or "suspect"] += count
+                data.suspect[(row[0], row[4] or "suspect")] += count
                 continue
             data.statuses[(row[0], row[1], row[2])] += count
         for index, question in enumerate(questions):
@@ -355,22 +356,24 @@ def comment_rows(conn: Connection, survey: Survey) -> list[Comment]:
     if revenue_column:
         source = _responses.outerjoin(_sends, s.send_id == r.send_id)
     query = (
-        select(r.id, r.wave_id, r.segment, score, revenue, *text_columns)
+        select(r.id, r.wave_id, r.segment, r.contact_key, score, revenue, *text_columns)
         .select_from(source)
         .where(*_row_by_row(survey.id), or_(*(text.is_not(None) for text in text_columns)))
         .order_by(r.id)
     )
     found: list[Comment] = []
     for row in conn.execute(query):
-        main_score = _score(row[3])
-        revenue_value = _number(row[4])
-        for question_id, body in zip(texts, row[5:], strict=True):
+        main_score = _score(row[4])
+        revenue_value = _number(row[5])
+        for question_id, body in zip(texts, row[6:], strict=True):
             if body is None:
                 continue
             body = str(body).strip()
             if body:
                 found.append(
-                    Comment(row[0], row[1], row[2], question_id, body, main_score, revenue_value)
+                    Comment(
+                        row[0], row[1], row[2], row[3], question_id, body, main_score, revenue_value
+                    )
                 )
     return found
 

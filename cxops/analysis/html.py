@@ -9,6 +9,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from cxops.analysis.change import needed_digits
 from cxops.analysis.report_model import Figure, QuestionFigures, Report, RevenueAtStake
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
@@ -58,10 +59,18 @@ def interval(metric: Figure, suffix: str) -> str:
     ci = metric.ci
     if metric.suppressed or not ci or ci[0] is None:
         return f"n = {metric.n}"
-    if metric.verdict is not None:  # a change: two decimals, so an end near 0 keeps its side
-        return f"[{ci[0]:+.2f}, {ci[1]:+.2f}] · n = {metric.n}"
+    if metric.verdict is not None:  # a change: an end near 0 keeps its side
+        return f"[{signed(ci[0])}, {signed(ci[1])}] · n = {metric.n}"
     low, high = (_number(bound, "pts" if suffix == "pp" else suffix) for bound in ci)
     return f"[{low}, {high}] · n = {metric.n}"
+
+
+def signed(bound: float | None) -> str:
+    """An interval end of a change, signed, with two decimals or as many as it takes for
+    an end off zero not to read as zero (`+0.0007`, never `+0.00`)."""
+    if bound is None:
+        return "–"
+    return f"{bound:+.{needed_digits(bound)}f}"
 
 
 def cell(metric: Figure | None, suffix: str) -> Markup:
@@ -96,7 +105,7 @@ def change_text(change: Figure | None, suffix: str) -> Markup:
     points = "" if suffix == "" else "pts"
     ci = change.ci
     # Two decimals: an end that rounds to ±0.0 must still show which side of 0 it is on.
-    span = "" if not ci else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+    span = "" if not ci or ci[0] is None else f" [{signed(ci[0])}, {signed(ci[1])}]"
     word = change.verdict
     if word in ("up", "down"):
         return Markup('<span class="{}">{}</span>{}').format(word, verdict(change, suffix), span)
@@ -112,7 +121,7 @@ def money(stake: RevenueAtStake | None) -> Markup:
         return Markup('<span class="few">{}</span>').format(TOO_FEW)
     missing = stake.missing or 0
     note = f" ({missing} without a value)" if missing else ""
-    return Markup('{:,.0f} <span class="muted">from {} detractors{}</span>').format(
+    return Markup('{:,.0f} <span class="muted">from {} customers{}</span>').format(
         stake.value or 0, stake.n, note
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -185,9 +186,7 @@ def build_report(
         period_labels=dict(periods.labels),
         min_n=min_n,
         level=0.95,
-        excluded=Excluded(
-            suspect=dict(sorted(data.suspect.items())), total=sum(data.suspect.values())
-        ),
+        excluded=_excluded(data, in_scope),
         **extra,
         overall=overall,
         by_segment=by_segment,
@@ -203,6 +202,15 @@ def build_report(
         loop=loop,
         provenance=Provenance.model_validate(provenance),
     )
+
+
+def _excluded(data: SurveyData, scope: set[str]) -> Excluded:
+    """The suspect answers of the waves in scope, by reason."""
+    reasons: Counter[str] = Counter()
+    for (wave, reason), count in data.suspect.items():
+        if wave in scope:
+            reasons[reason] += count
+    return Excluded(suspect=dict(sorted(reasons.items())), total=sum(reasons.values()))
 
 
 def _in_segment(segment: str) -> Callable[[tuple[str, str]], bool]:

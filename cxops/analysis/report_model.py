@@ -119,6 +119,8 @@ class WaveChange(_Part):
 
 
 class RevenueAtStake(_Part):
+    """The revenue column summed over the customers at stake (`n`: customers, each once)."""
+
     suppressed: bool = False
     value: Number | None = absent()
     n: int
@@ -129,16 +131,18 @@ class Theme(_Part):
     """One theme: answers mentioning it, their share, the main metric among them (under
     the metric's own name: `nps`, `satisfied`, `easy` or `mean`), revenue at stake, quotes."""
 
+    #: true: fewer than `min_n` answers mention it (or comment at all): its count only.
+    suppressed: bool = False
     count: int
     share: Figure
-    negative: int
+    negative: int | None = absent()
     metric: str | None = absent()
     nps: Figure | None = absent()
     satisfied: Figure | None = absent()
     easy: Figure | None = absent()
     mean: Figure | None = absent()
     revenue_at_stake: RevenueAtStake | None = absent()
-    quotes: list[str]
+    quotes: list[str] = Field(default_factory=list)
 
     @property
     def metric_figure(self) -> Figure | None:
