@@ -58,6 +58,9 @@ class LoopCase(NamedTuple):
     wave: str
     contact_key: str
     score: int | None
+    segment: str = ""
+    #: when the task was due (aware UTC; None: unknown).
+    due_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -109,7 +112,10 @@ class SurveyData:
             "answered": {qid: counter(c.items()) for qid, c in sorted(self.answered.items())},
             # Rows come in id order (the queries ORDER BY id): no sort needed.
             "comments": self.comments,
-            "loop": [[c.wave, c.contact_key, c.task_status, c.outcome, c.score] for c in self.loop],
+            "loop": [
+                [c.wave, c.contact_key, c.task_status, c.outcome, c.score, c.segment, c.due_at]
+                for c in self.loop
+            ],
             "later": [[*key, value] for key, value in self.later_scores.items()],
         }
         if self.wave_outcomes:  # only when the survey names an outcome column
@@ -441,9 +447,18 @@ def loop_cases(conn: Connection, survey: Survey) -> list[LoopCase]:
     r, t = _responses.c, _tasks.c
     score = answer_value(main.id, conn.dialect.name)
     rows = conn.execute(
-        select(t.status, t.outcome, r.wave_id, r.contact_key, score)
+        select(t.status, t.outcome, r.wave_id, r.contact_key, score, r.segment, t.due_at)
         .select_from(_tasks.join(_responses, r.id == t.response_id))
         .where(t.survey_id == survey.id, t.status != "withdrawn", r.suspect.is_(false()))
         .order_by(t.id)
     ).all()
-    return [LoopCase(row[0], row[1], row[2], row[3], _score(row[4])) for row in rows]
+    return [
+        LoopCase(row[0], row[1], row[2], row[3], _score(row[4]), row[5], _aware(row[6]))
+        for row in rows
+    ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

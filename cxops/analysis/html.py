@@ -10,7 +10,13 @@ from pathlib import Path
 from markupsafe import Markup
 
 from cxops.analysis.change import needed_digits
-from cxops.analysis.report_model import Figure, QuestionFigures, Report, RevenueAtStake
+from cxops.analysis.report_model import (
+    Figure,
+    LoopComparison,
+    QuestionFigures,
+    Report,
+    RevenueAtStake,
+)
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 TOO_FEW = "too few answers"
@@ -112,6 +118,20 @@ def change_text(change: Figure | None, suffix: str) -> Markup:
     return Markup('no detectable change <span class="muted">({}{})</span>').format(
         _number(change.value, points), span
     )
+
+
+def association(comparison: LoopComparison | None) -> Markup:
+    """A loop difference as an association: no arrow, no colour, with what it compares."""
+    if comparison is None:
+        return Markup("–")
+    figure = comparison.difference
+    size = Markup('<span class="muted">{} answers in {} strata; {} not yet due left out</span>')
+    size = size.format(comparison.compared, comparison.strata, comparison.not_yet_due)
+    if figure.suppressed or figure.value is None:
+        return Markup("{} · {}").format(TOO_FEW, size)
+    ci = figure.ci
+    span = "" if not ci or ci[0] is None else f" [{signed(ci[0])}, {signed(ci[1])}]"
+    return Markup("{} pts{} · {}").format(f"{figure.value:+.1f}", span, size)
 
 
 def money(stake: RevenueAtStake | None) -> Markup:
@@ -218,5 +238,6 @@ def render_html(report: Report) -> str:
         verdict=verdict,
         change_text=change_text,
         money=money,
+        association=association,
         PROTECTS=PROTECTS,
     )

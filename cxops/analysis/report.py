@@ -99,11 +99,13 @@ def build_report(
     provenance: Mapping[str, Any],
     by: str | None = None,
     clusters: Mapping[str, ClusterCells] | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """The whole report. `by`: what a period is (None: `wave` when the survey's waves are
     a week apart or more, else `month`); `clusters`: question id -> its answers by contact
     in each pooled group (`cxops.analysis.clusters.cluster_cells`; None: intervals as if
-    every answer came from someone else)."""
+    every answer came from someone else); `now`: when the source's outcome column is read
+    (the loop compares only tasks due before then)."""
     plan = plan_scope(survey, data, wave, by)
     waves, scope, periods = plan.waves, plan.scope, plan.periods
     keep = in_waves(scope)
@@ -141,7 +143,7 @@ def build_report(
     scoped_cases = [c for c in data.loop if c.wave in in_waves_shown]
     main = survey.main_question
     loop: Loop | None = None
-    if main is not None and main.type in ("nps", "csat", "ces"):
+    if main is not None and main.type in ("nps", "csat", "ces") and survey.followup:
         outcome = survey.report.outcome
         loop = loop_section(
             main.type,
@@ -152,6 +154,8 @@ def build_report(
             wave_outcomes=data.wave_outcomes,
             churned_value=outcome.churned if outcome is not None else None,
             min_n=min_n,
+            wave_times={**data.started, **data.first_sent},
+            now=now,
             outcome=None
             if outcome is None
             else LoopOutcome(
@@ -301,6 +305,7 @@ def build_from_store(
             outcomes=outcomes,
             provenance=facts,
             clusters=clusters,
+            now=stamp,
         )
 
 

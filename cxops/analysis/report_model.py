@@ -167,13 +167,26 @@ class OutcomeSource(_Part):
 
 
 class LoopGroup(_Part):
-    """Negative answers whose task was closed (or not): churn and rescue among them."""
+    """Negative answers whose task was closed (or not): churn and rescue among those whose
+    task was due before the outcome was read."""
 
     n: int
     churned: Figure | None = absent()
     outcome_unknown: int | None = absent()
     outcome_from: OutcomeSource | None = absent()
     rescued: Figure
+
+
+class LoopComparison(_Part):
+    """Closed minus not closed, like for like: `difference` is the stratified risk
+    difference in points (`n`: closed answers compared, `n_previous`: not closed), over
+    `compared` answers in `strata` strata that hold both; `not_yet_due` answers were left
+    out because their task was not yet due when the outcome was read."""
+
+    difference: Figure
+    strata: int
+    compared: int
+    not_yet_due: int
 
 
 class LoopOutcome(_Part):
@@ -183,14 +196,17 @@ class LoopOutcome(_Part):
 
 
 class Loop(_Part):
-    """Closing the loop; the churn figures only when the survey names an outcome column."""
+    """Closing the loop and what followed: an association, not an effect. The churn
+    figures only when the survey names an outcome column."""
 
     outcome: LoopOutcome | None
+    method: str
     negative_answers_with_tasks: int
+    customers: int
     closed: LoopGroup
     not_closed: LoopGroup
-    churn_difference: Figure | None = absent()
-    rescue_difference: Figure
+    churn: LoopComparison | None = absent()
+    rescue: LoopComparison
     rescue_rate: Figure
 
 
