@@ -44,6 +44,7 @@ followup:
     task: "Call {{ contact.name }}"
     assign_to: csm@example.com
     due: 2d
+    context: [plan]
 themes:
   pricing: [price, expensive]
   support: [support, help desk]
@@ -163,6 +164,39 @@ def test_suspect_answers_are_those_of_the_waves_shown(seeded: Project) -> None:
     assert report(seeded, "w2")["excluded"] == {"suspect": {"honeypot": 1}, "total": 1}
     assert report(seeded, "w1")["excluded"] == {"suspect": {"too_fast": 2}, "total": 2}
     assert report(seeded)["excluded"]["total"] == 3
+
+
+def test_cut_by_a_contact_column_under_the_same_minimum(project: Project, store_url: str) -> None:
+    """`--cut plan`: the answers by a column the ledger keeps, small groups suppressed
+    and none recoverable from the overall figures."""
+    answered = [r for r in rows() if r.wave == "w2" and r.answers is not None]
+    plans = {row.key: "de" if i < 6 else "fr" if i < 12 else "it" for i, row in enumerate(answered)}
+    cut_rows = [
+        Row(row.wave, row.segment, row.key, row.answers, row.status, row.suspect_reason,
+            {**row.contact, "plan": plans.get(row.key, "de")}, row.task)
+        for row in rows() if row.wave == "w2"
+    ]  # fmt: skip
+    project.write({"surveys/nps-test.yaml": SURVEY, "data/accounts.csv": ACCOUNTS})
+    seed(store_url, "nps-test", ["w2"], cut_rows)
+    project.store_url = store_url  # type: ignore[attr-defined]
+    from cxops.analysis.report import ReportError, build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=store_url, min_n=3)
+    survey = find_survey("nps-test", settings.surveys_path, settings.project_dir)
+    report = build_from_store(survey, settings, cut=["plan"]).document()
+    groups = report["cuts"]["plan"]
+    assert sum(g["n"] for g in groups.values()) == report["overall"]["n"]
+    assert sum(g["invited"] for g in groups.values()) == report["overall"]["invited"]
+    hidden = [name for name, g in groups.items() if g.get("suppressed") and g["n"] > 0]
+    assert len(hidden) != 1
+    assert any(not g.get("suppressed") for g in groups.values())
+    from cxops.analysis.html import render_html
+
+    page = render_html(build_from_store(survey, settings, cut=["plan"]))
+    assert '<h2 id="h-cut-1">By plan</h2>' in page
+    with pytest.raises(ReportError, match="--cut 'nickname'"):
+        build_from_store(survey, settings, cut=["nickname"])
 
 
 def test_small_segments_say_too_few_answers(seeded: Project) -> None:

@@ -277,18 +277,23 @@ def _tally(
     data: SurveyData,
     *,
     with_status: bool,
+    cut: str | None = None,
 ) -> None:
     """Answers by (wave, segment, value) of `questions` in one GROUP BY; `with_status`:
     also by status and suspect reason, which then fills `statuses` and `suspect` too
-    (one scan of the responses for both)."""
+    (one scan of the responses for both). `cut`: a contact column (as the ledger kept
+    it) in place of the segment."""
     r = _responses.c
     values = [answer_value(q.id, conn.dialect.name).label(f"v{i}") for i, q in enumerate(questions)]
-    keys: list[Any] = [r.wave_id, r.segment]
+    segment: Any = r.segment if cut is None else ledger_column(cut).label("cut")
+    keys: list[Any] = [r.wave_id, segment]
     if with_status:
         keys += [r.status, r.suspect, r.suspect_reason]
     query = select(*keys, *values, func.count()).where(
         r.survey_id == survey_id, r.confirmed_at.is_not(None)
     )
+    if cut is not None:
+        query = query.select_from(_responses.outerjoin(_sends, _sends.c.send_id == r.send_id))
     if not with_status:
         query = query.where(r.suspect.is_(false()))
     rows = conn.execute(query.group_by(*keys, *values)).all()
@@ -297,13 +302,13 @@ def _tally(
         data.answered.setdefault(question.id, Counter())
     first = len(keys)
     for row in rows:
-        cell = (row[0], row[1])
+        cell = (row[0], row[1] if cut is None else cut_value(row[1]))
         count = row[-1]
         if with_status:
             if row[3]:
                 data.suspect[(row[0], row[4] or "suspect")] += count
                 continue
-            data.statuses[(row[0], row[1], row[2])] += count
+            data.statuses[(*cell, row[2])] += count
         for index, question in enumerate(questions):
             value = parse_value(row[first + index])
             if value is None:
@@ -312,6 +317,41 @@ def _tally(
             chosen = value if isinstance(value, list) else [value]
             for item in chosen:
                 data.tallies[question.id][cell][item] += count
+
+
+#: The cut value of a contact whose ledger row has no value in the column.
+NO_VALUE = "(none)"
+
+
+def ledger_column(column: str) -> ColumnElement[Any]:
+    """A contact column as the send ledger kept it (JSON: text, number or bool)."""
+    value: ColumnElement[Any] = _sends.c.contact[column].as_string()
+    return value
+
+
+def cut_value(raw: Any) -> str:
+    """A cut's value as shown: its text (`(none)` when absent or empty)."""
+    if raw is None or str(raw).strip() == "":
+        return NO_VALUE
+    return str(raw).strip()
+
+
+def cut_counts(conn: Connection, survey: Survey, column: str, base: SurveyData) -> SurveyData:
+    """The counts of `base` with the contact column `column` in place of the segment."""
+    data = SurveyData(waves=list(base.waves), started=base.started, first_sent=base.first_sent)
+    s = _sends.c
+    value = ledger_column(column)
+    rows = conn.execute(
+        select(s.wave_id, value, func.count())
+        .where(s.survey_id == survey.id, s.step == 0, s.status == "sent")
+        .group_by(s.wave_id, value)
+    ).all()
+    for wave, value, count in rows:
+        data.invited[(wave, cut_value(value))] += count
+    counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
+    if counted:
+        _tally(conn, survey.id, counted, data, with_status=True, cut=column)
+    return data
 
 
 def parse_value(raw: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,12 +100,14 @@ def build_report(
     by: str | None = None,
     clusters: Mapping[str, ClusterCells] | None = None,
     now: datetime | None = None,
+    cuts: Mapping[str, SurveyData] | None = None,
 ) -> Report:
     """The whole report. `by`: what a period is (None: `wave` when the survey's waves are
     a week apart or more, else `month`); `clusters`: question id -> its answers by contact
     in each pooled group (`cxops.analysis.clusters.cluster_cells`; None: intervals as if
     every answer came from someone else); `now`: when the source's outcome column is read
-    (the loop compares only tasks due before then)."""
+    (the loop compares only tasks due before then); `cuts`: contact column -> the counts
+    with that column in place of the segment (`--cut`)."""
     plan = plan_scope(survey, data, wave, by)
     waves, scope, periods = plan.waves, plan.scope, plan.periods
     keep = in_waves(scope)
@@ -165,6 +167,18 @@ def build_report(
             ),
         )
     extra: dict[str, Any] = {}
+    if cuts:
+        extra["cuts"] = {
+            column: protect(
+                overall,
+                {
+                    value: group(survey, counts, _segment_filter(scope, value), min_n)
+                    for value in segments_of(counts, scope)
+                },
+                min_n,
+            )
+            for column, counts in cuts.items()
+        }
     if answered:
         latest = answered[-1]
         extra["headline"] = Headline(
@@ -191,10 +205,11 @@ def build_report(
         min_n=min_n,
         level=0.95,
         excluded=_excluded(data, in_scope),
-        **extra,
+        **{key: extra.pop(key) for key in ("headline",) if key in extra},
         overall=overall,
         by_segment=by_segment,
         by_period=by_period,
+        **extra,
         changes=protect_changes(
             [
                 changes(survey, data, list(periods.waves[a]), list(periods.waves[b]), a, b, min_n)
@@ -255,12 +270,15 @@ def build_from_store(
     wave: str | None = None,
     now: datetime | None = None,
     by: str | None = None,
+    cut: Sequence[str] = (),
 ) -> Report:
-    """Read the store and the survey's source, then build the report (the I/O edge)."""
+    """Read the store and the survey's source, then build the report (the I/O edge);
+    `cut`: contact columns the ledger keeps, each shown as its own partition."""
+    _check_cuts(survey, settings, cut)
     from sqlalchemy.engine import Connection
 
     from cxops.analysis.clusters import cluster_cells
-    from cxops.analysis.data import load_survey_data
+    from cxops.analysis.data import cut_counts, load_survey_data
     from cxops.analysis.groups import SCORED, scale_of
     from cxops.analysis.outcomes import outcome_values
     from cxops.analysis.provenance import provenance
@@ -268,6 +286,7 @@ def build_from_store(
 
     with _collector_paused():
         clusters: dict[str, ClusterCells] = {}
+        cuts: dict[str, SurveyData] = {}
 
         def read_clusters(conn: Connection, counts: SurveyData) -> None:
             pairs = sorted(
@@ -275,6 +294,8 @@ def build_from_store(
                 for wave_id, buckets in plan_scope(survey, counts, wave, by).buckets().items()
                 for bucket in buckets
             )
+            for column in cut:
+                cuts[column] = cut_counts(conn, survey, column, counts)
             for question in survey.questions:
                 if pairs and question.type in SCORED:
                     clusters[question.id] = cluster_cells(
@@ -306,7 +327,23 @@ def build_from_store(
             provenance=facts,
             clusters=clusters,
             now=stamp,
+            cuts=cuts,
         )
+
+
+def _check_cuts(survey: Survey, settings: Settings, columns: Sequence[str]) -> None:
+    """A cut must be a contact column the send ledger keeps (ReportError otherwise)."""
+    if not columns:
+        return
+    from cxops.wave.minimise import kept_columns
+
+    kept = kept_columns(survey, settings)
+    for column in columns:
+        if kept is not None and column not in kept:
+            raise ReportError(
+                f"--cut {column!r}: survey {survey.id} keeps only these contact columns: "
+                f"{', '.join(sorted(kept))} (a column a template, rule or `report:` reads is kept)"
+            )
 
 
 @contextmanager

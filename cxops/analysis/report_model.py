@@ -266,6 +266,8 @@ class Report(_Part):
     overall: Group
     by_segment: dict[str, Group]
     by_period: dict[str, Group]
+    #: `--cut COLUMN`: column -> its values' groups, pooled over the scope like `by_segment`.
+    cuts: dict[str, dict[str, Group]] | None = absent()
     changes: list[WaveChange]
     themes: Themes
     loop: Loop | None

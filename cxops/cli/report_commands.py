@@ -37,6 +37,14 @@ def report_command(
             "week apart or more, else month).",
         ),
     ] = None,
+    cut: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cut",
+            help="A contact column the survey keeps (plan, country, CSM): figures by its "
+            "values beside the segments. Repeatable.",
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="HTML file to write (default: reports/SURVEY.html)."),
@@ -49,7 +57,7 @@ def report_command(
     project = project_context(ctx, project_dir)
     settings = project.settings
     spec = project.surveys.find(survey)
-    report = build_from_store(spec, settings, wave=wave, by=by)
+    report = build_from_store(spec, settings, wave=wave, by=by, cut=cut or ())
     if as_json:
         if out is not None:
             _write_html(report, out, settings)
