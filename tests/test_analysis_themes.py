@@ -146,3 +146,13 @@ def test_revenue_at_stake_counts_a_customer_once_with_their_latest_answer() -> N
     assert (theme.revenue_at_stake.value, theme.revenue_at_stake.n) == (130.0, 2)
     # The same words once among the quotes.
     assert theme.quotes == ["the price", "Price hike hurt us", "Too much price"]
+
+
+def test_an_empty_themes_chart_has_an_axis_from_zero() -> None:
+    """An empty themes chart had a −0.04…0.04 axis."""
+    from cxops.analysis.charts import themes_chart
+    from cxops.analysis.report_model import Theme
+
+    empty = {"pricing": Theme(count=0, share=Figure(value=None, ci=None, n=0), quotes=[])}
+    chart = themes_chart(empty, "Themes by answers", by_revenue=False)
+    assert "0.04" not in chart and "−0.02" not in chart

@@ -9,6 +9,7 @@ stays visible); its question metrics are not shown.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -49,13 +50,16 @@ CHOICE = frozenset({"single", "multi"})
 CellFilter = Callable[[Cell], bool]
 
 
+#: A template expression or statement in a survey text (`{{ contact.ticket_id }}`).
+_EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
 def text_of(value: Any) -> str:
-    """A survey text that may be per-locale (`{en: ..., de: ...}`): English, else the first."""
+    """A survey text that may be per-locale (`{en: ..., de: ...}`): English, else the first;
+    an expression in it (filled per person when asked) shown as "…", never raw."""
     if isinstance(value, Mapping):
-        if "en" in value:
-            return str(value["en"])
-        return str(next(iter(value.values()), ""))
-    return str(value)
+        value = value["en"] if "en" in value else next(iter(value.values()), "")
+    return " ".join(_EXPRESSION.sub("…", str(value)).split())
 
 
 def option_names(question: Question) -> list[str]:
