@@ -2,9 +2,12 @@
 `document()` is `cxops report --json`), from which the HTML page, its charts and the
 Prefect artifacts are all drawn.
 
-Scope: without `wave`, `overall` and `by_segment` pool every wave; with it, that wave
-alone, and `by_wave` stops at it. `changes` compare each wave with the one before
-(the last pair is the headline). Pure given its inputs; `build_from_store` is the edge.
+Scope: without `wave`, `overall`, `by_segment` and the cuts pool every wave (labelled
+`pooled`, intervals clustered by person); with it, that wave alone, and the periods
+(`--by`) stop at it. The headline is the latest period with answers; `changes` compare
+each period with the one before it that has answers. Complementary suppression is applied
+to every partition of the overall figures. Pure given its inputs; `build_from_store` is
+the edge.
 """
 
 from __future__ import annotations
