@@ -63,8 +63,26 @@ def cluster_cells(
     if not buckets:
         return {}
     r = _responses.c
-    raw = answer_value(question_id, conn.dialect.name)
-    if conn.dialect.name == "sqlite":
+    pairs = values(column("wave_id", String), column("bucket", String), name="report_buckets")
+    table = pairs.data(list(buckets)).cte("report_buckets")
+    sqlite = conn.dialect.name == "sqlite"
+    answers = (
+        select(
+            table.c.bucket,
+            r.segment,
+            r.contact_key,
+            answer_value(question_id, conn.dialect.name).label("v"),
+        )
+        .select_from(_responses.join(table, table.c.wave_id == r.wave_id))
+        .where(r.survey_id == survey_id, r.confirmed_at.is_not(None), r.suspect.is_(False))
+    )
+    if sqlite:
+        # A subquery with a LIMIT is not flattened into the GROUP BY above it: the answer
+        # is extracted once per row, not once per aggregate (about a third faster).
+        answers = answers.limit(-1)
+    rows = answers.subquery()
+    raw = rows.c.v
+    if sqlite:
         score: Any = raw
         valid = func.typeof(raw) == "integer"
     else:
@@ -72,44 +90,30 @@ def cluster_cells(
         score = cast(func.nullif(func.coalesce(raw, ""), ""), Integer)
     low, high = scale
     top_low, top_high = TOP_BOX.get(kind, (high + 1, high + 1))
-    table = (
-        values(column("wave_id", String), column("bucket", String), name="report_buckets")
-        .data(list(buckets))
-        .cte("report_buckets")
-    )
-    one = func.count()
 
     def where(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
 
     inner = (
         select(
-            table.c.bucket,
-            r.segment,
-            one.label("n"),
+            rows.c.bucket,
+            rows.c.segment,
+            func.count().label("n"),
             where(score >= 9).label("p"),
             where(score <= 6).label("d"),
             where(score.between(top_low, top_high)).label("t"),
             func.sum(score).label("s"),
         )
-        .select_from(_responses.join(table, table.c.wave_id == r.wave_id))
-        .where(
-            r.survey_id == survey_id,
-            r.confirmed_at.is_not(None),
-            r.suspect.is_(False),
-            valid,
-            score.between(low, high),
-        )
-        .group_by(table.c.bucket, r.segment, r.contact_key)
+        .where(valid, score.between(low, high))
+        .group_by(rows.c.bucket, rows.c.segment, rows.c.contact_key)
         .subquery()
     )
     i = inner.c
     shapes = [i.n, i.p, i.d, i.t, i.s]
-    rows = conn.execute(
-        select(i.bucket, i.segment, *shapes, func.count()).group_by(i.bucket, i.segment, *shapes)
-    )
     found: ClusterCells = {}
-    for row in rows:
+    for row in conn.execute(
+        select(i.bucket, i.segment, *shapes, func.count()).group_by(i.bucket, i.segment, *shapes)
+    ):
         bucket, segment, n, p, d, t, s, contacts = tuple(row)
         found.setdefault((bucket, segment), Counter())[(n, p, d, t, s or 0)] += contacts
     return found
