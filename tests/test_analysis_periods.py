@@ -148,3 +148,16 @@ def test_the_clustered_variance_is_the_sandwich_over_answers() -> None:
     assert clustered.ci is not None and plain.ci is not None
     assert clustered.ci[1] - clustered.ci[0] > plain.ci[1] - plain.ci[0]
     assert math.isfinite(clustered.ci[0])
+
+
+def test_a_trend_axis_stays_readable_at_any_count() -> None:
+    """An hourly survey's trend had one overlapping label per wave."""
+    from cxops.analysis.charts import MAX_TICKS, axis_ticks
+    from cxops.analysis.report_model import Figure
+
+    rows = [(f"2026-12-08T{h:04d}", Figure(value=1.0, ci=(0.0, 2.0), n=9)) for h in range(40)]
+    ticks, names = axis_ticks(rows)
+    assert len(ticks) <= MAX_TICKS and ticks[-1] == 39
+    assert names[-1] == "2026-12-08T0039"
+    few = axis_ticks(rows[:3])
+    assert few == ([0, 1, 2], [f"2026-12-08T{h:04d} (n=9)" for h in range(3)])
