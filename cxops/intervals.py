@@ -13,6 +13,7 @@ here from the regularised incomplete beta function (no SciPy).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from statistics import NormalDist
 
@@ -256,3 +257,32 @@ def _check_level(level: float) -> None:
 def _check_counts(successes: int, n: int) -> None:
     if n < 0 or successes < 0 or successes > n:
         raise ValueError(f"expected 0 <= successes <= n, found {successes} of {n}")
+
+
+def mantel_haenszel_difference(
+    strata: Sequence[tuple[int, int, int, int]], level: float = LEVEL
+) -> tuple[float, Interval] | None:
+    """The Mantel-Haenszel risk difference p1 - p0 over strata `(x1, n1, x0, n0)` and its
+    Wald interval with Sato's variance (None when no stratum has both groups).
+
+    RD = Σ (x1·n0 - x0·n1)/N / Σ n1·n0/N; Var = (RD·ΣP + ΣQ) / (Σ n1·n0/N)², with
+    P = (n1²·x0 - n0²·x1 + n1·n0·(n0 - n1)/2) / N² and Q = (x1·(n0 - x0) + x0·(n1 - x1)) / (2N)
+    (Sato, T. (1989), "On the variance estimator for the Mantel-Haenszel risk difference",
+    Biometrics 45: 1323-1324; consistent for many sparse strata and for few large ones).
+    With one stratum it is the Wald difference, Var = p1(1-p1)/n1 + p0(1-p0)/n0.
+    Strata missing either group carry no weight."""
+    weight = numerator = p_sum = q_sum = 0.0
+    for x1, n1, x0, n0 in strata:
+        total = n1 + n0
+        if n1 == 0 or n0 == 0:
+            continue
+        weight += n1 * n0 / total
+        numerator += (x1 * n0 - x0 * n1) / total
+        p_sum += (n1 * n1 * x0 - n0 * n0 * x1 + n1 * n0 * (n0 - n1) / 2) / total**2
+        q_sum += (x1 * (n0 - x0) + x0 * (n1 - x1)) / (2 * total)
+    if weight == 0:
+        return None
+    difference = numerator / weight
+    variance = max(0.0, (difference * p_sum + q_sum) / weight**2)
+    half = z_quantile(level) * math.sqrt(variance)
+    return difference, (max(-1.0, difference - half), min(1.0, difference + half))

@@ -35,8 +35,15 @@ class Row:
 
 
 def seed(
-    url: str, survey_id: str, waves: Sequence[str], rows: Sequence[Row], *, first_id: int = 1
+    url: str,
+    survey_id: str,
+    waves: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    first_id: int = 1,
+    spacing: timedelta = timedelta(days=90),
 ) -> None:
+    """Insert `rows`; wave i starts (and is sent) at T0 + i × `spacing`."""
     store = open_store(url)
     try:
         with store.connect(write=True) as conn:
@@ -51,7 +58,7 @@ def seed(
                         {
                             "survey_id": survey_id,
                             "wave_id": wave,
-                            "started_at": T0 + timedelta(days=90 * i),
+                            "started_at": T0 + spacing * i,
                             "status": "complete",
                             "summary": {},
                         }
@@ -62,7 +69,7 @@ def seed(
             sends, responses, tasks = [], [], []
             for index, row in enumerate(rows, start=first_id):
                 send_id = uuid.uuid4().hex
-                moment = T0 + timedelta(days=90 * waves.index(row.wave), minutes=index)
+                moment = T0 + spacing * waves.index(row.wave) + timedelta(minutes=index)
                 sends.append(
                     {
                         "send_id": send_id,

@@ -16,12 +16,16 @@ from cxops.testing import Project
 
 def test_markdown_says_too_few_answers_for_small_groups() -> None:
     report = {
-        "report_version": 1,
+        "report_version": 2,
         "survey": {"id": "s", "name": "S | pipes", "kind": "nps"},
         "wave": None,
         "waves": [],
         "wave_labels": {},
         "first_sent_at": {},
+        "by": "wave",
+        "periods": [],
+        "period_waves": {},
+        "period_labels": {},
         "min_n": 5,
         "level": 0.95,
         "overall": {
@@ -34,7 +38,7 @@ def test_markdown_says_too_few_answers_for_small_groups() -> None:
             "partial_rate": {"value": 0.0, "ci": [0.0, 29.91], "n": 9},
         },
         "by_segment": {},
-        "by_wave": {},
+        "by_period": {},
         "changes": [],
         "excluded": {"suspect": {}, "total": 0},
         "themes": {

@@ -38,6 +38,13 @@ questions:
 invitation:
   template: nps_invite
   from: "Research <research@acme.example>"
+followup:
+  - id: detractor
+    when: "answers.score <= 6"
+    task: "Call {{ contact.name }}"
+    assign_to: csm@example.com
+    due: 2d
+    context: [plan]
 themes:
   pricing: [price, expensive]
   support: [support, help desk]
@@ -140,7 +147,56 @@ def test_wave_figures_by_hand(seeded: Project) -> None:
         "ci": [round(100 * low, 2), round(100 * high, 2)],
         "n": 21,
     }
-    assert enterprise["questions"]["score"]["metrics"]["nps"]["value"] == 20.0
+    # smb (3 answers) is too few; with only two segments, enterprise's figures would tell
+    # smb's by subtraction from the overall ones: hidden too (complementary suppression).
+    assert enterprise["suppressed"] is True and enterprise["complementary"] is True
+    assert "questions" not in enterprise
+    shown = report(seeded, "w2", min_n=3)["by_segment"]["enterprise"]
+    assert shown["questions"]["score"]["metrics"]["nps"]["value"] == 20.0
+
+
+def test_suspect_answers_are_those_of_the_waves_shown(seeded: Project) -> None:
+    """`report --wave W2` said "left out as suspect 2" for two W1 answers."""
+    url = seeded.store_url  # type: ignore[attr-defined]
+    too_fast = [Row("w1", "smb", f"x{i}", {"score": 1}, suspect_reason="too_fast") for i in (1, 2)]
+    seed(url, "nps-test", ["w1"], too_fast, first_id=300)
+
+    assert report(seeded, "w2")["excluded"] == {"suspect": {"honeypot": 1}, "total": 1}
+    assert report(seeded, "w1")["excluded"] == {"suspect": {"too_fast": 2}, "total": 2}
+    assert report(seeded)["excluded"]["total"] == 3
+
+
+def test_cut_by_a_contact_column_under_the_same_minimum(project: Project, store_url: str) -> None:
+    """`--cut plan`: the answers by a column the ledger keeps, small groups suppressed
+    and none recoverable from the overall figures."""
+    answered = [r for r in rows() if r.wave == "w2" and r.answers is not None]
+    plans = {row.key: "de" if i < 6 else "fr" if i < 12 else "it" for i, row in enumerate(answered)}
+    cut_rows = [
+        Row(row.wave, row.segment, row.key, row.answers, row.status, row.suspect_reason,
+            {**row.contact, "plan": plans.get(row.key, "de")}, row.task)
+        for row in rows() if row.wave == "w2"
+    ]  # fmt: skip
+    project.write({"surveys/nps-test.yaml": SURVEY, "data/accounts.csv": ACCOUNTS})
+    seed(store_url, "nps-test", ["w2"], cut_rows)
+    project.store_url = store_url  # type: ignore[attr-defined]
+    from cxops.analysis.report import ReportError, build_from_store
+    from cxops.spec import find_survey
+
+    settings = project.settings(database_url=store_url, min_n=3)
+    survey = find_survey("nps-test", settings.surveys_path, settings.project_dir)
+    report = build_from_store(survey, settings, cut=["plan"]).document()
+    groups = report["cuts"]["plan"]
+    assert sum(g["n"] for g in groups.values()) == report["overall"]["n"]
+    assert sum(g["invited"] for g in groups.values()) == report["overall"]["invited"]
+    hidden = [name for name, g in groups.items() if g.get("suppressed") and g["n"] > 0]
+    assert len(hidden) != 1
+    assert any(not g.get("suppressed") for g in groups.values())
+    from cxops.analysis.html import render_html
+
+    page = render_html(build_from_store(survey, settings, cut=["plan"]))
+    assert '<h2 id="h-cut-1">By plan</h2>' in page
+    with pytest.raises(ReportError, match="--cut 'nickname'"):
+        build_from_store(survey, settings, cut=["nickname"])
 
 
 def test_small_segments_say_too_few_answers(seeded: Project) -> None:
@@ -162,7 +218,7 @@ def test_change_between_waves(seeded: Project) -> None:
     assert nps["value"] == round(100 * (1 / 13 - (-2 / 6)), 1)
     assert nps["ci"] == [round(100 * low, 2), round(100 * high, 2)]
     assert nps["verdict"] == ("no detectable change" if low < 0 < high else "up")
-    assert data["by_wave"]["w1"]["questions"]["score"]["metrics"]["nps"]["value"] == -33.3
+    assert data["by_period"]["w1"]["questions"]["score"]["metrics"]["nps"]["value"] == -33.3
     # Pooled over both waves: 19 answers.
     assert data["overall"]["n"] == 19
 
@@ -199,7 +255,9 @@ def test_closing_the_loop(seeded: Project) -> None:
     assert (
         loop["not_closed"]["rescued"]["value"] == 50.0 and loop["not_closed"]["rescued"]["n"] == 2
     )
-    assert loop["rescue_rate"]["value"] == pytest.approx(66.7)
+    # Pooled 2 of 3, beside not-closed's 1 of 2, would tell closed's suppressed 1 of 1.
+    assert loop["rescue_rate"] == {"suppressed": True, "n": 3}
+    assert loop["customers"] == 4 and loop["rescue"]["not_yet_due"] == 0
     assert loop["outcome"]["column"] == "status"
 
 
@@ -333,7 +391,8 @@ def test_every_question_type_counts_from_the_store(project: Project, store_url: 
     assert questions["used"]["metrics"]["Alerts"]["value"] == pytest.approx(33.3)
     assert questions["used"]["metrics"]["Export"]["value"] == pytest.approx(33.3)
     assert data["themes"]["themes"]["billing"]["count"] == 1
-    assert data["themes"]["untagged"] == ["ok"]
+    # Two comments in all: under the minimum of 3, none is quoted.
+    assert data["themes"]["untagged_count"] == 1 and data["themes"]["untagged"] == []
     assert data["loop"] is None
     # The minimum applies per figure: 4 answers to `area` are too few under a minimum of 5.
     strict = build_from_store(survey, project.settings(database_url=store_url)).document()

@@ -57,10 +57,10 @@ SURVEY = SimpleNamespace(
 
 def test_an_answer_with_two_texts_counts_once_and_quotes_the_text_that_mentions_it() -> None:
     comments = [
-        Comment(1, "w", "s", "reason", "The price", 2, 100.0),
-        Comment(1, "w", "s", "other", "Again the price", 2, 100.0),
-        Comment(2, "w", "s", "reason", "Nice", 10, 50.0),
-        Comment(3, "w", "s", "reason", "fair price", 10, None),
+        Comment(1, "w", "s", "k1", "reason", "The price", 2, 100.0),
+        Comment(1, "w", "s", "k1", "other", "Again the price", 2, 100.0),
+        Comment(2, "w", "s", "k2", "reason", "Nice", 10, 50.0),
+        Comment(3, "w", "s", "k3", "reason", "fair price", 10, None),
     ]
     section = themes_section(SURVEY, comments, min_n=1).model_dump(exclude_unset=True)
     pricing = section["themes"]["pricing"]
@@ -106,3 +106,53 @@ def test_charts_are_the_same_bytes_every_time_and_carry_no_date() -> None:
     assert "too few answers" in chart and chart == interval_chart(
         rows, "NPS by segment", "pts", horizontal=True
     )
+
+
+def test_themes_obey_the_minimum_in_every_figure_count_and_quote() -> None:
+    """A 2-answer wave (overall "too few answers") showed "pricing 100.0% [34.2%, 100.0%]
+    n = 2" with both quotes, and `"negative": 2` told that both were detractors."""
+    comments = [
+        Comment(1, "w", "s", "k1", "reason", "The price hurts", 2, 100.0),
+        Comment(2, "w", "s", "k2", "reason", "price again", 3, 50.0),
+    ]
+    section = themes_section(SURVEY, comments, min_n=5).model_dump(exclude_unset=True)
+    assert section["themes"]["pricing"] == {
+        "suppressed": True,
+        "count": 2,
+        "share": {"suppressed": True, "n": 2},
+    }
+    assert section["untagged"] == []
+    # With enough comments in all, a theme of two is still too few.
+    many = comments + [
+        Comment(i, "w", "s", f"k{i}", "reason", f"fine {i}", 9, None) for i in range(3, 8)
+    ]
+    small = themes_section(SURVEY, many, min_n=5).themes["pricing"]
+    assert small.suppressed and small.quotes == [] and small.negative is None
+
+
+def test_revenue_at_stake_counts_a_customer_once_with_their_latest_answer() -> None:
+    """Pricing showed 50,002 "from 18 detractors" where 16 customers hold 38,962 MRR:
+    customers who complained in two waves counted twice."""
+    comments = [
+        Comment(1, "w1", "s", "k1", "reason", "Price hike hurt us", 2, 100.0),
+        Comment(2, "w1", "s", "k2", "reason", "Too much price", 1, 40.0),
+        Comment(3, "w2", "s", "k1", "reason", "Price hike hurt us", 3, 120.0),
+        Comment(4, "w2", "s", "k2", "reason", "price is fine now", 10, 40.0),
+        Comment(5, "w2", "s", "k3", "reason", "the price", 0, 10.0),
+    ]
+    theme = themes_section(SURVEY, comments, min_n=1).themes["pricing"]
+    assert theme.revenue_at_stake is not None
+    # k1 once, at their latest MRR (120); k2's latest answer is a promoter's; k3.
+    assert (theme.revenue_at_stake.value, theme.revenue_at_stake.n) == (130.0, 2)
+    # The same words once among the quotes.
+    assert theme.quotes == ["the price", "Price hike hurt us", "Too much price"]
+
+
+def test_an_empty_themes_chart_has_an_axis_from_zero() -> None:
+    """An empty themes chart had a −0.04…0.04 axis."""
+    from cxops.analysis.charts import themes_chart
+    from cxops.analysis.report_model import Theme
+
+    empty = {"pricing": Theme(count=0, share=Figure(value=None, ci=None, n=0), quotes=[])}
+    chart = themes_chart(empty, "Themes by answers", by_revenue=False)
+    assert "0.04" not in chart and "−0.02" not in chart

@@ -1,8 +1,9 @@
 """`--period P`: which answers a command reads, as `cxops report --by` names periods.
 
 A period is an ISO week (`2026-W49`), a month (`2026-11`), a quarter (`2026-Q4`), each
-in the survey's time zone and holding the answers first given within it, or a wave
-id (anything else). Pure: the store's reader applies it.
+in the survey's time zone and holding the answers of the waves `cxops report --by`
+puts in it (a wave is in the period of its first invitation), or a wave id (anything
+else). Pure: the store's reader applies it.
 """
 
 from __future__ import annotations

@@ -69,12 +69,12 @@ def wave_rows(report: Report) -> list[dict[str, Any]]:
     name = main.headline if main else None
     changes = {c.to: c for c in report.changes}
     rows = []
-    for wave, group in report.by_wave.items():
+    for wave, group in report.by_period.items():
         change = changes.get(wave)
         moved = change.questions.get(qid or "", {}).get(name or "") if change is not None else None
         rows.append(
             {
-                "wave": wave,
+                report.by: report.period_labels.get(wave, wave),
                 "invited": group.invited,
                 "response_rate": figure(group.response_rate, "%"),
                 "answers": group.n,
@@ -131,7 +131,14 @@ def report_markdown(report: Report) -> str:
     overall = report.overall
     if main and qid and main.headline:
         name = main.headline
-        lines.append(f"**{label(name)}**: {figure(main.metrics[name], unit(name))}")
+        head = report.headline
+        if head is not None and overall.pooled is not None:
+            latest = head.group.headline_figure(qid, name)
+            lines.append(f"**{label(name)}, {_md(head.label)}**: {figure(latest, unit(name))}")
+            pooled = f"pooled over {len(report.periods)} {report.by}(s)"
+            lines.append(f"**{label(name)}, {pooled}**: {figure(main.metrics[name], unit(name))}")
+        else:
+            lines.append(f"**{label(name)}**: {figure(main.metrics[name], unit(name))}")
     else:
         lines.append(f"**{TOO_FEW}** (n={overall.n}, minimum {report.min_n})")
     lines += [
@@ -142,7 +149,7 @@ def report_markdown(report: Report) -> str:
         "## By segment",
         "",
         *_table(segment_rows(report)),
-        "## By wave",
+        f"## By {report.by}",
         "",
         *_table(wave_rows(report)),
         "## Themes",

@@ -59,7 +59,7 @@ class Change:
         ci = (
             None
             if self.ci is None or math.isinf(self.ci[0])
-            else [round(self.ci[0], 2), round(self.ci[1], 2)]
+            else [round(end, needed_digits(end)) for end in self.ci]
         )
         value = None if self.value is None else round(self.value, self.digits)
         return {
@@ -69,6 +69,15 @@ class Change:
             "n_previous": self.n_previous,
             "verdict": self.verdict,
         }
+
+
+def needed_digits(bound: float, digits: int = 2, most: int = 8) -> int:
+    """`digits`, or as many more as a `bound` off zero needs not to round onto zero (its
+    first significant digit: a change called up with a lower end of 0.0007 shows +0.0007,
+    not +0.00)."""
+    if bound == 0 or not math.isfinite(bound) or round(bound, digits) != 0:
+        return digits
+    return min(most, max(digits, -math.floor(math.log10(abs(bound)))))
 
 
 def nps_change(previous: Tally, current: Tally, level: float = LEVEL) -> Change:

@@ -144,11 +144,33 @@ def interval_chart(
                     )
         else:
             axes.errorbar(positions, values, yerr=[lows, highs], fmt="-o", color=BLUE, capsize=3)
-            axes.set_xticks(range(len(labels)), [_label(n, m) for n, m in rows], fontsize=8)
+            ticks, names = axis_ticks(rows)
+            crowded = len(rows) > MAX_TICKS // 2
+            axes.set_xticks(
+                ticks,
+                names,
+                fontsize=8,
+                rotation=45 if crowded else 0,
+                ha="right" if crowded else "center",
+            )
             axes.set_ylabel(unit)
             if len(labels) == 1:
                 axes.set_xlim(-1, 1)
         return _svg(figure, title)
+
+
+#: At most this many labels along a trend's axis; the others are left out, evenly.
+MAX_TICKS = 12
+
+
+def axis_ticks(rows: Sequence[tuple[str, Figure]]) -> tuple[list[int], list[str]]:
+    """The positions and labels along a trend's axis: every row while they fit, else every
+    k-th row ending at the latest (the n is then in the table, not on the axis)."""
+    if len(rows) <= MAX_TICKS // 2:
+        return list(range(len(rows))), [_label(name, metric) for name, metric in rows]
+    step = -(-len(rows) // MAX_TICKS)
+    ticks = list(range(len(rows) - 1, -1, -step))[::-1]
+    return ticks, [rows[i][0] for i in ticks]
 
 
 def _drawable(metric: Figure) -> tuple[float, float, float] | None:
@@ -169,7 +191,9 @@ def themes_chart(themes: Mapping[str, Theme], title: str, *, by_revenue: bool) -
     """One bar per theme: revenue at stake (or the number of answers mentioning it)."""
     rows: list[tuple[str, float, str]] = []
     for name, theme in themes.items():
-        if by_revenue:
+        if theme.suppressed:
+            rows.append((name, 0.0, TOO_FEW))
+        elif by_revenue:
             stake = theme.revenue_at_stake
             if stake is not None and stake.suppressed:
                 rows.append((name, 0.0, TOO_FEW))
@@ -187,7 +211,9 @@ def themes_chart(themes: Mapping[str, Theme], title: str, *, by_revenue: bool) -
         axes.barh(range(len(rows)), [row[1] for row in rows], color=RED if by_revenue else BLUE)
         axes.set_yticks(range(len(rows)), names)
         axes.invert_yaxis()
-        axes.set_xlabel("revenue at stake (detractors)" if by_revenue else "answers")
+        axes.set_xlabel("revenue at stake (customers, each once)" if by_revenue else "answers")
+        # Nothing to draw: an axis from 0 (matplotlib would centre it, -0.04 to 0.04).
+        axes.set_xlim(0, max([row[1] for row in rows] + [0.0]) * 1.15 or 1.0)
         for index, (_, value, text) in enumerate(rows):
             axes.annotate(
                 text,

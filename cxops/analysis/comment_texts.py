@@ -1,13 +1,17 @@
 """What `cxops themes suggest` reads: a survey's text answers with their locale, in one
 period or all. Counted like the report's comments: confirmed answers, not suspect,
-non-empty texts, in id order."""
+non-empty texts, in id order. A calendar period holds the answers of the waves the
+report puts in it (`cxops.analysis.periods`: a wave is in the period of its first
+invitation), so `themes suggest --period 2026-11` reads what `report --by month` shows
+for 2026-11."""
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, select
 
 from cxops.analysis.answer_period import Period, PeriodError
-from cxops.analysis.data import answer_value, wave_order
+from cxops.analysis.data import answer_value, first_sends, wave_starts
+from cxops.analysis.periods import group_waves
 from cxops.analysis.theme_suggest import TextAnswer
 from cxops.spec.models import Survey
 from cxops.store.db import Store
@@ -19,8 +23,8 @@ _responses = Response.__table__
 def text_answers(
     store: Store | None, survey: Survey, period: Period | None = None
 ) -> list[TextAnswer]:
-    """Every non-empty text answer of `survey` (of `period`: a wave, or answers first
-    given within its times), with the answer's locale; none without a store yet. An
+    """Every non-empty text answer of `survey` (of `period`: a wave, or the waves the
+    report groups into that week, month or quarter), with the answer's locale; none without a store yet. An
     unknown wave is refused, naming the latest ones."""
     if store is None:
         if period is not None and period.kind == "wave":
@@ -34,14 +38,17 @@ def text_answers(
             r.confirmed_at.is_not(None),
             r.suspect.is_(false()),
         ]
-        if period is not None and period.kind == "wave":
-            waves = wave_order(conn, survey.id)
-            if period.text not in waves:
-                raise _no_wave(survey, period, waves)
-            where.append(r.wave_id == period.text)
-        elif period is not None:
-            assert period.start is not None and period.end is not None
-            where += [r.first_answered_at >= period.start, r.first_answered_at < period.end]
+        if period is not None:
+            started = wave_starts(conn, survey.id)
+            waves = list(started)
+            if period.kind == "wave":
+                if period.text not in waves:
+                    raise _no_wave(survey, period, waves)
+                where.append(r.wave_id == period.text)
+            else:
+                sent = first_sends(conn, survey.id)
+                grouped = group_waves(waves, sent, started, period.kind, survey.timezone)
+                where.append(r.wave_id.in_(grouped.waves.get(period.text, ())))
         if not questions:
             return []
         texts = [answer_value(qid, conn.dialect.name) for qid in questions]

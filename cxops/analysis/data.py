@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ class Comment(NamedTuple):
     response_id: int
     wave: str
     segment: str
+    contact_key: str
     question: str
     text: str
     #: The answer to the survey's main question (None without one).
@@ -57,6 +58,9 @@ class LoopCase(NamedTuple):
     wave: str
     contact_key: str
     score: int | None
+    segment: str = ""
+    #: when the task was due (aware UTC; None: unknown).
+    due_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -67,8 +71,8 @@ class SurveyData:
     invited: Counter[Cell] = field(default_factory=Counter)
     #: (wave, segment, status) -> responses not suspect.
     statuses: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    #: suspect reason -> responses left out.
-    suspect: Counter[str] = field(default_factory=Counter)
+    #: (wave, suspect reason) -> responses left out.
+    suspect: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: question id -> (wave, segment) -> value -> count (multi: each chosen option).
     tallies: dict[str, dict[Cell, Counter[Any]]] = field(default_factory=dict)
     #: question id -> (wave, segment) -> how many answered it (multi: people, not options).
@@ -81,8 +85,10 @@ class SurveyData:
     #: snapshot, for every contact with a task who was invited to the wave.
     wave_outcomes: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: wave -> when its first invitation went out (aware UTC); shown beside the wave id,
-    #: which is the schedule's slot. Not an input of the figures (not in `canonical`).
+    #: which is the schedule's slot; with `started`, what puts a wave in a period.
     first_sent: dict[str, datetime] = field(default_factory=dict)
+    #: wave -> when it started (aware UTC).
+    started: dict[str, datetime] = field(default_factory=dict)
 
     def canonical(self) -> str:
         """The inputs as canonical JSON text: what the provenance hash is taken over."""
@@ -106,7 +112,10 @@ class SurveyData:
             "answered": {qid: counter(c.items()) for qid, c in sorted(self.answered.items())},
             # Rows come in id order (the queries ORDER BY id): no sort needed.
             "comments": self.comments,
-            "loop": [[c.wave, c.contact_key, c.task_status, c.outcome, c.score] for c in self.loop],
+            "loop": [
+                [c.wave, c.contact_key, c.task_status, c.outcome, c.score, c.segment, c.due_at]
+                for c in self.loop
+            ],
             "later": [[*key, value] for key, value in self.later_scores.items()],
         }
         if self.wave_outcomes:  # only when the survey names an outcome column
@@ -126,8 +135,13 @@ _tasks = Task.__table__
 _waves = Wave.__table__
 
 
-def load_survey_data(store: Store, survey: Survey) -> SurveyData:
-    """Read everything the report of `survey` needs, from one snapshot of the store.
+def load_survey_data(
+    store: Store,
+    survey: Survey,
+    then: Callable[[Connection, SurveyData], None] | None = None,
+) -> SurveyData:
+    """Read everything the report of `survey` needs, from one snapshot of the store;
+    `then(conn, counts)` reads more from the same snapshot once the counts are in.
 
     The counting GROUP BYs and the row-by-row reads (comments, the next answers of
     contacts with tasks) are independent scans of every answer: they run at once on
@@ -136,24 +150,26 @@ def load_survey_data(store: Store, survey: Survey) -> SurveyData:
     with shared_snapshot(store, 2) as conns:
         if len(conns) == 1:
             data = _counts(conns[0], survey)
+            if then is not None:
+                then(conns[0], data)
             rows = _rows(conns[0], survey)
         else:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 reading = pool.submit(_rows, conns[1], survey)
                 data = _counts(conns[0], survey)
+                if then is not None:
+                    then(conns[0], data)
                 rows = reading.result()
     data.comments, later, outcomes_at_wave = rows
     if data.loop:  # only contacts with (not withdrawn) tasks have a loop to measure
         data.later_scores, data.wave_outcomes = later, outcomes_at_wave
-    known = set(data.waves)
-    extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
-    data.waves += sorted(extra - known)
     return data
 
 
 def _counts(conn: Connection, survey: Survey) -> SurveyData:
     """The waves, invitations, statuses, answer tallies and follow-up cases."""
-    data = SurveyData(waves=wave_order(conn, survey.id))
+    started = wave_starts(conn, survey.id)
+    data = SurveyData(waves=list(started), started=started)
     data.invited = invited_counts(conn, survey.id)
     data.first_sent = first_sends(conn, survey.id)
     counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
@@ -164,6 +180,9 @@ def _counts(conn: Connection, survey: Survey) -> SurveyData:
         for question in counted:
             _tally(conn, survey.id, [question], data, with_status=False)
     data.loop = loop_cases(conn, survey)
+    known = set(data.waves)
+    extra = {cell[0] for cell in data.invited} | {key[0] for key in data.statuses}
+    data.waves += sorted(extra - known)
     return data
 
 
@@ -182,14 +201,17 @@ def _rows(
     return comment_rows(conn, survey), later, outcomes_at_wave
 
 
-def wave_order(conn: Connection, survey_id: str) -> list[str]:
-    """The survey's waves, oldest first (by when each started)."""
+def wave_starts(conn: Connection, survey_id: str) -> dict[str, datetime]:
+    """The survey's waves, oldest first (by when each started), with that time (aware UTC)."""
     rows = conn.execute(
         select(_waves.c.wave_id, _waves.c.started_at)
         .where(_waves.c.survey_id == survey_id)
         .order_by(_waves.c.started_at, _waves.c.wave_id)
     ).all()
-    return [row.wave_id for row in rows]
+    return {
+        row.wave_id: row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+        for row in rows
+    }
 
 
 def first_sends(conn: Connection, survey_id: str) -> dict[str, datetime]:
@@ -218,9 +240,9 @@ def invited_counts(conn: Connection, survey_id: str) -> Counter[Cell]:
 
 def status_counts(
     conn: Connection, survey_id: str
-) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
+) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str]]]:
     """Confirmed responses by (wave, segment, status) when not suspect; suspect ones by
-    reason. A provisional one-click score (no person confirmed it) counts nowhere."""
+    (wave, reason). A provisional one-click score (no person confirmed it) counts nowhere."""
     r = _responses.c
     rows = conn.execute(
         select(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason, func.count())
@@ -228,10 +250,10 @@ def status_counts(
         .group_by(r.wave_id, r.segment, r.status, r.suspect, r.suspect_reason)
     ).all()
     statuses: Counter[tuple[str, str, str]] = Counter()
-    suspect: Counter[str] = Counter()
+    suspect: Counter[tuple[str, str]] = Counter()
     for wave, segment, status, is_suspect, reason, count in rows:
         if is_suspect:
-            suspect[reason or "suspect"] += count
+            suspect[(wave, reason or "suspect")] += count
         else:
             statuses[(wave, segment, status)] += count
     return statuses, suspect
@@ -255,18 +277,23 @@ def _tally(
     data: SurveyData,
     *,
     with_status: bool,
+    cut: str | None = None,
 ) -> None:
     """Answers by (wave, segment, value) of `questions` in one GROUP BY; `with_status`:
     also by status and suspect reason, which then fills `statuses` and `suspect` too
-    (one scan of the responses for both)."""
+    (one scan of the responses for both). `cut`: a contact column (as the ledger kept
+    it) in place of the segment."""
     r = _responses.c
     values = [answer_value(q.id, conn.dialect.name).label(f"v{i}") for i, q in enumerate(questions)]
-    keys: list[Any] = [r.wave_id, r.segment]
+    segment: Any = r.segment if cut is None else ledger_column(cut).label("cut")
+    keys: list[Any] = [r.wave_id, segment]
     if with_status:
         keys += [r.status, r.suspect, r.suspect_reason]
     query = select(*keys, *values, func.count()).where(
         r.survey_id == survey_id, r.confirmed_at.is_not(None)
     )
+    if cut is not None:
+        query = query.select_from(_responses.outerjoin(_sends, _sends.c.send_id == r.send_id))
     if not with_status:
         query = query.where(r.suspect.is_(false()))
     rows = conn.execute(query.group_by(*keys, *values)).all()
@@ -275,13 +302,13 @@ def _tally(
         data.answered.setdefault(question.id, Counter())
     first = len(keys)
     for row in rows:
-        cell = (row[0], row[1])
+        cell = (row[0], row[1] if cut is None else cut_value(row[1]))
         count = row[-1]
         if with_status:
             if row[3]:
-                data.suspect[row[4] or "suspect"] += count
+                data.suspect[(row[0], row[4] or "suspect")] += count
                 continue
-            data.statuses[(row[0], row[1], row[2])] += count
+            data.statuses[(*cell, row[2])] += count
         for index, question in enumerate(questions):
             value = parse_value(row[first + index])
             if value is None:
@@ -290,6 +317,41 @@ def _tally(
             chosen = value if isinstance(value, list) else [value]
             for item in chosen:
                 data.tallies[question.id][cell][item] += count
+
+
+#: The cut value of a contact whose ledger row has no value in the column.
+NO_VALUE = "(none)"
+
+
+def ledger_column(column: str) -> ColumnElement[Any]:
+    """A contact column as the send ledger kept it (JSON: text, number or bool)."""
+    value: ColumnElement[Any] = _sends.c.contact[column].as_string()
+    return value
+
+
+def cut_value(raw: Any) -> str:
+    """A cut's value as shown: its text (`(none)` when absent or empty)."""
+    if raw is None or str(raw).strip() == "":
+        return NO_VALUE
+    return str(raw).strip()
+
+
+def cut_counts(conn: Connection, survey: Survey, column: str, base: SurveyData) -> SurveyData:
+    """The counts of `base` with the contact column `column` in place of the segment."""
+    data = SurveyData(waves=list(base.waves), started=base.started, first_sent=base.first_sent)
+    s = _sends.c
+    value = ledger_column(column)
+    rows = conn.execute(
+        select(s.wave_id, value, func.count())
+        .where(s.survey_id == survey.id, s.step == 0, s.status == "sent")
+        .group_by(s.wave_id, value)
+    ).all()
+    for wave, value, count in rows:
+        data.invited[(wave, cut_value(value))] += count
+    counted = [q for q in survey.questions if q.type in COUNTED_TYPES]
+    if counted:
+        _tally(conn, survey.id, counted, data, with_status=True, cut=column)
+    return data
 
 
 def parse_value(raw: Any) -> Any:
@@ -340,22 +402,24 @@ def comment_rows(conn: Connection, survey: Survey) -> list[Comment]:
     if revenue_column:
         source = _responses.outerjoin(_sends, s.send_id == r.send_id)
     query = (
-        select(r.id, r.wave_id, r.segment, score, revenue, *text_columns)
+        select(r.id, r.wave_id, r.segment, r.contact_key, score, revenue, *text_columns)
         .select_from(source)
         .where(*_row_by_row(survey.id), or_(*(text.is_not(None) for text in text_columns)))
         .order_by(r.id)
     )
     found: list[Comment] = []
     for row in conn.execute(query):
-        main_score = _score(row[3])
-        revenue_value = _number(row[4])
-        for question_id, body in zip(texts, row[5:], strict=True):
+        main_score = _score(row[4])
+        revenue_value = _number(row[5])
+        for question_id, body in zip(texts, row[6:], strict=True):
             if body is None:
                 continue
             body = str(body).strip()
             if body:
                 found.append(
-                    Comment(row[0], row[1], row[2], question_id, body, main_score, revenue_value)
+                    Comment(
+                        row[0], row[1], row[2], row[3], question_id, body, main_score, revenue_value
+                    )
                 )
     return found
 
@@ -423,9 +487,18 @@ def loop_cases(conn: Connection, survey: Survey) -> list[LoopCase]:
     r, t = _responses.c, _tasks.c
     score = answer_value(main.id, conn.dialect.name)
     rows = conn.execute(
-        select(t.status, t.outcome, r.wave_id, r.contact_key, score)
+        select(t.status, t.outcome, r.wave_id, r.contact_key, score, r.segment, t.due_at)
         .select_from(_tasks.join(_responses, r.id == t.response_id))
         .where(t.survey_id == survey.id, t.status != "withdrawn", r.suspect.is_(false()))
         .order_by(t.id)
     ).all()
-    return [LoopCase(row[0], row[1], row[2], row[3], _score(row[4])) for row in rows]
+    return [
+        LoopCase(row[0], row[1], row[2], row[3], _score(row[4]), row[5], _aware(row[6]))
+        for row in rows
+    ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

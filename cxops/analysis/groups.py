@@ -9,11 +9,13 @@ stays visible); its question metrics are not shown.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from cxops.analysis.change import Change, mean_change, nps_change, share_change
+from cxops.analysis.clusters import METHOD, Clustered, squares_of
 from cxops.analysis.data import Cell, SurveyData
 from cxops.analysis.metrics import (
     TOP_BOX,
@@ -29,6 +31,7 @@ from cxops.analysis.report_model import (
     Distribution,
     Figure,
     Group,
+    Pooled,
     QuestionFigures,
     WaveChange,
 )
@@ -47,13 +50,16 @@ CHOICE = frozenset({"single", "multi"})
 CellFilter = Callable[[Cell], bool]
 
 
+#: A template expression or statement in a survey text (`{{ contact.ticket_id }}`).
+_EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
 def text_of(value: Any) -> str:
-    """A survey text that may be per-locale (`{en: ..., de: ...}`): English, else the first."""
+    """A survey text that may be per-locale (`{en: ..., de: ...}`): English, else the first;
+    an expression in it (filled per person when asked) shown as "…", never raw."""
     if isinstance(value, Mapping):
-        if "en" in value:
-            return str(value["en"])
-        return str(next(iter(value.values()), ""))
-    return str(value)
+        value = value["en"] if "en" in value else next(iter(value.values()), "")
+    return " ".join(_EXPRESSION.sub("…", str(value)).split())
 
 
 def option_names(question: Question) -> list[str]:
@@ -93,10 +99,19 @@ def scored_tally(question: Question, data: SurveyData, keep: CellFilter) -> Coun
 
 
 def group(
-    survey: Survey, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+    survey: Survey,
+    data: SurveyData,
+    keep: CellFilter,
+    min_n: int,
+    *,
+    full: bool = True,
+    clusters: Mapping[str, Clustered] | None = None,
+    waves: int = 1,
 ) -> Group:
     """The figures of the answers in the cells `keep` accepts. `full=False`: the headline
-    metric of each scored question only (trend rows)."""
+    metric of each scored question only (trend rows). `clusters` (question id -> its
+    answers by contact): a group pooling `waves` waves, whose scored questions' intervals
+    are then clustered by contact (`cxops.analysis.clusters`)."""
     invited = count(data.invited, keep)
     complete = sum(
         v for (w, s, st), v in data.statuses.items() if st == "complete" and keep((w, s))
@@ -120,10 +135,21 @@ def group(
         )
     questions: dict[str, QuestionFigures] = {}
     for question in survey.questions:
-        entry = question_figures(question, data, keep, min_n, full=full)
+        clustered = (clusters or {}).get(question.id)
+        entry = question_figures(question, data, keep, min_n, full=full, clustered=clustered)
         if entry is not None:
             questions[question.id] = entry
+    extra: dict[str, Any] = {}
+    if clusters is not None and (waves > 1 or any(c.repeated for c in clusters.values())):
+        main = next(iter(clusters.values()), None)
+        extra["pooled"] = Pooled(
+            waves=waves,
+            respondents=main.contacts if main is not None else 0,
+            answers_more_than_once=any(c.repeated for c in clusters.values()),
+            method=METHOD,
+        )
     return Group(
+        **extra,
         n=answers,
         invited=invited,
         complete=complete,
@@ -136,7 +162,13 @@ def group(
 
 
 def question_figures(
-    question: Question, data: SurveyData, keep: CellFilter, min_n: int, *, full: bool = True
+    question: Question,
+    data: SurveyData,
+    keep: CellFilter,
+    min_n: int,
+    *,
+    full: bool = True,
+    clustered: Clustered | None = None,
 ) -> QuestionFigures | None:
     kind = question.type
     text = text_of(question.text)
@@ -146,6 +178,11 @@ def question_figures(
         name = headline(kind) or "mean"
         if not full:
             metrics = {name: metrics[name]}
+        if clustered is not None:
+            metrics = {
+                key: clustered.metric(key, metric, squares_of(key, tally, kind))
+                for key, metric in metrics.items()
+            }
         figures = {key: metric.figure(min_n) for key, metric in metrics.items()}
         n = sum(tally.values())
         if not full:
@@ -191,14 +228,20 @@ def distribution(question: Question, tally: Tally, min_n: int) -> Distribution:
 
 
 def changes(
-    survey: Survey, data: SurveyData, previous: str, current: str, min_n: int
+    survey: Survey,
+    data: SurveyData,
+    previous: Sequence[str],
+    current: Sequence[str],
+    previous_name: str,
+    current_name: str,
+    min_n: int,
 ) -> WaveChange:
-    """Every metric of wave `current` against wave `previous`."""
-    before: CellFilter = lambda cell: cell[0] == previous  # noqa: E731
-    after: CellFilter = lambda cell: cell[0] == current  # noqa: E731
+    """Every metric of the waves `current` (period `current_name`) against the waves
+    `previous`."""
+    before, after = in_waves(previous), in_waves(current)
     invited0, invited1 = count(data.invited, before), count(data.invited, after)
-    done0 = sum(v for (w, _, st), v in data.statuses.items() if w == previous and st == "complete")
-    done1 = sum(v for (w, _, st), v in data.statuses.items() if w == current and st == "complete")
+    done0 = sum(v for (w, s, st), v in data.statuses.items() if st == "complete" and before((w, s)))
+    done1 = sum(v for (w, s, st), v in data.statuses.items() if st == "complete" and after((w, s)))
     response_rate = share_change(done0, invited0, done1, invited1).figure()
     questions: dict[str, dict[str, Figure]] = {}
     for question in survey.questions:
@@ -209,7 +252,9 @@ def changes(
         found = _question_changes(question, data, t0, t1, before, after)
         if found:
             questions[question.id] = {name: c.figure(min_n) for name, c in found.items()}
-    return WaveChange(from_=previous, to=current, response_rate=response_rate, questions=questions)
+    return WaveChange(
+        from_=previous_name, to=current_name, response_rate=response_rate, questions=questions
+    )
 
 
 def _question_changes(

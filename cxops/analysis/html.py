@@ -9,10 +9,18 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from cxops.analysis.report_model import Figure, QuestionFigures, Report, RevenueAtStake
+from cxops.analysis.change import needed_digits
+from cxops.analysis.report_model import (
+    Figure,
+    LoopComparison,
+    QuestionFigures,
+    Report,
+    RevenueAtStake,
+)
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 TOO_FEW = "too few answers"
+PROTECTS = "hidden: protects a smaller group"
 
 _LABELS = {
     "nps": "NPS",
@@ -57,10 +65,18 @@ def interval(metric: Figure, suffix: str) -> str:
     ci = metric.ci
     if metric.suppressed or not ci or ci[0] is None:
         return f"n = {metric.n}"
-    if metric.verdict is not None:  # a change: two decimals, so an end near 0 keeps its side
-        return f"[{ci[0]:+.2f}, {ci[1]:+.2f}] · n = {metric.n}"
+    if metric.verdict is not None:  # a change: an end near 0 keeps its side
+        return f"[{signed(ci[0])}, {signed(ci[1])}] · n = {metric.n}"
     low, high = (_number(bound, "pts" if suffix == "pp" else suffix) for bound in ci)
     return f"[{low}, {high}] · n = {metric.n}"
+
+
+def signed(bound: float | None) -> str:
+    """An interval end of a change, signed, with two decimals or as many as it takes for
+    an end off zero not to read as zero (`+0.0007`, never `+0.00`)."""
+    if bound is None:
+        return "–"
+    return f"{bound:+.{needed_digits(bound)}f}"
 
 
 def cell(metric: Figure | None, suffix: str) -> Markup:
@@ -95,13 +111,27 @@ def change_text(change: Figure | None, suffix: str) -> Markup:
     points = "" if suffix == "" else "pts"
     ci = change.ci
     # Two decimals: an end that rounds to ±0.0 must still show which side of 0 it is on.
-    span = "" if not ci else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+    span = "" if not ci or ci[0] is None else f" [{signed(ci[0])}, {signed(ci[1])}]"
     word = change.verdict
     if word in ("up", "down"):
         return Markup('<span class="{}">{}</span>{}').format(word, verdict(change, suffix), span)
     return Markup('no detectable change <span class="muted">({}{})</span>').format(
         _number(change.value, points), span
     )
+
+
+def association(comparison: LoopComparison | None) -> Markup:
+    """A loop difference as an association: no arrow, no colour, with what it compares."""
+    if comparison is None:
+        return Markup("–")
+    figure = comparison.difference
+    size = Markup('<span class="muted">{} answers in {} strata; {} not yet due left out</span>')
+    size = size.format(comparison.compared, comparison.strata, comparison.not_yet_due)
+    if figure.suppressed or figure.value is None:
+        return Markup("{} · {}").format(TOO_FEW, size)
+    ci = figure.ci
+    span = "" if not ci or ci[0] is None else f" [{signed(ci[0])}, {signed(ci[1])}]"
+    return Markup("{} pts{} · {}").format(f"{figure.value:+.1f}", span, size)
 
 
 def money(stake: RevenueAtStake | None) -> Markup:
@@ -111,7 +141,7 @@ def money(stake: RevenueAtStake | None) -> Markup:
         return Markup('<span class="few">{}</span>').format(TOO_FEW)
     missing = stake.missing or 0
     note = f" ({missing} without a value)" if missing else ""
-    return Markup('{:,.0f} <span class="muted">from {} detractors{}</span>').format(
+    return Markup('{:,.0f} <span class="muted">from {} customers{}</span>').format(
         stake.value or 0, stake.n, note
     )
 
@@ -141,10 +171,15 @@ def charts_for(report: Report, main_id: str | None) -> dict[str, Markup]:
                     rows, f"{label(name)} by segment", unit(name), horizontal=True
                 )
             )
-        trend = [(w, g.headline_figure(main_id, name)) for w, g in report.by_wave.items()]
+        trend = [
+            (_short(report.period_labels.get(p, p)), g.headline_figure(main_id, name))
+            for p, g in report.by_period.items()
+        ]
         if trend:
             found["trend"] = Markup(
-                charts.interval_chart(trend, f"{label(name)} by wave", unit(name), horizontal=False)
+                charts.interval_chart(
+                    trend, f"{label(name)} by {report.by}", unit(name), horizontal=False
+                )
             )
     themes = report.themes.themes
     if themes:
@@ -152,6 +187,13 @@ def charts_for(report: Report, main_id: str | None) -> dict[str, Markup]:
         title = "Themes by revenue at stake" if by_revenue else "Themes by answers"
         found["themes"] = Markup(charts.themes_chart(themes, title, by_revenue=by_revenue))
     return {name: Markup(charts.scope_ids(svg, f"chart-{name}")) for name, svg in found.items()}
+
+
+def _short(period_label: str) -> str:
+    """A period's label on an axis: a wave's id without "wave" and its parenthesis."""
+    if period_label.startswith("wave "):
+        return period_label[5:].split(" (", 1)[0]
+    return period_label
 
 
 def render_html(report: Report) -> str:
@@ -185,6 +227,7 @@ def render_html(report: Report) -> str:
         question_columns=columns,
         segment_rows=list(report.by_segment.items()),
         last_change=changes[-1] if changes else None,
+        head=report.headline,
         change_into=change_into,
         charts=charts_for(report, main_id),
         label=label,
@@ -195,4 +238,6 @@ def render_html(report: Report) -> str:
         verdict=verdict,
         change_text=change_text,
         money=money,
+        association=association,
+        PROTECTS=PROTECTS,
     )

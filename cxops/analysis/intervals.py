@@ -4,6 +4,7 @@
 from cxops.intervals import (
     LEVEL,
     Interval,
+    mantel_haenszel_difference,
     newcombe_difference,
     nps_adjusted_wald,
     nps_adjusted_wald_margin,
@@ -18,6 +19,7 @@ from cxops.intervals import (
 __all__ = [
     "LEVEL",
     "Interval",
+    "mantel_haenszel_difference",
     "newcombe_difference",
     "nps_adjusted_wald",
     "nps_adjusted_wald_margin",

@@ -1,41 +1,65 @@
-"""Does closing the loop pay? Detractors whose task was closed `contacted`/`resolved`
-against detractors whose task was not.
+"""Closing the loop and what followed: detractors whose task was closed `contacted` /
+`resolved` against detractors whose task was not, like for like. An association, not
+an effect: who gets called back is not chosen at random.
 
 For each answer in a negative category (NPS detractor; CSAT/CES dissatisfied) that
 has a follow-up task (withdrawn tasks do not count):
 - **closed**: one of its tasks is done with outcome `contacted` or `resolved`;
 - **churned by the next wave**: the survey's outcome column (`report.outcome`) equals
   the churned value as the ledger kept it when the customer was invited to the survey's
-  next wave; when there is no next wave yet, or the customer was not invited to it
-  (churned customers are usually filtered out), as the source says now. How many
-  were told each way is in `outcome_from`. Customers found in neither are counted
-  as unknown, not as churned;
-- **rescued**: the customer's next answer (in a later wave) is no longer negative;
-  only those who answered again count.
-Each share carries its Wilson interval; the difference (closed - not closed) its
-Newcombe interval and a verdict. Pure: the outcome values are passed in.
+  next wave (read then); when there is no next wave yet, or the customer was not
+  invited to it, as the source says now (read now). Customers found in neither are
+  unknown, not churned;
+- **rescued**: the customer's next answer (in a later wave, read when that wave went
+  out) is no longer negative; only those who answered again count.
+
+Only answers whose task was due before their outcome was read are compared (a task
+created minutes ago and not yet due is neither closed nor not closed yet); the others
+are counted in `not_yet_due`. The comparison is the Mantel-Haenszel risk difference
+stratified by segment and score category, with Sato's variance
+(`cxops.intervals.mantel_haenszel_difference`). Pure: outcome values and times are
+passed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from cxops.analysis.change import share_change
 from cxops.analysis.data import LoopCase
 from cxops.analysis.metrics import share
-from cxops.analysis.report_model import Loop, LoopGroup, LoopOutcome, OutcomeSource
+from cxops.analysis.report_model import (
+    Figure,
+    Loop,
+    LoopComparison,
+    LoopGroup,
+    LoopOutcome,
+    OutcomeSource,
+)
 from cxops.followup.category import NOT_NEGATIVE, is_negative, score_category
+from cxops.intervals import mantel_haenszel_difference
 
 CLOSING_OUTCOMES = frozenset({"contacted", "resolved"})
+METHOD = (
+    "Mantel-Haenszel risk difference (closed minus not closed) stratified by segment and "
+    "score category, with Sato's variance and a 95% Wald interval; only answers whose task "
+    "was due before the outcome was read; an association, not an effect"
+)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Answer:
     contact_key: str
     wave: str
+    stratum: tuple[str, str]
     closed: bool
+    due: datetime | None
+
+
+#: Per stratum: [closed with the outcome, closed, not closed with it, not closed].
+_Strata = dict[tuple[str, str], list[int]]
 
 
 def loop_section(
@@ -49,89 +73,141 @@ def loop_section(
     churned_value: str | int | bool | None,
     min_n: int,
     outcome: LoopOutcome | None = None,
+    wave_times: Mapping[str, datetime] | None = None,
+    now: datetime | None = None,
 ) -> Loop:
-    """The closing-the-loop figures (`outcome`: the survey's outcome column, shown as is);
-    `outcomes`: contact key -> outcome column value now
-    (None when the survey names no outcome column); `wave_outcomes`: (contact key, wave)
-    -> the outcome column in that wave's ledger snapshot."""
+    """The closing-the-loop figures. `outcomes`: contact key -> outcome column now (None
+    when the survey names none); `wave_outcomes`: (contact key, wave) -> the outcome
+    column in that wave's ledger snapshot; `wave_times`: wave -> when it went out (when
+    its snapshot and answers were read); `now`: when the source is read."""
     at_wave = wave_outcomes or {}
+    times = wave_times or {}
     answers: dict[tuple[str, str], _Answer] = {}
     for case in cases:
-        if not is_negative(score_category(kind, case.score)):
+        category = score_category(kind, case.score)
+        if not is_negative(category):
             continue
         key = (case.contact_key, case.wave)
         closed = case.task_status == "done" and (case.outcome or "") in CLOSING_OUTCOMES
         known = answers.get(key)
-        answers[key] = _Answer(case.contact_key, case.wave, closed or bool(known and known.closed))
+        if known is None:
+            answers[key] = _Answer(
+                case.contact_key, case.wave, (case.segment, category or ""), closed, case.due_at
+            )
+            continue
+        known.closed = known.closed or closed
+        if case.due_at is not None and (known.due is None or case.due_at < known.due):
+            known.due = case.due_at
     position = {wave: index for index, wave in enumerate(waves)}
-    groups: dict[str, dict[str, int]] = {
-        name: {
-            "n": 0,
-            "churned": 0,
-            "known": 0,
-            "rescued": 0,
-            "answered_again": 0,
-            "next_wave": 0,
-            "source_now": 0,
-        }
+    counts = {
+        name: dict.fromkeys(
+            ("n", "churned", "known", "rescued", "answered_again", "next_wave", "source_now"), 0
+        )
         for name in ("closed", "not_closed")
     }
+    churn: _Strata = {}
+    rescue: _Strata = {}
+    late = {"churn": 0, "rescue": 0}
     for answer in answers.values():
-        tally = groups["closed" if answer.closed else "not_closed"]
+        arm = "closed" if answer.closed else "not_closed"
+        tally = counts[arm]
         tally["n"] += 1
         if outcomes is not None:
             told = _outcome(answer, at_wave, outcomes, waves, position)
             if told is not None:
-                source, value = told
-                tally["known"] += 1
-                tally[source] += 1
-                tally["churned"] += _same(value, churned_value)
+                source, value, wave = told
+                if _due_before(answer, times.get(wave) if wave else now):
+                    tally["known"] += 1
+                    tally[source] += 1
+                    churned = _same(value, churned_value)
+                    tally["churned"] += churned
+                    _add(churn, answer, churned)
+                else:
+                    late["churn"] += 1
         following = _next_score(answer, later_scores, waves, position)
         if following is not None:
-            tally["answered_again"] += 1
-            tally["rescued"] += score_category(kind, following) in NOT_NEGATIVE
+            score, wave = following
+            if _due_before(answer, times.get(wave)):
+                rescued = score_category(kind, score) in NOT_NEGATIVE
+                tally["answered_again"] += 1
+                tally["rescued"] += rescued
+                _add(rescue, answer, rescued)
+            else:
+                late["rescue"] += 1
     sections: dict[str, LoopGroup] = {}
-    for name, counts in groups.items():
-        rescued = share(counts["rescued"], counts["answered_again"]).figure(min_n)
+    for name, tally in counts.items():
+        rescued_figure = share(tally["rescued"], tally["answered_again"]).figure(min_n)
         sections[name] = (
-            LoopGroup(n=counts["n"], rescued=rescued)
+            LoopGroup(n=tally["n"], rescued=rescued_figure)
             if outcomes is None
             else LoopGroup(
-                n=counts["n"],
-                churned=share(counts["churned"], counts["known"]).figure(min_n),
-                outcome_unknown=counts["n"] - counts["known"],
+                n=tally["n"],
+                churned=share(tally["churned"], tally["known"]).figure(min_n),
+                outcome_unknown=tally["n"] - tally["known"],
                 outcome_from=OutcomeSource(
-                    next_wave=counts["next_wave"], source_now=counts["source_now"]
+                    next_wave=tally["next_wave"], source_now=tally["source_now"]
                 ),
-                rescued=rescued,
+                rescued=rescued_figure,
             )
         )
-    done, other = groups["closed"], groups["not_closed"]
-    rescue_difference = share_change(
-        other["rescued"], other["answered_again"], done["rescued"], done["answered_again"]
-    ).figure(min_n)
+    done, other = counts["closed"], counts["not_closed"]
     rescue_rate = share(
         done["rescued"] + other["rescued"], done["answered_again"] + other["answered_again"]
     ).figure(min_n)
-    if outcomes is None:
-        return Loop(
-            outcome=outcome,
-            negative_answers_with_tasks=len(answers),
-            closed=sections["closed"],
-            not_closed=sections["not_closed"],
-            rescue_difference=rescue_difference,
-            rescue_rate=rescue_rate,
-        )
+    if sections["closed"].rescued.suppressed or sections["not_closed"].rescued.suppressed:
+        # Shown beside one group's rate, the pooled rate would tell the other's.
+        rescue_rate = Figure(suppressed=True, n=rescue_rate.n)
+    parts: dict[str, Any] = {}
+    if outcomes is not None:
+        parts["churn"] = _comparison(churn, late["churn"], min_n)
     return Loop(
         outcome=outcome,
+        method=METHOD,
         negative_answers_with_tasks=len(answers),
+        customers=len({answer.contact_key for answer in answers.values()}),
         closed=sections["closed"],
         not_closed=sections["not_closed"],
-        churn_difference=share_change(
-            other["churned"], other["known"], done["churned"], done["known"]
-        ).figure(min_n),
-        rescue_difference=rescue_difference,
+        **parts,
+        rescue=_comparison(rescue, late["rescue"], min_n),
         rescue_rate=rescue_rate,
+    )
+
+
+def _due_before(answer: _Answer, read_at: datetime | None) -> bool:
+    """Whether the answer's task was due before its outcome was read."""
+    return answer.due is not None and read_at is not None and answer.due < read_at
+
+
+def _add(strata: _Strata, answer: _Answer, hit: bool) -> None:
+    cell = strata.setdefault(answer.stratum, [0, 0, 0, 0])
+    offset = 0 if answer.closed else 2
+    cell[offset] += hit
+    cell[offset + 1] += 1
+
+
+def _comparison(strata: _Strata, not_yet_due: int, min_n: int) -> LoopComparison:
+    both = [cell for cell in strata.values() if cell[1] and cell[3]]
+    closed, not_closed = sum(c[1] for c in both), sum(c[3] for c in both)
+    found = mantel_haenszel_difference([(c[0], c[1], c[2], c[3]) for c in both])
+    if min(closed, not_closed) < min_n:
+        difference = Figure(suppressed=True, n=closed, n_previous=not_closed)
+    elif found is None:
+        difference = Figure(value=None, ci=None, n=closed, n_previous=not_closed)
+    else:
+        value, (low, high) = found
+        verdict = "up" if low > 0 else "down" if high < 0 else "no detectable change"
+        difference = Figure(
+            value=round(100 * value, 1),
+            ci=(round(100 * low, 2), round(100 * high, 2)),
+            n=closed,
+            n_previous=not_closed,
+            verdict=verdict,
+        )
+    return LoopComparison(
+        difference=difference,
+        strata=len(both),
+        compared=closed + not_closed,
+        not_yet_due=not_yet_due,
     )
 
 
@@ -141,16 +217,17 @@ def _outcome(
     now: Mapping[str, Any],
     waves: Sequence[str],
     position: Mapping[str, int],
-) -> tuple[str, Any] | None:
-    """Where the answer's outcome is told from, and the value: the next wave's ledger
-    snapshot when the customer was invited to it, else the source now, else unknown."""
+) -> tuple[str, Any, str | None] | None:
+    """Where the answer's outcome is told from, the value and the wave it was read at
+    (None: now): the next wave's ledger snapshot when the customer was invited to it,
+    else the source now, else unknown."""
     start = position.get(answer.wave)
     if start is not None and start + 1 < len(waves):
         key = (answer.contact_key, waves[start + 1])
         if key in at_wave:
-            return "next_wave", at_wave[key]
+            return "next_wave", at_wave[key], waves[start + 1]
     if answer.contact_key in now:
-        return "source_now", now[answer.contact_key]
+        return "source_now", now[answer.contact_key], None
     return None
 
 
@@ -159,14 +236,14 @@ def _next_score(
     later_scores: Mapping[tuple[str, str], int | None],
     waves: Sequence[str],
     position: Mapping[str, int],
-) -> int | None:
+) -> tuple[int, str] | None:
     start = position.get(answer.wave)
     if start is None:
         return None
     for wave in waves[start + 1 :]:
         score = later_scores.get((answer.contact_key, wave))
         if score is not None:
-            return score
+            return score, wave
     return None
 
 

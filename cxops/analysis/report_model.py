@@ -67,15 +67,31 @@ class QuestionFigures(_Part):
     type: str
     text: str
     headline: str | None = absent()
+    #: true: hidden although it has enough answers, so that a smaller group's figures
+    #: cannot be worked out by subtraction (complementary suppression).
+    complementary: bool | None = absent()
     n: int
     metrics: dict[str, Figure]
     distribution: Distribution | None = absent()
 
 
+class Pooled(_Part):
+    """A group pooling several waves (or people who answered more than once): the
+    intervals of its scored questions are clustered by contact (`method`)."""
+
+    waves: int
+    respondents: int
+    answers_more_than_once: bool
+    method: str
+
+
 class Group(_Part):
-    """The figures of one group of answers (overall, a segment, a wave)."""
+    """The figures of one group of answers (overall, a segment, a period)."""
 
     suppressed: bool = False
+    #: true: suppressed although it has enough answers, so that a smaller group's figures
+    #: cannot be worked out by subtraction (complementary suppression).
+    complementary: bool | None = absent()
     n: int
     invited: int
     complete: int
@@ -83,6 +99,7 @@ class Group(_Part):
     response_rate: Figure
     partial_rate: Figure
     completion_rate: Figure | None = absent()
+    pooled: Pooled | None = absent()
     questions: dict[str, QuestionFigures] | None = absent()
 
     def headline_figure(self, question_id: str | None, name: str) -> Figure:
@@ -93,7 +110,7 @@ class Group(_Part):
 
 
 class WaveChange(_Part):
-    """Every metric of wave `to` against wave `from`."""
+    """Every metric of period `to` against period `from` (the one before it with answers)."""
 
     from_: str = Field(alias="from")
     to: str
@@ -102,6 +119,8 @@ class WaveChange(_Part):
 
 
 class RevenueAtStake(_Part):
+    """The revenue column summed over the customers at stake (`n`: customers, each once)."""
+
     suppressed: bool = False
     value: Number | None = absent()
     n: int
@@ -112,16 +131,18 @@ class Theme(_Part):
     """One theme: answers mentioning it, their share, the main metric among them (under
     the metric's own name: `nps`, `satisfied`, `easy` or `mean`), revenue at stake, quotes."""
 
+    #: true: fewer than `min_n` answers mention it (or comment at all): its count only.
+    suppressed: bool = False
     count: int
     share: Figure
-    negative: int
+    negative: int | None = absent()
     metric: str | None = absent()
     nps: Figure | None = absent()
     satisfied: Figure | None = absent()
     easy: Figure | None = absent()
     mean: Figure | None = absent()
     revenue_at_stake: RevenueAtStake | None = absent()
-    quotes: list[str]
+    quotes: list[str] = Field(default_factory=list)
 
     @property
     def metric_figure(self) -> Figure | None:
@@ -146,13 +167,26 @@ class OutcomeSource(_Part):
 
 
 class LoopGroup(_Part):
-    """Negative answers whose task was closed (or not): churn and rescue among them."""
+    """Negative answers whose task was closed (or not): churn and rescue among those whose
+    task was due before the outcome was read."""
 
     n: int
     churned: Figure | None = absent()
     outcome_unknown: int | None = absent()
     outcome_from: OutcomeSource | None = absent()
     rescued: Figure
+
+
+class LoopComparison(_Part):
+    """Closed minus not closed, like for like: `difference` is the stratified risk
+    difference in points (`n`: closed answers compared, `n_previous`: not closed), over
+    `compared` answers in `strata` strata that hold both; `not_yet_due` answers were left
+    out because their task was not yet due when the outcome was read."""
+
+    difference: Figure
+    strata: int
+    compared: int
+    not_yet_due: int
 
 
 class LoopOutcome(_Part):
@@ -162,14 +196,17 @@ class LoopOutcome(_Part):
 
 
 class Loop(_Part):
-    """Closing the loop; the churn figures only when the survey names an outcome column."""
+    """Closing the loop and what followed: an association, not an effect. The churn
+    figures only when the survey names an outcome column."""
 
     outcome: LoopOutcome | None
+    method: str
     negative_answers_with_tasks: int
+    customers: int
     closed: LoopGroup
     not_closed: LoopGroup
-    churn_difference: Figure | None = absent()
-    rescue_difference: Figure
+    churn: LoopComparison | None = absent()
+    rescue: LoopComparison
     rescue_rate: Figure
 
 
@@ -244,6 +281,14 @@ class Variants(_Part):
     history: list[ExperimentWave]
 
 
+class Headline(_Part):
+    """The latest period with answers, in full: what the report leads with."""
+
+    period: str
+    label: str
+    group: Group
+
+
 class Report(_Part):
     """The whole report (docs/behaviour.md, "the report")."""
 
@@ -255,12 +300,23 @@ class Report(_Part):
     wave_labels: dict[str, str]
     #: wave -> when its first invitation was sent (ISO 8601, UTC); waves not sent yet absent.
     first_sent_at: dict[str, str]
+    #: what a period is: `wave`, `week`, `month` or `quarter` (in the survey's time zone).
+    by: str
+    #: the periods, oldest first, each with the waves it holds and how people read it.
+    periods: list[str]
+    period_waves: dict[str, list[str]]
+    period_labels: dict[str, str]
     min_n: int
     level: float
     excluded: Excluded
+    #: the latest period with answers (absent while no period has any).
+    headline: Headline | None = absent()
+    #: every answer in scope, pooled over its periods (`pooled` says so).
     overall: Group
     by_segment: dict[str, Group]
-    by_wave: dict[str, Group]
+    by_period: dict[str, Group]
+    #: `--cut COLUMN`: column -> its values' groups, pooled over the scope like `by_segment`.
+    cuts: dict[str, dict[str, Group]] | None = absent()
     changes: list[WaveChange]
     themes: Themes
     loop: Loop | None

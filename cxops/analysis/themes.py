@@ -11,17 +11,16 @@ the theme's words. Pure functions.
 
 from __future__ import annotations
 
-import heapq
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cxops.analysis.data import Comment
 from cxops.analysis.metrics import headline, scored_metrics, share
-from cxops.analysis.report_model import RevenueAtStake, Theme, Themes
+from cxops.analysis.report_model import Figure, RevenueAtStake, Theme, Themes
 from cxops.followup.category import is_negative, score_category
 
 if TYPE_CHECKING:
@@ -92,20 +91,23 @@ def themes_section(
     survey: Survey, comments: Sequence[Comment], min_n: int, *, untagged_limit: int = 50
 ) -> Themes:
     """Per theme: answers mentioning it, their share of all commenting answers, the main
-    metric among them, revenue at stake (the revenue column summed over the negative
-    ones: detractors, dissatisfied) and up to three quotes (negative ones first, then the
-    latest); then the untagged answers. An answer with several text questions is one
-    answer: it counts once per theme any of its texts mentions."""
+    metric among them, revenue at stake and up to three quotes (negative ones first, then
+    the latest; the same words once); then the untagged answers. An answer with several
+    text questions is one answer: it counts once per theme any of its texts mentions.
+
+    Revenue at stake: the revenue column of the customers whose latest answer mentioning
+    the theme is negative (detractors, dissatisfied), each customer once.
+
+    `min_n`: a theme mentioned by fewer answers shows its count only (no share, metric,
+    revenue, negatives or quotes); with fewer commenting answers in all, every theme is
+    such and no untagged comment is quoted."""
     matcher = compile_themes(survey.themes)
     by_response: dict[int, list[Comment]] = {}
     for comment in comments:
         by_response.setdefault(comment.response_id, []).append(comment)
     kind = survey.main_question.type if survey.main_question is not None else ""
     negative_score = _negative_scores(kind)
-    #: theme -> [(is negative, response id, quoted text, score, revenue)]
-    mentions: dict[str, list[tuple[bool, int, str, int | None, float | None]]] = {
-        name: [] for name, _ in matcher.patterns
-    }
+    mentions: dict[str, list[_Mention]] = {name: [] for name, _ in matcher.patterns}
     untagged: list[list[Comment]] = []
     # Short comments repeat ("Too expensive", "Nothing"): each text is matched once.
     themes_of: dict[str, list[str]] = {}
@@ -122,50 +124,87 @@ def themes_section(
                 if name not in seen:
                     seen.add(name)
                     mentions[name].append(
-                        (negative, response_id, comment.text, first.score, first.revenue)
+                        _Mention(
+                            negative,
+                            response_id,
+                            comment.text,
+                            first.score,
+                            first.revenue,
+                            first.contact_key,
+                        )
                     )
                     tagged = True
         if not tagged:
             untagged.append(texts)
     answers = len(by_response)
-    themes: dict[str, Theme] = {}
-    for name, found in mentions.items():
-        count = len(found)
-        negatives = [m for m in found if m[0]]
-        revenues = [m[4] for m in negatives if m[4] is not None]
-        entry: dict[str, Any] = {
-            "count": count,
-            "share": share(count, answers).figure(),
-            "negative": len(negatives),
-        }
-        if kind:
-            metric_name = headline(kind) or "mean"
-            scores = Counter(m[3] for m in found if m[3] is not None)
-            entry["metric"] = metric_name
-            entry[metric_name] = scored_metrics(kind, scores)[metric_name].figure(min_n)
-        if survey.report.revenue:
-            entry["revenue_at_stake"] = (
-                RevenueAtStake(suppressed=True, n=count)
-                if count < min_n
-                else RevenueAtStake(
-                    value=round(sum(revenues), 2),
-                    n=len(negatives),
-                    missing=len(negatives) - len(revenues),
-                )
-            )
-        quoted = heapq.nsmallest(3, found, key=lambda m: (not m[0], -m[1]))
-        entry["quotes"] = [redact(m[2]) for m in quoted]
-        # The metric's figure is keyed by its own name (`nps`, `satisfied`, …).
-        themes[name] = Theme.model_validate(entry)
+    enough = answers >= min_n
+    themes = {
+        name: _theme(survey, kind, found, answers, min_n if enough else max(min_n, answers + 1))
+        for name, found in mentions.items()
+    }
+    shown_untagged = untagged[-untagged_limit:][::-1] if enough else []
     return Themes(
         answers=answers,
         revenue_column=survey.report.revenue,
         themes=themes,
         untagged_count=len(untagged),
-        untagged=[
-            redact(" / ".join(c.text for c in texts)) for texts in untagged[-untagged_limit:][::-1]
-        ],
+        untagged=_distinct(redact(" / ".join(c.text for c in texts)) for texts in shown_untagged),
     )
+
+
+class _Mention(NamedTuple):
+    negative: bool
+    response_id: int
+    text: str
+    score: int | None
+    revenue: float | None
+    contact_key: str
+
+
+def _theme(survey: Survey, kind: str, found: list[_Mention], answers: int, min_n: int) -> Theme:
+    count = len(found)
+    if count < min_n:
+        return Theme(suppressed=True, count=count, share=Figure(suppressed=True, n=count))
+    latest: dict[str, _Mention] = {}
+    for mention in found:  # in id order: a customer's later answer wins
+        latest[mention.contact_key] = mention
+    at_stake = [m for m in latest.values() if m.negative]
+    revenues = [m.revenue for m in at_stake if m.revenue is not None]
+    entry: dict[str, Any] = {
+        "count": count,
+        "share": share(count, answers).figure(),
+        "negative": sum(m.negative for m in found),
+    }
+    if kind:
+        metric_name = headline(kind) or "mean"
+        scores = Counter(m.score for m in found if m.score is not None)
+        entry["metric"] = metric_name
+        entry[metric_name] = scored_metrics(kind, scores)[metric_name].figure(min_n)
+    if survey.report.revenue:
+        entry["revenue_at_stake"] = RevenueAtStake(
+            value=round(sum(revenues), 2),
+            n=len(at_stake),
+            missing=len(at_stake) - len(revenues),
+        )
+    ordered = sorted(found, key=lambda m: (not m.negative, -m.response_id))
+    entry["quotes"] = _distinct((redact(m.text) for m in ordered), limit=3)
+    # The metric's figure is keyed by its own name (`nps`, `satisfied`, …).
+    return Theme.model_validate(entry)
+
+
+def _distinct(texts: Iterable[str], limit: int | None = None) -> list[str]:
+    """`texts` in order, each wording once (case and spacing aside), at most `limit`."""
+    seen: set[str] = set()
+    found: list[str] = []
+    for text in texts:
+        key = " ".join(text.casefold().split())
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(text)
+        if limit is not None and len(found) == limit:
+            break
+    return found
 
 
 def _negative_scores(kind: str) -> dict[int | None, bool]:

@@ -29,6 +29,22 @@ def report_command(
     wave: Annotated[
         str | None, typer.Option("--wave", help="Only this wave (default: every wave).")
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Periods: wave, week, month or quarter (default: wave when waves are a "
+            "week apart or more, else month).",
+        ),
+    ] = None,
+    cut: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cut",
+            help="A contact column the survey keeps (plan, country, CSM): figures by its "
+            "values beside the segments. Repeatable.",
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="HTML file to write (default: reports/SURVEY.html)."),
@@ -48,7 +64,7 @@ def report_command(
     project = project_context(ctx, project_dir)
     settings = project.settings
     spec = project.surveys.find(survey)
-    report = build_from_store(spec, settings, wave=wave)
+    report = build_from_store(spec, settings, wave=wave, by=by, cut=cut or ())
     if experiment:
         _print_experiment(report, as_json=as_json)
         return
@@ -100,12 +116,21 @@ def headline_lines(report: Report) -> list[str]:
     qid, main = report.main_question()
     if main is not None and qid is not None and main.headline is not None:
         name = main.headline
-        lines.append(f"{label(name)}: {plain(cell(main.metrics[name], unit(name)))}")
+        head = report.headline
+        if head is not None and overall.pooled is not None:
+            latest = head.group.headline_figure(qid, name)
+            lines.append(f"{label(name)}, {head.label}: {plain(cell(latest, unit(name)))}")
+            pooled = f", pooled over {len(report.periods)} {report.by}(s)"
+        else:
+            pooled = ""
+        lines.append(f"{label(name)}{pooled}: {plain(cell(main.metrics[name], unit(name)))}")
         if report.changes:
             last = report.changes[-1]
             change = last.questions.get(qid, {}).get(name)
+            names = report.period_labels
             lines.append(
-                f"change {last.from_} → {last.to}: {plain(change_text(change, unit(name)))}"
+                f"change {names.get(last.from_, last.from_)} → {names.get(last.to, last.to)}: "
+                f"{plain(change_text(change, unit(name)))}"
             )
     elif overall.suppressed:
         lines.append(f"too few answers (n = {overall.n}, minimum {report.min_n})")
