@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0020_trigger_dedupe"
+HEAD = "0021_event_scope"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:
@@ -37,6 +37,7 @@ def test_the_revisions_form_one_line_to_head() -> None:
     assert script.get_heads() == [HEAD]
     assert [r.revision for r in script.walk_revisions()] == [
         HEAD,
+        "0020_trigger_dedupe",
         "0019_events",
         "0018_wave_pause",
         "0017_due_sends",

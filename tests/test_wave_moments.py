@@ -249,3 +249,35 @@ def _no_events(project: Project) -> bool:
         return stored_events(store) == []
     finally:
         store.dispose()
+
+
+def test_an_event_of_a_key_limited_to_a_survey_reaches_only_that_survey(
+    project: Any, store: Store
+) -> None:
+    """Two surveys answer `ticket.solved`: an event posted with a key limited to one of
+    them invites for that one only; an event of an open key, for both."""
+    twin = survey().model_copy(update={"id": "csat-twin"})
+    surveys = {SURVEY: survey(), twin.id: twin}
+    scoped = payload()
+    occurred = datetime.fromisoformat(scoped["occurred_at"])
+    store_events(
+        store,
+        [NewEvent(scoped["id"], scoped["type"], occurred, scoped["data"])],
+        "key:z",
+        SOLVED,
+        survey_id="csat-twin",
+    )
+    settings = project.settings(now=SOLVED)
+    first = plan_moments(store, settings, surveys, SOLVED)
+    assert first.outcomes == {"csat-twin": {"invited": 1}}
+    other = payload(id="zd-evt-000200")
+    other["data"]["ticket"]["id"] = "48299"
+    other["data"]["requester"] = {
+        "id": "C7",
+        "email": "bo@customer7.example",
+        "name": "Bo",
+        "locale": "en",
+    }
+    store_event(store, other)
+    second = plan_moments(store, settings, surveys, SOLVED)
+    assert second.outcomes == {SURVEY: {"invited": 1}, "csat-twin": {"invited": 1}}

@@ -1,7 +1,8 @@
 """Stored events become invitations of the triggered surveys that answer to their type.
 
 For each survey with `trigger:`, each stored event of its type it has not looked at yet
-(`trigger_processed`) is mapped to a contact (`cxops.audience.events`), run through the
+(`trigger_processed`; an event posted with a key limited to another survey is never
+its) is mapped to a contact (`cxops.audience.events`), run through the
 audience pipeline like a source row (filter, segments, the store's history: erased,
 unsubscribed, bounced, `surveyed_within`), and the survey's gates are asked at PLAN
 (cooldown, the contact policy, the send window: a hold makes the row wait). An event
@@ -23,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cxops.audience import Tally, select_audience
@@ -81,7 +82,12 @@ def _unprocessed(store: Store, survey: Survey) -> list[dict[str, Any]]:
     seen = select(TriggerProcessed.event_id).where(TriggerProcessed.survey_id == survey.id)
     query = (
         select(InboundEvent)
-        .where(InboundEvent.type == survey.trigger.event, InboundEvent.id.not_in(seen))
+        .where(
+            InboundEvent.type == survey.trigger.event,
+            # An event of a key limited to another survey is not this survey's.
+            or_(InboundEvent.survey_id.is_(None), InboundEvent.survey_id == survey.id),
+            InboundEvent.id.not_in(seen),
+        )
         .order_by(InboundEvent.id)
     )
     with store.session() as session:
