@@ -137,6 +137,8 @@ class MomentsBatch:
     gates: Gates
     #: email -> when each of their invitations of the survey is due or went out.
     invitations: dict[str, list[datetime]]
+    #: The contact columns the ledger keeps (read from the templates once; None: all).
+    kept: frozenset[str] | None
     #: wave -> step-0 rows (the ledger's `batch` number of the next row).
     rows: dict[str, int] = field(default_factory=dict)
     #: wave -> what this pass put into that day.
@@ -147,7 +149,9 @@ class MomentsBatch:
         history, gates = history_and_gates(
             store, WaveContext(survey, settings, _EVERY_WAVE, now, 0)
         )
-        return cls(store, settings, survey, now, history, gates, _invitations(store, survey, now))
+        invitations = _invitations(store, survey, now)
+        kept = kept_columns(survey, settings)
+        return cls(store, settings, survey, now, history, gates, invitations, kept)
 
     def plan(self, event: dict[str, Any]) -> str | None:
         """Write what `event` gives the survey (a ledger row, or only why not); the
@@ -195,7 +199,7 @@ class MomentsBatch:
             "email": contact.email,
             "segment": invitee.segment,
             "locale": (contact.locale or "en")[:16],
-            "contact": json_safe(minimised(contact.fields, kept_columns(survey, settings))),
+            "contact": json_safe(minimised(contact.fields, self.kept)),
             "not_before": not_before,
             "held": held,
         }, INVITED
