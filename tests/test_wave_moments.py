@@ -27,6 +27,7 @@ from cxops.store.erasures import erasure_digest
 from cxops.store.inbound import NewEvent, store_events, stored_events
 from cxops.store.models import Erasure, Send, TriggerDedupe, TriggerProcessed
 from cxops.store.suppressions import suppress
+from cxops.store.waves import survey_waves
 from cxops.testing import Project
 from cxops.testing.project import run_cxops
 from cxops.wave.due import send_due
@@ -193,7 +194,11 @@ def test_runs_again_and_interrupted_invite_nobody_twice(
     with store.session() as session:
         assert len(list(session.scalars(select(TriggerDedupe)))) == 1
 
+    assert survey_waves(store, SURVEY) == []  # the pass died before its wave rows
+
     first = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
+    # The resumed pass writes the day's wave row, counting the dead pass's invitation too.
+    assert sum(wave.summary["sampled"] for wave in survey_waves(store, SURVEY)) == 2
     second = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
     assert first.invited == 1 and second.invited == 0 and second.outcomes == {}
     assert sorted(row.email for row in ledger(store)) == [

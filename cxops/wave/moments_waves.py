@@ -16,9 +16,12 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
+from cxops.store.models import Send, Wave
 from cxops.store.waves import ensure_wave, get_wave, save_wave_summary
 from cxops.wave import status
 from cxops.wave.ids import WaveContext
@@ -57,9 +60,11 @@ def record_days(
     now: datetime,
 ) -> None:
     """Create or update the wave row of each day this pass invited someone for (a day
-    with a row already also counts the events it did not invite)."""
+    with a row already also counts the events it did not invite), and of each day whose
+    invitations an interrupted pass wrote without its row."""
     zone = ZoneInfo(survey.timezone)
-    for day, tally in sorted(days.items()):
+    every = _unrecorded(store, survey.id, days)
+    for day, tally in sorted(every.items()):
         if tally.invited == 0 and get_wave(store, survey.id, day) is None:
             continue
         started = datetime.combine(date.fromisoformat(day), time(0), tzinfo=zone)
@@ -74,6 +79,31 @@ def record_days(
             status.mark_planned(store, WaveContext(survey, settings, day, now), summary)
         else:
             save_wave_summary(store, survey.id, day, summary.as_dict())
+
+
+def _unrecorded(store: Store, survey_id: str, days: Mapping[str, DayTally]) -> dict[str, DayTally]:
+    """`days`, and the days with invitations in the ledger and no wave row (a pass died
+    before writing it: all their invitations counted, this pass's included)."""
+    waves = select(Wave.wave_id).where(Wave.survey_id == survey_id)
+    query = (
+        select(Send.wave_id, Send.segment, func.count())
+        .where(Send.survey_id == survey_id, Send.step == 0, Send.wave_id.not_in(waves))
+        .group_by(Send.wave_id, Send.segment)
+    )
+    found: dict[str, DayTally] = {}
+    with store.session() as session:
+        for day, segment, count in session.execute(query):
+            tally = found.setdefault(day, DayTally())
+            for _ in range(count):
+                tally.count(INVITED, {"segment": segment})
+    for day, tally in days.items():
+        if day in found:  # the ledger counted this pass's invitations; add the others
+            found[day].events += tally.events - tally.invited
+            for reason, count in tally.not_invited.items():
+                found[day].not_invited[reason] = found[day].not_invited.get(reason, 0) + count
+        else:
+            found[day] = tally
+    return found
 
 
 def _added(summary: WaveSummary, tally: DayTally, survey: Survey) -> WaveSummary:
