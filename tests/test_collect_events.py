@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from cxops.store.inbound import create_key, revoke_key, stored_events
 from cxops.testing.collect import client_for, serve_process
 from cxops.testing.followup import serving
 
+DATA = Path(__file__).parent / "data"
 SECRET = "whsec_" + base64.b64encode(b"events-test-secret-" + b"x" * 13).decode()
 PATH = "/api/v1/events"
 
@@ -172,26 +175,68 @@ def test_concurrent_deliveries_of_one_event_store_it_once(api):
 
 
 def test_keys_commands_and_real_http_against_cxops_serve(project, store_url):
+    """A key limited to a survey, over real HTTP: only that survey's event type is stored,
+    with the survey; another type is rejected (path `type`); an open key stores any."""
+    shutil.copy(DATA / "csat-ticket-solved.yaml", project.path("surveys/csat.yaml"))
     env = {"CXOPS_DATABASE_URL": store_url, "CXOPS_SECRET_KEY": "events-serve-" + "k" * 32}
-    created = project.run(["keys", "create", "hubspot", "--survey", "nps-quarterly"], env=env)
+    created = project.run(["keys", "create", "zendesk", "--survey", "csat-ticket-solved"], env=env)
     key = created.stdout.strip().splitlines()[0]
     assert key.startswith("cx_")
+    anything = project.run(["keys", "create", "relay"], env=env).stdout.strip().splitlines()[0]
     listed = project.run(["keys", "list", "--json"], env=env)
-    (row,) = json.loads(listed.stdout)
-    assert (row["name"], row["survey"], row["revoked_at"]) == ("hubspot", "nps-quarterly", None)
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert (rows["zendesk"]["survey"], rows["zendesk"]["revoked_at"]) == (
+        "csat-ticket-solved",
+        None,
+    )
+    assert rows["relay"]["survey"] is None
     assert key not in listed.stdout
+    scheduled = project.run(
+        ["keys", "create", "crm", "--survey", "nps-quarterly"], env=env, expect_pass=False
+    )
+    assert "--survey nps-quarterly: expected a survey with trigger:" in scheduled.output
     with serve_process(project.root, env) as served:
         url = served.base + PATH
-        reply = httpx.post(
-            url, json=[event("evt_h1"), {"id": "bad"}], headers={"Authorization": f"Bearer {key}"}
-        )
+        bearer = {"Authorization": f"Bearer {key}"}
+        won = {"id": "evt_w1", "type": "deal.won", "data": {}}
+        reply = httpx.post(url, json=[event("evt_h1"), {"id": "bad"}, won], headers=bearer)
         assert reply.status_code == 202, reply.text
         assert reply.json()["accepted"] == 1
-        assert reply.json()["rejected"][0]["path"] == "type"
-        again = httpx.post(url, json=event("evt_h1"), headers={"Authorization": f"Bearer {key}"})
+        assert [(r["index"], r["path"]) for r in reply.json()["rejected"]] == [
+            (1, "type"),
+            (2, "type"),
+        ]
+        assert (
+            "expected 'ticket.solved' (key 'zendesk' is limited to survey"
+            in (reply.json()["rejected"][1]["error"])
+        )
+        only_other = httpx.post(url, json=won, headers=bearer)
+        assert only_other.status_code == 422
+        open_key = httpx.post(url, json=won, headers={"Authorization": f"Bearer {anything}"})
+        assert open_key.json()["accepted"] == 1
+        again = httpx.post(url, json=event("evt_h1"), headers=bearer)
         assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
-        project.run(["keys", "revoke", "hubspot"], env=env)
-        revoked = httpx.post(url, json=event("evt_h2"), headers={"Authorization": f"Bearer {key}"})
+        project.run(["keys", "revoke", "zendesk"], env=env)
+        revoked = httpx.post(url, json=event("evt_h2"), headers=bearer)
         assert revoked.status_code == 401
+    store = open_store(store_url)
+    try:
+        stored = {e.event_id: (e.credential, e.survey_id) for e in stored_events(store)}
+    finally:
+        store.dispose()
+    assert stored == {
+        "evt_h1": ("key:zendesk", "csat-ticket-solved"),
+        "evt_w1": ("key:relay", None),
+    }
     missing = project.run(["keys", "revoke", "nobody"], env=env, expect_pass=False)
     assert "no API key named 'nobody'" in missing.output
+
+
+def test_a_key_of_a_survey_the_project_lost_stores_nothing(api):
+    """The survey a key is limited to was removed (or lost its trigger): 422, nothing stored."""
+    limited = create_key(api.store, "gone", api.settings.signing_key(), api.now, "no-such")
+    reply = api.post([event("evt_g1"), event("evt_g2")], key=limited)
+    assert reply.status_code == 422
+    assert {r["path"] for r in reply.json()["rejected"]} == {"type"}
+    assert "limited to survey 'no-such'" in reply.json()["rejected"][0]["error"]
+    assert stored_events(api.store) == []

@@ -34,6 +34,8 @@ from cxops.store.models import (
     Send,
     Suppression,
     Task,
+    TriggerDedupe,
+    TriggerProcessed,
     WebhookEvent,
     WebhookReject,
 )
@@ -131,7 +133,7 @@ def _everything(store_url: str) -> str:
         with store.engine.connect() as connection:
             tables = ["sends", "responses", "tasks", "suppressions", "webhook_events"]
             tables += ["notifications", "erasures", "waves", "interviews", "webhook_rejects"]
-            tables += ["inbound_events"]
+            tables += ["inbound_events", "trigger_processed", "trigger_dedupe"]
             rows = [
                 repr(tuple(row))
                 for table in tables
@@ -319,6 +321,25 @@ def _leftovers(project, store_url: str) -> None:
                         credential="key:zendesk",
                     )
                 )
+            session.flush()
+            # What a triggered survey made of their event, deduplicated by their address.
+            theirs = session.scalars(
+                select(InboundEvent.id).where(InboundEvent.event_id == "evt_them")
+            ).one()
+            session.add(
+                TriggerProcessed(
+                    survey_id="csat", event_id=theirs, outcome="invited", processed_at=WHEN
+                )
+            )
+            session.add(
+                TriggerDedupe(
+                    survey_id="csat",
+                    dedupe=f"{PERSON}:1",
+                    event_id="evt_them",
+                    send_id="s-them",
+                    created_at=WHEN,
+                )
+            )
             answer = session.scalars(select(Response).where(Response.contact_key == "c2")).one()
             session.add(
                 Task(
@@ -374,10 +395,15 @@ def test_forget_leaves_no_copy_behind(project, store_url):
     _leftovers(project, store_url)
     before = project.run(["export", "person", PERSON], env=env).json
     assert [json.loads(r["item"])["name"] for r in before["webhook_rejects"]] == [NAME]
+    [event] = before["inbound_events"]
+    assert (event["event_id"], event["data"]["requester"]["name"]) == ("evt_them", NAME)
+    assert [o["outcome"] for o in event["outcomes"]] == ["invited"]
+    assert [d["dedupe"] for d in event["dedupe"]] == [f"{PERSON}:1"]
 
     forgot = project.run(["forget", PERSON, "--json"], env=env).json
     assert forgot["erased"]["webhook_rejects"] == 1
     assert forgot["erased"]["inbound_events"] == 1
+    assert forgot["erased"]["event_outcomes"] == forgot["erased"]["event_dedupe_values"] == 1
     removed = sorted(Path(f).relative_to(project.root).as_posix() for f in forgot["files"])
     assert removed == [
         "outbox/nps-test/2026-11/batch-000001.mbox",
@@ -391,7 +417,8 @@ def test_forget_leaves_no_copy_behind(project, store_url):
     assert (project.root / "reports" / "csat.html").exists()
     stored = _everything(store_url)
     assert PERSON not in stored and NAME.lower() not in stored
-    assert project.run(["export", "person", PERSON], env=env).json["webhook_rejects"] == []
+    after = project.run(["export", "person", PERSON], env=env).json
+    assert after["webhook_rejects"] == after["inbound_events"] == []
     assert "evt_other" in stored, "an event about someone else stays"
 
     assert CSM in stored, "the CSM is still in a task note and in c2's contact copy"

@@ -29,7 +29,7 @@ print("ok")
 """
 
 
-HEAD = "0023_crm_contacts"
+HEAD = "0024_event_scope"
 
 
 def test_the_revisions_form_one_line_to_head() -> None:
@@ -37,6 +37,7 @@ def test_the_revisions_form_one_line_to_head() -> None:
     assert script.get_heads() == [HEAD]
     assert [r.revision for r in script.walk_revisions()] == [
         HEAD,
+        "0023_crm_contacts",
         "0022_variants",
         "0021_webhooks",
         "0020_trigger_dedupe",

@@ -27,6 +27,7 @@ from cxops.store.erasures import erasure_digest
 from cxops.store.inbound import NewEvent, store_events, stored_events
 from cxops.store.models import Erasure, Send, TriggerDedupe, TriggerProcessed
 from cxops.store.suppressions import suppress
+from cxops.store.waves import survey_waves
 from cxops.testing import Project
 from cxops.testing.project import run_cxops
 from cxops.wave.due import send_due
@@ -193,7 +194,11 @@ def test_runs_again_and_interrupted_invite_nobody_twice(
     with store.session() as session:
         assert len(list(session.scalars(select(TriggerDedupe)))) == 1
 
+    assert survey_waves(store, SURVEY) == []  # the pass died before its wave rows
+
     first = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
+    # The resumed pass writes the day's wave row, counting the dead pass's invitation too.
+    assert sum(wave.summary["sampled"] for wave in survey_waves(store, SURVEY)) == 2
     second = plan_moments(store, settings, {SURVEY: survey()}, settings.clock())
     assert first.invited == 1 and second.invited == 0 and second.outcomes == {}
     assert sorted(row.email for row in ledger(store)) == [
@@ -268,3 +273,83 @@ def test_an_event_of_a_survey_with_variants_gets_the_persons_variant(
     [row] = ledger(store)
     assert row.variant in ("a", "b")
     assert row.variant == one_variant(with_variants, row.contact_key)
+
+
+def test_an_event_of_a_key_limited_to_a_survey_reaches_only_that_survey(
+    project: Any, store: Store
+) -> None:
+    """Two surveys answer `ticket.solved`: an event posted with a key limited to one of
+    them invites for that one only; an event of an open key, for both."""
+    twin = survey().model_copy(update={"id": "csat-twin"})
+    surveys = {SURVEY: survey(), twin.id: twin}
+    scoped = payload()
+    occurred = datetime.fromisoformat(scoped["occurred_at"])
+    store_events(
+        store,
+        [NewEvent(scoped["id"], scoped["type"], occurred, scoped["data"])],
+        "key:z",
+        SOLVED,
+        survey_id="csat-twin",
+    )
+    settings = project.settings(now=SOLVED)
+    first = plan_moments(store, settings, surveys, SOLVED)
+    assert first.outcomes == {"csat-twin": {"invited": 1}}
+    other = payload(id="zd-evt-000200")
+    other["data"]["ticket"]["id"] = "48299"
+    other["data"]["requester"] = {
+        "id": "C7",
+        "email": "bo@customer7.example",
+        "name": "Bo",
+        "locale": "en",
+    }
+    store_event(store, other)
+    second = plan_moments(store, settings, surveys, SOLVED)
+    assert second.outcomes == {SURVEY: {"invited": 1}, "csat-twin": {"invited": 1}}
+
+
+def test_a_backlog_plans_one_invitation_per_person_and_ticket(project: Any, store: Store) -> None:
+    """2,000 events in one pass: 800 people with up to three tickets each over two days
+    (the 14-day cooldown lets each have one invitation, whichever day), and 100 events
+    repeating a ticket already invited for (now asked by someone new: a duplicate)."""
+    events = []
+    for index in range(2000):
+        day = "07" if index < 1000 else "08"
+        event = payload(id=f"bk-{index}", occurred_at=f"2026-12-{day}T10:05:00Z")
+        ticket, person = str(index), index % 800
+        if index >= 1900:
+            ticket, person = str(index - 1900), 800 + index - 1900
+        event["data"]["ticket"]["id"] = ticket
+        event["data"]["requester"] = {
+            "id": f"P{person}",
+            "email": f"p{person}@backlog.example",
+            "name": f"P {person}",
+            "locale": "en",
+        }
+        occurred = datetime.fromisoformat(event["occurred_at"])
+        events.append(NewEvent(event["id"], event["type"], occurred, event["data"]))
+    store_events(store, events, "key:test", SOLVED)
+    settings = project.settings(now=SOLVED)
+
+    done = plan_moments(store, settings, {SURVEY: survey()}, SOLVED)
+    assert done.outcomes == {SURVEY: {"invited": 800, "excluded: cooldown": 1100, "duplicate": 100}}
+    rows = ledger(store)
+    assert sorted(row.email for row in rows) == sorted(f"p{p}@backlog.example" for p in range(800))
+    # Each person's first ticket (the oldest event) is the one asked about.
+    assert {row.contact["ticket_id"] for row in rows} == {str(p) for p in range(800)}
+    with store.session() as session:
+        assert len(list(session.scalars(select(TriggerDedupe)))) == 800
+        assert len(list(session.scalars(select(TriggerProcessed)))) == 2000
+    assert plan_moments(store, settings, {SURVEY: survey()}, SOLVED).outcomes == {}
+    # A ticket of someone already invited, a week later: still within the cooldown.
+    late = payload(id="bk-late", occurred_at="2026-12-14T10:05:00Z")
+    late["data"]["ticket"]["id"] = "late"
+    late["data"]["requester"] = {
+        "id": "P5",
+        "email": "p5@backlog.example",
+        "name": "P",
+        "locale": "en",
+    }
+    store_event(store, late, now=SOLVED + timedelta(days=7))
+    later = SOLVED + timedelta(days=7)
+    again = plan_moments(store, project.settings(now=later), {SURVEY: survey()}, later)
+    assert again.outcomes == {SURVEY: {"excluded: cooldown": 1}}

@@ -31,15 +31,29 @@ def keys_create(
     ctx: typer.Context,
     name: NameArgument,
     survey: Annotated[
-        str | None, typer.Option("--survey", help="The survey id the key is meant for.")
+        str | None,
+        typer.Option(
+            "--survey",
+            help="Limit the key to this triggered survey: it may post only that survey's "
+            "event type, and only that survey plans from what it posts.",
+        ),
     ] = None,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Create a key and print it once (only a keyed hash of it is stored)."""
+    from cxops.errors import ConfigError
     from cxops.store.inbound import create_key
 
     project = project_context(ctx, project_dir)
     settings = project.settings
+    if survey is not None:
+        spec = project.surveys.find(survey, checks=False)
+        if spec.trigger is None:
+            raise ConfigError(
+                f"--survey {survey}: expected a survey with trigger: (a key posts events, "
+                "which only triggered surveys answer to)"
+            )
+        survey = spec.id
     key = create_key(
         project.store, name, settings.signing_key(), settings.clock(), survey_id=survey
     )

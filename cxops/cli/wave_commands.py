@@ -451,7 +451,11 @@ def trigger_command(
     store = open_store(settings.store_url)
     try:
         stored = store_events(
-            store, [NewEvent(raw["id"], raw["type"], occurred, raw.get("data", {}))], "cli", now
+            store,
+            [NewEvent(raw["id"], raw["type"], occurred, raw.get("data", {}))],
+            "cli",
+            now,
+            survey_id=spec.id,  # queued for this survey: no other plans from it
         )
     finally:
         store.dispose()

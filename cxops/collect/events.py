@@ -7,6 +7,11 @@ The body is one event or a list of at most `MAX_EVENTS`:
 signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) under
 `CXOPS_EVENTS_WEBHOOK_SECRET`, whose timestamp must be within five minutes of the clock.
 
+A key limited to one survey (`cxops keys create NAME --survey ID`) posts only that
+survey's event type: an item of another type is rejected (path `type`), and every item
+of a survey the project no longer has (or which has no `trigger:`); the events it
+posts are stored with the survey, and no other survey plans from them.
+
 Replies: `202 {"accepted", "duplicates", "rejected": [{"index", "path", "error"}]}` once
 the accepted events are committed (an id seen before is a duplicate and changes
 nothing); `401` without valid credentials; `413` over the body limit or `MAX_EVENTS`;
@@ -29,7 +34,8 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from cxops.errors import ConfigError
 from cxops.settings import Settings
-from cxops.store.inbound import NewEvent, key_holder, store_events
+from cxops.spec.models import Survey
+from cxops.store.inbound import KeyHolder, NewEvent, key_holder, store_events
 
 log = logging.getLogger("cxops.collect")
 
@@ -66,9 +72,43 @@ def events_verifier(settings: Settings) -> Webhook | None:
         ) from None
 
 
-def parse_batch(payload: Any, now: datetime) -> tuple[list[NewEvent], list[Rejected]] | None:
-    """The valid events and the malformed items of a decoded body; None when the body is
-    a list longer than `MAX_EVENTS`."""
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    """A key limited to one survey, and the event type that survey answers to (None: the
+    project has no such triggered survey)."""
+
+    key: str
+    survey_id: str
+    event_type: str | None
+
+    @classmethod
+    def of(cls, holder: KeyHolder, survey: Survey | None) -> KeyScope | None:
+        if holder.survey_id is None:
+            return None
+        trigger = survey.trigger if survey is not None else None
+        return cls(holder.name, holder.survey_id, trigger.event if trigger else None)
+
+    def problem(self, event_type: str) -> str | None:
+        """Why an event of `event_type` may not be posted with this key (None: it may)."""
+        if self.event_type is None:
+            return (
+                f"key {self.key!r} is limited to survey {self.survey_id!r}, which the project "
+                "does not have or which has no trigger:"
+            )
+        if event_type != self.event_type:
+            return (
+                f"expected {self.event_type!r} (key {self.key!r} is limited to survey "
+                f"{self.survey_id!r}), found {event_type!r}"
+            )
+        return None
+
+
+def parse_batch(
+    payload: Any, now: datetime, scope: KeyScope | None = None
+) -> tuple[list[NewEvent], list[Rejected]] | None:
+    """The valid events and the malformed items of a decoded body (an event a `scope`d key
+    may not post counts as malformed); None when the body is a list longer than
+    `MAX_EVENTS`."""
     items = payload if isinstance(payload, list) else [payload]
     if len(items) > MAX_EVENTS:
         return None
@@ -76,6 +116,9 @@ def parse_batch(payload: Any, now: datetime) -> tuple[list[NewEvent], list[Rejec
     rejected: list[Rejected] = []
     for index, item in enumerate(items):
         problem = _problem(item)
+        if problem is None and scope is not None:
+            refused = scope.problem(item["type"])
+            problem = None if refused is None else ("type", refused)
         if problem is not None:
             rejected.append(Rejected(index, *problem))
             continue
@@ -142,14 +185,18 @@ async def post_events(request: Request) -> JSONResponse:
     payload = await request.body()
     now = state.now()
     authorization = request.headers.get("authorization")
+    scope: KeyScope | None = None
     if authorization is not None:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return _unauthorized("expected Authorization: Bearer KEY")
-        name = await state.run_db(key_holder, state.store(), key.strip(), state.signing_key)
-        if name is None:
+        holder = await state.run_db(key_holder, state.store(), key.strip(), state.signing_key)
+        if holder is None:
             return _unauthorized("unknown or revoked key")
-        credential = f"key:{name}"
+        credential = f"key:{holder.name}"
+        if holder.survey_id is not None:
+            survey = await state.run_db(state.survey, holder.survey_id)
+            scope = KeyScope.of(holder, survey)
     elif request.headers.get("webhook-signature") is not None:
         verifier: Webhook | None = state.events_verifier
         if verifier is None:
@@ -165,7 +212,7 @@ async def post_events(request: Request) -> JSONResponse:
         body = json.loads(payload)
     except (ValueError, RecursionError):
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
-    parsed = parse_batch(body, now)
+    parsed = parse_batch(body, now, scope)
     if parsed is None:
         return JSONResponse(
             {"error": f"expected at most {MAX_EVENTS} events"},
@@ -181,7 +228,14 @@ async def post_events(request: Request) -> JSONResponse:
     if rejected and not events:
         return JSONResponse(reply, status_code=422)
     if events:
-        stored = await state.run_db(store_events, state.store(), events, credential, now)
+        stored = await state.run_db(
+            store_events,
+            state.store(),
+            events,
+            credential,
+            now,
+            scope.survey_id if scope is not None else None,
+        )
         reply["accepted"], reply["duplicates"] = stored.accepted, stored.duplicates
     if rejected:
         log.warning("events: %d malformed item(s) rejected (%s)", len(rejected), credential)

@@ -11,16 +11,19 @@ from sqlalchemy.orm import Session
 
 from cxops.chunks import chunks
 from cxops.privacy.files import messages_about
-from cxops.privacy.subject import Subject
+from cxops.privacy.subject import Subject, mentions
 from cxops.store.db import Store
 from cxops.store.models import (
     Erasure,
+    InboundEvent,
     Interview,
     Notification,
     Response,
     Send,
     Suppression,
     Task,
+    TriggerDedupe,
+    TriggerProcessed,
     WebhookEvent,
     WebhookReject,
 )
@@ -63,6 +66,7 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
                 WebhookReject,
                 func.lower(cast(WebhookReject.item, Text)).contains(subject.email, autoescape=True),
             ),
+            "inbound_events": _inbound_events(session, subject.email),
             "erasures": _rows(session, Erasure, Erasure.subject == subject.digest),
             # Webhook endpoints that received events about them (by their contact keys).
             "webhook_endpoints": endpoints_sent(
@@ -84,6 +88,21 @@ def person_record(store: Store, subject: Subject, *, folders: list[Path]) -> dic
         for path, message in messages_about(folders, subject.email)
     ]
     return record
+
+
+def _inbound_events(session: Session, email: str) -> list[dict[str, Any]]:
+    """The events posted to `/api/v1/events` that mention them, each with what the
+    triggered surveys made of it (`outcomes`: survey, outcome, when; `dedupe`: the
+    values that stand for it, one invitation each)."""
+    events = []
+    for event in session.scalars(
+        select(InboundEvent).where(mentions(InboundEvent.data, email)).order_by(InboundEvent.id)
+    ):
+        row = _row(event)
+        row["outcomes"] = _rows(session, TriggerProcessed, TriggerProcessed.event_id == event.id)
+        row["dedupe"] = _rows(session, TriggerDedupe, TriggerDedupe.event_id == event.event_id)
+        events.append(row)
+    return events
 
 
 def _in(session: Session, model: type[Any], column: Any, values: list[str]) -> list[Any]:

@@ -18,7 +18,8 @@ In the store, rows that matter for aggregates stay, with the person taken out:
 - `webhook_events`, `notifications`, `suppressions`: their address is removed;
   `webhook_rejects` (malformed events, kept as received) that mention them are deleted.
 - `inbound_events` (events posted to `/api/v1/events`) whose data mentions their
-  address are deleted.
+  address are deleted, with what each triggered survey made of them
+  (`trigger_processed`); a `trigger_dedupe` value naming them becomes the pseudonym.
 
 - `webhook_deliveries` about them (by their contact keys): queued ones never go out
   (`erased`), delivered ones keep no payload, all get the pseudonym; a `person.erased`
@@ -42,7 +43,6 @@ the catalog is rewritten too. Files: see `cxops.privacy.files`. The erasure is r
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -51,12 +51,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, or_, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cxops.privacy.files import scrub_files, scrub_reports
-from cxops.privacy.subject import Subject
+from cxops.privacy.subject import Subject, mentions
 from cxops.settings.groups import WebhookEndpoint
 from cxops.store.db import Store
 from cxops.store.erasures import ERASED, ERASED_NOTE
@@ -69,6 +69,8 @@ from cxops.store.models import (
     Send,
     Suppression,
     Task,
+    TriggerDedupe,
+    TriggerProcessed,
     WebhookEvent,
     WebhookReject,
 )
@@ -88,6 +90,8 @@ PERSONAL_TABLES = (
     "interviews",
     "inbound_events",
     "webhook_deliveries",
+    "trigger_processed",
+    "trigger_dedupe",
 )
 
 #: Counts of the report that are not named after the table they changed.
@@ -95,6 +99,8 @@ _TABLE_OF = {
     "pending_sends_skipped": "sends",
     "contact_copies": "sends",
     "tasks_withdrawn": "tasks",
+    "event_outcomes": "trigger_processed",
+    "event_dedupe_values": "trigger_dedupe",
 }
 
 
@@ -238,11 +244,13 @@ def _erase_rows(
         )
     )
     counts["webhook_rejects"] = _rowcount(
-        session.execute(delete(WebhookReject).where(_mentions(WebhookReject.item, email)))
+        session.execute(delete(WebhookReject).where(mentions(WebhookReject.item, email)))
     )
-    counts["inbound_events"] = _rowcount(
-        session.execute(delete(InboundEvent).where(_mentions(InboundEvent.data, email)))
-    )
+    (
+        counts["inbound_events"],
+        counts["event_outcomes"],
+        counts["event_dedupe_values"],
+    ) = _erase_inbound_events(session, email, pseudonym)
     counts["notifications"] = _erase_notifications(session, email, placeholder)
     counts["suppressions"] = _rowcount(
         session.execute(delete(Suppression).where(Suppression.email == email))
@@ -322,10 +330,10 @@ def _erase_tasks(
             task.assignee = placeholder
         named.add(task.id)
     naming = or_(
-        _mentions(Task.title, email),
-        _mentions(Task.note, email),
-        _mentions(Task.context, email),
-        _mentions(Task.events, email),  # a reassignment's from and to
+        mentions(Task.title, email),
+        mentions(Task.note, email),
+        mentions(Task.context, email),
+        mentions(Task.events, email),  # a reassignment's from and to
     )
     for task in session.scalars(select(Task).where(naming)):
         task.title = _replaced(task.title, email, placeholder)
@@ -340,17 +348,27 @@ def _erase_contact_copies(session: Session, email: str, placeholder: str) -> int
     """Other people's ledger rows whose copy of their source row names `email` (an
     assignee's column): each such value becomes `placeholder`. A scan of the ledger."""
     changed = 0
-    for send in session.scalars(select(Send).where(_mentions(Send.contact, email))):
+    for send in session.scalars(select(Send).where(mentions(Send.contact, email))):
         send.contact = _replaced(send.contact, email, placeholder)
         changed += 1
     return changed
 
 
-def _mentions(column: Any, email: str) -> Any:
-    """SQL: the column's text (a JSON column's serialized text) contains `email`."""
-    as_text = func.lower(cast(column, Text))
-    forms = {email, json.dumps(email)[1:-1]}  # JSON escapes non-ASCII local parts
-    return or_(*(as_text.contains(form, autoescape=True) for form in sorted(forms)))
+def _erase_inbound_events(session: Session, email: str, pseudonym: str) -> tuple[int, int, int]:
+    """Delete the events that mention `email`, with what each triggered survey made of
+    them; a `dedupe` value naming them becomes the pseudonym (still one per person).
+    The counts: events, outcomes, dedupe values."""
+    about = select(InboundEvent.id).where(mentions(InboundEvent.data, email))
+    outcomes = _rowcount(
+        session.execute(delete(TriggerProcessed).where(TriggerProcessed.event_id.in_(about)))
+    )
+    deleted = _rowcount(session.execute(delete(InboundEvent).where(InboundEvent.id.in_(about))))
+    named = list(
+        session.scalars(select(TriggerDedupe).where(mentions(TriggerDedupe.dedupe, email)))
+    )
+    for row in named:
+        row.dedupe = _replaced(row.dedupe, email, pseudonym)[:255]
+    return deleted, outcomes, len(named)
 
 
 def _replaced(value: Any, email: str, placeholder: str) -> Any:

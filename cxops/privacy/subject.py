@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Text, cast, func, or_
 
 from cxops.audience.contacts import normalize_email
 from cxops.errors import ConfigError
@@ -32,3 +36,10 @@ class Subject:
     def placeholder_email(self) -> str:
         """What replaces their address in columns that must hold one (never deliverable)."""
         return f"erased-{self.digest[:16]}{PLACEHOLDER_DOMAIN}"
+
+
+def mentions(column: Any, email: str) -> Any:
+    """SQL: the column's text (a JSON column's serialized text) contains `email`."""
+    as_text = func.lower(cast(column, Text))
+    forms = {email, json.dumps(email)[1:-1]}  # JSON escapes non-ASCII local parts
+    return or_(*(as_text.contains(form, autoescape=True) for form in sorted(forms)))

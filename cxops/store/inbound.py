@@ -48,6 +48,14 @@ class Stored:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """Who a live key belongs to, and the survey it is limited to (None: any)."""
+
+    name: str
+    survey_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRow:
     """An API key as `cxops keys list` shows it (never the key itself)."""
 
@@ -109,19 +117,27 @@ def revoke_key(store: Store, name: str, now: datetime) -> bool:
     return True
 
 
-def key_holder(store: Store, key: str, signing_key: bytes) -> str | None:
-    """The name of the live (not revoked) key `key`, or None."""
+def key_holder(store: Store, key: str, signing_key: bytes) -> KeyHolder | None:
+    """The live (not revoked) key `key`'s name and survey, or None."""
     digest = key_hash(key, signing_key)
     with store.session() as session:
-        return session.scalar(
-            select(ApiKey.name).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        )
+        row = session.execute(
+            select(ApiKey.name, ApiKey.survey_id).where(
+                ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+            )
+        ).first()
+    return None if row is None else KeyHolder(row.name, row.survey_id)
 
 
 def store_events(
-    store: Store, events: Sequence[NewEvent], credential: str, now: datetime
+    store: Store,
+    events: Sequence[NewEvent],
+    credential: str,
+    now: datetime,
+    survey_id: str | None = None,
 ) -> Stored:
-    """Store `events` in one transaction, each event id at most once."""
+    """Store `events` in one transaction, each event id at most once; `survey_id` (a key
+    limited to one survey): only that survey plans invitations from them."""
     accepted = 0
     with store.session(write=True) as session:
         table = InboundEvent.__table__  # Core: RETURNING gives no row for a conflict
@@ -139,6 +155,7 @@ def store_events(
                     received_at=now,
                     data=event.data,
                     credential=credential,
+                    survey_id=survey_id,
                 )
             ).first()
             accepted += inserted is not None

@@ -244,7 +244,8 @@ class InboundEvent(Base):
 
     `event_id` is the sender's id and unique: an event delivered twice is stored once.
     `credential` says what authenticated it: `key:NAME` (an API key) or `webhook` (a
-    Standard Webhooks signature).
+    Standard Webhooks signature). `survey_id`: the survey of a key limited to one
+    (`cxops keys create NAME --survey ID`): only that survey plans from the event.
     """
 
     __tablename__ = "inbound_events"
@@ -256,6 +257,7 @@ class InboundEvent(Base):
     received_at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     credential: Mapped[str] = mapped_column(String(140))
+    survey_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class TriggerDedupe(Base):

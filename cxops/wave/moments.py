@@ -1,48 +1,65 @@
 """Stored events become invitations of the triggered surveys that answer to their type.
 
 For each survey with `trigger:`, each stored event of its type it has not looked at yet
-(`trigger_processed`) is mapped to a contact (`cxops.audience.events`), run through the
-audience pipeline like a source row (filter, segments, the store's history: erased,
+(`trigger_processed`; an event posted with a key limited to another survey is never
+its) is mapped to a contact (`cxops.audience.events`), run through the audience
+pipeline like a source row (filter, segments, the store's history: erased,
 unsubscribed, bounced, `surveyed_within`), and the survey's gates are asked at PLAN
 (cooldown, the contact policy, the send window: a hold makes the row wait). An event
 that passes becomes one `pending` ledger row, due at the event's due time (or the
 gate's hold, if later), in the wave named by the day it is due in the survey's time
 zone; `cxops send-due` sends it when that time comes.
 
+A pass reads the survey's history and builds its gates once (`MomentsBatch`) and asks
+them for every new event, oldest first, so a backlog costs one read, not one per
+event. What the batch plans counts against what it plans next: a person with an
+invitation pending (planned by this pass or an earlier one) or sent within the
+survey's `cooldown` gets no second one ("excluded: cooldown"), and a dedupe value is
+taken once.
+
 One invitation per (survey, dedupe value), ever: the `trigger_dedupe` row, the ledger
 row and the `trigger_processed` mark are written in one transaction, so a crash leaves
 either all of them or none, and a second run (or a concurrent one) finds the event
 processed or the value taken and writes nothing.
+
+Each day that gets invitations has its `waves` row (`cxops.wave.moments_waves`):
+`status`, `report` and the closing of expired waves see a triggered survey's days as
+they see scheduled waves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cxops.audience import Tally, select_audience
-from cxops.audience.events import EventError, event_contact
+from cxops.audience.eligibility import History
+from cxops.audience.events import EventError, TriggeredContact, event_contact
 from cxops.expr import Evaluator
+from cxops.gates.base import Gates
 from cxops.settings import Settings
 from cxops.spec.models import Survey
 from cxops.store.db import Store
 from cxops.store.holds import reason_text
-from cxops.store.ledger import send_ids
+from cxops.store.ledger import MAYBE_SENT, send_ids
 from cxops.store.models import InboundEvent, Send, TriggerDedupe, TriggerProcessed
 from cxops.store.sql import session_insert
 from cxops.wave.ids import WaveContext
 from cxops.wave.minimise import kept_columns, minimised
+from cxops.wave.moments_waves import INVITED, DayTally, record_days
 from cxops.wave.plan import GatesAtPlanning, history_and_gates, json_safe
 from cxops.wave.variants import one_variant
 
-INVITED = "invited"
 DUPLICATE = "duplicate"
+COOLDOWN = "excluded: cooldown"
+#: The batch's gates and history leave no wave out (a triggered survey's days are many).
+_EVERY_WAVE = ""
 
 
 @dataclass
@@ -69,10 +86,15 @@ def plan_moments(
     for survey in surveys.values():
         if survey.trigger is None:
             continue
-        for event in _unprocessed(store, survey):
-            outcome = _plan_event(store, settings, survey, event, now)
+        events = _unprocessed(store, survey)
+        if not events:
+            continue
+        batch = MomentsBatch.open(store, settings, survey, now)
+        for event in events:
+            outcome = batch.plan(event)
             if outcome is not None:
                 summary.count(survey.id, outcome)
+        record_days(store, settings, survey, batch.days, now)
     return summary
 
 
@@ -82,7 +104,12 @@ def _unprocessed(store: Store, survey: Survey) -> list[dict[str, Any]]:
     seen = select(TriggerProcessed.event_id).where(TriggerProcessed.survey_id == survey.id)
     query = (
         select(InboundEvent)
-        .where(InboundEvent.type == survey.trigger.event, InboundEvent.id.not_in(seen))
+        .where(
+            InboundEvent.type == survey.trigger.event,
+            # An event of a key limited to another survey is not this survey's.
+            or_(InboundEvent.survey_id.is_(None), InboundEvent.survey_id == survey.id),
+            InboundEvent.id.not_in(seen),
+        )
         .order_by(InboundEvent.id)
     )
     with store.session() as session:
@@ -98,57 +125,138 @@ def _unprocessed(store: Store, survey: Survey) -> list[dict[str, Any]]:
         ]
 
 
-def _plan_event(
-    store: Store, settings: Settings, survey: Survey, event: dict[str, Any], now: datetime
-) -> str | None:
-    """Write what `event` gives `survey` (a ledger row, or only why not); the outcome,
-    or None when another run had already looked at it."""
-    evaluator = Evaluator(now, settings.holidays)
-    row: dict[str, Any] | None = None
-    dedupe = ""
-    try:
-        triggered = event_contact(survey, event, evaluator)
-    except EventError as exc:
-        outcome = f"unusable: {exc}"
-    else:
-        dedupe = triggered.dedupe
-        wave_id = triggered.due_at.astimezone(ZoneInfo(survey.timezone)).date().isoformat()
-        asked_at = max(now, triggered.due_at)
-        wave = WaveContext(survey, settings, wave_id, asked_at, 0)
-        history, gates = history_and_gates(store, wave)
+@dataclass
+class MomentsBatch:
+    """One survey's pass over its new events: the history and gates read once, and what
+    the pass planned so far (each person's pending invitations, each wave's row count)."""
+
+    store: Store
+    settings: Settings
+    survey: Survey
+    now: datetime
+    history: History
+    gates: Gates
+    #: email -> when each of their invitations of the survey is due or went out.
+    invitations: dict[str, list[datetime]]
+    #: The contact columns the ledger keeps (read from the templates once; None: all).
+    kept: frozenset[str] | None
+    #: wave -> step-0 rows (the ledger's `batch` number of the next row).
+    rows: dict[str, int] = field(default_factory=dict)
+    #: wave -> what this pass put into that day.
+    days: dict[str, DayTally] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, store: Store, settings: Settings, survey: Survey, now: datetime) -> MomentsBatch:
+        history, gates = history_and_gates(
+            store, WaveContext(survey, settings, _EVERY_WAVE, now, 0)
+        )
+        invitations = _invitations(store, survey, now)
+        kept = kept_columns(survey, settings)
+        return cls(store, settings, survey, now, history, gates, invitations, kept)
+
+    def plan(self, event: dict[str, Any]) -> str | None:
+        """Write what `event` gives the survey (a ledger row, or only why not); the
+        outcome, or None when another run had already looked at it."""
+        survey, evaluator = self.survey, Evaluator(self.now, self.settings.holidays)
+        try:
+            triggered = event_contact(survey, event, evaluator)
+        except EventError as exc:
+            return _write(self, event, "", None, f"unusable: {exc}")
+        row, outcome = self._decide(triggered)
+        day = row["wave_id"] if row is not None else self._day(triggered.due_at)
+        written = _write(self, event, triggered.dedupe, row, outcome)
+        if written is not None:
+            self.days.setdefault(day, DayTally()).count(written, row)
+            if written == INVITED and row is not None:
+                self.invitations.setdefault(row["email"], []).append(row["not_before"])
+        return written
+
+    def _decide(self, triggered: TriggeredContact) -> tuple[dict[str, Any] | None, str]:
+        survey, settings = self.survey, self.settings
+        asked_at = max(self.now, triggered.due_at)  # an event due in the past is due now
         tally = Tally()
         invitees = list(
             select_audience(
                 _one_by_one(survey),
                 [triggered.contact],
                 evaluator=Evaluator(asked_at, settings.holidays),
-                history=history,
+                history=self.history,
                 tally=tally,
-                gate=GatesAtPlanning(gates, asked_at) if gates.gates else None,
+                gate=GatesAtPlanning(self.gates, asked_at) if self.gates.gates else None,
             )
         )
-        if invitees:
-            invitee = invitees[0]
-            contact = invitee.contact
-            not_before = triggered.due_at
-            held = None
-            if invitee.waits is not None and invitee.waits.until > not_before:
-                not_before, held = invitee.waits.until, reason_text(invitee.waits.reason)
-            row = {
-                "wave_id": wave_id,
-                "contact_key": contact.key,
-                "email": contact.email,
-                "segment": invitee.segment,
-                "locale": (contact.locale or "en")[:16],
-                "contact": json_safe(minimised(contact.fields, kept_columns(survey, settings))),
-                "not_before": not_before,
-                "held": held,
-                "variant": one_variant(survey, contact.key),
-            }
-            outcome = INVITED
-        else:
-            outcome = _why_not(tally)
-    return _write(store, settings, survey, event, dedupe, row, outcome, now)
+        if not invitees:
+            return None, _why_not(tally)
+        invitee = invitees[0]
+        contact = invitee.contact
+        not_before, held = asked_at, None
+        if invitee.waits is not None and invitee.waits.until > not_before:
+            not_before, held = invitee.waits.until, reason_text(invitee.waits.reason)
+        if self._cooling(contact.email, not_before):
+            return None, COOLDOWN
+        return {
+            "wave_id": self._day(not_before),
+            "contact_key": contact.key,
+            "email": contact.email,
+            "segment": invitee.segment,
+            "locale": (contact.locale or "en")[:16],
+            "contact": json_safe(minimised(contact.fields, self.kept)),
+            "not_before": not_before,
+            "held": held,
+            "variant": one_variant(self.survey, contact.key),
+        }, INVITED
+
+    def _cooling(self, email: str, due: datetime) -> bool:
+        """Whether another invitation of the survey to `email` is due or went out within
+        the cooldown of `due` (the store's gate sees only those that went out)."""
+        cooldown = self.survey.cooldown
+        if cooldown is None:
+            return False
+        return any(
+            cooldown.before(max(due, other)) < min(due, other)
+            for other in self.invitations.get(email, ())
+        )
+
+    def _day(self, moment: datetime) -> str:
+        return moment.astimezone(ZoneInfo(self.survey.timezone)).date().isoformat()
+
+    def next_batch(self, session: Session, wave_id: str) -> int:
+        """The ledger batch of the wave's next row (counted once per wave per pass)."""
+        if wave_id not in self.rows:
+            self.rows[wave_id] = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Send)
+                    .where(
+                        Send.survey_id == self.survey.id, Send.wave_id == wave_id, Send.step == 0
+                    )
+                )
+                or 0
+            )
+        return self.rows[wave_id] // self.settings.batch_size
+
+
+def _invitations(store: Store, survey: Survey, now: datetime) -> dict[str, list[datetime]]:
+    """Per email, the survey's invitations pending or gone out within its cooldown of now
+    (none without a cooldown)."""
+    if survey.cooldown is None:
+        return {}
+    at = func.coalesce(Send.sent_at, Send.not_before, Send.claimed_at, Send.created_at)
+    query = select(Send.email, at).where(
+        Send.survey_id == survey.id,
+        Send.step == 0,
+        Send.status.in_(("pending", *MAYBE_SENT)),
+        at >= survey.cooldown.before(now),
+    )
+    found: dict[str, list[datetime]] = {}
+    with store.session() as session:
+        for email, moment in session.execute(query):
+            found.setdefault(email, []).append(_aware(moment))
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _one_by_one(survey: Survey) -> Survey:
@@ -168,18 +276,16 @@ def _why_not(tally: Tally) -> str:
 
 
 def _write(
-    store: Store,
-    settings: Settings,
-    survey: Survey,
+    batch: MomentsBatch,
     event: dict[str, Any],
     dedupe: str,
     row: dict[str, Any] | None,
     outcome: str,
-    now: datetime,
 ) -> str | None:
     """The processed mark, and for an invitation the dedupe row and the ledger row, in one
     transaction: all or nothing, and nothing when another run got there first."""
-    with store.session(write=True) as session:
+    survey, now = batch.survey, batch.now
+    with batch.store.session(write=True) as session:
         # Core tables and RETURNING: a conflict gives no row (ORM inserts' rowcount is no
         # guide on every driver).
         processed, deduped, sends = (
@@ -218,11 +324,6 @@ def _write(
         if taken is None:
             return _mark(session, survey, event, DUPLICATE)
         wave_id = row["wave_id"]
-        rows = session.scalar(
-            select(func.count())
-            .select_from(Send)
-            .where(Send.survey_id == survey.id, Send.wave_id == wave_id, Send.step == 0)
-        )
         added = session.execute(
             session_insert(session, sends)
             .values(
@@ -236,7 +337,7 @@ def _write(
                 locale=row["locale"],
                 contact=row["contact"],
                 status="pending",
-                batch=(rows or 0) // settings.batch_size,
+                batch=batch.next_batch(session, wave_id),
                 created_at=now,
                 not_before=row["not_before"],
                 held=row["held"],
@@ -253,6 +354,7 @@ def _write(
                 )
             )
             return _mark(session, survey, event, "excluded: already invited that day")
+    batch.rows[wave_id] += 1
     return INVITED
 
 
