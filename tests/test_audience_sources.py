@@ -232,21 +232,22 @@ def _wide_csv_read_seconds(folder: Path, columns: int) -> float:
     spec = CsvSource(csv=path.name, key="id")
     best = float("inf")
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.process_time()
         rows = list(read_source(spec, folder))
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     assert len(good(rows)) == 3 and len(good(rows)[0].fields) == columns + 2
     return best
 
 
 def test_a_wide_csv_header_is_read_in_time_linear_in_its_width(tmp_path: Path) -> None:
     """A 100,000-column header took minutes (each column's name counted in the whole
-    header): 100 times the columns must cost about 100 times a 1,000-column read, not
-    10,000 times. The margin (3 x) absorbs a busy machine; quadratic work is 20 x over."""
-    baseline = _wide_csv_read_seconds(tmp_path, 1_000)
+    header): 10 times the columns must cost about 10 times a 10,000-column read, not
+    100 times. CPU time of this process (another process's load does not count), best of
+    three; the margin (3 x) absorbs a busy machine's caches, quadratic work is 3 x over."""
+    baseline = _wide_csv_read_seconds(tmp_path, 10_000)
     wide = _wide_csv_read_seconds(tmp_path, 100_000)
-    assert wide < 3 * 100 * baseline, (
-        f"{wide:.2f} s for 100,000 columns, {baseline:.4f} s for 1,000"
+    assert wide < 3 * 10 * baseline, (
+        f"{wide:.2f} s for 100,000 columns, {baseline:.4f} s for 10,000"
     )
 
 

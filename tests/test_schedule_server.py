@@ -175,6 +175,14 @@ def test_cxops_deploy_then_prefect_deploy_all_creates_every_deployment(cluster):
     assert f"report-{PULSE}" in names
     pool = cluster.prefect("work-pool", "create", "cxops", "--type", "process")
     assert pool.returncode == 0, pool.stdout + pool.stderr
+    deployed = cluster.prefect("--no-prompt", "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    # Only the pulse survey's schedule runs here: the loops that fire every minute
+    # (send-due, webhooks) would keep both workers busy with runs no test looks at.
+    # Paused before any worker starts; the tests below start their runs by hand.
+    for deployment in cluster.api("POST", "/deployments/filter", json={}):
+        if deployment["name"] != PULSE:
+            cluster.api("POST", f"/deployments/{deployment['id']}/pause_deployment")
     for index in range(2):  # two workers, one flow run at a time each
         cluster.workers.append(
             start_child(
@@ -197,8 +205,6 @@ def test_cxops_deploy_then_prefect_deploy_all_creates_every_deployment(cluster):
                 cwd=cluster.project.parent,
             )
         )
-    deployed = cluster.prefect("--no-prompt", "deploy", "--all")
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     listed = cluster.prefect("deployment", "ls")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     made = {d["name"] for d in cluster.api("POST", "/deployments/filter", json={})}
