@@ -182,3 +182,19 @@ def test_sample_sizes_follow_measuringu() -> None:
     assert nps_comparison_n(tally, tally, 0.1) == expected
     with pytest.raises(ValueError, match="difference"):
         two_proportions_n(0.5, 0.5, 0)
+
+
+def test_the_rates_and_their_difference_agree_with_statsmodels(experiment: object) -> None:
+    """The same figures from statsmodels: Wilson score intervals of each response rate and
+    Newcombe's hybrid score interval of their difference (its `newcomb` method)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    section = experiment_section(survey(), experiment, ["w0", "w1"], min_n=0)  # type: ignore[arg-type]
+    assert section is not None
+    a, b = section.variants["a"], section.variants["b"]
+    for figures, answered, invited in ((a, 50, 200), (b, 72, 181)):
+        low, high = proportion_confint(answered, invited, alpha=0.05, method="wilson")
+        assert figures.response_rate.ci == (round(100 * low, 2), round(100 * high, 2))
+    low, high = confint_proportions_2indep(72, 181, 50, 200, method="newcomb", compare="diff")
+    assert b.difference is not None
+    assert b.difference.response_rate.ci == (round(100 * low, 2), round(100 * high, 2))
