@@ -23,6 +23,8 @@ NON_SETTING_VARIABLES: dict[str, str] = {
     "CXOPS_TEST_CHAT_URL": "a test survey's chat webhook URL (notify url_env)",
     # Named by the tests' surveys as a follow-up rule's `notify: {secret_env: …}`.
     "CXOPS_TEST_HOOK_SECRET": "a test survey's webhook signing secret (notify secret_env)",
+    # The dbt the dbt package's test runs (tests/test_dbt_package.py), else .venv-dbt's.
+    "CXOPS_TEST_DBT": "the dbt executable of the dbt package's test",
 }
 
 
