@@ -37,6 +37,7 @@ from cxops.store.task_events import record_event
 from cxops.sync.project import sync_project
 from cxops.testing.followup import add_response, at, write_survey
 from cxops.testing.project import DEFAULT_NOW, copy_example_project
+from cxops.testing.services import require_service
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "dbt" / "cxops"
@@ -233,10 +234,10 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     dbt = dbt_executable()
-    if dbt is None:
-        if os.environ.get("CI"):
-            pytest.fail("dbt is not installed: `make dbt-env` (CI runs it through `make test`)")
-        pytest.skip("dbt is not installed (`make dbt-env`, or CXOPS_TEST_DBT=path/to/dbt)")
+    require_service(
+        dbt is not None, "dbt is not installed (`make dbt-env`, or CXOPS_TEST_DBT=path/to/dbt)"
+    )
+    assert dbt is not None
     base = tmp_path_factory.mktemp("dbt")
     root = base / "project"
     root.mkdir()
