@@ -10,13 +10,14 @@ against `adaptive_card.schema.json`, else `400`. `.received` keeps what was acce
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
+
+from cxops.testing.loopback import serving
 
 Kind = Literal["slack", "teams"]
 SCHEMA = Path(__file__).with_name("adaptive_card.schema.json")
@@ -108,11 +109,5 @@ def running_chat_webhook(kind: Kind) -> Iterator[ChatWebhook]:
     """A Slack- or Teams-like webhook on 127.0.0.1 for the `with` block."""
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.state = ChatWebhook(kind, url=f"http://127.0.0.1:{httpd.server_address[1]}/hook")
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(httpd, "chat-webhook"):
         yield httpd.state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

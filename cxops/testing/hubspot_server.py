@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cxops.testing.loopback import serving
 from cxops.testing.openapi_check import NOT_JSON, OpenApiCheck
 
 SPEC_PATH = Path(__file__).with_name("hubspot_crm_contacts_v3.json")
@@ -429,17 +430,9 @@ def running_hubspot_server(
     spec_check()
     httpd = _HTTPServer(("127.0.0.1", port), _Handler)
     httpd.state = state
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, args=(0.05,), name="hubspot-server", daemon=True
-    )
-    thread.start()
-    try:
+    with serving(httpd, "hubspot-server") as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cxops.channels.sendgrid import MAX_PERSONALIZATIONS, MAX_SUBSTITUTION_BYTES
+from cxops.testing.loopback import serving
 
 MAIL_SEND_PATH = "/v3/mail/send"
 UNAUTHORIZED = "The provided authorization grant is invalid, expired, or revoked"
@@ -356,18 +357,12 @@ def running_sendgrid_server(
     state = SendGridServer(api_key=api_key, faults=list(faults))
     httpd = _HTTPServer(("127.0.0.1", port), _Handler)
     httpd.state = state
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, args=(0.05,), name="sendgrid-server", daemon=True
-    )
-    thread.start()
-    try:
-        yield state
-    finally:
-        state._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(httpd, "sendgrid-server") as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state._stopping.set()
 
 
 def main(argv: list[str] | None = None) -> None:
