@@ -15,6 +15,21 @@ from cxops.store.models import Response, Send, Task, Wave
 
 T0 = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
 
+#: A one-question CSAT survey over `data/accounts.csv` (the report tests vary its id and
+#: schedule).
+CSAT_SURVEY = """\
+id: csat-test
+name: Support CSAT
+kind: csat
+audience:
+  source: {csv: data/accounts.csv, key: id}
+questions:
+  - {id: score, type: csat, text: "How satisfied were you?"}
+invitation:
+  template: nps_invite
+  from: "Research <research@acme.example>"
+"""
+
 
 @dataclass
 class Row:

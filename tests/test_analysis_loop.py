@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from analysis_support import CSAT_SURVEY
 
 from cxops.analysis.data import LoopCase
 from cxops.analysis.loop import loop_section
@@ -115,18 +116,7 @@ def test_no_loop_table_for_a_survey_without_follow_up_rules(tmp_path: Path) -> N
     assert kept.loop is not None
 
 
-CSAT = """\
-id: csat
-name: Support CSAT
-kind: csat
-audience:
-  source: {csv: data/accounts.csv, key: id}
-questions:
-  - {id: score, type: csat, text: "How satisfied were you?"}
-invitation:
-  template: nps_invite
-  from: "Research <research@acme.example>"
-"""
+CSAT = CSAT_SURVEY.replace("id: csat-test", "id: csat")
 
 
 def _with_rules(folder: Path) -> Path:

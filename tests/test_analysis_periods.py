@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from analysis_support import Row, seed
+from analysis_support import CSAT_SURVEY, Row, seed
 
 from cxops.analysis.clusters import Clustered
 from cxops.analysis.metrics import nps
@@ -15,19 +15,7 @@ from cxops.analysis.periods import default_by, group_waves, period_label, period
 from cxops.analysis.report_model import Report
 from cxops.testing import Project
 
-SURVEY = """\
-id: csat-test
-name: Support CSAT
-kind: csat
-audience:
-  source: {csv: data/accounts.csv, key: id}
-questions:
-  - {id: score, type: csat, text: "How satisfied were you?"}
-invitation:
-  template: nps_invite
-  from: "Research <research@acme.example>"
-schedule: {cron: "0 9 1 * *", timezone: Europe/Berlin}
-"""
+SURVEY = CSAT_SURVEY + 'schedule: {cron: "0 9 1 * *", timezone: Europe/Berlin}\n'
 NPS = SURVEY.replace("csat-test", "nps-test").replace("csat", "nps")
 ACCOUNTS = "id,name,email\nc1,A,c1@example.com\n"
 

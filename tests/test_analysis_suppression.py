@@ -10,6 +10,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from analysis_support import CSAT_SURVEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,18 +20,7 @@ from cxops.analysis.report import build_report
 from cxops.spec import find_survey
 from cxops.spec.models import Survey
 
-SURVEY = """\
-id: csat-test
-name: Support CSAT
-kind: csat
-audience:
-  source: {csv: data/accounts.csv, key: id}
-questions:
-  - {id: score, type: csat, text: "How satisfied were you?"}
-invitation:
-  template: nps_invite
-  from: "Research <research@acme.example>"
-"""
+SURVEY = CSAT_SURVEY
 PROVENANCE = {
     "survey_file": None,
     "commit": None,
