@@ -22,6 +22,7 @@ from cxops.privacy.subject import Subject
 from cxops.project import open_project
 from cxops.store.db import Store, open_store
 from cxops.store.models import CrmContact, Response, Send
+from cxops.testing.fake_time import FakeTime
 from cxops.testing.followup import add_response, at, edit_response, write_survey
 from cxops.testing.hubspot_server import Fault, HubSpotServer, running_hubspot_server
 
@@ -29,21 +30,6 @@ TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 TOKEN_ENV = "HUBSPOT_TEST_TOKEN"
 WHEN = at("2026-11-23T08:00:00+00:00")
 LATER = at("2026-11-30T15:45:00+00:00")
-
-
-class FakeTime:
-    """A monotonic clock that moves only when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def configure(project: Any, url: str, **hubspot: Any) -> None:

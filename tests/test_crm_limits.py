@@ -9,19 +9,7 @@ import pytest
 from cxops.crm.hubspot import retry_after
 from cxops.crm.limits import RequestBudget
 from cxops.errors import CrmError
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from cxops.testing.fake_time import FakeTime
 
 
 @pytest.mark.parametrize(("per_window", "spacing"), [(100, 0.0), (190, 0.01), (7, 0.9)])
