@@ -424,10 +424,7 @@ def _rewrite_storage(
     with store.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         deadline = time.monotonic() + wait_seconds
-        while (kept_by := _older_transactions(connection, erasing_xid)) and (
-            time.monotonic() < deadline
-        ):
-            time.sleep(0.2)
+        kept_by = _wait_for_older(connection, erasing_xid, deadline)
         for table in changed:
             connection.exec_driver_sql(f"VACUUM (FULL) {table}")
         # The planner's statistics keep sample values (an address among a column's most
@@ -441,8 +438,7 @@ def _rewrite_storage(
             # autovacuum busy with another table, a test's pooled connection): wait for
             # those too, or the addresses stay in the catalog's file.
             analyzed_xid = str(connection.execute(text("SELECT pg_current_xact_id()")).scalar())
-            while _older_transactions(connection, analyzed_xid) and time.monotonic() < deadline:
-                time.sleep(0.2)
+            _wait_for_older(connection, analyzed_xid, deadline)
             connection.exec_driver_sql("VACUUM (FULL) pg_catalog.pg_statistic")
         return kept_by
 
@@ -459,6 +455,14 @@ def _may_vacuum_catalogs(connection: Connection) -> bool:
             )
         ).scalar()
     )
+
+
+def _wait_for_older(connection: Connection, xid: str, deadline: float) -> list[int]:
+    """Wait until no backend began before transaction `xid` committed, or `deadline`
+    (`time.monotonic`) passes; the ones still there."""
+    while (older := _older_transactions(connection, xid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return older
 
 
 def _older_transactions(connection: Connection, erasing_xid: str) -> list[int]:
